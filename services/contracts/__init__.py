@@ -1,0 +1,1 @@
+"""Contracts: proposals become negotiations, contracts, deliveries and invoices."""

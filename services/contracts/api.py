@@ -1,0 +1,55 @@
+"""HTTP routes of the contracts service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from litestar import Controller, Request, get
+from pydantic import BaseModel
+
+from services.contracts import storage
+from shared.db import Pool
+from shared.http import Problem, principal_of
+
+
+class Proposal(BaseModel):
+    """A proposed trade between a supplier's offer and a receiver's need."""
+
+    id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    ewc_code: str
+    title: str
+    quantity: Decimal
+    unit: str
+    reasons: list[str]
+    status: str
+    proposed_at: datetime
+
+
+class ProposalController(Controller):
+    path = "/proposals"
+    tags = ["proposals"]
+
+    @get("/", operation_id="list_proposals")
+    async def mine(self, request: Request[Any, Any, Any], pool: Pool) -> list[Proposal]:
+        """Proposals in which the caller is the supplier or the receiver, newest first."""
+        async with pool.acquire() as conn:
+            rows = await storage.proposals_of(conn, principal_of(request).company_id)
+        return [Proposal(**r) for r in rows]
+
+    @get("/{proposal_id:uuid}", operation_id="get_proposal")
+    async def one(
+        self, request: Request[Any, Any, Any], proposal_id: uuid.UUID, pool: Pool
+    ) -> Proposal:
+        """One proposal the caller is party to; 404 for anyone else."""
+        async with pool.acquire() as conn:
+            row = await storage.proposal_of(conn, proposal_id, principal_of(request).company_id)
+        if row is None:
+            raise Problem(404, "Not found", f"no proposal {proposal_id} of yours")
+        return Proposal(**row)

@@ -1,0 +1,1 @@
+"""Listings: companies, their API keys, and the offers and needs they post."""

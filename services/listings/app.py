@@ -1,0 +1,29 @@
+"""The listings service's app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from services.listings.api import CompanyController, ListingController
+from shared.auth import load_private_key
+from shared.events import Topic
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    signing_key = load_private_key(settings.private_key_path)
+    spec = ServiceSpec(
+        name="listings",
+        title="Viken Park exchange: listings",
+        description="Companies register, receive API keys and post offers and needs.",
+        migrations=Path(__file__).parent / "migrations",
+        route_handlers=[CompanyController, ListingController],
+        produces=(Topic.LISTINGS,),
+        dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},
+    )
+    return create_service_app(spec, settings)

@@ -1,0 +1,40 @@
+"""HTTP routes of the matching service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from litestar import Controller, Request, get
+from pydantic import BaseModel
+
+from services.matching import storage
+from shared.db import Pool
+from shared.http import principal_of
+
+
+class ProposalView(BaseModel):
+    id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    ewc_code: str
+    quantity: Decimal
+    unit: str
+    reasons: list[str]
+    created_at: datetime
+
+
+class ProposalController(Controller):
+    path = "/proposals"
+    tags = ["proposals"]
+
+    @get("/", operation_id="list_match_proposals")
+    async def mine(self, request: Request[Any, Any, Any], pool: Pool) -> list[ProposalView]:
+        """Trades the matcher proposed in which the caller supplies or receives."""
+        async with pool.acquire() as conn:
+            rows = await storage.proposals_of(conn, principal_of(request).company_id)
+        return [ProposalView(**r) for r in rows]

@@ -1,0 +1,27 @@
+"""The matching service's app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+
+from services.matching import handlers
+from services.matching.api import ProposalController
+from shared.events import Topic
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    spec = ServiceSpec(
+        name="matching",
+        title="Viken Park exchange: matching",
+        description="Proposes trades between open offers and needs.",
+        migrations=Path(__file__).parent / "migrations",
+        route_handlers=[ProposalController],
+        produces=(Topic.PROPOSALS,),
+        consumes=(Topic.LISTINGS,),
+        register_consumers=handlers.register,
+    )
+    return create_service_app(spec, settings or Settings())

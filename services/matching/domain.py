@@ -1,0 +1,66 @@
+"""Which offer and need make a trade, and how much of it; no I/O here.
+
+This is the walking skeleton's rule: the same List of Waste code, opposite kinds,
+different companies. The full matcher (quality limits, windows, permits, distance,
+value) replaces it in issue 4.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.units import convert, format_quantity
+
+PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
+
+
+@dataclass(frozen=True)
+class OpenListing:
+    listing_id: uuid.UUID
+    company_id: uuid.UUID
+    kind: str
+    ewc_code: str
+    title: str
+    quantity: Decimal
+    unit: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    proposal_id: uuid.UUID
+    offer: OpenListing
+    need: OpenListing
+    quantity: Decimal
+    unit: str
+    reasons: tuple[str, ...]
+
+
+def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
+    """The same pair always gives the same id, so a pair is never proposed twice."""
+    return uuid.uuid5(PROPOSAL_NAMESPACE, f"{offer_id}/{need_id}")
+
+
+def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
+    """A proposal between two listings, or None when they do not make a trade."""
+    if a.kind == b.kind or a.company_id == b.company_id or a.ewc_code != b.ewc_code:
+        return None
+    offer, need = (a, b) if a.kind == "offer" else (b, a)
+    available = convert(offer.quantity, offer.unit, need.unit)
+    if available is None:
+        return None
+    quantity = min(available, need.quantity)
+    return Proposal(
+        proposal_id=proposal_id(offer.listing_id, need.listing_id),
+        offer=offer,
+        need=need,
+        quantity=quantity,
+        unit=need.unit,
+        reasons=(
+            f"same List of Waste code {offer.ewc_code}",
+            f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
+            f"{format_quantity(quantity, need.unit)} of the "
+            f"{format_quantity(need.quantity, need.unit)} needed",
+        ),
+    )

@@ -1,0 +1,71 @@
+"""Kafka subscribers of the matching service."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from services.matching import storage
+from services.matching.domain import OpenListing, propose
+from shared.consumer import apply_once
+from shared.db import Connection, Pool
+from shared.events import Envelope, ListingPublished, Payload, Topic, TradeProposed
+from shared.kafka import subscribe
+from shared.outbox import enqueue
+from shared.settings import Settings
+
+SOURCE = "/services/matching"
+GROUP = "matching"
+
+
+def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+    async def on_listing_published(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, ListingPublished)
+        listing = OpenListing(
+            listing_id=payload.listing_id,
+            company_id=payload.company_id,
+            kind=payload.kind,
+            ewc_code=payload.ewc_code,
+            title=payload.title,
+            quantity=payload.quantity,
+            unit=payload.unit,
+        )
+
+        async def effect(conn: Connection) -> None:
+            await storage.lock_resource(conn, listing.ewc_code)
+            await storage.index_listing(conn, listing)
+            for other in await storage.counterparts(conn, listing):
+                proposal = propose(listing, other)
+                if proposal is None or not await storage.insert_proposal(conn, proposal):
+                    continue
+                event = TradeProposed(
+                    proposal_id=proposal.proposal_id,
+                    offer_id=proposal.offer.listing_id,
+                    need_id=proposal.need.listing_id,
+                    supplier_company_id=proposal.offer.company_id,
+                    receiver_company_id=proposal.need.company_id,
+                    ewc_code=proposal.offer.ewc_code,
+                    title=proposal.offer.title,
+                    quantity=proposal.quantity,
+                    unit=proposal.unit,
+                    reasons=proposal.reasons,
+                )
+                await enqueue(
+                    conn,
+                    Topic.PROPOSALS,
+                    Envelope.wrap(
+                        event,
+                        source=SOURCE,
+                        subject=proposal.proposal_id,
+                        correlation_id=envelope.correlationid,
+                    ),
+                )
+
+        await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
+
+    subscribe(
+        broker,
+        settings,
+        Topic.LISTINGS,
+        group_id=GROUP,
+        handlers={ListingPublished.event_type: on_listing_published},
+    )

@@ -1,0 +1,86 @@
+"""All SQL of the matching service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.matching.domain import OpenListing, Proposal
+from shared.db import Connection
+
+
+async def lock_resource(conn: Connection, ewc_code: str) -> None:
+    """Serialise matching per resource for this transaction.
+
+    Without it, an offer and a need arriving at the same moment on two partitions (or
+    two instances) would each look for the other before either committed, and the
+    trade would never be proposed.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", ewc_code
+    )
+
+
+async def index_listing(conn: Connection, listing: OpenListing) -> None:
+    await conn.execute(
+        """
+        INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, title, quantity, unit)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (listing_id) DO NOTHING
+        """,
+        listing.listing_id,
+        listing.company_id,
+        listing.kind,
+        listing.ewc_code,
+        listing.title,
+        listing.quantity,
+        listing.unit,
+    )
+
+
+async def counterparts(conn: Connection, listing: OpenListing) -> list[OpenListing]:
+    """Open listings of the other kind for the same resource from other companies."""
+    rows = await conn.fetch(
+        """
+        SELECT listing_id, company_id, kind, ewc_code, title, quantity, unit FROM open_listings
+        WHERE ewc_code = $1 AND kind <> $2 AND company_id <> $3
+        ORDER BY indexed_at, listing_id
+        """,
+        listing.ewc_code,
+        listing.kind,
+        listing.company_id,
+    )
+    return [OpenListing(**dict(r)) for r in rows]
+
+
+async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
+    """Record a proposal; False when this pair was proposed before."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
+                               ewc_code, quantity, unit, reasons)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        proposal.proposal_id,
+        proposal.offer.listing_id,
+        proposal.need.listing_id,
+        proposal.offer.company_id,
+        proposal.need.company_id,
+        proposal.offer.ewc_code,
+        proposal.quantity,
+        proposal.unit,
+        list(proposal.reasons),
+    )
+    return bool(inserted)
+
+
+async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT * FROM proposals WHERE supplier_company_id = $1 OR receiver_company_id = $1
+        ORDER BY created_at DESC, id
+        """,
+        company_id,
+    )
+    return [dict(r) for r in rows]

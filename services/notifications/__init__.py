@@ -1,0 +1,1 @@
+"""Notifications: tells each company what concerns it, starting with its inbox."""

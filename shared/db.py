@@ -1,0 +1,74 @@
+"""PostgreSQL access: one asyncpg pool per service, confined to the service's schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+if TYPE_CHECKING:
+    Pool: TypeAlias = asyncpg.Pool[Any]
+    Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+else:  # asyncpg's classes are generic only in its stubs
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    return schema
+
+
+async def _init_connection(conn: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    """A pool whose connections see the service's own schema first and decode JSON."""
+    check_schema_name(schema)
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": f"{schema}, public", "application_name": schema},
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the database named in ``dsn`` if the server lacks it (embedded first run)."""
+    params = _dsn_database(dsn)
+    if params is None:
+        return
+    admin_dsn, database = params
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'CREATE DATABASE "{database}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass
+        finally:
+            await admin.close()
+    else:
+        await conn.close()
+
+
+def _dsn_database(dsn: str) -> tuple[str, str] | None:
+    match = re.match(
+        r"^(?P<base>postgres(?:ql)?://[^/]+)/(?P<db>[A-Za-z0-9_]+)(?P<rest>\?.*)?$", dsn
+    )
+    if not match or match["db"] == "postgres":
+        return None
+    return f"{match['base']}/postgres{match['rest'] or ''}", match["db"]

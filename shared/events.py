@@ -1,0 +1,177 @@
+"""The event envelope and the payloads that cross service boundaries.
+
+Every Kafka message is one JSON object in CloudEvents 1.0 *structured* mode: the
+attributes ``specversion``, ``id``, ``type``, ``source``, ``subject``, ``time`` and
+``datacontenttype`` at the top level, the payload under ``data``, and two extension
+attributes, ``schemaversion`` (the payload's version within its topic) and
+``correlationid`` (the request or event that set this chain off). The Kafka key is
+the subject (the aggregate id), so all events of one thing share a partition.
+
+Within a topic version only optional fields are ever added to a payload.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.units import Unit
+
+
+class Topic(StrEnum):
+    """One topic per producing service, versioned in its name."""
+
+    LISTINGS = "listings.events.v1"
+    PROPOSALS = "matching.proposals.v1"
+    CONTRACTS = "contracts.events.v1"
+    NOTIFICATIONS = "notifications.events.v1"
+
+    @property
+    def dead_letter(self) -> str:
+        return dead_letter_topic(self.value)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class Payload(BaseModel):
+    """Base of every event payload: frozen, strict about unknown fields in tests."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    topic: ClassVar[Topic]
+    schema_version: ClassVar[int] = 1
+
+
+ListingKind = Literal["offer", "need"]
+
+
+class ListingPublished(Payload):
+    """An offer or a need was opened on the exchange."""
+
+    event_type: ClassVar[str] = "listing.published"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    listing_id: uuid.UUID = Field(description="The listing (also the event's subject).")
+    company_id: uuid.UUID = Field(description="The company that posted it.")
+    kind: ListingKind = Field(description="`offer`: the company has it; `need`: it wants it.")
+    ewc_code: str = Field(pattern=r"^\d{6}$", description="Six-digit European List of Waste code.")
+    title: str = Field(description="Short human title.")
+    quantity: Decimal = Field(gt=0, description="Amount offered or needed.")
+    unit: Unit = Field(description="Unit of `quantity`.")
+    hazardous: bool = Field(description="The EWC entry is hazardous.")
+    published_at: datetime = Field(description="When it opened.")
+
+
+class TradeProposed(Payload):
+    """The matcher found an offer and a need that fit and proposes a trade."""
+
+    event_type: ClassVar[str] = "trade.proposed"
+    topic: ClassVar[Topic] = Topic.PROPOSALS
+
+    proposal_id: uuid.UUID = Field(description="Deterministic from the offer and the need.")
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID = Field(description="Company that posted the offer.")
+    receiver_company_id: uuid.UUID = Field(description="Company that posted the need.")
+    ewc_code: str = Field(pattern=r"^\d{6}$")
+    title: str = Field(description="Human title of what is traded.")
+    quantity: Decimal = Field(gt=0, description="Proposed amount, in `unit`.")
+    unit: Unit
+    reasons: tuple[str, ...] = Field(description="Why the pair matches, in plain words.")
+
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    model.event_type: model for model in (ListingPublished, TradeProposed)
+}
+
+CloudEventsId = Annotated[uuid.UUID, Field(description="Unique id of this event.")]
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 structured-mode event with our two extension attributes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: CloudEventsId
+    type: str = Field(min_length=1, description="Event type, e.g. `listing.published`.")
+    source: str = Field(min_length=1, description="Producing service, e.g. `/services/listings`.")
+    subject: str = Field(min_length=1, description="Aggregate id; also the Kafka key.")
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    schemaversion: int = Field(ge=1, description="Version of the payload schema.")
+    correlationid: str = Field(min_length=1, description="Id of what set this chain off.")
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: Payload,
+        *,
+        source: str,
+        subject: str | uuid.UUID,
+        correlation_id: str | uuid.UUID | None = None,
+        event_id: uuid.UUID | None = None,
+        time: datetime | None = None,
+    ) -> Envelope:
+        event_id = event_id or uuid.uuid4()
+        return cls(
+            id=event_id,
+            type=payload.event_type,
+            source=source,
+            subject=str(subject),
+            time=time or datetime.now(UTC),
+            schemaversion=payload.schema_version,
+            correlationid=str(correlation_id or event_id),
+            data=payload.model_dump(mode="json"),
+        )
+
+    def payload(self) -> Payload:
+        """The typed payload; raises ``UnknownEventType`` or pydantic's ValidationError."""
+        model = PAYLOAD_TYPES.get(self.type)
+        if model is None:
+            raise UnknownEventType(self.type)
+        return model.model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class UnknownEventType(LookupError):
+    """An event type this code base does not know (a newer producer, or a stray)."""
+
+
+class PoisonMessage(ValueError):
+    """A message that can never be processed: not JSON, not an envelope, bad payload."""
+
+
+def decode(raw: bytes) -> Envelope:
+    """Parse and validate an envelope, raising ``PoisonMessage`` with the reason."""
+    try:
+        return Envelope.model_validate_json(raw)
+    except ValidationError as exc:
+        raise PoisonMessage(_summary(exc)) from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def payload_of(envelope: Envelope) -> Payload:
+    """The typed payload of a known event type, or ``PoisonMessage`` when it is invalid."""
+    try:
+        return envelope.payload()
+    except ValidationError as exc:
+        raise PoisonMessage(f"{envelope.type} payload invalid: {_summary(exc)}") from exc

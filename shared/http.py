@@ -1,0 +1,161 @@
+"""HTTP conventions of every service: RFC 9457 problem details and bearer authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
+
+from shared.auth import InvalidCredentials, Principal, TokenVerifier
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PUBLIC = "public"  # route opt key: no authentication
+
+
+class Problem(HTTPException):
+    """A domain error a client can act on; rendered as problem details.
+
+    ``errors`` name the fields at fault: ``[{"field": "org_number", "message": "..."}]``.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        title: str,
+        detail: str = "",
+        *,
+        errors: list[dict[str, str]] | None = None,
+        problem_type: str = "about:blank",
+    ) -> None:
+        super().__init__(detail=detail or title, status_code=status_code)
+        self.title = title
+        self.errors = errors or []
+        self.problem_type = problem_type
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    problem_type: str = "about:blank",
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": problem_type,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(extra: Any) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            field = str(item.get("key") or item.get("source") or "body")
+            message = str(item.get("message", "invalid")).removeprefix("Value error, ")
+            errors.append({"field": field, "message": message})
+    return errors
+
+
+def on_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
+    return problem_response(
+        request, exc.status_code, exc.title, exc.detail, exc.errors, problem_type=exc.problem_type
+    )
+
+
+def on_validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    errors = _validation_errors(exc.extra)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    return problem_response(request, exc.status_code, "The request is not valid", detail, errors)
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return problem_response(
+        request, exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers
+    )
+
+
+def on_unexpected_error(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", path=request.url.path, error=repr(exc))
+    return problem_response(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error",
+        "Something went wrong on our side; it has been logged. Try again later.",
+    )
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Problem: on_problem,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected_error,
+}
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Sets ``request.user`` to the caller's ``Principal``; 401 problem details otherwise."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier,
+        exclude: str | list[str] | None = None,
+        exclude_from_auth_key: str = PUBLIC,
+        exclude_http_methods: list[Method] | None = None,
+        scopes: Scopes | None = None,
+    ) -> None:
+        super().__init__(
+            app,
+            exclude=exclude,
+            exclude_from_auth_key=exclude_from_auth_key,
+            exclude_http_methods=exclude_http_methods or ["OPTIONS"],
+            scopes=scopes,
+        )
+        self._verifier = verifier
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        try:
+            principal = self._verifier.verify(connection.headers.get("authorization"))
+        except InvalidCredentials as exc:
+            raise NotAuthorizedException(detail=str(exc)) from exc
+        return AuthenticationResult(user=principal, auth=principal)
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    user = request.user
+    assert isinstance(user, Principal)
+    return user

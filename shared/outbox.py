@@ -1,0 +1,178 @@
+"""The transactional outbox and its relay.
+
+A service writes an event with ``enqueue`` in the same transaction as the change it
+describes; the relay publishes committed rows to Kafka and marks them sent. A crash
+between the publish and the mark means the row is published again: consumers
+deduplicate by event id (``shared.consumer``), so effects happen once.
+
+Ordering: events of one aggregate share a key and must reach Kafka in the order they
+were written. Several relays may run (one per service instance); each claims rows with
+``FOR UPDATE SKIP LOCKED`` and publishes a claimed row only when no older unsent row of
+the same key is held by another relay, so a key's events are never overtaken. This
+relies on writers of one aggregate serialising on the aggregate's row before they
+enqueue, so that ids of one key are assigned in commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.db import Connection, Pool
+from shared.events import Envelope
+
+log = structlog.get_logger(__name__)
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    topic: str
+    key: str
+    payload: bytes
+    headers: dict[str, str]
+
+
+Publish = Callable[[OutboxMessage], Awaitable[None]]
+
+
+async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
+    """Write ``envelope`` to the outbox of the connection's schema; call inside a transaction."""
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        envelope.id,
+        topic,
+        envelope.subject,
+        envelope.to_bytes(),
+        {"content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_type": envelope.type},
+    )
+    # Delivered at commit; wakes the relays of this schema at once.
+    await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows of one schema, woken by NOTIFY or by a poll."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        publish: Publish,
+        *,
+        poll_interval: float = 2.0,
+        batch_size: int = 100,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; return how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT id, topic, key, payload, headers FROM outbox
+                WHERE sent_at IS NULL ORDER BY id LIMIT $1
+                FOR UPDATE SKIP LOCKED
+                """,
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            claimed = [r["id"] for r in rows]
+            held_elsewhere = {
+                r["key"]: r["first_id"]
+                for r in await conn.fetch(
+                    """
+                    SELECT key, min(id) AS first_id FROM outbox
+                    WHERE sent_at IS NULL AND key = ANY($1::text[]) AND NOT id = ANY($2::bigint[])
+                    GROUP BY key
+                    """,
+                    list({r["key"] for r in rows}),
+                    claimed,
+                )
+            }
+            sent: list[int] = []
+            failure: Exception | None = None
+            try:
+                for row in rows:
+                    first_elsewhere = held_elsewhere.get(row["key"])
+                    if first_elsewhere is not None and first_elsewhere < row["id"]:
+                        continue  # an older event of this key is still with another relay
+                    await self._publish(
+                        OutboxMessage(
+                            id=row["id"],
+                            topic=row["topic"],
+                            key=row["key"],
+                            payload=bytes(row["payload"]),
+                            headers=dict(row["headers"]),
+                        )
+                    )
+                    sent.append(row["id"])
+            except Exception as exc:  # keep what was published; the rest waits for a retry
+                failure = exc
+            if sent:
+                await conn.execute(
+                    "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent
+                )
+        if failure is not None:
+            raise failure
+        return len(sent)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; errors are logged and retried with a back-off."""
+        listener: PoolConnectionProxy[Any] | None = None
+        backoff = self._poll_interval
+        try:
+            while True:
+                if listener is None or listener.is_closed():
+                    listener = await self._listen()
+                try:
+                    while await self.publish_pending() >= 1:
+                        pass
+                    backoff = self._poll_interval
+                except (
+                    OSError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                    TimeoutError,
+                ) as exc:
+                    log.warning("outbox relay failed, retrying", error=repr(exc), backoff=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                except Exception as exc:  # a broker error: keep the rows, try again later
+                    log.warning("outbox publish failed, retrying", error=repr(exc), backoff=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+        finally:
+            if listener is not None and not listener.is_closed():
+                with contextlib.suppress(Exception):
+                    await self._pool.release(listener)
+
+    async def _listen(self) -> PoolConnectionProxy[Any] | None:
+        try:
+            conn = await self._pool.acquire()
+            schema = await conn.fetchval("SELECT current_schema()")
+            await conn.add_listener(f"outbox_{schema}", self._on_notify)
+            return conn
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("outbox relay cannot LISTEN, polling", error=repr(exc))
+            return None

@@ -1,0 +1,134 @@
+"""Typed settings read once from the environment (prefix ``SYMBIOSIS_``).
+
+Nothing set means the embedded defaults: ``symbiosis up`` starts PostgreSQL and a
+Kafka-protocol broker itself and fills in ``database_url`` and
+``kafka_bootstrap_servers`` for the services it runs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SYMBIOSIS_"
+SERVICES = ("listings", "matching", "contracts", "notifications")
+
+
+class Settings(BaseSettings):
+    """Configuration of every service and of the ``symbiosis`` command."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path(".symbiosis"),
+        description="Folder for embedded PostgreSQL data, signing keys and logs.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db); unset: embedded.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...); unset: the embedded broker.",
+    )
+    kafka_idempotent_producer: bool = Field(
+        default=True,
+        description=(
+            "Use Kafka's idempotent producer. On for Apache Kafka; the embedded broker "
+            "(tansu) answers InitProducerId with an error, so `symbiosis up` turns it off "
+            "for that broker only."
+        ),
+    )
+    kafka_namespace: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description=(
+            "Prefix of every topic and consumer group name, to share one cluster between "
+            "environments (the tests use one per run). Empty in production."
+        ),
+    )
+    kafka_topic_partitions: int = Field(default=3, ge=1, description="Partitions per topic.")
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas per topic.")
+    http_host: str = Field(default="127.0.0.1", description="Address the gateway binds.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the one origin.")
+    embedded_postgres_port: int = Field(
+        default=54329, ge=1, le=65535, description="Port of the embedded PostgreSQL."
+    )
+    embedded_kafka_port: int = Field(
+        default=19092, ge=1, le=65535, description="Port of the embedded broker."
+    )
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Where the gateway finds each service, as JSON: "
+            '{"listings": "http://listings:8000", ...}; default: local ports after http_port.'
+        ),
+    )
+    public_url: str | None = Field(
+        default=None, description="Address users reach the gateway at; default from host/port."
+    )
+    auth_private_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 PEM that signs API keys and tokens (listings only).",
+    )
+    auth_public_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 public PEM every service verifies tokens with.",
+    )
+    outbox_relay_enabled: bool = Field(
+        default=True,
+        description="Run the outbox relay inside the service (off to run relays elsewhere).",
+    )
+    outbox_poll_interval_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Fallback poll of the outbox when no NOTIFY arrives.",
+    )
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @cached_property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.auth_private_key_file or self.keys_dir / "token-signing.pem"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.auth_public_key_file or self.keys_dir / "token-signing.pub.pem"
+
+    def service_port(self, service: str) -> int:
+        """Local port of a service under `symbiosis up`: the ports after the gateway's."""
+        return self.http_port + 1 + SERVICES.index(service)
+
+    def upstreams(self) -> dict[str, str]:
+        return {
+            name: self.service_urls.get(name, f"http://127.0.0.1:{self.service_port(name)}")
+            for name in SERVICES
+        }
+
+    @property
+    def gateway_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError(
+                f"{ENV_PREFIX}DATABASE_URL is not set; run `symbiosis up`, which starts "
+                "the embedded PostgreSQL, or point it at a server."
+            )
+        return self.database_url.get_secret_value()
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise RuntimeError(
+                f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS is not set; run `symbiosis up`, which "
+                "starts the embedded broker, or point it at a Kafka cluster."
+            )
+        return self.kafka_bootstrap_servers

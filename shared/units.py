@@ -1,0 +1,32 @@
+"""Units of quantity the exchange knows, their conversions, and how amounts are written."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+Unit = Literal["t", "kg", "m3", "MWh", "kWh", "pieces"]
+
+# Factor to a base unit, by dimension; units of different dimensions never convert.
+_TO_BASE: dict[str, tuple[str, Decimal]] = {
+    "t": ("mass", Decimal(1000)),
+    "kg": ("mass", Decimal(1)),
+    "MWh": ("energy", Decimal(1000)),
+    "kWh": ("energy", Decimal(1)),
+    "m3": ("volume", Decimal(1)),
+    "pieces": ("count", Decimal(1)),
+}
+
+
+def convert(quantity: Decimal, unit: str, to_unit: str) -> Decimal | None:
+    """``quantity`` in ``to_unit``, or None when the units measure different things."""
+    source, target = _TO_BASE[unit], _TO_BASE[to_unit]
+    if source[0] != target[0]:
+        return None
+    return quantity * source[1] / target[1]
+
+
+def format_quantity(quantity: Decimal, unit: str | None = None) -> str:
+    """``Decimal('600.000')`` as ``600``, ``Decimal('2.50')`` as ``2.5``; never in E notation."""
+    text = format(quantity.normalize(), "f")
+    return f"{text} {unit}" if unit else text

@@ -1,0 +1,1 @@
+"""The ``symbiosis`` command: runs the exchange, embedded or against real servers."""

@@ -1,0 +1,172 @@
+"""The ``symbiosis`` command."""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.settings import ENV_PREFIX, SERVICES, Settings
+
+app = typer.Typer(
+    help="The Viken Park symbiosis exchange: run it, serve one service, load the demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in SERVICES}
+
+
+class UserError(Exception):
+    """A mistake or a state a person can fix; printed without a traceback."""
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port; default: its port under `up`.")] = None,
+) -> None:
+    """Run one service (HTTP API, Kafka consumers and outbox relay) in this process."""
+    if service not in APP_FACTORIES:
+        raise _fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}")
+    import uvicorn
+
+    settings = Settings()
+    _configure_logging(settings.log_level)
+    if service == "listings":
+        from shared.auth import ensure_signing_keys
+
+        ensure_signing_keys(settings)
+    elif not settings.public_key_path.exists():
+        raise _fail(
+            f"no token public key at {settings.public_key_path}; run `symbiosis keys` or "
+            f"set {ENV_PREFIX}AUTH_PUBLIC_KEY_FILE"
+        )
+    module_name, factory_name = APP_FACTORIES[service].split(":")
+    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), factory_name)
+    uvicorn.run(
+        factory(settings),
+        host=host,
+        port=port or settings.service_port(service),
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+) -> None:
+    """Serve every service's API on one origin: /api/<service>/..."""
+    import uvicorn
+
+    from symbiosis.gateway import Gateway
+
+    settings = Settings()
+    _configure_logging(settings.log_level)
+    uvicorn.run(
+        Gateway(settings.upstreams()),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def keys() -> None:
+    """Create the token-signing key pair if it does not exist yet."""
+    from shared.auth import ensure_signing_keys
+
+    settings = Settings()
+    ensure_signing_keys(settings)
+    console.print(
+        f"private key: {settings.private_key_path}\npublic key:  {settings.public_key_path}"
+    )
+
+
+@contextmanager
+def _step(title: str) -> Iterator[None]:
+    started = time.monotonic()
+    with console.status(f"{title}..."):
+        yield
+    console.print(f"[green]✓[/] {title} [dim]({time.monotonic() - started:.1f} s)[/]")
+
+
+@contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """One `symbiosis up` per data folder; the kernel drops the lock if we die."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = (data_dir / "up.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(
+            f"another `symbiosis up` is already running on {data_dir.resolve()}; stop it first"
+        ) from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the Viken Park demo park.")] = False,
+) -> None:
+    """Start everything on this machine: database, broker, services and gateway.
+
+    With nothing configured it starts the embedded PostgreSQL (data kept in
+    SYMBIOSIS_DATA_DIR, default ./.symbiosis) and the embedded broker. Set
+    SYMBIOSIS_DATABASE_URL and SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS to use real servers.
+    Ctrl-C stops everything it started.
+    """
+    from symbiosis.supervisor import Supervisor
+
+    settings = Settings()
+    try:
+        with _exclusive(settings.data_dir):
+            supervisor = Supervisor(settings, step=_step, console=console)
+            code = supervisor.run(demo=demo)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code=code)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+__all__ = ["Table", "UserError", "app", "main"]

