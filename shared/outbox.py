@@ -75,6 +75,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._channel = ""
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""
@@ -165,13 +166,15 @@ class OutboxRelay:
         finally:
             if listener is not None and not listener.is_closed():
                 with contextlib.suppress(Exception):
+                    await listener.remove_listener(self._channel, self._on_notify)
                     await self._pool.release(listener)
 
     async def _listen(self) -> PoolConnectionProxy[Any] | None:
         try:
             conn = await self._pool.acquire()
             schema = await conn.fetchval("SELECT current_schema()")
-            await conn.add_listener(f"outbox_{schema}", self._on_notify)
+            self._channel = f"outbox_{schema}"
+            await conn.add_listener(self._channel, self._on_notify)
             return conn
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("outbox relay cannot LISTEN, polling", error=repr(exc))

@@ -100,6 +100,8 @@ class EmbeddedPostgres:
                 capture_output=True,
                 text=True,
                 user=user,
+                group=pwd.getpwnam(user).pw_gid if user else None,
+                extra_groups=[] if user else None,
                 check=False,
             )
             if result.returncode != 0:

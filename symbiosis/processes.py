@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -77,6 +78,9 @@ class Child:
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
             user=user,
+            # The user's own group only: root's groups would shadow "others" permissions.
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            extra_groups=[] if user else None,
             cwd=cwd,
             preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops us in order

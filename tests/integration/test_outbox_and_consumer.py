@@ -1,0 +1,179 @@
+"""The outbox, its relay and the idempotent consumer on a real PostgreSQL."""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.consumer import apply_once
+from shared.db import Connection, Pool, create_pool
+from shared.events import Envelope, TradeProposed
+from shared.migrations import migrate
+from shared.outbox import OutboxMessage, OutboxRelay, enqueue
+
+pytestmark = pytest.mark.integration
+
+@pytest.fixture
+async def pool(database_url: str, tmp_path: Path) -> AsyncIterator[Pool]:
+    (tmp_path / "0001_effects.sql").write_text("CREATE TABLE effects (event_id uuid);")
+    pool = await create_pool(database_url, "svc", max_size=8)
+    async with pool.acquire() as conn:
+        await migrate(conn, "svc", tmp_path)
+    yield pool
+    await pool.close()
+
+def envelope(key: str) -> Envelope:
+    payload = TradeProposed(
+        proposal_id=uuid.uuid4(),
+        offer_id=uuid.uuid4(),
+        need_id=uuid.uuid4(),
+        supplier_company_id=uuid.uuid4(),
+        receiver_company_id=uuid.uuid4(),
+        ewc_code="030105",
+        title="Sawdust",
+        quantity=1,
+        unit="t",
+        reasons=("test",),
+    )
+    return Envelope.wrap(payload, source="test", subject=key)
+
+async def write_events(pool: Pool, keys: list[str]) -> list[Envelope]:
+    written = []
+    for key in keys:
+        event = envelope(key)
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, "topic", event)
+        written.append(event)
+    return written
+
+async def test_relay_publishes_committed_rows_in_order_and_marks_them(pool: Pool) -> None:
+    published: list[OutboxMessage] = []
+
+    async def publish(message: OutboxMessage) -> None:
+        published.append(message)
+
+    events = await write_events(pool, ["a", "b", "a", "c", "a"])
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await enqueue(conn, "topic", envelope("uncommitted"))
+        relay = OutboxRelay(pool, publish, batch_size=2)
+        while await relay.publish_pending():
+            pass
+        await tx.rollback()
+    assert [Envelope.model_validate_json(m.payload).id for m in published] == [
+        e.id for e in events
+    ]
+    assert published[0].headers["content-type"].startswith("application/cloudevents+json")
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+async def test_a_failed_publish_keeps_the_row_for_the_next_attempt(pool: Pool) -> None:
+    attempts: list[str] = []
+
+    async def flaky(message: OutboxMessage) -> None:
+        attempts.append(message.key)
+        if message.key == "b" and attempts.count("b") == 1:
+            raise ConnectionError("broker away")
+
+    await write_events(pool, ["a", "b", "c"])
+    relay = OutboxRelay(pool, flaky)
+    with pytest.raises(ConnectionError):
+        await relay.publish_pending()
+    # "a" was published and is marked; "b" and "c" wait
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 2
+    assert await relay.publish_pending() == 2
+    assert attempts == ["a", "b", "b", "c"]
+
+async def test_several_relays_publish_each_row_once_and_keep_key_order(pool: Pool) -> None:
+    published: list[tuple[str, uuid.UUID]] = []
+
+    async def slow_publish(message: OutboxMessage) -> None:
+        await asyncio.sleep(0.002)
+        published.append((message.key, Envelope.model_validate_json(message.payload).id))
+
+    keys = [f"k{i % 7}" for i in range(140)]
+    events = await write_events(pool, keys)
+    relays = [OutboxRelay(pool, slow_publish, batch_size=5) for _ in range(4)]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+            await relay.publish_pending()
+
+    await asyncio.gather(*(drain(r) for r in relays))
+    ids = [event_id for _, event_id in published]
+    assert sorted(ids) == sorted(e.id for e in events)  # each exactly once
+    for key in set(keys):
+        expected = [e.id for e in events if e.subject == key]
+        assert [i for k, i in published if k == key] == expected
+
+async def test_notify_wakes_the_relay_long_before_its_poll(pool: Pool) -> None:
+    arrived = asyncio.Event()
+
+    async def publish(message: OutboxMessage) -> None:
+        arrived.set()
+
+    relay = OutboxRelay(pool, publish, poll_interval=60)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.5)  # the relay is now waiting on LISTEN
+    started = time.monotonic()
+    await write_events(pool, ["x"])
+    await asyncio.wait_for(arrived.wait(), timeout=5)
+    assert time.monotonic() - started < 5
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+async def test_the_poll_finds_rows_when_no_notify_arrives(pool: Pool) -> None:
+    arrived = asyncio.Event()
+
+    async def publish(message: OutboxMessage) -> None:
+        arrived.set()
+
+    event = envelope("quiet")
+    # A row written without NOTIFY (as if the notification were lost).
+    await pool.execute(
+        "INSERT INTO outbox (event_id, topic, key, payload) VALUES ($1, 't', 'quiet', $2)",
+        event.id,
+        event.to_bytes(),
+    )
+    relay = OutboxRelay(pool, publish, poll_interval=0.3)
+    relay._wake.set = lambda: None  # type: ignore[method-assign]  # deafen it to NOTIFY
+    task = asyncio.create_task(relay.run())
+    await asyncio.wait_for(arrived.wait(), timeout=5)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+async def test_an_event_is_applied_once_however_often_it_arrives(pool: Pool) -> None:
+    event = envelope("k")
+
+    async def effect(conn: Connection) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1)", event.id)
+
+    results = [await apply_once(pool, "consumer", "topic", event, effect) for _ in range(3)]
+    assert results == [True, False, False]
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 1
+    # another consumer of the same event applies it for itself
+    assert await apply_once(pool, "other", "topic", event, effect)
+
+async def test_a_failing_effect_records_nothing(pool: Pool) -> None:
+    event = envelope("k")
+
+    async def failing(conn: Connection) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1)", event.id)
+        raise RuntimeError("boom")
+
+    async def effect(conn: Connection) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1)", event.id)
+
+    with pytest.raises(RuntimeError):
+        await apply_once(pool, "consumer", "topic", event, failing)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 0
+    assert await apply_once(pool, "consumer", "topic", event, effect)
+
+def _unused(*_: Any) -> None: ...

@@ -1,0 +1,209 @@
+"""Helpers the tests share: free ports, valid organisation numbers, a running stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from stdnum.no import orgnr
+
+from shared.settings import SERVICES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports."""
+    for _ in range(200):
+        base = random.randint(20_000, 60_000)
+        ok = True
+        for port in range(base, base + size):
+            with closing(socket.socket()) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def org_number() -> str:
+    """A random organisation number that passes the mod-11 check."""
+    while True:
+        candidate = str(random.randint(80_000_000, 99_999_999)) + str(random.randint(0, 9))
+        if orgnr.is_valid(candidate):
+            return candidate
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the test PostgreSQL server and broker are."""
+
+    postgres_admin_url: str
+    kafka_bootstrap: str
+    idempotent_producer: bool
+
+
+@dataclass
+class Stack:
+    """The services (and gateway) as real processes, like `symbiosis up` runs them."""
+
+    env: dict[str, str]
+    data_dir: Path
+    http_port: int
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def namespace(self) -> str:
+        return self.env["SYMBIOSIS_KAFKA_NAMESPACE"]
+
+    def start(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
+        argv = [sys.executable, "-m", "symbiosis"] + (
+            ["gateway"] if name == "gateway" else ["serve", name]
+        )
+        log = (self.data_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            argv,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+    def start_all(self) -> None:
+        for name in (*SERVICES, "gateway"):
+            self.start(name)
+        self.wait_healthy(SERVICES)
+
+    def wait_healthy(self, names: tuple[str, ...] | list[str], timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        with httpx.Client(base_url=self.url, timeout=2) as client:
+            while pending:
+                for name, process in self.processes.items():
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{name} exited: {self.log(name)[-3000:]}")
+                for name in list(pending):
+                    try:
+                        if client.get(f"/api/{name}/health").status_code == 200:
+                            pending.discard(name)
+                    except httpx.TransportError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not healthy: {pending}")
+                time.sleep(0.2)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def stack_env(infra: Infra, database_url: str, data_dir: Path, http_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYMBIOSIS_")}
+    env.update(
+        {
+            "SYMBIOSIS_DATABASE_URL": database_url,
+            "SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            "SYMBIOSIS_KAFKA_IDEMPOTENT_PRODUCER": str(infra.idempotent_producer).lower(),
+            "SYMBIOSIS_KAFKA_NAMESPACE": f"t{uuid.uuid4().hex[:10]}.",
+            "SYMBIOSIS_DATA_DIR": str(data_dir),
+            "SYMBIOSIS_HTTP_PORT": str(http_port),
+            "SYMBIOSIS_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+            "SYMBIOSIS_LOG_LEVEL": "INFO",
+        }
+    )
+    return env
+
+
+async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Await ``check()`` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[Any]:
+    """Every record currently in ``topic``, read from the beginning without a group."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+            if not batch and records:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def register_company(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    response = await client.post(
+        "/api/listings/companies/", json={"name": name, "org_number": org_number()}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    body["headers"] = {"Authorization": f"Bearer {body['api_key']}"}
+    return body
