@@ -95,7 +95,10 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
                         await relay_task
                 await broker.stop()
         finally:
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
 
     @get("/health", opt={PUBLIC: True}, operation_id=f"{spec.name}_health", tags=["health"])
     async def health(state: State) -> dict[str, str]:

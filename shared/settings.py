@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="Address the gateway binds.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the one origin.")
     embedded_postgres_port: int = Field(
-        default=54329, ge=1, le=65535, description="Port of the embedded PostgreSQL."
+        default=15432, ge=1, le=65535, description="Port of the embedded PostgreSQL."
     )
     embedded_kafka_port: int = Field(
         default=19092, ge=1, le=65535, description="Port of the embedded broker."

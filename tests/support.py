@@ -21,21 +21,24 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stdnum.no import orgnr
 
-from shared.settings import SERVICES
+from shared.auth import ensure_signing_keys
+from shared.settings import SERVICES, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port_block(1)
 
 
 def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports."""
+    """The first of ``size`` consecutive free ports, below the kernel's ephemeral range
+    (from which outgoing connections take their ports, and so could steal one of ours)."""
+    ephemeral_start = int(
+        Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+    )
     for _ in range(200):
-        base = random.randint(20_000, 60_000)
+        base = random.randint(10_000, ephemeral_start - size - 1)
         ok = True
         for port in range(base, base + size):
             with closing(socket.socket()) as sock:
@@ -97,6 +100,7 @@ class Stack:
         )
 
     def start_all(self) -> None:
+        ensure_signing_keys(Settings(data_dir=self.data_dir))
         for name in (*SERVICES, "gateway"):
             self.start(name)
         self.wait_healthy(SERVICES)

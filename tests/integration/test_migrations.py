@@ -74,9 +74,7 @@ async def test_concurrent_runners_apply_each_file_once(database_url: str, tmp_pa
             await conn.close()
 
 
-async def test_a_database_newer_than_the_code_is_refused(
-    database_url: str, tmp_path: Path
-) -> None:
+async def test_a_database_newer_than_the_code_is_refused(database_url: str, tmp_path: Path) -> None:
     write(tmp_path, "0001_things.sql", "CREATE TABLE things (id int);")
     write(tmp_path, "0002_more.sql", "CREATE TABLE more (id int);")
     conn = await asyncpg.connect(database_url)

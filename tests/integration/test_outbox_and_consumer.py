@@ -18,6 +18,7 @@ from shared.outbox import OutboxMessage, OutboxRelay, enqueue
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 async def pool(database_url: str, tmp_path: Path) -> AsyncIterator[Pool]:
     (tmp_path / "0001_effects.sql").write_text("CREATE TABLE effects (event_id uuid);")
@@ -26,6 +27,7 @@ async def pool(database_url: str, tmp_path: Path) -> AsyncIterator[Pool]:
         await migrate(conn, "svc", tmp_path)
     yield pool
     await pool.close()
+
 
 def envelope(key: str) -> Envelope:
     payload = TradeProposed(
@@ -42,6 +44,7 @@ def envelope(key: str) -> Envelope:
     )
     return Envelope.wrap(payload, source="test", subject=key)
 
+
 async def write_events(pool: Pool, keys: list[str]) -> list[Envelope]:
     written = []
     for key in keys:
@@ -50,6 +53,7 @@ async def write_events(pool: Pool, keys: list[str]) -> list[Envelope]:
             await enqueue(conn, "topic", event)
         written.append(event)
     return written
+
 
 async def test_relay_publishes_committed_rows_in_order_and_marks_them(pool: Pool) -> None:
     published: list[OutboxMessage] = []
@@ -66,11 +70,10 @@ async def test_relay_publishes_committed_rows_in_order_and_marks_them(pool: Pool
         while await relay.publish_pending():
             pass
         await tx.rollback()
-    assert [Envelope.model_validate_json(m.payload).id for m in published] == [
-        e.id for e in events
-    ]
+    assert [Envelope.model_validate_json(m.payload).id for m in published] == [e.id for e in events]
     assert published[0].headers["content-type"].startswith("application/cloudevents+json")
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
 
 async def test_a_failed_publish_keeps_the_row_for_the_next_attempt(pool: Pool) -> None:
     attempts: list[str] = []
@@ -88,6 +91,7 @@ async def test_a_failed_publish_keeps_the_row_for_the_next_attempt(pool: Pool) -
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 2
     assert await relay.publish_pending() == 2
     assert attempts == ["a", "b", "b", "c"]
+
 
 async def test_several_relays_publish_each_row_once_and_keep_key_order(pool: Pool) -> None:
     published: list[tuple[str, uuid.UUID]] = []
@@ -111,6 +115,7 @@ async def test_several_relays_publish_each_row_once_and_keep_key_order(pool: Poo
         expected = [e.id for e in events if e.subject == key]
         assert [i for k, i in published if k == key] == expected
 
+
 async def test_notify_wakes_the_relay_long_before_its_poll(pool: Pool) -> None:
     arrived = asyncio.Event()
 
@@ -127,6 +132,7 @@ async def test_notify_wakes_the_relay_long_before_its_poll(pool: Pool) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
 
 async def test_the_poll_finds_rows_when_no_notify_arrives(pool: Pool) -> None:
     arrived = asyncio.Event()
@@ -149,6 +155,7 @@ async def test_the_poll_finds_rows_when_no_notify_arrives(pool: Pool) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
+
 async def test_an_event_is_applied_once_however_often_it_arrives(pool: Pool) -> None:
     event = envelope("k")
 
@@ -160,6 +167,7 @@ async def test_an_event_is_applied_once_however_often_it_arrives(pool: Pool) -> 
     assert await pool.fetchval("SELECT count(*) FROM effects") == 1
     # another consumer of the same event applies it for itself
     assert await apply_once(pool, "other", "topic", event, effect)
+
 
 async def test_a_failing_effect_records_nothing(pool: Pool) -> None:
     event = envelope("k")
@@ -175,5 +183,6 @@ async def test_a_failing_effect_records_nothing(pool: Pool) -> None:
         await apply_once(pool, "consumer", "topic", event, failing)
     assert await pool.fetchval("SELECT count(*) FROM effects") == 0
     assert await apply_once(pool, "consumer", "topic", event, effect)
+
 
 def _unused(*_: Any) -> None: ...

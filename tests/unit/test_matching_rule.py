@@ -4,8 +4,9 @@ from decimal import Decimal
 from services.matching.domain import OpenListing, propose, proposal_id
 
 
-def listing(kind: str, company: uuid.UUID, quantity: str = "10", unit: str = "t",
-            code: str = "030105") -> OpenListing:
+def listing(
+    kind: str, company: uuid.UUID, quantity: str = "10", unit: str = "t", code: str = "030105"
+) -> OpenListing:
     return OpenListing(uuid.uuid4(), company, kind, code, "Sawdust", Decimal(quantity), unit)
 
 
@@ -31,8 +32,10 @@ def test_no_proposal_within_one_company_or_between_same_kinds_or_codes() -> None
     company = uuid.uuid4()
     assert propose(listing("offer", company), listing("need", company)) is None
     assert propose(listing("offer", uuid.uuid4()), listing("offer", uuid.uuid4())) is None
-    assert propose(listing("offer", uuid.uuid4()),
-                   listing("need", uuid.uuid4(), code="030101")) is None
+    assert (
+        propose(listing("offer", uuid.uuid4()), listing("need", uuid.uuid4(), code="030101"))
+        is None
+    )
 
 
 def test_quantities_convert_to_the_needs_unit() -> None:
