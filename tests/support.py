@@ -34,9 +34,7 @@ def free_port() -> int:
 def free_port_block(size: int) -> int:
     """The first of ``size`` consecutive free ports, below the kernel's ephemeral range
     (from which outgoing connections take their ports, and so could steal one of ours)."""
-    ephemeral_start = int(
-        Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
-    )
+    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
         base = random.randint(10_000, ephemeral_start - size - 1)
         ok = True

@@ -1,7 +1,7 @@
 import uuid
 from decimal import Decimal
 
-from services.matching.domain import OpenListing, propose, proposal_id
+from services.matching.domain import OpenListing, proposal_id, propose
 
 
 def listing(

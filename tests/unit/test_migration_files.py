@@ -16,7 +16,7 @@ def test_migrations_load_in_version_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["1_first.sql", "0001-first.sql", "0001_First.sql"])
 def test_stray_file_names_are_refused(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_lowercase_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_lowercase_name\.sql"):
         load_migrations("svc", tmp_path)
 
 
