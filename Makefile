@@ -33,7 +33,7 @@ typecheck: setup
 check: lint typecheck test
 
 docs: setup
-	$(BIN)/symbiosis docs generate
+	$(BIN)/symbiosis docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -113,6 +113,30 @@ def keys() -> None:
     )
 
 
+@app.command()
+def docs(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check that docs/ is up to date.")
+    ] = False,
+    root: Annotated[Path, typer.Option(help="Repository root.")] = Path(),
+) -> None:
+    """Write the generated contract (AsyncAPI, JSON Schema, OpenAPI) under docs/."""
+    from symbiosis.contract_docs import generate
+
+    stale = []
+    for relative, text in generate().items():
+        path = root / relative
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(str(relative))
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if check and stale:
+        raise _fail("generated docs are out of date: " + ", ".join(stale) + "; run `make docs`")
+    console.print("docs/ is up to date" if not stale else f"wrote {len(stale)} file(s)")
+
+
 @contextmanager
 def _step(title: str) -> Iterator[None]:
     started = time.monotonic()

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from pydantic import BaseModel
 
 from services.contracts import storage
@@ -37,7 +39,11 @@ class ProposalController(Controller):
     tags = ["proposals"]
 
     @get("/", operation_id="list_proposals")
-    async def mine(self, request: Request[Any, Any, Any], pool: Pool) -> list[Proposal]:
+    async def mine(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+    ) -> list[Proposal]:
         """Proposals in which the caller is the supplier or the receiver, newest first."""
         async with pool.acquire() as conn:
             rows = await storage.proposals_of(conn, principal_of(request).company_id)
@@ -45,7 +51,10 @@ class ProposalController(Controller):
 
     @get("/{proposal_id:uuid}", operation_id="get_proposal")
     async def one(
-        self, request: Request[Any, Any, Any], proposal_id: uuid.UUID, pool: Pool
+        self,
+        request: Request[Any, Any, Any],
+        proposal_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
     ) -> Proposal:
         """One proposal the caller is party to; 404 for anyone else."""
         async with pool.acquire() as conn:

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -133,9 +134,9 @@ class CompanyController(Controller):
     )
     async def register(
         self,
-        data: CompanyRegistration,
-        pool: Pool,
-        signing_key: Ed25519PrivateKey,
+        data: JSONBody[CompanyRegistration],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
     ) -> RegisteredCompany:
         """Register a company and receive its first API key (shown once)."""
         company_id, key_id = uuid.uuid4(), uuid.uuid4()
@@ -157,7 +158,7 @@ class CompanyController(Controller):
         )
 
     @get("/me", operation_id="get_my_company")
-    async def me(self, request: Request[Any, Any, Any], pool: Pool) -> Company:
+    async def me(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> Company:
         """The calling company."""
         async with pool.acquire() as conn:
             row = await storage.get_company(conn, principal_of(request).company_id)
@@ -172,7 +173,10 @@ class ListingController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, operation_id="create_listing")
     async def create(
-        self, request: Request[Any, Any, Any], data: ListingDraft, pool: Pool
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ListingDraft],
+        pool: NamedDependency[Pool],
     ) -> Listing:
         """Post an offer or a need; it opens at once and is published to the matcher."""
         company_id = principal_of(request).company_id
@@ -220,8 +224,8 @@ class ListingController(Controller):
     async def search(
         self,
         request: Request[Any, Any, Any],
-        pool: Pool,
-        kind: domain.ListingKind | None = None,
+        pool: NamedDependency[Pool],
+        kind: FromQuery[domain.ListingKind | None] = None,
         ewc_code: Annotated[
             str | None, Parameter(description="Only this List of Waste code.")
         ] = None,
@@ -253,7 +257,10 @@ class ListingController(Controller):
 
     @get("/{listing_id:uuid}", operation_id="get_listing")
     async def read(
-        self, request: Request[Any, Any, Any], listing_id: uuid.UUID, pool: Pool
+        self,
+        request: Request[Any, Any, Any],
+        listing_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
     ) -> Listing:
         """One listing: the caller's own, or another company's open one."""
         async with pool.acquire() as conn:

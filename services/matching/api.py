@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from pydantic import BaseModel
 
 from services.matching import storage
@@ -33,7 +34,11 @@ class ProposalController(Controller):
     tags = ["proposals"]
 
     @get("/", operation_id="list_match_proposals")
-    async def mine(self, request: Request[Any, Any, Any], pool: Pool) -> list[ProposalView]:
+    async def mine(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+    ) -> list[ProposalView]:
         """Trades the matcher proposed in which the caller supplies or receives."""
         async with pool.acquire() as conn:
             rows = await storage.proposals_of(conn, principal_of(request).company_id)

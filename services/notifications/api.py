@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 from pydantic import BaseModel
 
 from services.notifications import storage
@@ -35,7 +36,7 @@ class InboxController(Controller):
     async def list_inbox(
         self,
         request: Request[Any, Any, Any],
-        pool: Pool,
+        pool: NamedDependency[Pool],
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> list[InboxEntry]:
         """The caller's notifications, unread first, newest first."""
@@ -45,7 +46,10 @@ class InboxController(Controller):
 
     @post("/{entry_id:uuid}/read", operation_id="mark_inbox_entry_read", status_code=200)
     async def mark_read(
-        self, request: Request[Any, Any, Any], entry_id: uuid.UUID, pool: Pool
+        self,
+        request: Request[Any, Any, Any],
+        entry_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
     ) -> InboxEntry:
         """Mark one of the caller's notifications read."""
         async with pool.acquire() as conn:

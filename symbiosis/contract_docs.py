@@ -1,0 +1,103 @@
+"""The partner contract under docs/, generated from the code and never edited by hand.
+
+- ``docs/events/asyncapi.json``: AsyncAPI 3.0 of every topic and event type, from FastStream;
+- ``docs/events/schemas/<type>.v<version>.json``: JSON Schema of each event (envelope and
+  payload), from pydantic;
+- ``docs/api/<service>.openapi.json``: each service's OpenAPI document, from Litestar.
+
+``symbiosis docs`` writes them; a test fails when the committed files differ.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pydantic import BaseModel, Field, create_model
+
+from shared.auth import ensure_signing_keys
+from shared.events import PAYLOAD_TYPES, Envelope, Payload
+from shared.settings import SERVICES, Settings
+
+DOCS = Path("docs")
+
+
+def typed_envelope(payload: type[Payload]) -> type[BaseModel]:
+    """The envelope of one event type, with its payload's schema under ``data``."""
+    name = "".join(part.title() for part in payload.event_type.replace(".", "_").split("_"))
+    model: type[BaseModel] = create_model(
+        f"{name}Event",
+        __base__=Envelope,
+        __doc__=f"{payload.__doc__} (CloudEvents 1.0, structured mode.)",
+        type=(Literal[payload.event_type], Field(description="The event type.")),  # type: ignore[arg-type]
+        schemaversion=(Literal[payload.schema_version], Field(description="Payload version.")),  # type: ignore[arg-type]
+        data=(payload, Field(description=payload.__doc__ or "")),
+    )
+    return model
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def asyncapi() -> dict[str, Any]:
+    broker = KafkaBroker("kafka:9092", description="The exchange's Kafka cluster.")
+    for payload in PAYLOAD_TYPES.values():
+        broker.publisher(
+            payload.topic.value,
+            title=f"{payload.topic.value}:{payload.event_type}",
+            description=(
+                f"`{payload.event_type}`: {payload.__doc__} Key: the event's subject. "
+                f"Undecodable messages go to `{payload.topic.dead_letter}`."
+            ),
+            schema=typed_envelope(payload),
+        )
+    spec = AsyncAPI(
+        broker,
+        title="Viken Park symbiosis exchange: events",
+        version="1",
+        description=(
+            "Every message is a CloudEvents 1.0 JSON object in structured mode "
+            "(content-type application/cloudevents+json). Within a topic version, payloads "
+            "only gain optional fields."
+        ),
+        schema_version="3.0.0",
+    )
+    document: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    return document
+
+
+def event_schemas() -> dict[str, dict[str, Any]]:
+    return {
+        f"{payload.event_type}.v{payload.schema_version}.json": typed_envelope(
+            payload
+        ).model_json_schema()
+        for payload in PAYLOAD_TYPES.values()
+    }
+
+
+def openapi_documents() -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as keys_dir:
+        settings = Settings(data_dir=Path(keys_dir))
+        ensure_signing_keys(settings)
+        documents = {}
+        for name in SERVICES:
+            module = importlib.import_module(f"services.{name}.app")
+            app = module.create_app(settings)
+            documents[name] = app.openapi_schema.to_schema()
+    return documents
+
+
+def generate() -> dict[Path, str]:
+    """Every generated file, by path relative to the repository root."""
+    files = {DOCS / "events" / "asyncapi.json": _dump(asyncapi())}
+    for name, schema in event_schemas().items():
+        files[DOCS / "events" / "schemas" / name] = _dump(schema)
+    for name, document in openapi_documents().items():
+        files[DOCS / "api" / f"{name}.openapi.json"] = _dump(document)
+    return files
