@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import PlainSerializer
 
 Unit = Literal["t", "kg", "m3", "MWh", "kWh", "pieces"]
 
@@ -30,3 +32,7 @@ def format_quantity(quantity: Decimal, unit: str | None = None) -> str:
     """``Decimal('600.000')`` as ``600``, ``Decimal('2.50')`` as ``2.5``; never in E notation."""
     text = format(quantity.normalize(), "f")
     return f"{text} {unit}" if unit else text
+
+
+# A quantity in API answers: a JSON string without trailing zeros ("120", not "120.000").
+Quantity = Annotated[Decimal, PlainSerializer(format_quantity, return_type=str, when_used="json")]

@@ -54,7 +54,7 @@ class Supervisor:
         except (PortInUse, EmbeddedStartError) as exc:
             raise UserError(str(exc)) from None
         except KeyboardInterrupt:
-            return 130
+            return 0  # stopped as asked
         finally:
             self.console.print("Stopping...")
             stop_all(self.children)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -15,6 +14,7 @@ from pydantic import BaseModel
 from services.contracts import storage
 from shared.db import Pool
 from shared.http import Problem, principal_of
+from shared.units import Quantity
 
 
 class Proposal(BaseModel):
@@ -27,7 +27,7 @@ class Proposal(BaseModel):
     receiver_company_id: uuid.UUID
     ewc_code: str
     title: str
-    quantity: Decimal
+    quantity: Quantity
     unit: str
     reasons: list[str]
     status: str

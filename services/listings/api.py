@@ -20,7 +20,7 @@ from shared.db import Pool
 from shared.events import Envelope, ListingPublished, Topic
 from shared.http import PUBLIC, Problem, principal_of
 from shared.outbox import enqueue
-from shared.units import Unit
+from shared.units import Quantity, Unit
 
 SOURCE = "/services/listings"
 
@@ -107,7 +107,7 @@ class Listing(BaseModel):
     hazardous: bool
     title: str
     description: str
-    quantity: Decimal
+    quantity: Quantity
     unit: str
     status: str
     created_at: datetime

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 from services.matching import storage
 from shared.db import Pool
 from shared.http import principal_of
+from shared.units import Quantity
 
 
 class ProposalView(BaseModel):
@@ -23,7 +23,7 @@ class ProposalView(BaseModel):
     supplier_company_id: uuid.UUID
     receiver_company_id: uuid.UUID
     ewc_code: str
-    quantity: Decimal
+    quantity: Quantity
     unit: str
     reasons: list[str]
     created_at: datetime
