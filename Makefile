@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only, ~1 min)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
 up: setup
