@@ -1,17 +1,18 @@
 """Who is calling: signed bearer tokens that every service verifies on its own.
 
-Listings holds the Ed25519 private key and signs API keys (and, later, people's
-tokens); every other service holds only the public key, so it verifies a caller
-without calling listings and cannot mint credentials itself.
+Listings holds the Ed25519 private key and signs API keys and people's access tokens;
+every other service holds only the public key, so it verifies a caller without calling
+listings and cannot mint credentials itself. Access tokens expire; API keys live until
+revoked, and every service keeps the ids of revoked keys (``api_key.revoked`` events).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -28,16 +29,53 @@ API_KEY_PREFIX = "vpk_"
 
 
 class InvalidCredentials(Exception):
-    """The bearer token is missing, malformed, forged or of the wrong kind."""
+    """The bearer token is missing, malformed, forged, expired or of the wrong kind."""
+
+
+Role = Literal["member", "admin", "park_admin", "partner"]
+CredentialKind = Literal["person", "api_key"]
+
+# What each role may do; a credential carries its scopes, services check them.
+COMPANY_SCOPES = frozenset(
+    {
+        "company:read",
+        "company:write",
+        "listings:read",
+        "listings:write",
+        "trades:read",
+        "trades:write",
+        "inbox:read",
+    }
+)
+ADMIN_SCOPES = COMPANY_SCOPES | {"company:admin"}
+PARK_ADMIN_SCOPES = frozenset(
+    {"park:read", "park:admin", "listings:read", "trades:read", "events:read"}
+)
+PARTNER_SCOPES = frozenset({"listings:read", "events:read"})
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "member": COMPANY_SCOPES,
+    "admin": ADMIN_SCOPES,
+    "park_admin": PARK_ADMIN_SCOPES,
+    "partner": PARTNER_SCOPES,
+}
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: for now, a company acting through an API key."""
+    """The authenticated caller: a person (signed in) or an API key."""
 
-    company_id: uuid.UUID
-    key_id: uuid.UUID
-    kind: Literal["api_key"] = "api_key"
+    subject_id: uuid.UUID
+    company_id: uuid.UUID | None
+    role: Role
+    kind: CredentialKind
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_park_admin(self) -> bool:
+        return self.role == "park_admin"
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def ensure_signing_keys(settings: Settings) -> None:
@@ -88,47 +126,91 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def issue_api_key(private_key: Ed25519PrivateKey, company_id: uuid.UUID, key_id: uuid.UUID) -> str:
-    """A long-lived company API key; shown once, never stored."""
-    token = jwt.encode(
-        {
-            "iss": ISSUER,
-            "sub": str(company_id),
-            "jti": str(key_id),
-            "typ": "api_key",
-            "iat": int(datetime.now(UTC).timestamp()),
-        },
-        private_key,
-        algorithm=ALGORITHM,
+def _sign(private_key: Ed25519PrivateKey, claims: dict[str, Any]) -> str:
+    return jwt.encode(
+        {"iss": ISSUER, "iat": int(time.time()), **claims}, private_key, algorithm=ALGORITHM
     )
-    return API_KEY_PREFIX + token
+
+
+def issue_api_key(
+    private_key: Ed25519PrivateKey,
+    key_id: uuid.UUID,
+    company_id: uuid.UUID | None,
+    role: Role,
+) -> str:
+    """A long-lived API key; shown once, never stored. Revocable by its id."""
+    return API_KEY_PREFIX + _sign(
+        private_key,
+        {
+            "sub": str(key_id),
+            "company": str(company_id) if company_id else None,
+            "role": role,
+            "typ": "api_key",
+        },
+    )
+
+
+def issue_access_token(
+    private_key: Ed25519PrivateKey,
+    person_id: uuid.UUID,
+    company_id: uuid.UUID | None,
+    role: Role,
+    lifetime_seconds: int,
+) -> str:
+    """A person's short-lived token after signing in."""
+    return _sign(
+        private_key,
+        {
+            "sub": str(person_id),
+            "company": str(company_id) if company_id else None,
+            "role": role,
+            "typ": "access",
+            "exp": int(time.time()) + lifetime_seconds,
+        },
+    )
 
 
 class TokenVerifier:
-    """Checks bearer credentials against the public key."""
+    """Checks bearer credentials against the public key, offline."""
 
     def __init__(self, public_key: Ed25519PublicKey) -> None:
         self._public_key = public_key
 
     def verify(self, authorization: str | None) -> Principal:
         if not authorization:
-            raise InvalidCredentials("missing Authorization header; send 'Bearer <API key>'")
+            raise InvalidCredentials(
+                "missing Authorization header; send 'Bearer <API key or access token>'"
+            )
         scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            raise InvalidCredentials("the Authorization header must be 'Bearer <API key>'")
         credential = credential.strip()
-        if not credential.startswith(API_KEY_PREFIX):
-            raise InvalidCredentials("not an API key of this exchange")
+        if scheme.lower() != "bearer" or not credential:
+            raise InvalidCredentials("the Authorization header must be 'Bearer <credential>'")
+        expected = "api_key" if credential.startswith(API_KEY_PREFIX) else "access"
         try:
             claims = jwt.decode(
                 credential.removeprefix(API_KEY_PREFIX),
                 self._public_key,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["iss", "sub", "jti", "typ"]},
+                options={"require": ["iss", "sub", "typ", "role"]},
             )
-            if claims["typ"] != "api_key":
-                raise InvalidCredentials("not an API key")
-            return Principal(company_id=uuid.UUID(claims["sub"]), key_id=uuid.UUID(claims["jti"]))
-        except (jwt.PyJWTError, ValueError, KeyError) as exc:
-            raise InvalidCredentials("the API key is not valid") from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidCredentials("the access token has expired; sign in again") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidCredentials("the credential is not valid") from exc
+        role = claims.get("role")
+        if claims.get("typ") != expected or role not in ROLE_SCOPES:
+            raise InvalidCredentials("the credential is not valid")
+        if expected == "access" and "exp" not in claims:
+            raise InvalidCredentials("the credential is not valid")
+        try:
+            company = claims.get("company")
+            return Principal(
+                subject_id=uuid.UUID(claims["sub"]),
+                company_id=uuid.UUID(company) if company else None,
+                role=role,
+                kind="api_key" if expected == "api_key" else "person",
+                scopes=ROLE_SCOPES[role],
+            )
+        except (ValueError, TypeError) as exc:
+            raise InvalidCredentials("the credential is not valid") from exc

@@ -88,8 +88,19 @@ class TradeProposed(Payload):
     reasons: tuple[str, ...] = Field(description="Why the pair matches, in plain words.")
 
 
+class ApiKeyRevoked(Payload):
+    """An API key was revoked: every service refuses it from now on."""
+
+    event_type: ClassVar[str] = "api_key.revoked"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    key_id: uuid.UUID = Field(description="The revoked key (also the event's subject).")
+    company_id: uuid.UUID | None = Field(description="Its company; none for partner keys.")
+    revoked_at: datetime
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
-    model.event_type: model for model in (ListingPublished, TradeProposed)
+    model.event_type: model for model in (ListingPublished, TradeProposed, ApiKeyRevoked)
 }
 
 CloudEventsId = Annotated[uuid.UUID, Field(description="Unique id of this event.")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
 
 from shared.auth import InvalidCredentials, Principal, TokenVerifier
+from shared.revocations import is_revoked
 
 log = structlog.get_logger(__name__)
 
@@ -152,10 +154,25 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             principal = self._verifier.verify(connection.headers.get("authorization"))
         except InvalidCredentials as exc:
             raise NotAuthorizedException(detail=str(exc)) from exc
+        if principal.kind == "api_key" and await is_revoked(
+            connection.app.state.pool, principal.subject_id
+        ):
+            raise NotAuthorizedException(detail="this API key has been revoked")
         return AuthenticationResult(user=principal, auth=principal)
 
 
-def principal_of(request: Request[Any, Any, Any]) -> Principal:
+def principal_of(request: Request[Any, Any, Any], scope: str | None = None) -> Principal:
+    """The caller; with ``scope``, a 403 problem unless the caller's role grants it."""
     user = request.user
     assert isinstance(user, Principal)
+    if scope is not None and not user.may(scope):
+        raise Problem(403, "Forbidden", f"your role ({user.role}) may not do this ({scope})")
     return user
+
+
+def company_of(request: Request[Any, Any, Any], scope: str) -> uuid.UUID:
+    """The caller's company, for what only a company's own people and keys may do."""
+    principal = principal_of(request, scope)
+    if principal.company_id is None:
+        raise Problem(403, "Forbidden", "this needs a company's account or API key")
+    return principal.company_id

@@ -24,6 +24,7 @@ from shared.http import EXCEPTION_HANDLERS, PUBLIC, BearerAuthentication
 from shared.kafka import create_broker, ensure_topics, outbox_publisher
 from shared.migrations import migrate
 from shared.outbox import OutboxRelay
+from shared.revocations import subscribe_revocations
 from shared.settings import Settings
 
 RegisterConsumers = Callable[[KafkaBroker, Pool, Settings], None]
@@ -68,8 +69,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         try:
             async with pool.acquire() as conn:
                 await migrate(conn, spec.name, spec.migrations)
-            await ensure_topics(settings, spec.produces + spec.consumes)
+            await ensure_topics(settings, (Topic.LISTINGS, *spec.produces, *spec.consumes))
             broker = create_broker(settings, client_id=f"symbiosis-{spec.name}")
+            subscribe_revocations(broker, pool, settings, spec.name)
             if spec.register_consumers is not None:
                 spec.register_consumers(broker, pool, settings)
             await broker.start()

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 public PEM every service verifies tokens with.",
     )
+    access_token_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="Lifetime of a person's access token."
+    )
+    invitation_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="How long an invitation to a colleague holds."
+    )
     outbox_relay_enabled: bool = Field(
         default=True,
         description="Run the outbox relay inside the service (off to run relays elsewhere).",

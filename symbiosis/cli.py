@@ -137,6 +137,96 @@ def docs(
     console.print("docs/ is up to date" if not stale else f"wrote {len(stale)} file(s)")
 
 
+@app.command("create-park-admin")
+def create_park_admin(
+    email: Annotated[str, typer.Option(help="E-mail the administrator signs in with.")],
+    name: Annotated[str, typer.Option(help="The administrator's name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a park administrator (the first one, or another). Asks for the password.
+
+    Uses SYMBIOSIS_DATABASE_URL, or the embedded PostgreSQL of a running `symbiosis up`.
+    """
+    import asyncio
+
+    from pydantic import EmailStr as _EmailStr
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.listings.domain import password as check_password
+
+    try:
+        address = TypeAdapter(_EmailStr).validate_python(email)
+    except ValidationError:
+        raise _fail(f"{email!r} is not an e-mail address") from None
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password(secret)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    settings = Settings()
+    try:
+        person_id = asyncio.run(_create_park_admin(settings, address, name.strip(), secret))
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"Park administrator {address} created ({person_id}); sign in at "
+        f"{settings.gateway_url}/api/listings/auth/token"
+    )
+
+
+async def _create_park_admin(settings: Settings, email: str, name: str, secret: str) -> str:
+    import uuid
+    from pathlib import Path as _Path
+
+    import asyncpg
+
+    from services.listings import storage
+    from services.listings.accounts import hash_password
+    from shared.db import create_pool
+    from shared.migrations import migrate
+    from symbiosis.embedded import embedded_database_url
+
+    url = (
+        settings.database_url.get_secret_value()
+        if settings.database_url
+        else embedded_database_url(settings.embedded_postgres_port)
+    )
+    if not name:
+        raise UserError("the name is empty")
+    try:
+        pool = await create_pool(url, "listings", max_size=2)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise UserError(
+            f"cannot reach the database ({exc.__class__.__name__}); start `symbiosis up` "
+            f"or set {ENV_PREFIX}DATABASE_URL"
+        ) from None
+    try:
+        async with pool.acquire() as conn:
+            import services.listings as listings_package
+
+            await migrate(conn, "listings", _Path(listings_package.__file__).parent / "migrations")
+            try:
+                row = await storage.insert_person(
+                    conn,
+                    person_id=uuid.uuid4(),
+                    company_id=None,
+                    email=email,
+                    name=name,
+                    role="park_admin",
+                    password_hash=await hash_password(secret),
+                )
+            except storage.DuplicateEmail:
+                raise UserError(f"{email} already signs in to the exchange") from None
+        return str(row.id)
+    finally:
+        await pool.close()
+
+
 @contextmanager
 def _step(title: str) -> Iterator[None]:
     started = time.monotonic()

@@ -60,6 +60,10 @@ def _make_traversable(path: Path) -> None:
             folder.chmod(mode | 0o001)
 
 
+def embedded_database_url(port: int) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in ``data_dir/postgres`` across restarts."""
 
@@ -71,7 +75,7 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        return embedded_database_url(self.port)
 
     def start(self, timeout: float = 60.0) -> Child:
         user = _run_as_user()

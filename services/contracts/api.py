@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.contracts import storage
 from shared.db import Pool
-from shared.http import Problem, principal_of
+from shared.http import Problem, company_of
 from shared.units import Quantity
 
 
@@ -46,7 +46,7 @@ class ProposalController(Controller):
     ) -> list[Proposal]:
         """Proposals in which the caller is the supplier or the receiver, newest first."""
         async with pool.acquire() as conn:
-            rows = await storage.proposals_of(conn, principal_of(request).company_id)
+            rows = await storage.proposals_of(conn, company_of(request, "trades:read"))
         return [Proposal(**r) for r in rows]
 
     @get("/{proposal_id:uuid}", operation_id="get_proposal")
@@ -58,7 +58,7 @@ class ProposalController(Controller):
     ) -> Proposal:
         """One proposal the caller is party to; 404 for anyone else."""
         async with pool.acquire() as conn:
-            row = await storage.proposal_of(conn, proposal_id, principal_of(request).company_id)
+            row = await storage.proposal_of(conn, proposal_id, company_of(request, "trades:read"))
         if row is None:
             raise Problem(404, "Not found", f"no proposal {proposal_id} of yours")
         return Proposal(**row)

@@ -7,58 +7,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.listings import domain, storage
-from shared.auth import issue_api_key
 from shared.db import Pool
 from shared.events import Envelope, ListingPublished, Topic
-from shared.http import PUBLIC, Problem, principal_of
+from shared.http import Problem, company_of, principal_of
 from shared.outbox import enqueue
 from shared.units import Quantity, Unit
 
 SOURCE = "/services/listings"
-
-
-class CompanyRegistration(BaseModel):
-    """A company joining the exchange."""
-
-    model_config = ConfigDict(
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [{"name": "Tofteberg Sagbruk AS", "org_number": "921081146"}]
-        },
-    )
-
-    name: str = Field(min_length=2, max_length=200, description="Registered company name.")
-    org_number: str = Field(
-        description="Norwegian organisation number (9 digits, mod-11 checked); spaces allowed."
-    )
-
-    @field_validator("org_number")
-    @classmethod
-    def _valid_org_number(cls, value: str) -> str:
-        return domain.organisation_number(value)
-
-
-class Company(BaseModel):
-    id: uuid.UUID
-    name: str
-    org_number: str
-    created_at: datetime
-
-
-class RegisteredCompany(BaseModel):
-    """The new company and its first API key. The key is shown only this once."""
-
-    company: Company
-    api_key_id: uuid.UUID
-    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`. Store it now.")
 
 
 class ListingDraft(BaseModel):
@@ -121,52 +83,6 @@ class Listing(BaseModel):
         )
 
 
-class CompanyController(Controller):
-    path = "/companies"
-    tags = ["companies"]
-
-    @post(
-        "/",
-        opt={PUBLIC: True},
-        status_code=HTTP_201_CREATED,
-        operation_id="register_company",
-        security=[],
-    )
-    async def register(
-        self,
-        data: JSONBody[CompanyRegistration],
-        pool: NamedDependency[Pool],
-        signing_key: NamedDependency[Ed25519PrivateKey],
-    ) -> RegisteredCompany:
-        """Register a company and receive its first API key (shown once)."""
-        company_id, key_id = uuid.uuid4(), uuid.uuid4()
-        async with pool.acquire() as conn, conn.transaction():
-            try:
-                row = await storage.insert_company(conn, company_id, data.name, data.org_number)
-            except storage.DuplicateOrganisation:
-                raise Problem(
-                    HTTP_409_CONFLICT,
-                    "Company already registered",
-                    f"organisation number {data.org_number} is already registered",
-                    errors=[{"field": "org_number", "message": "already registered"}],
-                ) from None
-            await storage.insert_api_key(conn, key_id, company_id, "first key")
-        return RegisteredCompany(
-            company=Company(**row.__dict__),
-            api_key_id=key_id,
-            api_key=issue_api_key(signing_key, company_id, key_id),
-        )
-
-    @get("/me", operation_id="get_my_company")
-    async def me(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> Company:
-        """The calling company."""
-        async with pool.acquire() as conn:
-            row = await storage.get_company(conn, principal_of(request).company_id)
-        if row is None:
-            raise Problem(404, "Not found", "the company of this key no longer exists")
-        return Company(**row.__dict__)
-
-
 class ListingController(Controller):
     path = "/listings"
     tags = ["listings"]
@@ -179,7 +95,7 @@ class ListingController(Controller):
         pool: NamedDependency[Pool],
     ) -> Listing:
         """Post an offer or a need; it opens at once and is published to the matcher."""
-        company_id = principal_of(request).company_id
+        company_id = company_of(request, "listings:write")
         code = domain.waste_code(data.ewc_code)
         async with pool.acquire() as conn, conn.transaction():
             if await storage.get_company(conn, company_id) is None:
@@ -247,7 +163,7 @@ class ListingController(Controller):
         async with pool.acquire() as conn:
             rows = await storage.list_visible_listings(
                 conn,
-                principal_of(request).company_id,
+                principal_of(request, "listings:read").company_id,
                 kind=kind,
                 ewc_code=code,
                 mine=mine,
@@ -265,7 +181,7 @@ class ListingController(Controller):
         """One listing: the caller's own, or another company's open one."""
         async with pool.acquire() as conn:
             row = await storage.get_visible_listing(
-                conn, listing_id, principal_of(request).company_id
+                conn, listing_id, principal_of(request, "listings:read").company_id
             )
         if row is None:
             raise Problem(404, "Not found", f"no listing {listing_id} visible to you")

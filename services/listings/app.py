@@ -7,7 +7,14 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.di import Provide
 
-from services.listings.api import CompanyController, ListingController
+from services.listings.accounts import (
+    ApiKeyController,
+    AuthController,
+    CompanyController,
+    PartnerKeyController,
+    PeopleController,
+)
+from services.listings.api import ListingController
 from shared.auth import load_private_key
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
@@ -20,9 +27,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="listings",
         title="Viken Park exchange: listings",
-        description="Companies register, receive API keys and post offers and needs.",
+        description=(
+            "Companies register and manage their people and API keys; people sign in; "
+            "companies post offers and needs."
+        ),
         migrations=Path(__file__).parent / "migrations",
-        route_handlers=[CompanyController, ListingController],
+        route_handlers=[
+            CompanyController,
+            AuthController,
+            PeopleController,
+            ApiKeyController,
+            PartnerKeyController,
+            ListingController,
+        ],
         produces=(Topic.LISTINGS,),
         dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},
     )

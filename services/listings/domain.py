@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -41,3 +42,35 @@ def positive_quantity(value: Decimal) -> Decimal:
     if value > MAX_QUANTITY:
         raise ValueError("the quantity is implausibly large")
     return value
+
+
+_NACE = re.compile(r"^\d{2}(\.\d{1,2}){0,2}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def nace_code(text: str) -> str:
+    """A NACE Rev. 2 code in its usual form (``16``, ``16.1``, ``16.10``); format only."""
+    code = text.strip()
+    if not _NACE.match(code):
+        raise ValueError(
+            f"{text!r} is not a NACE code (two digits, optionally .d or .dd, e.g. 16.10)"
+        )
+    return code
+
+
+def hazardous_permit(text: str) -> str:
+    """A permit is held for receiving a hazardous List of Waste entry; others need none."""
+    entry = waste_code(text)
+    if not entry.hazardous:
+        raise ValueError(
+            f"{entry.display} is not hazardous; permits are recorded only for hazardous codes"
+        )
+    return entry.code
+
+
+def password(text: str) -> str:
+    if len(text) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if text.strip() != text or not text.strip():
+        raise ValueError("the password must not start or end with spaces")
+    return text

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from services.matching import storage
 from shared.db import Pool
-from shared.http import principal_of
+from shared.http import company_of
 from shared.units import Quantity
 
 
@@ -41,5 +41,5 @@ class ProposalController(Controller):
     ) -> list[ProposalView]:
         """Trades the matcher proposed in which the caller supplies or receives."""
         async with pool.acquire() as conn:
-            rows = await storage.proposals_of(conn, principal_of(request).company_id)
+            rows = await storage.proposals_of(conn, company_of(request, "trades:read"))
         return [ProposalView(**r) for r in rows]

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.notifications import storage
 from shared.db import Pool
-from shared.http import Problem, principal_of
+from shared.http import Problem, company_of
 
 
 class InboxEntry(BaseModel):
@@ -41,7 +41,7 @@ class InboxController(Controller):
     ) -> list[InboxEntry]:
         """The caller's notifications, unread first, newest first."""
         async with pool.acquire() as conn:
-            rows = await storage.inbox_of(conn, principal_of(request).company_id, limit)
+            rows = await storage.inbox_of(conn, company_of(request, "inbox:read"), limit)
         return [InboxEntry(**r) for r in rows]
 
     @post("/{entry_id:uuid}/read", operation_id="mark_inbox_entry_read", status_code=200)
@@ -53,7 +53,7 @@ class InboxController(Controller):
     ) -> InboxEntry:
         """Mark one of the caller's notifications read."""
         async with pool.acquire() as conn:
-            row = await storage.mark_read(conn, entry_id, principal_of(request).company_id)
+            row = await storage.mark_read(conn, entry_id, company_of(request, "inbox:read"))
         if row is None:
             raise Problem(404, "Not found", f"no notification {entry_id} of yours")
         return InboxEntry(**row)

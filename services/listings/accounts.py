@@ -1,0 +1,712 @@
+"""HTTP routes for companies, their people and API keys, and signing in."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from services.listings import domain, storage
+from shared.auth import issue_access_token, issue_api_key
+from shared.db import Connection, Pool
+from shared.events import ApiKeyRevoked, Envelope
+from shared.http import PUBLIC, Problem, company_of, principal_of
+from shared.outbox import enqueue
+from shared.revocations import record_revocation
+from shared.settings import Settings
+
+SOURCE = "/services/listings"
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that both answers take as long.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+class Address(Model):
+    street: str = Field(min_length=1, max_length=200, examples=["Tofteberg 12"])
+    postcode: str = Field(pattern=r"^\d{4}$", examples=["1617"], description="Norwegian postcode.")
+    city: str = Field(min_length=1, max_length=100, examples=["Fredrikstad"])
+    country: str = Field(default="NO", pattern=r"^[A-Z]{2}$", description="ISO 3166 code.")
+
+
+class Location(Model):
+    """Where the company's site is: a plot of the park, coordinates, or both."""
+
+    plot: str | None = Field(default=None, max_length=40, examples=["B4"])
+    latitude: float | None = Field(default=None, ge=-90, le=90, examples=[59.2483])
+    longitude: float | None = Field(default=None, ge=-180, le=180, examples=[11.0312])
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Location:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        if self.plot is None and self.latitude is None:
+            raise ValueError("give a park plot, coordinates, or both")
+        return self
+
+
+class Contact(Model):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ]{5,20}$")
+
+
+NaceCode = Annotated[str, Field(description="NACE Rev. 2 code, e.g. `16.10`.")]
+
+
+class CompanyProfile(Model):
+    nace_codes: list[NaceCode] = Field(default_factory=list, max_length=20)
+    address: Address | None = None
+    location: Location | None = None
+    contact: Contact | None = None
+    permits: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Hazardous List of Waste codes the company is permitted to receive.",
+    )
+
+    @field_validator("nace_codes")
+    @classmethod
+    def _nace(cls, values: list[str]) -> list[str]:
+        return sorted({domain.nace_code(v) for v in values})
+
+    @field_validator("permits")
+    @classmethod
+    def _permits(cls, values: list[str]) -> list[str]:
+        return sorted({domain.hazardous_permit(v) for v in values})
+
+
+class FirstAdmin(Model):
+    """The person who registers the company; they manage its people and keys."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    password: SecretStr = Field(description=f"At least {domain.MIN_PASSWORD_LENGTH} characters.")
+
+    @field_validator("password")
+    @classmethod
+    def _strong(cls, value: SecretStr) -> SecretStr:
+        domain.password(value.get_secret_value())
+        return value
+
+
+class CompanyRegistration(CompanyProfile):
+    """A company joining the exchange."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Tofteberg Sagbruk AS",
+                    "org_number": "921081146",
+                    "nace_codes": ["16.10"],
+                    "address": {
+                        "street": "Tofteberg 12",
+                        "postcode": "1617",
+                        "city": "Fredrikstad",
+                    },
+                    "location": {"plot": "B4", "latitude": 59.2483, "longitude": 11.0312},
+                    "contact": {"name": "Kari Nordmann", "email": "kari@sagbruk.example"},
+                    "admin": {
+                        "name": "Kari Nordmann",
+                        "email": "kari@sagbruk.example",
+                        "password": "a long passphrase",
+                    },
+                }
+            ]
+        }
+    )
+
+    name: str = Field(min_length=2, max_length=200, description="Registered company name.")
+    org_number: str = Field(
+        description="Norwegian organisation number (9 digits, mod-11 checked); spaces allowed."
+    )
+    admin: FirstAdmin | None = Field(
+        default=None, description="Optional first person, with the company-admin role."
+    )
+
+    @field_validator("org_number")
+    @classmethod
+    def _valid_org_number(cls, value: str) -> str:
+        return domain.organisation_number(value)
+
+
+class CompanyUpdate(CompanyProfile):
+    """Only the fields sent are changed."""
+
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+
+
+class Company(BaseModel):
+    id: uuid.UUID
+    name: str
+    org_number: str
+    nace_codes: list[str]
+    address: Address | None
+    location: Location | None
+    contact: Contact | None
+    permits: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: storage.CompanyRow) -> Company:
+        location = None
+        if row.plot is not None or row.latitude is not None:
+            location = Location(plot=row.plot, latitude=row.latitude, longitude=row.longitude)
+        return cls(
+            id=row.id,
+            name=row.name,
+            org_number=row.org_number,
+            nace_codes=row.nace_codes,
+            address=Address(**row.address) if row.address else None,
+            location=location,
+            contact=Contact(**row.contact) if row.contact else None,
+            permits=row.permits,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
+    fields = profile.model_fields_set if only_set else set(type(profile).model_fields)
+    columns: dict[str, Any] = {}
+    for name in fields & {"name", "nace_codes", "permits"}:
+        value = getattr(profile, name)
+        if value is None:
+            raise Problem(
+                400,
+                "The request is not valid",
+                f"{name} cannot be empty",
+                errors=[{"field": name, "message": "cannot be null"}],
+            )
+        columns[name] = value
+    if "address" in fields:
+        columns["address"] = profile.address.model_dump() if profile.address else None
+    if "contact" in fields:
+        columns["contact"] = profile.contact.model_dump() if profile.contact else None
+    if "location" in fields:
+        location = profile.location
+        columns["plot"] = location.plot if location else None
+        columns["latitude"] = location.latitude if location else None
+        columns["longitude"] = location.longitude if location else None
+    return columns
+
+
+class Person(BaseModel):
+    id: uuid.UUID
+    company_id: uuid.UUID | None
+    email: str
+    name: str
+    role: str
+    status: Literal["invited", "active", "disabled"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: storage.PersonRow) -> Person:
+        status: Literal["invited", "active", "disabled"] = (
+            "disabled" if row.disabled_at else "active" if row.password_hash else "invited"
+        )
+        return cls(
+            id=row.id,
+            company_id=row.company_id,
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            status=status,
+            created_at=row.created_at,
+        )
+
+
+class RegisteredCompany(BaseModel):
+    """The new company, its first API key (shown only this once) and its first admin."""
+
+    company: Company
+    api_key_id: uuid.UUID
+    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`. Store it now.")
+    admin: Person | None
+
+
+async def _company_or_404(conn: Connection, company_id: uuid.UUID) -> storage.CompanyRow:
+    row = await storage.get_company(conn, company_id)
+    if row is None:
+        raise Problem(404, "Not found", f"no company {company_id} visible to you")
+    return row
+
+
+class CompanyController(Controller):
+    path = "/companies"
+    tags = ["companies"]
+
+    @post(
+        "/",
+        opt={PUBLIC: True},
+        status_code=HTTP_201_CREATED,
+        operation_id="register_company",
+        security=[],
+    )
+    async def register(
+        self,
+        data: JSONBody[CompanyRegistration],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+    ) -> RegisteredCompany:
+        """Register a company; receive its first API key (shown once) and, if given, its
+        first admin, who can then sign in at `/auth/token`."""
+        company_id, key_id = uuid.uuid4(), uuid.uuid4()
+        password_hash = (
+            await hash_password(data.admin.password.get_secret_value()) if data.admin else None
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            try:
+                row = await storage.insert_company(
+                    conn,
+                    company_id,
+                    data.org_number,
+                    _profile_columns(data, only_set=False) | {"name": data.name},
+                )
+            except storage.DuplicateOrganisation:
+                raise Problem(
+                    HTTP_409_CONFLICT,
+                    "Company already registered",
+                    f"organisation number {data.org_number} is already registered",
+                    errors=[{"field": "org_number", "message": "already registered"}],
+                ) from None
+            admin = None
+            if data.admin is not None:
+                admin = await _insert_person(
+                    conn,
+                    company_id,
+                    data.admin.email,
+                    data.admin.name,
+                    "admin",
+                    password_hash=password_hash,
+                    field="admin.email",
+                )
+            await storage.insert_api_key(conn, key_id, company_id, "first key")
+        return RegisteredCompany(
+            company=Company.of(row),
+            api_key_id=key_id,
+            api_key=issue_api_key(signing_key, key_id, company_id, "admin"),
+            admin=Person.of(admin) if admin else None,
+        )
+
+    @get("/me", operation_id="get_my_company")
+    async def me(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> Company:
+        """The caller's company, with its contact, permits and location."""
+        async with pool.acquire() as conn:
+            return Company.of(await _company_or_404(conn, company_of(request, "company:read")))
+
+    @patch("/me", operation_id="update_my_company")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CompanyUpdate],
+        pool: NamedDependency[Pool],
+    ) -> Company:
+        """Change the caller's company profile (company admins); fields not sent stay."""
+        company_id = company_of(request, "company:admin")
+        async with pool.acquire() as conn:
+            row = await storage.update_company(conn, company_id, _profile_columns(data, True))
+        if row is None:
+            raise Problem(404, "Not found", "the company of this credential no longer exists")
+        return Company.of(row)
+
+    @get("/", operation_id="list_companies")
+    async def all(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> list[Company]:
+        """Every company of the park, by name (park administrators)."""
+        principal_of(request, "park:read")
+        async with pool.acquire() as conn:
+            return [Company.of(r) for r in await storage.list_companies(conn, limit, offset)]
+
+    @get("/{company_id:uuid}", operation_id="get_company")
+    async def one(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Company:
+        """One company: park administrators see any, a company sees itself."""
+        principal = principal_of(request)
+        if not (principal.may("park:read") or principal.company_id == company_id):
+            raise Problem(404, "Not found", f"no company {company_id} visible to you")
+        async with pool.acquire() as conn:
+            return Company.of(await _company_or_404(conn, company_id))
+
+
+async def _insert_person(
+    conn: Connection,
+    company_id: uuid.UUID | None,
+    email: str,
+    name: str,
+    role: str,
+    *,
+    field: str,
+    password_hash: str | None = None,
+    invitation_hash: str | None = None,
+    invitation_expires_at: datetime | None = None,
+) -> storage.PersonRow:
+    try:
+        return await storage.insert_person(
+            conn,
+            person_id=uuid.uuid4(),
+            company_id=company_id,
+            email=email,
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            invitation_hash=invitation_hash,
+            invitation_expires_at=invitation_expires_at,
+        )
+    except storage.DuplicateEmail:
+        raise Problem(
+            HTTP_409_CONFLICT,
+            "E-mail already in use",
+            f"{email} already signs in to the exchange",
+            errors=[{"field": field, "message": "already in use"}],
+        ) from None
+
+
+class SignIn(Model):
+    email: EmailStr
+    password: SecretStr
+
+
+class AccessToken(BaseModel):
+    access_token: str = Field(description="Send as `Authorization: Bearer <access_token>`.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int = Field(description="Seconds until it expires.")
+    person_id: uuid.UUID
+    company_id: uuid.UUID | None
+    role: str
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post(
+        "/token", opt={PUBLIC: True}, status_code=HTTP_200_OK, operation_id="sign_in", security=[]
+    )
+    async def sign_in(
+        self,
+        data: JSONBody[SignIn],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+        settings: NamedDependency[Settings],
+    ) -> AccessToken:
+        """Sign in with e-mail and password; the token identifies you to every service."""
+        async with pool.acquire() as conn:
+            person = await storage.person_by_email(conn, data.email)
+        ok = await password_matches(
+            person.password_hash if person else None, data.password.get_secret_value()
+        )
+        if person is None or not ok or person.disabled_at is not None:
+            raise Problem(401, "Unauthorized", "the e-mail or the password is wrong")
+        lifetime = settings.access_token_minutes * 60
+        return AccessToken(
+            access_token=issue_access_token(
+                signing_key,
+                person.id,
+                person.company_id,
+                person.role,  # type: ignore[arg-type]
+                lifetime,
+            ),
+            expires_in=lifetime,
+            person_id=person.id,
+            company_id=person.company_id,
+            role=person.role,
+        )
+
+
+class Invitation(Model):
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["member", "admin"] = "member"
+
+
+class InvitedPerson(BaseModel):
+    person: Person
+    invitation_token: str = Field(description="Give it to the colleague; shown only once.")
+    expires_at: datetime
+
+
+class Acceptance(Model):
+    token: str = Field(min_length=20, max_length=200)
+    password: SecretStr
+
+    @field_validator("password")
+    @classmethod
+    def _strong(cls, value: SecretStr) -> SecretStr:
+        domain.password(value.get_secret_value())
+        return value
+
+
+class PeopleController(Controller):
+    path = "/people"
+    tags = ["people"]
+
+    @get("/", operation_id="list_colleagues")
+    async def colleagues(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+    ) -> list[Person]:
+        """The people of the caller's company."""
+        company_id = company_of(request, "company:read")
+        async with pool.acquire() as conn:
+            return [Person.of(r) for r in await storage.colleagues(conn, company_id)]
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="invite_colleague")
+    async def invite(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[Invitation],
+        pool: NamedDependency[Pool],
+        settings: NamedDependency[Settings],
+    ) -> InvitedPerson:
+        """Invite a colleague (company admins). They choose a password with the token at
+        `/people/accept-invitation`, then sign in."""
+        company_id = company_of(request, "company:admin")
+        token = secrets.token_urlsafe(32)
+        expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
+        async with pool.acquire() as conn:
+            row = await _insert_person(
+                conn,
+                company_id,
+                data.email,
+                data.name,
+                data.role,
+                field="email",
+                invitation_hash=_digest(token),
+                invitation_expires_at=expires_at,
+            )
+        return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
+
+    @post(
+        "/accept-invitation",
+        opt={PUBLIC: True},
+        status_code=HTTP_200_OK,
+        operation_id="accept_invitation",
+        security=[],
+    )
+    async def accept(self, data: JSONBody[Acceptance], pool: NamedDependency[Pool]) -> Person:
+        """Choose a password with an invitation token; then sign in at `/auth/token`."""
+        password_hash = await hash_password(data.password.get_secret_value())
+        async with pool.acquire() as conn, conn.transaction():
+            person = await storage.person_by_invitation(conn, _digest(data.token))
+            if (
+                person is None
+                or person.invitation_expires_at is None
+                or person.invitation_expires_at < datetime.now(UTC)
+            ):
+                raise Problem(
+                    400,
+                    "Invitation not valid",
+                    "this invitation is unknown, used or expired; ask your company admin again",
+                    errors=[{"field": "token", "message": "unknown, used or expired"}],
+                )
+            return Person.of(await storage.set_password(conn, person.id, password_hash))
+
+    @delete("/{person_id:uuid}", status_code=HTTP_200_OK, operation_id="disable_colleague")
+    async def disable(
+        self,
+        request: Request[Any, Any, Any],
+        person_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Person:
+        """Disable a colleague's sign-in (company admins); their current token lapses."""
+        principal = principal_of(request)
+        company_id = company_of(request, "company:admin")
+        if principal.kind == "person" and principal.subject_id == person_id:
+            raise Problem(409, "Conflict", "you cannot disable yourself")
+        async with pool.acquire() as conn:
+            row = await storage.disable_person(conn, person_id, company_id)
+        if row is None:
+            raise Problem(404, "Not found", f"no colleague {person_id} in your company")
+        return Person.of(row)
+
+
+class KeyRequest(Model):
+    label: str = Field(min_length=1, max_length=100, examples=["ERP integration"])
+
+
+class ApiKey(BaseModel):
+    id: uuid.UUID
+    label: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: storage.ApiKeyRow) -> ApiKey:
+        return cls(
+            id=row.id,
+            label=row.label,
+            role=row.role,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+class NewApiKey(ApiKey):
+    api_key: str = Field(description="Shown only this once; store it now.")
+
+
+async def _create_key(
+    pool: Pool,
+    signing_key: Ed25519PrivateKey,
+    request: Request[Any, Any, Any],
+    company_id: uuid.UUID | None,
+    label: str,
+) -> NewApiKey:
+    role: Literal["admin", "partner"] = "admin" if company_id else "partner"
+    key_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        row = await storage.insert_api_key(
+            conn, key_id, company_id, label, role, principal_of(request).subject_id
+        )
+    return NewApiKey(
+        **ApiKey.of(row).model_dump(), api_key=issue_api_key(signing_key, key_id, company_id, role)
+    )
+
+
+async def _revoke_key(
+    pool: Pool, request: Request[Any, Any, Any], key_id: uuid.UUID, company_id: uuid.UUID | None
+) -> ApiKey:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await storage.revoke_api_key(conn, key_id, company_id)
+        if row is None:
+            raise Problem(404, "Not found", f"no API key {key_id} of yours")
+        assert row.revoked_at is not None
+        event = ApiKeyRevoked(key_id=row.id, company_id=row.company_id, revoked_at=row.revoked_at)
+        await record_revocation(conn, event)  # refused here at once, elsewhere on the event
+        await enqueue(
+            conn,
+            event.topic,
+            Envelope.wrap(
+                event,
+                source=SOURCE,
+                subject=row.id,
+                correlation_id=request.headers.get("x-correlation-id"),
+            ),
+        )
+    return ApiKey.of(row)
+
+
+class ApiKeyController(Controller):
+    path = "/api-keys"
+    tags = ["api keys"]
+
+    @get("/", operation_id="list_api_keys")
+    async def list_keys(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+    ) -> list[ApiKey]:
+        """The company's API keys; the keys themselves are never shown again."""
+        company_id = company_of(request, "company:admin")
+        async with pool.acquire() as conn:
+            return [ApiKey.of(r) for r in await storage.list_api_keys(conn, company_id)]
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="create_api_key")
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[KeyRequest],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+    ) -> NewApiKey:
+        """A new API key for the company (company admins); shown once."""
+        company_id = company_of(request, "company:admin")
+        return await _create_key(pool, signing_key, request, company_id, data.label)
+
+    @delete("/{key_id:uuid}", status_code=HTTP_200_OK, operation_id="revoke_api_key")
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        key_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> ApiKey:
+        """Revoke one of the company's keys; every service refuses it from then on."""
+        return await _revoke_key(pool, request, key_id, company_of(request, "company:admin"))
+
+
+class PartnerKeyController(Controller):
+    path = "/partner-keys"
+    tags = ["api keys"]
+
+    @get("/", operation_id="list_partner_keys")
+    async def list_keys(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+    ) -> list[ApiKey]:
+        """Partners' read-only keys (park administrators)."""
+        principal_of(request, "park:admin")
+        async with pool.acquire() as conn:
+            return [ApiKey.of(r) for r in await storage.list_api_keys(conn, None)]
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="create_partner_key")
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[KeyRequest],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+    ) -> NewApiKey:
+        """A key for a partner's system (ERP, carrier): it may read listings and events."""
+        principal_of(request, "park:admin")
+        return await _create_key(pool, signing_key, request, None, data.label)
+
+    @delete("/{key_id:uuid}", status_code=HTTP_200_OK, operation_id="revoke_partner_key")
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        key_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> ApiKey:
+        """Revoke a partner key (park administrators)."""
+        principal_of(request, "park:admin")
+        return await _revoke_key(pool, request, key_id, None)
