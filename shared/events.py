@@ -13,12 +13,12 @@ Within a topic version only optional fields are ever added to a payload.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.units import Unit
 
@@ -51,23 +51,144 @@ class Payload(BaseModel):
 
 
 ListingKind = Literal["offer", "need"]
+Frequency = Literal["once", "weekly", "monthly", "yearly"]
+Transport = Literal["supplier", "receiver", "either"]
 
 
-class ListingPublished(Payload):
+class QualitySpec(BaseModel):
+    """One named property of a listing: its value (offers) or limits (needs), or both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    property: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="Snake-case name: `moisture`, `purity`, `temperature_c`, `cadmium`, ...",
+        examples=["moisture"],
+    )
+    unit: str = Field(min_length=1, max_length=20, description="`%`, `mg/kg`, `°C`, ...")
+    value: float | None = Field(default=None, description="What it is (typical value).")
+    min: float | None = Field(default=None, description="Lowest acceptable or guaranteed.")
+    max: float | None = Field(default=None, description="Highest acceptable or guaranteed.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QualitySpec:
+        if self.value is None and self.min is None and self.max is None:
+            raise ValueError(f"{self.property}: give a value, a min or a max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"{self.property}: min is above max")
+        return self
+
+
+class ListingFacts(Payload):
+    """What the exchange knows of a listing; shared by its published and updated events."""
+
+    listing_id: uuid.UUID = Field(description="The listing (also the event's subject).")
+    company_id: uuid.UUID = Field(description="The company that posted it.")
+    kind: ListingKind = Field(description="`offer`: the company has it; `need`: it wants it.")
+    ewc_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}$",
+        description="Six-digit European List of Waste code; or else `resource_class`.",
+    )
+    resource_class: str | None = Field(
+        default=None, description="`heat`, `process_water`, `co2`, ... when not a waste code."
+    )
+    title: str = Field(description="Short human title.")
+    quantity: Decimal = Field(gt=0, description="Amount offered or needed (per period).")
+    remaining_quantity: Decimal | None = Field(
+        default=None, ge=0, description="Not yet reserved by contracts."
+    )
+    unit: Unit = Field(description="Unit of `quantity`.")
+    hazardous: bool = Field(description="The List of Waste entry is hazardous.")
+    frequency: Frequency = Field(default="once", description="Once, or a stream per period.")
+    available_from: date | None = None
+    available_until: date | None = None
+    quality: tuple[QualitySpec, ...] = ()
+    plot: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    transport: Transport = Field(default="either", description="Who moves the material.")
+    price_per_unit_ore: int | None = Field(
+        default=None,
+        description="NOK øre per unit, excluding MVA; negative: a gate fee the supplier pays.",
+    )
+
+
+class ListingPublished(ListingFacts):
     """An offer or a need was opened on the exchange."""
 
     event_type: ClassVar[str] = "listing.published"
     topic: ClassVar[Topic] = Topic.LISTINGS
 
-    listing_id: uuid.UUID = Field(description="The listing (also the event's subject).")
-    company_id: uuid.UUID = Field(description="The company that posted it.")
-    kind: ListingKind = Field(description="`offer`: the company has it; `need`: it wants it.")
-    ewc_code: str = Field(pattern=r"^\d{6}$", description="Six-digit European List of Waste code.")
-    title: str = Field(description="Short human title.")
-    quantity: Decimal = Field(gt=0, description="Amount offered or needed.")
-    unit: Unit = Field(description="Unit of `quantity`.")
-    hazardous: bool = Field(description="The EWC entry is hazardous.")
     published_at: datetime = Field(description="When it opened.")
+
+
+class ListingUpdated(ListingFacts):
+    """An open listing changed (quantity, price, window, quality, ...)."""
+
+    event_type: ClassVar[str] = "listing.updated"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    updated_at: datetime
+    changed: tuple[str, ...] = Field(description="Names of the fields that changed.")
+
+
+class ListingWithdrawn(Payload):
+    """The company took its listing off the exchange."""
+
+    event_type: ClassVar[str] = "listing.withdrawn"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    listing_id: uuid.UUID
+    company_id: uuid.UUID
+    withdrawn_at: datetime
+
+
+class ListingReserved(Payload):
+    """An agreed contract reserved part or all of a listing's remaining quantity."""
+
+    event_type: ClassVar[str] = "listing.reserved"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    listing_id: uuid.UUID
+    company_id: uuid.UUID
+    contract_id: uuid.UUID
+    quantity: Decimal = Field(gt=0, description="Reserved now, in `unit`.")
+    unit: Unit
+    remaining_quantity: Decimal = Field(ge=0)
+    status: str = Field(description="`reserved` when nothing remains, else `open`.")
+
+
+class ListingReservationRefused(Payload):
+    """A contract asked for more than the listing has left, or for a closed listing."""
+
+    event_type: ClassVar[str] = "listing.reservation_refused"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    listing_id: uuid.UUID
+    contract_id: uuid.UUID
+    requested_quantity: Decimal
+    requested_unit: Unit
+    remaining_quantity: Decimal | None
+    reason: str
+
+
+class ContractAgreed(Payload):
+    """Supplier and receiver accepted the same terms: the exchange is agreed."""
+
+    event_type: ClassVar[str] = "contract.agreed"
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    contract_id: uuid.UUID
+    proposal_id: uuid.UUID | None = None
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    quantity: Decimal = Field(gt=0)
+    unit: Unit
+    price_per_unit_ore: int | None = None
+    agreed_at: datetime
 
 
 class TradeProposed(Payload):
@@ -81,7 +202,8 @@ class TradeProposed(Payload):
     need_id: uuid.UUID
     supplier_company_id: uuid.UUID = Field(description="Company that posted the offer.")
     receiver_company_id: uuid.UUID = Field(description="Company that posted the need.")
-    ewc_code: str = Field(pattern=r"^\d{6}$")
+    ewc_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    resource_class: str | None = None
     title: str = Field(description="Human title of what is traded.")
     quantity: Decimal = Field(gt=0, description="Proposed amount, in `unit`.")
     unit: Unit
@@ -100,7 +222,17 @@ class ApiKeyRevoked(Payload):
 
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
-    model.event_type: model for model in (ListingPublished, TradeProposed, ApiKeyRevoked)
+    model.event_type: model
+    for model in (
+        ListingPublished,
+        ListingUpdated,
+        ListingWithdrawn,
+        ListingReserved,
+        ListingReservationRefused,
+        ApiKeyRevoked,
+        TradeProposed,
+        ContractAgreed,
+    )
 }
 
 CloudEventsId = Annotated[uuid.UUID, Field(description="Unique id of this event.")]

@@ -36,3 +36,12 @@ def format_quantity(quantity: Decimal, unit: str | None = None) -> str:
 
 # A quantity in API answers: a JSON string without trailing zeros ("120", not "120.000").
 Quantity = Annotated[Decimal, PlainSerializer(format_quantity, return_type=str, when_used="json")]
+
+
+def dimension(unit: str) -> str:
+    return _TO_BASE[unit][0]
+
+
+def to_base(quantity: Decimal, unit: str) -> Decimal:
+    """In the base unit of its dimension: kg, kWh, m3 or pieces."""
+    return quantity * _TO_BASE[unit][1]

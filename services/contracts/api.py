@@ -25,7 +25,8 @@ class Proposal(BaseModel):
     need_id: uuid.UUID
     supplier_company_id: uuid.UUID
     receiver_company_id: uuid.UUID
-    ewc_code: str
+    ewc_code: str | None
+    resource_class: str | None
     title: str
     quantity: Quantity
     unit: str

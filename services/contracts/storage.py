@@ -14,8 +14,9 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
     await conn.execute(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
-                               ewc_code, title, quantity, unit, reasons, proposed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                               ewc_code, resource_class, title, quantity, unit, reasons,
+                               proposed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (id) DO NOTHING
         """,
         proposal.proposal_id,
@@ -24,6 +25,7 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
         proposal.supplier_company_id,
         proposal.receiver_company_id,
         proposal.ewc_code,
+        proposal.resource_class,
         proposal.title,
         proposal.quantity,
         proposal.unit,

@@ -1,86 +1,307 @@
-"""HTTP routes of the listings service."""
+"""HTTP routes for offers and needs: post, read, search, update, publish, withdraw."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.listings import domain, storage
-from shared.db import Pool
-from shared.events import Envelope, ListingPublished, Topic
+from services.listings.accounts import Location
+from shared.db import Connection, Pool
+from shared.events import (
+    Envelope,
+    Frequency,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
+    Payload,
+    QualitySpec,
+    Transport,
+)
 from shared.http import Problem, company_of, principal_of
 from shared.outbox import enqueue
-from shared.units import Quantity, Unit
+from shared.resources import RESOURCE_CLASSES
+from shared.units import Quantity, Unit, dimension, to_base
 
 SOURCE = "/services/listings"
+MAX_PRICE_ORE = 10**12
+
+EXAMPLE_HEAT_OFFER: dict[str, Any] = {
+    "kind": "offer",
+    "resource_class": "heat",
+    "title": "Waste heat from the data hall, 40 °C",
+    "description": "Return water from the cooling loop, all year round.",
+    "quantity": "350",
+    "unit": "MWh",
+    "frequency": "monthly",
+    "available_from": "2027-01-01",
+    "quality": [{"property": "temperature_c", "unit": "°C", "value": 40}],
+    "transport": "receiver",
+    "price_per_unit_ore": 5000,
+}
+EXAMPLE_WOOD_NEED: dict[str, Any] = {
+    "kind": "need",
+    "ewc_code": "03 01 05",
+    "title": "Wood chips for the biomass boiler",
+    "quantity": "400",
+    "unit": "t",
+    "frequency": "once",
+    "available_from": "2027-01-15",
+    "available_until": "2027-03-31",
+    "quality": [{"property": "moisture", "unit": "%", "max": 45}],
+    "price_per_unit_ore": -15000,
+}
 
 
 class ListingDraft(BaseModel):
-    """An offer (something the company has) or a need (something it wants)."""
+    """An offer (something the company has) or a need (something it wants).
+
+    Name the resource with a List of Waste code (`ewc_code`) or a resource class
+    (`resource_class`: heat, steam, cold, process_water, treated_wastewater, co2,
+    by_product, capacity). A negative price is a gate fee the supplier pays.
+    """
 
     model_config = ConfigDict(
         str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "offer",
-                    "ewc_code": "03 01 05",
-                    "title": "Sawdust and shavings, dry",
-                    "description": "From planing spruce; collected in a silo.",
-                    "quantity": "120",
-                    "unit": "t",
-                }
-            ]
-        },
+        extra="forbid",
+        json_schema_extra={"examples": [EXAMPLE_HEAT_OFFER, EXAMPLE_WOOD_NEED]},
     )
 
     kind: domain.ListingKind
-    ewc_code: str = Field(description="European List of Waste code, e.g. `03 01 05` or `030105`.")
+    ewc_code: str | None = Field(
+        default=None, description="European List of Waste code, e.g. `03 01 05` or `030105`."
+    )
+    resource_class: str | None = Field(default=None, description="When not a waste code.")
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(default="", max_length=5000)
-    quantity: Decimal = Field(description="Amount, greater than zero.")
+    quantity: Decimal = Field(description="Amount (per period for a stream), above zero.")
     unit: Unit
+    frequency: Frequency = Field(default="once", description="Once, or a stream per period.")
+    available_from: date | None = Field(default=None, description="Default: today.")
+    available_until: date | None = None
+    quality: list[QualitySpec] = Field(default_factory=list, max_length=30)
+    location: Location | None = Field(default=None, description="Default: the company's site.")
+    transport: Transport = "either"
+    price_per_unit_ore: int | None = Field(
+        default=None,
+        ge=-MAX_PRICE_ORE,
+        le=MAX_PRICE_ORE,
+        description="NOK øre per unit, excluding MVA; negative: a gate fee. None: to agree.",
+    )
+    hazardous: bool = Field(
+        default=False, description="Must be true for a hazardous List of Waste code."
+    )
+    internal_note: str = Field(default="", max_length=2000, description="Seen only by you.")
+    publish: bool = Field(default=True, description="False keeps it as a draft.")
 
     @field_validator("ewc_code")
     @classmethod
-    def _known_code(cls, value: str) -> str:
-        return domain.waste_code(value).code
+    def _known_code(cls, value: str | None) -> str | None:
+        return None if value is None else domain.waste_code(value).code
 
     @field_validator("quantity")
     @classmethod
     def _positive(cls, value: Decimal) -> Decimal:
         return domain.positive_quantity(value)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> ListingDraft:
+        domain.check_resource(
+            self.ewc_code,
+            self.resource_class,
+            self.unit,
+            self.hazardous,
+            [q.property for q in self.quality],
+        )
+        domain.check_window(self.available_from or date.today(), self.available_until)
+        return self
+
+
+class ListingChange(BaseModel):
+    """What may change on a listing; fields not sent stay as they are."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    quantity: Decimal | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    quality: list[QualitySpec] | None = Field(default=None, max_length=30)
+    transport: Transport | None = None
+    price_per_unit_ore: int | None = Field(default=None, ge=-MAX_PRICE_ORE, le=MAX_PRICE_ORE)
+    internal_note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("quantity")
+    @classmethod
+    def _positive(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else domain.positive_quantity(value)
+
 
 class Listing(BaseModel):
     id: uuid.UUID
     company_id: uuid.UUID
     kind: str
-    ewc_code: str
-    ewc_description: str
+    ewc_code: str | None
+    resource_class: str | None
+    resource_label: str = Field(description="The List of Waste entry or the class, in words.")
     hazardous: bool
     title: str
     description: str
     quantity: Quantity
+    remaining_quantity: Quantity
     unit: str
+    frequency: str
+    available_from: date
+    available_until: date | None
+    quality: list[QualitySpec]
+    location: Location | None
+    transport: str
+    price_per_unit_ore: int | None
+    gate_fee: bool = Field(description="True when the supplier pays (negative price).")
+    internal_note: str | None = Field(description="Only for the listing's own company.")
     status: str
     created_at: datetime
     published_at: datetime | None
+    updated_at: datetime
 
     @classmethod
-    def of(cls, row: storage.ListingRow) -> Listing:
-        return cls(
-            **{k: getattr(row, k) for k in row.__dataclass_fields__},
-            ewc_description=domain.waste_code(row.ewc_code).description,
+    def of(cls, row: storage.ListingRow, viewer: uuid.UUID | None) -> Listing:
+        location = None
+        if row.plot is not None or row.latitude is not None:
+            location = Location(plot=row.plot, latitude=row.latitude, longitude=row.longitude)
+        label = (
+            domain.waste_code(row.ewc_code).description
+            if row.ewc_code
+            else RESOURCE_CLASSES[row.resource_class or ""].label
         )
+        return cls(
+            id=row.id,
+            company_id=row.company_id,
+            kind=row.kind,
+            ewc_code=row.ewc_code,
+            resource_class=row.resource_class,
+            resource_label=label,
+            hazardous=row.hazardous,
+            title=row.title,
+            description=row.description,
+            quantity=row.quantity,
+            remaining_quantity=row.remaining_quantity,
+            unit=row.unit,
+            frequency=row.frequency,
+            available_from=row.available_from,
+            available_until=row.available_until,
+            quality=[QualitySpec(**q) for q in row.quality],
+            location=location,
+            transport=row.transport,
+            price_per_unit_ore=row.price_per_unit_ore,
+            gate_fee=(row.price_per_unit_ore or 0) < 0,
+            internal_note=row.internal_note if row.company_id == viewer else None,
+            status=row.status,
+            created_at=row.created_at,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+        )
+
+
+class ListingPage(BaseModel):
+    items: list[Listing]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+def facts(row: storage.ListingRow) -> dict[str, Any]:
+    """The fields of the listing's events, from its row."""
+    return {
+        "listing_id": row.id,
+        "company_id": row.company_id,
+        "kind": row.kind,
+        "ewc_code": row.ewc_code,
+        "resource_class": row.resource_class,
+        "title": row.title,
+        "quantity": row.quantity,
+        "remaining_quantity": row.remaining_quantity,
+        "unit": row.unit,
+        "hazardous": row.hazardous,
+        "frequency": row.frequency,
+        "available_from": row.available_from,
+        "available_until": row.available_until,
+        "quality": tuple(QualitySpec(**q) for q in row.quality),
+        "plot": row.plot,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "transport": row.transport,
+        "price_per_unit_ore": row.price_per_unit_ore,
+    }
+
+
+async def publish_event(
+    conn: Connection,
+    request: Request[Any, Any, Any] | None,
+    event: Payload,
+    subject: uuid.UUID,
+    correlation_id: str | None = None,
+) -> None:
+    if request is not None:
+        correlation_id = correlation_id or request.headers.get("x-correlation-id")
+    await enqueue(
+        conn,
+        event.topic,
+        Envelope.wrap(event, source=SOURCE, subject=subject, correlation_id=correlation_id),
+    )
+
+
+def _not_found(listing_id: uuid.UUID) -> Problem:
+    return Problem(404, "Not found", f"no listing {listing_id} of yours")
+
+
+def _encode_cursor(sort: str, row: storage.ListingRow) -> str:
+    key: Any = (
+        row.created_at.isoformat()
+        if sort in ("newest", "oldest")
+        else str(to_base(row.quantity, row.unit))
+    )
+    raw = json.dumps({"s": sort, "k": key, "id": str(row.id)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["s"] != sort:
+            raise ValueError("the cursor belongs to another sort order")
+        key: Any = (
+            datetime.fromisoformat(data["k"])
+            if sort in ("newest", "oldest")
+            else Decimal(data["k"])
+        )
+        return key, uuid.UUID(data["id"])
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise Problem(
+            400,
+            "The request is not valid",
+            "the cursor is not valid",
+            errors=[{"field": "cursor", "message": str(exc) or "not valid"}],
+        ) from None
+
+
+def _query_error(field: str, message: str) -> Problem:
+    return Problem(
+        400,
+        "The request is not valid",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
 
 
 class ListingController(Controller):
@@ -94,82 +315,131 @@ class ListingController(Controller):
         data: JSONBody[ListingDraft],
         pool: NamedDependency[Pool],
     ) -> Listing:
-        """Post an offer or a need; it opens at once and is published to the matcher."""
+        """Post an offer or a need. It opens at once (and goes to the matcher) unless
+        `publish` is false, which keeps it as a draft only your company sees."""
         company_id = company_of(request, "listings:write")
-        code = domain.waste_code(data.ewc_code)
         async with pool.acquire() as conn, conn.transaction():
-            if await storage.get_company(conn, company_id) is None:
-                raise Problem(404, "Not found", "the company of this key no longer exists")
-            row = await storage.insert_listing(
-                conn,
-                listing_id=uuid.uuid4(),
-                company_id=company_id,
-                kind=data.kind,
-                ewc_code=code.code,
-                hazardous=code.hazardous,
-                title=data.title,
-                description=data.description,
-                quantity=data.quantity,
-                unit=data.unit,
-            )
-            assert row.published_at is not None
-            event = ListingPublished(
-                listing_id=row.id,
-                company_id=row.company_id,
-                kind=data.kind,
-                ewc_code=row.ewc_code,
-                title=row.title,
-                quantity=row.quantity,
-                unit=data.unit,
-                hazardous=row.hazardous,
-                published_at=row.published_at,
-            )
-            await enqueue(
-                conn,
-                Topic.LISTINGS,
-                Envelope.wrap(
-                    event,
-                    source=SOURCE,
-                    subject=row.id,
-                    correlation_id=request.headers.get("x-correlation-id"),
-                ),
-            )
-        return Listing.of(row)
+            company = await storage.get_company(conn, company_id)
+            if company is None:
+                raise Problem(404, "Not found", "the company of this credential no longer exists")
+            if data.kind == "need" and data.hazardous and data.ewc_code not in company.permits:
+                code = domain.waste_code(data.ewc_code or "")
+                raise _query_error(
+                    "ewc_code",
+                    f"{code.display} is hazardous and your company has declared no permit to "
+                    "receive it; add the permit to the company profile first",
+                )
+            location = data.location
+            fields: dict[str, Any] = {
+                "id": uuid.uuid4(),
+                "company_id": company_id,
+                "kind": data.kind,
+                "ewc_code": data.ewc_code,
+                "resource_class": data.resource_class,
+                "hazardous": data.hazardous,
+                "title": data.title,
+                "description": data.description,
+                "quantity": data.quantity,
+                "remaining_quantity": data.quantity,
+                "unit": data.unit,
+                "dimension": dimension(data.unit),
+                "quantity_base": to_base(data.quantity, data.unit),
+                "frequency": data.frequency,
+                "available_from": data.available_from or date.today(),
+                "available_until": data.available_until,
+                "quality": [q.model_dump() for q in data.quality],
+                "plot": location.plot if location else company.plot,
+                "latitude": location.latitude if location else company.latitude,
+                "longitude": location.longitude if location else company.longitude,
+                "transport": data.transport,
+                "price_per_unit_ore": data.price_per_unit_ore,
+                "internal_note": data.internal_note,
+                "status": "open" if data.publish else "draft",
+            }
+            if data.publish:
+                fields["published_at"] = datetime.now(UTC)
+            row = await storage.insert_listing(conn, fields)
+            if data.publish:
+                assert row.published_at is not None
+                await publish_event(
+                    conn,
+                    request,
+                    ListingPublished(**facts(row), published_at=row.published_at),
+                    row.id,
+                )
+        return Listing.of(row, company_id)
 
-    @get("/", operation_id="list_listings")
+    @get("/", operation_id="search_listings")
     async def search(
         self,
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
         kind: FromQuery[domain.ListingKind | None] = None,
-        ewc_code: Annotated[
-            str | None, Parameter(description="Only this List of Waste code.")
+        ewc_code: Annotated[str | None, Parameter(description="One List of Waste code.")] = None,
+        chapter: Annotated[
+            str | None, Parameter(pattern=r"^\d{2}(\d{2})?$", description="`03` or `0301`.")
         ] = None,
+        resource_class: FromQuery[str | None] = None,
+        q: Annotated[
+            str | None, Parameter(max_length=200, description="Words in title or text.")
+        ] = None,
+        company_id: FromQuery[uuid.UUID | None] = None,
+        status: FromQuery[domain.ListingStatus | None] = None,
         mine: Annotated[bool, Parameter(description="Only the caller's own listings.")] = False,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[Listing]:
-        """The caller's own listings and every open listing of the park, newest first."""
+        min_quantity: FromQuery[Decimal | None] = None,
+        max_quantity: FromQuery[Decimal | None] = None,
+        unit: Annotated[Unit | None, Parameter(description="Unit of min/max_quantity.")] = None,
+        lat: Annotated[float | None, Parameter(ge=-90, le=90)] = None,
+        lon: Annotated[float | None, Parameter(ge=-180, le=180)] = None,
+        within_km: Annotated[float | None, Parameter(gt=0, le=20000)] = None,
+        sort: Annotated[
+            Literal["newest", "oldest", "quantity_asc", "quantity_desc"], Parameter()
+        ] = "newest",
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> ListingPage:
+        """Search the park's open listings (and, for a company, its own in any state)."""
+        viewer = principal_of(request, "listings:read").company_id
         code = None
         if ewc_code is not None:
             try:
                 code = domain.waste_code(ewc_code).code
             except ValueError as exc:
-                raise Problem(
-                    400,
-                    "The request is not valid",
-                    str(exc),
-                    errors=[{"field": "ewc_code", "message": str(exc)}],
-                ) from None
+                raise _query_error("ewc_code", str(exc)) from None
+        if resource_class is not None and resource_class not in RESOURCE_CLASSES:
+            raise _query_error("resource_class", f"unknown; one of {', '.join(RESOURCE_CLASSES)}")
+        if (min_quantity is not None or max_quantity is not None) and unit is None:
+            raise _query_error("unit", "give the unit of min_quantity and max_quantity")
+        if (lat is None) != (lon is None) or (within_km is not None and lat is None):
+            raise _query_error("lat", "give lat, lon and within_km together")
+        if mine and viewer is None:
+            raise _query_error("mine", "only a company has listings of its own")
+        query = storage.ListingQuery(
+            viewer=viewer,
+            mine=mine,
+            kind=kind,
+            ewc_code=code,
+            chapter=chapter,
+            resource_class=resource_class,
+            text=q,
+            company_id=company_id,
+            status=status,
+            dimension=dimension(unit) if unit else None,
+            min_base=to_base(min_quantity, unit) if min_quantity is not None and unit else None,
+            max_base=to_base(max_quantity, unit) if max_quantity is not None and unit else None,
+            near=(lat, lon) if lat is not None and lon is not None else None,
+            within_km=within_km if within_km is not None else (50.0 if lat is not None else None),
+            sort=sort,
+            after=_decode_cursor(cursor, sort) if cursor else None,
+            limit=limit + 1,
+        )
         async with pool.acquire() as conn:
-            rows = await storage.list_visible_listings(
-                conn,
-                principal_of(request, "listings:read").company_id,
-                kind=kind,
-                ewc_code=code,
-                mine=mine,
-                limit=limit,
-            )
-        return [Listing.of(r) for r in rows]
+            rows = await storage.search_listings(conn, query)
+        page = rows[:limit]
+        return ListingPage(
+            items=[Listing.of(r, viewer) for r in page],
+            next_cursor=_encode_cursor(sort, page[-1]) if len(rows) > limit else None,
+        )
 
     @get("/{listing_id:uuid}", operation_id="get_listing")
     async def read(
@@ -178,11 +448,127 @@ class ListingController(Controller):
         listing_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
     ) -> Listing:
-        """One listing: the caller's own, or another company's open one."""
+        """One listing: the caller's own in any state, or another company's open one."""
+        viewer = principal_of(request, "listings:read").company_id
         async with pool.acquire() as conn:
-            row = await storage.get_visible_listing(
-                conn, listing_id, principal_of(request, "listings:read").company_id
-            )
+            row = await storage.get_visible_listing(conn, listing_id, viewer)
         if row is None:
             raise Problem(404, "Not found", f"no listing {listing_id} visible to you")
-        return Listing.of(row)
+        return Listing.of(row, viewer)
+
+    @patch("/{listing_id:uuid}", operation_id="update_listing")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        listing_id: FromPath[uuid.UUID],
+        data: JSONBody[ListingChange],
+        pool: NamedDependency[Pool],
+    ) -> Listing:
+        """Change quantity, price, window, quality, transport or text of your listing."""
+        company_id = company_of(request, "listings:write")
+        changes = {name: getattr(data, name) for name in data.model_fields_set}
+        async with pool.acquire() as conn, conn.transaction():
+            row = await storage.own_listing_for_update(conn, listing_id, company_id)
+            if row is None:
+                raise _not_found(listing_id)
+            if row.status in ("withdrawn", "closed"):
+                raise Problem(409, "Conflict", f"the listing is {row.status}; it cannot change")
+            for name in ("title", "quantity", "transport", "quality"):
+                if name in changes and changes[name] is None:
+                    raise _query_error(name, "cannot be null")
+            if "quality" in changes:
+                changes["quality"] = [q.model_dump() for q in data.quality or []]
+                if row.resource_class:
+                    domain.check_required_quality(
+                        row.resource_class, [q["property"] for q in changes["quality"]]
+                    )
+            try:
+                domain.check_window(
+                    changes.get("available_from", row.available_from),
+                    changes.get("available_until", row.available_until),
+                )
+            except ValueError as exc:
+                raise _query_error("available_until", str(exc)) from None
+            if data.quantity is not None:
+                reserved = await storage.reserved_total(conn, listing_id)
+                if data.quantity < reserved:
+                    raise _query_error(
+                        "quantity",
+                        f"contracts already reserve {reserved.normalize():f} {row.unit}; "
+                        "the quantity cannot go below that",
+                    )
+                changes["remaining_quantity"] = data.quantity - reserved
+                changes["quantity_base"] = to_base(data.quantity, row.unit)
+                if row.status == "reserved" and changes["remaining_quantity"] > 0:
+                    changes["status"] = "open"
+            updated = await storage.update_listing(conn, listing_id, changes)
+            if updated.status == "open":
+                await publish_event(
+                    conn,
+                    request,
+                    ListingUpdated(
+                        **facts(updated),
+                        updated_at=updated.updated_at,
+                        changed=tuple(sorted(data.model_fields_set)),
+                    ),
+                    updated.id,
+                )
+        return Listing.of(updated, company_id)
+
+    @post("/{listing_id:uuid}/publish", status_code=HTTP_200_OK, operation_id="publish_listing")
+    async def publish(
+        self,
+        request: Request[Any, Any, Any],
+        listing_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Listing:
+        """Open a draft: the park sees it and the matcher considers it."""
+        company_id = company_of(request, "listings:write")
+        async with pool.acquire() as conn, conn.transaction():
+            row = await storage.own_listing_for_update(conn, listing_id, company_id)
+            if row is None:
+                raise _not_found(listing_id)
+            if row.status != "draft":
+                raise Problem(
+                    409, "Conflict", f"only a draft can be published; this is {row.status}"
+                )
+            opened = await storage.update_listing(
+                conn, listing_id, {"status": "open", "published_at": datetime.now(UTC)}
+            )
+            assert opened.published_at is not None
+            await publish_event(
+                conn,
+                request,
+                ListingPublished(**facts(opened), published_at=opened.published_at),
+                opened.id,
+            )
+        return Listing.of(opened, company_id)
+
+    @post("/{listing_id:uuid}/withdraw", status_code=HTTP_200_OK, operation_id="withdraw_listing")
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        listing_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Listing:
+        """Take your listing off the exchange; agreed contracts are not affected."""
+        company_id = company_of(request, "listings:write")
+        async with pool.acquire() as conn, conn.transaction():
+            row = await storage.own_listing_for_update(conn, listing_id, company_id)
+            if row is None:
+                raise _not_found(listing_id)
+            if row.status in ("withdrawn", "closed"):
+                raise Problem(409, "Conflict", f"the listing is already {row.status}")
+            withdrawn = await storage.update_listing(conn, listing_id, {"status": "withdrawn"})
+            if row.status != "draft":
+                await publish_event(
+                    conn,
+                    request,
+                    ListingWithdrawn(
+                        listing_id=row.id,
+                        company_id=row.company_id,
+                        withdrawn_at=withdrawn.updated_at,
+                    ),
+                    row.id,
+                )
+        return Listing.of(withdrawn, company_id)

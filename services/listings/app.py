@@ -7,6 +7,7 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.di import Provide
 
+from services.listings import handlers
 from services.listings.accounts import (
     ApiKeyController,
     AuthController,
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ListingController,
         ],
         produces=(Topic.LISTINGS,),
+        consumes=(Topic.CONTRACTS,),
+        register_consumers=handlers.register,
         dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},
     )
     return create_service_app(spec, settings)

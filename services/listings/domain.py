@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -10,6 +11,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import orgnr
 
 from shared.ewc import WasteCode, lookup
+from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES
 
 ListingKind = Literal["offer", "need"]
 ListingStatus = Literal["draft", "open", "reserved", "closed", "withdrawn"]
@@ -74,3 +76,55 @@ def password(text: str) -> str:
     if text.strip() != text or not text.strip():
         raise ValueError("the password must not start or end with spaces")
     return text
+
+
+def check_required_quality(resource_class: str, properties: list[str]) -> None:
+    missing = [p for p in RESOURCE_CLASSES[resource_class].required_quality if p not in properties]
+    if missing:
+        raise ValueError(
+            f"a {resource_class} listing must state {', '.join(missing)} in its quality "
+            f'(e.g. {{"property": "{missing[0]}", "unit": "°C", "value": 40}})'
+        )
+
+
+def check_resource(
+    ewc_code: str | None,
+    resource_class: str | None,
+    unit: str,
+    hazardous: bool,
+    quality_properties: list[str],
+) -> None:
+    """A listing names exactly one resource, in a unit that measures it, flagged as it is."""
+    if (ewc_code is None) == (resource_class is None):
+        raise ValueError("give either ewc_code (a List of Waste code) or resource_class")
+    if len(set(quality_properties)) != len(quality_properties):
+        raise ValueError("each quality property may appear once")
+    if resource_class is not None:
+        known = RESOURCE_CLASSES.get(resource_class)
+        if known is None:
+            raise ValueError(
+                f"unknown resource_class {resource_class!r}; one of {', '.join(RESOURCE_CLASSES)}"
+            )
+        if unit not in known.units:
+            raise ValueError(
+                f"{resource_class} is measured in {', '.join(known.units)}, not {unit}"
+            )
+        if hazardous:
+            raise ValueError("only List of Waste codes can be hazardous")
+        check_required_quality(resource_class, quality_properties)
+        return
+    entry = waste_code(ewc_code or "")
+    if unit not in MATERIAL_UNITS:
+        raise ValueError(f"materials are measured in {', '.join(MATERIAL_UNITS)}, not {unit}")
+    if entry.hazardous and not hazardous:
+        raise ValueError(
+            f"{entry.display} is a hazardous entry of the List of Waste; "
+            'confirm it with "hazardous": true'
+        )
+    if hazardous and not entry.hazardous:
+        raise ValueError(f'{entry.display} is not hazardous; leave "hazardous" false')
+
+
+def check_window(available_from: date, available_until: date | None) -> None:
+    if available_until is not None and available_until < available_from:
+        raise ValueError("the availability window ends before it starts")

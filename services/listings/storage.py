@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -67,15 +68,35 @@ class ListingRow:
     id: uuid.UUID
     company_id: uuid.UUID
     kind: str
-    ewc_code: str
+    ewc_code: str | None
+    resource_class: str | None
     hazardous: bool
     title: str
     description: str
     quantity: Decimal
+    remaining_quantity: Decimal
     unit: str
+    frequency: str
+    available_from: date
+    available_until: date | None
+    quality: list[dict[str, Any]]
+    plot: str | None
+    latitude: float | None
+    longitude: float | None
+    transport: str
+    price_per_unit_ore: int | None
+    internal_note: str
     status: str
     created_at: datetime
     published_at: datetime | None
+    updated_at: datetime
+
+
+_LISTING_COLUMNS = ", ".join(ListingRow.__dataclass_fields__)
+
+
+def _listing(row: asyncpg.Record | None) -> ListingRow | None:
+    return ListingRow(**{k: row[k] for k in ListingRow.__dataclass_fields__}) if row else None
 
 
 _COMPANY_FIELDS = (
@@ -257,75 +278,179 @@ async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | N
     return CompanyRow(**dict(row)) if row else None
 
 
-async def insert_listing(
-    conn: Connection,
-    *,
-    listing_id: uuid.UUID,
-    company_id: uuid.UUID,
-    kind: str,
-    ewc_code: str,
-    hazardous: bool,
-    title: str,
-    description: str,
-    quantity: Decimal,
-    unit: str,
-) -> ListingRow:
+async def insert_listing(conn: Connection, fields: dict[str, Any]) -> ListingRow:
+    """Insert a listing; ``fields`` are column values, including the derived ones."""
+    columns = list(fields)
     row = await conn.fetchrow(
-        """
-        INSERT INTO listings (id, company_id, kind, ewc_code, hazardous, title, description,
-                              quantity, unit, status, published_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', now())
-        RETURNING *
-        """,
-        listing_id,
-        company_id,
-        kind,
-        ewc_code,
-        hazardous,
-        title,
-        description,
-        quantity,
-        unit,
+        f"INSERT INTO listings ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))}) "
+        f"RETURNING {_LISTING_COLUMNS}",
+        *fields.values(),
     )
-    assert row is not None
-    return ListingRow(**dict(row))
+    listing = _listing(row)
+    assert listing is not None
+    return listing
+
+
+async def own_listing_for_update(
+    conn: Connection, listing_id: uuid.UUID, company_id: uuid.UUID
+) -> ListingRow | None:
+    """The company's own listing, locked for the rest of the transaction."""
+    return _listing(
+        await conn.fetchrow(
+            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = $1 AND company_id = $2 FOR UPDATE",
+            listing_id,
+            company_id,
+        )
+    )
+
+
+async def listing_for_update(conn: Connection, listing_id: uuid.UUID) -> ListingRow | None:
+    return _listing(
+        await conn.fetchrow(
+            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE id = $1 FOR UPDATE", listing_id
+        )
+    )
+
+
+async def update_listing(
+    conn: Connection, listing_id: uuid.UUID, fields: dict[str, Any]
+) -> ListingRow:
+    columns = list(fields)
+    assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+    row = await conn.fetchrow(
+        f"UPDATE listings SET {assignments + ', ' if assignments else ''}updated_at = now() "
+        f"WHERE id = $1 RETURNING {_LISTING_COLUMNS}",
+        listing_id,
+        *fields.values(),
+    )
+    listing = _listing(row)
+    assert listing is not None
+    return listing
+
+
+async def reserved_total(conn: Connection, listing_id: uuid.UUID) -> Decimal:
+    total = await conn.fetchval(
+        "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE listing_id = $1", listing_id
+    )
+    return Decimal(total)
+
+
+async def insert_reservation(
+    conn: Connection, contract_id: uuid.UUID, listing_id: uuid.UUID, quantity: Decimal
+) -> bool:
+    """Record a contract's reservation; False when this contract already reserved here."""
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO reservations (contract_id, listing_id, quantity) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            contract_id,
+            listing_id,
+            quantity,
+        )
+    )
 
 
 async def get_visible_listing(
     conn: Connection, listing_id: uuid.UUID, viewer: uuid.UUID | None
 ) -> ListingRow | None:
     """A listing the viewer may see: its own in any state, others' only while open."""
-    row = await conn.fetchrow(
-        "SELECT * FROM listings WHERE id = $1 AND (company_id = $2 OR status = 'open')",
-        listing_id,
-        viewer,
+    return _listing(
+        await conn.fetchrow(
+            f"SELECT {_LISTING_COLUMNS} FROM listings "
+            "WHERE id = $1 AND (company_id = $2 OR status = 'open')",
+            listing_id,
+            viewer,
+        )
     )
-    return ListingRow(**dict(row)) if row else None
 
 
-async def list_visible_listings(
-    conn: Connection,
-    viewer: uuid.UUID | None,
-    *,
-    kind: str | None,
-    ewc_code: str | None,
-    mine: bool,
-    limit: int,
-) -> list[ListingRow]:
-    rows = await conn.fetch(
-        """
-        SELECT * FROM listings
-        WHERE (company_id = $1 OR (status = 'open' AND NOT $4))
-          AND ($4 IS FALSE OR company_id = $1)
-          AND ($2::text IS NULL OR kind = $2)
-          AND ($3::text IS NULL OR ewc_code = $3)
-        ORDER BY created_at DESC, id
-        LIMIT $5
-        """,
-        viewer,
-        kind,
-        ewc_code,
-        mine,
-        limit,
+@dataclass(frozen=True)
+class ListingQuery:
+    """Search filters; each None means no filter."""
+
+    viewer: uuid.UUID | None
+    mine: bool = False
+    kind: str | None = None
+    ewc_code: str | None = None
+    chapter: str | None = None
+    resource_class: str | None = None
+    text: str | None = None
+    company_id: uuid.UUID | None = None
+    status: str | None = None
+    dimension: str | None = None
+    min_base: Decimal | None = None
+    max_base: Decimal | None = None
+    near: tuple[float, float] | None = None
+    within_km: float | None = None
+    sort: str = "newest"
+    after: tuple[Any, uuid.UUID] | None = None
+    limit: int = 50
+
+
+_SORTS = {
+    # sort name: (key column, direction)
+    "newest": ("created_at", "DESC"),
+    "oldest": ("created_at", "ASC"),
+    "quantity_asc": ("quantity_base", "ASC"),
+    "quantity_desc": ("quantity_base", "DESC"),
+}
+SORTS = tuple(_SORTS)
+
+# Great-circle distance in km between the listing and the point ($lat, $lon).
+_DISTANCE = (
+    "(2 * 6371 * asin(sqrt(power(sin(radians(latitude - {lat}) / 2), 2) + cos(radians({lat}))"
+    " * cos(radians(latitude)) * power(sin(radians(longitude - {lon}) / 2), 2))))"
+)
+
+
+async def search_listings(conn: Connection, query: ListingQuery) -> list[ListingRow]:
+    """One page of listings the viewer may see, in ``query.sort`` order after the cursor."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    viewer = arg(query.viewer)
+    if query.mine:
+        where.append(f"company_id = {viewer}")
+    else:
+        where.append(f"(status = 'open' OR company_id = {viewer})")
+    for column, value in (
+        ("kind", query.kind),
+        ("ewc_code", query.ewc_code),
+        ("resource_class", query.resource_class),
+        ("company_id", query.company_id),
+        ("status", query.status),
+        ("dimension", query.dimension),
+    ):
+        if value is not None:
+            where.append(f"{column} = {arg(value)}")
+    if query.chapter is not None:
+        where.append(f"ewc_code LIKE {arg(query.chapter + '%')}")
+    if query.text:
+        where.append(f"search @@ plainto_tsquery('simple', {arg(query.text)})")
+    if query.min_base is not None:
+        where.append(f"quantity_base >= {arg(query.min_base)}")
+    if query.max_base is not None:
+        where.append(f"quantity_base <= {arg(query.max_base)}")
+    if query.near is not None and query.within_km is not None:
+        lat, lon = query.near
+        # A bounding box the index can use, then the exact distance.
+        dlat = query.within_km / 111.0
+        dlon = query.within_km / max(1e-6, 111.0 * math.cos(math.radians(lat)))
+        where.append(f"latitude BETWEEN {arg(lat - dlat)} AND {arg(lat + dlat)}")
+        where.append(f"longitude BETWEEN {arg(lon - dlon)} AND {arg(lon + dlon)}")
+        distance = _DISTANCE.format(lat=arg(lat), lon=arg(lon))
+        where.append(f"{distance} <= {arg(query.within_km)}")
+    key, direction = _SORTS[query.sort]
+    if query.after is not None:
+        comparison = "<" if direction == "DESC" else ">"
+        where.append(f"({key}, id) {comparison} ({arg(query.after[0])}, {arg(query.after[1])})")
+    sql = (
+        f"SELECT {_LISTING_COLUMNS} FROM listings WHERE {' AND '.join(where)} "
+        f"ORDER BY {key} {direction}, id {direction} LIMIT {arg(query.limit)}"
     )
-    return [ListingRow(**dict(r)) for r in rows]
+    return [r for r in (_listing(row) for row in await conn.fetch(sql, *args)) if r]

@@ -22,7 +22,8 @@ class ProposalView(BaseModel):
     need_id: uuid.UUID
     supplier_company_id: uuid.UUID
     receiver_company_id: uuid.UUID
-    ewc_code: str
+    ewc_code: str | None
+    resource_class: str | None
     quantity: Quantity
     unit: str
     reasons: list[str]

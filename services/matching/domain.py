@@ -1,8 +1,8 @@
 """Which offer and need make a trade, and how much of it; no I/O here.
 
-This is the walking skeleton's rule: the same List of Waste code, opposite kinds,
-different companies. The full matcher (quality limits, windows, permits, distance,
-value) replaces it in issue 4.
+This is the walking skeleton's rule: the same resource (List of Waste code or resource
+class), opposite kinds, different companies, convertible units. The full matcher (quality
+limits, windows, permits, distance, value) replaces it in issue 4.
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ class OpenListing:
     listing_id: uuid.UUID
     company_id: uuid.UUID
     kind: str
-    ewc_code: str
+    ewc_code: str | None
+    resource_class: str | None
     title: str
     quantity: Decimal
     unit: str
+
+    @property
+    def resource(self) -> str:
+        """What is traded: a List of Waste code, or ``class:<name>`` for heat, water, ..."""
+        return self.ewc_code or f"class:{self.resource_class}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
 
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
-    if a.kind == b.kind or a.company_id == b.company_id or a.ewc_code != b.ewc_code:
+    if a.kind == b.kind or a.company_id == b.company_id or a.resource != b.resource:
         return None
     offer, need = (a, b) if a.kind == "offer" else (b, a)
     available = convert(offer.quantity, offer.unit, need.unit)
@@ -58,7 +64,9 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
         quantity=quantity,
         unit=need.unit,
         reasons=(
-            f"same List of Waste code {offer.ewc_code}",
+            f"same List of Waste code {offer.ewc_code}"
+            if offer.ewc_code
+            else f"same resource class {offer.resource_class}",
             f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
             f"{format_quantity(quantity, need.unit)} of the "
             f"{format_quantity(need.quantity, need.unit)} needed",

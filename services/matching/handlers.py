@@ -8,7 +8,16 @@ from services.matching import storage
 from services.matching.domain import OpenListing, propose
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import Envelope, ListingPublished, Payload, Topic, TradeProposed
+from shared.events import (
+    Envelope,
+    ListingPublished,
+    ListingReserved,
+    ListingUpdated,
+    ListingWithdrawn,
+    Payload,
+    Topic,
+    TradeProposed,
+)
 from shared.kafka import subscribe
 from shared.outbox import enqueue
 from shared.settings import Settings
@@ -18,20 +27,21 @@ GROUP = "matching"
 
 
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
-    async def on_listing_published(envelope: Envelope, payload: Payload) -> None:
-        assert isinstance(payload, ListingPublished)
+    async def on_listing_opened(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, ListingPublished | ListingUpdated)
         listing = OpenListing(
             listing_id=payload.listing_id,
             company_id=payload.company_id,
             kind=payload.kind,
             ewc_code=payload.ewc_code,
+            resource_class=payload.resource_class,
             title=payload.title,
-            quantity=payload.quantity,
+            quantity=payload.remaining_quantity or payload.quantity,
             unit=payload.unit,
         )
 
         async def effect(conn: Connection) -> None:
-            await storage.lock_resource(conn, listing.ewc_code)
+            await storage.lock_resource(conn, listing.resource)
             await storage.index_listing(conn, listing)
             for other in await storage.counterparts(conn, listing):
                 proposal = propose(listing, other)
@@ -44,6 +54,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
                     supplier_company_id=proposal.offer.company_id,
                     receiver_company_id=proposal.need.company_id,
                     ewc_code=proposal.offer.ewc_code,
+                    resource_class=proposal.offer.resource_class,
                     title=proposal.offer.title,
                     quantity=proposal.quantity,
                     unit=proposal.unit,
@@ -62,10 +73,25 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
 
         await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
 
+    async def on_listing_closed(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, ListingWithdrawn | ListingReserved)
+        if isinstance(payload, ListingReserved) and payload.remaining_quantity > 0:
+            return  # still open with what remains; listing.updated carries the new amount
+
+        async def effect(conn: Connection) -> None:
+            await storage.unindex_listing(conn, payload.listing_id)
+
+        await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
+
     subscribe(
         broker,
         settings,
         Topic.LISTINGS,
         group_id=GROUP,
-        handlers={ListingPublished.event_type: on_listing_published},
+        handlers={
+            ListingPublished.event_type: on_listing_opened,
+            ListingUpdated.event_type: on_listing_opened,
+            ListingWithdrawn.event_type: on_listing_closed,
+            ListingReserved.event_type: on_listing_closed,
+        },
     )

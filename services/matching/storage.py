@@ -9,7 +9,7 @@ from services.matching.domain import OpenListing, Proposal
 from shared.db import Connection
 
 
-async def lock_resource(conn: Connection, ewc_code: str) -> None:
+async def lock_resource(conn: Connection, resource: str) -> None:
     """Serialise matching per resource for this transaction.
 
     Without it, an offer and a need arriving at the same moment on two partitions (or
@@ -17,36 +17,46 @@ async def lock_resource(conn: Connection, ewc_code: str) -> None:
     trade would never be proposed.
     """
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", ewc_code
+        "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", resource
     )
 
 
 async def index_listing(conn: Connection, listing: OpenListing) -> None:
     await conn.execute(
         """
-        INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, title, quantity, unit)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (listing_id) DO NOTHING
+        INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, resource_class,
+                                   resource, title, quantity, unit)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (listing_id) DO UPDATE SET
+            title = excluded.title, quantity = excluded.quantity, unit = excluded.unit
         """,
         listing.listing_id,
         listing.company_id,
         listing.kind,
         listing.ewc_code,
+        listing.resource_class,
+        listing.resource,
         listing.title,
         listing.quantity,
         listing.unit,
     )
 
 
+async def unindex_listing(conn: Connection, listing_id: uuid.UUID) -> None:
+    """A withdrawn or fully reserved listing is no longer matched."""
+    await conn.execute("DELETE FROM open_listings WHERE listing_id = $1", listing_id)
+
+
 async def counterparts(conn: Connection, listing: OpenListing) -> list[OpenListing]:
     """Open listings of the other kind for the same resource from other companies."""
     rows = await conn.fetch(
         """
-        SELECT listing_id, company_id, kind, ewc_code, title, quantity, unit FROM open_listings
-        WHERE ewc_code = $1 AND kind <> $2 AND company_id <> $3
+        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit
+        FROM open_listings
+        WHERE resource = $1 AND kind <> $2 AND company_id <> $3
         ORDER BY indexed_at, listing_id
         """,
-        listing.ewc_code,
+        listing.resource,
         listing.kind,
         listing.company_id,
     )
@@ -58,8 +68,8 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
     inserted = await conn.fetchval(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
-                               ewc_code, quantity, unit, reasons)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               ewc_code, resource_class, quantity, unit, reasons)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT DO NOTHING RETURNING true
         """,
         proposal.proposal_id,
@@ -68,6 +78,7 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
         proposal.offer.company_id,
         proposal.need.company_id,
         proposal.offer.ewc_code,
+        proposal.offer.resource_class,
         proposal.quantity,
         proposal.unit,
         list(proposal.reasons),

@@ -305,8 +305,8 @@ async def test_park_administrators_and_partners(client: httpx.AsyncClient, stack
         },
     )
     visible = await client.get("/api/listings/listings/", headers=partner_key)
-    assert visible.status_code == 200 and visible.json()
-    assert all(listing["status"] == "open" for listing in visible.json())
+    assert visible.status_code == 200 and visible.json()["items"]
+    assert all(listing["status"] == "open" for listing in visible.json()["items"])
     refused = await client.post(
         "/api/listings/listings/",
         headers=partner_key,

@@ -141,7 +141,7 @@ async def test_missing_or_wrong_keys_get_401_problem_details(
 
 async def count_listings(client: httpx.AsyncClient, company: dict[str, Any]) -> int:
     response = await client.get("/api/listings/listings/?mine=true", headers=company["headers"])
-    return len(response.json())
+    return len(response.json()["items"])
 
 
 @pytest.mark.parametrize(
@@ -152,6 +152,14 @@ async def count_listings(client: httpx.AsyncClient, company: dict[str, Any]) -> 
         ({"quantity": "-5"}, "quantity", "greater than zero"),
         ({"quantity": "0"}, "quantity", "greater than zero"),
         ({"unit": "barrels"}, "unit", ""),
+        ({"unit": "MWh"}, "body", "materials are measured in"),
+        ({"ewc_code": "030104"}, "body", "confirm it with"),
+        (
+            {"available_from": "2027-05-01", "available_until": "2027-04-01"},
+            "body",
+            "ends before it starts",
+        ),
+        ({"price_per_unit_ore": 10**13}, "price_per_unit_ore", ""),
         ({"kind": "gift"}, "kind", ""),
         ({"title": ""}, "title", ""),
     ],

@@ -7,7 +7,7 @@ from services.matching.domain import OpenListing, proposal_id, propose
 def listing(
     kind: str, company: uuid.UUID, quantity: str = "10", unit: str = "t", code: str = "030105"
 ) -> OpenListing:
-    return OpenListing(uuid.uuid4(), company, kind, code, "Sawdust", Decimal(quantity), unit)
+    return OpenListing(uuid.uuid4(), company, kind, code, None, "Sawdust", Decimal(quantity), unit)
 
 
 def test_an_offer_and_a_need_of_the_same_code_make_a_proposal() -> None:
@@ -45,3 +45,17 @@ def test_quantities_convert_to_the_needs_unit() -> None:
     assert proposal is not None
     assert (proposal.quantity, proposal.unit) == (Decimal(500), "kg")
     assert propose(offer, listing("need", uuid.uuid4(), "5", "m3")) is None
+
+
+def test_resource_classes_match_by_class() -> None:
+    heat = OpenListing(uuid.uuid4(), uuid.uuid4(), "offer", None, "heat", "Heat", Decimal(5), "MWh")
+    need = OpenListing(
+        uuid.uuid4(), uuid.uuid4(), "need", None, "heat", "Heat", Decimal(800), "kWh"
+    )
+    water = OpenListing(
+        uuid.uuid4(), uuid.uuid4(), "need", None, "process_water", "W", Decimal(1), "m3"
+    )
+    proposal = propose(heat, need)
+    assert proposal is not None and proposal.quantity == Decimal(800)
+    assert "resource class heat" in proposal.reasons[0]
+    assert propose(heat, water) is None

@@ -1,0 +1,131 @@
+"""Kafka subscribers of the listings service: agreed contracts reserve quantity."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from faststream.kafka import KafkaBroker
+
+from services.listings import storage
+from services.listings.api import facts, publish_event
+from shared.consumer import apply_once
+from shared.db import Connection, Pool
+from shared.events import (
+    ContractAgreed,
+    Envelope,
+    ListingReservationRefused,
+    ListingReserved,
+    ListingUpdated,
+    Payload,
+    Topic,
+)
+from shared.kafka import subscribe
+from shared.settings import Settings
+from shared.units import convert
+
+GROUP = "listings"
+
+
+def refusal(
+    contract: ContractAgreed,
+    listing: storage.ListingRow | None,
+    wanted: Decimal | None,
+) -> str | None:
+    """Why this listing cannot give the contract its quantity, or None when it can."""
+    if listing is None:
+        return "no such listing"
+    if listing.status not in ("open", "reserved"):
+        return f"the listing is {listing.status}"
+    if wanted is None:
+        return f"{contract.unit} cannot be converted to the listing's unit {listing.unit}"
+    if wanted > listing.remaining_quantity:
+        return (
+            f"the contract needs {wanted.normalize():f} {listing.unit}, but only "
+            f"{listing.remaining_quantity.normalize():f} remain"
+        )
+    return None
+
+
+async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAgreed) -> None:
+    """Reserve the contract's quantity on its offer and its need, both or neither.
+
+    A contract for more than remains is refused with a ``listing.reservation_refused`` event
+    for each listing that lacks it, and nothing is reserved: never silently over-reserved.
+    """
+    plans = []
+    for listing_id in sorted((contract.offer_id, contract.need_id)):  # one lock order
+        listing = await storage.listing_for_update(conn, listing_id)
+        wanted = convert(contract.quantity, contract.unit, listing.unit) if listing else None
+        plans.append((listing_id, listing, wanted, refusal(contract, listing, wanted)))
+    if any(reason for *_, reason in plans):
+        for listing_id, listing, _, reason in plans:
+            if reason is None:
+                continue
+            await publish_event(
+                conn,
+                None,
+                ListingReservationRefused(
+                    listing_id=listing_id,
+                    contract_id=contract.contract_id,
+                    requested_quantity=contract.quantity,
+                    requested_unit=contract.unit,
+                    remaining_quantity=listing.remaining_quantity if listing else None,
+                    reason=reason,
+                ),
+                listing_id,
+                correlation_id=envelope.correlationid,
+            )
+        return
+    for listing_id, listing, wanted, _ in plans:
+        assert listing is not None and wanted is not None
+        if not await storage.insert_reservation(conn, contract.contract_id, listing_id, wanted):
+            continue
+        remaining = listing.remaining_quantity - wanted
+        updated = await storage.update_listing(
+            conn,
+            listing_id,
+            {"remaining_quantity": remaining, "status": "reserved" if remaining == 0 else "open"},
+        )
+        await publish_event(
+            conn,
+            None,
+            ListingReserved(
+                listing_id=listing_id,
+                company_id=listing.company_id,
+                contract_id=contract.contract_id,
+                quantity=wanted,
+                unit=listing.unit,
+                remaining_quantity=remaining,
+                status=updated.status,
+            ),
+            listing_id,
+            correlation_id=envelope.correlationid,
+        )
+        if updated.status == "open":
+            await publish_event(
+                conn,
+                None,
+                ListingUpdated(
+                    **facts(updated), updated_at=updated.updated_at, changed=("remaining_quantity",)
+                ),
+                listing_id,
+                correlation_id=envelope.correlationid,
+            )
+
+
+def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+    async def on_contract_agreed(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, ContractAgreed)
+
+        async def effect(conn: Connection) -> None:
+            await reserve_for(conn, envelope, payload)
+
+        await apply_once(pool, GROUP, Topic.CONTRACTS, envelope, effect)
+
+    subscribe(
+        broker,
+        settings,
+        Topic.CONTRACTS,
+        group_id=GROUP,
+        handlers={ContractAgreed.event_type: on_contract_agreed},
+    )
