@@ -21,6 +21,7 @@ from shared.auth import TokenVerifier, load_public_key
 from shared.db import Pool, create_pool
 from shared.events import Topic
 from shared.http import EXCEPTION_HANDLERS, PUBLIC, BearerAuthentication
+from shared.idempotency import IdempotencyMiddleware
 from shared.kafka import create_broker, ensure_topics, outbox_publisher
 from shared.migrations import migrate
 from shared.outbox import OutboxRelay
@@ -128,7 +129,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
                 BearerAuthentication,
                 verifier=verifier,
                 exclude=[f"^{spec.api_path}/schema"],
-            )
+            ),
+            IdempotencyMiddleware,
         ],
         openapi_config=OpenAPIConfig(
             title=spec.title,

@@ -323,3 +323,35 @@ async def test_an_agreed_contract_reserves_quantity_once_and_never_too_much(
     assert need_now["remaining_quantity"] == "150" and need_now["status"] == "open"
     # a fully reserved listing is no longer open to the park
     assert offer["id"] not in await search(client, receiver, resource_class="heat")
+
+
+async def test_a_retried_post_with_an_idempotency_key_creates_nothing_new(
+    client: httpx.AsyncClient,
+) -> None:
+    company = await register_company(client, "Retrying AS")
+    headers = {**company["headers"], "Idempotency-Key": str(uuid.uuid4())}
+    first = await client.post("/api/listings/listings/", json=WOOD_NEED, headers=headers)
+    second = await client.post("/api/listings/listings/", json=WOOD_NEED, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await search(client, company, mine="true") == [first.json()["id"]]
+    other_body = await client.post(
+        "/api/listings/listings/", headers=headers, json={**WOOD_NEED, "quantity": "1"}
+    )
+    assert other_body.status_code == 422
+    # a refused request is answered the same way again, and still creates nothing
+    bad_headers = {**company["headers"], "Idempotency-Key": "bad-1"}
+    for _ in range(2):
+        response = await client.post(
+            "/api/listings/listings/", headers=bad_headers, json={**WOOD_NEED, "ewc_code": "999999"}
+        )
+        assert response.status_code == 400
+    # registration, which needs no credentials, is idempotent too
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"name": "Once Only AS", "org_number": "921300026"}
+    registered = [
+        await client.post("/api/listings/companies/", json=body, headers=key) for _ in range(2)
+    ]
+    assert [r.status_code for r in registered] == [201, 201]
+    assert registered[0].json()["api_key"] == registered[1].json()["api_key"]
