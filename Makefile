@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up test lint typecheck check docs clean
+.PHONY: setup up test lint typecheck check docs clean bench
 
 setup: $(VENV)/.installed
 
@@ -37,3 +37,6 @@ docs: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: setup
+	$(BIN)/python -m benchmarks.listings_search

@@ -15,8 +15,9 @@ import hashlib
 import json
 
 from litestar.enums import ScopeType
-from litestar.middleware import AbstractMiddleware
+from litestar.middleware import ASGIMiddleware
 from litestar.types import (
+    ASGIApp,
     HTTPDisconnectEvent,
     HTTPRequestEvent,
     Message,
@@ -57,13 +58,13 @@ async def _problem(send: Send, status: int, title: str, detail: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-class IdempotencyMiddleware(AbstractMiddleware):
-    scopes = {ScopeType.HTTP}
+class IdempotencyMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         key = _header(scope, HEADER)
         if scope.get("method") != "POST" or key is None:
-            await self.app(scope, receive, send)
+            await next_app(scope, receive, send)
             return
         if not 1 <= len(key) <= 255:
             await _problem(
@@ -149,7 +150,7 @@ class IdempotencyMiddleware(AbstractMiddleware):
             await send(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await next_app(scope, replay_body, capture)
         finally:
             if status >= 500:
                 await pool.execute(

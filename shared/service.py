@@ -130,7 +130,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
                 verifier=verifier,
                 exclude=[f"^{spec.api_path}/schema"],
             ),
-            IdempotencyMiddleware,
+            IdempotencyMiddleware(),
         ],
         openapi_config=OpenAPIConfig(
             title=spec.title,

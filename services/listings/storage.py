@@ -405,7 +405,11 @@ _DISTANCE = (
 
 
 async def search_listings(conn: Connection, query: ListingQuery) -> list[ListingRow]:
-    """One page of listings the viewer may see, in ``query.sort`` order after the cursor."""
+    """One page of listings the viewer may see, in ``query.sort`` order after the cursor.
+
+    The park's open listings and the viewer's own other listings are searched as two
+    branches of a UNION ALL, so that each can walk its index in sort order.
+    """
     where: list[str] = []
     args: list[Any] = []
 
@@ -414,10 +418,6 @@ async def search_listings(conn: Connection, query: ListingQuery) -> list[Listing
         return f"${len(args)}"
 
     viewer = arg(query.viewer)
-    if query.mine:
-        where.append(f"company_id = {viewer}")
-    else:
-        where.append(f"(status = 'open' OR company_id = {viewer})")
     for column, value in (
         ("kind", query.kind),
         ("ewc_code", query.ewc_code),
@@ -449,8 +449,14 @@ async def search_listings(conn: Connection, query: ListingQuery) -> list[Listing
     if query.after is not None:
         comparison = "<" if direction == "DESC" else ">"
         where.append(f"({key}, id) {comparison} ({arg(query.after[0])}, {arg(query.after[1])})")
-    sql = (
-        f"SELECT {_LISTING_COLUMNS} FROM listings WHERE {' AND '.join(where)} "
-        f"ORDER BY {key} {direction}, id {direction} LIMIT {arg(query.limit)}"
+    limit = arg(query.limit)
+    order = f"ORDER BY {key} {direction}, id {direction} LIMIT {limit}"
+    branches = (
+        [f"company_id = {viewer}"]
+        if query.mine
+        else ["status = 'open'", f"company_id = {viewer} AND status <> 'open'"]
     )
+    selected = f"SELECT {_LISTING_COLUMNS}, quantity_base FROM listings"
+    parts = [f"{selected} WHERE {' AND '.join([branch, *where])} {order}" for branch in branches]
+    sql = parts[0] if len(parts) == 1 else " UNION ALL ".join(f"({p})" for p in parts) + f" {order}"
     return [r for r in (_listing(row) for row in await conn.fetch(sql, *args)) if r]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -294,6 +293,27 @@ async def test_an_agreed_contract_reserves_quantity_once_and_never_too_much(
     await eventually(reserved_once)
     too_much = agreed("151")
     await produce(infra.kafka_bootstrap, topic, too_much.to_bytes(), too_much.subject.encode())
+    listings_topic = stack.namespace + Topic.LISTINGS
+
+    async def listing_events() -> list[Envelope]:
+        return [
+            Envelope.model_validate_json(r.value)
+            for r in await read_topic(infra.kafka_bootstrap, listings_topic)
+        ]
+
+    async def refusals() -> list[Envelope]:
+        return [
+            e
+            for e in await listing_events()
+            if e.type == "listing.reservation_refused"
+            and e.data["contract_id"] == str(too_much.subject)
+        ]
+
+    refused = await eventually(refusals)
+    assert [e.subject for e in refused] == [offer["id"]]  # the need had enough left
+    assert "only 150 remain" in refused[0].data["reason"]
+    assert await remaining() == ("150", "open")  # nothing reserved by the refused contract
+
     rest = agreed("150")
     await produce(infra.kafka_bootstrap, topic, rest.to_bytes(), rest.subject.encode())
 
@@ -301,21 +321,11 @@ async def test_an_agreed_contract_reserves_quantity_once_and_never_too_much(
         return await remaining() == ("0", "reserved")
 
     await eventually(fully_reserved)
-    await asyncio.sleep(0.5)
-    listings_topic = stack.namespace + Topic.LISTINGS
-    events = [
-        Envelope.model_validate_json(r.value)
-        for r in await read_topic(infra.kafka_bootstrap, listings_topic)
-    ]
-    refusals = [
+    reserved = [
         e
-        for e in events
-        if e.type == "listing.reservation_refused"
-        and e.data["contract_id"] == str(too_much.subject)
+        for e in await listing_events()
+        if e.type == "listing.reserved" and e.subject == offer["id"]
     ]
-    assert [e.subject for e in refusals] == [offer["id"]]
-    assert "only 150 remain" in refusals[0].data["reason"]
-    reserved = [e for e in events if e.type == "listing.reserved" and e.subject == offer["id"]]
     assert sorted(Decimal(e.data["quantity"]) for e in reserved) == [Decimal(150), Decimal(200)]
     need_now = (
         await client.get(f"/api/listings/listings/{need['id']}", headers=receiver["headers"])

@@ -40,11 +40,12 @@ ALTER TABLE listings
 
 DROP INDEX listings_open_code;
 CREATE INDEX listings_browse ON listings (status, created_at DESC, id);
-CREATE INDEX listings_code ON listings (ewc_code, status) WHERE ewc_code IS NOT NULL;
-CREATE INDEX listings_class ON listings (resource_class, status) WHERE resource_class IS NOT NULL;
+CREATE INDEX listings_code ON listings (status, ewc_code, created_at DESC, id);
+CREATE INDEX listings_class ON listings (status, resource_class, created_at DESC, id);
 CREATE INDEX listings_text ON listings USING gin (search);
-CREATE INDEX listings_place ON listings (latitude, longitude) WHERE latitude IS NOT NULL;
-CREATE INDEX listings_amount ON listings (dimension, quantity_base);
+CREATE INDEX listings_place ON listings (status, latitude, longitude) WHERE latitude IS NOT NULL;
+CREATE INDEX listings_amount ON listings (status, dimension, quantity_base, id);
+CREATE INDEX listings_company_browse ON listings (company_id, created_at DESC, id);
 
 -- Quantities reserved by agreed contracts, one row per contract and listing.
 CREATE TABLE reservations (
