@@ -31,7 +31,11 @@ async def load_demo(settings: Settings) -> dict[str, Any]:
         for company in park["companies"]:
             response = await client.post(
                 "/api/listings/companies/",
-                json={"name": company["name"], "org_number": company["org_number"]},
+                json={
+                    "name": company["name"],
+                    "org_number": company["org_number"],
+                    **company.get("profile", {}),
+                },
             )
             if response.status_code == 201:
                 api_key = response.json()["api_key"]

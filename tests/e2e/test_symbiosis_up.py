@@ -11,6 +11,7 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -56,6 +57,15 @@ def wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: fl
     raise AssertionError(f"{text!r} not printed within {timeout}s:\n{log.read_text()}")
 
 
+def inbox_of(client: httpx.Client, headers: dict[str, str], at_least: int) -> list[Any]:
+    deadline = time.monotonic() + 60
+    inbox: list[Any] = []
+    while time.monotonic() < deadline and len(inbox) < at_least:
+        inbox = client.get("/api/notifications/inbox/", headers=headers).json()
+        time.sleep(0.5)
+    return inbox
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -77,15 +87,15 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
         keys = json.loads((tmp_path / "data" / "demo-keys.json").read_text())
         bioenergy = {"Authorization": f"Bearer {keys['bioenergi']['api_key']}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 60
-            inbox: list[dict[str, str]] = []
-            while time.monotonic() < deadline and len(inbox) < 3:
-                inbox = client.get("/api/notifications/inbox/", headers=bioenergy).json()
-                time.sleep(0.5)
+            inbox = inbox_of(client, bioenergy, 3)
             titles = sorted(entry["title"] for entry in inbox)
             # the bioenergy plant needs sawdust and bark, and offers ash to the concrete plant
             assert len(titles) == 3, titles
             assert any("Bottom ash" in t for t in titles)
+            # the greenhouse is offered the data centre's heat and the biogas plant's CO2
+            greenhouse = {"Authorization": f"Bearer {keys['veksthus']['api_key']}"}
+            titles = sorted(e["title"] for e in inbox_of(client, greenhouse, 2))
+            assert any("Waste heat" in t for t in titles) and any("CO2" in t for t in titles)
             assert client.get("/api/listings/schema/openapi.json").status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
