@@ -135,6 +135,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         openapi_config=OpenAPIConfig(
             title=spec.title,
             version="1",
+            use_handler_docstrings=True,
             description=spec.description,
             path=f"{spec.api_path}/schema",
             components=Components(

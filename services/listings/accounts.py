@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 from pydantic import (
     BaseModel,
@@ -30,7 +30,7 @@ from services.listings import domain, storage
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
 from shared.events import ApiKeyRevoked, Envelope
-from shared.http import PUBLIC, Problem, company_of, principal_of
+from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.outbox import enqueue
 from shared.revocations import record_revocation
 from shared.settings import Settings
@@ -129,6 +129,21 @@ class FirstAdmin(Model):
     def _strong(cls, value: SecretStr) -> SecretStr:
         domain.password(value.get_secret_value())
         return value
+
+
+EXAMPLE_REGISTRATION: dict[str, Any] = {
+    "name": "Tofteberg Sagbruk AS",
+    "org_number": "921081146",
+    "nace_codes": ["16.10"],
+    "address": {"street": "Tofteberg 12", "postcode": "1617", "city": "Fredrikstad"},
+    "location": {"plot": "B4", "latitude": 59.2483, "longitude": 11.0312},
+    "contact": {"name": "Kari Nordmann", "email": "kari@sagbruk.example"},
+    "admin": {
+        "name": "Kari Nordmann",
+        "email": "kari@sagbruk.example",
+        "password": "a long passphrase",
+    },
+}
 
 
 class CompanyRegistration(CompanyProfile):
@@ -288,7 +303,13 @@ class CompanyController(Controller):
     )
     async def register(
         self,
-        data: JSONBody[CompanyRegistration],
+        data: Annotated[
+            CompanyRegistration,
+            example_body(
+                ("A company with its first admin", EXAMPLE_REGISTRATION),
+                ("Just the name and number", {"name": "Borg Betong AS", "org_number": "921162723"}),
+            ),
+        ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
     ) -> RegisteredCompany:
@@ -342,7 +363,16 @@ class CompanyController(Controller):
     async def update(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CompanyUpdate],
+        data: Annotated[
+            CompanyUpdate,
+            example_body(
+                ("A permit to receive hazardous sludge", {"permits": ["19 08 13"]}),
+                (
+                    "A new contact",
+                    {"contact": {"name": "Per Hansen", "email": "per@sagbruk.example"}},
+                ),
+            ),
+        ],
         pool: NamedDependency[Pool],
     ) -> Company:
         """Change the caller's company profile (company admins); fields not sent stay."""
@@ -437,7 +467,12 @@ class AuthController(Controller):
     )
     async def sign_in(
         self,
-        data: JSONBody[SignIn],
+        data: Annotated[
+            SignIn,
+            example_body(
+                ("Sign in", {"email": "kari@sagbruk.example", "password": "a long passphrase"})
+            ),
+        ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
         settings: NamedDependency[Settings],
@@ -506,7 +541,15 @@ class PeopleController(Controller):
     async def invite(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[Invitation],
+        data: Annotated[
+            Invitation,
+            example_body(
+                (
+                    "Invite a colleague",
+                    {"email": "per@sagbruk.example", "name": "Per Hansen", "role": "member"},
+                )
+            ),
+        ],
         pool: NamedDependency[Pool],
         settings: NamedDependency[Settings],
     ) -> InvitedPerson:
@@ -535,7 +578,19 @@ class PeopleController(Controller):
         operation_id="accept_invitation",
         security=[],
     )
-    async def accept(self, data: JSONBody[Acceptance], pool: NamedDependency[Pool]) -> Person:
+    async def accept(
+        self,
+        data: Annotated[
+            Acceptance,
+            example_body(
+                (
+                    "Accept",
+                    {"token": "the token from your admin", "password": "another long passphrase"},
+                )
+            ),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Person:
         """Choose a password with an invitation token; then sign in at `/auth/token`."""
         password_hash = await hash_password(data.password.get_secret_value())
         async with pool.acquire() as conn, conn.transaction():
@@ -656,7 +711,7 @@ class ApiKeyController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[KeyRequest],
+        data: Annotated[KeyRequest, example_body(("A key for the ERP", {"label": "ERP"}))],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
     ) -> NewApiKey:
@@ -692,7 +747,7 @@ class PartnerKeyController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[KeyRequest],
+        data: Annotated[KeyRequest, example_body(("A key for the ERP", {"label": "ERP"}))],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
     ) -> NewApiKey:

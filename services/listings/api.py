@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,7 +29,7 @@ from shared.events import (
     QualitySpec,
     Transport,
 )
-from shared.http import Problem, company_of, principal_of
+from shared.http import Problem, company_of, example_body, principal_of
 from shared.outbox import enqueue
 from shared.resources import RESOURCE_CLASSES
 from shared.units import Quantity, Unit, dimension, to_base
@@ -312,7 +312,13 @@ class ListingController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[ListingDraft],
+        data: Annotated[
+            ListingDraft,
+            example_body(
+                ("A monthly stream of heat at 40 °C", EXAMPLE_HEAT_OFFER),
+                ("A one-off need for wood chips, moisture at most 45 %", EXAMPLE_WOOD_NEED),
+            ),
+        ],
         pool: NamedDependency[Pool],
     ) -> Listing:
         """Post an offer or a need. It opens at once (and goes to the matcher) unless
@@ -461,7 +467,16 @@ class ListingController(Controller):
         self,
         request: Request[Any, Any, Any],
         listing_id: FromPath[uuid.UUID],
-        data: JSONBody[ListingChange],
+        data: Annotated[
+            ListingChange,
+            example_body(
+                ("Less left, a lower price", {"quantity": "250", "price_per_unit_ore": 4000}),
+                (
+                    "A stricter limit",
+                    {"quality": [{"property": "moisture", "unit": "%", "max": 40}]},
+                ),
+            ),
+        ],
         pool: NamedDependency[Pool],
     ) -> Listing:
         """Change quantity, price, window, quality, transport or text of your listing."""

@@ -1,7 +1,9 @@
 """The partner contract under docs/ is what the code generates, byte for byte."""
 
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 from shared.events import PAYLOAD_TYPES
 from symbiosis.contract_docs import generate
@@ -28,3 +30,43 @@ def test_every_event_type_is_in_the_asyncapi_document() -> None:
             (ROOT / f"docs/events/schemas/{payload.event_type}.v1.json").read_text()
         )
         assert schema["properties"]["type"]["const"] == payload.event_type
+
+
+def _operations() -> list[tuple[str, str, str, dict[str, Any]]]:
+    found = []
+    for path in sorted((ROOT / "docs/api").glob("*.openapi.json")):
+        document = json.loads(path.read_text())
+        for route, methods in document["paths"].items():
+            for method, operation in methods.items():
+                found.append((path.name, method, route, operation))
+    return found
+
+
+def test_every_operation_is_described() -> None:
+    undescribed = [
+        f"{method.upper()} {route}"
+        for _, method, route, operation in _operations()
+        if not operation.get("description", "").strip()
+    ]
+    assert not undescribed, f"add a docstring to: {undescribed}"
+
+
+def test_every_request_body_has_examples_that_the_api_accepts() -> None:
+    modules = [
+        importlib.import_module(f"services.{s}.{m}")
+        for s, m in (("listings", "api"), ("listings", "accounts"))
+    ]
+    checked = 0
+    for _, method, route, operation in _operations():
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        schema = body["content"]["application/json"]["schema"]
+        examples = schema.get("examples")
+        assert examples, f"{method.upper()} {route} has a request body without examples"
+        name = schema["allOf"][0]["$ref"].rsplit("/", 1)[-1]
+        model = next(getattr(m, name) for m in modules if hasattr(m, name))
+        for example in examples:
+            model.model_validate(example)
+            checked += 1
+    assert checked >= 10
