@@ -9,12 +9,12 @@ from tests.conftest import create_database
 from tests.support import Infra, Stack, free_port_block, stack_env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def stack_database(infra: Infra) -> str:
     return await create_database(infra)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     infra: Infra, stack_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
