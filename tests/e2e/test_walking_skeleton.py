@@ -19,7 +19,7 @@ async def post_listing(
 ) -> dict[str, Any]:
     body = {
         "kind": kind,
-        "ewc_code": "03 01 05",
+        "ewc_code": "10 01 03",  # fly ash: no other test trades it, so no other match
         "title": f"Sawdust {kind}",
         "quantity": "40",
         "unit": "t",
@@ -42,7 +42,7 @@ async def test_an_offer_and_a_need_reach_both_inboxes_exactly_once(
     sawmill = await register_company(client, "Sawmill AS")
     boiler = await register_company(client, "Bioenergy AS")
     offer = await post_listing(client, sawmill, "offer", quantity="120")
-    need = await post_listing(client, boiler, "need", quantity="40", ewc_code="030105")
+    need = await post_listing(client, boiler, "need", quantity="40", ewc_code="100103")
     assert offer["status"] == need["status"] == "open"
 
     async def both_notified() -> bool:
