@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from services.matching import knowledge
 from shared.units import convert, format_quantity
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
@@ -48,11 +49,42 @@ def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(PROPOSAL_NAMESPACE, f"{offer_id}/{need_id}")
 
 
+def locks_for(listing: OpenListing) -> list[str]:
+    """The resource locks to hold while matching ``listing``, in a deadlock-free order.
+
+    An offer holds its own resource; a need holds every resource it accepts. So an offer
+    and a need that could match always share a lock, and one sees the other committed.
+    """
+    if listing.kind == "offer":
+        return [listing.resource]
+    return sorted(knowledge.accepted_by(listing.resource))
+
+
+def candidate_resources(listing: OpenListing) -> list[str]:
+    """Resources of the listings of the other kind that could match this one."""
+    if listing.kind == "offer":
+        return sorted(knowledge.served_by(listing.resource))
+    return sorted(knowledge.accepted_by(listing.resource))
+
+
+def _resource_reason(offer: OpenListing, need: OpenListing, use: knowledge.Use) -> str:
+    if offer.resource == need.resource:
+        return (
+            f"same List of Waste code {offer.ewc_code}"
+            if offer.ewc_code
+            else f"same resource class {offer.resource_class}"
+        )
+    return f"{offer.resource} serves a need for {need.resource} as {use.use} ({use.basis})"
+
+
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
-    if a.kind == b.kind or a.company_id == b.company_id or a.resource != b.resource:
+    if a.kind == b.kind or a.company_id == b.company_id:
         return None
     offer, need = (a, b) if a.kind == "offer" else (b, a)
+    use = knowledge.link(offer.resource, need.resource)
+    if use is None:
+        return None
     available = convert(offer.quantity, offer.unit, need.unit)
     if available is None:
         return None
@@ -64,9 +96,7 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
         quantity=quantity,
         unit=need.unit,
         reasons=(
-            f"same List of Waste code {offer.ewc_code}"
-            if offer.ewc_code
-            else f"same resource class {offer.resource_class}",
+            _resource_reason(offer, need, use),
             f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
             f"{format_quantity(quantity, need.unit)} of the "
             f"{format_quantity(need.quantity, need.unit)} needed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from services.matching import storage
-from services.matching.domain import OpenListing, propose
+from services.matching.domain import OpenListing, candidate_resources, locks_for, propose
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -41,9 +41,9 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         )
 
         async def effect(conn: Connection) -> None:
-            await storage.lock_resource(conn, listing.resource)
+            await storage.lock_resources(conn, locks_for(listing))
             await storage.index_listing(conn, listing)
-            for other in await storage.counterparts(conn, listing):
+            for other in await storage.counterparts(conn, listing, candidate_resources(listing)):
                 proposal = propose(listing, other)
                 if proposal is None or not await storage.insert_proposal(conn, proposal):
                     continue

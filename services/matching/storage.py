@@ -9,16 +9,17 @@ from services.matching.domain import OpenListing, Proposal
 from shared.db import Connection
 
 
-async def lock_resource(conn: Connection, resource: str) -> None:
-    """Serialise matching per resource for this transaction.
+async def lock_resources(conn: Connection, resources: list[str]) -> None:
+    """Serialise matching per resource for this transaction, taking the locks in order.
 
-    Without it, an offer and a need arriving at the same moment on two partitions (or
+    Without them, an offer and a need arriving at the same moment on two partitions (or
     two instances) would each look for the other before either committed, and the
     trade would never be proposed.
     """
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", resource
-    )
+    for resource in resources:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", resource
+        )
 
 
 async def index_listing(conn: Connection, listing: OpenListing) -> None:
@@ -47,16 +48,18 @@ async def unindex_listing(conn: Connection, listing_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM open_listings WHERE listing_id = $1", listing_id)
 
 
-async def counterparts(conn: Connection, listing: OpenListing) -> list[OpenListing]:
-    """Open listings of the other kind for the same resource from other companies."""
+async def counterparts(
+    conn: Connection, listing: OpenListing, resources: list[str]
+) -> list[OpenListing]:
+    """Open listings of the other kind, of one of ``resources``, from other companies."""
     rows = await conn.fetch(
         """
         SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit
         FROM open_listings
-        WHERE resource = $1 AND kind <> $2 AND company_id <> $3
+        WHERE resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3
         ORDER BY indexed_at, listing_id
         """,
-        listing.resource,
+        resources,
         listing.kind,
         listing.company_id,
     )

@@ -87,11 +87,13 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
         keys = json.loads((tmp_path / "data" / "demo-keys.json").read_text())
         bioenergy = {"Authorization": f"Bearer {keys['bioenergi']['api_key']}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            inbox = inbox_of(client, bioenergy, 3)
+            inbox = inbox_of(client, bioenergy, 6)
             titles = sorted(entry["title"] for entry in inbox)
-            # the bioenergy plant needs sawdust and bark, and offers ash to the concrete plant
-            assert len(titles) == 3, titles
+            # the bioenergy plant needs sawdust (which bark and broken pallets also serve, by
+            # the knowledge base) and bark, and offers its bottom ash to the concrete plant
+            assert len(titles) == 6, titles
             assert any("Bottom ash" in t for t in titles)
+            assert any("Broken wooden pallets" in t for t in titles)
             # the greenhouse is offered the data centre's heat and the biogas plant's CO2
             greenhouse = {"Authorization": f"Bearer {keys['veksthus']['api_key']}"}
             titles = sorted(e["title"] for e in inbox_of(client, greenhouse, 2))
@@ -111,7 +113,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         wait_for(log, "Press Ctrl-C to stop.", process, timeout=120)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            assert len(client.get("/api/notifications/inbox/", headers=bioenergy).json()) == 3
+            assert len(client.get("/api/notifications/inbox/", headers=bioenergy).json()) == 6
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)

@@ -1,7 +1,16 @@
 import uuid
 from decimal import Decimal
 
-from services.matching.domain import OpenListing, proposal_id, propose
+import pytest
+
+from services.matching import knowledge
+from services.matching.domain import (
+    OpenListing,
+    candidate_resources,
+    locks_for,
+    proposal_id,
+    propose,
+)
 
 
 def listing(
@@ -33,7 +42,7 @@ def test_no_proposal_within_one_company_or_between_same_kinds_or_codes() -> None
     assert propose(listing("offer", company), listing("need", company)) is None
     assert propose(listing("offer", uuid.uuid4()), listing("offer", uuid.uuid4())) is None
     assert (
-        propose(listing("offer", uuid.uuid4()), listing("need", uuid.uuid4(), code="030101"))
+        propose(listing("offer", uuid.uuid4()), listing("need", uuid.uuid4(), code="170405"))
         is None
     )
 
@@ -59,3 +68,30 @@ def test_resource_classes_match_by_class() -> None:
     assert proposal is not None and proposal.quantity == Decimal(800)
     assert "resource class heat" in proposal.reasons[0]
     assert propose(heat, water) is None
+
+
+def test_a_substitute_from_the_knowledge_base_is_proposed_with_its_basis() -> None:
+    bark = listing("offer", uuid.uuid4(), "300", code="030101")
+    chips = listing("need", uuid.uuid4(), "100", code="030105")
+    proposal = propose(chips, bark)
+    assert proposal is not None and proposal.offer == bark
+    assert "biomass boiler fuel" in proposal.reasons[0] and "ISO 17225-1" in proposal.reasons[0]
+    # the knowledge base is directional: chips do not serve a need for pallets
+    pallets = listing("need", uuid.uuid4(), "1", code="150103")
+    assert propose(listing("offer", uuid.uuid4(), code="030105"), pallets) is None
+
+
+def pairs() -> list[tuple[str, str]]:
+    return [(offer, need) for need, offers in knowledge.uses().items() for offer in offers]
+
+
+@pytest.mark.parametrize(("offer_resource", "need_resource"), pairs())
+def test_an_offer_and_a_need_that_can_match_share_a_lock_and_find_each_other(
+    offer_resource: str, need_resource: str
+) -> None:
+    offer = listing("offer", uuid.uuid4(), code=offer_resource)
+    need = listing("need", uuid.uuid4(), code=need_resource)
+    assert set(locks_for(offer)) & set(locks_for(need))
+    assert need_resource in candidate_resources(offer)
+    assert offer_resource in candidate_resources(need)
+    assert locks_for(need) == sorted(locks_for(need))
