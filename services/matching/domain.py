@@ -1,20 +1,28 @@
 """Which offer and need make a trade, and how much of it; no I/O here.
 
-This is the walking skeleton's rule: the same resource (List of Waste code or resource
-class), opposite kinds, different companies, convertible units. The full matcher (quality
-limits, windows, permits, distance, value) replaces it in issue 4.
+An offer serves a need when: they come from different companies; the offer's resource is
+the need's or serves it by the knowledge base; the units convert; their availability
+windows overlap; every quality limit of the need holds for the offer's stated value; and
+the two sites lie within ``MAX_DISTANCE_KM`` of each other (when both give coordinates).
+Each proposal says why, with the numbers. Ranking and value come with issue 4.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from services.matching import knowledge
 from shared.units import convert, format_quantity
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
+# Until a need can state its own limit: farther than this, transport eats the benefit of
+# most by-products (a sensible default for a park and its surroundings).
+MAX_DISTANCE_KM = 100.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,11 @@ class OpenListing:
     title: str
     quantity: Decimal
     unit: str
+    available_from: date | None = None
+    available_until: date | None = None
+    quality: tuple[dict[str, Any], ...] = field(default=())
+    latitude: float | None = None
+    longitude: float | None = None
 
     @property
     def resource(self) -> str:
@@ -77,6 +90,62 @@ def _resource_reason(offer: OpenListing, need: OpenListing, use: knowledge.Use) 
     return f"{offer.resource} serves a need for {need.resource} as {use.use} ({use.basis})"
 
 
+def distance_km(a: OpenListing, b: OpenListing) -> float | None:
+    """Great-circle distance between the two sites, when both give coordinates."""
+    if None in (a.latitude, a.longitude, b.latitude, b.longitude):
+        return None
+    assert a.latitude is not None and a.longitude is not None
+    assert b.latitude is not None and b.longitude is not None
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def windows_overlap(offer: OpenListing, need: OpenListing) -> bool:
+    starts = [d for d in (offer.available_from, need.available_from) if d is not None]
+    ends = [d for d in (offer.available_until, need.available_until) if d is not None]
+    return not starts or not ends or max(starts) <= min(ends)
+
+
+def quality_reasons(offer: OpenListing, need: OpenListing) -> list[str] | None:
+    """One reason per quality limit of the need that the offer meets; None if one fails.
+
+    A limit holds when the offer states the property in the same unit with a value (or
+    its own guaranteed min and max) inside the need's min and max.
+    """
+    stated = {q["property"]: q for q in offer.quality}
+    reasons = []
+    for limit in need.quality:
+        low, high = limit.get("min"), limit.get("max")
+        if low is None and high is None:
+            continue  # a value without limits describes, it does not constrain
+        have = stated.get(limit["property"])
+        if have is None or have.get("unit") != limit.get("unit"):
+            return None
+        lowest = have.get("value") if have.get("value") is not None else have.get("min")
+        highest = have.get("value") if have.get("value") is not None else have.get("max")
+        if (low is not None and (lowest is None or lowest < low)) or (
+            high is not None and (highest is None or highest > high)
+        ):
+            return None
+        bounds = " and ".join(
+            part
+            for part in (
+                f"at least {low:g}" if low is not None else "",
+                f"at most {high:g}" if high is not None else "",
+            )
+            if part
+        )
+        shown = f"{lowest:g}" if lowest == highest else f"{lowest:g} to {highest:g}"
+        reasons.append(
+            f"{limit['property']} {shown} {limit['unit']} meets the need's {bounds} {limit['unit']}"
+        )
+    return reasons
+
+
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
     if a.kind == b.kind or a.company_id == b.company_id:
@@ -86,7 +155,13 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     if use is None:
         return None
     available = convert(offer.quantity, offer.unit, need.unit)
-    if available is None:
+    if available is None or not windows_overlap(offer, need):
+        return None
+    qualities = quality_reasons(offer, need)
+    if qualities is None:
+        return None
+    distance = distance_km(offer, need)
+    if distance is not None and distance > MAX_DISTANCE_KM:
         return None
     quantity = min(available, need.quantity)
     return Proposal(
@@ -100,5 +175,7 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
             f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
             f"{format_quantity(quantity, need.unit)} of the "
             f"{format_quantity(need.quantity, need.unit)} needed",
+            *qualities,
+            *([f"the sites are {distance:.1f} km apart"] if distance is not None else []),
         ),
     )

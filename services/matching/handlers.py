@@ -38,6 +38,11 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             title=payload.title,
             quantity=payload.remaining_quantity or payload.quantity,
             unit=payload.unit,
+            available_from=payload.available_from,
+            available_until=payload.available_until,
+            quality=tuple(q.model_dump() for q in payload.quality),
+            latitude=payload.latitude,
+            longitude=payload.longitude,
         )
 
         async def effect(conn: Connection) -> None:

@@ -26,10 +26,14 @@ async def index_listing(conn: Connection, listing: OpenListing) -> None:
     await conn.execute(
         """
         INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, resource_class,
-                                   resource, title, quantity, unit)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                   resource, title, quantity, unit, available_from,
+                                   available_until, quality, latitude, longitude)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         ON CONFLICT (listing_id) DO UPDATE SET
-            title = excluded.title, quantity = excluded.quantity, unit = excluded.unit
+            title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
+            available_from = excluded.available_from,
+            available_until = excluded.available_until, quality = excluded.quality,
+            latitude = excluded.latitude, longitude = excluded.longitude
         """,
         listing.listing_id,
         listing.company_id,
@@ -40,6 +44,11 @@ async def index_listing(conn: Connection, listing: OpenListing) -> None:
         listing.title,
         listing.quantity,
         listing.unit,
+        listing.available_from,
+        listing.available_until,
+        list(listing.quality),
+        listing.latitude,
+        listing.longitude,
     )
 
 
@@ -54,7 +63,8 @@ async def counterparts(
     """Open listings of the other kind, of one of ``resources``, from other companies."""
     rows = await conn.fetch(
         """
-        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit
+        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
+               available_from, available_until, quality, latitude, longitude
         FROM open_listings
         WHERE resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3
         ORDER BY indexed_at, listing_id
@@ -63,7 +73,7 @@ async def counterparts(
         listing.kind,
         listing.company_id,
     )
-    return [OpenListing(**dict(r)) for r in rows]
+    return [OpenListing(**{**dict(r), "quality": tuple(r["quality"])}) for r in rows]
 
 
 async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:

@@ -87,13 +87,16 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
         keys = json.loads((tmp_path / "data" / "demo-keys.json").read_text())
         bioenergy = {"Authorization": f"Bearer {keys['bioenergi']['api_key']}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            inbox = inbox_of(client, bioenergy, 6)
+            inbox = inbox_of(client, bioenergy, 5)
             titles = sorted(entry["title"] for entry in inbox)
-            # the bioenergy plant needs sawdust (which bark and broken pallets also serve, by
-            # the knowledge base) and bark, and offers its bottom ash to the concrete plant
-            assert len(titles) == 6, titles
-            assert any("Bottom ash" in t for t in titles)
-            assert any("Broken wooden pallets" in t for t in titles)
+            # the bioenergy plant needs dry wood (sawdust, and broken pallets by the knowledge
+            # base; the wet bark fails its 45 % moisture limit) and bark (the bark itself, and
+            # sawdust), and offers its bottom ash to the concrete plant
+            assert len(titles) == 5, titles
+            assert sum("Broken wooden pallets" in t for t in titles) == 1
+            assert sum("Bottom ash" in t for t in titles) == 1
+            bark = [e for e in inbox if "Spruce and pine bark" in e["title"]]
+            assert len(bark) == 1  # only for the bark need: too wet for the wood-chip need
             # the greenhouse is offered the data centre's heat and the biogas plant's CO2
             greenhouse = {"Authorization": f"Bearer {keys['veksthus']['api_key']}"}
             titles = sorted(e["title"] for e in inbox_of(client, greenhouse, 2))
@@ -113,7 +116,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         wait_for(log, "Press Ctrl-C to stop.", process, timeout=120)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            assert len(client.get("/api/notifications/inbox/", headers=bioenergy).json()) == 6
+            assert len(client.get("/api/notifications/inbox/", headers=bioenergy).json()) == 5
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)

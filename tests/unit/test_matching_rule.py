@@ -56,14 +56,16 @@ def test_quantities_convert_to_the_needs_unit() -> None:
     assert propose(offer, listing("need", uuid.uuid4(), "5", "m3")) is None
 
 
+def of_class(kind: str, resource_class: str, quantity: int, unit: str) -> OpenListing:
+    return OpenListing(
+        uuid.uuid4(), uuid.uuid4(), kind, None, resource_class, "Heat", Decimal(quantity), unit
+    )
+
+
 def test_resource_classes_match_by_class() -> None:
-    heat = OpenListing(uuid.uuid4(), uuid.uuid4(), "offer", None, "heat", "Heat", Decimal(5), "MWh")
-    need = OpenListing(
-        uuid.uuid4(), uuid.uuid4(), "need", None, "heat", "Heat", Decimal(800), "kWh"
-    )
-    water = OpenListing(
-        uuid.uuid4(), uuid.uuid4(), "need", None, "process_water", "W", Decimal(1), "m3"
-    )
+    heat = of_class("offer", "heat", 5, "MWh")
+    need = of_class("need", "heat", 800, "kWh")
+    water = of_class("need", "process_water", 1, "m3")
     proposal = propose(heat, need)
     assert proposal is not None and proposal.quantity == Decimal(800)
     assert "resource class heat" in proposal.reasons[0]
@@ -95,3 +97,68 @@ def test_an_offer_and_a_need_that_can_match_share_a_lock_and_find_each_other(
     assert need_resource in candidate_resources(offer)
     assert offer_resource in candidate_resources(need)
     assert locks_for(need) == sorted(locks_for(need))
+
+
+def with_(base: OpenListing, **changes: object) -> OpenListing:
+    from dataclasses import replace
+
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_quality_limits_must_hold_for_the_offers_stated_values() -> None:
+    dry = with_(
+        listing("offer", uuid.uuid4()),
+        quality=({"property": "moisture", "unit": "%", "value": 38},),
+    )
+    wet = with_(dry, quality=({"property": "moisture", "unit": "%", "value": 52},))
+    unstated = with_(dry, quality=())
+    need = with_(
+        listing("need", uuid.uuid4()), quality=({"property": "moisture", "unit": "%", "max": 45},)
+    )
+    proposal = propose(dry, need)
+    assert proposal is not None
+    assert "moisture 38 % meets the need's at most 45 %" in proposal.reasons
+    assert propose(wet, need) is None
+    assert propose(unstated, need) is None  # a limit the offer does not state cannot hold
+    other_unit = with_(dry, quality=({"property": "moisture", "unit": "g/kg", "value": 38},))
+    assert propose(other_unit, need) is None
+
+
+def test_heat_must_be_warm_enough() -> None:
+    heat = with_(
+        of_class("offer", "heat", 5, "MWh"),
+        quality=({"property": "temperature_c", "unit": "°C", "value": 40},),
+    )
+    greenhouse = with_(
+        of_class("need", "heat", 2, "MWh"),
+        quality=({"property": "temperature_c", "unit": "°C", "min": 35},),
+    )
+    hot_process = with_(
+        greenhouse, quality=({"property": "temperature_c", "unit": "°C", "min": 80},)
+    )
+    assert propose(heat, greenhouse) is not None
+    assert propose(heat, hot_process) is None
+
+
+def test_windows_must_overlap() -> None:
+    from datetime import date
+
+    offer = with_(
+        listing("offer", uuid.uuid4()),
+        available_from=date(2027, 1, 1),
+        available_until=date(2027, 3, 31),
+    )
+    need = listing("need", uuid.uuid4())
+    assert propose(offer, with_(need, available_from=date(2027, 3, 1))) is not None
+    assert propose(offer, with_(need, available_from=date(2027, 4, 1))) is None
+    assert propose(offer, with_(need, available_until=date(2026, 12, 31))) is None
+
+
+def test_sites_too_far_apart_are_not_proposed() -> None:
+    offer = with_(listing("offer", uuid.uuid4()), latitude=59.25, longitude=11.03)
+    near = with_(listing("need", uuid.uuid4()), latitude=59.27, longitude=11.05)
+    bergen = with_(listing("need", uuid.uuid4()), latitude=60.39, longitude=5.32)
+    proposal = propose(offer, near)
+    assert proposal is not None and any("km apart" in r for r in proposal.reasons)
+    assert propose(offer, bergen) is None
+    assert propose(offer, listing("need", uuid.uuid4())) is not None  # no coordinates given
