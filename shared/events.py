@@ -221,6 +221,22 @@ class ApiKeyRevoked(Payload):
     revoked_at: datetime
 
 
+class TradeRetracted(Payload):
+    """A proposal no longer holds: a listing changed, was withdrawn or fully reserved."""
+
+    event_type: ClassVar[str] = "trade.retracted"
+    topic: ClassVar[Topic] = Topic.PROPOSALS
+
+    proposal_id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    title: str = Field(description="Human title of what was proposed.")
+    reason: str = Field(description="Why, in plain words.")
+    retracted_at: datetime
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     model.event_type: model
     for model in (
@@ -231,6 +247,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ListingReservationRefused,
         ApiKeyRevoked,
         TradeProposed,
+        TradeRetracted,
         ContractAgreed,
     )
 }

@@ -7,7 +7,7 @@ from faststream.kafka import KafkaBroker
 from services.contracts import storage
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import Envelope, Payload, Topic, TradeProposed
+from shared.events import Envelope, Payload, Topic, TradeProposed, TradeRetracted
 from shared.kafka import subscribe
 from shared.settings import Settings
 
@@ -23,10 +23,21 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
 
         await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
 
+    async def on_trade_retracted(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, TradeRetracted)
+
+        async def effect(conn: Connection) -> None:
+            await storage.retract_proposal(conn, payload.proposal_id)
+
+        await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
+
     subscribe(
         broker,
         settings,
         Topic.PROPOSALS,
         group_id=GROUP,
-        handlers={TradeProposed.event_type: on_trade_proposed},
+        handlers={
+            TradeProposed.event_type: on_trade_proposed,
+            TradeRetracted.event_type: on_trade_retracted,
+        },
     )

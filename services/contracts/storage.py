@@ -17,7 +17,9 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
                                ewc_code, resource_class, title, quantity, unit, reasons,
                                proposed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT (id) DO UPDATE SET
+            status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons
+        WHERE proposals.status = 'retracted'
         """,
         proposal.proposal_id,
         proposal.offer_id,
@@ -31,6 +33,14 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
         proposal.unit,
         list(proposal.reasons),
         proposed_at,
+    )
+
+
+async def retract_proposal(conn: Connection, proposal_id: uuid.UUID) -> None:
+    """The matcher withdrew its proposal; one already in negotiation is left to its parties."""
+    await conn.execute(
+        "UPDATE proposals SET status = 'retracted' WHERE id = $1 AND status = 'proposed'",
+        proposal_id,
     )
 
 

@@ -27,6 +27,8 @@ class ProposalView(BaseModel):
     quantity: Quantity
     unit: str
     reasons: list[str]
+    status: str
+    retract_reason: str | None
     created_at: datetime
 
 

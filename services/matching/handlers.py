@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from faststream.kafka import KafkaBroker
 
 from services.matching import storage
@@ -17,6 +19,7 @@ from shared.events import (
     Payload,
     Topic,
     TradeProposed,
+    TradeRetracted,
 )
 from shared.kafka import subscribe
 from shared.outbox import enqueue
@@ -24,6 +27,45 @@ from shared.settings import Settings
 
 SOURCE = "/services/matching"
 GROUP = "matching"
+
+
+async def announce(conn: Connection, event: Payload, subject: uuid.UUID, cause: Envelope) -> None:
+    await enqueue(
+        conn,
+        Topic.PROPOSALS,
+        Envelope.wrap(event, source=SOURCE, subject=subject, correlation_id=cause.correlationid),
+    )
+
+
+async def retract_all(
+    conn: Connection,
+    listing_id: uuid.UUID,
+    reason: str,
+    cause: Envelope,
+    keep: set[uuid.UUID] | None = None,
+) -> None:
+    """Retract the listing's open proposals (but those in ``keep``) and say so."""
+    for row in await storage.open_proposals_of(conn, listing_id):
+        if keep is not None and row["id"] in keep:
+            continue
+        retracted_at = await storage.retract(conn, row["id"], reason)
+        if retracted_at is None:
+            continue
+        await announce(
+            conn,
+            TradeRetracted(
+                proposal_id=row["id"],
+                offer_id=row["offer_id"],
+                need_id=row["need_id"],
+                supplier_company_id=row["supplier_company_id"],
+                receiver_company_id=row["receiver_company_id"],
+                title=row["offer_title"] or "a proposed trade",
+                reason=reason,
+                retracted_at=retracted_at,
+            ),
+            row["id"],
+            cause,
+        )
 
 
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
@@ -48,32 +90,40 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         async def effect(conn: Connection) -> None:
             await storage.lock_resources(conn, locks_for(listing))
             await storage.index_listing(conn, listing)
+            holding: set[uuid.UUID] = set()
             for other in await storage.counterparts(conn, listing, candidate_resources(listing)):
                 proposal = propose(listing, other)
-                if proposal is None or not await storage.insert_proposal(conn, proposal):
+                if proposal is None:
                     continue
-                event = TradeProposed(
-                    proposal_id=proposal.proposal_id,
-                    offer_id=proposal.offer.listing_id,
-                    need_id=proposal.need.listing_id,
-                    supplier_company_id=proposal.offer.company_id,
-                    receiver_company_id=proposal.need.company_id,
-                    ewc_code=proposal.offer.ewc_code,
-                    resource_class=proposal.offer.resource_class,
-                    title=proposal.offer.title,
-                    quantity=proposal.quantity,
-                    unit=proposal.unit,
-                    reasons=proposal.reasons,
-                )
-                await enqueue(
+                holding.add(proposal.proposal_id)
+                if not await storage.insert_proposal(conn, proposal):
+                    continue
+                await announce(
                     conn,
-                    Topic.PROPOSALS,
-                    Envelope.wrap(
-                        event,
-                        source=SOURCE,
-                        subject=proposal.proposal_id,
-                        correlation_id=envelope.correlationid,
+                    TradeProposed(
+                        proposal_id=proposal.proposal_id,
+                        offer_id=proposal.offer.listing_id,
+                        need_id=proposal.need.listing_id,
+                        supplier_company_id=proposal.offer.company_id,
+                        receiver_company_id=proposal.need.company_id,
+                        ewc_code=proposal.offer.ewc_code,
+                        resource_class=proposal.offer.resource_class,
+                        title=proposal.offer.title,
+                        quantity=proposal.quantity,
+                        unit=proposal.unit,
+                        reasons=proposal.reasons,
                     ),
+                    proposal.proposal_id,
+                    envelope,
+                )
+            if isinstance(payload, ListingUpdated):
+                changed = ", ".join(payload.changed) or "the listing"
+                await retract_all(
+                    conn,
+                    listing.listing_id,
+                    f"after a change to {changed} of {listing.title!r}, the trade no longer fits",
+                    envelope,
+                    keep=holding,
                 )
 
         await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
@@ -82,9 +132,15 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         assert isinstance(payload, ListingWithdrawn | ListingReserved)
         if isinstance(payload, ListingReserved) and payload.remaining_quantity > 0:
             return  # still open with what remains; listing.updated carries the new amount
+        reason = (
+            "the listing was withdrawn"
+            if isinstance(payload, ListingWithdrawn)
+            else "the listing's whole quantity is reserved by a contract"
+        )
 
         async def effect(conn: Connection) -> None:
             await storage.unindex_listing(conn, payload.listing_id)
+            await retract_all(conn, payload.listing_id, reason, envelope)
 
         await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from services.matching.domain import OpenListing, Proposal
@@ -77,13 +78,18 @@ async def counterparts(
 
 
 async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
-    """Record a proposal; False when this pair was proposed before."""
+    """Record a proposal; False when this pair is already proposed. A retracted pair that
+    holds again is proposed again, under the same id."""
     inserted = await conn.fetchval(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
                                ewc_code, resource_class, quantity, unit, reasons)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT DO NOTHING RETURNING true
+        ON CONFLICT (id) DO UPDATE SET
+            status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons,
+            retracted_at = NULL, retract_reason = NULL
+        WHERE proposals.status = 'retracted'
+        RETURNING true
         """,
         proposal.proposal_id,
         proposal.offer.listing_id,
@@ -108,3 +114,29 @@ async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[dict[str
         company_id,
     )
     return [dict(r) for r in rows]
+
+
+async def open_proposals_of(conn: Connection, listing_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT p.*, o.title AS offer_title FROM proposals p
+        LEFT JOIN open_listings o ON o.listing_id = p.offer_id
+        WHERE (p.offer_id = $1 OR p.need_id = $1) AND p.status = 'proposed'
+        ORDER BY p.created_at, p.id
+        """,
+        listing_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def retract(conn: Connection, proposal_id: uuid.UUID, reason: str) -> datetime | None:
+    """Mark an open proposal retracted; its time, or None if it was not open."""
+    retracted_at: datetime | None = await conn.fetchval(
+        """
+        UPDATE proposals SET status = 'retracted', retracted_at = now(), retract_reason = $2
+        WHERE id = $1 AND status = 'proposed' RETURNING retracted_at
+        """,
+        proposal_id,
+        reason,
+    )
+    return retracted_at

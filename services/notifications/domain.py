@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from shared.events import TradeProposed
+from shared.events import TradeProposed, TradeRetracted
 from shared.units import format_quantity
 
 NOTE_NAMESPACE = uuid.UUID("0b7f5b56-2d55-4f0c-8a43-52f3b9d3c7a2")
@@ -44,4 +44,19 @@ def notes_for_proposal(event_id: uuid.UUID, proposal: TradeProposed) -> list[Not
             body=f"The exchange proposes that you receive {amount}. Why: {reasons}.",
             link=link,
         ),
+    ]
+
+
+def notes_for_retraction(event_id: uuid.UUID, retracted: TradeRetracted) -> list[Note]:
+    """Both parties learn that a proposal no longer stands, and why."""
+    link = f"/proposals/{retracted.proposal_id}"
+    return [
+        Note(
+            id=note_id(event_id, company),
+            company_id=company,
+            title=f"Proposal withdrawn: {retracted.title}",
+            body=f"The exchange no longer proposes this trade: {retracted.reason}.",
+            link=link,
+        )
+        for company in (retracted.supplier_company_id, retracted.receiver_company_id)
     ]
