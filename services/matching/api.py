@@ -8,11 +8,13 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from pydantic import BaseModel
+from litestar.params import FromPath
+from pydantic import BaseModel, Field
 
 from services.matching import storage
+from services.matching.domain import checks
 from shared.db import Pool
-from shared.http import company_of
+from shared.http import Problem, company_of
 from shared.units import Quantity
 
 
@@ -36,6 +38,21 @@ class ProposalController(Controller):
     path = "/proposals"
     tags = ["proposals"]
 
+    @get("/{proposal_id:uuid}", operation_id="get_match_proposal")
+    async def one(
+        self,
+        request: Request[Any, Any, Any],
+        proposal_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> ProposalView:
+        """Why the exchange proposed this trade: its reasons, with the numbers and the
+        knowledge-base rule; and whether it still stands. Only the two parties see it."""
+        async with pool.acquire() as conn:
+            row = await storage.proposal_of(conn, proposal_id, company_of(request, "trades:read"))
+        if row is None:
+            raise Problem(404, "Not found", f"no proposal {proposal_id} of yours")
+        return ProposalView(**row)
+
     @get("/", operation_id="list_match_proposals")
     async def mine(
         self,
@@ -46,3 +63,60 @@ class ProposalController(Controller):
         async with pool.acquire() as conn:
             rows = await storage.proposals_of(conn, company_of(request, "trades:read"))
         return [ProposalView(**r) for r in rows]
+
+
+class CheckView(BaseModel):
+    rule: str = Field(
+        description="`companies`, `resource`, `quantity`, `units`, `window`, "
+        "`quality:<property>` or `distance`."
+    )
+    holds: bool
+    detail: str
+
+
+class Explanation(BaseModel):
+    """Why an offer and a need are, or are not, proposed to each other."""
+
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    proposed: bool
+    checks: list[CheckView]
+
+
+class ExplanationController(Controller):
+    path = "/listings"
+    tags = ["explanations"]
+
+    @get("/{listing_id:uuid}/explain/{other_id:uuid}", operation_id="explain_match")
+    async def explain(
+        self,
+        request: Request[Any, Any, Any],
+        listing_id: FromPath[uuid.UUID],
+        other_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Explanation:
+        """For one of your open listings and another open listing: every rule of the match,
+        whether it holds, and the numbers; so you see why a counterpart was not proposed."""
+        company_id = company_of(request, "trades:read")
+        async with pool.acquire() as conn:
+            mine = await storage.open_listing(conn, listing_id)
+            other = await storage.open_listing(conn, other_id)
+        if mine is None or mine.company_id != company_id:
+            raise Problem(404, "Not found", f"no open listing {listing_id} of yours")
+        if other is None:
+            raise Problem(404, "Not found", f"no open listing {other_id} on the exchange")
+        if mine.kind == other.kind:
+            raise Problem(
+                400,
+                "The request is not valid",
+                f"both listings are {mine.kind}s; a match needs an offer and a need",
+                errors=[{"field": "other_id", "message": "must be of the other kind"}],
+            )
+        offer, need = (mine, other) if mine.kind == "offer" else (other, mine)
+        found = checks(offer, need)
+        return Explanation(
+            offer_id=offer.listing_id,
+            need_id=need.listing_id,
+            proposed=all(c.holds for c in found),
+            checks=[CheckView(rule=c.rule, holds=c.holds, detail=c.detail) for c in found],
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 from litestar import Litestar
 
 from services.matching import handlers
-from services.matching.api import ProposalController
+from services.matching.api import ExplanationController, ProposalController
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         title="Viken Park exchange: matching",
         description="Proposes trades between open offers and needs.",
         migrations=Path(__file__).parent / "migrations",
-        route_handlers=[ProposalController],
+        route_handlers=[ProposalController, ExplanationController],
         produces=(Topic.PROPOSALS,),
         consumes=(Topic.LISTINGS,),
         register_consumers=handlers.register,

@@ -110,27 +110,28 @@ def windows_overlap(offer: OpenListing, need: OpenListing) -> bool:
     return not starts or not ends or max(starts) <= min(ends)
 
 
-def quality_reasons(offer: OpenListing, need: OpenListing) -> list[str] | None:
-    """One reason per quality limit of the need that the offer meets; None if one fails.
+@dataclass(frozen=True)
+class Check:
+    """One rule of the match, whether it holds for the pair, and the numbers."""
+
+    rule: str
+    holds: bool
+    detail: str
+
+
+def _quality_checks(offer: OpenListing, need: OpenListing) -> list[Check]:
+    """One check per quality limit of the need, against the offer's stated value.
 
     A limit holds when the offer states the property in the same unit with a value (or
     its own guaranteed min and max) inside the need's min and max.
     """
     stated = {q["property"]: q for q in offer.quality}
-    reasons = []
+    found = []
     for limit in need.quality:
         low, high = limit.get("min"), limit.get("max")
         if low is None and high is None:
             continue  # a value without limits describes, it does not constrain
-        have = stated.get(limit["property"])
-        if have is None or have.get("unit") != limit.get("unit"):
-            return None
-        lowest = have.get("value") if have.get("value") is not None else have.get("min")
-        highest = have.get("value") if have.get("value") is not None else have.get("max")
-        if (low is not None and (lowest is None or lowest < low)) or (
-            high is not None and (highest is None or highest > high)
-        ):
-            return None
+        name, unit = limit["property"], limit["unit"]
         bounds = " and ".join(
             part
             for part in (
@@ -139,43 +140,124 @@ def quality_reasons(offer: OpenListing, need: OpenListing) -> list[str] | None:
             )
             if part
         )
-        shown = f"{lowest:g}" if lowest == highest else f"{lowest:g} to {highest:g}"
-        reasons.append(
-            f"{limit['property']} {shown} {limit['unit']} meets the need's {bounds} {limit['unit']}"
+        have = stated.get(name)
+        if have is None or have.get("unit") != unit:
+            found.append(
+                Check(
+                    f"quality:{name}",
+                    False,
+                    f"the offer states no {name} in {unit}; the need wants {bounds} {unit}",
+                )
+            )
+            continue
+        lowest = have.get("value") if have.get("value") is not None else have.get("min")
+        highest = have.get("value") if have.get("value") is not None else have.get("max")
+        holds = not (
+            (low is not None and (lowest is None or lowest < low))
+            or (high is not None and (highest is None or highest > high))
         )
-    return reasons
+        shown = (
+            f"{lowest:g}"
+            if lowest == highest and lowest is not None
+            else f"{_num(lowest)} to {_num(highest)}"
+        )
+        verb = "meets" if holds else "fails"
+        found.append(
+            Check(
+                f"quality:{name}", holds, f"{name} {shown} {unit} {verb} the need's {bounds} {unit}"
+            )
+        )
+    return found
+
+
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def _span(listing: OpenListing) -> str:
+    return f"from {listing.available_from or 'now'} to {listing.available_until or 'open end'}"
+
+
+def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
+    """Every rule of the match for this offer and need, in the order a person reads them."""
+    result = [
+        Check(
+            "companies",
+            offer.company_id != need.company_id,
+            "different companies"
+            if offer.company_id != need.company_id
+            else "a company's offer is never proposed to its own need",
+        ),
+    ]
+    use = knowledge.link(offer.resource, need.resource)
+    result.append(
+        Check(
+            "resource",
+            use is not None,
+            _resource_reason(offer, need, use)
+            if use is not None
+            else f"{offer.resource} does not serve a need for {need.resource} "
+            "(neither the same resource nor a substitute in the knowledge base)",
+        )
+    )
+    available = convert(offer.quantity, offer.unit, need.unit)
+    if available is None:
+        result.append(Check("units", False, f"{offer.unit} cannot be converted to {need.unit}"))
+    else:
+        quantity = min(available, need.quantity)
+        result.append(
+            Check(
+                "quantity",
+                True,
+                f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
+                f"{format_quantity(quantity, need.unit)} of the "
+                f"{format_quantity(need.quantity, need.unit)} needed",
+            )
+        )
+    overlap = windows_overlap(offer, need)
+    result.append(
+        Check(
+            "window",
+            overlap,
+            "the availability windows overlap"
+            if overlap
+            else f"the offer is available {_span(offer)}, the need {_span(need)}: no overlap",
+        )
+    )
+    result.extend(_quality_checks(offer, need))
+    distance = distance_km(offer, need)
+    if distance is not None:
+        near = distance <= MAX_DISTANCE_KM
+        result.append(
+            Check(
+                "distance",
+                near,
+                f"the sites are {distance:.1f} km apart"
+                + (
+                    ""
+                    if near
+                    else f", more than the {MAX_DISTANCE_KM:.0f} km the exchange proposes"
+                ),
+            )
+        )
+    return result
 
 
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
-    if a.kind == b.kind or a.company_id == b.company_id:
+    if a.kind == b.kind:
         return None
     offer, need = (a, b) if a.kind == "offer" else (b, a)
-    use = knowledge.link(offer.resource, need.resource)
-    if use is None:
+    found = checks(offer, need)
+    if not all(check.holds for check in found):
         return None
     available = convert(offer.quantity, offer.unit, need.unit)
-    if available is None or not windows_overlap(offer, need):
-        return None
-    qualities = quality_reasons(offer, need)
-    if qualities is None:
-        return None
-    distance = distance_km(offer, need)
-    if distance is not None and distance > MAX_DISTANCE_KM:
-        return None
-    quantity = min(available, need.quantity)
+    assert available is not None
     return Proposal(
         proposal_id=proposal_id(offer.listing_id, need.listing_id),
         offer=offer,
         need=need,
-        quantity=quantity,
+        quantity=min(available, need.quantity),
         unit=need.unit,
-        reasons=(
-            _resource_reason(offer, need, use),
-            f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
-            f"{format_quantity(quantity, need.unit)} of the "
-            f"{format_quantity(need.quantity, need.unit)} needed",
-            *qualities,
-            *([f"the sites are {distance:.1f} km apart"] if distance is not None else []),
-        ),
+        reasons=tuple(c.detail for c in found if c.rule not in ("companies", "window")),
     )

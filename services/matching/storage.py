@@ -140,3 +140,29 @@ async def retract(conn: Connection, proposal_id: uuid.UUID, reason: str) -> date
         reason,
     )
     return retracted_at
+
+
+async def open_listing(conn: Connection, listing_id: uuid.UUID) -> OpenListing | None:
+    row = await conn.fetchrow(
+        """
+        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
+               available_from, available_until, quality, latitude, longitude
+        FROM open_listings WHERE listing_id = $1
+        """,
+        listing_id,
+    )
+    return OpenListing(**{**dict(row), "quality": tuple(row["quality"])}) if row else None
+
+
+async def proposal_of(
+    conn: Connection, proposal_id: uuid.UUID, company_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT * FROM proposals
+        WHERE id = $1 AND (supplier_company_id = $2 OR receiver_company_id = $2)
+        """,
+        proposal_id,
+        company_id,
+    )
+    return dict(row) if row else None

@@ -90,6 +90,7 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         "key_id": keys[0]["id"],
         "company_id": owner["company"]["id"],
         "person_id": owner["company"]["id"],
+        "other_id": offer["id"],
     }
     secrets = {draft["id"], proposal_row["id"], inbox[0]["id"], keys[0]["id"]}
     for method, path in await operations(client):

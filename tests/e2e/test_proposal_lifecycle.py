@@ -56,6 +56,9 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
         return found if list(found.values()) == ["proposed"] else None
 
     proposal_id = next(iter(await eventually(proposed)))
+    need_id = (
+        await client.get(f"/api/matching/proposals/{proposal_id}", headers=receiver["headers"])
+    ).json()["need_id"]
     reasons = (await client.get("/api/matching/proposals/", headers=receiver["headers"])).json()
     assert any("ISO 17225-1" in r for r in reasons[0]["reasons"])
     assert "moisture 15 % meets the need's at most 45 %" in reasons[0]["reasons"]
@@ -82,6 +85,26 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
         return True
 
     await eventually(told_both)
+    # Why not any more: the receiver asks the matcher.
+    explained = await client.get(
+        f"/api/matching/listings/{need_id}/explain/{offer['id']}", headers=receiver["headers"]
+    )
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["proposed"] is False
+    failing = [c for c in explained.json()["checks"] if not c["holds"]]
+    assert failing == [
+        {
+            "rule": "quality:moisture",
+            "holds": False,
+            "detail": "moisture 60 % fails the need's at most 45 %",
+        }
+    ]
+    # only the need's owner may ask about it
+    assert (
+        await client.get(
+            f"/api/matching/listings/{need_id}/explain/{offer['id']}", headers=supplier["headers"]
+        )
+    ).status_code == 404
     contract_view = await client.get(
         f"/api/contracts/proposals/{proposal_id}", headers=receiver["headers"]
     )

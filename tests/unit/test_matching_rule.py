@@ -162,3 +162,16 @@ def test_sites_too_far_apart_are_not_proposed() -> None:
     assert proposal is not None and any("km apart" in r for r in proposal.reasons)
     assert propose(offer, bergen) is None
     assert propose(offer, listing("need", uuid.uuid4())) is not None  # no coordinates given
+
+
+def test_checks_say_which_rule_fails_and_why() -> None:
+    from services.matching.domain import checks
+
+    company = uuid.uuid4()
+    offer = listing("offer", company, "5", "m3", code="170405")
+    need = listing("need", company, "5", "t", code="030105")
+    failed = {c.rule: c.detail for c in checks(offer, need) if not c.holds}
+    assert set(failed) == {"companies", "resource", "units"}
+    assert "never proposed to its own need" in failed["companies"]
+    assert "does not serve a need for 030105" in failed["resource"]
+    assert failed["units"] == "m3 cannot be converted to t"
