@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Router, get
@@ -43,6 +44,7 @@ class ServiceSpec:
     produces: tuple[Topic, ...] = ()
     consumes: tuple[Topic, ...] = ()
     register_consumers: RegisterConsumers | None = None
+    background: tuple[Callable[[Pool, Settings], Coroutine[Any, Any, None]], ...] = ()
     dependencies: dict[str, Provide] = field(default_factory=dict)
 
     @property
@@ -87,11 +89,16 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
                 if settings.outbox_relay_enabled
                 else None
             )
+            tasks = [asyncio.create_task(job(pool, settings)) for job in spec.background]
             app.state.pool = pool
             app.state.broker = broker
             try:
                 yield
             finally:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if relay_task is not None:
                     relay_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     invitation_hours: int = Field(
         default=72, ge=1, le=24 * 30, description="How long an invitation to a colleague holds."
     )
+    proposal_expiry_hours: float = Field(
+        default=30 * 24, gt=0, description="An unanswered proposal expires after this long."
+    )
     outbox_relay_enabled: bool = Field(
         default=True,
         description="Run the outbox relay inside the service (off to run relays elsewhere).",

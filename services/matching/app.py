@@ -23,5 +23,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         produces=(Topic.PROPOSALS,),
         consumes=(Topic.LISTINGS,),
         register_consumers=handlers.register,
+        background=(handlers.expire_periodically,),
     )
     return create_service_app(spec, settings or Settings())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
+import asyncpg
+import structlog
 from faststream.kafka import KafkaBroker
 
 from services.matching import storage
@@ -27,6 +31,7 @@ from shared.settings import Settings
 
 SOURCE = "/services/matching"
 GROUP = "matching"
+log = structlog.get_logger(__name__)
 
 
 async def announce(conn: Connection, event: Payload, subject: uuid.UUID, cause: Envelope) -> None:
@@ -51,21 +56,46 @@ async def retract_all(
         retracted_at = await storage.retract(conn, row["id"], reason)
         if retracted_at is None:
             continue
-        await announce(
-            conn,
-            TradeRetracted(
-                proposal_id=row["id"],
-                offer_id=row["offer_id"],
-                need_id=row["need_id"],
-                supplier_company_id=row["supplier_company_id"],
-                receiver_company_id=row["receiver_company_id"],
-                title=row["offer_title"] or "a proposed trade",
-                reason=reason,
-                retracted_at=retracted_at,
-            ),
-            row["id"],
-            cause,
-        )
+        row = {**row, "retract_reason": reason, "retracted_at": retracted_at}
+        await announce(conn, retraction(row), row["id"], cause)
+
+
+def retraction(row: dict[str, Any]) -> TradeRetracted:
+    return TradeRetracted(
+        proposal_id=row["id"],
+        offer_id=row["offer_id"],
+        need_id=row["need_id"],
+        supplier_company_id=row["supplier_company_id"],
+        receiver_company_id=row["receiver_company_id"],
+        title=row["offer_title"] or "a proposed trade",
+        reason=row["retract_reason"],
+        retracted_at=row["retracted_at"],
+    )
+
+
+async def expire_proposals(pool: Pool, settings: Settings) -> int:
+    """Expire one batch of unanswered proposals and tell their parties; how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await storage.expire_proposals(conn, settings.proposal_expiry_hours)
+        for row in rows:
+            await enqueue(
+                conn,
+                Topic.PROPOSALS,
+                Envelope.wrap(retraction(row), source=SOURCE, subject=row["id"]),
+            )
+    return len(rows)
+
+
+async def expire_periodically(pool: Pool, settings: Settings) -> None:
+    """Runs in every matching instance; SKIP LOCKED shares the batches between them."""
+    every = min(60.0, settings.proposal_expiry_hours * 3600 / 10)
+    while True:
+        try:
+            while await expire_proposals(pool, settings) >= 100:
+                pass
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("expiring proposals failed, will retry", error=repr(exc))
+        await asyncio.sleep(every)
 
 
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:

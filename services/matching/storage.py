@@ -166,3 +166,26 @@ async def proposal_of(
         company_id,
     )
     return dict(row) if row else None
+
+
+async def expire_proposals(
+    conn: Connection, older_than_hours: float, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Mark open proposals older than the limit expired; several instances share the work."""
+    rows = await conn.fetch(
+        """
+        UPDATE proposals p SET status = 'expired', retracted_at = now(), retract_reason = $3
+        FROM (
+            SELECT id FROM proposals
+            WHERE status = 'proposed' AND created_at < now() - make_interval(secs => $1)
+            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        ) old
+        WHERE p.id = old.id
+        RETURNING p.*,
+            (SELECT title FROM open_listings o WHERE o.listing_id = p.offer_id) AS offer_title
+        """,
+        older_than_hours * 3600,
+        limit,
+        f"the proposal expired after {older_than_hours / 24:g} days without agreement",
+    )
+    return [dict(r) for r in rows]
