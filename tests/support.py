@@ -84,10 +84,21 @@ class Stack:
     def namespace(self) -> str:
         return self.env["SYMBIOSIS_KAFKA_NAMESPACE"]
 
-    def start(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
+    def start(
+        self,
+        name: str,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        service: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        """Start ``name`` (a service, or the gateway); ``service`` and ``port`` run another
+        instance of a service under a name of its own."""
         argv = [sys.executable, "-m", "symbiosis"] + (
-            ["gateway"] if name == "gateway" else ["serve", name]
+            ["gateway"] if name == "gateway" else ["serve", service or name]
         )
+        if port is not None:
+            argv += ["--port", str(port)]
         log = (self.data_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             argv,
