@@ -191,6 +191,36 @@ class ContractAgreed(Payload):
     agreed_at: datetime
 
 
+class ProposalValue(BaseModel):
+    """What a proposed trade is worth, with the factors used; None where not estimated."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    price_gap_ore_per_unit: Decimal | None = Field(
+        default=None,
+        description="The need's price minus the offer's, in øre per unit of the proposal; "
+        "positive: room for a deal.",
+    )
+    surplus_ore: int | None = Field(default=None, description="The gap times the quantity, in øre.")
+    supplier_surplus_ore: int | None = Field(
+        default=None, description="The supplier's share when the price meets in the middle."
+    )
+    receiver_surplus_ore: int | None = Field(
+        default=None, description="The receiver's share when the price meets in the middle."
+    )
+    distance_km: float | None = Field(default=None, description="Straight line between sites.")
+    transport_tkm: float | None = Field(
+        default=None, description="Tonnes times the straight-line km."
+    )
+    transport_kg_co2e: float | None = Field(
+        default=None, description="Road transport, well-to-wheel (TTW + WTT factors)."
+    )
+    factors: tuple[str, ...] = Field(default=(), description="Emission factor keys used.")
+    co2e_avoided_kg: float | None = Field(
+        default=None, description="Not estimated yet: needs the material-to-factor mapping."
+    )
+
+
 class TradeProposed(Payload):
     """The matcher found an offer and a need that fit and proposes a trade."""
 
@@ -208,6 +238,7 @@ class TradeProposed(Payload):
     quantity: Decimal = Field(gt=0, description="Proposed amount, in `unit`.")
     unit: Unit
     reasons: tuple[str, ...] = Field(description="Why the pair matches, in plain words.")
+    value: ProposalValue | None = Field(default=None, description="What the trade is worth.")
 
 
 class ApiKeyRevoked(Payload):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.matching import storage
 from services.matching.domain import checks
 from shared.db import Pool
+from shared.events import ProposalValue
 from shared.http import Problem, company_of
 from shared.units import Quantity
 
@@ -29,6 +30,7 @@ class ProposalView(BaseModel):
     quantity: Quantity
     unit: str
     reasons: list[str]
+    value: ProposalValue | None
     status: str
     retract_reason: str | None
     created_at: datetime

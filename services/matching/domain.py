@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.matching import knowledge
-from shared.units import convert, format_quantity
+from shared.events import ProposalValue
+from shared.units import convert, dimension, format_quantity
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
 # Until a need can state its own limit: farther than this, transport eats the benefit of
@@ -40,6 +41,7 @@ class OpenListing:
     quality: tuple[dict[str, Any], ...] = field(default=())
     latitude: float | None = None
     longitude: float | None = None
+    price_per_unit_ore: int | None = None
 
     @property
     def resource(self) -> str:
@@ -55,6 +57,7 @@ class Proposal:
     quantity: Decimal
     unit: str
     reasons: tuple[str, ...]
+    value: ProposalValue
 
 
 def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
@@ -243,6 +246,60 @@ def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
     return result
 
 
+# Road freight, full fuel life cycle: tank-to-wheel plus well-to-tank (DESNZ 2025).
+TRANSPORT_FACTORS = ("freight.hgv.all", "freight.hgv.all.wtt")
+
+
+def _price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
+    if listing.price_per_unit_ore is None:
+        return None
+    per = convert(Decimal(1), need_unit, listing.unit)  # listing units in one need unit
+    return None if per is None else Decimal(listing.price_per_unit_ore) * per
+
+
+def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> ProposalValue:
+    """The price gap and its surplus (split at the middle price), and road transport."""
+    ask = _price_per_need_unit(offer, need.unit)
+    bid = _price_per_need_unit(need, need.unit)
+    gap = surplus = supplier = receiver = None
+    if ask is not None and bid is not None:
+        gap = bid - ask
+        surplus = int((gap * quantity).to_integral_value())
+        supplier = int((gap / 2 * quantity).to_integral_value())
+        receiver = surplus - supplier
+    distance = distance_km(offer, need)
+    tkm = kg_co2e = None
+    factors: tuple[str, ...] = ()
+    if distance is not None and dimension(need.unit) == "mass":
+        tonnes = convert(quantity, need.unit, "t")
+        assert tonnes is not None
+        tkm = float(tonnes) * distance
+        table = knowledge.emission_factors()
+        kg_co2e = tkm * float(sum(table[key].value for key in TRANSPORT_FACTORS))
+        factors = TRANSPORT_FACTORS
+    return ProposalValue(
+        price_gap_ore_per_unit=gap,
+        surplus_ore=surplus,
+        supplier_surplus_ore=supplier,
+        receiver_surplus_ore=receiver,
+        distance_km=None if distance is None else round(distance, 2),
+        transport_tkm=None if tkm is None else round(tkm, 2),
+        transport_kg_co2e=None if kg_co2e is None else round(kg_co2e, 2),
+        factors=factors,
+    )
+
+
+def _value_reason(value: ProposalValue, unit: str) -> str | None:
+    if value.price_gap_ore_per_unit is None or value.surplus_ore is None:
+        return None
+    gap = value.price_gap_ore_per_unit / 100
+    if gap >= 0:
+        return (
+            f"prices leave {gap:.2f} NOK/{unit} to share: {value.surplus_ore / 100:.0f} NOK in all"
+        )
+    return f"prices are {-gap:.2f} NOK/{unit} apart: a deal needs one side to move"
+
+
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
     if a.kind == b.kind:
@@ -253,11 +310,18 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
         return None
     available = convert(offer.quantity, offer.unit, need.unit)
     assert available is not None
+    quantity = min(available, need.quantity)
+    value = value_of(offer, need, quantity)
+    reasons = [c.detail for c in found if c.rule not in ("companies", "window")]
+    money = _value_reason(value, need.unit)
+    if money:
+        reasons.append(money)
     return Proposal(
         proposal_id=proposal_id(offer.listing_id, need.listing_id),
         offer=offer,
         need=need,
-        quantity=min(available, need.quantity),
+        quantity=quantity,
         unit=need.unit,
-        reasons=tuple(c.detail for c in found if c.rule not in ("companies", "window")),
+        reasons=tuple(reasons),
+        value=value,
     )

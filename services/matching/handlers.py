@@ -115,6 +115,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             quality=tuple(q.model_dump() for q in payload.quality),
             latitude=payload.latitude,
             longitude=payload.longitude,
+            price_per_unit_ore=payload.price_per_unit_ore,
         )
 
         async def effect(conn: Connection) -> None:
@@ -142,6 +143,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
                         quantity=proposal.quantity,
                         unit=proposal.unit,
                         reasons=proposal.reasons,
+                        value=proposal.value,
                     ),
                     proposal.proposal_id,
                     envelope,

@@ -28,13 +28,15 @@ async def index_listing(conn: Connection, listing: OpenListing) -> None:
         """
         INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, resource_class,
                                    resource, title, quantity, unit, available_from,
-                                   available_until, quality, latitude, longitude)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                   available_until, quality, latitude, longitude,
+                                   price_per_unit_ore)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         ON CONFLICT (listing_id) DO UPDATE SET
             title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
             available_from = excluded.available_from,
             available_until = excluded.available_until, quality = excluded.quality,
-            latitude = excluded.latitude, longitude = excluded.longitude
+            latitude = excluded.latitude, longitude = excluded.longitude,
+            price_per_unit_ore = excluded.price_per_unit_ore
         """,
         listing.listing_id,
         listing.company_id,
@@ -50,6 +52,7 @@ async def index_listing(conn: Connection, listing: OpenListing) -> None:
         list(listing.quality),
         listing.latitude,
         listing.longitude,
+        listing.price_per_unit_ore,
     )
 
 
@@ -65,7 +68,8 @@ async def counterparts(
     rows = await conn.fetch(
         """
         SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-               available_from, available_until, quality, latitude, longitude
+               available_from, available_until, quality, latitude, longitude,
+               price_per_unit_ore
         FROM open_listings
         WHERE resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3
         ORDER BY indexed_at, listing_id
@@ -83,10 +87,11 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
     inserted = await conn.fetchval(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
-                               ewc_code, resource_class, quantity, unit, reasons)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                               ewc_code, resource_class, quantity, unit, reasons, value)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (id) DO UPDATE SET
             status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons,
+            value = excluded.value,
             retracted_at = NULL, retract_reason = NULL
         WHERE proposals.status = 'retracted'
         RETURNING true
@@ -101,6 +106,7 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
         proposal.quantity,
         proposal.unit,
         list(proposal.reasons),
+        proposal.value.model_dump(mode="json"),
     )
     return bool(inserted)
 
@@ -146,7 +152,8 @@ async def open_listing(conn: Connection, listing_id: uuid.UUID) -> OpenListing |
     row = await conn.fetchrow(
         """
         SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-               available_from, available_until, quality, latitude, longitude
+               available_from, available_until, quality, latitude, longitude,
+               price_per_unit_ore
         FROM open_listings WHERE listing_id = $1
         """,
         listing_id,

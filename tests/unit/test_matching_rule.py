@@ -175,3 +175,43 @@ def test_checks_say_which_rule_fails_and_why() -> None:
     assert "never proposed to its own need" in failed["companies"]
     assert "does not serve a need for 030105" in failed["resource"]
     assert failed["units"] == "m3 cannot be converted to t"
+
+
+def test_value_splits_the_price_gap_and_counts_road_transport() -> None:
+    from services.matching.domain import TRANSPORT_FACTORS, distance_km
+    from services.matching.knowledge import emission_factors
+
+    offer = with_(
+        listing("offer", uuid.uuid4(), "10", "t"),
+        price_per_unit_ore=-15000,
+        latitude=59.25,
+        longitude=11.03,
+    )  # the supplier pays a 150 NOK/t gate fee
+    need = with_(
+        listing("need", uuid.uuid4(), "4000", "kg"),
+        price_per_unit_ore=5,
+        latitude=59.27,
+        longitude=11.05,
+    )  # the receiver would pay 5 øre/kg
+    proposal = propose(offer, need)
+    assert proposal is not None
+    value = proposal.value
+    assert value.price_gap_ore_per_unit == Decimal(20)  # øre per kg
+    assert (value.surplus_ore, value.supplier_surplus_ore, value.receiver_surplus_ore) == (
+        80_000,
+        40_000,
+        40_000,
+    )
+    distance = distance_km(offer, need)
+    assert distance is not None and 2 < distance < 3
+    factor = sum(float(emission_factors()[k].value) for k in TRANSPORT_FACTORS)
+    assert value.transport_kg_co2e == pytest.approx(4 * distance * factor, abs=0.01)
+    assert value.factors == TRANSPORT_FACTORS
+    assert value.co2e_avoided_kg is None  # not estimated yet, never invented
+    assert "prices leave 0.20 NOK/kg to share: 800 NOK in all" in proposal.reasons
+
+
+def test_value_without_prices_or_places_is_left_empty() -> None:
+    proposal = propose(listing("offer", uuid.uuid4()), listing("need", uuid.uuid4()))
+    assert proposal is not None
+    assert proposal.value.surplus_ore is None and proposal.value.transport_kg_co2e is None
