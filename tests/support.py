@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
-from contextlib import closing
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,21 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.data_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def running_stack(
+    infra: Infra, database_url: str, data_dir: Path, ports: int = 5
+) -> Iterator[Stack]:
+    """The four services and the gateway, started on ``ports`` consecutive free ports
+    (any beyond five are left for extra instances), and stopped afterwards."""
+    port = free_port_block(ports)
+    stack = Stack(stack_env(infra, database_url, data_dir, port), data_dir, port)
+    try:
+        stack.start_all()
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 def stack_env(infra: Infra, database_url: str, data_dir: Path, http_port: int) -> dict[str, str]:

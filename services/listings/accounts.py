@@ -27,15 +27,14 @@ from pydantic import (
 )
 
 from services.listings import domain, storage
+from services.listings.outbox import publish_event
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
-from shared.events import ApiKeyRevoked, Envelope
+from shared.events import ApiKeyRevoked
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
-from shared.outbox import enqueue
 from shared.revocations import record_revocation
 from shared.settings import Settings
 
-SOURCE = "/services/listings"
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that both answers take as long.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -681,16 +680,7 @@ async def _revoke_key(
         assert row.revoked_at is not None
         event = ApiKeyRevoked(key_id=row.id, company_id=row.company_id, revoked_at=row.revoked_at)
         await record_revocation(conn, event)  # refused here at once, elsewhere on the event
-        await enqueue(
-            conn,
-            event.topic,
-            Envelope.wrap(
-                event,
-                source=SOURCE,
-                subject=row.id,
-                correlation_id=request.headers.get("x-correlation-id"),
-            ),
-        )
+        await publish_event(conn, request, event, row.id)
     return ApiKey.of(row)
 
 

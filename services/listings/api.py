@@ -18,23 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.listings import domain, storage
 from services.listings.accounts import Location
-from shared.db import Connection, Pool
+from services.listings.outbox import publish_event
+from shared.db import Pool
 from shared.events import (
-    Envelope,
     Frequency,
     ListingPublished,
     ListingUpdated,
     ListingWithdrawn,
-    Payload,
     QualitySpec,
     Transport,
 )
 from shared.http import Problem, company_of, example_body, principal_of
-from shared.outbox import enqueue
 from shared.resources import RESOURCE_CLASSES
 from shared.units import Quantity, Unit, dimension, to_base
 
-SOURCE = "/services/listings"
 MAX_PRICE_ORE = 10**12
 
 EXAMPLE_HEAT_OFFER: dict[str, Any] = {
@@ -243,22 +240,6 @@ def facts(row: storage.ListingRow) -> dict[str, Any]:
         "transport": row.transport,
         "price_per_unit_ore": row.price_per_unit_ore,
     }
-
-
-async def publish_event(
-    conn: Connection,
-    request: Request[Any, Any, Any] | None,
-    event: Payload,
-    subject: uuid.UUID,
-    correlation_id: str | None = None,
-) -> None:
-    if request is not None:
-        correlation_id = correlation_id or request.headers.get("x-correlation-id")
-    await enqueue(
-        conn,
-        event.topic,
-        Envelope.wrap(event, source=SOURCE, subject=subject, correlation_id=correlation_id),
-    )
 
 
 def _not_found(listing_id: uuid.UUID) -> Problem:

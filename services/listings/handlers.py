@@ -7,7 +7,8 @@ from decimal import Decimal
 from faststream.kafka import KafkaBroker
 
 from services.listings import storage
-from services.listings.api import facts, publish_event
+from services.listings.api import facts
+from services.listings.outbox import publish_event
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (

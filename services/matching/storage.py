@@ -9,6 +9,15 @@ from typing import Any
 from services.matching.domain import OpenListing, Proposal
 from shared.db import Connection
 
+_SELECT_OPEN = """
+    SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
+           available_from, available_until, quality, latitude, longitude, price_per_unit_ore
+    FROM open_listings"""
+
+
+def _open_listing(row: Any) -> OpenListing:
+    return OpenListing(**{**dict(row), "quality": tuple(row["quality"])})
+
 
 async def lock_resources(conn: Connection, resources: list[str]) -> None:
     """Serialise matching per resource for this transaction, taking the locks in order.
@@ -66,11 +75,8 @@ async def counterparts(
 ) -> list[OpenListing]:
     """Open listings of the other kind, of one of ``resources``, from other companies."""
     rows = await conn.fetch(
-        """
-        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-               available_from, available_until, quality, latitude, longitude,
-               price_per_unit_ore
-        FROM open_listings
+        f"""
+        {_SELECT_OPEN}
         WHERE resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3
         ORDER BY indexed_at, listing_id
         """,
@@ -78,7 +84,7 @@ async def counterparts(
         listing.kind,
         listing.company_id,
     )
-    return [OpenListing(**{**dict(r), "quality": tuple(r["quality"])}) for r in rows]
+    return [_open_listing(r) for r in rows]
 
 
 async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
@@ -149,16 +155,8 @@ async def retract(conn: Connection, proposal_id: uuid.UUID, reason: str) -> date
 
 
 async def open_listing(conn: Connection, listing_id: uuid.UUID) -> OpenListing | None:
-    row = await conn.fetchrow(
-        """
-        SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-               available_from, available_until, quality, latitude, longitude,
-               price_per_unit_ore
-        FROM open_listings WHERE listing_id = $1
-        """,
-        listing_id,
-    )
-    return OpenListing(**{**dict(row), "quality": tuple(row["quality"])}) if row else None
+    row = await conn.fetchrow(f"{_SELECT_OPEN} WHERE listing_id = $1", listing_id)
+    return _open_listing(row) if row else None
 
 
 async def proposal_of(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import create_database
-from tests.support import Infra, Stack, free_port_block, stack_env
+from tests.support import Infra, Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +19,8 @@ def stack(
     infra: Infra, stack_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """All four services and the gateway as real processes on the test servers."""
-    data_dir = tmp_path_factory.mktemp("stack")
-    port = free_port_block(5)
-    running = Stack(stack_env(infra, stack_database, data_dir, port), data_dir, port)
-    try:
-        running.start_all()
+    with running_stack(infra, stack_database, tmp_path_factory.mktemp("stack")) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ from tests.support import (
     Infra,
     Stack,
     eventually,
-    free_port_block,
     read_topic,
     register_company,
-    stack_env,
+    running_stack,
 )
 
 pytestmark = pytest.mark.e2e
@@ -38,17 +37,11 @@ def quiet_listings_stack(
     infra: Infra, crash_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The stack, with the listings service's own relay switched off to start with."""
-    data_dir = tmp_path_factory.mktemp("crash")
-    port = free_port_block(5)
-    stack = Stack(stack_env(infra, crash_database, data_dir, port), data_dir, port)
-    try:
-        stack.start_all()
+    with running_stack(infra, crash_database, tmp_path_factory.mktemp("crash")) as stack:
         stack.stop("listings")
         stack.start("listings", {"SYMBIOSIS_OUTBOX_RELAY_ENABLED": "false"})
         stack.wait_healthy(["listings"])
         yield stack
-    finally:
-        stack.stop_all()
 
 
 async def test_relay_killed_after_publish_before_mark(

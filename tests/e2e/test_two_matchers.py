@@ -27,10 +27,9 @@ from tests.support import (
     Infra,
     Stack,
     eventually,
-    free_port_block,
     read_topic,
     register_company,
-    stack_env,
+    running_stack,
 )
 
 pytestmark = pytest.mark.e2e
@@ -49,15 +48,10 @@ def two_matchers(
     infra: Infra, two_matchers_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("two-matchers")
-    port = free_port_block(6)
-    stack = Stack(stack_env(infra, two_matchers_database, data_dir, port), data_dir, port)
-    try:
-        stack.start_all()
-        stack.start("matching-2", service="matching", port=port + 5)
+    with running_stack(infra, two_matchers_database, data_dir, ports=6) as stack:
+        stack.start("matching-2", service="matching", port=stack.http_port + 5)
         stack.wait_healthy(["matching"])
         yield stack
-    finally:
-        stack.stop_all()
 
 
 def listing_body(kind: str, code: str, i: int) -> dict[str, Any]:
