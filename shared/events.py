@@ -217,7 +217,19 @@ class ProposalValue(BaseModel):
     )
     factors: tuple[str, ...] = Field(default=(), description="Emission factor keys used.")
     co2e_avoided_kg: float | None = Field(
-        default=None, description="Not estimated yet: needs the material-to-factor mapping."
+        default=None,
+        description="Production replaced (less reprocessing) plus the disposal route escaped, "
+        "from the impact knowledge base; None when the resource has no sourced factors.",
+    )
+    co2e_factors: tuple[str, ...] = Field(
+        default=(), description="Emission factor keys behind `co2e_avoided_kg`."
+    )
+    co2e_basis: str | None = Field(
+        default=None,
+        description="The counterfactual and what is not counted, or why nothing is estimated.",
+    )
+    co2e_net_kg: float | None = Field(
+        default=None, description="`co2e_avoided_kg` less `transport_kg_co2e`, when both known."
     )
 
 

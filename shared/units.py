@@ -45,3 +45,8 @@ def dimension(unit: str) -> str:
 def to_base(quantity: Decimal, unit: str) -> Decimal:
     """In the base unit of its dimension: kg, kWh, m3 or pieces."""
     return quantity * _TO_BASE[unit][1]
+
+
+def is_unit(text: str) -> bool:
+    """Whether ``text`` names a unit the exchange knows."""
+    return text in _TO_BASE

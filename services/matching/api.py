@@ -69,7 +69,7 @@ class ProposalController(Controller):
 
 class CheckView(BaseModel):
     rule: str = Field(
-        description="`companies`, `resource`, `quantity`, `units`, `window`, "
+        description="`companies`, `resource`, `permit`, `quantity`, `units`, `window`, "
         "`quality:<property>` or `distance`."
     )
     holds: bool

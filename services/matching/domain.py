@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from services.matching import knowledge
+from shared.ewc import catalogue
 from shared.events import ProposalValue
-from shared.units import convert, dimension, format_quantity
+from shared.units import convert, dimension, format_quantity, is_unit
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
 # Until a need can state its own limit: farther than this, transport eats the benefit of
@@ -181,6 +182,26 @@ def _span(listing: OpenListing) -> str:
     return f"from {listing.available_from or 'now'} to {listing.available_until or 'open end'}"
 
 
+def _permit_check(offer: OpenListing, need: OpenListing) -> Check | None:
+    """A hazardous offer goes only to a need for that very code: the listings service takes
+    such a need only from a company that declared the permit to receive it."""
+    entry = catalogue().get(offer.ewc_code or "")
+    if entry is None or not entry.hazardous:
+        return None
+    if need.resource == offer.resource:
+        return Check(
+            "permit",
+            True,
+            f"{entry.display} is hazardous; the receiver declared the permit to receive it",
+        )
+    return Check(
+        "permit",
+        False,
+        f"{entry.display} is hazardous and the need is for {need.resource}: the receiver has "
+        "not declared a permit for it",
+    )
+
+
 def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
     """Every rule of the match for this offer and need, in the order a person reads them."""
     result = [
@@ -203,6 +224,9 @@ def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
             "(neither the same resource nor a substitute in the knowledge base)",
         )
     )
+    permit = _permit_check(offer, need)
+    if permit is not None:
+        result.append(permit)
     available = convert(offer.quantity, offer.unit, need.unit)
     if available is None:
         result.append(Check("units", False, f"{offer.unit} cannot be converted to {need.unit}"))
@@ -277,6 +301,7 @@ def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> Propos
         table = knowledge.emission_factors()
         kg_co2e = tkm * float(sum(table[key].value for key in TRANSPORT_FACTORS))
         factors = TRANSPORT_FACTORS
+    avoided, co2e_factors, basis = co2e_avoided(offer, quantity, need.unit)
     return ProposalValue(
         price_gap_ore_per_unit=gap,
         surplus_ore=surplus,
@@ -286,7 +311,47 @@ def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> Propos
         transport_tkm=None if tkm is None else round(tkm, 2),
         transport_kg_co2e=None if kg_co2e is None else round(kg_co2e, 2),
         factors=factors,
+        co2e_avoided_kg=avoided,
+        co2e_factors=co2e_factors,
+        co2e_basis=basis,
+        co2e_net_kg=None
+        if avoided is None or kg_co2e is None
+        else round(avoided - kg_co2e, 2),
     )
+
+
+def co2e_avoided(
+    offer: OpenListing, quantity: Decimal, unit: str
+) -> tuple[float | None, tuple[str, ...], str]:
+    """kg CO2e that exchanging ``quantity`` of the offer avoids, the factors, and the basis.
+
+    Avoided = production replaced - reprocessing (closed-loop row) + counterfactual disposal
+    route, each per the factor's unit. Without a sourced row, nothing is estimated.
+    """
+    impact = knowledge.impacts().get(offer.resource)
+    if impact is None:
+        return None, (), f"not estimated: no sourced factors for {offer.resource} yet"
+    table = knowledge.emission_factors()
+    per = table[impact.factor_keys[0]].unit.rsplit("/", 1)[-1]
+    amount = convert(quantity, unit, per) if is_unit(per) else None
+    if amount is None:
+        return None, (), f"not estimated: the factors are per {per}, the trade is in {unit}"
+
+    def factor(key: str) -> Decimal:
+        return table[key].value if key else Decimal(0)
+
+    per_unit = (
+        factor(impact.replaces_factor)
+        - factor(impact.reprocessing_factor)
+        + factor(impact.counterfactual_factor)
+    )
+    replaced = (
+        f"replaces {impact.replaces}"
+        if impact.replaces
+        else "the product it replaces is not estimated"
+    )
+    basis = f"{replaced}; otherwise sent to {impact.counterfactual}. {impact.basis}"
+    return round(float(per_unit * amount), 2), impact.factor_keys, basis
 
 
 def _value_reason(value: ProposalValue, unit: str) -> str | None:
@@ -298,6 +363,15 @@ def _value_reason(value: ProposalValue, unit: str) -> str | None:
             f"prices leave {gap:.2f} NOK/{unit} to share: {value.surplus_ore / 100:.0f} NOK in all"
         )
     return f"prices are {-gap:.2f} NOK/{unit} apart: a deal needs one side to move"
+
+
+def _co2e_reason(value: ProposalValue) -> str | None:
+    if value.co2e_avoided_kg is None:
+        return None
+    text = f"avoids about {value.co2e_avoided_kg:,.0f} kg CO2e ({', '.join(value.co2e_factors)})"
+    if value.co2e_net_kg is not None:
+        text += f", {value.co2e_net_kg:,.0f} kg net of road transport"
+    return text
 
 
 def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
@@ -313,9 +387,7 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     quantity = min(available, need.quantity)
     value = value_of(offer, need, quantity)
     reasons = [c.detail for c in found if c.rule not in ("companies", "window")]
-    money = _value_reason(value, need.unit)
-    if money:
-        reasons.append(money)
+    reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
     return Proposal(
         proposal_id=proposal_id(offer.listing_id, need.listing_id),
         offer=offer,

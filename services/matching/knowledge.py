@@ -112,3 +112,53 @@ def emission_factors() -> dict[str, EmissionFactor]:
                 raise KnowledgeError(f"{where}: duplicate key {factor.key}")
             factors[factor.key] = factor
     return factors
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What one unit of a resource exchanged avoids: the production it replaces (less the
+    reprocessing the closed-loop row already counts) and the disposal route it escapes."""
+
+    resource: str
+    replaces: str
+    replaces_factor: str
+    reprocessing_factor: str
+    counterfactual: str
+    counterfactual_factor: str
+    basis: str
+
+    @property
+    def factor_keys(self) -> tuple[str, ...]:
+        return tuple(
+            key
+            for key in (self.replaces_factor, self.reprocessing_factor, self.counterfactual_factor)
+            if key
+        )
+
+
+@cache
+def impacts() -> dict[str, Impact]:
+    """resource → its impact row; a resource without a row is not estimated."""
+    table: dict[str, Impact] = {}
+    factors = emission_factors()
+    path = DATA / "impact.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            where = f"{path.name}:{line}"
+            impact = Impact(**{name: (value or "").strip() for name, value in row.items()})
+            _check_resource(impact.resource, where)
+            if impact.resource in table:
+                raise KnowledgeError(f"{where}: duplicate row for {impact.resource}")
+            if not impact.basis or not impact.factor_keys:
+                raise KnowledgeError(f"{where}: a row needs a factor and its basis")
+            if impact.reprocessing_factor and not impact.replaces_factor:
+                raise KnowledgeError(f"{where}: reprocessing without the production it replaces")
+            units = set()
+            for key in impact.factor_keys:
+                if key not in factors:
+                    raise KnowledgeError(f"{where}: unknown emission factor {key}")
+                units.add(factors[key].unit)
+            if len(units) != 1:
+                raise KnowledgeError(f"{where}: factors in different units {sorted(units)}")
+            table[impact.resource] = impact
+    return table

@@ -24,3 +24,12 @@ def test_emission_factors_are_the_team_copy_with_sources() -> None:
     assert all(f.source and f.year for f in factors.values())
     readme = (knowledge.DATA / "README.md").read_text()
     assert "Open Government Licence v3.0" in readme
+
+
+def test_every_impact_row_has_sourced_factors_in_one_unit() -> None:
+    table = knowledge.impacts()
+    factors = knowledge.emission_factors()
+    assert "class:heat" not in table and "class:co2" not in table  # no sourced factor
+    for impact in table.values():
+        assert impact.basis
+        assert len({factors[key].unit for key in impact.factor_keys}) == 1

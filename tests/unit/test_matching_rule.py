@@ -207,7 +207,14 @@ def test_value_splits_the_price_gap_and_counts_road_transport() -> None:
     factor = sum(float(emission_factors()[k].value) for k in TRANSPORT_FACTORS)
     assert value.transport_kg_co2e == pytest.approx(4 * distance * factor, abs=0.01)
     assert value.factors == TRANSPORT_FACTORS
-    assert value.co2e_avoided_kg is None  # not estimated yet, never invented
+    # sawdust: the fuel it replaces is not estimated; the energy-recovery route it escapes is
+    efw = float(emission_factors()["disp.any.efw"].value)
+    assert value.co2e_avoided_kg == pytest.approx(4 * efw, abs=0.01)
+    assert value.co2e_factors == ("disp.any.efw",)
+    assert value.co2e_basis is not None and "not estimated" in value.co2e_basis
+    assert value.co2e_net_kg == pytest.approx(
+        value.co2e_avoided_kg - value.transport_kg_co2e, abs=0.02
+    )
     assert "prices leave 0.20 NOK/kg to share: 800 NOK in all" in proposal.reasons
 
 
@@ -215,3 +222,58 @@ def test_value_without_prices_or_places_is_left_empty() -> None:
     proposal = propose(listing("offer", uuid.uuid4()), listing("need", uuid.uuid4()))
     assert proposal is not None
     assert proposal.value.surplus_ore is None and proposal.value.transport_kg_co2e is None
+
+
+def test_co2e_avoided_counts_production_replaced_less_reprocessing_and_disposal_escaped() -> None:
+    from services.matching.knowledge import emission_factors
+
+    factors = emission_factors()
+    offer = listing("offer", uuid.uuid4(), "2", "t", code="150102")
+    need = listing("need", uuid.uuid4(), "3000", "kg", code="150102")
+    proposal = propose(offer, need)
+    assert proposal is not None
+    per_tonne = (
+        factors["mat.plastics_avg.primary"].value
+        - factors["mat.plastics_avg.closed_loop"].value
+        + factors["disp.any.efw"].value
+    )
+    assert proposal.value.co2e_avoided_kg == pytest.approx(float(2 * per_tonne), abs=0.01)
+    assert proposal.value.co2e_net_kg is None  # no sites given: transport unknown
+    assert any("avoids about 3,204 kg CO2e" in reason for reason in proposal.reasons)
+
+
+def test_water_counts_per_cubic_metre_and_heat_is_not_estimated() -> None:
+    from services.matching.knowledge import emission_factors
+
+    factors = emission_factors()
+    water = [
+        OpenListing(uuid.uuid4(), uuid.uuid4(), kind, None, "process_water", "Water", q, "m3")
+        for kind, q in (("offer", Decimal(100)), ("need", Decimal(40)))
+    ]
+    proposal = propose(*water)
+    assert proposal is not None
+    expected = 40 * (factors["util.water.supply"].value + factors["util.water.treatment"].value)
+    assert proposal.value.co2e_avoided_kg == pytest.approx(float(expected), abs=0.01)
+    heat = [
+        OpenListing(uuid.uuid4(), uuid.uuid4(), kind, None, "heat", "Heat", Decimal(5), "MWh")
+        for kind in ("offer", "need")
+    ]
+    proposal = propose(*heat)
+    assert proposal is not None
+    assert proposal.value.co2e_avoided_kg is None
+    assert proposal.value.co2e_basis == "not estimated: no sourced factors for class:heat yet"
+
+
+def test_a_hazardous_offer_goes_only_to_a_need_for_that_very_code() -> None:
+    from services.matching.domain import checks
+
+    sludge = listing("offer", uuid.uuid4(), code="190813")  # hazardous sludge
+    same = listing("need", uuid.uuid4(), code="190813")
+    proposal = propose(sludge, same)
+    assert proposal is not None
+    assert "19 08 13* is hazardous; the receiver declared the permit to receive it" in (
+        proposal.reasons
+    )
+    other = listing("need", uuid.uuid4(), code="190814")
+    failed = [c for c in checks(sludge, other) if not c.holds]
+    assert [c.rule for c in failed] == ["resource", "permit"]
