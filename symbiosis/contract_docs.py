@@ -3,7 +3,9 @@
 - ``docs/events/asyncapi.json``: AsyncAPI 3.0 of every topic and event type, from FastStream;
 - ``docs/events/schemas/<type>.v<version>.json``: JSON Schema of each event (envelope and
   payload), from pydantic;
-- ``docs/api/<service>.openapi.json``: each service's OpenAPI document, from Litestar.
+- ``docs/api/<service>.openapi.json``: each service's OpenAPI document, from Litestar;
+- ``docs/park.schema.json`` and ``docs/plan.schema.json``: the park file that
+  ``symbiosis optimize`` reads and the plan it writes, from pydantic.
 
 ``symbiosis docs`` writes them; a test fails when the committed files differ.
 """
@@ -100,4 +102,8 @@ def generate() -> dict[Path, str]:
         files[DOCS / "events" / "schemas" / name] = _dump(schema)
     for name, document in openapi_documents().items():
         files[DOCS / "api" / f"{name}.openapi.json"] = _dump(document)
+    from services.matching.park import Park, PlanReport
+
+    files[DOCS / "park.schema.json"] = _dump(Park.model_json_schema())
+    files[DOCS / "plan.schema.json"] = _dump(PlanReport.model_json_schema(mode="serialization"))
     return files

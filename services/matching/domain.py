@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from services.matching import knowledge
-from shared.ewc import catalogue
 from shared.events import ProposalValue
+from shared.ewc import catalogue
 from shared.units import convert, dimension, format_quantity, is_unit
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
@@ -182,12 +183,26 @@ def _span(listing: OpenListing) -> str:
     return f"from {listing.available_from or 'now'} to {listing.available_until or 'open end'}"
 
 
-def _permit_check(offer: OpenListing, need: OpenListing) -> Check | None:
-    """A hazardous offer goes only to a need for that very code: the listings service takes
-    such a need only from a company that declared the permit to receive it."""
+def _permit_check(
+    offer: OpenListing, need: OpenListing, permits: Mapping[uuid.UUID, frozenset[str]] | None
+) -> Check | None:
+    """A hazardous offer goes only to a receiver with the permit for its code.
+
+    The matcher does not see companies' permits: it proposes a hazardous offer only to a
+    need for that very code, which the listings service takes only from a company that
+    declared the permit. A described park (the optimiser) lists each company's permits.
+    """
     entry = catalogue().get(offer.ewc_code or "")
     if entry is None or not entry.hazardous:
         return None
+    if permits is not None:
+        held = entry.code in permits.get(need.company_id, frozenset())
+        return Check(
+            "permit",
+            held,
+            f"{entry.display} is hazardous; the receiver "
+            + ("holds the permit to receive it" if held else "holds no permit to receive it"),
+        )
     if need.resource == offer.resource:
         return Check(
             "permit",
@@ -202,7 +217,12 @@ def _permit_check(offer: OpenListing, need: OpenListing) -> Check | None:
     )
 
 
-def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
+def checks(
+    offer: OpenListing,
+    need: OpenListing,
+    max_distance_km: float = MAX_DISTANCE_KM,
+    permits: Mapping[uuid.UUID, frozenset[str]] | None = None,
+) -> list[Check]:
     """Every rule of the match for this offer and need, in the order a person reads them."""
     result = [
         Check(
@@ -224,7 +244,7 @@ def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
             "(neither the same resource nor a substitute in the knowledge base)",
         )
     )
-    permit = _permit_check(offer, need)
+    permit = _permit_check(offer, need, permits)
     if permit is not None:
         result.append(permit)
     available = convert(offer.quantity, offer.unit, need.unit)
@@ -254,17 +274,13 @@ def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
     result.extend(_quality_checks(offer, need))
     distance = distance_km(offer, need)
     if distance is not None:
-        near = distance <= MAX_DISTANCE_KM
+        near = distance <= max_distance_km
         result.append(
             Check(
                 "distance",
                 near,
                 f"the sites are {distance:.1f} km apart"
-                + (
-                    ""
-                    if near
-                    else f", more than the {MAX_DISTANCE_KM:.0f} km the exchange proposes"
-                ),
+                + ("" if near else f", more than the {max_distance_km:g} km the exchange proposes"),
             )
         )
     return result
@@ -274,7 +290,7 @@ def checks(offer: OpenListing, need: OpenListing) -> list[Check]:
 TRANSPORT_FACTORS = ("freight.hgv.all", "freight.hgv.all.wtt")
 
 
-def _price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
+def price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
     if listing.price_per_unit_ore is None:
         return None
     per = convert(Decimal(1), need_unit, listing.unit)  # listing units in one need unit
@@ -283,8 +299,8 @@ def _price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None
 
 def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> ProposalValue:
     """The price gap and its surplus (split at the middle price), and road transport."""
-    ask = _price_per_need_unit(offer, need.unit)
-    bid = _price_per_need_unit(need, need.unit)
+    ask = price_per_need_unit(offer, need.unit)
+    bid = price_per_need_unit(need, need.unit)
     gap = surplus = supplier = receiver = None
     if ask is not None and bid is not None:
         gap = bid - ask
@@ -311,12 +327,10 @@ def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> Propos
         transport_tkm=None if tkm is None else round(tkm, 2),
         transport_kg_co2e=None if kg_co2e is None else round(kg_co2e, 2),
         factors=factors,
-        co2e_avoided_kg=avoided,
+        co2e_avoided_kg=None if avoided is None else round(avoided, 2),
         co2e_factors=co2e_factors,
         co2e_basis=basis,
-        co2e_net_kg=None
-        if avoided is None or kg_co2e is None
-        else round(avoided - kg_co2e, 2),
+        co2e_net_kg=None if avoided is None or kg_co2e is None else round(avoided - kg_co2e, 2),
     )
 
 
@@ -351,7 +365,7 @@ def co2e_avoided(
         else "the product it replaces is not estimated"
     )
     basis = f"{replaced}; otherwise sent to {impact.counterfactual}. {impact.basis}"
-    return round(float(per_unit * amount), 2), impact.factor_keys, basis
+    return float(per_unit * amount), impact.factor_keys, basis
 
 
 def _value_reason(value: ProposalValue, unit: str) -> str | None:
