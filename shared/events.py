@@ -239,7 +239,9 @@ class TradeProposed(Payload):
     event_type: ClassVar[str] = "trade.proposed"
     topic: ClassVar[Topic] = Topic.PROPOSALS
 
-    proposal_id: uuid.UUID = Field(description="Deterministic from the offer and the need.")
+    proposal_id: uuid.UUID = Field(
+        description="Deterministic from the offer and the need (and the plan, for the optimiser)."
+    )
     offer_id: uuid.UUID
     need_id: uuid.UUID
     supplier_company_id: uuid.UUID = Field(description="Company that posted the offer.")
@@ -251,6 +253,12 @@ class TradeProposed(Payload):
     unit: Unit
     reasons: tuple[str, ...] = Field(description="Why the pair matches, in plain words.")
     value: ProposalValue | None = Field(default=None, description="What the trade is worth.")
+    origin: Literal["matcher", "optimiser"] = Field(
+        default="matcher",
+        description="`matcher`: the pairwise matcher, as listings opened; `optimiser`: an "
+        "accepted park-wide plan (then `plan_id` names it).",
+    )
+    plan_id: uuid.UUID | None = Field(default=None, description="The optimiser's plan.")
 
 
 class ApiKeyRevoked(Payload):

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     proposal_expiry_hours: float = Field(
         default=30 * 24, gt=0, description="An unanswered proposal expires after this long."
     )
+    max_proposals_per_listing: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="When a listing opens or changes, the matcher proposes at most this many "
+        "counterparts, the best first.",
+    )
     outbox_relay_enabled: bool = Field(
         default=True,
         description="Run the outbox relay inside the service (off to run relays elsewhere).",

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.settings import ENV_PREFIX, SERVICES, Settings
+from symbiosis.errors import UserError
 
 app = typer.Typer(
     help="The Viken Park symbiosis exchange: run it, serve one service, load the demo.",
@@ -30,10 +31,6 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 APP_FACTORIES = {name: f"services.{name}.app:create_app" for name in SERVICES}
-
-
-class UserError(Exception):
-    """A mistake or a state a person can fix; printed without a traceback."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -155,6 +152,7 @@ def create_park_admin(
     from pydantic import TypeAdapter, ValidationError
 
     from services.listings.domain import password as check_password
+    from symbiosis.admins import create_park_admin as add_park_admin
 
     try:
         address = TypeAdapter(_EmailStr).validate_python(email)
@@ -170,61 +168,13 @@ def create_park_admin(
         raise _fail(str(exc)) from None
     settings = Settings()
     try:
-        person_id = asyncio.run(_create_park_admin(settings, address, name.strip(), secret))
+        person_id = asyncio.run(add_park_admin(settings, address, name.strip(), secret))
     except UserError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"Park administrator {address} created ({person_id}); sign in at "
         f"{settings.gateway_url}/api/listings/auth/token"
     )
-
-
-async def _create_park_admin(settings: Settings, email: str, name: str, secret: str) -> str:
-    import uuid
-    from pathlib import Path as _Path
-
-    import asyncpg
-
-    from services.listings import storage
-    from services.listings.accounts import hash_password
-    from shared.db import create_pool
-    from shared.migrations import migrate
-    from symbiosis.embedded import embedded_database_url
-
-    url = (
-        settings.database_url.get_secret_value()
-        if settings.database_url
-        else embedded_database_url(settings.embedded_postgres_port)
-    )
-    if not name:
-        raise UserError("the name is empty")
-    try:
-        pool = await create_pool(url, "listings", max_size=2)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise UserError(
-            f"cannot reach the database ({exc.__class__.__name__}); start `symbiosis up` "
-            f"or set {ENV_PREFIX}DATABASE_URL"
-        ) from None
-    try:
-        async with pool.acquire() as conn:
-            import services.listings as listings_package
-
-            await migrate(conn, "listings", _Path(listings_package.__file__).parent / "migrations")
-            try:
-                row = await storage.insert_person(
-                    conn,
-                    person_id=uuid.uuid4(),
-                    company_id=None,
-                    email=email,
-                    name=name,
-                    role="park_admin",
-                    password_hash=await hash_password(secret),
-                )
-            except storage.DuplicateEmail:
-                raise UserError(f"{email} already signs in to the exchange") from None
-        return str(row.id)
-    finally:
-        await pool.close()
 
 
 @contextmanager

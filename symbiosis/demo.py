@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from shared.settings import Settings
+from symbiosis.admins import create_park_admin
 
 DEMO_FILE = Path(__file__).parent / "data" / "viken-park-demo.json"
+PARK_ADMIN_KEY = "park_admin"
+PARK_ADMIN_EMAIL = "admin@vikenpark.example"
 
 
 class DemoError(RuntimeError):
@@ -62,6 +66,13 @@ async def load_demo(settings: Settings) -> dict[str, Any]:
             )
             if response.status_code != 201:
                 raise DemoError(f"could not post {listing['title']}: {response.text}")
-    keys_file.write_text(json.dumps({c["key"]: c for c in companies}, indent=2, ensure_ascii=False))
+    admin = saved.get(PARK_ADMIN_KEY)
+    if admin is None:
+        admin = {"email": PARK_ADMIN_EMAIL, "password": secrets.token_urlsafe(12)}
+        await create_park_admin(
+            settings, PARK_ADMIN_EMAIL, "Viken Park administrator", admin["password"]
+        )
+    content = {**{c["key"]: c for c in companies}, PARK_ADMIN_KEY: admin}
+    keys_file.write_text(json.dumps(content, indent=2, ensure_ascii=False))
     keys_file.chmod(0o600)
-    return {"companies": companies, "file": str(keys_file)}
+    return {"companies": companies, "park_admin": admin, "file": str(keys_file)}

@@ -33,7 +33,7 @@ class Supervisor:
         self._stopping = False
 
     def run(self, *, demo: bool) -> int:
-        from symbiosis.cli import UserError
+        from symbiosis.errors import UserError
 
         started = time.monotonic()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -159,6 +159,12 @@ class Supervisor:
             for company in keys["companies"]:
                 self.console.print(f"  {company['name']} ({company['role']})")
                 self.console.print(f"    {company['api_key']}", soft_wrap=True)
+            admin = keys["park_admin"]
+            self.console.print(
+                f"\nPark administrator: {admin['email']}, password {admin['password']} "
+                f"(sign in: POST {url}/api/listings/auth/token)",
+                soft_wrap=True,
+            )
             self.console.print(f"\nThe keys are also in {keys['file']}")
         self.console.print("\nPress Ctrl-C to stop.")
 

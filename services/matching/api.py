@@ -34,6 +34,8 @@ class ProposalView(BaseModel):
     status: str
     retract_reason: str | None
     created_at: datetime
+    origin: str = Field(description="`matcher` (pairwise) or `optimiser` (an accepted plan).")
+    plan_id: uuid.UUID | None
 
 
 class ProposalController(Controller):

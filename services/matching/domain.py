@@ -4,7 +4,8 @@ An offer serves a need when: they come from different companies; the offer's res
 the need's or serves it by the knowledge base; the units convert; their availability
 windows overlap; every quality limit of the need holds for the offer's stated value; and
 the two sites lie within ``MAX_DISTANCE_KM`` of each other (when both give coordinates).
-Each proposal says why, with the numbers. Ranking and value come with issue 4.
+Each proposal says why, with the numbers, and what it is worth: the price gap and its
+surplus, transport, and the CO2e it avoids.
 """
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ class Proposal:
     unit: str
     reasons: tuple[str, ...]
     value: ProposalValue
+    origin: str = "matcher"  # or "optimiser"
+    plan_id: uuid.UUID | None = None
+
+
+def rank(proposal: Proposal) -> tuple[float, float, float, str]:
+    """Best first: the most money to share, then the most CO2e saved, then the nearest."""
+    value = proposal.value
+    co2e = value.co2e_net_kg if value.co2e_net_kg is not None else value.co2e_avoided_kg
+    return (
+        -float(value.surplus_ore or 0),
+        -float(co2e or 0),
+        value.distance_km or 0.0,
+        str(proposal.proposal_id),
+    )
 
 
 def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
@@ -410,4 +425,38 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
         unit=need.unit,
         reasons=tuple(reasons),
         value=value,
+    )
+
+
+def planned(
+    offer: OpenListing, need: OpenListing, quantity: Decimal, plan_id: uuid.UUID, sources: int
+) -> Proposal:
+    """A proposal from an accepted park-wide plan: the plan's quantity, the pairwise rules
+    that hold, and how the blend keeps the need's quality limits."""
+    found = checks(offer, need)
+    reasons = [
+        c.detail for c in found if c.rule not in ("companies", "window", "quantity") and c.holds
+    ]
+    reasons.insert(
+        0,
+        f"part of the park-wide plan {plan_id}: {format_quantity(quantity, need.unit)} of the "
+        f"{format_quantity(need.quantity, need.unit)} needed"
+        + (f", with {sources - 1} other supplies" if sources > 1 else ""),
+    )
+    if any(c.rule.startswith("quality:") and not c.holds for c in found):
+        reasons.append("the blend of the plan's supplies keeps the need's quality limits")
+    value = value_of(offer, need, quantity)
+    reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
+    return Proposal(
+        proposal_id=uuid.uuid5(
+            PROPOSAL_NAMESPACE, f"{offer.listing_id}/{need.listing_id}/{plan_id}"
+        ),
+        offer=offer,
+        need=need,
+        quantity=quantity,
+        unit=need.unit,
+        reasons=tuple(reasons),
+        value=value,
+        origin="optimiser",
+        plan_id=plan_id,
     )

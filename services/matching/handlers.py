@@ -11,7 +11,15 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from services.matching import storage
-from services.matching.domain import OpenListing, candidate_resources, locks_for, propose
+from services.matching.domain import (
+    MAX_DISTANCE_KM,
+    OpenListing,
+    Proposal,
+    candidate_resources,
+    locks_for,
+    propose,
+    rank,
+)
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -98,6 +106,25 @@ async def expire_periodically(pool: Pool, settings: Settings) -> None:
         await asyncio.sleep(every)
 
 
+def proposed(proposal: Proposal) -> TradeProposed:
+    return TradeProposed(
+        proposal_id=proposal.proposal_id,
+        offer_id=proposal.offer.listing_id,
+        need_id=proposal.need.listing_id,
+        supplier_company_id=proposal.offer.company_id,
+        receiver_company_id=proposal.need.company_id,
+        ewc_code=proposal.offer.ewc_code,
+        resource_class=proposal.offer.resource_class,
+        title=proposal.offer.title,
+        quantity=proposal.quantity,
+        unit=proposal.unit,
+        reasons=proposal.reasons,
+        value=proposal.value,
+        origin=proposal.origin,
+        plan_id=proposal.plan_id,
+    )
+
+
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_listing_opened(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ListingPublished | ListingUpdated)
@@ -121,33 +148,19 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         async def effect(conn: Connection) -> None:
             await storage.lock_resources(conn, locks_for(listing))
             await storage.index_listing(conn, listing)
-            holding: set[uuid.UUID] = set()
-            for other in await storage.counterparts(conn, listing, candidate_resources(listing)):
-                proposal = propose(listing, other)
-                if proposal is None:
-                    continue
-                holding.add(proposal.proposal_id)
+            found = [
+                proposal
+                for other in await storage.counterparts(
+                    conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+                )
+                if (proposal := propose(listing, other)) is not None
+            ]
+            best = sorted(found, key=rank)[: settings.max_proposals_per_listing]
+            holding = {proposal.proposal_id for proposal in best}
+            for proposal in best:
                 if not await storage.insert_proposal(conn, proposal):
                     continue
-                await announce(
-                    conn,
-                    TradeProposed(
-                        proposal_id=proposal.proposal_id,
-                        offer_id=proposal.offer.listing_id,
-                        need_id=proposal.need.listing_id,
-                        supplier_company_id=proposal.offer.company_id,
-                        receiver_company_id=proposal.need.company_id,
-                        ewc_code=proposal.offer.ewc_code,
-                        resource_class=proposal.offer.resource_class,
-                        title=proposal.offer.title,
-                        quantity=proposal.quantity,
-                        unit=proposal.unit,
-                        reasons=proposal.reasons,
-                        value=proposal.value,
-                    ),
-                    proposal.proposal_id,
-                    envelope,
-                )
+                await announce(conn, proposed(proposal), proposal.proposal_id, envelope)
             if isinstance(payload, ListingUpdated):
                 changed = ", ".join(payload.changed) or "the listing"
                 await retract_all(

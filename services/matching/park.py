@@ -90,32 +90,53 @@ class ParkLink(BaseModel):
     fixed_cost_nok: Decimal = Field(ge=0, description="Paid once if the link carries any flow.")
 
 
-class Park(BaseModel):
-    """A park to optimise: who has what, who needs what, and what links cost to open."""
+class GoalSpec(BaseModel):
+    """What the park maximises, and the prices that turn tonnes and km into NOK."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="park", max_length=200)
     objective: Objective = Field(
         default="surplus",
         description="`surplus`: NOK, the needs' prices minus the offers' (less transport cost "
         "and fixed link costs); `co2e`: kg CO2e avoided net of road transport; `mix`: "
         "surplus plus CO2e valued at `carbon_price_nok_per_t`.",
     )
-    carbon_price_nok_per_t: Decimal | None = Field(
+    carbon_price_nok_per_t: float | None = Field(
         default=None, ge=0, description="Required for `mix`: NOK per tonne CO2e."
     )
-    transport_cost_nok_per_tkm: Decimal | None = Field(
+    transport_cost_nok_per_tkm: float | None = Field(
         default=None,
         ge=0,
         description="Road transport cost per tonne-km of straight-line distance; not counted "
         "when absent (the exchange has no sourced default).",
     )
     max_distance_km: float = Field(default=MAX_DISTANCE_KM, gt=0)
-    link_fixed_cost_nok: Decimal = Field(
-        default=Decimal(0), ge=0, description="Fixed cost of every link not in `links`."
+    link_fixed_cost_nok: float = Field(
+        default=0.0, ge=0, description="Fixed cost of every link not in `links`."
     )
     time_limit_seconds: float = Field(default=60, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _carbon_price(self) -> GoalSpec:
+        if self.objective == "mix" and self.carbon_price_nok_per_t is None:
+            raise ValueError("the `mix` objective needs `carbon_price_nok_per_t`")
+        return self
+
+    def goal(self) -> Goal:
+        return Goal(
+            objective=self.objective,
+            carbon_price_nok_per_t=self.carbon_price_nok_per_t or 0.0,
+            transport_cost_nok_per_tkm=self.transport_cost_nok_per_tkm,
+            max_distance_km=self.max_distance_km,
+            link_fixed_cost_nok=self.link_fixed_cost_nok,
+            time_limit_seconds=self.time_limit_seconds,
+        )
+
+
+class Park(GoalSpec):
+    """A park to optimise: who has what, who needs what, and what links cost to open."""
+
+    name: str = Field(default="park", max_length=200)
     companies: list[ParkCompany] = Field(default=[])
     listings: list[ParkListing]
     links: list[ParkLink] = Field(default=[], description="Fixed costs of particular links.")
@@ -136,8 +157,6 @@ class Park(BaseModel):
                 raise ValueError(f"link: no offer {link.offer!r}")
             if listings.get(link.need) is None or listings[link.need].kind != "need":
                 raise ValueError(f"link: no need {link.need!r}")
-        if self.objective == "mix" and self.carbon_price_nok_per_t is None:
-            raise ValueError("the `mix` objective needs `carbon_price_nok_per_t`")
         return self
 
     def company_uuid(self, company: str) -> uuid.UUID:
@@ -171,18 +190,6 @@ class Park(BaseModel):
                 )
             )
         return found
-
-    def goal(self) -> Goal:
-        return Goal(
-            objective=self.objective,
-            carbon_price_nok_per_t=float(self.carbon_price_nok_per_t or 0),
-            transport_cost_nok_per_tkm=None
-            if self.transport_cost_nok_per_tkm is None
-            else float(self.transport_cost_nok_per_tkm),
-            max_distance_km=self.max_distance_km,
-            link_fixed_cost_nok=float(self.link_fixed_cost_nok),
-            time_limit_seconds=self.time_limit_seconds,
-        )
 
     def optimise(self) -> Plan:
         return optimise(self.open_listings(), self.goal(), self.permits(), self.fixed_costs())

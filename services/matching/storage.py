@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,14 +10,14 @@ from typing import Any
 from services.matching.domain import OpenListing, Proposal
 from shared.db import Connection
 
-_SELECT_OPEN = """
-    SELECT listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-           available_from, available_until, quality, latitude, longitude, price_per_unit_ore
-    FROM open_listings"""
+_COLUMNS = """listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
+    available_from, available_until, quality, latitude, longitude, price_per_unit_ore"""
+_SELECT_OPEN = f"SELECT {_COLUMNS} FROM open_listings"
 
 
 def _open_listing(row: Any) -> OpenListing:
-    return OpenListing(**{**dict(row), "quality": tuple(row["quality"])})
+    fields = {name: value for name, value in dict(row).items() if name != "indexed_at"}
+    return OpenListing(**{**fields, "quality": tuple(row["quality"])})
 
 
 async def lock_resources(conn: Connection, resources: list[str]) -> None:
@@ -70,19 +71,54 @@ async def unindex_listing(conn: Connection, listing_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM open_listings WHERE listing_id = $1", listing_id)
 
 
+def bounding_box(latitude: float, longitude: float, km: float) -> tuple[float, float, float, float]:
+    """South, north, west, east bounds (degrees) of every point within ``km`` of a site."""
+    lat_span = km / 111.19  # km per degree of latitude on the 6,371 km sphere
+    south, north = latitude - lat_span, latitude + lat_span
+    if north >= 90 or south <= -90:
+        return max(south, -90.0), min(north, 90.0), -180.0, 180.0
+    widest = max(abs(south), abs(north))
+    lon_span = km / (111.19 * math.cos(math.radians(widest)))
+    west, east = longitude - lon_span, longitude + lon_span
+    if west < -180 or east > 180:  # the box crosses the antimeridian: take every longitude
+        return south, north, -180.0, 180.0
+    return south, north, west, east
+
+
 async def counterparts(
-    conn: Connection, listing: OpenListing, resources: list[str]
+    conn: Connection, listing: OpenListing, resources: list[str], within_km: float
 ) -> list[OpenListing]:
-    """Open listings of the other kind, of one of ``resources``, from other companies."""
+    """Open listings of the other kind, of one of ``resources``, from other companies, and
+    (when the listing has a site) without a site or inside the box around it that holds
+    every point within ``within_km``; the exact distance is the matcher's to check."""
+    others = "resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3"
+    if listing.latitude is None or listing.longitude is None:
+        rows = await conn.fetch(
+            f"{_SELECT_OPEN} WHERE {others} ORDER BY indexed_at, listing_id",
+            resources,
+            listing.kind,
+            listing.company_id,
+        )
+        return [_open_listing(r) for r in rows]
+    south, north, west, east = bounding_box(listing.latitude, listing.longitude, within_km)
     rows = await conn.fetch(
         f"""
-        {_SELECT_OPEN}
-        WHERE resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3
+        SELECT * FROM (
+            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+              AND latitude BETWEEN $4 AND $5 AND longitude BETWEEN $6 AND $7
+            UNION ALL
+            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+              AND (latitude IS NULL OR longitude IS NULL)
+        ) found
         ORDER BY indexed_at, listing_id
         """,
         resources,
         listing.kind,
         listing.company_id,
+        south,
+        north,
+        west,
+        east,
     )
     return [_open_listing(r) for r in rows]
 
@@ -93,8 +129,9 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
     inserted = await conn.fetchval(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
-                               ewc_code, resource_class, quantity, unit, reasons, value)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                               ewc_code, resource_class, quantity, unit, reasons, value,
+                               origin, plan_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (id) DO UPDATE SET
             status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons,
             value = excluded.value,
@@ -113,6 +150,8 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
         proposal.unit,
         list(proposal.reasons),
         proposal.value.model_dump(mode="json"),
+        proposal.origin,
+        proposal.plan_id,
     )
     return bool(inserted)
 
@@ -192,5 +231,82 @@ async def expire_proposals(
         older_than_hours * 3600,
         limit,
         f"the proposal expired after {older_than_hours / 24:g} days without agreement",
+    )
+    return [dict(r) for r in rows]
+
+
+async def all_open_listings(conn: Connection) -> list[OpenListing]:
+    """Every open listing, for the park-wide optimiser."""
+    rows = await conn.fetch(f"{_SELECT_OPEN} ORDER BY indexed_at, listing_id")
+    return [_open_listing(r) for r in rows]
+
+
+async def open_matcher_proposals(conn: Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT * FROM proposals WHERE status = 'proposed' AND origin = 'matcher'
+        ORDER BY created_at, id
+        """
+    )
+    return [dict(r) for r in rows]
+
+
+async def insert_plan(
+    conn: Connection,
+    plan_id: uuid.UUID,
+    goal: dict[str, Any],
+    report: dict[str, Any],
+    created_by: uuid.UUID,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO plans (id, goal, report, created_by) VALUES ($1, $2, $3, $4)
+        RETURNING *
+        """,
+        plan_id,
+        goal,
+        report,
+        created_by,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def plan(conn: Connection, plan_id: uuid.UUID, lock: bool = False) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM plans WHERE id = $1" + (" FOR UPDATE" if lock else ""), plan_id
+    )
+    return dict(row) if row else None
+
+
+async def plans(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM plans ORDER BY created_at DESC, id LIMIT $1", limit)
+    return [dict(r) for r in rows]
+
+
+async def mark_plan_accepted(
+    conn: Connection, plan_id: uuid.UUID, accepted_by: uuid.UUID
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        UPDATE plans SET accepted_by = $2, accepted_at = now() WHERE id = $1 RETURNING *
+        """,
+        plan_id,
+        accepted_by,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def open_plan_proposals(conn: Connection, except_plan: uuid.UUID) -> list[dict[str, Any]]:
+    """Open proposals of earlier accepted plans, which a newly accepted plan supersedes."""
+    rows = await conn.fetch(
+        """
+        SELECT p.*, o.title AS offer_title FROM proposals p
+        LEFT JOIN open_listings o ON o.listing_id = p.offer_id
+        WHERE p.status = 'proposed' AND p.origin = 'optimiser' AND p.plan_id <> $1
+        ORDER BY p.created_at, p.id
+        """,
+        except_plan,
     )
     return [dict(r) for r in rows]

@@ -9,6 +9,7 @@ their data.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -91,6 +92,7 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         "company_id": owner["company"]["id"],
         "person_id": owner["company"]["id"],
         "other_id": offer["id"],
+        "plan_id": str(uuid.uuid4()),  # plans are the park administrators' alone: 403
     }
     secrets = {draft["id"], proposal_row["id"], inbox[0]["id"], keys[0]["id"]}
     for method, path in await operations(client):

@@ -102,6 +102,21 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             titles = sorted(e["title"] for e in inbox_of(client, greenhouse, 2))
             assert any("Waste heat" in t for t in titles) and any("CO2" in t for t in titles)
             assert client.get("/api/listings/schema/openapi.json").status_code == 200
+            # each proposal says why, with its value and the CO2e basis
+            proposals = client.get("/api/matching/proposals/", headers=bioenergy).json()
+            assert all(p["reasons"] and p["value"]["co2e_basis"] for p in proposals)
+            # the park administrator sees the optimiser's plan beside the pairwise proposals
+            assert "Park administrator: admin@vikenpark.example" in " ".join(output.split())
+            admin = keys["park_admin"]
+            token = client.post("/api/listings/auth/token", json=admin).json()["access_token"]
+            plan = client.post(
+                "/api/matching/optimisations/",
+                json={"objective": "mix", "carbon_price_nok_per_t": 1000},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            assert plan["report"]["status"] == "optimal" and plan["report"]["plan"]["flows"]
+            assert plan["pairwise"]["open_proposals"] >= 5
+            assert plan["better_than_greedy"]["objective"] >= -1e-6
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)

@@ -2,7 +2,6 @@
 properties on random parks (every limit kept, never worse than greedy)."""
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ def test_a_link_is_opened_only_when_its_flow_pays_its_fixed_cost() -> None:
             chips("boiler", "heating", "need", 10, 25, 300),
         ],
         links=[{"offer": "a", "need": "boiler", "fixed_cost_nok": 500}],
-        link_fixed_cost_nok=Decimal(2500),
+        link_fixed_cost_nok=2500,
     )
     plan = park.optimise()
     assert plan.binaries == 2
