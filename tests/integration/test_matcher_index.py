@@ -1,0 +1,132 @@
+"""The indexed matcher (resource and site-box lookup in PostgreSQL, then the rules) proposes
+exactly what a brute-force scan over every open listing proposes, on random parks; and no
+proposal breaks a constraint, checked here independently of the matcher's own rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import services.matching as matching_package
+from services.matching import storage
+from services.matching.domain import (
+    MAX_DISTANCE_KM,
+    OpenListing,
+    candidate_resources,
+    distance_km,
+    propose,
+)
+from shared.db import Pool, create_pool
+from shared.migrations import migrate
+from shared.units import convert
+
+pytestmark = pytest.mark.integration
+
+RESOURCES = [
+    ("030105", None),
+    ("030101", None),
+    ("150103", None),
+    ("190813", None),  # hazardous
+    (None, "heat"),
+]
+COMPANIES = [uuid.UUID(int=i + 1) for i in range(4)]
+START = date(2027, 1, 1)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(database_url, "matching")
+    async with pool.acquire() as conn:
+        await migrate(conn, "matching", Path(matching_package.__file__).parent / "migrations")
+    yield pool
+    await pool.close()
+
+
+@st.composite
+def listings(draw: st.DrawFn) -> OpenListing:
+    code, resource_class = draw(st.sampled_from(RESOURCES))
+    kind = draw(st.sampled_from(["offer", "need"]))
+    unit = "MWh" if resource_class else draw(st.sampled_from(["t", "kg"]))
+    prop = "temperature_c" if resource_class else "moisture"
+    quality: tuple[dict[str, Any], ...] = ()
+    level = draw(st.integers(0, 90))
+    if draw(st.booleans()):
+        spec = (
+            {"value": level} if kind == "offer" else {"max" if prop == "moisture" else "min": level}
+        )
+        quality = ({"property": prop, "unit": "%" if prop == "moisture" else "°C", **spec},)
+    sited = draw(st.integers(0, 9)) > 0
+    starts = draw(st.one_of(st.none(), st.integers(0, 300)))
+    length = draw(st.one_of(st.none(), st.integers(0, 200)))
+    return OpenListing(
+        listing_id=uuid.UUID(int=draw(st.integers(1, 2**64))),
+        company_id=draw(st.sampled_from(COMPANIES)),
+        kind=kind,
+        ewc_code=code,
+        resource_class=resource_class,
+        title="probe",
+        quantity=Decimal(draw(st.integers(1, 5000))),
+        unit=unit,
+        available_from=None if starts is None else START + timedelta(days=starts),
+        available_until=None if length is None else START + timedelta(days=(starts or 0) + length),
+        quality=quality,
+        # sites spread over ~220 km, so the 100 km limit and the box both matter
+        latitude=draw(st.floats(59.0, 61.0)) if sited else None,
+        longitude=draw(st.floats(8.0, 12.0)) if sited else None,
+        price_per_unit_ore=draw(st.one_of(st.none(), st.integers(-20000, 20000))),
+    )
+
+
+def holds_independently(offer: OpenListing, need: OpenListing, quantity: Decimal) -> None:
+    assert offer.kind == "offer" and need.kind == "need"
+    assert offer.company_id != need.company_id
+    distance = distance_km(offer, need)
+    assert distance is None or distance <= MAX_DISTANCE_KM
+    starts = [d for d in (offer.available_from, need.available_from) if d]
+    ends = [d for d in (offer.available_until, need.available_until) if d]
+    assert not starts or not ends or max(starts) <= min(ends)
+    available = convert(offer.quantity, offer.unit, need.unit)
+    assert available is not None and 0 < quantity <= min(available, need.quantity)
+    stated = {q["property"]: q for q in offer.quality}
+    for limit in need.quality:
+        value = stated[limit["property"]]["value"]
+        assert limit.get("max") is None or value <= limit["max"]
+        assert limit.get("min") is None or value >= limit["min"]
+    if offer.ewc_code == "190813":
+        assert need.ewc_code == "190813"  # only to a need for it: the receiver's permit
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(park=st.lists(listings(), min_size=1, max_size=40, unique_by=lambda x: x.listing_id))
+async def test_the_indexed_matcher_finds_what_a_scan_of_every_listing_finds(
+    pool: Pool, park: list[OpenListing]
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM open_listings")
+        for listing in park:
+            await storage.index_listing(conn, listing)
+        for listing in park:
+            candidates = await storage.counterparts(
+                conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+            )
+            indexed = {p.proposal_id: p for c in candidates if (p := propose(listing, c))}
+            scanned = {
+                p.proposal_id: p
+                for other in park
+                if other.listing_id != listing.listing_id and (p := propose(listing, other))
+            }
+            assert indexed.keys() == scanned.keys()
+            for proposal in indexed.values():
+                holds_independently(proposal.offer, proposal.need, proposal.quantity)
