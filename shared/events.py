@@ -215,6 +215,11 @@ class ProposalValue(BaseModel):
     transport_kg_co2e: float | None = Field(
         default=None, description="Road transport, well-to-wheel (TTW + WTT factors)."
     )
+    transport_cost_ore: int | None = Field(
+        default=None,
+        description="Haulage at the park's configured rate per tonne-km; None when no rate "
+        "is set (the exchange has no sourced default).",
+    )
     factors: tuple[str, ...] = Field(default=(), description="Emission factor keys used.")
     co2e_avoided_kg: float | None = Field(
         default=None,

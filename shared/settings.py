@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     proposal_expiry_hours: float = Field(
         default=30 * 24, gt=0, description="An unanswered proposal expires after this long."
     )
+    haulage_ore_per_tkm: int | None = Field(
+        default=None,
+        ge=0,
+        description="Road haulage rate (øre per tonne-km) for the transport cost of proposals; "
+        "unset: the cost is not estimated.",
+    )
     max_proposals_per_listing: int = Field(
         default=20,
         ge=1,

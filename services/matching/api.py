@@ -16,6 +16,7 @@ from services.matching.domain import checks
 from shared.db import Pool
 from shared.events import ProposalValue
 from shared.http import Problem, company_of
+from shared.settings import Settings
 from shared.units import Quantity
 
 
@@ -83,8 +84,17 @@ class Explanation(BaseModel):
 
     offer_id: uuid.UUID
     need_id: uuid.UUID
-    proposed: bool
+    proposed: bool = Field(description="Whether every rule holds for the pair.")
     checks: list[CheckView]
+    proposal_id: uuid.UUID | None = Field(
+        default=None, description="The matcher's proposal for the pair, if one was made."
+    )
+    proposal_status: str | None = Field(
+        default=None, description="`proposed`, `retracted` or `expired`."
+    )
+    note: str | None = Field(
+        default=None, description="Why a pair that fits has no open proposal, when it has none."
+    )
 
 
 class ExplanationController(Controller):
@@ -98,6 +108,7 @@ class ExplanationController(Controller):
         listing_id: FromPath[uuid.UUID],
         other_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
+        settings: NamedDependency[Settings],
     ) -> Explanation:
         """For one of your open listings and another open listing: every rule of the match,
         whether it holds, and the numbers; so you see why a counterpart was not proposed."""
@@ -118,9 +129,25 @@ class ExplanationController(Controller):
             )
         offer, need = (mine, other) if mine.kind == "offer" else (other, mine)
         found = checks(offer, need)
+        fits = all(c.holds for c in found)
+        async with pool.acquire() as conn:
+            row = await storage.matcher_proposal(conn, offer.listing_id, need.listing_id)
+        note = None
+        if fits and (row is None or row["status"] != "proposed"):
+            note = (
+                f"the pair fits, but each listing is proposed only its "
+                f"{settings.max_proposals_per_listing} best counterparts when it opens or "
+                "changes, and this pair did not rank among them"
+                if row is None
+                else f"the pair fits again, but its proposal was {row['status']}: "
+                f"{row['retract_reason']}; it is proposed anew when either listing changes"
+            )
         return Explanation(
             offer_id=offer.listing_id,
             need_id=need.listing_id,
-            proposed=all(c.holds for c in found),
+            proposed=fits,
             checks=[CheckView(rule=c.rule, holds=c.holds, detail=c.detail) for c in found],
+            proposal_id=None if row is None else row["id"],
+            proposal_status=None if row is None else row["status"],
+            note=note,
         )

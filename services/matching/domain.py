@@ -66,11 +66,12 @@ class Proposal:
 
 
 def rank(proposal: Proposal) -> tuple[float, float, float, str]:
-    """Best first: the most money to share, then the most CO2e saved, then the nearest."""
+    """Best first: the most money to share (less haulage), then the most CO2e saved, then
+    the nearest."""
     value = proposal.value
     co2e = value.co2e_net_kg if value.co2e_net_kg is not None else value.co2e_avoided_kg
     return (
-        -float(value.surplus_ore or 0),
+        -float((value.surplus_ore or 0) - (value.transport_cost_ore or 0)),
         -float(co2e or 0),
         value.distance_km or 0.0,
         str(proposal.proposal_id),
@@ -312,8 +313,14 @@ def price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
     return None if per is None else Decimal(listing.price_per_unit_ore) * per
 
 
-def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> ProposalValue:
-    """The price gap and its surplus (split at the middle price), and road transport."""
+def value_of(
+    offer: OpenListing,
+    need: OpenListing,
+    quantity: Decimal,
+    haulage_ore_per_tkm: int | None = None,
+) -> ProposalValue:
+    """The price gap and its surplus (split at the middle price), road transport (its cost
+    when the park has set a haulage rate), and the CO2e the trade avoids."""
     ask = price_per_need_unit(offer, need.unit)
     bid = price_per_need_unit(need, need.unit)
     gap = surplus = supplier = receiver = None
@@ -332,6 +339,7 @@ def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> Propos
         table = knowledge.emission_factors()
         kg_co2e = tkm * float(sum(table[key].value for key in TRANSPORT_FACTORS))
         factors = TRANSPORT_FACTORS
+    cost = None if tkm is None or haulage_ore_per_tkm is None else round(tkm * haulage_ore_per_tkm)
     avoided, co2e_factors, basis = co2e_avoided(offer, quantity, need.unit)
     return ProposalValue(
         price_gap_ore_per_unit=gap,
@@ -341,6 +349,7 @@ def value_of(offer: OpenListing, need: OpenListing, quantity: Decimal) -> Propos
         distance_km=None if distance is None else round(distance, 2),
         transport_tkm=None if tkm is None else round(tkm, 2),
         transport_kg_co2e=None if kg_co2e is None else round(kg_co2e, 2),
+        transport_cost_ore=cost,
         factors=factors,
         co2e_avoided_kg=None if avoided is None else round(avoided, 2),
         co2e_factors=co2e_factors,
@@ -387,9 +396,15 @@ def _value_reason(value: ProposalValue, unit: str) -> str | None:
     if value.price_gap_ore_per_unit is None or value.surplus_ore is None:
         return None
     gap = value.price_gap_ore_per_unit / 100
+    haulage = (
+        f", less {value.transport_cost_ore / 100:.0f} NOK haulage"
+        if value.transport_cost_ore is not None
+        else ""
+    )
     if gap >= 0:
         return (
-            f"prices leave {gap:.2f} NOK/{unit} to share: {value.surplus_ore / 100:.0f} NOK in all"
+            f"prices leave {gap:.2f} NOK/{unit} to share: {value.surplus_ore / 100:.0f} NOK in "
+            f"all{haulage}"
         )
     return f"prices are {-gap:.2f} NOK/{unit} apart: a deal needs one side to move"
 
@@ -403,7 +418,9 @@ def _co2e_reason(value: ProposalValue) -> str | None:
     return text
 
 
-def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
+def propose(
+    a: OpenListing, b: OpenListing, haulage_ore_per_tkm: int | None = None
+) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
     if a.kind == b.kind:
         return None
@@ -414,7 +431,7 @@ def propose(a: OpenListing, b: OpenListing) -> Proposal | None:
     available = convert(offer.quantity, offer.unit, need.unit)
     assert available is not None
     quantity = min(available, need.quantity)
-    value = value_of(offer, need, quantity)
+    value = value_of(offer, need, quantity, haulage_ore_per_tkm)
     reasons = [c.detail for c in found if c.rule not in ("companies", "window")]
     reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
     return Proposal(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -50,22 +51,33 @@ async def announce(conn: Connection, event: Payload, subject: uuid.UUID, cause: 
     )
 
 
+async def retract_one(
+    conn: Connection, row: dict[str, Any], reason: str, correlation_id: str | uuid.UUID | None
+) -> bool:
+    """Retract one open proposal and say so; False if it was no longer open."""
+    retracted_at = await storage.retract(conn, row["id"], reason)
+    if retracted_at is None:
+        return False
+    row = {**row, "retract_reason": reason, "retracted_at": retracted_at}
+    await enqueue(
+        conn,
+        Topic.PROPOSALS,
+        Envelope.wrap(
+            retraction(row),
+            source=SOURCE,
+            subject=row["id"],
+            correlation_id=correlation_id,
+        ),
+    )
+    return True
+
+
 async def retract_all(
-    conn: Connection,
-    listing_id: uuid.UUID,
-    reason: str,
-    cause: Envelope,
-    keep: set[uuid.UUID] | None = None,
+    conn: Connection, listing_id: uuid.UUID, reason: str, cause: Envelope
 ) -> None:
-    """Retract the listing's open proposals (but those in ``keep``) and say so."""
+    """Retract every open proposal of the listing and say so."""
     for row in await storage.open_proposals_of(conn, listing_id):
-        if keep is not None and row["id"] in keep:
-            continue
-        retracted_at = await storage.retract(conn, row["id"], reason)
-        if retracted_at is None:
-            continue
-        row = {**row, "retract_reason": reason, "retracted_at": retracted_at}
-        await announce(conn, retraction(row), row["id"], cause)
+        await retract_one(conn, row, reason, cause.correlationid)
 
 
 def retraction(row: dict[str, Any]) -> TradeRetracted:
@@ -104,6 +116,45 @@ async def expire_periodically(pool: Pool, settings: Settings) -> None:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("expiring proposals failed, will retry", error=repr(exc))
         await asyncio.sleep(every)
+
+
+async def match_listing(
+    conn: Connection,
+    listing: OpenListing,
+    settings: Settings,
+    cause: Envelope,
+    changed: Sequence[str] | None = None,
+) -> list[Proposal]:
+    """Index an opened or changed listing and propose its best counterparts, announcing
+    each new proposal; for a change, retract its proposals that no longer make the cut.
+    Returns the proposals that stand for it, best first."""
+    await storage.lock_resources(conn, locks_for(listing))
+    await storage.index_listing(conn, listing)
+    found = [
+        proposal
+        for other in await storage.counterparts(
+            conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+        )
+        if (proposal := propose(listing, other, settings.haulage_ore_per_tkm)) is not None
+    ]
+    ranked = sorted(found, key=rank)
+    best = ranked[: settings.max_proposals_per_listing]
+    for proposal in best:
+        if await storage.insert_proposal(conn, proposal):
+            await announce(conn, proposed(proposal), proposal.proposal_id, cause)
+    if changed is not None:
+        fits = {proposal.proposal_id for proposal in ranked}
+        what = f"after a change to {', '.join(changed) or 'the listing'} of {listing.title!r}"
+        for row in await storage.open_proposals_of(conn, listing.listing_id):
+            if row["origin"] != "matcher" or row["id"] in {p.proposal_id for p in best}:
+                continue
+            reason = (
+                f"{what}, better counterparts rank above this one"
+                if row["id"] in fits
+                else f"{what}, the trade no longer fits"
+            )
+            await retract_one(conn, row, reason, cause.correlationid)
+    return best
 
 
 def proposed(proposal: Proposal) -> TradeProposed:
@@ -146,30 +197,8 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         )
 
         async def effect(conn: Connection) -> None:
-            await storage.lock_resources(conn, locks_for(listing))
-            await storage.index_listing(conn, listing)
-            found = [
-                proposal
-                for other in await storage.counterparts(
-                    conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
-                )
-                if (proposal := propose(listing, other)) is not None
-            ]
-            best = sorted(found, key=rank)[: settings.max_proposals_per_listing]
-            holding = {proposal.proposal_id for proposal in best}
-            for proposal in best:
-                if not await storage.insert_proposal(conn, proposal):
-                    continue
-                await announce(conn, proposed(proposal), proposal.proposal_id, envelope)
-            if isinstance(payload, ListingUpdated):
-                changed = ", ".join(payload.changed) or "the listing"
-                await retract_all(
-                    conn,
-                    listing.listing_id,
-                    f"after a change to {changed} of {listing.title!r}, the trade no longer fits",
-                    envelope,
-                    keep=holding,
-                )
+            changed = payload.changed if isinstance(payload, ListingUpdated) else None
+            await match_listing(conn, listing, settings, envelope, changed)
 
         await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
 

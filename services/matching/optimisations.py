@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from services.matching import storage
 from services.matching.domain import planned
-from services.matching.handlers import SOURCE, proposed, retraction
+from services.matching.handlers import SOURCE, proposed, retract_one
 from services.matching.optimiser import optimise
 from services.matching.park import GoalSpec, PlanReport
 from shared.db import Pool
@@ -225,18 +225,8 @@ class OptimisationController(Controller):
                 proposed_count += 1
             for old in await storage.open_plan_proposals(conn, plan_id):
                 reason = f"superseded by the park-wide plan {plan_id}"
-                retracted_at = await storage.retract(conn, old["id"], reason)
-                if retracted_at is None:
-                    continue
-                old = {**old, "retract_reason": reason, "retracted_at": retracted_at}
-                await enqueue(
-                    conn,
-                    Topic.PROPOSALS,
-                    Envelope.wrap(
-                        retraction(old), source=SOURCE, subject=old["id"], correlation_id=plan_id
-                    ),
-                )
-                superseded += 1
+                if await retract_one(conn, old, reason, plan_id):
+                    superseded += 1
             row = await storage.mark_plan_accepted(conn, plan_id, principal.subject_id)
         return AcceptedPlan(
             plan=await _view(pool, row),

@@ -310,3 +310,17 @@ async def open_plan_proposals(conn: Connection, except_plan: uuid.UUID) -> list[
         except_plan,
     )
     return [dict(r) for r in rows]
+
+
+async def matcher_proposal(
+    conn: Connection, offer_id: uuid.UUID, need_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, status, retract_reason FROM proposals
+        WHERE offer_id = $1 AND need_id = $2 AND origin = 'matcher'
+        """,
+        offer_id,
+        need_id,
+    )
+    return dict(row) if row else None

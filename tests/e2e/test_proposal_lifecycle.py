@@ -99,6 +99,8 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
             "detail": "moisture 60 % fails the need's at most 45 %",
         }
     ]
+    assert explained.json()["proposal_id"] == proposal_id
+    assert explained.json()["proposal_status"] == "retracted"
     # only the need's owner may ask about it
     assert (
         await client.get(

@@ -277,3 +277,20 @@ def test_a_hazardous_offer_goes_only_to_a_need_for_that_very_code() -> None:
     other = listing("need", uuid.uuid4(), code="190814")
     failed = [c for c in checks(sludge, other) if not c.holds]
     assert [c.rule for c in failed] == ["resource", "permit"]
+
+
+def test_haulage_is_costed_only_at_a_rate_the_park_sets() -> None:
+    sites = {"latitude": 59.25, "longitude": 11.03}
+    offer = with_(listing("offer", uuid.uuid4(), "10", "t"), price_per_unit_ore=0, **sites)
+    need = with_(
+        listing("need", uuid.uuid4(), "10", "t"),
+        price_per_unit_ore=10000,
+        latitude=59.34,  # about 10 km north
+        longitude=11.03,
+    )
+    unpriced = propose(offer, need)
+    assert unpriced is not None and unpriced.value.transport_cost_ore is None
+    priced = propose(offer, need, haulage_ore_per_tkm=150)
+    assert priced is not None and priced.value.transport_tkm is not None
+    assert priced.value.transport_cost_ore == pytest.approx(priced.value.transport_tkm * 150, abs=1)
+    assert any("less 15" in r and "NOK haulage" in r for r in priced.reasons)
