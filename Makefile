@@ -40,3 +40,5 @@ clean:
 
 bench: setup
 	$(BIN)/python -m benchmarks.listings_search
+	$(BIN)/python -m benchmarks.matching_index
+	$(BIN)/python -m benchmarks.optimiser

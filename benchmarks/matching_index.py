@@ -1,0 +1,595 @@
+"""Matching one new listing against 100,000 open listings: the indexed lookup against a
+brute-force scan over all of them, measured in the same run, with the same results.
+
+    make bench    (or: .venv/bin/python -m benchmarks.matching_index [--listings N]
+                   [--queries Q] [--brute-probes B] [--seed S])
+
+Uses SYMBIOSIS_DATABASE_URL when set, else starts the embedded PostgreSQL in a temporary
+folder. The matching service's migrations are applied to a scratch schema
+(``bench_matching``, dropped at the end), so a real ``matching`` schema is never touched.
+It loads N open listings (offers and needs over 200 resources, the knowledge base's the
+most common, sites over southern Norway), then matches Q new probe listings of the same
+mix as the matcher does: ``storage.counterparts`` (resource, kind and a bounding box) and
+``propose`` on each candidate, timed on a pooled connection (acquiring it is not timed;
+the probes are not inserted, so each sees the same N listings). The brute force calls
+``propose`` on every open listing, held in memory (it pays for no database access), for
+the first B probes. Every probe compared must find the same proposals both ways; the run
+exits non-zero when one does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+import services.matching as matching_package
+from services.matching import storage
+from services.matching.domain import (
+    MAX_DISTANCE_KM,
+    OpenListing,
+    Proposal,
+    candidate_resources,
+    distance_km,
+    propose,
+)
+from shared.db import Pool, create_pool
+from shared.ewc import catalogue
+from shared.migrations import migrate
+from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES
+from shared.settings import Settings
+from shared.units import convert
+from symbiosis.embedded import EmbeddedPostgres
+from symbiosis.processes import stop_all
+
+SCHEMA = "bench_matching"
+TODAY = date(2026, 11, 29)
+
+# --- realistic listings -------------------------------------------------------------------
+
+Site = Callable[[random.Random], tuple[float, float]]
+
+# Towns of southern Norway (lat, lon, weight): most industry sits around them.
+TOWNS = (
+    (59.91, 10.75, 10),  # Oslo
+    (60.39, 5.32, 5),  # Bergen
+    (58.97, 5.73, 5),  # Stavanger
+    (58.15, 8.00, 3),  # Kristiansand
+    (59.74, 10.20, 3),  # Drammen
+    (59.21, 10.94, 3),  # Fredrikstad
+    (59.28, 11.11, 2),  # Sarpsborg
+    (59.21, 9.60, 2),  # Skien and Porsgrunn
+    (59.27, 10.41, 2),  # Tønsberg
+    (59.05, 10.03, 1),  # Larvik
+    (59.43, 10.66, 1),  # Moss
+    (59.41, 5.27, 1),  # Haugesund
+    (58.46, 8.77, 1),  # Arendal
+    (59.67, 9.65, 1),  # Kongsberg
+    (60.79, 11.07, 1),  # Hamar
+    (60.80, 10.69, 1),  # Gjøvik
+    (61.11, 10.47, 1),  # Lillehammer
+    (60.88, 11.56, 1),  # Elverum
+    (60.19, 12.00, 1),  # Kongsvinger
+    (60.63, 6.42, 1),  # Voss
+    (61.45, 5.85, 1),  # Førde
+    (62.47, 6.15, 2),  # Ålesund
+    (62.74, 7.16, 1),  # Molde
+)
+
+
+def norway_site(rng: random.Random) -> tuple[float, float]:
+    """Seven in ten near a town (about 15 km around it), the rest anywhere in the area."""
+    if rng.random() < 0.7:
+        lat, lon, _ = rng.choices(TOWNS, weights=[t[2] for t in TOWNS])[0]
+        lat += rng.gauss(0, 15 / 111.2)
+        lon += rng.gauss(0, 15 / (111.2 * math.cos(math.radians(lat))))
+    else:
+        lat, lon = rng.uniform(58.0, 63.0), rng.uniform(5.0, 12.0)
+    return round(min(max(lat, 58.0), 63.0), 5), round(min(max(lon, 5.0), 12.0), 5)
+
+
+@dataclass(frozen=True)
+class Family:
+    """How listings of a kind of resource look: units, sizes, quality and prices."""
+
+    units: tuple[tuple[str, float], ...]  # unit and its share
+    median: float  # typical quantity in the first unit
+    offer_nok: tuple[float, float]  # price range per first unit, NOK (negative: gate fee)
+    need_nok: tuple[float, float]
+
+
+FAMILIES = {
+    "wood": Family((("t", 0.95), ("m3", 0.05)), 200, (-150, 300), (0, 450)),
+    "aggregate": Family((("t", 1.0),), 1500, (-200, 50), (-50, 150)),
+    "steel": Family((("t", 0.95), ("kg", 0.05)), 150, (500, 2500), (800, 3000)),
+    "organic": Family((("t", 0.9), ("m3", 0.1)), 300, (-800, 0), (-600, 100)),
+    "heat": Family((("MWh", 0.8), ("kWh", 0.2)), 300, (50, 400), (150, 700)),
+    "steam": Family((("t", 0.5), ("MWh", 0.5)), 500, (100, 400), (200, 600)),
+    "cold": Family((("MWh", 1.0),), 200, (50, 300), (100, 500)),
+    "water": Family((("m3", 1.0),), 8000, (0, 15), (5, 30)),
+    "co2": Family((("t", 0.9), ("kg", 0.1)), 80, (200, 900), (400, 1500)),
+    "other": Family(
+        (("t", 0.8), ("kg", 0.12), ("m3", 0.05), ("pieces", 0.03)), 60, (-1500, 800), (-1000, 1200)
+    ),
+}
+
+# The knowledge base's resources and the common by-products (weight, share of offers).
+COMMON: dict[str, tuple[str, float, float]] = {
+    "030105": ("wood", 6, 0.45),
+    "030101": ("wood", 5, 0.55),
+    "150103": ("wood", 4, 0.8),
+    "170201": ("wood", 2, 0.8),
+    "200138": ("wood", 1.5, 0.8),
+    "170101": ("aggregate", 4, 0.5),
+    "170107": ("aggregate", 2, 0.75),
+    "101314": ("aggregate", 1, 0.75),
+    "170405": ("steel", 4, 0.5),
+    "120101": ("steel", 1.5, 0.8),
+    "120102": ("steel", 1.5, 0.8),
+    "191202": ("steel", 1.5, 0.8),
+    "020304": ("organic", 3, 0.5),
+    "020203": ("organic", 1, 0.75),
+    "020501": ("organic", 1, 0.75),
+    "020601": ("organic", 1, 0.75),
+    "200108": ("organic", 1, 0.75),
+    "020101": ("organic", 1.5, 0.5),
+    "020201": ("organic", 1, 0.75),
+    "020204": ("organic", 1, 0.75),
+    "150101": ("other", 3, 0.6),
+    "150102": ("other", 3, 0.6),
+    "150107": ("other", 1, 0.6),
+    "200101": ("other", 1, 0.6),
+    "200139": ("other", 1, 0.6),
+    "100101": ("other", 1, 0.6),
+    "190606": ("other", 1, 0.6),
+    "class:heat": ("heat", 4, 0.5),
+    "class:process_water": ("water", 3, 0.5),
+    "class:treated_wastewater": ("water", 1, 0.6),
+    "class:steam": ("steam", 1, 0.5),
+    "class:cold": ("cold", 0.5, 0.5),
+    "class:co2": ("co2", 1, 0.5),
+    "class:by_product": ("other", 1.5, 0.6),
+    "class:capacity": ("other", 0.5, 0.6),
+}
+MOISTURE = {  # % water as delivered, by wood residue
+    "030105": (8, 45),
+    "030101": (40, 60),
+    "150103": (12, 20),
+    "170201": (12, 25),
+    "200138": (12, 25),
+}
+
+
+def resource_table(rng: random.Random) -> list[tuple[str, str, float, float]]:
+    """(resource, family, weight, share of offers) for 200 resources: the 35 above carry
+    about 77 % of the listings (the knowledge base's 22 about half), 165 other codes the
+    rest (10 of them hazardous, 2 % in all)."""
+    table = [(r, family, w, share) for r, (family, w, share) in COMMON.items()]
+    codes = catalogue()
+    plain = sorted(c for c, e in codes.items() if not e.hazardous and c not in COMMON)
+    hazardous = sorted(c for c, e in codes.items() if e.hazardous)
+    common_weight = sum(w for _, _, w, _ in table)
+    rest = rng.sample(plain, 155)
+    zipf = [1 / (i + 1) for i in range(len(rest))]
+    scale = common_weight * 0.28 / sum(zipf)
+    table += [(c, "other", z * scale, 0.6) for c, z in zip(rest, zipf, strict=True)]
+    table += [(c, "other", common_weight * 0.02 / 10, 0.7) for c in rng.sample(hazardous, 10)]
+    return table
+
+
+def random_uuid(rng: random.Random) -> uuid.UUID:
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+class Generator:
+    """Open listings of many companies: most at their company's site, a quarter at
+    another site, one in ten without a site."""
+
+    def __init__(self, rng: random.Random, companies: int, site: Site) -> None:
+        self.rng = rng
+        self.site = site
+        self.resources = resource_table(rng)
+        self.weights = [w for _, _, w, _ in self.resources]
+        self.companies = [(random_uuid(rng), site(rng)) for _ in range(companies)]
+        self.count = 0
+
+    def listing(self) -> OpenListing:
+        rng = self.rng
+        resource, family_name, _, offer_share = rng.choices(self.resources, self.weights)[0]
+        family = FAMILIES[family_name]
+        kind = "offer" if rng.random() < offer_share else "need"
+        company, (lat, lon) = rng.choice(self.companies)
+        if rng.random() < 0.25:  # a listing at another site of the company, or a new one
+            lat, lon = self.site(rng)
+        resource_class = resource.removeprefix("class:") if resource.startswith("class:") else None
+        allowed = RESOURCE_CLASSES[resource_class].units if resource_class else MATERIAL_UNITS
+        units = [(u, share) for u, share in family.units if u in allowed]
+        unit = rng.choices([u for u, _ in units], [share for _, share in units])[0]
+        # Sizes and prices are drawn in the family's first unit; m3 and t count alike.
+        factor = float(convert(Decimal(1), family.units[0][0], unit) or 1)
+        quantity = rng.lognormvariate(math.log(family.median), 1.1) * factor
+        price = None
+        if rng.random() < 0.85:
+            low, high = family.offer_nok if kind == "offer" else family.need_nok
+            price = round(rng.uniform(low, high) / factor * 100)
+        no_site = rng.random() < 0.1
+        start = end = None
+        draw = rng.random()
+        if draw < 0.3:
+            start = TODAY + timedelta(days=rng.randint(-60, 365))
+            end = start + timedelta(days=rng.randint(30, 540))
+        elif draw < 0.4:
+            start = TODAY + timedelta(days=rng.randint(0, 365))
+        self.count += 1
+        return OpenListing(
+            listing_id=random_uuid(rng),
+            company_id=company,
+            kind=kind,
+            ewc_code=None if resource_class else resource,
+            resource_class=resource_class,
+            title=f"{kind} {self.count} of {resource}",
+            quantity=Decimal(max(1, round(quantity))),
+            unit=unit,
+            available_from=start,
+            available_until=end,
+            quality=self.quality(resource, family_name, kind),
+            latitude=None if no_site else lat,
+            longitude=None if no_site else lon,
+            price_per_unit_ore=price,
+        )
+
+    def quality(self, resource: str, family: str, kind: str) -> tuple[dict[str, Any], ...]:
+        rng = self.rng
+        offer = kind == "offer"
+        if family == "wood":
+            low, high = MOISTURE.get(resource, (15, 50))
+            if offer and rng.random() < 0.85:
+                return (
+                    {"property": "moisture", "unit": "%", "value": round(rng.uniform(low, high))},
+                )
+            if not offer and rng.random() < 0.6:
+                return (
+                    {
+                        "property": "moisture",
+                        "unit": "%",
+                        "max": rng.choice([30, 35, 40, 45, 50, 55]),
+                    },
+                )
+            return ()
+        if family in ("heat", "steam", "cold"):  # every listing states its temperature
+            span = {"heat": (30, 95), "steam": (120, 250), "cold": (4, 15)}[family]
+            if offer:
+                return (
+                    {"property": "temperature_c", "unit": "°C", "value": round(rng.uniform(*span))},
+                )
+            limit = "max" if family == "cold" else "min"
+            return ({"property": "temperature_c", "unit": "°C", limit: round(rng.uniform(*span))},)
+        if family == "water":
+            if offer and rng.random() < 0.5:
+                return (
+                    {"property": "temperature_c", "unit": "°C", "value": round(rng.uniform(8, 40))},
+                )
+            if not offer and rng.random() < 0.3:
+                return (
+                    {"property": "temperature_c", "unit": "°C", "max": round(rng.uniform(20, 35))},
+                )
+            return ()
+        if family == "co2":
+            if offer:
+                return (
+                    {"property": "purity", "unit": "%", "value": round(rng.uniform(95, 99.9), 1)},
+                )
+            return ({"property": "purity", "unit": "%", "min": 99},) if rng.random() < 0.5 else ()
+        if offer and rng.random() < 0.1:
+            return ({"property": "purity", "unit": "%", "value": round(rng.uniform(80, 99))},)
+        if not offer and rng.random() < 0.05:
+            return ({"property": "purity", "unit": "%", "min": rng.choice([85, 90, 95])},)
+        return ()
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+COLUMNS = (
+    "listing_id",
+    "company_id",
+    "kind",
+    "ewc_code",
+    "resource_class",
+    "resource",
+    "title",
+    "quantity",
+    "unit",
+    "available_from",
+    "available_until",
+    "quality",
+    "latitude",
+    "longitude",
+    "price_per_unit_ore",
+)
+THROUGH_INDEX_LISTING = 1_000  # the first listings go in by the matcher's own insert
+
+
+def record(listing: OpenListing) -> tuple[object, ...]:
+    return (
+        listing.listing_id,
+        listing.company_id,
+        listing.kind,
+        listing.ewc_code,
+        listing.resource_class,
+        listing.resource,
+        listing.title,
+        listing.quantity,
+        listing.unit,
+        listing.available_from,
+        listing.available_until,
+        list(listing.quality),
+        listing.latitude,
+        listing.longitude,
+        listing.price_per_unit_ore,
+    )
+
+
+async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> None:
+    """The first listings through the matcher's own insert, the rest by COPY."""
+    listings = [generator.listing() for _ in range(n)]
+    async with pool.acquire() as conn:
+        for listing in listings[:THROUGH_INDEX_LISTING]:
+            await storage.index_listing(conn, listing)
+    # COPY sends jsonb in binary: version 1, then the text.
+    copier = await asyncpg.connect(database_url)
+    try:
+        await copier.set_type_codec(
+            "jsonb",
+            schema="pg_catalog",
+            encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+            decoder=lambda data: json.loads(data[1:]),
+            format="binary",
+        )
+        await copier.copy_records_to_table(
+            "open_listings",
+            records=[record(listing) for listing in listings[THROUGH_INDEX_LISTING:]],
+            columns=COLUMNS,
+            schema_name=SCHEMA,
+        )
+        await copier.execute(f"ANALYZE {SCHEMA}.open_listings")
+    finally:
+        await copier.close()
+
+
+def ids(proposals: list[Proposal]) -> set[uuid.UUID]:
+    return {p.proposal_id for p in proposals}
+
+
+def p(values: list[float], q: float) -> float:
+    """The q-th percentile, never beyond the largest value measured."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def describe(probe: OpenListing, other: OpenListing, fetched: set[uuid.UUID]) -> str:
+    distance = distance_km(probe, other)
+    return (
+        f"    {other.kind} {other.listing_id} {other.resource} company {other.company_id} "
+        f"site {other.latitude},{other.longitude} "
+        f"({'no distance' if distance is None else f'{distance:.2f} km'}); "
+        f"{'fetched' if other.listing_id in fetched else 'NOT fetched'} by counterparts"
+    )
+
+
+@dataclass(frozen=True)
+class Matched:
+    """One probe matched through the index: times (ms), candidates and proposals."""
+
+    ms: float
+    query_ms: float
+    found: list[OpenListing]
+    proposals: list[Proposal]
+
+
+async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
+    """As the matcher does it, on a pooled connection: the indexed lookup, then the rules."""
+    async with pool.acquire() as conn:
+        started = time.perf_counter()
+        found = await storage.counterparts(conn, probe, candidate_resources(probe), MAX_DISTANCE_KM)
+        queried = time.perf_counter()
+        proposals = [pr for other in found if (pr := propose(probe, other)) is not None]
+        done = time.perf_counter()
+    return Matched((done - started) * 1000, (queried - started) * 1000, found, proposals)
+
+
+def match_brute(probe: OpenListing, everything: list[OpenListing]) -> tuple[float, list[Proposal]]:
+    """The rules against every open listing, already in memory: no database access."""
+    started = time.perf_counter()
+    proposals = [pr for other in everything if (pr := propose(probe, other)) is not None]
+    return (time.perf_counter() - started) * 1000, proposals
+
+
+def row(label: str, ms: list[float], candidates: str = "", proposals: str = "") -> str:
+    return (
+        f"{label:<34} {len(ms):>6} {statistics.median(ms):>9.2f} {p(ms, 99):>9.2f} "
+        f"{candidates:>10} {proposals:>9}"
+    )
+
+
+def mean(values: list[int]) -> str:
+    return f"{statistics.mean(values):,.1f}"
+
+
+async def run(args: argparse.Namespace, database_url: str) -> int:
+    rng = random.Random(args.seed)
+    generator = Generator(rng, max(1, args.listings // 5), norway_site)
+    pool = await create_pool(database_url, SCHEMA, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            await migrate(conn, SCHEMA, Path(matching_package.__file__).parent / "migrations")
+        started = time.perf_counter()
+        await load(pool, database_url, generator, args.listings)
+        print(f"loaded {args.listings:,} open listings in {time.perf_counter() - started:.1f} s")
+        async with pool.acquire() as conn:
+            everything = await storage.all_open_listings(conn)
+        assert len(everything) == args.listings
+        offers = sum(1 for listing in everything if listing.kind == "offer")
+        print(
+            f"{offers:,} offers, {len(everything) - offers:,} needs, "
+            f"{len({listing.resource for listing in everything})} resources, "
+            f"{len({listing.company_id for listing in everything}):,} companies, "
+            f"{sum(1 for listing in everything if listing.latitude is None):,} without a site\n"
+        )
+        probes = [generator.listing() for _ in range(args.queries)]
+        compared = min(args.brute_probes, len(probes))
+
+        for _ in range(10):  # warm the cache and the pool's connections
+            await match_indexed(pool, generator.listing())
+        indexed = [await match_indexed(pool, probe) for probe in probes]
+        brute: list[float] = []
+        brute_found: list[int] = []
+        differing = 0
+        for number, probe in enumerate(probes[:compared]):
+            elapsed, scanned = match_brute(probe, everything)
+            brute.append(elapsed)
+            brute_found.append(len(scanned))
+            if ids(scanned) != ids(indexed[number].proposals):
+                differing += 1
+                report_difference(number, probe, indexed[number], scanned)
+
+        first = indexed[:compared]
+        print(
+            f"matching one new listing against {args.listings:,} open listings "
+            f"(ms per probe, seed {args.seed})\n"
+        )
+        print(
+            f"{'':<34} {'probes':>6} {'p50 ms':>9} {'p99 ms':>9} "
+            f"{'candidates':>10} {'proposals':>9}"
+        )
+        lines = [
+            row(
+                "indexed: counterparts + propose",
+                [m.ms for m in indexed],
+                mean([len(m.found) for m in indexed]),
+                mean([len(m.proposals) for m in indexed]),
+            ),
+            row("  of which the counterparts query", [m.query_ms for m in indexed]),
+            *(
+                row(
+                    f"  probes {label}",
+                    [m.ms for m in group],
+                    mean([len(m.found) for m in group]),
+                    mean([len(m.proposals) for m in group]),
+                )
+                for label, group in (
+                    (
+                        "with a site",
+                        [
+                            m
+                            for m, pr in zip(indexed, probes, strict=True)
+                            if pr.latitude is not None
+                        ],
+                    ),
+                    (
+                        "without a site",
+                        [m for m, pr in zip(indexed, probes, strict=True) if pr.latitude is None],
+                    ),
+                )
+                if group
+            ),
+            row(
+                f"indexed, the first {compared} probes",
+                [m.ms for m in first],
+                mean([len(m.found) for m in first]),
+                mean([len(m.proposals) for m in first]),
+            ),
+            row("brute force, the same probes", brute, f"{len(everything):,}", mean(brute_found)),
+        ]
+        print("\n".join(lines))
+        ratio = statistics.median(brute) / statistics.median(m.ms for m in first)
+        print(
+            f"\nmedian brute force / median indexed over the {compared} probes compared "
+            f"(the first {compared} of {len(probes)}): {ratio:.1f}x"
+        )
+        print(
+            "the indexed times include the database round trip; the brute force scans "
+            "listings already in memory and pays for no database access"
+        )
+        if differing:
+            print(f"\nFAILED: {differing} of {compared} probes found different proposals")
+            return 1
+        print(f"the same proposals both ways for all {compared} probes compared")
+        return 0
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        await pool.close()
+
+
+def report_difference(
+    number: int, probe: OpenListing, indexed: Matched, scanned: list[Proposal]
+) -> None:
+    fetched = {listing.listing_id for listing in indexed.found}
+    print(
+        f"\nMISMATCH on probe {number}: {probe.kind} {probe.listing_id} {probe.resource} "
+        f"company {probe.company_id} site {probe.latitude},{probe.longitude}; "
+        f"resources {candidate_resources(probe)}",
+        file=sys.stderr,
+    )
+    for label, ours, theirs in (
+        ("only the brute force proposes", scanned, indexed.proposals),
+        ("only the indexed lookup proposes", indexed.proposals, scanned),
+    ):
+        extra = [pr for pr in ours if pr.proposal_id not in ids(theirs)]
+        if extra:
+            print(f"  {label} {len(extra)}:", file=sys.stderr)
+            for pr in extra[:10]:
+                other = pr.need if probe.kind == "offer" else pr.offer
+                print(describe(probe, other, fetched), file=sys.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200, help="probe listings to match")
+    parser.add_argument(
+        "--brute-probes", type=int, default=50, help="the first B probes also run brute force"
+    )
+    parser.add_argument("--seed", type=int, default=20261129)
+    args = parser.parse_args()
+    settings = Settings()
+    if settings.database_url:
+        sys.exit(asyncio.run(run(args, settings.database_url.get_secret_value())))
+    with tempfile.TemporaryDirectory() as folder:
+        postgres = EmbeddedPostgres(Path(folder), free_port())
+        child = postgres.start()
+        try:
+            url = postgres.url.rsplit("/", 1)[0] + "/postgres"
+            code = asyncio.run(run(args, url))
+        finally:
+            stop_all([child])
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
