@@ -9,12 +9,13 @@ folder. The matching service's migrations are applied to a scratch schema
 (``bench_matching``, dropped at the end), so a real ``matching`` schema is never touched.
 It loads N open listings (offers and needs over 200 resources, the knowledge base's the
 most common, sites over southern Norway), then matches Q new probe listings of the same
-mix as the matcher does: ``storage.counterparts`` (resource, kind and a bounding box) and
-``propose`` on each candidate, timed on a pooled connection (acquiring it is not timed;
+mix as the matcher does: ``storage.counterparts`` (resource, kind and a bounding box), then
+``best_proposals`` (the rules on each candidate, ranking, reasons for the best), timed
+on a pooled connection (acquiring it is not timed;
 the probes are not inserted, so each sees the same N listings). The brute force calls
-``propose`` on every open listing, held in memory (it pays for no database access), for
-the first B probes. Every probe compared must find the same proposals both ways; the run
-exits non-zero when one does not.
+``best_proposals`` on every open listing, held in memory (it pays for no database access),
+for the first B probes. Every probe compared must find the same fitting pairs and the same
+best proposals in the same order both ways; the run exits non-zero when one does not.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ from services.matching.domain import (
     MAX_DISTANCE_KM,
     OpenListing,
     Proposal,
+    best_proposals,
     candidate_resources,
     distance_km,
-    propose,
+    proposal_id,
 )
 from shared.db import Pool, create_pool
 from shared.ewc import catalogue
@@ -372,8 +374,13 @@ async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> N
         await copier.close()
 
 
-def ids(proposals: list[Proposal]) -> set[uuid.UUID]:
-    return {p.proposal_id for p in proposals}
+# The matcher proposes a new listing's best counterparts, at most this many (the default of
+# SYMBIOSIS_MAX_PROPOSALS_PER_LISTING); every pair that fits is still found and compared.
+LIMIT = Settings().max_proposals_per_listing
+
+
+def ids(proposals: list[Proposal]) -> list[uuid.UUID]:
+    return [p.proposal_id for p in proposals]
 
 
 def p(values: list[float], q: float) -> float:
@@ -400,7 +407,8 @@ class Matched:
     ms: float
     query_ms: float
     found: list[OpenListing]
-    proposals: list[Proposal]
+    fitting: set[uuid.UUID]  # every pair that fits, as proposal ids
+    best: list[Proposal]  # the ones the matcher proposes, best first
 
 
 async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
@@ -409,16 +417,17 @@ async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
         started = time.perf_counter()
         found = await storage.counterparts(conn, probe, candidate_resources(probe), MAX_DISTANCE_KM)
         queried = time.perf_counter()
-        proposals = [pr for other in found if (pr := propose(probe, other)) is not None]
+        fitting, best = best_proposals(probe, found, LIMIT)
         done = time.perf_counter()
-    return Matched((done - started) * 1000, (queried - started) * 1000, found, proposals)
+    return Matched((done - started) * 1000, (queried - started) * 1000, found, fitting, best)
 
 
-def match_brute(probe: OpenListing, everything: list[OpenListing]) -> tuple[float, list[Proposal]]:
+def match_brute(probe: OpenListing, everything: list[OpenListing]) -> tuple[float, Matched]:
     """The rules against every open listing, already in memory: no database access."""
     started = time.perf_counter()
-    proposals = [pr for other in everything if (pr := propose(probe, other)) is not None]
-    return (time.perf_counter() - started) * 1000, proposals
+    fitting, best = best_proposals(probe, everything, LIMIT)
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, Matched(elapsed, 0.0, everything, fitting, best)
 
 
 def row(label: str, ms: list[float], candidates: str = "", proposals: str = "") -> str:
@@ -465,10 +474,11 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
         for number, probe in enumerate(probes[:compared]):
             elapsed, scanned = match_brute(probe, everything)
             brute.append(elapsed)
-            brute_found.append(len(scanned))
-            if ids(scanned) != ids(indexed[number].proposals):
+            brute_found.append(len(scanned.fitting))
+            mine = indexed[number]
+            if scanned.fitting != mine.fitting or ids(scanned.best) != ids(mine.best):
                 differing += 1
-                report_difference(number, probe, indexed[number], scanned)
+                report_difference(number, probe, mine, scanned, everything)
 
         first = indexed[:compared]
         print(
@@ -476,15 +486,14 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
             f"(ms per probe, seed {args.seed})\n"
         )
         print(
-            f"{'':<34} {'probes':>6} {'p50 ms':>9} {'p99 ms':>9} "
-            f"{'candidates':>10} {'proposals':>9}"
+            f"{'':<34} {'probes':>6} {'p50 ms':>9} {'p99 ms':>9} {'candidates':>10} {'fitting':>9}"
         )
         lines = [
             row(
-                "indexed: counterparts + propose",
+                "indexed: counterparts + best_proposals",
                 [m.ms for m in indexed],
                 mean([len(m.found) for m in indexed]),
-                mean([len(m.proposals) for m in indexed]),
+                mean([len(m.fitting) for m in indexed]),
             ),
             row("  of which the counterparts query", [m.query_ms for m in indexed]),
             *(
@@ -492,7 +501,7 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                     f"  probes {label}",
                     [m.ms for m in group],
                     mean([len(m.found) for m in group]),
-                    mean([len(m.proposals) for m in group]),
+                    mean([len(m.fitting) for m in group]),
                 )
                 for label, group in (
                     (
@@ -514,7 +523,7 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 f"indexed, the first {compared} probes",
                 [m.ms for m in first],
                 mean([len(m.found) for m in first]),
-                mean([len(m.proposals) for m in first]),
+                mean([len(m.fitting) for m in first]),
             ),
             row("brute force, the same probes", brute, f"{len(everything):,}", mean(brute_found)),
         ]
@@ -540,7 +549,11 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
 
 
 def report_difference(
-    number: int, probe: OpenListing, indexed: Matched, scanned: list[Proposal]
+    number: int,
+    probe: OpenListing,
+    indexed: Matched,
+    scanned: Matched,
+    everything: list[OpenListing],
 ) -> None:
     fetched = {listing.listing_id for listing in indexed.found}
     print(
@@ -549,15 +562,22 @@ def report_difference(
         f"resources {candidate_resources(probe)}",
         file=sys.stderr,
     )
+    if ids(indexed.best) != ids(scanned.best):
+        print("  the best proposals differ in order or membership", file=sys.stderr)
+
+    def pair(other: OpenListing) -> uuid.UUID:
+        offer, need = (probe, other) if probe.kind == "offer" else (other, probe)
+        return proposal_id(offer.listing_id, need.listing_id)
+
     for label, ours, theirs in (
-        ("only the brute force proposes", scanned, indexed.proposals),
-        ("only the indexed lookup proposes", indexed.proposals, scanned),
+        ("only the brute force proposes", scanned.fitting, indexed.fitting),
+        ("only the indexed lookup proposes", indexed.fitting, scanned.fitting),
     ):
-        extra = [pr for pr in ours if pr.proposal_id not in ids(theirs)]
+        extra = ours - theirs
         if extra:
             print(f"  {label} {len(extra)}:", file=sys.stderr)
-            for pr in extra[:10]:
-                other = pr.need if probe.kind == "offer" else pr.offer
+            others = [o for o in everything if pair(o) in extra]
+            for other in others[:10]:
                 print(describe(probe, other, fetched), file=sys.stderr)
 
 

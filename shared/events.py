@@ -173,6 +173,37 @@ class ListingReservationRefused(Payload):
     reason: str
 
 
+class Terms(BaseModel):
+    """What two companies agree on: how much, at what price, when, and who transports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: Decimal = Field(gt=0, description="Total over the contract, in `unit`.")
+    unit: Unit
+    price_per_unit_ore: int = Field(
+        ge=-100_000_000_00,
+        le=100_000_000_00,
+        description="Paid by the receiver per unit, in øre, before MVA; negative: a gate fee "
+        "the supplier pays the receiver.",
+    )
+    delivery_from: date | None = Field(default=None, description="First delivery day.")
+    delivery_until: date | None = Field(default=None, description="Last delivery day.")
+    transport: Literal["supplier", "receiver"] = Field(
+        default="receiver", description="Who moves the material."
+    )
+    schedule: Frequency = Field(
+        default="once",
+        description="`once`: one delivery; `weekly`, `monthly`, `yearly`: a continuous "
+        "stream delivered in parts up to `quantity`.",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Terms:
+        if self.delivery_from and self.delivery_until and self.delivery_from > self.delivery_until:
+            raise ValueError("delivery_from is after delivery_until")
+        return self
+
+
 class ContractAgreed(Payload):
     """Supplier and receiver accepted the same terms: the exchange is agreed."""
 
@@ -189,6 +220,126 @@ class ContractAgreed(Payload):
     unit: Unit
     price_per_unit_ore: int | None = None
     agreed_at: datetime
+    title: str | None = None
+    terms: Terms | None = Field(default=None, description="Everything agreed.")
+
+
+class NegotiationFacts(Payload):
+    """A step of a negotiation the other side should know of."""
+
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    negotiation_id: uuid.UUID = Field(description="Also the proposal's id.")
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    title: str
+    by_company_id: uuid.UUID | None = Field(description="None when the exchange acted.")
+    terms: Terms | None = Field(default=None, description="The terms now on the table.")
+    at: datetime
+
+
+class NegotiationCountered(NegotiationFacts):
+    """One side put other terms on the table; the other side answers."""
+
+    event_type: ClassVar[str] = "negotiation.countered"
+
+
+class NegotiationDeclined(NegotiationFacts):
+    """One side declined: the negotiation is over."""
+
+    event_type: ClassVar[str] = "negotiation.declined"
+
+
+class NegotiationExpired(NegotiationFacts):
+    """Nobody answered in time: the negotiation is over."""
+
+    event_type: ClassVar[str] = "negotiation.expired"
+
+
+class ContractCancelled(Payload):
+    """A contract ended early, or could not start (the listings could not reserve it)."""
+
+    event_type: ClassVar[str] = "contract.cancelled"
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    undelivered_quantity: Decimal = Field(ge=0, description="Released, in `unit`.")
+    unit: Unit
+    by_company_id: uuid.UUID | None = Field(description="None when the exchange cancelled it.")
+    reason: str
+    cancelled_at: datetime
+
+
+class DeliveryFacts(Payload):
+    """A delivery of a contract, as the supplier recorded it."""
+
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    title: str
+    quantity: Decimal = Field(gt=0)
+    unit: Unit
+    delivered_on: date
+    note: str | None = Field(default=None, description="Weighbridge note or dispute reason.")
+    at: datetime
+
+
+class DeliveryRecorded(DeliveryFacts):
+    """The supplier recorded a delivery: the receiver confirms or disputes it."""
+
+    event_type: ClassVar[str] = "delivery.recorded"
+
+
+class DeliveryConfirmed(DeliveryFacts):
+    """The receiver confirmed a delivery: it is invoiced and counted in the impact ledger."""
+
+    event_type: ClassVar[str] = "delivery.confirmed"
+
+
+class DeliveryDisputed(DeliveryFacts):
+    """The receiver disputed a delivery (the reason is in `note`)."""
+
+    event_type: ClassVar[str] = "delivery.disputed"
+
+
+class InvoiceFacts(Payload):
+    """An invoice for a confirmed delivery, as Stripe has it."""
+
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    invoice_id: uuid.UUID
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    payer_company_id: uuid.UUID
+    payee_company_id: uuid.UUID
+    amount_ore: int = Field(ge=0, description="Including MVA.")
+    currency: Literal["nok"] = "nok"
+    at: datetime
+
+
+class InvoiceIssued(InvoiceFacts):
+    """The invoice is finalised and sent to the payer."""
+
+    event_type: ClassVar[str] = "invoice.issued"
+
+
+class InvoicePaid(InvoiceFacts):
+    """Stripe reports the invoice paid."""
+
+    event_type: ClassVar[str] = "invoice.paid"
+
+
+class InvoicePaymentFailed(InvoiceFacts):
+    """Stripe reports a failed payment attempt; Stripe retries by its own schedule."""
+
+    event_type: ClassVar[str] = "invoice.payment_failed"
 
 
 class ProposalValue(BaseModel):
@@ -200,6 +351,17 @@ class ProposalValue(BaseModel):
         default=None,
         description="The need's price minus the offer's, in øre per unit of the proposal; "
         "positive: room for a deal.",
+    )
+    offer_price_ore_per_unit: Decimal | None = Field(
+        default=None, description="The supplier's asking price per unit of the proposal."
+    )
+    need_price_ore_per_unit: Decimal | None = Field(
+        default=None, description="The receiver's price per unit of the proposal."
+    )
+    suggested_price_ore_per_unit: int | None = Field(
+        default=None,
+        description="Where a deal may start, per unit of the proposal: the middle of the two "
+        "prices, or the one price given.",
     )
     surplus_ore: int | None = Field(default=None, description="The gap times the quantity, in øre.")
     supplier_surplus_ore: int | None = Field(
@@ -305,6 +467,16 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         TradeProposed,
         TradeRetracted,
         ContractAgreed,
+        NegotiationCountered,
+        NegotiationDeclined,
+        NegotiationExpired,
+        ContractCancelled,
+        DeliveryRecorded,
+        DeliveryConfirmed,
+        DeliveryDisputed,
+        InvoiceIssued,
+        InvoicePaid,
+        InvoicePaymentFailed,
     )
 }
 

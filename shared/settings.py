@@ -88,6 +88,33 @@ class Settings(BaseSettings):
     proposal_expiry_hours: float = Field(
         default=30 * 24, gt=0, description="An unanswered proposal expires after this long."
     )
+    negotiation_expiry_hours: float = Field(
+        default=14 * 24,
+        gt=0,
+        description="A negotiation nobody answers for this long expires.",
+    )
+    platform_fee_percent: float = Field(
+        default=2.0,
+        ge=0,
+        le=50,
+        description="The park operator's fee on each invoice, in percent of the amount before "
+        "MVA, taken as a Stripe Connect application fee.",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        default=None,
+        description="Stripe secret key (`sk_test_...` for stripe-mock or test mode); unset: "
+        "confirmed deliveries wait in the invoice queue until it is set.",
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Stripe API base URL; set to stripe-mock's (http://127.0.0.1:12111) to "
+        "talk to the mock. Default: Stripe itself.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret (`whsec_...`) of the Stripe webhook endpoint; unset: "
+        "webhooks are refused.",
+    )
     haulage_ore_per_tkm: int | None = Field(
         default=None,
         ge=0,

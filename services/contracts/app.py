@@ -8,6 +8,8 @@ from litestar import Litestar
 
 from services.contracts import handlers
 from services.contracts.api import ProposalController
+from services.contracts.deliveries import ContractController, DeliveryController
+from services.contracts.negotiations import NegotiationController, expire_periodically
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -17,11 +19,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="contracts",
         title="Viken Park exchange: contracts",
-        description="Records proposed trades; negotiation, contracts and invoices follow.",
+        description="Negotiations, contracts, deliveries, invoices and the impact ledger.",
         migrations=Path(__file__).parent / "migrations",
-        route_handlers=[ProposalController],
+        route_handlers=[
+            ProposalController,
+            NegotiationController,
+            ContractController,
+            DeliveryController,
+        ],
         produces=(Topic.CONTRACTS,),
-        consumes=(Topic.PROPOSALS,),
+        consumes=(Topic.PROPOSALS, Topic.LISTINGS),
         register_consumers=handlers.register,
+        background=(expire_periodically,),
     )
     return create_service_app(spec, settings or Settings())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -13,6 +14,7 @@ from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
     ContractAgreed,
+    ContractCancelled,
     Envelope,
     ListingReservationRefused,
     ListingReserved,
@@ -114,6 +116,35 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
             )
 
 
+async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractCancelled) -> None:
+    """A cancelled contract gives back what it will not take, on both its listings; a listing
+    it had reserved in full opens again."""
+    for listing_id in sorted((cancelled.offer_id, cancelled.need_id)):
+        listing = await storage.listing_for_update(conn, listing_id)
+        if listing is None:
+            continue
+        wanted = convert(cancelled.undelivered_quantity, cancelled.unit, listing.unit)
+        if wanted is None or wanted <= 0:
+            continue
+        given = await storage.release_reservation(conn, cancelled.contract_id, listing_id, wanted)
+        if given <= 0:
+            continue
+        changes: dict[str, Any] = {"remaining_quantity": listing.remaining_quantity + given}
+        if listing.status == "reserved":
+            changes["status"] = "open"
+        updated = await storage.update_listing(conn, listing_id, changes)
+        if updated.status == "open":
+            await publish_event(
+                conn,
+                None,
+                ListingUpdated(
+                    **facts(updated), updated_at=updated.updated_at, changed=("remaining_quantity",)
+                ),
+                listing_id,
+                correlation_id=envelope.correlationid,
+            )
+
+
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_contract_agreed(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ContractAgreed)
@@ -123,10 +154,21 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
 
         await apply_once(pool, GROUP, Topic.CONTRACTS, envelope, effect)
 
+    async def on_contract_cancelled(envelope: Envelope, payload: Payload) -> None:
+        assert isinstance(payload, ContractCancelled)
+
+        async def effect(conn: Connection) -> None:
+            await release_for(conn, envelope, payload)
+
+        await apply_once(pool, GROUP, Topic.CONTRACTS, envelope, effect)
+
     subscribe(
         broker,
         settings,
         Topic.CONTRACTS,
         group_id=GROUP,
-        handlers={ContractAgreed.event_type: on_contract_agreed},
+        handlers={
+            ContractAgreed.event_type: on_contract_agreed,
+            ContractCancelled.event_type: on_contract_cancelled,
+        },
     )

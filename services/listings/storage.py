@@ -351,6 +351,36 @@ async def insert_reservation(
     )
 
 
+async def release_reservation(
+    conn: Connection, contract_id: uuid.UUID, listing_id: uuid.UUID, quantity: Decimal
+) -> Decimal:
+    """Give back up to ``quantity`` (the listing's unit) of a contract's reservation; how
+    much was given back (nothing if the contract reserved nothing here)."""
+    row = await conn.fetchrow(
+        """
+        SELECT quantity, released_quantity FROM reservations
+        WHERE contract_id = $1 AND listing_id = $2 FOR UPDATE
+        """,
+        contract_id,
+        listing_id,
+    )
+    if row is None:
+        return Decimal(0)
+    give = min(quantity, row["quantity"] - row["released_quantity"])
+    if give <= 0:
+        return Decimal(0)
+    await conn.execute(
+        """
+        UPDATE reservations SET released_quantity = released_quantity + $3
+        WHERE contract_id = $1 AND listing_id = $2
+        """,
+        contract_id,
+        listing_id,
+        give,
+    )
+    return Decimal(give)
+
+
 async def get_visible_listing(
     conn: Connection, listing_id: uuid.UUID, viewer: uuid.UUID | None
 ) -> ListingRow | None:

@@ -18,10 +18,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.matching import knowledge
+from shared import knowledge
 from shared.events import ProposalValue
 from shared.ewc import catalogue
-from shared.units import convert, dimension, format_quantity, is_unit
+from shared.units import convert, dimension, format_quantity
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
 # Until a need can state its own limit: farther than this, transport eats the benefit of
@@ -68,13 +68,16 @@ class Proposal:
 def rank(proposal: Proposal) -> tuple[float, float, float, str]:
     """Best first: the most money to share (less haulage), then the most CO2e saved, then
     the nearest."""
-    value = proposal.value
+    return _rank_key(proposal.value, proposal.proposal_id)
+
+
+def _rank_key(value: ProposalValue, proposal: uuid.UUID) -> tuple[float, float, float, str]:
     co2e = value.co2e_net_kg if value.co2e_net_kg is not None else value.co2e_avoided_kg
     return (
         -float((value.surplus_ore or 0) - (value.transport_cost_ore or 0)),
         -float(co2e or 0),
         value.distance_km or 0.0,
-        str(proposal.proposal_id),
+        str(proposal),
     )
 
 
@@ -302,8 +305,7 @@ def checks(
     return result
 
 
-# Road freight, full fuel life cycle: tank-to-wheel plus well-to-tank (DESNZ 2025).
-TRANSPORT_FACTORS = ("freight.hgv.all", "freight.hgv.all.wtt")
+TRANSPORT_FACTORS = knowledge.TRANSPORT_FACTORS
 
 
 def price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
@@ -324,6 +326,8 @@ def value_of(
     ask = price_per_need_unit(offer, need.unit)
     bid = price_per_need_unit(need, need.unit)
     gap = surplus = supplier = receiver = None
+    known = [price for price in (ask, bid) if price is not None]
+    suggested = int((sum(known, Decimal(0)) / len(known)).to_integral_value()) if known else None
     if ask is not None and bid is not None:
         gap = bid - ask
         surplus = int((gap * quantity).to_integral_value())
@@ -343,6 +347,9 @@ def value_of(
     avoided, co2e_factors, basis = co2e_avoided(offer, quantity, need.unit)
     return ProposalValue(
         price_gap_ore_per_unit=gap,
+        offer_price_ore_per_unit=ask,
+        need_price_ore_per_unit=bid,
+        suggested_price_ore_per_unit=suggested,
         surplus_ore=surplus,
         supplier_surplus_ore=supplier,
         receiver_surplus_ore=receiver,
@@ -361,35 +368,9 @@ def value_of(
 def co2e_avoided(
     offer: OpenListing, quantity: Decimal, unit: str
 ) -> tuple[float | None, tuple[str, ...], str]:
-    """kg CO2e that exchanging ``quantity`` of the offer avoids, the factors, and the basis.
-
-    Avoided = production replaced - reprocessing (closed-loop row) + counterfactual disposal
-    route, each per the factor's unit. Without a sourced row, nothing is estimated.
-    """
-    impact = knowledge.impacts().get(offer.resource)
-    if impact is None:
-        return None, (), f"not estimated: no sourced factors for {offer.resource} yet"
-    table = knowledge.emission_factors()
-    per = table[impact.factor_keys[0]].unit.rsplit("/", 1)[-1]
-    amount = convert(quantity, unit, per) if is_unit(per) else None
-    if amount is None:
-        return None, (), f"not estimated: the factors are per {per}, the trade is in {unit}"
-
-    def factor(key: str) -> Decimal:
-        return table[key].value if key else Decimal(0)
-
-    per_unit = (
-        factor(impact.replaces_factor)
-        - factor(impact.reprocessing_factor)
-        + factor(impact.counterfactual_factor)
-    )
-    replaced = (
-        f"replaces {impact.replaces}"
-        if impact.replaces
-        else "the product it replaces is not estimated"
-    )
-    basis = f"{replaced}; otherwise sent to {impact.counterfactual}. {impact.basis}"
-    return float(per_unit * amount), impact.factor_keys, basis
+    """kg CO2e that exchanging ``quantity`` of the offer avoids, the factors, and the basis."""
+    found = knowledge.avoided(offer.resource, quantity, unit)
+    return found.kg, found.factors, found.basis
 
 
 def _value_reason(value: ProposalValue, unit: str) -> str | None:
@@ -418,20 +399,63 @@ def _co2e_reason(value: ProposalValue) -> str | None:
     return text
 
 
+def fits(offer: OpenListing, need: OpenListing, max_distance_km: float = MAX_DISTANCE_KM) -> bool:
+    """The verdict of ``checks`` (every rule holds) without writing its reasons: the
+    matcher's hot path. A property test holds the two to the same answer."""
+    if offer.company_id == need.company_id or knowledge.link(offer.resource, need.resource) is None:
+        return False
+    entry = catalogue().get(offer.ewc_code or "")
+    if entry is not None and entry.hazardous and need.resource != offer.resource:
+        return False
+    if convert(offer.quantity, offer.unit, need.unit) is None or not windows_overlap(offer, need):
+        return False
+    if need.quality:
+        stated = {q["property"]: q for q in offer.quality}
+        for limit in need.quality:
+            low, high = limit.get("min"), limit.get("max")
+            if low is None and high is None:
+                continue
+            have = stated.get(limit["property"])
+            if have is None or have.get("unit") != limit["unit"]:
+                return False
+            value = have.get("value")
+            lowest = value if value is not None else have.get("min")
+            highest = value if value is not None else have.get("max")
+            if low is not None and (lowest is None or lowest < low):
+                return False
+            if high is not None and (highest is None or highest > high):
+                return False
+    distance = distance_km(offer, need)
+    return distance is None or distance <= max_distance_km
+
+
+def _sides(a: OpenListing, b: OpenListing) -> tuple[OpenListing, OpenListing]:
+    return (a, b) if a.kind == "offer" else (b, a)
+
+
+def _quantity(offer: OpenListing, need: OpenListing) -> Decimal:
+    available = convert(offer.quantity, offer.unit, need.unit)
+    assert available is not None
+    return min(available, need.quantity)
+
+
 def propose(
     a: OpenListing, b: OpenListing, haulage_ore_per_tkm: int | None = None
 ) -> Proposal | None:
     """A proposal between two listings, or None when they do not make a trade."""
     if a.kind == b.kind:
         return None
-    offer, need = (a, b) if a.kind == "offer" else (b, a)
-    found = checks(offer, need)
-    if not all(check.holds for check in found):
+    offer, need = _sides(a, b)
+    if not fits(offer, need):
         return None
-    available = convert(offer.quantity, offer.unit, need.unit)
-    assert available is not None
-    quantity = min(available, need.quantity)
-    value = value_of(offer, need, quantity, haulage_ore_per_tkm)
+    quantity = _quantity(offer, need)
+    return _proposal(offer, need, quantity, value_of(offer, need, quantity, haulage_ore_per_tkm))
+
+
+def _proposal(
+    offer: OpenListing, need: OpenListing, quantity: Decimal, value: ProposalValue
+) -> Proposal:
+    found = checks(offer, need)
     reasons = [c.detail for c in found if c.rule not in ("companies", "window")]
     reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
     return Proposal(
@@ -442,6 +466,33 @@ def propose(
         unit=need.unit,
         reasons=tuple(reasons),
         value=value,
+    )
+
+
+def best_proposals(
+    listing: OpenListing,
+    candidates: list[OpenListing],
+    limit: int,
+    haulage_ore_per_tkm: int | None = None,
+) -> tuple[set[uuid.UUID], list[Proposal]]:
+    """Every counterpart that fits (as proposal ids) and the ``limit`` best proposals, best
+    first; the reasons are written only for those."""
+    valued = []
+    for other in candidates:
+        if other.kind == listing.kind:
+            continue
+        offer, need = _sides(listing, other)
+        if not fits(offer, need):
+            continue
+        quantity = _quantity(offer, need)
+        valued.append((offer, need, quantity, value_of(offer, need, quantity, haulage_ore_per_tkm)))
+    ranked = sorted(
+        valued,
+        key=lambda item: _rank_key(item[3], proposal_id(item[0].listing_id, item[1].listing_id)),
+    )
+    return (
+        {proposal_id(offer.listing_id, need.listing_id) for offer, need, _, _ in valued},
+        [_proposal(*item) for item in ranked[:limit]],
     )
 
 

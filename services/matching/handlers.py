@@ -16,10 +16,9 @@ from services.matching.domain import (
     MAX_DISTANCE_KM,
     OpenListing,
     Proposal,
+    best_proposals,
     candidate_resources,
     locks_for,
-    propose,
-    rank,
 )
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
@@ -130,29 +129,27 @@ async def match_listing(
     Returns the proposals that stand for it, best first."""
     await storage.lock_resources(conn, locks_for(listing))
     await storage.index_listing(conn, listing)
-    found = [
-        proposal
-        for other in await storage.counterparts(
-            conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
-        )
-        if (proposal := propose(listing, other, settings.haulage_ore_per_tkm)) is not None
-    ]
-    ranked = sorted(found, key=rank)
-    best = ranked[: settings.max_proposals_per_listing]
+    candidates = await storage.counterparts(
+        conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+    )
+    fits, best = best_proposals(
+        listing, candidates, settings.max_proposals_per_listing, settings.haulage_ore_per_tkm
+    )
     for proposal in best:
         if await storage.insert_proposal(conn, proposal):
             await announce(conn, proposed(proposal), proposal.proposal_id, cause)
     if changed is not None:
-        fits = {proposal.proposal_id for proposal in ranked}
         what = f"after a change to {', '.join(changed) or 'the listing'} of {listing.title!r}"
+        standing = {p.proposal_id for p in best}
         for row in await storage.open_proposals_of(conn, listing.listing_id):
-            if row["origin"] != "matcher" or row["id"] in {p.proposal_id for p in best}:
+            if row["id"] in standing:
                 continue
-            reason = (
-                f"{what}, better counterparts rank above this one"
-                if row["id"] in fits
-                else f"{what}, the trade no longer fits"
-            )
+            if row["origin"] == "optimiser":
+                reason = f"{what}, the park-wide plan no longer holds as it was computed"
+            elif row["id"] in fits:
+                reason = f"{what}, better counterparts rank above this one"
+            else:
+                reason = f"{what}, the trade no longer fits"
             await retract_one(conn, row, reason, cause.correlationid)
     return best
 

@@ -42,7 +42,6 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from services.matching import knowledge
 from services.matching.domain import (
     MAX_DISTANCE_KM,
     TRANSPORT_FACTORS,
@@ -52,6 +51,7 @@ from services.matching.domain import (
     distance_km,
     price_per_need_unit,
 )
+from shared import knowledge
 from shared.units import convert, dimension
 
 TOLERANCE = 1e-6

@@ -31,6 +31,17 @@ PUBLIC = {
 }
 
 
+# Valid bodies, so that what answers is the check of who may act, not the body's validation.
+BODIES: dict[str, Any] = {
+    "accept": {"terms_id": str(uuid.uuid4())},
+    "counter": {"quantity": "1", "unit": "t", "price_per_unit_ore": 100},
+    "decline": {},
+    "deliveries": {"quantity": "1", "delivered_on": "2026-01-05"},
+    "cancel": {"reason": "no longer needed"},
+    "dispute": {"reason": "wrong material"},
+}
+
+
 async def operations(client: httpx.AsyncClient) -> list[tuple[str, str]]:
     found = []
     for service in SERVICES:
@@ -93,6 +104,9 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         "person_id": owner["company"]["id"],
         "other_id": offer["id"],
         "plan_id": str(uuid.uuid4()),  # plans are the park administrators' alone: 403
+        "negotiation_id": proposal_row["id"],
+        "contract_id": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
     }
     secrets = {draft["id"], proposal_row["id"], inbox[0]["id"], keys[0]["id"]}
     for method, path in await operations(client):
@@ -106,7 +120,9 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
             method,
             concrete,
             headers=stranger["headers"],
-            json={"quantity": "1"} if method == "PATCH" else None,
+            json=BODIES.get(
+                path.rsplit("/", 1)[-1], {"quantity": "1"} if method == "PATCH" else None
+            ),
         )
         assert response.status_code in (403, 404), (method, path, response.status_code)
         assert not any(secret in response.text for secret in secrets - {ids[n] for n in names}), (

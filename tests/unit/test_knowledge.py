@@ -1,4 +1,4 @@
-from services.matching import knowledge
+from shared import knowledge
 
 
 def test_the_uses_table_loads_and_every_row_has_its_basis() -> None:

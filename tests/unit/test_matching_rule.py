@@ -1,9 +1,11 @@
 import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.matching import knowledge
 from services.matching.domain import (
     OpenListing,
     candidate_resources,
@@ -11,6 +13,7 @@ from services.matching.domain import (
     proposal_id,
     propose,
 )
+from shared import knowledge
 
 
 def listing(
@@ -179,7 +182,7 @@ def test_checks_say_which_rule_fails_and_why() -> None:
 
 def test_value_splits_the_price_gap_and_counts_road_transport() -> None:
     from services.matching.domain import TRANSPORT_FACTORS, distance_km
-    from services.matching.knowledge import emission_factors
+    from shared.knowledge import emission_factors
 
     offer = with_(
         listing("offer", uuid.uuid4(), "10", "t"),
@@ -225,7 +228,7 @@ def test_value_without_prices_or_places_is_left_empty() -> None:
 
 
 def test_co2e_avoided_counts_production_replaced_less_reprocessing_and_disposal_escaped() -> None:
-    from services.matching.knowledge import emission_factors
+    from shared.knowledge import emission_factors
 
     factors = emission_factors()
     offer = listing("offer", uuid.uuid4(), "2", "t", code="150102")
@@ -243,7 +246,7 @@ def test_co2e_avoided_counts_production_replaced_less_reprocessing_and_disposal_
 
 
 def test_water_counts_per_cubic_metre_and_heat_is_not_estimated() -> None:
-    from services.matching.knowledge import emission_factors
+    from shared.knowledge import emission_factors
 
     factors = emission_factors()
     water = [
@@ -294,3 +297,56 @@ def test_haulage_is_costed_only_at_a_rate_the_park_sets() -> None:
     assert priced is not None and priced.value.transport_tkm is not None
     assert priced.value.transport_cost_ore == pytest.approx(priced.value.transport_tkm * 150, abs=1)
     assert any("less 15" in r and "NOK haulage" in r for r in priced.reasons)
+
+
+@st.composite
+def pairs(draw: st.DrawFn) -> tuple[OpenListing, OpenListing]:
+    companies = [uuid.UUID(int=1), uuid.UUID(int=2)]
+
+    def one(kind: str) -> OpenListing:
+        code = draw(st.sampled_from(["030105", "030101", "150103", "190813", "190814"]))
+        unit = draw(st.sampled_from(["t", "kg", "MWh"]))
+        quality = []
+        if draw(st.booleans()):
+            spec = draw(
+                st.sampled_from(
+                    [{"value": 1}, {"min": 1}, {"max": 1}, {"min": 1, "max": 1}, {"value": 1}]
+                )
+            )
+            quality.append(
+                {
+                    "property": "moisture",
+                    "unit": draw(st.sampled_from(["%", "mg/kg"])),
+                    **{k: draw(st.integers(0, 60)) for k in spec},
+                }
+            )
+        day = draw(st.one_of(st.none(), st.integers(0, 60)))
+        end = draw(st.one_of(st.none(), st.integers(0, 60)))
+        return OpenListing(
+            uuid.uuid4(),
+            draw(st.sampled_from(companies)),
+            kind,
+            code,
+            None,
+            "x",
+            Decimal(draw(st.integers(1, 100))),
+            unit,
+            available_from=None if day is None else date(2027, 1, 1) + timedelta(days=day),
+            available_until=None if end is None else date(2027, 1, 1) + timedelta(days=end),
+            quality=tuple(quality),
+            latitude=draw(st.one_of(st.none(), st.floats(58, 61))),
+            longitude=draw(st.floats(8, 12)),
+        )
+
+    return one("offer"), one("need")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(pairs())
+def test_the_fast_verdict_is_the_verdict_of_every_rule(
+    pair: tuple[OpenListing, OpenListing],
+) -> None:
+    from services.matching.domain import checks, fits
+
+    offer, need = pair
+    assert fits(offer, need) == all(c.holds for c in checks(offer, need))

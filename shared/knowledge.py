@@ -1,4 +1,4 @@
-"""The matcher's knowledge base, read from ``services/matching/data``: which resources
+"""The knowledge base, read from ``shared/data``: which resources
 serve which needs, and the emission factors impact accounting uses. No I/O beyond reading
 the shipped files once."""
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shared.ewc import catalogue
 from shared.resources import RESOURCE_CLASSES
+from shared.units import convert, is_unit
 
 DATA = Path(__file__).parent / "data"
 
@@ -162,3 +163,48 @@ def impacts() -> dict[str, Impact]:
                 raise KnowledgeError(f"{where}: factors in different units {sorted(units)}")
             table[impact.resource] = impact
     return table
+
+
+# Road freight, full fuel life cycle: tank-to-wheel plus well-to-tank (DESNZ 2025).
+TRANSPORT_FACTORS = ("freight.hgv.all", "freight.hgv.all.wtt")
+
+
+@dataclass(frozen=True)
+class Avoided:
+    """kg CO2e an exchange avoids (None: not estimated), the factors, and the basis."""
+
+    kg: float | None
+    factors: tuple[str, ...]
+    basis: str
+
+
+def avoided(resource: str, quantity: Decimal, unit: str) -> Avoided:
+    """What exchanging ``quantity`` of ``resource`` avoids: production replaced less the
+    reprocessing the closed-loop row counts, plus the counterfactual disposal route, each per
+    the factor's unit. Without a sourced row, nothing is estimated."""
+    impact = impacts().get(resource)
+    if impact is None:
+        return Avoided(None, (), f"not estimated: no sourced factors for {resource} yet")
+    table = emission_factors()
+    per = table[impact.factor_keys[0]].unit.rsplit("/", 1)[-1]
+    amount = convert(quantity, unit, per) if is_unit(per) else None
+    if amount is None:
+        return Avoided(
+            None, (), f"not estimated: the factors are per {per}, the trade is in {unit}"
+        )
+
+    def factor(key: str) -> Decimal:
+        return table[key].value if key else Decimal(0)
+
+    per_unit = (
+        factor(impact.replaces_factor)
+        - factor(impact.reprocessing_factor)
+        + factor(impact.counterfactual_factor)
+    )
+    replaced = (
+        f"replaces {impact.replaces}"
+        if impact.replaces
+        else "the product it replaces is not estimated"
+    )
+    basis = f"{replaced}; otherwise sent to {impact.counterfactual}. {impact.basis}"
+    return Avoided(float(per_unit * amount), impact.factor_keys, basis)

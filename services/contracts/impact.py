@@ -1,0 +1,92 @@
+"""The impact ledger: what each confirmed delivery did for the park, with the factors.
+
+One row per delivery, for the exchange between the two companies, never one per party:
+park totals are sums of deliveries, so nothing is counted twice. See docs/impact.md.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared import knowledge
+from shared.db import Connection
+from shared.units import convert, dimension
+
+WATER = {"class:process_water", "class:treated_wastewater"}
+ENERGY = {"class:heat", "class:steam", "class:cold"}
+
+
+def _factor(key: str) -> dict[str, Any]:
+    factor = knowledge.emission_factors()[key]
+    return {
+        "key": key,
+        "value": str(factor.value),
+        "unit": factor.unit,
+        "source": factor.source,
+        "year": factor.year,
+    }
+
+
+async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str, Any]) -> None:
+    unit = contract["unit"]
+    quantity = convert(delivery["quantity"], delivery["unit"], unit)
+    assert quantity is not None
+    resource = contract["ewc_code"] or f"class:{contract['resource_class']}"
+    mass = dimension(unit) == "mass"
+    tonnes = convert(quantity, unit, "t") if mass else None
+    water = convert(quantity, unit, "m3") if resource in WATER else None
+    energy = convert(quantity, unit, "MWh") if resource in ENERGY else None
+    avoided = knowledge.avoided(resource, quantity, unit)
+    factors = [_factor(key) for key in avoided.factors]
+    basis = [avoided.basis]
+    value = contract["value"] or {}
+    distance = value.get("distance_km")
+    transport = None
+    if tonnes is not None and distance is not None:
+        per_tkm = sum(knowledge.emission_factors()[k].value for k in knowledge.TRANSPORT_FACTORS)
+        transport = tonnes * Decimal(str(distance)) * per_tkm
+        factors += [_factor(key) for key in knowledge.TRANSPORT_FACTORS]
+        basis.append(f"road transport over {distance} km straight line (DESNZ, well-to-wheel)")
+    price = contract["price_per_unit_ore"]
+    amount = int((quantity * price).to_integral_value())
+    # each side's gain against its own listed price, converted to the contract's unit
+    proposal_unit = await conn.fetchval(
+        "SELECT unit FROM proposals WHERE id = $1", contract["negotiation_id"]
+    )
+    per = convert(Decimal(1), unit, proposal_unit) if proposal_unit else None
+    ask, bid = value.get("offer_price_ore_per_unit"), value.get("need_price_ore_per_unit")
+    supplier_gain = receiver_gain = None
+    if per is not None and ask is not None:
+        supplier_gain = int(((price - Decimal(str(ask)) * per) * quantity).to_integral_value())
+    if per is not None and bid is not None:
+        receiver_gain = int(((Decimal(str(bid)) * per - price) * quantity).to_integral_value())
+    await conn.execute(
+        """
+        INSERT INTO impact_entries (delivery_id, contract_id, supplier_company_id,
+                                    receiver_company_id, resource, delivered_on, quantity, unit,
+                                    tonnes_diverted, water_m3, energy_mwh, co2e_avoided_kg,
+                                    transport_kg_co2e, amount_ore, supplier_gain_ore,
+                                    receiver_gain_ore, factors, basis)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        ON CONFLICT (delivery_id) DO NOTHING
+        """,
+        delivery["id"],
+        contract["id"],
+        contract["supplier_company_id"],
+        contract["receiver_company_id"],
+        resource,
+        delivery["delivered_on"],
+        quantity,
+        unit,
+        tonnes if contract["ewc_code"] else None,
+        water,
+        energy,
+        None if avoided.kg is None else Decimal(str(round(avoided.kg, 3))),
+        None if transport is None else round(transport, 3),
+        amount,
+        supplier_gain,
+        receiver_gain,
+        factors,
+        " ".join(basis),
+    )

@@ -1,0 +1,240 @@
+"""From proposal to contract and deliveries, by HTTP alone, on the running services: a
+counter-offer, acceptance, the reservation on both listings, two deliveries recorded and
+confirmed, and the rules that refuse what must not happen."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import eventually, register_company
+
+pytestmark = pytest.mark.e2e
+
+API = "/api/contracts"
+
+
+def concrete(kind: str, tonnes: int, price_nok: int, title: str) -> dict[str, Any]:
+    # Crushed concrete (17 01 01) is traded by this module's tests alone.
+    return {
+        "kind": kind,
+        "ewc_code": "17 01 01",
+        "title": title,
+        "quantity": str(tonnes),
+        "unit": "t",
+        "price_per_unit_ore": price_nok * 100,
+    }
+
+
+async def trade(
+    client: httpx.AsyncClient, supplier_name: str, receiver_name: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Two companies whose offer and need the matcher proposes; their open negotiation."""
+    supplier = await register_company(client, supplier_name)
+    receiver = await register_company(client, receiver_name)
+    offer = (
+        await client.post(
+            "/api/listings/listings/",
+            json=concrete("offer", 30, 100, f"Crushed concrete from {supplier_name}"),
+            headers=supplier["headers"],
+        )
+    ).json()
+    await client.post(
+        "/api/listings/listings/",
+        json=concrete("need", 20, 300, f"Aggregate for {receiver_name}"),
+        headers=receiver["headers"],
+    )
+
+    async def negotiation() -> dict[str, Any] | None:
+        rows = (await client.get(f"{API}/negotiations/", headers=receiver["headers"])).json()
+        ours = [r for r in rows if r["supplier_company_id"] == supplier["company"]["id"]]
+        return ours[0] if ours else None
+
+    return supplier, receiver, offer, await eventually(negotiation)
+
+
+async def post(
+    client: httpx.AsyncClient, path: str, who: dict[str, Any], body: Any = None
+) -> httpx.Response:
+    return await client.post(f"{API}{path}", json=body or {}, headers=who["headers"])
+
+
+async def test_counter_agree_deliver_twice_and_complete(client: httpx.AsyncClient) -> None:
+    supplier, receiver, offer, negotiation = await trade(
+        client, "Demolition Crusher AS", "Ready-Mix Concrete AS"
+    )
+    nid = negotiation["id"]
+    first = negotiation["terms"]
+    # the exchange puts the middle of the two prices on the table
+    assert (first["proposed_by"], first["price_per_unit_ore"]) == ("exchange", 20000)
+    assert float(first["quantity"]) == 20
+    stranger = await register_company(client, "Nosy Neighbour AS")
+    assert (
+        await client.get(f"{API}/negotiations/{nid}", headers=stranger["headers"])
+    ).status_code == 404
+    assert (
+        await post(client, f"/negotiations/{nid}/accept", stranger, {"terms_id": first["id"]})
+    ).status_code == 404
+
+    # the receiver counters: 15 t at 150 NOK/t, the supplier transports
+    counter = {"quantity": "15", "unit": "t", "price_per_unit_ore": 15000, "transport": "supplier"}
+    countered = await post(client, f"/negotiations/{nid}/counter", receiver, counter)
+    assert countered.status_code == 200, countered.text
+    second = countered.json()["terms"]
+    assert (second["version"], second["proposed_by"]) == (2, "receiver")
+    assert second["receiver_accepted_at"] and not second["supplier_accepted_at"]
+    # nonsense is refused and changes nothing
+    bad = await post(client, f"/negotiations/{nid}/counter", supplier, {**counter, "unit": "MWh"})
+    assert bad.status_code == 400 and "unit" in bad.text
+    bad = await post(
+        client, f"/negotiations/{nid}/counter", supplier, {**counter, "quantity": "-1"}
+    )
+    assert bad.status_code == 400
+    mine = await post(client, f"/negotiations/{nid}/accept", receiver, {"terms_id": second["id"]})
+    assert mine.status_code == 409 and "already accepted" in mine.text.lower()
+    stale = await post(client, f"/negotiations/{nid}/accept", supplier, {"terms_id": first["id"]})
+    assert stale.status_code == 409 and "no longer on the table" in stale.text
+    unchanged = (await client.get(f"{API}/negotiations/{nid}", headers=supplier["headers"])).json()
+    assert unchanged["terms"]["id"] == second["id"] and unchanged["status"] == "open"
+
+    # the supplier accepts: a contract, and both listings reserve 15 t
+    agreed = await post(client, f"/negotiations/{nid}/accept", supplier, {"terms_id": second["id"]})
+    assert agreed.status_code == 200, agreed.text
+    assert agreed.json()["status"] == "agreed"
+    contract_id = agreed.json()["contract_id"]
+    again = await post(client, f"/negotiations/{nid}/accept", supplier, {"terms_id": second["id"]})
+    assert again.status_code == 409
+    trail = (await client.get(f"{API}/negotiations/{nid}", headers=receiver["headers"])).json()
+    assert [s["action"] for s in trail["steps"]] == ["proposed", "countered", "accepted", "agreed"]
+    assert trail["steps"][1]["company_id"] == receiver["company"]["id"]
+    assert trail["steps"][2]["company_id"] == supplier["company"]["id"]
+
+    async def reserved() -> bool:
+        listing = (
+            await client.get(f"/api/listings/listings/{offer['id']}", headers=supplier["headers"])
+        ).json()
+        return float(listing["remaining_quantity"]) == 15
+
+    await eventually(reserved)
+
+    contract = (
+        await client.get(f"{API}/contracts/{contract_id}", headers=receiver["headers"])
+    ).json()
+    assert (contract["price_per_unit_ore"], contract["transport"], contract["status"]) == (
+        15000,
+        "supplier",
+        "active",
+    )
+    assert (
+        await client.get(f"{API}/contracts/{contract_id}", headers=stranger["headers"])
+    ).status_code == 404
+
+    # deliveries: only the supplier records, never more than agreed, never in the future
+    today = date.today().isoformat()
+    path = f"/contracts/{contract_id}/deliveries"
+    refused = await post(client, path, receiver, {"quantity": "10", "delivered_on": today})
+    assert refused.status_code == 403
+    future = (date.today() + timedelta(days=2)).isoformat()
+    assert (
+        await post(client, path, supplier, {"quantity": "1", "delivered_on": future})
+    ).status_code == 400
+    too_much = await post(client, path, supplier, {"quantity": "16", "delivered_on": today})
+    assert too_much.status_code == 409 and "at most 15 t" in too_much.text
+    one = await post(
+        client, path, supplier, {"quantity": "10", "delivered_on": today, "weighbridge_note": "T-1"}
+    )
+    assert one.status_code == 201, one.text
+    over = await post(client, path, supplier, {"quantity": "5.5", "delivered_on": today})
+    assert over.status_code == 409  # 10 t await confirmation, so 5 t remain
+    delivery = one.json()["id"]
+    own = await post(client, f"/deliveries/{delivery}/confirm", supplier)
+    assert own.status_code == 403 and "cannot answer its own" in own.text
+    confirmed = await post(client, f"/deliveries/{delivery}/confirm", receiver)
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+    assert (await post(client, f"/deliveries/{delivery}/confirm", receiver)).status_code == 409
+    two = await post(
+        client, path, supplier, {"quantity": "5000", "unit": "kg", "delivered_on": today}
+    )
+    assert two.status_code == 201, two.text
+    assert (
+        await post(client, f"/deliveries/{two.json()['id']}/confirm", receiver)
+    ).status_code == 200
+    done = (await client.get(f"{API}/contracts/{contract_id}", headers=supplier["headers"])).json()
+    assert done["status"] == "completed" and float(done["delivered"]) == 15
+    assert [d["status"] for d in done["deliveries"]] == ["confirmed", "confirmed"]
+    cancel = await post(
+        client, f"/contracts/{contract_id}/cancel", supplier, {"reason": "too late"}
+    )
+    assert cancel.status_code == 409
+
+
+async def test_a_declined_negotiation_and_a_cancelled_contract_give_everything_back(
+    client: httpx.AsyncClient,
+) -> None:
+    supplier, receiver, offer, negotiation = await trade(
+        client, "Second Crusher AS", "Precast Panels AS"
+    )
+    nid, terms = negotiation["id"], negotiation["terms"]
+    assert (
+        await post(client, f"/negotiations/{nid}/accept", supplier, {"terms_id": terms["id"]})
+    ).status_code == 200
+    agreed = await post(client, f"/negotiations/{nid}/accept", receiver, {"terms_id": terms["id"]})
+    assert agreed.status_code == 200 and agreed.json()["status"] == "agreed"
+    contract_id = agreed.json()["contract_id"]
+
+    async def remaining(expected: float) -> bool:
+        listing = (
+            await client.get(f"/api/listings/listings/{offer['id']}", headers=supplier["headers"])
+        ).json()
+        return float(listing["remaining_quantity"]) == expected
+
+    await eventually(lambda: remaining(10))  # 20 t of 30 reserved
+    today = date.today().isoformat()
+    delivered = await post(
+        client,
+        f"/contracts/{contract_id}/deliveries",
+        supplier,
+        {"quantity": "4", "delivered_on": today},
+    )
+    assert (
+        await post(client, f"/deliveries/{delivered.json()['id']}/confirm", receiver)
+    ).status_code == 200
+    short = await post(client, f"/contracts/{contract_id}/cancel", receiver, {"reason": "x"})
+    assert short.status_code == 400  # a reason of a few words is required
+    cancelled = await post(
+        client, f"/contracts/{contract_id}/cancel", receiver, {"reason": "Plant shut for rebuild"}
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    await eventually(lambda: remaining(26))  # the 16 t not delivered are given back
+    late = await post(
+        client,
+        f"/contracts/{contract_id}/deliveries",
+        supplier,
+        {"quantity": "1", "delivered_on": today},
+    )
+    assert late.status_code == 409
+
+    # a fresh proposal of the same pair's kind is declined: over for both
+    buyer = await register_company(client, "Third Buyer AS")
+    await client.post(
+        "/api/listings/listings/",
+        json=concrete("need", 5, 250, "Fill for Third Buyer"),
+        headers=buyer["headers"],
+    )
+
+    async def theirs() -> dict[str, Any] | None:
+        rows = (await client.get(f"{API}/negotiations/", headers=buyer["headers"])).json()
+        return rows[0] if rows else None
+
+    other = await eventually(theirs)
+    declined = await post(
+        client, f"/negotiations/{other['id']}/decline", buyer, {"reason": "Found another"}
+    )
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    late_accept = await post(
+        client, f"/negotiations/{other['id']}/accept", buyer, {"terms_id": other["terms"]["id"]}
+    )
+    assert late_accept.status_code == 409 and "declined" in late_accept.text
