@@ -10,6 +10,7 @@ from services.contracts import handlers
 from services.contracts.api import ProposalController
 from services.contracts.deliveries import ContractController, DeliveryController
 from services.contracts.negotiations import NegotiationController, expire_periodically
+from services.contracts.statistics import StatisticsController
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NegotiationController,
             ContractController,
             DeliveryController,
+            StatisticsController,
         ],
         produces=(Topic.CONTRACTS,),
         consumes=(Topic.PROPOSALS, Topic.LISTINGS),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import eventually, register_company
+from tests.support import Stack, eventually, register_company
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +62,9 @@ async def post(
     return await client.post(f"{API}{path}", json=body or {}, headers=who["headers"])
 
 
-async def test_counter_agree_deliver_twice_and_complete(client: httpx.AsyncClient) -> None:
+async def test_counter_agree_deliver_twice_and_complete(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
     supplier, receiver, offer, negotiation = await trade(
         client, "Demolition Crusher AS", "Ready-Mix Concrete AS"
     )
