@@ -422,6 +422,18 @@ async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
     return Matched((done - started) * 1000, (queried - started) * 1000, found, fitting, best)
 
 
+TABLE_SCAN_PROBES = 10
+
+
+async def match_table_scan(pool: Pool, probe: OpenListing) -> float:
+    """A matcher without the index: read every open listing, then the same rules (ms)."""
+    async with pool.acquire() as conn:
+        started = time.perf_counter()
+        everything = await storage.all_open_listings(conn)
+        best_proposals(probe, everything, LIMIT)
+        return (time.perf_counter() - started) * 1000
+
+
 def match_brute(probe: OpenListing, everything: list[OpenListing]) -> tuple[float, Matched]:
     """The rules against every open listing, already in memory: no database access."""
     started = time.perf_counter()
@@ -471,6 +483,9 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
         brute: list[float] = []
         brute_found: list[int] = []
         differing = 0
+        table_scan: list[float] = []
+        for probe in probes[: min(compared, TABLE_SCAN_PROBES)]:
+            table_scan.append(await match_table_scan(pool, probe))
         for number, probe in enumerate(probes[:compared]):
             elapsed, scanned = match_brute(probe, everything)
             brute.append(elapsed)
@@ -526,16 +541,29 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 mean([len(m.fitting) for m in first]),
             ),
             row("brute force, the same probes", brute, f"{len(everything):,}", mean(brute_found)),
+            row(
+                f"table scan, the first {len(table_scan)} probes",
+                table_scan,
+                f"{len(everything):,}",
+            ),
         ]
         print("\n".join(lines))
         ratio = statistics.median(brute) / statistics.median(m.ms for m in first)
+        scanned_first = indexed[: len(table_scan)]
+        scan_ratio = statistics.median(table_scan) / statistics.median(m.ms for m in scanned_first)
         print(
             f"\nmedian brute force / median indexed over the {compared} probes compared "
             f"(the first {compared} of {len(probes)}): {ratio:.1f}x"
         )
         print(
+            f"median table scan / median indexed over the first {len(table_scan)} probes: "
+            f"{scan_ratio:.1f}x"
+        )
+        print(
             "the indexed times include the database round trip; the brute force scans "
-            "listings already in memory and pays for no database access"
+            "listings already in memory and pays for no database access; the table scan "
+            "reads every open listing from the database, as a matcher without the index "
+            "would, then applies the same rules"
         )
         if differing:
             print(f"\nFAILED: {differing} of {compared} probes found different proposals")

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     embedded_kafka_port: int = Field(
         default=19092, ge=1, le=65535, description="Port of the embedded broker."
     )
+    embedded_stripe_mock_port: int = Field(
+        default=12111,
+        ge=1,
+        le=65535,
+        description="Port of stripe-mock, which `symbiosis up` starts when no Stripe key is "
+        "set and the stripe-mock binary is installed (`make stripe-mock`).",
+    )
     service_urls: dict[str, str] = Field(
         default_factory=dict,
         description=(

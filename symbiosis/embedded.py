@@ -6,8 +6,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import secrets
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -216,3 +219,56 @@ class EmbeddedBroker:
                 return self.child
             time.sleep(0.1)
         raise EmbeddedStartError(f"the embedded broker did not listen within {timeout:.0f}s")
+
+
+def stripe_mock_binary() -> Path | None:
+    """stripe-mock from SYMBIOSIS_STRIPE_MOCK, beside this Python (``make stripe-mock``
+    puts it in .venv/bin), or on the PATH; None when there is none."""
+    named = os.environ.get("SYMBIOSIS_STRIPE_MOCK")
+    for candidate in (
+        Path(named) if named else None,
+        Path(sys.executable).parent / "stripe-mock",
+        Path(found) if (found := shutil.which("stripe-mock")) else None,
+    ):
+        if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+class EmbeddedStripeMock:
+    """Stripe's own mock server (stateless: it checks requests against Stripe's API and
+    answers with fixtures), so that invoicing runs end to end without a Stripe account."""
+
+    def __init__(self, binary: Path, data_dir: Path, port: int) -> None:
+        self.binary = binary
+        self.port = port
+        self.log_path = (data_dir / "logs" / "stripe-mock.log").resolve()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Child:
+        child = Child.start(
+            "stripe-mock", [str(self.binary), "-http-port", str(self.port)], self.log_path
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise EmbeddedStartError(
+                    f"stripe-mock exited at start; its log ({self.log_path}):\n" + child.tail()
+                )
+            if port_open("127.0.0.1", self.port):
+                return child
+            time.sleep(0.1)
+        raise EmbeddedStartError(f"stripe-mock did not listen within {timeout:.0f}s")
+
+
+def webhook_secret(data_dir: Path) -> str:
+    """The embedded run's Stripe webhook signing secret, made once and kept with the keys."""
+    path = data_dir / "keys" / "stripe-webhook-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("whsec_" + secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()

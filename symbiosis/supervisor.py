@@ -18,7 +18,14 @@ from rich.console import Console
 from shared.auth import ensure_signing_keys
 from shared.db import ensure_database
 from shared.settings import ENV_PREFIX, SERVICES, Settings
-from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres, EmbeddedStartError
+from symbiosis.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    EmbeddedStartError,
+    EmbeddedStripeMock,
+    stripe_mock_binary,
+    webhook_secret,
+)
 from symbiosis.processes import Child, PortInUse, check_port_free, kill_all, stop_all
 
 Step = Callable[[str], AbstractContextManager[None]]
@@ -101,6 +108,23 @@ class Supervisor:
             env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
             # tansu answers InitProducerId with an error: no idempotent producer there.
             env[f"{ENV_PREFIX}KAFKA_IDEMPOTENT_PRODUCER"] = "false"
+        if s.stripe_api_key is None:
+            binary = stripe_mock_binary()
+            if binary is None:
+                self.console.print(
+                    "[yellow]![/] No Stripe key and no stripe-mock: confirmed deliveries wait "
+                    "in the invoice queue (`make stripe-mock` installs the mock with Go; or set "
+                    f"{ENV_PREFIX}STRIPE_API_KEY)"
+                )
+            else:
+                check_port_free("127.0.0.1", s.embedded_stripe_mock_port, "stripe-mock")
+                with self.step("Starting stripe-mock (Stripe's mock API, for invoicing)"):
+                    mock = EmbeddedStripeMock(binary, s.data_dir, s.embedded_stripe_mock_port)
+                    self.children.append(mock.start())
+                env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embedded_stripe_mock"
+                env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
+                if s.stripe_webhook_secret is None:
+                    env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)
         with self.step("Creating the token-signing keys"):
             ensure_signing_keys(s)
         env[f"{ENV_PREFIX}DATA_DIR"] = str(s.data_dir.resolve())
