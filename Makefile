@@ -5,8 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+STRIPE_MOCK_VERSION := v0.203.0
 
-.PHONY: setup up test lint typecheck check docs clean bench
+.PHONY: setup up test lint typecheck check docs clean bench stripe-mock
 
 setup: $(VENV)/.installed
 
@@ -17,7 +18,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
+# Stripe's mock server, for the invoicing tests (they build it themselves if it is missing).
+# Needs Go; the binary lands in $(BIN).
+stripe-mock: setup
+	@command -v go >/dev/null || { echo "error: stripe-mock is built with Go; install Go first" >&2; exit 1; }
+	GOBIN="$(abspath $(BIN))" go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+# With Go on the machine, `make up` also installs stripe-mock, so invoices go all the way
+# (without Go, confirmed deliveries wait in the invoice queue; `symbiosis up` says so).
 up: setup
+	@if [ ! -x $(BIN)/stripe-mock ] && command -v go >/dev/null; then \
+		echo "==> installing stripe-mock (Stripe's mock API, first run only)"; \
+		GOBIN="$(abspath $(BIN))" go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION) \
+			|| echo "could not install stripe-mock; invoices will wait in the queue"; \
+	fi
 	$(BIN)/symbiosis up --demo
 
 test: setup

@@ -121,7 +121,7 @@ class Supervisor:
                 with self.step("Starting stripe-mock (Stripe's mock API, for invoicing)"):
                     mock = EmbeddedStripeMock(binary, s.data_dir, s.embedded_stripe_mock_port)
                     self.children.append(mock.start())
-                env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embedded_stripe_mock"
+                env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embeddedstripemock"
                 env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
                 if s.stripe_webhook_secret is None:
                     env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)

@@ -9,18 +9,107 @@ test gets a fresh database and a fresh topic namespace.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from shared.auth import ensure_signing_keys
 from shared.settings import Settings
 from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres
 from symbiosis.processes import stop_all
-from tests.support import Infra, free_port
+from tests.support import REPO, Infra, free_port
+
+STRIPE_MOCK_VERSION = "v0.203.0"  # as the Makefile's `stripe-mock` target
+STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters or digits
+
+
+def _stripe_mock_binary() -> str:
+    """stripe-mock from SYMBIOSIS_STRIPE_MOCK, the PATH or .venv/bin; else built into .venv/bin."""
+    for candidate in (
+        os.environ.get("SYMBIOSIS_STRIPE_MOCK"),
+        shutil.which("stripe-mock"),
+        str(REPO / ".venv" / "bin" / "stripe-mock"),
+    ):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail(
+            "stripe-mock is needed and was not found (SYMBIOSIS_STRIPE_MOCK, PATH, .venv/bin), "
+            "and `go` is not installed to build it: install Go and run `make stripe-mock`",
+            pytrace=False,
+        )
+    target = REPO / ".venv" / "bin"
+    built = subprocess.run(
+        [go, "install", f"github.com/stripe/stripe-mock@{STRIPE_MOCK_VERSION}"],
+        env={**os.environ, "GOBIN": str(target)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if built.returncode != 0 or not (target / "stripe-mock").is_file():
+        pytest.fail(
+            f"`go install github.com/stripe/stripe-mock@{STRIPE_MOCK_VERSION}` failed:\n"
+            f"{built.stdout}\n{built.stderr}",
+            pytrace=False,
+        )
+    return str(target / "stripe-mock")
+
+
+def _answers(url: str) -> bool:
+    try:
+        response = httpx.get(
+            f"{url}/v1/customers", headers={"Authorization": f"Bearer {STRIPE_API_KEY}"}, timeout=2
+        )
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def _wait_until_it_answers(url: str, process: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"stripe-mock exited with {process.returncode}", pytrace=False)
+        if _answers(url):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"stripe-mock does not answer at {url}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def stripe_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a running stripe-mock: CI's (SYMBIOSIS_STRIPE_MOCK_URL) or one of our own."""
+    given = os.environ.get("SYMBIOSIS_STRIPE_MOCK_URL")
+    if given:
+        _wait_until_it_answers(given.rstrip("/"), None)
+        yield given.rstrip("/")
+        return
+    binary = _stripe_mock_binary()
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("stripe-mock") / "stripe-mock.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [binary, "-http-port", str(port)], stdout=log_file, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_it_answers(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import random
 import signal
@@ -152,12 +155,17 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    infra: Infra, database_url: str, data_dir: Path, ports: int = 5
+    infra: Infra,
+    database_url: str,
+    data_dir: Path,
+    ports: int = 5,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """The four services and the gateway, started on ``ports`` consecutive free ports
     (any beyond five are left for extra instances), and stopped afterwards."""
     port = free_port_block(ports)
-    stack = Stack(stack_env(infra, database_url, data_dir, port), data_dir, port)
+    env = {**stack_env(infra, database_url, data_dir, port), **(extra_env or {})}
+    stack = Stack(env, data_dir, port)
     try:
         stack.start_all()
         yield stack
@@ -235,3 +243,54 @@ async def register_company(client: httpx.AsyncClient, name: str) -> dict[str, An
     body: dict[str, Any] = response.json()
     body["headers"] = {"Authorization": f"Bearer {body['api_key']}"}
     return body
+
+
+def stripe_signature(payload: bytes, secret: str, at: int | None = None) -> str:
+    """``Stripe-Signature`` as Stripe computes it: HMAC-SHA256 of "<t>.<body>" with the secret."""
+    timestamp = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def stripe_invoice_event(
+    event_type: str,
+    invoice_id: uuid.UUID | None,
+    stripe_invoice_id: str = "in_1ViKenParkTest0001",
+    event_id: str | None = None,
+) -> bytes:
+    """An event as Stripe sends it, with the invoice object it is about."""
+    now = int(time.time())
+    status = {
+        "invoice.finalized": "open",
+        "invoice.sent": "open",
+        "invoice.paid": "paid",
+        "invoice.payment_failed": "open",
+        "invoice.voided": "void",
+    }.get(event_type, "open")
+    invoice = {
+        "id": stripe_invoice_id,
+        "object": "invoice",
+        "currency": "nok",
+        "amount_due": 625000,
+        "collection_method": "send_invoice",
+        "status": status,
+        "status_transitions": {
+            "finalized_at": now - 60,
+            "paid_at": now if status == "paid" else None,
+            "voided_at": now if status == "void" else None,
+            "marked_uncollectible_at": None,
+        },
+        "metadata": {"invoice_id": str(invoice_id)} if invoice_id else {},
+    }
+    event = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": now,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        "data": {"object": invoice},
+    }
+    return json.dumps(event).encode()

@@ -8,9 +8,12 @@ from litestar import Litestar
 
 from services.contracts import handlers
 from services.contracts.api import ProposalController
+from services.contracts.billing import invoice_periodically
 from services.contracts.deliveries import ContractController, DeliveryController
+from services.contracts.invoices import InvoiceController
 from services.contracts.negotiations import NegotiationController, expire_periodically
 from services.contracts.statistics import StatisticsController
+from services.contracts.webhooks import StripeWebhookController
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -27,11 +30,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NegotiationController,
             ContractController,
             DeliveryController,
+            InvoiceController,
             StatisticsController,
+            StripeWebhookController,
         ],
         produces=(Topic.CONTRACTS,),
         consumes=(Topic.PROPOSALS, Topic.LISTINGS),
         register_consumers=handlers.register,
-        background=(expire_periodically,),
+        background=(expire_periodically, invoice_periodically),
     )
     return create_service_app(spec, settings or Settings())

@@ -213,7 +213,7 @@ class StatisticsController(Controller):
             period_from=start, period_until=until, headline=Headline(**dict(head)), **tables
         )
 
-    @get("/{table:str}.csv", operation_id="park_statistics_csv", media_type="text/csv")
+    @get("/csv/{table:str}", operation_id="park_statistics_csv", media_type="text/csv")
     async def export(
         self,
         request: Request[Any, Any, Any],

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.conftest import create_database
+from tests.conftest import STRIPE_API_KEY, create_database
 from tests.support import Infra, Stack, running_stack
 
 
@@ -14,12 +14,27 @@ async def stack_database(infra: Infra) -> str:
     return await create_database(infra)
 
 
+# The shared stack's Stripe webhook signing secret: tests sign events with it, as Stripe would.
+WEBHOOK_SECRET = "whsec_e2e_stack_secret"
+
+
 @pytest.fixture(scope="session")
 def stack(
-    infra: Infra, stack_database: str, tmp_path_factory: pytest.TempPathFactory
+    infra: Infra,
+    stack_database: str,
+    stripe_mock: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """All four services and the gateway as real processes on the test servers."""
-    with running_stack(infra, stack_database, tmp_path_factory.mktemp("stack")) as running:
+    """All four services and the gateway as real processes on the test servers, invoicing
+    through stripe-mock."""
+    stripe = {
+        "SYMBIOSIS_STRIPE_API_KEY": STRIPE_API_KEY,
+        "SYMBIOSIS_STRIPE_API_BASE": stripe_mock,
+        "SYMBIOSIS_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    with running_stack(
+        infra, stack_database, tmp_path_factory.mktemp("stack"), extra_env=stripe
+    ) as running:
         yield running
 
 

@@ -4,13 +4,22 @@ confirmed, and the rules that refuse what must not happen."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Stack, eventually, register_company
+from tests.e2e.conftest import WEBHOOK_SECRET
+from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.support import (
+    Stack,
+    eventually,
+    register_company,
+    stripe_invoice_event,
+    stripe_signature,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -171,6 +180,80 @@ async def test_counter_agree_deliver_twice_and_complete(
         client, f"/contracts/{contract_id}/cancel", supplier, {"reason": "too late"}
     )
     assert cancel.status_code == 409
+
+    # both deliveries are invoiced through Stripe (stripe-mock) to the receiver, with MVA
+    async def issued() -> list[Any] | None:
+        rows = (await client.get(f"{API}/invoices/", headers=receiver["headers"])).json()
+        ours = [r for r in rows if r["contract_id"] == contract_id and r["status"] == "issued"]
+        return ours if len(ours) == 2 else None
+
+    invoices = sorted(await eventually(issued), key=lambda r: r["net_ore"])
+    assert [(i["net_ore"], i["mva_ore"], i["total_ore"]) for i in invoices] == [
+        (75000, 18750, 93750),
+        (150000, 37500, 187500),
+    ]
+    assert all(i["payer_company_id"] == receiver["company"]["id"] for i in invoices)
+    assert all(i["platform_fee_ore"] == i["net_ore"] * 2 // 100 for i in invoices)
+    paid_one = invoices[1]
+    path_one = f"{API}/invoices/{paid_one['id']}"
+    assert (await client.get(path_one, headers=stranger["headers"])).status_code == 404
+    assert (await client.get(path_one, headers=supplier["headers"])).status_code == 200
+
+    # Stripe reports payment: a signed webhook; a replay or a forgery changes nothing
+    event = stripe_invoice_event(
+        "invoice.paid", uuid.UUID(paid_one["id"]), paid_one["stripe_invoice_id"]
+    )
+    hook = f"{API}/stripe/webhook"
+    signature = {"Stripe-Signature": stripe_signature(event, WEBHOOK_SECRET)}
+    forged = await client.post(
+        hook, content=event.replace(b"invoice.paid", b"invoice.voided"), headers=signature
+    )
+    assert forged.status_code == 400
+    for _ in range(2):  # the second is a replay
+        delivered = await client.post(hook, content=event, headers=signature)
+        assert delivered.status_code == 200, delivered.text
+    paid = (await client.get(path_one, headers=receiver["headers"])).json()
+    assert paid["status"] == "paid" and paid["paid_at"]
+    other = await client.get(f"{API}/invoices/{invoices[0]['id']}", headers=receiver["headers"])
+    assert other.json()["status"] == "issued"
+
+    # the park administrator's statistics count both deliveries once, with their impact
+    email = unique_email("stats")
+    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    admin = bearer(await sign_in(client, email))
+    assert (await client.get(f"{API}/statistics/", headers=supplier["headers"])).status_code == 403
+    figures = (await client.get(f"{API}/statistics/", headers=admin)).json()
+    ours = [e for e in figures["exchanges"] if e["contract_id"] == contract_id]
+    assert sorted(float(e["quantity"]) for e in ours) == [5, 10]
+    assert sum(float(e["nok"]) for e in ours) == 15 * 150
+    assert sum(float(e["supplier_gain_nok"]) for e in ours) == 15 * 50  # over its 100 NOK/t ask
+    assert sum(float(e["receiver_gain_nok"]) for e in ours) == 15 * 150  # under its 300 bid
+    per_tonne = 7.79306 - 3.21835 + 1.26338  # primary less closed-loop aggregates, + landfill
+    assert sum(float(e["co2e_avoided_kg"]) for e in ours) == pytest.approx(15 * per_tonne, abs=0.01)
+    assert all("mat.aggregates.primary" in e["factors"] for e in ours)
+    flow = [
+        f
+        for f in figures["flows"]
+        if (f["source"], f["target"]) == (supplier["company"]["id"], receiver["company"]["id"])
+    ]
+    assert [(f["resource"], float(f["quantity"]), f["deliveries"]) for f in flow] == [
+        ("170101", 15, 2)
+    ]
+    assert float(figures["headline"]["tonnes_diverted"]) >= 15
+    month = date.today().strftime("%Y-%m")
+    assert any(m["month"] == month and float(m["tonnes"]) >= 15 for m in figures["months"])
+    csv_text = (await client.get(f"{API}/statistics/csv/exchanges", headers=admin)).text
+    assert csv_text.splitlines()[0].startswith("delivery_id,contract_id,delivered_on")
+    assert sum(contract_id in line for line in csv_text.splitlines()) == 2
+    before = (
+        await client.get(f"{API}/statistics/", params={"until": "2000-01-01"}, headers=admin)
+    ).json()
+    assert before["headline"]["deliveries"] == 0 and before["exchanges"] == []
+    backwards = await client.get(
+        f"{API}/statistics/", params={"start": "2030-01-01", "until": "2020-01-01"}, headers=admin
+    )
+    assert backwards.status_code == 400
+    assert (await client.get(f"{API}/statistics/csv/nothing", headers=admin)).status_code == 404
 
 
 async def test_a_declined_negotiation_and_a_cancelled_contract_give_everything_back(
