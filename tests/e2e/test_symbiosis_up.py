@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import REPO, free_port_block
+from tests.support import REPO, free_port_block, stripe_invoice_event, stripe_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ def up_env(data_dir: Path, http_port: int) -> dict[str, str]:
             "SYMBIOSIS_HTTP_PORT": str(http_port),
             "SYMBIOSIS_EMBEDDED_POSTGRES_PORT": str(http_port + 5),
             "SYMBIOSIS_EMBEDDED_KAFKA_PORT": str(http_port + 6),
+            "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(http_port + 7),
         }
     )
     return env
@@ -66,6 +68,78 @@ def inbox_of(client: httpx.Client, headers: dict[str, str], at_least: int) -> li
     return inbox
 
 
+def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir: Path) -> None:
+    """Issue 5's story, by HTTP alone: the boiler counters the sawmill's sawdust, they agree,
+    two deliveries are recorded and confirmed, invoiced through stripe-mock (which `up`
+    starts), one is paid (a webhook signed as Stripe signs them), and the park's figures
+    show it."""
+
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[key]['api_key']}"}
+
+    boiler, sawmill = auth("bioenergi"), auth("sagbruk")
+    negotiations = client.get("/api/contracts/negotiations/", headers=boiler).json()
+    # the sawdust is proposed for the wood-chip need (at the middle of 120 and 250 NOK/t) and
+    # for the bark need (the middle of 120 and 150 NOK/t)
+    sawdust = {
+        n["terms"]["price_per_unit_ore"]: n
+        for n in negotiations
+        if n["title"].startswith("Sawdust")
+    }
+    assert sorted(sawdust) == [13500, 18500]
+    sawdust = sawdust[18500]
+    path = f"/api/contracts/negotiations/{sawdust['id']}"
+    counter = {"quantity": "40", "unit": "t", "price_per_unit_ore": 16000, "transport": "supplier"}
+    terms = client.post(f"{path}/counter", json=counter, headers=boiler).json()["terms"]
+    agreed = client.post(f"{path}/accept", json={"terms_id": terms["id"]}, headers=sawmill).json()
+    assert agreed["status"] == "agreed", agreed
+    contract = agreed["contract_id"]
+    today = time.strftime("%Y-%m-%d")
+    for tonnes in ("25", "15"):
+        delivery = client.post(
+            f"/api/contracts/contracts/{contract}/deliveries",
+            json={"quantity": tonnes, "delivered_on": today},
+            headers=sawmill,
+        )
+        assert delivery.status_code == 201, delivery.text
+        confirmed = client.post(
+            f"/api/contracts/deliveries/{delivery.json()['id']}/confirm", headers=boiler
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    deadline = time.monotonic() + 60
+    invoices: list[Any] = []
+    while time.monotonic() < deadline and len(invoices) < 2:
+        invoices = [
+            i
+            for i in client.get("/api/contracts/invoices/", headers=boiler).json()
+            if i["contract_id"] == contract and i["status"] == "issued"
+        ]
+        time.sleep(0.5)
+    assert sorted(i["total_ore"] for i in invoices) == [300000, 500000]  # 160 NOK/t + 25 % MVA
+    secret = (data_dir / "keys" / "stripe-webhook-secret").read_text().strip()
+    event = stripe_invoice_event(
+        "invoice.paid", uuid.UUID(invoices[0]["id"]), invoices[0]["stripe_invoice_id"]
+    )
+    paid = client.post(
+        "/api/contracts/stripe/webhook",
+        content=event,
+        headers={"Stripe-Signature": stripe_signature(event, secret)},
+    )
+    assert paid.status_code == 200, paid.text
+    one = client.get(f"/api/contracts/invoices/{invoices[0]['id']}", headers=boiler).json()
+    assert one["status"] == "paid"
+    admin = keys["park_admin"]
+    token = client.post("/api/listings/auth/token", json=admin).json()["access_token"]
+    figures = client.get(
+        "/api/contracts/statistics/", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert float(figures["headline"]["tonnes_exchanged"]) == 40
+    assert float(figures["headline"]["nok_moved"]) == 40 * 160
+    efw = 4.68568  # sawdust escapes energy recovery off-site (DESNZ, transport to the plant)
+    assert float(figures["headline"]["co2e_avoided_kg"]) == pytest.approx(40 * efw, abs=0.01)
+    assert figures["headline"]["active_companies"] == 2
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -74,7 +148,7 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port_block(7)
+    port = free_port_block(8)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -117,6 +191,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             assert plan["report"]["status"] == "optimal" and plan["report"]["plan"]["flows"]
             assert plan["pairwise"]["open_proposals"] >= 5
             assert plan["better_than_greedy"]["objective"] >= -1e-6
+            trade_on_the_demo_park(client, keys, tmp_path / "data")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
@@ -138,7 +213,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
-    port = free_port_block(7)
+    port = free_port_block(8)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -163,7 +238,7 @@ def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
 
 
 def test_a_port_in_use_gives_a_clear_message(tmp_path: Path) -> None:
-    port = free_port_block(7)
+    port = free_port_block(8)
     with closing(socket.socket()) as blocker:
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
