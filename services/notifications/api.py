@@ -1,19 +1,28 @@
-"""HTTP routes of the notifications service."""
+"""HTTP routes of the notifications service: the inbox, page by page and live."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
-from pydantic import BaseModel
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from pydantic import BaseModel, Field
 
 from services.notifications import storage
+from services.notifications.domain import LANGUAGES
+from services.notifications.live import HUB
 from shared.db import Pool
 from shared.http import Problem, company_of
+
+Language = Literal["nb", "en"]
+HEARTBEAT_SECONDS = 15.0
 
 
 class InboxEntry(BaseModel):
@@ -21,11 +30,63 @@ class InboxEntry(BaseModel):
     event_id: uuid.UUID
     event_type: str
     subject_id: str
+    language: Language
     title: str
     body: str
-    link: str
+    link: str = Field(description="Where the thing is in the portal, e.g. `/contracts/<id>`.")
     created_at: datetime
     read_at: datetime | None
+
+
+def language_of(request: Request[Any, Any, Any], asked: str | None) -> Language:
+    """`?lang=`, else the first of Accept-Language we speak, else Norwegian bokmål."""
+    if asked is not None:
+        if asked not in LANGUAGES:
+            raise Problem(
+                400,
+                "The request is not valid",
+                f"unknown language {asked!r}; choose nb or en",
+                errors=[{"field": "lang", "message": "nb or en"}],
+            )
+        return "nb" if asked == "nb" else "en"
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith(("nb", "no", "nn")):
+            return "nb"
+        if tag.startswith("en"):
+            return "en"
+    return "nb"
+
+
+def entry(row: dict[str, Any], language: Language) -> InboxEntry:
+    return InboxEntry(
+        **{k: row[k] for k in ("id", "event_id", "event_type", "subject_id", "link")},
+        language=language,
+        title=row["title_nb"] if language == "nb" else row["title"],
+        body=row["body_nb"] if language == "nb" else row["body"],
+        created_at=row["created_at"],
+        read_at=row["read_at"],
+    )
+
+
+def _cursor(row: dict[str, Any]) -> str:
+    raw = f"{int(row['read_at'] is None)}|{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[bool, datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        unread, at, note = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return unread == "1", datetime.fromisoformat(at), uuid.UUID(note)
+    except ValueError:
+        raise Problem(
+            400,
+            "The request is not valid",
+            "the cursor is not one this API gave out",
+            errors=[{"field": "cursor", "message": "not a cursor of this API"}],
+        ) from None
 
 
 class InboxController(Controller):
@@ -38,11 +99,28 @@ class InboxController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[InboxEntry]:
-        """The caller's notifications, unread first, newest first."""
+        cursor: str | None = None,
+        lang: str | None = None,
+    ) -> Response[list[InboxEntry]]:
+        """Your company's notifications, unread first, newest first, in your language
+        (`lang`, else Accept-Language, else Norwegian bokmål). When there is more, the
+        `Link` header names the next page (`rel="next"`) and `X-Next-Cursor` its cursor;
+        `X-Unread-Count` counts the unread."""
+        company = company_of(request, "inbox:read")
+        language = language_of(request, lang)
+        after = _after(cursor)
         async with pool.acquire() as conn:
-            rows = await storage.inbox_of(conn, company_of(request, "inbox:read"), limit)
-        return [InboxEntry(**r) for r in rows]
+            rows = await storage.inbox_page(conn, company, limit + 1, after)
+            unread = await storage.unread_count(conn, company)
+        headers = {"X-Unread-Count": str(unread)}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            following = _cursor(rows[-1])
+            headers["X-Next-Cursor"] = following
+            headers["Link"] = (
+                f'<{request.url.path}?limit={limit}&cursor={following}&lang={language}>; rel="next"'
+            )
+        return Response([entry(r, language) for r in rows], headers=headers)
 
     @post("/{entry_id:uuid}/read", operation_id="mark_inbox_entry_read", status_code=200)
     async def mark_read(
@@ -50,10 +128,72 @@ class InboxController(Controller):
         request: Request[Any, Any, Any],
         entry_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
+        lang: str | None = None,
     ) -> InboxEntry:
-        """Mark one of the caller's notifications read."""
+        """Mark one of your notifications read."""
+        language = language_of(request, lang)
         async with pool.acquire() as conn:
             row = await storage.mark_read(conn, entry_id, company_of(request, "inbox:read"))
         if row is None:
             raise Problem(404, "Not found", f"no notification {entry_id} of yours")
-        return InboxEntry(**row)
+        return entry(row, language)
+
+    @get("/stream", operation_id="stream_inbox")
+    async def stream(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        lang: str | None = None,
+    ) -> ServerSentEvent:
+        """Your company's new notifications as they arrive (Server-Sent Events): first an
+        `unread` event with the count, then a `notification` event per note (its id is the
+        event id, so a reconnecting client's `Last-Event-ID` resumes where it stopped),
+        and a comment every 15 s to keep the connection open."""
+        company = company_of(request, "inbox:read")
+        language = language_of(request, lang)
+        resume = request.headers.get("last-event-id")
+        try:
+            last = uuid.UUID(resume) if resume else None
+        except ValueError:
+            last = None
+
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            nonlocal last
+            with HUB.subscription(company) as queue:
+                async with pool.acquire() as conn:
+                    count = await storage.unread_count(conn, company)
+                    known = last is not None and await storage.note(conn, last, company)
+                    missed = (
+                        await storage.notes_since(conn, company, last)
+                        if known and last is not None
+                        else []
+                    )
+                    if not known:  # start from now
+                        last = await storage.newest_note_id(conn, company)
+                yield ServerSentEventMessage(data=count, event="unread")
+                for row in missed:
+                    last = row["id"]
+                    yield _message(row, language)
+                while True:
+                    try:
+                        await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                        continue
+                    async with pool.acquire() as conn:
+                        rows = (
+                            await storage.notes_since(conn, company, last)
+                            if last is not None
+                            else await storage.oldest_first(conn, company)
+                        )
+                    for row in rows:
+                        last = row["id"]
+                        yield _message(row, language)
+
+        return ServerSentEvent(events(), headers={"Cache-Control": "no-store"})
+
+
+def _message(row: dict[str, Any], language: Language) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        data=entry(row, language).model_dump_json(), event="notification", id=str(row["id"])
+    )

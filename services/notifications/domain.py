@@ -1,62 +1,302 @@
-"""What a company is told about an event; no I/O here."""
+"""Which events notify which company, and what each is told, in Norwegian bokmål and
+English, with a link to the thing in the portal. No I/O here."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from shared.events import TradeProposed, TradeRetracted
+from shared.events import (
+    ContractAgreed,
+    ContractCancelled,
+    DeliveryConfirmed,
+    DeliveryDisputed,
+    DeliveryRecorded,
+    InvoiceIssued,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    NegotiationCountered,
+    NegotiationDeclined,
+    NegotiationExpired,
+    Payload,
+    TradeProposed,
+    TradeRetracted,
+)
 from shared.units import format_quantity
 
 NOTE_NAMESPACE = uuid.UUID("0b7f5b56-2d55-4f0c-8a43-52f3b9d3c7a2")
+LANGUAGES = ("nb", "en")
+
+
+@dataclass(frozen=True)
+class Text:
+    """The same message in each language."""
+
+    nb: str
+    en: str
+
+    def in_(self, language: str) -> str:
+        return self.nb if language == "nb" else self.en
 
 
 @dataclass(frozen=True)
 class Note:
     id: uuid.UUID
     company_id: uuid.UUID
-    title: str
-    body: str
+    title: Text
+    body: Text
     link: str
 
 
 def note_id(event_id: uuid.UUID, company_id: uuid.UUID) -> uuid.UUID:
+    """One note per event and company, whatever is redelivered."""
     return uuid.uuid5(NOTE_NAMESPACE, f"{event_id}/{company_id}")
 
 
-def notes_for_proposal(event_id: uuid.UUID, proposal: TradeProposed) -> list[Note]:
-    """One note for the supplier and one for the receiver of a proposed trade."""
-    amount = format_quantity(proposal.quantity, proposal.unit)
-    link = f"/proposals/{proposal.proposal_id}"
-    reasons = "; ".join(proposal.reasons)
+def _nok(ore: int | Decimal) -> Text:
+    amount = Decimal(ore) / 100
+    en = f"NOK {amount:,.2f}"
+    nb = f"kr {amount:,.2f}".replace(",", " ").replace(".", ",")
+    return Text(nb, en)
+
+
+def _amount(quantity: Decimal, unit: str) -> str:
+    return format_quantity(quantity, unit)
+
+
+def _notes(
+    event_id: uuid.UUID,
+    companies: list[uuid.UUID],
+    title: Text,
+    body: Text,
+    link: str,
+) -> list[Note]:
+    return [Note(note_id(event_id, c), c, title, body, link) for c in dict.fromkeys(companies)]
+
+
+def _other(supplier: uuid.UUID, receiver: uuid.UUID, by: uuid.UUID | None) -> list[uuid.UUID]:
+    """The side that did not act (both sides when the exchange acted)."""
+    if by is None:
+        return [supplier, receiver]
+    return [receiver if by == supplier else supplier]
+
+
+def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
+    amount = _amount(p.quantity, p.unit)
+    link = f"/negotiations/{p.proposal_id}"
+    why = "; ".join(p.reasons)
+    origin = Text(
+        "Fra parkens samlede plan. " if p.origin == "optimiser" else "",
+        "From the park-wide plan. " if p.origin == "optimiser" else "",
+    )
     return [
         Note(
-            id=note_id(event_id, proposal.supplier_company_id),
-            company_id=proposal.supplier_company_id,
-            title=f"A buyer for your offer: {proposal.title}",
-            body=f"The exchange proposes that you supply {amount}. Why: {reasons}.",
-            link=link,
+            note_id(event_id, p.supplier_company_id),
+            p.supplier_company_id,
+            Text(f"En kjøper til tilbudet ditt: {p.title}", f"A buyer for your offer: {p.title}"),
+            Text(
+                f"{origin.nb}Børsen foreslår at dere leverer {amount}. Hvorfor: {why}.",
+                f"{origin.en}The exchange proposes that you supply {amount}. Why: {why}.",
+            ),
+            link,
         ),
         Note(
-            id=note_id(event_id, proposal.receiver_company_id),
-            company_id=proposal.receiver_company_id,
-            title=f"A supplier for your need: {proposal.title}",
-            body=f"The exchange proposes that you receive {amount}. Why: {reasons}.",
-            link=link,
+            note_id(event_id, p.receiver_company_id),
+            p.receiver_company_id,
+            Text(
+                f"En leverandør til behovet ditt: {p.title}",
+                f"A supplier for your need: {p.title}",
+            ),
+            Text(
+                f"{origin.nb}Børsen foreslår at dere mottar {amount}. Hvorfor: {why}.",
+                f"{origin.en}The exchange proposes that you receive {amount}. Why: {why}.",
+            ),
+            link,
         ),
     ]
 
 
-def notes_for_retraction(event_id: uuid.UUID, retracted: TradeRetracted) -> list[Note]:
-    """Both parties learn that a proposal no longer stands, and why."""
-    link = f"/proposals/{retracted.proposal_id}"
-    return [
-        Note(
-            id=note_id(event_id, company),
-            company_id=company,
-            title=f"Proposal withdrawn: {retracted.title}",
-            body=f"The exchange no longer proposes this trade: {retracted.reason}.",
-            link=link,
+def _retracted(event_id: uuid.UUID, r: TradeRetracted) -> list[Note]:
+    return _notes(
+        event_id,
+        [r.supplier_company_id, r.receiver_company_id],
+        Text(f"Forslag trukket tilbake: {r.title}", f"Proposal withdrawn: {r.title}"),
+        Text(
+            f"Børsen foreslår ikke lenger denne handelen: {r.reason}.",
+            f"The exchange no longer proposes this trade: {r.reason}.",
+        ),
+        f"/negotiations/{r.proposal_id}",
+    )
+
+
+def _countered(event_id: uuid.UUID, n: NegotiationCountered) -> list[Note]:
+    terms = n.terms
+    assert terms is not None
+    price = _nok(terms.price_per_unit_ore)
+    amount = _amount(terms.quantity, terms.unit)
+    return _notes(
+        event_id,
+        _other(n.supplier_company_id, n.receiver_company_id, n.by_company_id),
+        Text(f"Motbud: {n.title}", f"Counter-offer: {n.title}"),
+        Text(
+            f"Den andre parten foreslår {amount} til {price.nb} per {terms.unit}. "
+            "Godta, avslå eller gi et nytt motbud.",
+            f"The other side proposes {amount} at {price.en} per {terms.unit}. "
+            "Accept, decline or counter.",
+        ),
+        f"/negotiations/{n.negotiation_id}",
+    )
+
+
+def _declined(event_id: uuid.UUID, n: NegotiationDeclined) -> list[Note]:
+    return _notes(
+        event_id,
+        _other(n.supplier_company_id, n.receiver_company_id, n.by_company_id),
+        Text(f"Forhandling avslått: {n.title}", f"Negotiation declined: {n.title}"),
+        Text(
+            "Den andre parten avslo. Forhandlingen er avsluttet.",
+            "The other side declined. The negotiation is over.",
+        ),
+        f"/negotiations/{n.negotiation_id}",
+    )
+
+
+def _expired(event_id: uuid.UUID, n: NegotiationExpired) -> list[Note]:
+    return _notes(
+        event_id,
+        [n.supplier_company_id, n.receiver_company_id],
+        Text(f"Forhandling utløpt: {n.title}", f"Negotiation expired: {n.title}"),
+        Text(
+            "Ingen svarte i tide, så forhandlingen er avsluttet.",
+            "Nobody answered in time, so the negotiation is over.",
+        ),
+        f"/negotiations/{n.negotiation_id}",
+    )
+
+
+def _agreed(event_id: uuid.UUID, c: ContractAgreed) -> list[Note]:
+    title = c.title or "handel"
+    price = _nok(c.price_per_unit_ore or 0)
+    amount = _amount(c.quantity, c.unit)
+    return _notes(
+        event_id,
+        [c.supplier_company_id, c.receiver_company_id],
+        Text(f"Avtale inngått: {title}", f"Contract agreed: {c.title or 'trade'}"),
+        Text(
+            f"Begge parter godtok {amount} til {price.nb} per {c.unit}.",
+            f"Both sides accepted {amount} at {price.en} per {c.unit}.",
+        ),
+        f"/contracts/{c.contract_id}",
+    )
+
+
+def _cancelled(event_id: uuid.UUID, c: ContractCancelled) -> list[Note]:
+    return _notes(
+        event_id,
+        _other(c.supplier_company_id, c.receiver_company_id, c.by_company_id),
+        Text("Avtale kansellert", "Contract cancelled"),
+        Text(f"Avtalen er kansellert: {c.reason}.", f"The contract is cancelled: {c.reason}."),
+        f"/contracts/{c.contract_id}",
+    )
+
+
+def _recorded(event_id: uuid.UUID, d: DeliveryRecorded) -> list[Note]:
+    amount = _amount(d.quantity, d.unit)
+    return _notes(
+        event_id,
+        [d.receiver_company_id],
+        Text(f"Levering å bekrefte: {d.title}", f"Delivery to confirm: {d.title}"),
+        Text(
+            f"Leverandøren registrerte {amount} levert {d.delivered_on}. Bekreft eller bestrid.",
+            f"The supplier recorded {amount} delivered on {d.delivered_on}. Confirm or dispute.",
+        ),
+        f"/contracts/{d.contract_id}",
+    )
+
+
+def _confirmed(event_id: uuid.UUID, d: DeliveryConfirmed) -> list[Note]:
+    amount = _amount(d.quantity, d.unit)
+    return _notes(
+        event_id,
+        [d.supplier_company_id],
+        Text(f"Levering bekreftet: {d.title}", f"Delivery confirmed: {d.title}"),
+        Text(
+            f"Mottakeren bekreftet {amount} levert {d.delivered_on}.",
+            f"The receiver confirmed {amount} delivered on {d.delivered_on}.",
+        ),
+        f"/contracts/{d.contract_id}",
+    )
+
+
+def _disputed(event_id: uuid.UUID, d: DeliveryDisputed) -> list[Note]:
+    amount = _amount(d.quantity, d.unit)
+    return _notes(
+        event_id,
+        [d.supplier_company_id],
+        Text(f"Levering bestridt: {d.title}", f"Delivery disputed: {d.title}"),
+        Text(
+            f"Mottakeren bestrider {amount} levert {d.delivered_on}: {d.note}.",
+            f"The receiver disputes {amount} delivered on {d.delivered_on}: {d.note}.",
+        ),
+        f"/contracts/{d.contract_id}",
+    )
+
+
+def _invoice(kind: str) -> Callable[[uuid.UUID, Any], list[Note]]:
+    titles = {
+        "issued": Text("Faktura sendt", "Invoice issued"),
+        "paid": Text("Faktura betalt", "Invoice paid"),
+        "payment_failed": Text("Betaling feilet", "Payment failed"),
+    }
+    bodies = {
+        "issued": (
+            "Fakturaen på {nb} inkl. mva. er sendt.",
+            "The invoice of {en} incl. VAT is sent.",
+        ),
+        "paid": (
+            "Fakturaen på {nb} inkl. mva. er betalt.",
+            "The invoice of {en} incl. VAT is paid.",
+        ),
+        "payment_failed": (
+            "Betalingen av fakturaen på {nb} inkl. mva. feilet; Stripe prøver igjen.",
+            "Payment of the invoice of {en} incl. VAT failed; Stripe will try again.",
+        ),
+    }
+
+    def notes(event_id: uuid.UUID, i: Any) -> list[Note]:
+        total = _nok(i.amount_ore)
+        nb, en = bodies[kind]
+        return _notes(
+            event_id,
+            [i.payer_company_id, i.payee_company_id],
+            titles[kind],
+            Text(nb.format(nb=total.nb), en.format(en=total.en)),
+            f"/invoices/{i.invoice_id}",
         )
-        for company in (retracted.supplier_company_id, retracted.receiver_company_id)
-    ]
+
+    return notes
+
+
+ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
+    TradeProposed: _proposed,
+    TradeRetracted: _retracted,
+    NegotiationCountered: _countered,
+    NegotiationDeclined: _declined,
+    NegotiationExpired: _expired,
+    ContractAgreed: _agreed,
+    ContractCancelled: _cancelled,
+    DeliveryRecorded: _recorded,
+    DeliveryConfirmed: _confirmed,
+    DeliveryDisputed: _disputed,
+    InvoiceIssued: _invoice("issued"),
+    InvoicePaid: _invoice("paid"),
+    InvoicePaymentFailed: _invoice("payment_failed"),
+}
+
+
+def notes_for(event_id: uuid.UUID, payload: Payload) -> list[Note]:
+    """What each concerned company is told of this event (nothing for others)."""
+    return ROUTES[type(payload)](event_id, payload)

@@ -1,14 +1,15 @@
-"""Kafka subscribers of the notifications service."""
+"""Kafka subscribers of the notifications service: every event that concerns a company
+becomes a note in its inbox, once."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
 from services.notifications import storage
-from services.notifications.domain import notes_for_proposal, notes_for_retraction
+from services.notifications.domain import ROUTES, notes_for
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import Envelope, Payload, Topic, TradeProposed, TradeRetracted
+from shared.events import Envelope, Payload, Topic
 from shared.kafka import subscribe
 from shared.settings import Settings
 
@@ -16,31 +17,18 @@ GROUP = "notifications"
 
 
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
-    async def on_trade_proposed(envelope: Envelope, payload: Payload) -> None:
-        assert isinstance(payload, TradeProposed)
-
+    async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
-            for note in notes_for_proposal(envelope.id, payload):
+            for note in notes_for(envelope.id, payload):
                 await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
 
-        await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
+        await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
-    async def on_trade_retracted(envelope: Envelope, payload: Payload) -> None:
-        assert isinstance(payload, TradeRetracted)
-
-        async def effect(conn: Connection) -> None:
-            for note in notes_for_retraction(envelope.id, payload):
-                await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
-
-        await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
-
-    subscribe(
-        broker,
-        settings,
-        Topic.PROPOSALS,
-        group_id=GROUP,
-        handlers={
-            TradeProposed.event_type: on_trade_proposed,
-            TradeRetracted.event_type: on_trade_retracted,
-        },
-    )
+    for topic in (Topic.PROPOSALS, Topic.CONTRACTS):
+        subscribe(
+            broker,
+            settings,
+            topic,
+            group_id=GROUP,
+            handlers={kind.event_type: on_event for kind in ROUTES if kind.topic == topic},
+        )

@@ -3,41 +3,112 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from services.notifications.domain import Note
 from shared.db import Connection
 
+CHANNEL = "inbox"  # NOTIFY payload: "<company id> <note id>"
+
 
 async def add_note(
     conn: Connection, note: Note, event_id: uuid.UUID, event_type: str, subject: str
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Store a note once per event and company; True when it is new (and announced live)."""
+    added = await conn.fetchval(
         """
-        INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body, link)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body,
+                           title_nb, body_nb, link)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (event_id, company_id) DO NOTHING
+        RETURNING true
         """,
         note.id,
         note.company_id,
         event_id,
         event_type,
         subject,
-        note.title,
-        note.body,
+        note.title.en,
+        note.body.en,
+        note.title.nb,
+        note.body.nb,
         note.link,
     )
+    if added:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{note.company_id} {note.id}")
+    return bool(added)
 
 
-async def inbox_of(conn: Connection, company_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+async def inbox_page(
+    conn: Connection,
+    company_id: uuid.UUID,
+    limit: int,
+    after: tuple[bool, datetime, uuid.UUID] | None,
+) -> list[dict[str, Any]]:
+    """One page: unread first, newest first; ``after`` is the last row of the previous page."""
     rows = await conn.fetch(
         """
-        SELECT * FROM inbox WHERE company_id = $1
-        ORDER BY (read_at IS NULL) DESC, created_at DESC, id
+        SELECT * FROM inbox
+        WHERE company_id = $1
+          AND ($3::boolean IS NULL
+               OR ((read_at IS NULL), created_at, id) < ($3::boolean, $4::timestamptz, $5::uuid))
+        ORDER BY (read_at IS NULL) DESC, created_at DESC, id DESC
         LIMIT $2
         """,
         company_id,
         limit,
+        *(after if after else (None, None, None)),
+    )
+    return [dict(r) for r in rows]
+
+
+async def unread_count(conn: Connection, company_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM inbox WHERE company_id = $1 AND read_at IS NULL", company_id
+    )
+    return count
+
+
+async def note(
+    conn: Connection, note_id: uuid.UUID, company_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM inbox WHERE id = $1 AND company_id = $2", note_id, company_id
+    )
+    return dict(row) if row else None
+
+
+async def notes_since(
+    conn: Connection, company_id: uuid.UUID, note_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Notes newer than ``note_id`` (which the caller saw last), oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM inbox
+        WHERE company_id = $1
+          AND (created_at, id) > (
+              SELECT created_at, id FROM inbox WHERE id = $2 AND company_id = $1
+          )
+        ORDER BY created_at, id LIMIT 500
+        """,
+        company_id,
+        note_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def newest_note_id(conn: Connection, company_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM inbox WHERE company_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        company_id,
+    )
+    return found
+
+
+async def oldest_first(conn: Connection, company_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM inbox WHERE company_id = $1 ORDER BY created_at, id LIMIT 500", company_id
     )
     return [dict(r) for r in rows]
 

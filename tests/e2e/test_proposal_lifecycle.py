@@ -37,7 +37,9 @@ async def statuses(client: httpx.AsyncClient, company: dict[str, Any]) -> dict[s
 
 
 async def titles(client: httpx.AsyncClient, company: dict[str, Any]) -> list[str]:
-    rows = (await client.get("/api/notifications/inbox/", headers=company["headers"])).json()
+    rows = (
+        await client.get("/api/notifications/inbox/?lang=en", headers=company["headers"])
+    ).json()
     return sorted(row["title"] for row in rows)
 
 

@@ -54,7 +54,7 @@ async def test_an_offer_and_a_need_reach_both_inboxes_exactly_once(
     assert len(supplier_inbox) == len(receiver_inbox) == 1
     proposal_id = supplier_inbox[0]["subject_id"]
     assert receiver_inbox[0]["subject_id"] == proposal_id
-    assert receiver_inbox[0]["link"] == f"/proposals/{proposal_id}"
+    assert receiver_inbox[0]["link"] == f"/negotiations/{proposal_id}"  # the same id
     assert "40 t" in receiver_inbox[0]["body"]
 
     for company in (sawmill, boiler):

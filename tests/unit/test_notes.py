@@ -1,0 +1,148 @@
+"""Which company is told what of each event, in both languages."""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from services.notifications.domain import ROUTES, notes_for
+from shared.events import (
+    ContractAgreed,
+    ContractCancelled,
+    DeliveryConfirmed,
+    DeliveryDisputed,
+    DeliveryRecorded,
+    InvoiceIssued,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    NegotiationCountered,
+    NegotiationDeclined,
+    NegotiationExpired,
+    Payload,
+    Terms,
+    TradeProposed,
+    TradeRetracted,
+)
+
+SUPPLIER, RECEIVER = uuid.UUID(int=1), uuid.UUID(int=2)
+NOW = datetime(2027, 1, 5, tzinfo=UTC)
+PAIR = {"supplier_company_id": SUPPLIER, "receiver_company_id": RECEIVER}
+TERMS = Terms(quantity=Decimal(12), unit="t", price_per_unit_ore=15050)
+NEGOTIATION = {**PAIR, "negotiation_id": uuid.uuid4(), "title": "Sawdust", "at": NOW}
+DELIVERY = {
+    **PAIR,
+    "delivery_id": uuid.uuid4(),
+    "contract_id": uuid.uuid4(),
+    "title": "Sawdust",
+    "quantity": Decimal("12.5"),
+    "unit": "t",
+    "delivered_on": date(2027, 1, 4),
+    "note": "Ticket 17",
+    "at": NOW,
+}
+INVOICE = {
+    "invoice_id": uuid.uuid4(),
+    "delivery_id": uuid.uuid4(),
+    "contract_id": uuid.uuid4(),
+    "payer_company_id": RECEIVER,
+    "payee_company_id": SUPPLIER,
+    "amount_ore": 23456789,
+    "at": NOW,
+}
+CONTRACT = {
+    **PAIR,
+    "contract_id": uuid.uuid4(),
+    "offer_id": uuid.uuid4(),
+    "need_id": uuid.uuid4(),
+}
+
+# event → the companies told of it
+CASES: list[tuple[Payload, set[uuid.UUID]]] = [
+    (
+        TradeProposed(
+            **PAIR,
+            proposal_id=uuid.uuid4(),
+            offer_id=uuid.uuid4(),
+            need_id=uuid.uuid4(),
+            ewc_code="030105",
+            title="Sawdust",
+            quantity=Decimal(12),
+            unit="t",
+            reasons=("same List of Waste code 030105",),
+        ),
+        {SUPPLIER, RECEIVER},
+    ),
+    (
+        TradeRetracted(
+            **PAIR,
+            proposal_id=uuid.uuid4(),
+            offer_id=uuid.uuid4(),
+            need_id=uuid.uuid4(),
+            title="Sawdust",
+            reason="the listing was withdrawn",
+            retracted_at=NOW,
+        ),
+        {SUPPLIER, RECEIVER},
+    ),
+    (NegotiationCountered(**NEGOTIATION, by_company_id=RECEIVER, terms=TERMS), {SUPPLIER}),
+    (NegotiationDeclined(**NEGOTIATION, by_company_id=SUPPLIER), {RECEIVER}),
+    (NegotiationExpired(**NEGOTIATION, by_company_id=None), {SUPPLIER, RECEIVER}),
+    (
+        ContractAgreed(
+            **CONTRACT,
+            quantity=Decimal(12),
+            unit="t",
+            price_per_unit_ore=15050,
+            agreed_at=NOW,
+            title="Sawdust",
+        ),
+        {SUPPLIER, RECEIVER},
+    ),
+    (
+        ContractCancelled(
+            **CONTRACT,
+            undelivered_quantity=Decimal(3),
+            unit="t",
+            by_company_id=RECEIVER,
+            reason="boiler shut down",
+            cancelled_at=NOW,
+        ),
+        {SUPPLIER},
+    ),
+    (DeliveryRecorded(**DELIVERY), {RECEIVER}),
+    (DeliveryConfirmed(**DELIVERY), {SUPPLIER}),
+    (DeliveryDisputed(**DELIVERY), {SUPPLIER}),
+    (InvoiceIssued(**INVOICE), {SUPPLIER, RECEIVER}),
+    (InvoicePaid(**INVOICE), {SUPPLIER, RECEIVER}),
+    (InvoicePaymentFailed(**INVOICE), {SUPPLIER, RECEIVER}),
+]
+
+
+def test_every_routed_event_type_has_a_case() -> None:
+    assert {type(event) for event, _ in CASES} == set(ROUTES)
+
+
+@pytest.mark.parametrize(("event", "told"), CASES, ids=[e.event_type for e, _ in CASES])
+def test_the_right_companies_are_told_in_both_languages(
+    event: Payload, told: set[uuid.UUID]
+) -> None:
+    event_id = uuid.uuid4()
+    notes = notes_for(event_id, event)
+    assert {n.company_id for n in notes} == told
+    assert len({n.id for n in notes}) == len(notes)
+    assert notes_for(event_id, event) == notes  # the same event gives the same notes
+    for note in notes:
+        for text in (note.title, note.body):
+            assert text.nb and text.en and text.nb != text.en, (event.event_type, text)
+        assert note.link.startswith(("/negotiations/", "/contracts/", "/invoices/"))
+
+
+def test_money_and_amounts_read_naturally_in_each_language() -> None:
+    [note] = notes_for(
+        uuid.uuid4(), NegotiationCountered(**NEGOTIATION, by_company_id=RECEIVER, terms=TERMS)
+    )
+    assert "12 t til kr 150,50 per t" in note.body.nb
+    assert "12 t at NOK 150.50 per t" in note.body.en
+    payer = notes_for(uuid.uuid4(), InvoiceIssued(**INVOICE))[0]
+    assert "kr 234 567,89" in payer.body.nb and "NOK 234,567.89" in payer.body.en
