@@ -323,3 +323,60 @@ async def test_a_declined_negotiation_and_a_cancelled_contract_give_everything_b
         client, f"/negotiations/{other['id']}/accept", buyer, {"terms_id": other["terms"]["id"]}
     )
     assert late_accept.status_code == 409 and "declined" in late_accept.text
+
+
+async def test_a_gate_fee_is_invoiced_to_the_supplier(client: httpx.AsyncClient) -> None:
+    # treated wastewater, which this test alone trades: the supplier pays to be rid of it
+    body = {"resource_class": "treated_wastewater", "title": "Treated process water", "unit": "m3"}
+    supplier = await register_company(client, "Wastewater Sender AS")
+    receiver = await register_company(client, "Wastewater Taker AS")
+    await client.post(
+        "/api/listings/listings/",
+        json={**body, "kind": "offer", "quantity": "100", "price_per_unit_ore": -2000},
+        headers=supplier["headers"],
+    )
+    await client.post(
+        "/api/listings/listings/",
+        json={**body, "kind": "need", "quantity": "100", "price_per_unit_ore": -1000},
+        headers=receiver["headers"],
+    )
+
+    async def negotiation() -> dict[str, Any] | None:
+        rows = (await client.get(f"{API}/negotiations/", headers=receiver["headers"])).json()
+        return rows[0] if rows else None
+
+    found = await eventually(negotiation)
+    terms = found["terms"]
+    assert terms["price_per_unit_ore"] == -1500  # a gate fee of 15 NOK/m3, met in the middle
+    for side in (supplier, receiver):
+        answer = await post(
+            client, f"/negotiations/{found['id']}/accept", side, {"terms_id": terms["id"]}
+        )
+        assert answer.status_code == 200, answer.text
+    contract_id = answer.json()["contract_id"]
+    today = date.today().isoformat()
+    delivered = await post(
+        client,
+        f"/contracts/{contract_id}/deliveries",
+        supplier,
+        {"quantity": "40", "delivered_on": today},
+    )
+    assert (
+        await post(client, f"/deliveries/{delivered.json()['id']}/confirm", receiver)
+    ).status_code == 200
+
+    async def invoiced() -> list[Any] | None:
+        rows = (await client.get(f"{API}/invoices/", headers=supplier["headers"])).json()
+        return [r for r in rows if r["contract_id"] == contract_id] or None
+
+    [invoice] = await eventually(invoiced)
+    assert (invoice["payer_company_id"], invoice["payee_company_id"]) == (
+        supplier["company"]["id"],
+        receiver["company"]["id"],
+    )
+    assert (invoice["unit_price_ore"], invoice["net_ore"], invoice["total_ore"]) == (
+        1500,
+        60000,
+        75000,
+    )
+    assert invoice["description"].startswith("Gate fee: ")
