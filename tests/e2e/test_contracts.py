@@ -8,6 +8,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -380,3 +381,29 @@ async def test_a_gate_fee_is_invoiced_to_the_supplier(client: httpx.AsyncClient)
         75000,
     )
     assert invoice["description"].startswith("Gate fee: ")
+
+
+async def test_an_expired_negotiation_cannot_be_accepted(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    supplier, receiver, _, negotiation = await trade(client, "Late Crusher AS", "Late Buyer AS")
+    conn = await asyncpg.connect(stack.env["SYMBIOSIS_DATABASE_URL"])
+    try:  # as if 14 days had passed without an answer
+        await conn.execute(
+            "UPDATE contracts.negotiations SET expires_at = now() - interval '1 minute' "
+            "WHERE id = $1",
+            uuid.UUID(negotiation["id"]),
+        )
+    finally:
+        await conn.close()
+    late = await post(
+        client,
+        f"/negotiations/{negotiation['id']}/accept",
+        supplier,
+        {"terms_id": negotiation["terms"]["id"]},
+    )
+    assert late.status_code == 409 and "expired" in late.text
+    after = (
+        await client.get(f"{API}/negotiations/{negotiation['id']}", headers=receiver["headers"])
+    ).json()
+    assert after["terms"]["supplier_accepted_at"] is None
