@@ -342,6 +342,35 @@ class InvoicePaymentFailed(InvoiceFacts):
     event_type: ClassVar[str] = "invoice.payment_failed"
 
 
+class NotificationFacts(Payload):
+    """What became of one notification on one channel (webhook or e-mail)."""
+
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+
+    delivery_id: uuid.UUID = Field(description="One per event, recipient and channel.")
+    notified_event_id: uuid.UUID = Field(description="The event notified of.")
+    notified_event_type: str = Field(description="Its type, e.g. `trade.proposed`.")
+    channel: Literal["webhook", "email"]
+    company_id: uuid.UUID | None = Field(description="The recipient company, if any.")
+    endpoint_id: uuid.UUID | None = Field(default=None, description="The webhook endpoint.")
+    attempts: int = Field(ge=1)
+    at: datetime
+
+
+class NotificationDelivered(NotificationFacts):
+    """The recipient's endpoint or mail server accepted the notification."""
+
+    event_type: ClassVar[str] = "notification.delivered"
+
+
+class NotificationFailed(NotificationFacts):
+    """Every attempt failed within the bounded time; the last error is given."""
+
+    event_type: ClassVar[str] = "notification.failed"
+
+    error: str = Field(max_length=1000)
+
+
 class ProposalValue(BaseModel):
     """What a proposed trade is worth, with the factors used; None where not estimated."""
 
@@ -428,6 +457,22 @@ class TradeProposed(Payload):
     plan_id: uuid.UUID | None = Field(default=None, description="The optimiser's plan.")
 
 
+class PersonChanged(Payload):
+    """A person of a company (or a park administrator) was added, changed or disabled: the
+    notifications service keeps its directory of whom to e-mail, in which language."""
+
+    event_type: ClassVar[str] = "person.changed"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    person_id: uuid.UUID
+    company_id: uuid.UUID | None = Field(description="None for a park administrator.")
+    email: str
+    name: str
+    language: Literal["nb", "en"]
+    role: str
+    status: Literal["invited", "active", "disabled"]
+
+
 class ApiKeyRevoked(Payload):
     """An API key was revoked: every service refuses it from now on."""
 
@@ -464,6 +509,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ListingReserved,
         ListingReservationRefused,
         ApiKeyRevoked,
+        PersonChanged,
         TradeProposed,
         TradeRetracted,
         ContractAgreed,
@@ -477,6 +523,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         InvoiceIssued,
         InvoicePaid,
         InvoicePaymentFailed,
+        NotificationDelivered,
+        NotificationFailed,
     )
 }
 

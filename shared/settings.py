@@ -95,6 +95,24 @@ class Settings(BaseSettings):
     proposal_expiry_hours: float = Field(
         default=30 * 24, gt=0, description="An unanswered proposal expires after this long."
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server for notification e-mails; unset: e-mails wait in their queue.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    smtp_sender: str = Field(
+        default="Viken Park Symbiosis <noreply@vikenpark.example>",
+        description="The From of notification e-mails.",
+    )
+    email_digest_hour: int = Field(
+        default=7,
+        ge=0,
+        le=23,
+        description="Hour (Europe/Oslo) at which daily digests are sent.",
+    )
     negotiation_expiry_hours: float = Field(
         default=14 * 24,
         gt=0,

@@ -14,11 +14,15 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from shared.auth import ensure_signing_keys
 from shared.settings import Settings
@@ -110,6 +114,31 @@ def stripe_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class MailDrop:
+    """A real SMTP server (aiosmtpd) that keeps what it receives, for the tests to read."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture(scope="session")
+def mail_drop() -> Iterator[tuple[MailDrop, int]]:
+    drop, port = MailDrop(), free_port()
+    controller = Controller(drop, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield drop, port
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="session")

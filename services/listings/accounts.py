@@ -30,7 +30,7 @@ from services.listings import domain, storage
 from services.listings.outbox import publish_event
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
-from shared.events import ApiKeyRevoked
+from shared.events import ApiKeyRevoked, PersonChanged
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.revocations import record_revocation
 from shared.settings import Settings
@@ -56,6 +56,9 @@ async def password_matches(password_hash: str | None, password: str) -> bool:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+Language = Literal["nb", "en"]
 
 
 class Model(BaseModel):
@@ -122,6 +125,7 @@ class FirstAdmin(Model):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     password: SecretStr = Field(description=f"At least {domain.MIN_PASSWORD_LENGTH} characters.")
+    language: Language = "nb"
 
     @field_validator("password")
     @classmethod
@@ -254,6 +258,7 @@ class Person(BaseModel):
     email: str
     name: str
     role: str
+    language: str
     status: Literal["invited", "active", "disabled"]
     created_at: datetime
 
@@ -268,8 +273,20 @@ class Person(BaseModel):
             email=row.email,
             name=row.name,
             role=row.role,
+            language=row.language,
             status=status,
             created_at=row.created_at,
+        )
+
+    def changed(self) -> PersonChanged:
+        return PersonChanged(
+            person_id=self.id,
+            company_id=self.company_id,
+            email=self.email,
+            name=self.name,
+            language="en" if self.language == "en" else "nb",
+            role=self.role,
+            status=self.status,
         )
 
 
@@ -343,6 +360,7 @@ class CompanyController(Controller):
                     "admin",
                     password_hash=password_hash,
                     field="admin.email",
+                    language=data.admin.language,
                 )
             await storage.insert_api_key(conn, key_id, company_id, "first key")
         return RegisteredCompany(
@@ -421,9 +439,10 @@ async def _insert_person(
     password_hash: str | None = None,
     invitation_hash: str | None = None,
     invitation_expires_at: datetime | None = None,
+    language: str = "nb",
 ) -> storage.PersonRow:
     try:
-        return await storage.insert_person(
+        row = await storage.insert_person(
             conn,
             person_id=uuid.uuid4(),
             company_id=company_id,
@@ -433,6 +452,7 @@ async def _insert_person(
             password_hash=password_hash,
             invitation_hash=invitation_hash,
             invitation_expires_at=invitation_expires_at,
+            language=language,
         )
     except storage.DuplicateEmail:
         raise Problem(
@@ -441,6 +461,13 @@ async def _insert_person(
             f"{email} already signs in to the exchange",
             errors=[{"field": field, "message": "already in use"}],
         ) from None
+    await announce_person(conn, row)
+    return row
+
+
+async def announce_person(conn: Connection, row: storage.PersonRow) -> None:
+    """Tell the other services (the notifications directory) who this person is now."""
+    await publish_event(conn, None, Person.of(row).changed(), row.id)
 
 
 class SignIn(Model):
@@ -504,6 +531,14 @@ class Invitation(Model):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
     role: Literal["member", "admin"] = "member"
+    language: Language = Field(default="nb", description="For the exchange's e-mails to them.")
+
+
+class PersonChange(Model):
+    """What a person may change about themselves."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    language: Language | None = Field(default=None, description="`nb` or `en`.")
 
 
 class InvitedPerson(BaseModel):
@@ -567,6 +602,7 @@ class PeopleController(Controller):
                 field="email",
                 invitation_hash=_digest(token),
                 invitation_expires_at=expires_at,
+                language=data.language,
             )
         return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
 
@@ -605,7 +641,9 @@ class PeopleController(Controller):
                     "this invitation is unknown, used or expired; ask your company admin again",
                     errors=[{"field": "token", "message": "unknown, used or expired"}],
                 )
-            return Person.of(await storage.set_password(conn, person.id, password_hash))
+            activated = await storage.set_password(conn, person.id, password_hash)
+            await announce_person(conn, activated)
+            return Person.of(activated)
 
     @delete("/{person_id:uuid}", status_code=HTTP_200_OK, operation_id="disable_colleague")
     async def disable(
@@ -619,10 +657,35 @@ class PeopleController(Controller):
         company_id = company_of(request, "company:admin")
         if principal.kind == "person" and principal.subject_id == person_id:
             raise Problem(409, "Conflict", "you cannot disable yourself")
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             row = await storage.disable_person(conn, person_id, company_id)
-        if row is None:
-            raise Problem(404, "Not found", f"no colleague {person_id} in your company")
+            if row is None:
+                raise Problem(404, "Not found", f"no colleague {person_id} in your company")
+            await announce_person(conn, row)
+        return Person.of(row)
+
+    @patch("/me", operation_id="update_me")
+    async def update_me(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            PersonChange,
+            example_body(
+                ("E-mails in English", {"language": "en"}),
+                ("A new name", {"name": "Kari Nordmann"}),
+            ),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Person:
+        """Change your own name or language (people signed in, not API keys)."""
+        principal = principal_of(request)
+        if principal.kind != "person":
+            raise Problem(403, "Forbidden", "only a person signed in has a name and a language")
+        async with pool.acquire() as conn, conn.transaction():
+            row = await storage.update_person(conn, principal.subject_id, data.name, data.language)
+            if row is None:
+                raise Problem(404, "Not found", "your account is disabled")
+            await announce_person(conn, row)
         return Person.of(row)
 
 

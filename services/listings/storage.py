@@ -50,6 +50,7 @@ class PersonRow:
     invitation_expires_at: datetime | None
     created_at: datetime
     disabled_at: datetime | None
+    language: str = "nb"
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,14 @@ async def insert_person(
     password_hash: str | None = None,
     invitation_hash: str | None = None,
     invitation_expires_at: datetime | None = None,
+    language: str = "nb",
 ) -> PersonRow:
     try:
         row = await conn.fetchrow(
             """
             INSERT INTO people (id, company_id, email, name, role, password_hash,
-                                invitation_hash, invitation_expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *
+                                invitation_hash, invitation_expires_at, language)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *
             """,
             person_id,
             company_id,
@@ -220,6 +222,7 @@ async def insert_person(
             password_hash,
             invitation_hash,
             invitation_expires_at,
+            language,
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateEmail(email) from exc
@@ -250,6 +253,21 @@ async def set_password(conn: Connection, person_id: uuid.UUID, password_hash: st
     )
     assert row is not None
     return PersonRow(**dict(row))
+
+
+async def update_person(
+    conn: Connection, person_id: uuid.UUID, name: str | None, language: str | None
+) -> PersonRow | None:
+    row = await conn.fetchrow(
+        """
+        UPDATE people SET name = coalesce($2, name), language = coalesce($3, language)
+        WHERE id = $1 AND disabled_at IS NULL RETURNING *
+        """,
+        person_id,
+        name,
+        language,
+    )
+    return PersonRow(**dict(row)) if row else None
 
 
 async def colleagues(conn: Connection, company_id: uuid.UUID) -> list[PersonRow]:

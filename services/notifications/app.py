@@ -8,7 +8,11 @@ from litestar import Litestar
 
 from services.notifications import handlers
 from services.notifications.api import InboxController
+from services.notifications.directory import PreferencesController
+from services.notifications.email import email_periodically
 from services.notifications.live import listen
+from services.notifications.webhook_delivery import deliver_periodically
+from services.notifications.webhooks import WebhookEndpointController
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -18,12 +22,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="notifications",
         title="Viken Park exchange: notifications",
-        description="Each company's inbox of what concerns it, page by page and live.",
+        description="Each company's inbox of what concerns it, page by page and live; "
+        "e-mails to its people in their language, as they prefer; webhooks to companies' and "
+        "partners' endpoints, signed, retried and logged.",
         migrations=Path(__file__).parent / "migrations",
-        route_handlers=[InboxController],
+        route_handlers=[InboxController, PreferencesController, WebhookEndpointController],
         produces=(Topic.NOTIFICATIONS,),
-        consumes=(Topic.PROPOSALS, Topic.CONTRACTS),
+        consumes=(Topic.PROPOSALS, Topic.CONTRACTS, Topic.LISTINGS),
         register_consumers=handlers.register,
-        background=(listen,),
+        background=(listen, deliver_periodically, email_periodically),
     )
     return create_service_app(spec, settings or Settings())

@@ -1,15 +1,19 @@
 """Kafka subscribers of the notifications service: every event that concerns a company
-becomes a note in its inbox, once."""
+becomes a note in its inbox, once, and a delivery for each webhook endpoint that asked for
+it; public listing events become deliveries for partners' endpoints (they make no notes)."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
 from services.notifications import storage
+from services.notifications.directory import remember
 from services.notifications.domain import ROUTES, notes_for
+from services.notifications.email import enqueue_emails
+from services.notifications.webhooks import PARTNER_EVENT_TYPES, enqueue_webhooks
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import Envelope, Payload, Topic
+from shared.events import Envelope, Payload, PersonChanged, Topic
 from shared.kafka import subscribe
 from shared.settings import Settings
 
@@ -19,8 +23,20 @@ GROUP = "notifications"
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
-            for note in notes_for(envelope.id, payload):
+            notes = notes_for(envelope.id, payload)
+            for note in notes:
                 await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
+            await enqueue_emails(conn, envelope, notes, settings)
+            await enqueue_webhooks(conn, envelope, payload)
+
+        await apply_once(pool, GROUP, payload.topic, envelope, effect)
+
+    async def on_listing(envelope: Envelope, payload: Payload) -> None:
+        async def effect(conn: Connection) -> None:
+            if isinstance(payload, PersonChanged):
+                await remember(conn, payload)
+            else:
+                await enqueue_webhooks(conn, envelope, payload)
 
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
@@ -32,3 +48,12 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             group_id=GROUP,
             handlers={kind.event_type: on_event for kind in ROUTES if kind.topic == topic},
         )
+    subscribe(
+        broker,
+        settings,
+        Topic.LISTINGS,
+        group_id=GROUP,
+        handlers=dict.fromkeys(
+            [*sorted(PARTNER_EVENT_TYPES), PersonChanged.event_type], on_listing
+        ),
+    )

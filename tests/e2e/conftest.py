@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.conftest import STRIPE_API_KEY, create_database
+from tests.conftest import STRIPE_API_KEY, MailDrop, create_database
 from tests.support import Infra, Stack, running_stack
 
 
@@ -23,6 +23,7 @@ def stack(
     infra: Infra,
     stack_database: str,
     stripe_mock: str,
+    mail_drop: tuple[MailDrop, int],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """All four services and the gateway as real processes on the test servers, invoicing
@@ -31,6 +32,9 @@ def stack(
         "SYMBIOSIS_STRIPE_API_KEY": STRIPE_API_KEY,
         "SYMBIOSIS_STRIPE_API_BASE": stripe_mock,
         "SYMBIOSIS_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SYMBIOSIS_SMTP_HOST": "127.0.0.1",
+        "SYMBIOSIS_SMTP_PORT": str(mail_drop[1]),
+        "SYMBIOSIS_SMTP_STARTTLS": "false",
     }
     with running_stack(
         infra, stack_database, tmp_path_factory.mktemp("stack"), extra_env=stripe

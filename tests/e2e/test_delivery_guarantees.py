@@ -90,6 +90,8 @@ async def test_poison_on_listings_topic_is_dead_lettered_and_the_partition_moves
         by_group.setdefault(headers["dlq-consumer-group"], []).append(record.value)
     # the matcher reads listing.published events and refuses all three, once each
     assert sorted(by_group.pop(stack.namespace + "matching")) == sorted(poisons)
+    # so do the notifications, which send listing.published to partners' webhooks
+    assert sorted(by_group.pop(stack.namespace + "notifications")) == sorted(poisons)
     # every service also reads this topic for revoked API keys, and contracts for refused
     # reservations: an event type a group does not handle is skipped, but an undecodable
     # envelope is dead-lettered there too

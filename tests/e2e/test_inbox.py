@@ -66,9 +66,10 @@ async def test_a_counter_offer_arrives_live_in_the_other_sides_language(
     nid = (await eventually(negotiation))["id"]
     await eventually(lambda: inbox(supplier, "en"))
 
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as live, live.stream(
-        "GET", f"{INBOX}stream?lang=nb", headers=supplier["headers"]
-    ) as stream:
+    async with (
+        httpx.AsyncClient(base_url=stack.url, timeout=30) as live,
+        live.stream("GET", f"{INBOX}stream?lang=nb", headers=supplier["headers"]) as stream,
+    ):
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()

@@ -43,6 +43,9 @@ BODIES: dict[str, Any] = {
 }
 
 
+PATCH_BODIES: dict[str, Any] = {"{endpoint_id}": {"description": "mine now"}}
+
+
 async def operations(client: httpx.AsyncClient) -> list[tuple[str, str]]:
     found = []
     for service in SERVICES:
@@ -94,7 +97,12 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         return rows[0] if rows else None
 
     proposal_row = await eventually(proposal)
-    inbox = (await client.get("/api/notifications/inbox/", headers=owner["headers"])).json()
+
+    async def noted() -> list[Any] | None:
+        rows = (await client.get("/api/notifications/inbox/", headers=owner["headers"])).json()
+        return list(rows) or None
+
+    inbox = await eventually(noted)  # the notifications service may lag the contracts one
     keys = (await client.get("/api/listings/api-keys/", headers=owner["headers"])).json()
     ids = {
         "listing_id": draft["id"],
@@ -110,6 +118,7 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         "delivery_id": str(uuid.uuid4()),
         "invoice_id": str(uuid.uuid4()),
         "table": "exchanges",
+        "endpoint_id": str(uuid.uuid4()),
     }
     secrets = {draft["id"], proposal_row["id"], inbox[0]["id"], keys[0]["id"]}
     for method, path in await operations(client):
@@ -123,8 +132,10 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
             method,
             concrete,
             headers=stranger["headers"],
-            json=BODIES.get(
-                path.rsplit("/", 1)[-1], {"quantity": "1"} if method == "PATCH" else None
+            json=(
+                PATCH_BODIES.get(path.rsplit("/", 1)[-1], {"quantity": "1"})
+                if method == "PATCH"
+                else BODIES.get(path.rsplit("/", 1)[-1])
             ),
         )
         assert response.status_code in (403, 404), (method, path, response.status_code)

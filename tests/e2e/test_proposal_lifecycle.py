@@ -109,10 +109,14 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
             f"/api/matching/listings/{need_id}/explain/{offer['id']}", headers=supplier["headers"]
         )
     ).status_code == 404
-    contract_view = await client.get(
-        f"/api/contracts/proposals/{proposal_id}", headers=receiver["headers"]
-    )
-    assert contract_view.json()["status"] == "retracted"
+
+    async def contracts_retracted() -> bool:
+        view = await client.get(
+            f"/api/contracts/proposals/{proposal_id}", headers=receiver["headers"]
+        )
+        return bool(view.json()["status"] == "retracted")
+
+    await eventually(contracts_retracted)  # each service consumes at its own pace
 
     # Dried again: the same pair is proposed again, under the same id.
     await client.patch(

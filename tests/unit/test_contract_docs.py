@@ -60,6 +60,8 @@ def test_every_request_body_has_examples_that_the_api_accepts() -> None:
             ("matching", "park"),
             ("contracts", "negotiations"),
             ("contracts", "deliveries"),
+            ("notifications", "webhooks"),
+            ("notifications", "directory"),
             ("shared", "events"),
         )
     ]

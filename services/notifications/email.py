@@ -1,0 +1,286 @@
+"""The e-mail channel: whom to write (the people of each notified company, by their
+preferences, in their language), the messages, and the worker that sends them over SMTP,
+one by one or as a daily digest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import asyncpg
+import structlog
+
+from services.notifications.domain import ROUTES, Note
+from shared.db import Connection, Pool
+from shared.events import Envelope, NotificationDelivered, NotificationFailed, Topic
+from shared.outbox import enqueue
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+OSLO = ZoneInfo("Europe/Oslo")
+EMAIL_NAMESPACE = uuid.UUID("5d0b8c3e-7f61-4a57-9a6e-1c2d3e4f5a6b")
+SOURCE = "/services/notifications"
+EVENT_TYPES = sorted(kind.event_type for kind in ROUTES)
+GIVE_UP_AFTER = 8  # attempts (backoff doubles from 10 s: about 40 minutes in all)
+
+FOOTER = {
+    "nb": "Åpne i portalen: {url}\n\n--\nViken Park symbiosebørs. Velg hvilke e-poster du "
+    "får under Innstillinger i portalen.",
+    "en": "Open in the portal: {url}\n\n--\nViken Park symbiosis exchange. Choose which "
+    "e-mails you get under Settings in the portal.",
+}
+DIGEST = {
+    "nb": ("Dagens varsler fra Viken Park ({count})", "Dette skjedde siden sist:"),
+    "en": ("Today's notifications from Viken Park ({count})", "This happened since the last:"),
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    poll_seconds: float = 5.0
+    backoff_base_seconds: float = 10.0
+    backoff_cap_seconds: float = 600.0
+
+
+async def wanted(conn: Connection, company_id: uuid.UUID, event_type: str) -> list[dict[str, Any]]:
+    """The active people of the company who want this event type by e-mail, with whether
+    they take a daily digest."""
+    rows = await conn.fetch(
+        """
+        SELECT p.person_id, p.email, p.language, coalesce(d.daily, false) AS daily
+        FROM people p
+        LEFT JOIN person_email_preferences pp
+               ON pp.person_id = p.person_id AND pp.event_type = $2
+        LEFT JOIN company_email_preferences cp
+               ON cp.company_id = p.company_id AND cp.event_type = $2
+        LEFT JOIN email_digests d ON d.person_id = p.person_id
+        WHERE p.company_id = $1 AND p.status = 'active'
+          AND coalesce(pp.enabled, cp.enabled, true)
+        ORDER BY p.person_id
+        """,
+        company_id,
+        event_type,
+    )
+    return [dict(r) for r in rows]
+
+
+async def enqueue_emails(
+    conn: Connection, envelope: Envelope, notes: list[Note], settings: Settings
+) -> None:
+    """In the consumer's transaction: one e-mail per notified person, never two."""
+    for note in notes:
+        for person in await wanted(conn, note.company_id, envelope.type):
+            language = person["language"]
+            url = settings.gateway_url + note.link
+            body = f"{note.body.in_(language)}\n\n{FOOTER[language].format(url=url)}\n"
+            await conn.execute(
+                """
+                INSERT INTO emails (id, event_id, event_type, person_id, company_id, to_address,
+                                    language, subject, body, status)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (event_id, person_id) DO NOTHING
+                """,
+                uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person['person_id']}"),
+                envelope.id,
+                envelope.type,
+                person["person_id"],
+                note.company_id,
+                person["email"],
+                language,
+                note.title.in_(language),
+                body,
+                "digest" if person["daily"] else "queued",
+            )
+    await conn.execute("NOTIFY emails_queued")
+
+
+def message(
+    settings: Settings, to: str, subject: str, body: str, email_id: uuid.UUID
+) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = settings.smtp_sender
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Message-ID"] = f"<{email_id}@vikenpark.example>"  # the same on every attempt
+    mail.set_content(body)
+    return mail
+
+
+async def smtp_send(settings: Settings, mail: EmailMessage) -> None:
+    assert settings.smtp_host is not None
+    await aiosmtplib.send(
+        mail,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        start_tls=settings.smtp_starttls,
+        timeout=20,
+    )
+
+
+async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> None:
+    facts = {
+        "delivery_id": row["id"],
+        "notified_event_id": row["event_id"],
+        "notified_event_type": row["event_type"],
+        "channel": "email",
+        "company_id": row["company_id"],
+        "attempts": row["attempts"] + 1,
+        "at": datetime.now(UTC),
+    }
+    event = (
+        NotificationDelivered(**facts)
+        if error is None
+        else NotificationFailed(**facts, error=error)
+    )
+    await enqueue(conn, Topic.NOTIFICATIONS, Envelope.wrap(event, source=SOURCE, subject=row["id"]))
+
+
+async def send_due(pool: Pool, settings: Settings, schedule: Schedule = Schedule()) -> int:
+    """Send one batch of queued e-mails; how many were tried."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = [
+            dict(r)
+            for r in await conn.fetch(
+                """
+                SELECT * FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED
+                """
+            )
+        ]
+        for row in rows:
+            try:
+                mail = message(settings, row["to_address"], row["subject"], row["body"], row["id"])
+                await smtp_send(settings, mail)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
+                await _failed_attempt(conn, row, repr(exc), schedule)
+                continue
+            await conn.execute(
+                "UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
+                "WHERE id = $1",
+                row["id"],
+            )
+            await _outcome(conn, row, None)
+    return len(rows)
+
+
+async def _failed_attempt(
+    conn: Connection, row: dict[str, Any], error: str, schedule: Schedule
+) -> None:
+    attempts = row["attempts"] + 1
+    if attempts >= GIVE_UP_AFTER:
+        await conn.execute(
+            "UPDATE emails SET status = 'failed', attempts = $2, last_error = $3 WHERE id = $1",
+            row["id"],
+            attempts,
+            error[:1000],
+        )
+        await _outcome(conn, row, error[:1000])
+        return
+    delay = min(schedule.backoff_cap_seconds, schedule.backoff_base_seconds * 2 ** (attempts - 1))
+    await conn.execute(
+        """
+        UPDATE emails SET attempts = $2, last_error = $3,
+            next_attempt_at = now() + make_interval(secs => $4)
+        WHERE id = $1
+        """,
+        row["id"],
+        attempts,
+        error[:1000],
+        random.uniform(delay / 2, delay),
+    )
+    log.warning("e-mail not sent, will retry", email_id=str(row["id"]), error=error)
+
+
+def digest_due(now: datetime, hour: int) -> datetime:
+    """The latest digest time (Europe/Oslo) at or before ``now``."""
+    local = now.astimezone(OSLO)
+    today = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return today if local >= today else today - timedelta(days=1)
+
+
+async def send_digests(pool: Pool, settings: Settings, now: datetime | None = None) -> int:
+    """One e-mail per person with everything gathered for them before the last digest time;
+    how many digests were sent."""
+    cutoff = digest_due(now or datetime.now(UTC), settings.email_digest_hour)
+    sent = 0
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT * FROM emails WHERE status = 'digest' AND created_at <= $1
+            ORDER BY person_id, created_at, id FOR UPDATE SKIP LOCKED
+            """,
+            cutoff,
+        )
+        by_person: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_person[row["person_id"]].append(dict(row))
+        for person_id, items in by_person.items():
+            language = items[0]["language"]
+            subject, intro = DIGEST["nb" if language == "nb" else "en"]
+            parts = [intro, ""] + [f"* {i['subject']}\n{i['body']}" for i in items]
+            mail = message(
+                settings,
+                items[0]["to_address"],
+                subject.format(count=len(items)),
+                "\n".join(parts),
+                uuid.uuid5(EMAIL_NAMESPACE, f"digest/{person_id}/{cutoff.isoformat()}"),
+            )
+            try:
+                await smtp_send(settings, mail)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
+                log.warning(
+                    "digest not sent, will retry", person_id=str(person_id), error=repr(exc)
+                )
+                continue
+            for item in items:
+                await conn.execute(
+                    "UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
+                    "WHERE id = $1",
+                    item["id"],
+                )
+                await _outcome(conn, item, None)
+            sent += 1
+    return sent
+
+
+async def email_periodically(pool: Pool, settings: Settings) -> None:
+    """The e-mail worker: woken by NOTIFY, polling as a fallback; waits while no mail
+    server is configured."""
+    schedule = Schedule()
+    if settings.smtp_host is None:
+        log.warning("no SMTP server configured (SYMBIOSIS_SMTP_HOST): e-mails wait in the queue")
+        return
+    log.info("e-mail worker started", smtp_host=settings.smtp_host, smtp_port=settings.smtp_port)
+    wake = asyncio.Event()
+
+    def on_notify(*_: object) -> None:
+        wake.set()
+
+    while True:
+        try:
+            async with pool.acquire() as listener:
+                await listener.add_listener("emails_queued", on_notify)
+                while True:
+                    while await send_due(pool, settings, schedule) > 0:
+                        pass
+                    await send_digests(pool, settings)
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), schedule.poll_seconds)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("e-mail worker lost the database, retrying", error=repr(exc))
+            await asyncio.sleep(1)
+        except Exception:  # a bug must not stop the e-mails of everyone else
+            log.exception("e-mail worker failed, restarting it")
+            await asyncio.sleep(5)

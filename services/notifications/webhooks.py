@@ -1,0 +1,721 @@
+"""The webhook channel: endpoints that companies and partners register, and the deliveries
+the Kafka consumer makes for them (sent by ``webhook_delivery``). docs/webhooks.md is the
+receiver's side: what is sent, how to verify it, retries.
+
+Who may register, and what they may receive ("nothing secret in a notification the
+recipient may not see"):
+
+- A **company** endpoint belongs to the company. Its administrators and its API keys
+  (scope ``company:admin``) manage it: an endpoint sends company data out of the exchange,
+  like an API key, so members (who may read the inbox) may not. It receives the events
+  that concern the company: exactly those the inbox makes a note of for that company
+  (``domain.notes_for``), of the types it subscribed to.
+- A **partner** endpoint belongs to the partner API key that registered it (a partner key
+  has no company). It receives only the public listing events (``listing.published``,
+  ``listing.updated``, ``listing.withdrawn``), never trades, contracts or invoices. Once
+  the key is revoked, its endpoints receive nothing more.
+
+Only the owner sees or changes an endpoint; anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.notifications.domain import ROUTES, notes_for
+from services.notifications.webhook_delivery import CHANNEL
+from shared.db import Connection, Pool
+from shared.events import (
+    PAYLOAD_TYPES,
+    Envelope,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
+    Payload,
+)
+from shared.http import Problem, example_body, principal_of
+
+DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
+COMPANY_EVENT_TYPES = frozenset(kind.event_type for kind in ROUTES)
+PARTNER_EVENT_TYPES = frozenset(
+    kind.event_type for kind in (ListingPublished, ListingUpdated, ListingWithdrawn)
+)
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
+SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret
+ROTATION_GRACE_SECONDS = 24 * 3600  # the previous secret still signs this long after a rotation
+
+EndpointStatus = Literal["active", "paused"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+def delivery_id(event_id: uuid.UUID, endpoint_id: uuid.UUID) -> uuid.UUID:
+    """One delivery per event and endpoint, whatever is redelivered."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{event_id}/{endpoint_id}")
+
+
+def new_secret() -> str:
+    """``whsec_`` and 32 random URL-safe characters (192 bits)."""
+    return SECRET_PREFIX + secrets.token_urlsafe(24)
+
+
+def check_url(url: str) -> str:
+    """An https URL; plain http only to localhost or 127.0.0.1 (tests, local development)."""
+    if url != url.strip() or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if not host:
+        raise ValueError("must be an absolute URL with a host, e.g. https://example.no/hooks")
+    if not (parts.scheme == "https" or (parts.scheme == "http" and host in LOCAL_HOSTS)):
+        raise ValueError("must be an https:// URL (plain http:// only for localhost or 127.0.0.1)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    return url
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose an endpoint is: a company's, or a partner key's."""
+
+    company_id: uuid.UUID | None = None
+    partner_key_id: uuid.UUID | None = None
+
+    @property
+    def receivable(self) -> frozenset[str]:
+        """The event types this owner may subscribe to."""
+        return COMPANY_EVENT_TYPES if self.company_id is not None else PARTNER_EVENT_TYPES
+
+
+def owner_of(request: Request[Any, Any, Any]) -> Owner:
+    """A company's administrator or API key (``company:admin``), or a partner key."""
+    principal = principal_of(request)
+    if principal.company_id is not None:
+        principal_of(request, "company:admin")
+        return Owner(company_id=principal.company_id)
+    if principal.role == "partner" and principal.kind == "api_key" and principal.may("events:read"):
+        return Owner(partner_key_id=principal.subject_id)
+    raise Problem(
+        403,
+        "Forbidden",
+        "webhooks are registered by a company's administrators or API keys, or by a "
+        "partner API key",
+    )
+
+
+def check_event_types(owner: Owner, event_types: list[str]) -> list[str]:
+    """The types without repeats, or a 400 problem naming the unknown or forbidden ones."""
+    wanted = list(dict.fromkeys(event_types))
+    unknown = [t for t in wanted if t not in PAYLOAD_TYPES]
+    forbidden = [t for t in wanted if t in PAYLOAD_TYPES and t not in owner.receivable]
+    allowed = ", ".join(sorted(owner.receivable))
+    if unknown:
+        message = f"unknown event type(s): {', '.join(unknown)}; choose from {allowed}"
+    elif forbidden:
+        whose = "a company's" if owner.company_id is not None else "a partner's"
+        message = f"{whose} endpoint may not receive {', '.join(forbidden)}; choose from {allowed}"
+    else:
+        return wanted
+    raise Problem(
+        400,
+        "The request is not valid",
+        message,
+        errors=[{"field": "event_types", "message": message}],
+    )
+
+
+# --- Storage -------------------------------------------------------------------------------
+
+_OWNED = "company_id IS NOT DISTINCT FROM $2 AND partner_key_id IS NOT DISTINCT FROM $3"
+
+
+async def create_endpoint(
+    conn: Connection,
+    owner: Owner,
+    url: str,
+    event_types: list[str],
+    description: str | None,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO webhook_endpoints (id, company_id, partner_key_id, url, event_types,
+                                       description, secret)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING *
+        """,
+        uuid.uuid4(),
+        owner.company_id,
+        owner.partner_key_id,
+        url,
+        event_types,
+        description,
+        new_secret(),
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def endpoints_of(conn: Connection, owner: Owner) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT * FROM webhook_endpoints
+        WHERE company_id IS NOT DISTINCT FROM $1 AND partner_key_id IS NOT DISTINCT FROM $2
+        ORDER BY created_at, id
+        """,
+        owner.company_id,
+        owner.partner_key_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT * FROM webhook_endpoints WHERE id = $1 AND {_OWNED}",
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+    )
+    return dict(row) if row else None
+
+
+async def update_endpoint(
+    conn: Connection, owner: Owner, endpoint_id: uuid.UUID, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Change ``url``, ``event_types`` and ``description`` (those given)."""
+    columns = [c for c in ("url", "event_types", "description") if c in changes]
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=4))
+    row = await conn.fetchrow(
+        f"UPDATE webhook_endpoints SET {sets + ', ' if sets else ''}updated_at = now() "
+        f"WHERE id = $1 AND {_OWNED} RETURNING *",
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+        *(changes[c] for c in columns),
+    )
+    return dict(row) if row else None
+
+
+async def pause_endpoint(
+    conn: Connection, owner: Owner, endpoint_id: uuid.UUID, reason: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhook_endpoints
+        SET status = 'paused', updated_at = now(),
+            paused_reason = CASE WHEN status = 'paused' THEN paused_reason ELSE $4 END
+        WHERE id = $1 AND {_OWNED} RETURNING *
+        """,
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+        reason,
+    )
+    return dict(row) if row else None
+
+
+async def resume_endpoint(
+    conn: Connection, owner: Owner, endpoint_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """Active again; its waiting deliveries are due at once (and the worker is woken)."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhook_endpoints SET status = 'active', paused_reason = NULL, updated_at = now()
+        WHERE id = $1 AND {_OWNED} RETURNING *
+        """,
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+    )
+    if row is None:
+        return None
+    await conn.execute(
+        """
+        UPDATE webhook_deliveries SET next_attempt_at = now()
+        WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at > now()
+        """,
+        endpoint_id,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    return dict(row)
+
+
+async def rotate_secret(
+    conn: Connection, owner: Owner, endpoint_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """A new secret; the one it replaces still signs (as a second ``v1``) for 24 hours."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhook_endpoints
+        SET previous_secret = secret,
+            previous_secret_expires_at = now() + make_interval(secs => $5),
+            secret = $4, updated_at = now()
+        WHERE id = $1 AND {_OWNED} RETURNING *
+        """,
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+        new_secret(),
+        float(ROTATION_GRACE_SECONDS),
+    )
+    return dict(row) if row else None
+
+
+async def delete_endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> bool:
+    """Gone, with its deliveries and their log."""
+    deleted = await conn.fetchval(
+        f"DELETE FROM webhook_endpoints WHERE id = $1 AND {_OWNED} RETURNING true",
+        endpoint_id,
+        owner.company_id,
+        owner.partner_key_id,
+    )
+    return bool(deleted)
+
+
+async def deliveries_page(
+    conn: Connection,
+    endpoint_id: uuid.UUID,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[dict[str, Any]]:
+    """Newest first, each with its attempts (newest first); ``after`` ends the last page."""
+    rows = await conn.fetch(
+        """
+        SELECT id, event_id, event_type, status, attempts, next_attempt_at, last_error,
+               created_at, completed_at
+        FROM webhook_deliveries
+        WHERE endpoint_id = $1
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $2
+        """,
+        endpoint_id,
+        limit,
+        *(after if after else (None, None)),
+    )
+    deliveries = [dict(r) | {"attempt_log": []} for r in rows]
+    by_id = {d["id"]: d for d in deliveries}
+    for attempt in await conn.fetch(
+        "SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) "
+        "ORDER BY delivery_id, number DESC",
+        list(by_id),
+    ):
+        by_id[attempt["delivery_id"]]["attempt_log"].append(dict(attempt))
+    return deliveries
+
+
+async def enqueue_webhooks(conn: Connection, envelope: Envelope, payload: Payload) -> None:
+    """Make the event's deliveries, once per endpoint, in the consumer's transaction: for
+    the endpoints of the companies it concerns (as the inbox does) that subscribed to its
+    type, or, for a public listing event, for the partners' endpoints that did. Paused
+    endpoints get theirs too; they wait until the endpoint is resumed."""
+    if type(payload) in ROUTES:
+        companies = list(dict.fromkeys(n.company_id for n in notes_for(envelope.id, payload)))
+        if not companies:
+            return
+        endpoint_ids = await conn.fetch(
+            """
+            SELECT id FROM webhook_endpoints
+            WHERE company_id = ANY($1::uuid[]) AND $2 = ANY(event_types)
+            """,
+            companies,
+            envelope.type,
+        )
+    elif envelope.type in PARTNER_EVENT_TYPES:
+        endpoint_ids = await conn.fetch(
+            """
+            SELECT e.id FROM webhook_endpoints e
+            WHERE e.partner_key_id IS NOT NULL AND $1 = ANY(e.event_types)
+              AND NOT EXISTS (SELECT 1 FROM revoked_api_keys r WHERE r.key_id = e.partner_key_id)
+            """,
+            envelope.type,
+        )
+    else:
+        return
+    if not endpoint_ids:
+        return
+    body = envelope.to_bytes()
+    await conn.executemany(
+        """
+        INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (event_id, endpoint_id) DO NOTHING
+        """,
+        [
+            (delivery_id(envelope.id, r["id"]), r["id"], envelope.id, envelope.type, body)
+            for r in endpoint_ids
+        ],
+    )
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)  # delivered at commit
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+EVENT_TYPES_DESCRIPTION = (
+    "Event types to receive. A company's endpoint: the events of trades, negotiations, "
+    "contracts, deliveries and invoices that concern the company (`trade.proposed`, "
+    "`negotiation.countered`, `contract.agreed`, `invoice.paid`, ...). A partner's "
+    "endpoint: `listing.published`, `listing.updated`, `listing.withdrawn`."
+)
+
+
+class EndpointRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=2000,
+        description="Where to POST: https (plain http only for localhost and 127.0.0.1).",
+        examples=["https://erp.example.no/hooks/viken"],
+    )
+    event_types: list[str] = Field(min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION)
+    description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return check_url(value)
+
+
+class EndpointChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, max_length=2000, description="A new URL.")
+    event_types: list[str] | None = Field(
+        default=None, min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION
+    )
+    description: str | None = Field(
+        default=None, max_length=500, description="A new description; null clears it."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+
+class Endpoint(BaseModel):
+    """A webhook endpoint (its secret is shown only when it is made or rotated)."""
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    status: EndpointStatus = Field(
+        description="`active`, or `paused` (deliveries wait, they do not fail)."
+    )
+    paused_reason: str | None = Field(
+        description="Why it is paused: by you, or because it answered 410 Gone."
+    )
+    company_id: uuid.UUID | None = Field(description="The owning company; none for a partner.")
+    previous_secret_valid_until: datetime | None = Field(
+        description="After a rotation: until then deliveries also carry a signature with "
+        "the previous secret."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Endpoint:
+        return cls(
+            **{k: row[k] for k in ("id", "url", "event_types", "description", "status")},
+            paused_reason=row["paused_reason"],
+            company_id=row["company_id"],
+            previous_secret_valid_until=row["previous_secret_expires_at"]
+            if row["previous_secret"]
+            else None,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+class EndpointWithSecret(Endpoint):
+    secret: str = Field(
+        description="Signs every delivery (`Viken-Signature`). Shown only now: store it."
+    )
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> EndpointWithSecret:
+        return cls(**Endpoint.of(row).model_dump(), secret=row["secret"])
+
+
+class Attempt(BaseModel):
+    number: int
+    started_at: datetime
+    finished_at: datetime | None = Field(description="None while the request is out.")
+    duration_ms: int | None
+    status_code: int | None = Field(description="The endpoint's HTTP status, if it answered.")
+    error: str | None = Field(
+        description="`HTTP <status>`, no answer within the timeout, a connection error, or "
+        "`interrupted` (the sender restarted mid-request; the delivery was sent again)."
+    )
+
+
+class Delivery(BaseModel):
+    """One event for one endpoint, with every attempt, newest first."""
+
+    id: uuid.UUID = Field(description="Also the `Viken-Delivery-Id` header.")
+    event_id: uuid.UUID = Field(description="Also the `Viken-Event-Id` header: dedupe by it.")
+    event_type: str
+    status: DeliveryStatus = Field(
+        description="`pending` (being retried, or waiting for a paused endpoint), "
+        "`delivered` (a 2xx answer) or `failed` (no 2xx within the bounded time)."
+    )
+    next_attempt_at: datetime | None = Field(description="When pending: the next attempt.")
+    last_error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    attempts: list[Attempt]
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Delivery:
+        return cls(
+            **{
+                k: row[k]
+                for k in (
+                    "id",
+                    "event_id",
+                    "event_type",
+                    "status",
+                    "last_error",
+                    "created_at",
+                    "completed_at",
+                )
+            },
+            next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+            attempts=[
+                Attempt(**{k: a[k] for k in Attempt.model_fields}) for a in row["attempt_log"]
+            ],
+        )
+
+
+def _cursor(row: dict[str, Any]) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        at, last = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), uuid.UUID(last)
+    except ValueError:
+        raise Problem(
+            400,
+            "The request is not valid",
+            "the cursor is not one this API gave out",
+            errors=[{"field": "cursor", "message": "not a cursor of this API"}],
+        ) from None
+
+
+def _not_found(endpoint_id: uuid.UUID) -> Problem:
+    return Problem(404, "Not found", f"no webhook endpoint {endpoint_id} of yours")
+
+
+CREATE_EXAMPLE = {
+    "url": "https://erp.example.no/hooks/viken",
+    "event_types": ["trade.proposed", "contract.agreed", "invoice.paid"],
+    "description": "ERP: new trades and payments",
+}
+
+
+class WebhookEndpointController(Controller):
+    path = "/webhooks/endpoints"
+    tags = ["webhooks"]
+
+    @post("/", status_code=HTTP_201_CREATED, operation_id="create_webhook_endpoint")
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            EndpointRequest,
+            example_body(
+                ("A company's ERP", CREATE_EXAMPLE),
+                (
+                    "A partner's listing feed",
+                    {
+                        "url": "https://tms.carrier.example/viken",
+                        "event_types": ["listing.published", "listing.withdrawn"],
+                    },
+                ),
+            ),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> EndpointWithSecret:
+        """Register an endpoint to receive events as signed HTTPS POSTs (docs/webhooks.md).
+        A company's administrators and API keys (`company:admin`) register the company's
+        endpoints, which receive the events that concern the company; a partner API key
+        registers its own, which receive public listing events only. The answer carries the
+        signing secret, shown only this once. Only events processed from now on are sent."""
+        owner = owner_of(request)
+        types = check_event_types(owner, data.event_types)
+        async with pool.acquire() as conn:
+            row = await create_endpoint(conn, owner, data.url, types, data.description)
+        return EndpointWithSecret.of(row)
+
+    @get("/", operation_id="list_webhook_endpoints")
+    async def list_endpoints(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+    ) -> list[Endpoint]:
+        """Your endpoints (your company's, or your partner key's), oldest first."""
+        owner = owner_of(request)
+        async with pool.acquire() as conn:
+            return [Endpoint.of(r) for r in await endpoints_of(conn, owner)]
+
+    @get("/{endpoint_id:uuid}", operation_id="get_webhook_endpoint")
+    async def one(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Endpoint:
+        """One of your endpoints."""
+        async with pool.acquire() as conn:
+            row = await endpoint(conn, owner_of(request), endpoint_id)
+        if row is None:
+            raise _not_found(endpoint_id)
+        return Endpoint.of(row)
+
+    @patch("/{endpoint_id:uuid}", operation_id="update_webhook_endpoint")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        data: Annotated[
+            EndpointChanges,
+            example_body(("Also invoices", {"event_types": ["trade.proposed", "invoice.paid"]})),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Endpoint:
+        """Change the URL, the event types or the description (those you send). Pending
+        deliveries go to the new URL; new types count for events processed from now on."""
+        owner = owner_of(request)
+        changes: dict[str, Any] = {}
+        if "url" in data.model_fields_set:
+            if data.url is None:
+                raise Problem(
+                    400,
+                    "The request is not valid",
+                    "url: an endpoint needs one",
+                    errors=[{"field": "url", "message": "an endpoint needs one"}],
+                )
+            changes["url"] = data.url
+        if "event_types" in data.model_fields_set:
+            if data.event_types is None:
+                raise Problem(
+                    400,
+                    "The request is not valid",
+                    "event_types: choose at least one",
+                    errors=[{"field": "event_types", "message": "choose at least one"}],
+                )
+            changes["event_types"] = check_event_types(owner, data.event_types)
+        if "description" in data.model_fields_set:
+            changes["description"] = data.description
+        async with pool.acquire() as conn:
+            row = await update_endpoint(conn, owner, endpoint_id, changes)
+        if row is None:
+            raise _not_found(endpoint_id)
+        return Endpoint.of(row)
+
+    @post("/{endpoint_id:uuid}/pause", status_code=HTTP_200_OK, operation_id="pause_webhook")
+    async def pause(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Endpoint:
+        """Stop sending to the endpoint: its deliveries wait (they do not fail) until you
+        resume it. A request already out finishes."""
+        async with pool.acquire() as conn:
+            row = await pause_endpoint(conn, owner_of(request), endpoint_id, "paused by you")
+        if row is None:
+            raise _not_found(endpoint_id)
+        return Endpoint.of(row)
+
+    @post("/{endpoint_id:uuid}/resume", status_code=HTTP_200_OK, operation_id="resume_webhook")
+    async def resume(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Endpoint:
+        """Send to the endpoint again, starting at once with the deliveries that waited.
+        A delivery whose retry time ran out while it waited gets one more attempt."""
+        async with pool.acquire() as conn, conn.transaction():
+            row = await resume_endpoint(conn, owner_of(request), endpoint_id)
+        if row is None:
+            raise _not_found(endpoint_id)
+        return Endpoint.of(row)
+
+    @post(
+        "/{endpoint_id:uuid}/rotate-secret",
+        status_code=HTTP_200_OK,
+        operation_id="rotate_webhook_secret",
+    )
+    async def rotate(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> EndpointWithSecret:
+        """A new signing secret, shown only now. For 24 hours each delivery carries two
+        signatures (`v1=` with the new secret, then `v1=` with the previous one), so you
+        can switch your receiver over without losing a delivery."""
+        async with pool.acquire() as conn:
+            row = await rotate_secret(conn, owner_of(request), endpoint_id)
+        if row is None:
+            raise _not_found(endpoint_id)
+        return EndpointWithSecret.of(row)
+
+    @delete("/{endpoint_id:uuid}", status_code=HTTP_204_NO_CONTENT, operation_id="delete_webhook")
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> None:
+        """Delete the endpoint with its pending deliveries and its log."""
+        async with pool.acquire() as conn:
+            if not await delete_endpoint(conn, owner_of(request), endpoint_id):
+                raise _not_found(endpoint_id)
+
+    @get("/{endpoint_id:uuid}/deliveries", operation_id="list_webhook_deliveries")
+    async def deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> Response[list[Delivery]]:
+        """The endpoint's delivery log: each delivery, newest first, with every attempt
+        (when, the status code or error, how long), newest first. When there is more, the
+        `Link` header names the next page (`rel="next"`) and `X-Next-Cursor` its cursor."""
+        after = _after(cursor)
+        async with pool.acquire() as conn:
+            if await endpoint(conn, owner_of(request), endpoint_id) is None:
+                raise _not_found(endpoint_id)
+            rows = await deliveries_page(conn, endpoint_id, limit + 1, after)
+        headers: dict[str, str] = {}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            following = _cursor(rows[-1])
+            headers["X-Next-Cursor"] = following
+            headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={following}>; rel="next"'
+        return Response([Delivery.of(r) for r in rows], headers=headers)
