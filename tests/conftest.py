@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 
 from shared.auth import ensure_signing_keys
 from shared.settings import Settings
-from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres
+from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
 from tests.support import REPO, Infra, free_port
 
@@ -36,13 +36,9 @@ STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters o
 
 def _stripe_mock_binary() -> str:
     """stripe-mock from SYMBIOSIS_STRIPE_MOCK, the PATH or .venv/bin; else built into .venv/bin."""
-    for candidate in (
-        os.environ.get("SYMBIOSIS_STRIPE_MOCK"),
-        shutil.which("stripe-mock"),
-        str(REPO / ".venv" / "bin" / "stripe-mock"),
-    ):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
+    found = stripe_mock_binary()  # as `symbiosis up` finds it
+    if found is not None:
+        return str(found)
     go = shutil.which("go")
     if go is None:
         pytest.fail(

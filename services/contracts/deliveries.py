@@ -48,6 +48,10 @@ class DeliveryView(BaseModel):
     answered_at: datetime | None
     dispute_reason: str | None
 
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> DeliveryView:
+        return cls(**{k: row[k] for k in cls.model_fields})
+
 
 class ContractView(BaseModel):
     id: uuid.UUID
@@ -110,9 +114,7 @@ async def contract_view(conn: Connection, row: dict[str, Any]) -> ContractView:
         **fields,
         delivered=confirmed,
         pending=pending,
-        deliveries=[
-            DeliveryView(**{k: d[k] for k in DeliveryView.model_fields}) for d in deliveries
-        ],
+        deliveries=[DeliveryView.of(d) for d in deliveries],
     )
 
 
@@ -171,30 +173,23 @@ async def queue_invoice(
         else (contract["supplier_company_id"], contract["receiver_company_id"])
     )
     kind = "" if price > 0 else "Gate fee: "
-    await conn.execute(
-        """
-        INSERT INTO invoices (id, delivery_id, contract_id, payer_company_id, payee_company_id,
-                              description, quantity, unit, unit_price_ore, net_ore, mva_ore,
-                              total_ore, platform_fee_ore)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        ON CONFLICT (delivery_id) DO NOTHING
-        """,
-        uuid.uuid4(),
-        delivery["id"],
-        contract["id"],
-        payer,
-        payee,
-        f"{kind}{contract['title']}, {format_quantity(quantity, contract['unit'])} delivered "
-        f"{delivery['delivered_on'].isoformat()}",
-        quantity,
-        contract["unit"],
-        abs(price),
-        net,
-        mva,
-        total,
-        fee,
+    await storage.insert_invoice(
+        conn,
+        id=uuid.uuid4(),
+        delivery_id=delivery["id"],
+        contract_id=contract["id"],
+        payer_company_id=payer,
+        payee_company_id=payee,
+        description=f"{kind}{contract['title']}, {format_quantity(quantity, contract['unit'])} "
+        f"delivered {delivery['delivered_on'].isoformat()}",
+        quantity=quantity,
+        unit=contract["unit"],
+        unit_price_ore=abs(price),
+        net_ore=net,
+        mva_ore=mva,
+        total_ore=total,
+        platform_fee_ore=fee,
     )
-    await conn.execute("NOTIFY invoices_queued")
 
 
 class ContractController(Controller):
@@ -304,7 +299,7 @@ class ContractController(Controller):
                 contract_id,
                 request.headers.get("x-correlation-id"),
             )
-            return DeliveryView(**{k: row[k] for k in DeliveryView.model_fields})
+            return DeliveryView.of(row)
 
     @post("/{contract_id:uuid}/cancel", operation_id="cancel_contract", status_code=200)
     async def cancel(
@@ -416,7 +411,7 @@ class DeliveryController(Controller):
                 await storage.end_contract(
                     conn, contract["id"], "completed", "every delivery confirmed"
                 )
-            return DeliveryView(**{k: answered[k] for k in DeliveryView.model_fields})
+            return DeliveryView.of(answered)
 
     @post("/{delivery_id:uuid}/dispute", operation_id="dispute_delivery", status_code=200)
     async def dispute(
@@ -445,4 +440,4 @@ class DeliveryController(Controller):
                 contract["id"],
                 request.headers.get("x-correlation-id"),
             )
-            return DeliveryView(**{k: answered[k] for k in DeliveryView.model_fields})
+            return DeliveryView.of(answered)

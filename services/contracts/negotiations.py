@@ -130,7 +130,7 @@ def terms_model(row: dict[str, Any]) -> Terms:
 async def view(conn: Connection, row: dict[str, Any], full: bool) -> NegotiationView:
     history = await storage.terms_of(conn, row["id"])
     current = next((t for t in history if t["status"] in ("open", "agreed")), None)
-    contract = await conn.fetchval("SELECT id FROM contracts WHERE negotiation_id = $1", row["id"])
+    contract = await storage.contract_of_negotiation(conn, row["id"])
     return NegotiationView(
         id=row["id"],
         status=row["status"],
@@ -389,7 +389,7 @@ async def agree(
     """Both sides accepted these terms: the contract, and ``contract.agreed``."""
     await storage.set_terms_status(conn, terms["id"], "agreed")
     await storage.set_negotiation(conn, negotiation["id"], "agreed")
-    await conn.execute("UPDATE proposals SET status = 'agreed' WHERE id = $1", negotiation["id"])
+    await storage.mark_proposal_agreed(conn, negotiation["id"])
     contract = await storage.insert_contract(conn, negotiation, terms)
     await storage.add_step(
         conn,
@@ -428,10 +428,7 @@ async def expire_negotiations(pool: Pool) -> int:
     async with pool.acquire() as conn, conn.transaction():
         rows = await storage.expiring_negotiations(conn)
         for row in rows:
-            await conn.execute(
-                "UPDATE terms SET status = 'expired' WHERE negotiation_id = $1 AND status = 'open'",
-                row["id"],
-            )
+            await storage.close_open_terms(conn, row["id"], "expired")
             await storage.set_negotiation(conn, row["id"], "expired")
             await storage.add_step(conn, row["id"], None, None, None, "expired", None)
             await publish(conn, NegotiationExpired(**facts(row, None, None)), row["id"], None)

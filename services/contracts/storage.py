@@ -109,10 +109,7 @@ async def open_negotiation(
     )
     if not reopened:
         return
-    await conn.execute(
-        "UPDATE terms SET status = 'superseded' WHERE negotiation_id = $1 AND status = 'open'",
-        proposal["id"],
-    )
+    await close_open_terms(conn, proposal["id"], "superseded")
     await insert_terms(
         conn,
         proposal["id"],
@@ -209,10 +206,7 @@ async def withdraw_untouched_negotiation(conn: Connection, proposal_id: uuid.UUI
         proposal_id,
     )
     if withdrawn:
-        await conn.execute(
-            "UPDATE terms SET status = 'superseded' WHERE negotiation_id = $1 AND status = 'open'",
-            proposal_id,
-        )
+        await close_open_terms(conn, proposal_id, "superseded")
         await add_step(conn, proposal_id, None, None, None, "withdrawn", None)
 
 
@@ -263,6 +257,39 @@ async def steps_of(conn: Connection, negotiation_id: uuid.UUID) -> list[dict[str
         "SELECT * FROM negotiation_steps WHERE negotiation_id = $1 ORDER BY id", negotiation_id
     )
     return [dict(r) for r in rows]
+
+
+async def close_open_terms(conn: Connection, negotiation_id: uuid.UUID, status: str) -> None:
+    """Take the terms on the table off it, as ``superseded``, ``expired``, ..."""
+    await conn.execute(
+        "UPDATE terms SET status = $2 WHERE negotiation_id = $1 AND status = 'open'",
+        negotiation_id,
+        status,
+    )
+
+
+async def contract_of_negotiation(conn: Connection, negotiation_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM contracts WHERE negotiation_id = $1", negotiation_id
+    )
+    return found
+
+
+async def mark_proposal_agreed(conn: Connection, proposal_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE proposals SET status = 'agreed' WHERE id = $1", proposal_id)
+
+
+async def insert_invoice(conn: Connection, **columns: Any) -> None:
+    """Queue a delivery's invoice once (the billing worker is woken at commit)."""
+    await conn.execute(
+        f"""
+        INSERT INTO invoices ({", ".join(columns)})
+        VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+        ON CONFLICT (delivery_id) DO NOTHING
+        """,
+        *columns.values(),
+    )
+    await conn.execute("NOTIFY invoices_queued")
 
 
 async def set_terms_status(conn: Connection, terms_id: uuid.UUID, status: str) -> None:
