@@ -144,6 +144,21 @@ class ListingWithdrawn(Payload):
     withdrawn_at: datetime
 
 
+class ListingExpiring(Payload):
+    """An open listing's window (`available_until`) ends soon: its company is told, once
+    for each end date."""
+
+    event_type: ClassVar[str] = "listing.expiring"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    listing_id: uuid.UUID
+    company_id: uuid.UUID
+    kind: ListingKind
+    title: str
+    available_until: date = Field(description="The last day the listing is open.")
+    days_left: int = Field(ge=0, description="Whole days from today to `available_until`.")
+
+
 class ListingReserved(Payload):
     """An agreed contract reserved part or all of a listing's remaining quantity."""
 
@@ -507,6 +522,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ListingUpdated,
         ListingWithdrawn,
         ListingReserved,
+        ListingExpiring,
         ListingReservationRefused,
         ApiKeyRevoked,
         PersonChanged,

@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SYMBIOSIS_"
 SERVICES = ("listings", "matching", "contracts", "notifications")
+# The web portal: no database of its own, it calls the services' APIs; the gateway sends it
+# every path that is not /api/...
+PORTAL = "portal"
 
 
 class Settings(BaseSettings):
@@ -75,6 +78,16 @@ class Settings(BaseSettings):
             '{"listings": "http://listings:8000", ...}; default: local ports after http_port.'
         ),
     )
+    portal_url: str | None = Field(
+        default=None,
+        description="Where the gateway finds the portal (http://portal:8000); default: the "
+        "local port after the services'.",
+    )
+    portal_session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (at least 32 characters) that encrypts the portal's session cookie; "
+        "unset: a random key kept in <data_dir>/keys/portal-session.key.",
+    )
     public_url: str | None = Field(
         default=None, description="Address users reach the gateway at; default from host/port."
     )
@@ -112,6 +125,18 @@ class Settings(BaseSettings):
         ge=0,
         le=23,
         description="Hour (Europe/Oslo) at which daily digests are sent.",
+    )
+    listing_expiry_notice_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="An open listing whose window ends within this many days is announced "
+        "to its company (`listing.expiring`), once.",
+    )
+    listing_expiry_check_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often the listings service looks for listings that end soon.",
     )
     negotiation_expiry_hours: float = Field(
         default=14 * 24,
@@ -180,6 +205,19 @@ class Settings(BaseSettings):
     def service_port(self, service: str) -> int:
         """Local port of a service under `symbiosis up`: the ports after the gateway's."""
         return self.http_port + 1 + SERVICES.index(service)
+
+    @property
+    def portal_port(self) -> int:
+        """Local port of the portal under `symbiosis up`: the one after the services'."""
+        return self.http_port + 1 + len(SERVICES)
+
+    @property
+    def portal_upstream(self) -> str:
+        return self.portal_url or f"http://127.0.0.1:{self.portal_port}"
+
+    @property
+    def portal_session_key_path(self) -> Path:
+        return self.keys_dir / "portal-session.key"
 
     def upstreams(self) -> dict[str, str]:
         return {

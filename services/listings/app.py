@@ -16,6 +16,7 @@ from services.listings.accounts import (
     PeopleController,
 )
 from services.listings.api import ListingController
+from services.listings.expiry import announce_periodically
 from shared.auth import load_private_key
 from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         produces=(Topic.LISTINGS,),
         consumes=(Topic.CONTRACTS,),
         register_consumers=handlers.register,
+        background=(announce_periodically,),
         dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},
     )
     return create_service_app(spec, settings)

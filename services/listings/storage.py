@@ -508,3 +508,27 @@ async def search_listings(conn: Connection, query: ListingQuery) -> list[Listing
     parts = [f"{selected} WHERE {' AND '.join([branch, *where])} {order}" for branch in branches]
     sql = parts[0] if len(parts) == 1 else " UNION ALL ".join(f"({p})" for p in parts) + f" {order}"
     return [r for r in (_listing(row) for row in await conn.fetch(sql, *args)) if r]
+
+
+async def listings_ending(conn: Connection, within_days: int, limit: int = 100) -> list[ListingRow]:
+    """Open listings whose window ends within ``within_days`` and that were not yet
+    announced for that end date; locked, so two replicas never announce one twice."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_LISTING_COLUMNS} FROM listings
+        WHERE status = 'open' AND available_until IS NOT NULL
+          AND available_until BETWEEN current_date AND current_date + $1::int
+          AND expiry_warned_for IS DISTINCT FROM available_until
+        ORDER BY available_until, id LIMIT $2
+        FOR UPDATE SKIP LOCKED
+        """,
+        within_days,
+        limit,
+    )
+    return [r for r in (_listing(row) for row in rows) if r]
+
+
+async def mark_expiry_warned(conn: Connection, listing_id: uuid.UUID, until: date) -> None:
+    await conn.execute(
+        "UPDATE listings SET expiry_warned_for = $2 WHERE id = $1", listing_id, until
+    )

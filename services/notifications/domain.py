@@ -18,6 +18,7 @@ from shared.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoicePaymentFailed,
+    ListingExpiring,
     NegotiationCountered,
     NegotiationDeclined,
     NegotiationExpired,
@@ -280,6 +281,34 @@ def _invoice(kind: str) -> Callable[[uuid.UUID, Any], list[Note]]:
     return notes
 
 
+def _expiring(event_id: uuid.UUID, e: ListingExpiring) -> list[Note]:
+    kind = Text("tilbud", "offer") if e.kind == "offer" else Text("behov", "need")
+    days = Text(
+        "i dag"
+        if e.days_left == 0
+        else "i morgen"
+        if e.days_left == 1
+        else f"om {e.days_left} dager",
+        "today"
+        if e.days_left == 0
+        else "tomorrow"
+        if e.days_left == 1
+        else f"in {e.days_left} days",
+    )
+    return _notes(
+        event_id,
+        [e.company_id],
+        Text(f"Utløper snart: {e.title}", f"Ending soon: {e.title}"),
+        Text(
+            f"Ditt {kind.nb} er åpent til {e.available_until.isoformat()} ({days.nb}). "
+            "Forleng det om det fortsatt gjelder.",
+            f"Your {kind.en} is open until {e.available_until.isoformat()} ({days.en}). "
+            "Extend it if it still stands.",
+        ),
+        f"/listings/{e.listing_id}",
+    )
+
+
 ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
     TradeProposed: _proposed,
     TradeRetracted: _retracted,
@@ -294,6 +323,7 @@ ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
     InvoiceIssued: _invoice("issued"),
     InvoicePaid: _invoice("paid"),
     InvoicePaymentFailed: _invoice("payment_failed"),
+    ListingExpiring: _expiring,
 }
 
 

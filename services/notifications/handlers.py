@@ -23,37 +23,27 @@ GROUP = "notifications"
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
-            notes = notes_for(envelope.id, payload)
-            for note in notes:
-                await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
-            await enqueue_emails(conn, envelope, notes, settings)
+            if isinstance(payload, PersonChanged):
+                await remember(conn, payload)
+                return
+            if type(payload) in ROUTES:
+                notes = notes_for(envelope.id, payload)
+                for note in notes:
+                    await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
+                await enqueue_emails(conn, envelope, notes, settings)
             await enqueue_webhooks(conn, envelope, payload)
 
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
-    async def on_listing(envelope: Envelope, payload: Payload) -> None:
-        async def effect(conn: Connection) -> None:
-            if isinstance(payload, PersonChanged):
-                await remember(conn, payload)
-            else:
-                await enqueue_webhooks(conn, envelope, payload)
-
-        await apply_once(pool, GROUP, payload.topic, envelope, effect)
-
-    for topic in (Topic.PROPOSALS, Topic.CONTRACTS):
-        subscribe(
-            broker,
-            settings,
-            topic,
-            group_id=GROUP,
-            handlers={kind.event_type: on_event for kind in ROUTES if kind.topic == topic},
-        )
-    subscribe(
-        broker,
-        settings,
-        Topic.LISTINGS,
-        group_id=GROUP,
-        handlers=dict.fromkeys(
-            [*sorted(PARTNER_EVENT_TYPES), PersonChanged.event_type], on_listing
-        ),
-    )
+    for topic in Topic:
+        types = {kind.event_type for kind in ROUTES if kind.topic == topic}
+        if topic == Topic.LISTINGS:
+            types |= {*PARTNER_EVENT_TYPES, PersonChanged.event_type}
+        if types:
+            subscribe(
+                broker,
+                settings,
+                topic,
+                group_id=GROUP,
+                handlers=dict.fromkeys(sorted(types), on_event),
+            )

@@ -35,6 +35,7 @@ def stack(
         "SYMBIOSIS_SMTP_HOST": "127.0.0.1",
         "SYMBIOSIS_SMTP_PORT": str(mail_drop[1]),
         "SYMBIOSIS_SMTP_STARTTLS": "false",
+        "SYMBIOSIS_LISTING_EXPIRY_CHECK_SECONDS": "1",
     }
     with running_stack(
         infra, stack_database, tmp_path_factory.mktemp("stack"), extra_env=stripe

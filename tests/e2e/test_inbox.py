@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -119,3 +120,39 @@ async def test_a_counter_offer_arrives_live_in_the_other_sides_language(
     ).status_code == 200
     reordered = (await client.get(f"{INBOX}?lang=en", headers=supplier["headers"])).json()
     assert [e["event_type"] for e in reordered] == ["trade.proposed", "negotiation.countered"]
+
+
+async def test_a_listing_about_to_end_is_announced_to_its_company_once(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    owner = await register_company(client, "Kalkbrudd AS")
+    other = await register_company(client, "Naboen AS")
+    ends = date.today() + timedelta(days=2)
+    posted = await client.post(
+        "/api/listings/listings/",
+        json={
+            **by_product("offer", 50),
+            "title": "Lime fines",
+            "available_until": ends.isoformat(),
+        },
+        headers=owner["headers"],
+    )
+    assert posted.status_code == 201, posted.text
+    listing_id = posted.json()["id"]
+
+    async def ending_notes() -> list[dict[str, Any]] | None:
+        page = (
+            await client.get(INBOX, headers={**owner["headers"], "accept-language": "en"})
+        ).json()
+        notes = [n for n in page if n["event_type"] == "listing.expiring"]
+        return notes or None
+
+    (note,) = await eventually(ending_notes, timeout=60)
+    assert note["title"] == "Ending soon: Lime fines"
+    assert f"open until {ends.isoformat()} (in 2 days)" in note["body"]
+    assert note["link"].endswith(f"/listings/{listing_id}")
+    # the check runs every second: a few more rounds announce nothing new
+    await asyncio.sleep(3)
+    assert len(await ending_notes() or []) == 1
+    others = (await client.get(INBOX, headers=other["headers"])).json()
+    assert not [n for n in others if n["event_type"] == "listing.expiring"]

@@ -16,6 +16,7 @@ from shared.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoicePaymentFailed,
+    ListingExpiring,
     NegotiationCountered,
     NegotiationDeclined,
     NegotiationExpired,
@@ -116,6 +117,17 @@ CASES: list[tuple[Payload, set[uuid.UUID]]] = [
     (InvoiceIssued(**INVOICE), {SUPPLIER, RECEIVER}),
     (InvoicePaid(**INVOICE), {SUPPLIER, RECEIVER}),
     (InvoicePaymentFailed(**INVOICE), {SUPPLIER, RECEIVER}),
+    (
+        ListingExpiring(
+            listing_id=uuid.uuid4(),
+            company_id=SUPPLIER,
+            kind="offer",
+            title="Sawdust",
+            available_until=date(2027, 1, 8),
+            days_left=3,
+        ),
+        {SUPPLIER},
+    ),
 ]
 
 
@@ -135,7 +147,7 @@ def test_the_right_companies_are_told_in_both_languages(
     for note in notes:
         for text in (note.title, note.body):
             assert text.nb and text.en and text.nb != text.en, (event.event_type, text)
-        assert note.link.startswith(("/negotiations/", "/contracts/", "/invoices/"))
+        assert note.link.startswith(("/negotiations/", "/contracts/", "/invoices/", "/listings/"))
 
 
 def test_money_and_amounts_read_naturally_in_each_language() -> None:
@@ -146,3 +158,22 @@ def test_money_and_amounts_read_naturally_in_each_language() -> None:
     assert "12 t at NOK 150.50 per t" in note.body.en
     payer = notes_for(uuid.uuid4(), InvoiceIssued(**INVOICE))[0]
     assert "kr 234 567,89" in payer.body.nb and "NOK 234,567.89" in payer.body.en
+
+
+@pytest.mark.parametrize(
+    ("days", "nb", "en"),
+    [(0, "i dag", "today"), (1, "i morgen", "tomorrow"), (5, "om 5 dager", "in 5 days")],
+)
+def test_an_ending_listing_says_when_in_words(days: int, nb: str, en: str) -> None:
+    event = ListingExpiring(
+        listing_id=uuid.uuid4(),
+        company_id=SUPPLIER,
+        kind="need",
+        title="Process water",
+        available_until=date(2027, 1, 8),
+        days_left=days,
+    )
+    (note,) = notes_for(uuid.uuid4(), event)
+    assert f"({nb})" in note.body.nb and "behov" in note.body.nb
+    assert f"({en})" in note.body.en and "need" in note.body.en
+    assert note.link == f"/listings/{event.listing_id}"
