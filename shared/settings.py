@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     embedded_kafka_port: int = Field(
         default=19092, ge=1, le=65535, description="Port of the embedded broker."
     )
+    embedded_smtp_port: int = Field(
+        default=12525,
+        ge=1,
+        le=65535,
+        description="Port of the embedded mail sink (when no SMTP host is set).",
+    )
     embedded_stripe_mock_port: int = Field(
         default=12111,
         ge=1,

@@ -272,3 +272,37 @@ def webhook_secret(data_dir: Path) -> str:
         path.write_text("whsec_" + secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+class EmbeddedMailSink:
+    """An SMTP server that keeps the e-mails the exchange sends, as ``.eml`` files in
+    ``<data_dir>/mail``, and sends nothing on (see ``symbiosis.mail_sink``)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.folder = (data_dir / "mail").resolve()
+        self.log_path = (data_dir / "logs" / "mail-sink.log").resolve()
+
+    def start(self, timeout: float = 30.0) -> Child:
+        argv = [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{self.port}",
+            "-c",
+            "symbiosis.mail_sink.EmlFolder",
+            str(self.folder),
+        ]
+        child = Child.start("mail-sink", argv, self.log_path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise EmbeddedStartError(
+                    f"the mail sink exited at start; its log ({self.log_path}):\n" + child.tail()
+                )
+            if port_open("127.0.0.1", self.port):
+                return child
+            time.sleep(0.1)
+        raise EmbeddedStartError(f"the mail sink did not listen within {timeout:.0f}s")

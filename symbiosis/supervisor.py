@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -20,6 +21,7 @@ from shared.db import ensure_database
 from shared.settings import ENV_PREFIX, SERVICES, Settings
 from symbiosis.embedded import (
     EmbeddedBroker,
+    EmbeddedMailSink,
     EmbeddedPostgres,
     EmbeddedStartError,
     EmbeddedStripeMock,
@@ -38,6 +40,7 @@ class Supervisor:
         self.console = console
         self.children: list[Child] = []
         self._stopping = False
+        self.mail_folder: Path | None = None
 
     def run(self, *, demo: bool) -> int:
         from symbiosis.errors import UserError
@@ -125,6 +128,15 @@ class Supervisor:
                 env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
                 if s.stripe_webhook_secret is None:
                     env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)
+        if s.smtp_host is None:
+            check_port_free("127.0.0.1", s.embedded_smtp_port, "the mail sink")
+            sink = EmbeddedMailSink(s.data_dir, s.embedded_smtp_port)
+            with self.step(f"Starting the mail sink (e-mails kept in {s.data_dir / 'mail'})"):
+                self.children.append(sink.start())
+            env[f"{ENV_PREFIX}SMTP_HOST"] = "127.0.0.1"
+            env[f"{ENV_PREFIX}SMTP_PORT"] = str(s.embedded_smtp_port)
+            env[f"{ENV_PREFIX}SMTP_STARTTLS"] = "false"
+            self.mail_folder = sink.folder
         with self.step("Creating the token-signing keys"):
             ensure_signing_keys(s)
         env[f"{ENV_PREFIX}DATA_DIR"] = str(s.data_dir.resolve())
@@ -178,11 +190,27 @@ class Supervisor:
                 soft_wrap=True,
             )
         self.console.print(f"\nLogs: {self.settings.data_dir.resolve() / 'logs'}")
+        if self.mail_folder is not None:
+            self.console.print(
+                f"\nE-mail: nothing leaves this machine; every message is kept in "
+                f"{self.mail_folder} as an .eml file (set {ENV_PREFIX}SMTP_HOST to send)",
+                soft_wrap=True,
+            )
         if keys:
-            self.console.print("\nDemo companies and their API keys (Authorization: Bearer <key>):")
+            self.console.print(
+                "\nDemo companies: their administrator signs in with e-mail and password; "
+                "programs use the API key (Authorization: Bearer <key>)"
+            )
             for company in keys["companies"]:
                 self.console.print(f"  {company['name']} ({company['role']})")
-                self.console.print(f"    {company['api_key']}", soft_wrap=True)
+                admin = company.get("admin")
+                if admin:
+                    self.console.print(
+                        f"    {admin['name']}: {admin['email']}, password {admin['password']} "
+                        f"({'bokmål' if admin['language'] == 'nb' else 'English'})",
+                        soft_wrap=True,
+                    )
+                self.console.print(f"    API key: {company['api_key']}", soft_wrap=True)
             admin = keys["park_admin"]
             self.console.print(
                 f"\nPark administrator: {admin['email']}, password {admin['password']} "

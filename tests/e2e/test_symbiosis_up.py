@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import closing
+from email import message_from_bytes
+from email.policy import default
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import psutil
 import pytest
 
-from tests.support import REPO, free_port_block, stripe_invoice_event, stripe_signature
+from services.notifications.webhook_delivery import verify
+from tests.e2e.test_inbox import next_notification
+from tests.support import (
+    REPO,
+    eventually,
+    free_port_block,
+    stripe_invoice_event,
+    stripe_signature,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +42,9 @@ def up_env(data_dir: Path, http_port: int) -> dict[str, str]:
         {
             "SYMBIOSIS_DATA_DIR": str(data_dir),
             "SYMBIOSIS_HTTP_PORT": str(http_port),
-            "SYMBIOSIS_EMBEDDED_POSTGRES_PORT": str(http_port + 5),
-            "SYMBIOSIS_EMBEDDED_KAFKA_PORT": str(http_port + 6),
-            "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(http_port + 7),
+            "SYMBIOSIS_EMBEDDED_POSTGRES_PORT": str(http_port + 6),
+            "SYMBIOSIS_EMBEDDED_KAFKA_PORT": str(http_port + 7),
+            "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(http_port + 8),
         }
     )
     return env
@@ -140,6 +153,121 @@ def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir:
     assert figures["headline"]["active_companies"] == 2
 
 
+class Receiver(BaseHTTPRequestHandler):
+    """A company's ERP: records every webhook request it is sent."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def notified_on_the_demo_park(base_url: str, keys: dict[str, Any], data_dir: Path) -> None:
+    """Issue 6's story: the concrete plant offers steel offcuts; the scrap dealer, who needs
+    steel, hears of the proposal live in its inbox stream, by e-mail (in the embedded mail
+    sink, in Norwegian), and at its ERP's webhook, signed; its second, dead endpoint's
+    delivery log shows the retries."""
+    scrap, concrete = keys["metallgjenvinning"], keys["betong"]
+    scrap_key = {"Authorization": f"Bearer {scrap['api_key']}"}
+    erp = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=erp.serve_forever, daemon=True).start()
+    with closing(socket.socket()) as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            endpoints = "/api/notifications/webhooks/endpoints/"
+            good = await client.post(
+                endpoints,
+                json={
+                    "url": f"http://127.0.0.1:{erp.server_port}/hooks",
+                    "event_types": ["trade.proposed"],
+                },
+                headers=scrap_key,
+            )
+            dead = await client.post(
+                endpoints,
+                json={
+                    "url": f"http://127.0.0.1:{dead_port}/hooks",
+                    "event_types": ["trade.proposed"],
+                },
+                headers=scrap_key,
+            )
+            assert good.status_code == dead.status_code == 201, (good.text, dead.text)
+            signed_in = await client.post(
+                "/api/listings/auth/token",
+                json={"email": scrap["admin"]["email"], "password": scrap["admin"]["password"]},
+            )
+            person = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+            async with client.stream(
+                "GET", "/api/notifications/inbox/stream", headers=person, timeout=None
+            ) as stream:
+                assert stream.status_code == 200
+                posted = await client.post(
+                    "/api/listings/listings/",
+                    json={
+                        "kind": "offer",
+                        "ewc_code": "170405",
+                        "title": "Reinforcing steel offcuts",
+                        "quantity": "20",
+                        "unit": "t",
+                        "price_per_unit_ore": 150000,
+                    },
+                    headers={"Authorization": f"Bearer {concrete['api_key']}"},
+                )
+                assert posted.status_code == 201, posted.text
+                note = await asyncio.wait_for(next_notification(stream.aiter_lines()), 60)
+            assert note["event_type"] == "trade.proposed"
+            assert "Reinforcing steel offcuts" in note["title"]
+            assert note["link"].endswith(note["subject_id"])  # the proposal in the portal
+
+            async def delivered() -> list[tuple[dict[str, str], bytes]] | None:
+                return [r for r in Receiver.received if b"Reinforcing steel" in r[1]] or None
+
+            ((headers, body),) = await eventually(delivered, timeout=60)
+            verify(headers["Viken-Signature"], body, good.json()["secret"])
+            event = json.loads(body)
+            mine = (await client.get("/api/listings/companies/me", headers=scrap_key)).json()
+            assert event["type"] == "trade.proposed" and headers["Viken-Event-Id"] == event["id"]
+            assert event["data"]["receiver_company_id"] == mine["id"]
+
+            async def mailed() -> list[Path] | None:
+                found = [
+                    p
+                    for p in (data_dir / "mail").glob("*.eml")
+                    if scrap["admin"]["email"] in p.name
+                    and "Reinforcing steel"
+                    in message_from_bytes(p.read_bytes(), policy=default)["Subject"]
+                ]
+                return found or None
+
+            (mail,) = await eventually(mailed, timeout=60)
+            message = message_from_bytes(mail.read_bytes(), policy=default)
+            assert message["To"] == scrap["admin"]["email"]
+            text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            assert "Reinforcing steel offcuts" in message["Subject"]
+            assert base_url in text  # the link to the portal
+
+            log_path = f"{endpoints}{dead.json()['id']}/deliveries"
+
+            async def retried() -> list[dict[str, Any]] | None:
+                log = (await client.get(log_path, headers=scrap_key)).json()
+                attempts = [a for d in log for a in d["attempts"]]
+                return log if len(attempts) >= 2 else None
+
+            (delivery,) = await eventually(retried, timeout=60)
+            assert delivery["status"] == "pending"  # retried with backoff, not yet given up
+            assert all(a["error"] for a in delivery["attempts"])
+    finally:
+        erp.shutdown()
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -148,7 +276,7 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port_block(8)
+    port = free_port_block(10)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -192,6 +320,9 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             assert plan["pairwise"]["open_proposals"] >= 5
             assert plan["better_than_greedy"]["objective"] >= -1e-6
             trade_on_the_demo_park(client, keys, tmp_path / "data")
+            asyncio.run(
+                notified_on_the_demo_park(f"http://127.0.0.1:{port}", keys, tmp_path / "data")
+            )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
@@ -214,7 +345,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
-    port = free_port_block(8)
+    port = free_port_block(10)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -239,7 +370,7 @@ def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
 
 
 def test_a_port_in_use_gives_a_clear_message(tmp_path: Path) -> None:
-    port = free_port_block(8)
+    port = free_port_block(10)
     with closing(socket.socket()) as blocker:
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
