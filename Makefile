@@ -7,7 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION := v0.203.0
 
-.PHONY: setup up test lint typecheck check docs clean bench stripe-mock
+PORTAL := services/portal
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages
 
 setup: $(VENV)/.installed
 
@@ -34,7 +37,17 @@ up: setup
 	fi
 	$(BIN)/symbiosis up --demo
 
-test: setup
+# The portal's browser tests drive Debian's chromium (Playwright cannot download a browser
+# here); installed with apt-get when it is missing, or the tests fail saying why.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "==> installing Debian's chromium for the browser tests (first run only)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
+			|| { echo "error: could not install chromium (apt-get install chromium); the portal's browser tests need $(CHROMIUM)" >&2; exit 1; }; \
+	fi
+
+test: setup chromium
 	$(BIN)/pytest
 
 lint: setup
@@ -48,6 +61,28 @@ check: lint typecheck test
 
 docs: setup
 	$(BIN)/symbiosis docs
+
+# The portal's browser libraries (htmx, its SSE extension, Chart.js and its Sankey chart) come from the npm registry at
+# the versions pinned in $(PORTAL)/package-lock.json; the files used are committed under
+# $(PORTAL)/static/vendor/ with their licences, so running the portal needs no npm.
+vendor:
+	cd $(PORTAL) && npm ci --ignore-scripts --no-audit --no-fund
+	cp $(PORTAL)/node_modules/htmx.org/dist/htmx.min.js $(PORTAL)/static/vendor/htmx.min.js
+	cp $(PORTAL)/node_modules/htmx.org/LICENSE $(PORTAL)/static/vendor/htmx.LICENSE
+	cp $(PORTAL)/node_modules/htmx-ext-sse/dist/sse.min.js $(PORTAL)/static/vendor/sse.min.js
+	cp $(PORTAL)/node_modules/htmx-ext-sse/LICENSE $(PORTAL)/static/vendor/sse.LICENSE
+	cp $(PORTAL)/node_modules/chart.js/dist/chart.umd.min.js $(PORTAL)/static/vendor/chart.umd.min.js
+	cp $(PORTAL)/node_modules/chart.js/LICENSE.md $(PORTAL)/static/vendor/chart.js.LICENSE.md
+	cp $(PORTAL)/node_modules/chartjs-chart-sankey/dist/chartjs-chart-sankey.min.js $(PORTAL)/static/vendor/chartjs-chart-sankey.min.js
+	cp $(PORTAL)/node_modules/chartjs-chart-sankey/LICENSE $(PORTAL)/static/vendor/chartjs-chart-sankey.LICENSE
+
+# Extract the portal's messages (code and templates) and merge them into the bokmål and
+# English catalogues; then translate the new entries (tests/unit/test_portal_i18n.py
+# fails while any is empty).
+messages: setup
+	$(BIN)/pybabel extract --no-location --omit-header -F $(PORTAL)/babel.cfg -k N_ -o $(PORTAL)/locale/messages.pot $(PORTAL)
+	$(BIN)/pybabel update --ignore-obsolete --no-fuzzy-matching -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -l nb
+	$(BIN)/pybabel update --ignore-obsolete --no-fuzzy-matching -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -l en
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

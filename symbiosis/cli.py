@@ -90,9 +90,30 @@ def gateway(
     settings = Settings()
     _configure_logging(settings.log_level)
     uvicorn.run(
-        Gateway(settings.upstreams()),
+        Gateway(settings.upstreams(), portal=settings.portal_upstream),
         host=host or settings.http_host,
         port=port or settings.http_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def portal(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port; default: its port under `up`.")] = None,
+) -> None:
+    """Run the web portal (pages for companies, on the services' APIs) in this process."""
+    import uvicorn
+
+    from services.portal.app import create_app
+
+    settings = Settings()
+    _configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port or settings.portal_port,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

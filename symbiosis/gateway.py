@@ -1,4 +1,5 @@
-"""One origin for every service: ``/api/<service>/...`` is passed to that service.
+"""One origin for every service: ``/api/<service>/...`` is passed to that service, and
+every other path to the web portal.
 
 A small streaming reverse proxy (responses, including Server-Sent Events, are passed
 on as they arrive). In docker compose the same gateway runs in its own container.
@@ -35,10 +36,12 @@ HOP_BY_HOP = {
 
 
 class Gateway:
-    """An ASGI app routing by the first path segment after ``/api/``."""
+    """An ASGI app routing by the first path segment after ``/api/``; the rest of the site
+    (``/``, ``/listings``, ``/static/...``) is the portal's."""
 
-    def __init__(self, upstreams: Mapping[str, str]) -> None:
+    def __init__(self, upstreams: Mapping[str, str], portal: str | None = None) -> None:
         self._upstreams = dict(upstreams)
+        self._portal = portal
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,15 +52,23 @@ class Gateway:
             return
         path: str = scope["path"]
         parts = path.split("/")
-        if path in ("/", "/api", "/api/"):
+        if path in ("/api", "/api/") or (path == "/" and self._portal is None):
             await self._index(send)
             return
-        if len(parts) < 3 or parts[1] != "api" or parts[2] not in self._upstreams:
+        if parts[1] != "api":
+            if self._portal is None:
+                await self._problem(send, 404, "Not found", f"nothing is served at {path}")
+                return
+            await self._proxy(self._portal, scope, receive, send, "portal")
+            return
+        if len(parts) < 3 or parts[2] not in self._upstreams:
             await self._problem(send, 404, "Not found", f"nothing is served at {path}")
             return
-        await self._proxy(self._upstreams[parts[2]], scope, receive, send)
+        await self._proxy(self._upstreams[parts[2]], scope, receive, send, parts[2])
 
-    async def _proxy(self, upstream: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _proxy(
+        self, upstream: str, scope: Scope, receive: Receive, send: Send, name: str
+    ) -> None:
         body = b""
         while True:
             message = await receive()
@@ -83,7 +94,7 @@ class Gateway:
                 send,
                 503,
                 "Service unavailable",
-                f"the {scope['path'].split('/')[2]} service is not reachable; try again shortly",
+                f"the {name} service is not reachable; try again shortly",
             )
             return
         try:

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from shared.auth import ensure_signing_keys
 from shared.db import ensure_database
-from shared.settings import ENV_PREFIX, SERVICES, Settings
+from shared.settings import ENV_PREFIX, PORTAL, SERVICES, Settings
 from symbiosis.embedded import (
     EmbeddedBroker,
     EmbeddedMailSink,
@@ -83,9 +83,11 @@ class Supervisor:
     def _start_servers(self) -> dict[str, str]:
         s = self.settings
         env = dict(os.environ)
-        ports = [(s.http_host, s.http_port, "the gateway")] + [
-            ("127.0.0.1", s.service_port(name), f"the {name} service") for name in SERVICES
-        ]
+        ports = (
+            [(s.http_host, s.http_port, "the gateway")]
+            + [("127.0.0.1", s.service_port(name), f"the {name} service") for name in SERVICES]
+            + [("127.0.0.1", s.portal_port, "the portal")]
+        )
         if s.database_url is None:
             ports.append(("127.0.0.1", s.embedded_postgres_port, "the embedded PostgreSQL"))
         if s.kafka_bootstrap_servers is None:
@@ -146,11 +148,16 @@ class Supervisor:
         s = self.settings
         logs = s.data_dir.resolve() / "logs"
         exe = [sys.executable, "-m", "symbiosis"]
-        with self.step("Starting listings, matching, contracts, notifications and the gateway"):
+        with self.step(
+            "Starting listings, matching, contracts, notifications, the portal and the gateway"
+        ):
             for name in SERVICES:
                 self.children.append(
                     Child.start(name, [*exe, "serve", name], logs / f"{name}.log", env=env)
                 )
+            self.children.append(
+                Child.start(PORTAL, [*exe, "portal"], logs / f"{PORTAL}.log", env=env)
+            )
             self.children.append(
                 Child.start("gateway", [*exe, "gateway"], logs / "gateway.log", env=env)
             )
@@ -159,7 +166,9 @@ class Supervisor:
 
     async def _wait_healthy(self, within: float) -> None:
         deadline = time.monotonic() + within
-        pending = set(SERVICES)
+        # The portal's health is at /health (every path outside /api/ is the portal's).
+        paths = {name: f"/api/{name}/health" for name in SERVICES} | {PORTAL: "/health"}
+        pending = set(paths)
         async with httpx.AsyncClient(base_url=self.settings.gateway_url, timeout=2) as client:
             while pending:
                 for child in self.children:
@@ -170,7 +179,7 @@ class Supervisor:
                         )
                 for name in list(pending):
                     try:
-                        response = await client.get(f"/api/{name}/health")
+                        response = await client.get(paths[name])
                     except httpx.TransportError:
                         continue
                     if response.status_code == 200:
@@ -182,6 +191,10 @@ class Supervisor:
     def _print_ready(self, seconds: float, keys: dict[str, Any] | None) -> None:
         url = self.settings.gateway_url
         self.console.print(f"\n[bold green]Ready in {seconds:.1f} s[/] at [bold]{url}[/]\n")
+        self.console.print(
+            f"  {'portal':<14} {url}/   (sign in with a person's e-mail and password)",
+            soft_wrap=True,
+        )
         for name in SERVICES:
             self.console.print(
                 f"  {name:<14} {url}/api/{name}/   "

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stdnum.no import orgnr
 
 from shared.auth import ensure_signing_keys
-from shared.settings import SERVICES, Settings
+from shared.settings import PORTAL, SERVICES, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,10 +95,10 @@ class Stack:
         service: str | None = None,
         port: int | None = None,
     ) -> None:
-        """Start ``name`` (a service, or the gateway); ``service`` and ``port`` run another
-        instance of a service under a name of its own."""
+        """Start ``name`` (a service, the portal or the gateway); ``service`` and ``port`` run
+        another instance of a service under a name of its own."""
         argv = [sys.executable, "-m", "symbiosis"] + (
-            ["gateway"] if name == "gateway" else ["serve", service or name]
+            [name] if name in ("gateway", PORTAL) else ["serve", service or name]
         )
         if port is not None:
             argv += ["--port", str(port)]
@@ -113,9 +113,10 @@ class Stack:
 
     def start_all(self) -> None:
         ensure_signing_keys(Settings(data_dir=self.data_dir))
-        for name in (*SERVICES, "gateway"):
+        for name in (*SERVICES, PORTAL, "gateway"):
             self.start(name)
         self.wait_healthy(SERVICES)
+        self.wait_healthy([PORTAL])
 
     def wait_healthy(self, names: tuple[str, ...] | list[str], timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -126,8 +127,10 @@ class Stack:
                     if process.poll() is not None:
                         raise RuntimeError(f"{name} exited: {self.log(name)[-3000:]}")
                 for name in list(pending):
+                    # every path outside /api/ is the portal's
+                    path = "/health" if name == PORTAL else f"/api/{name}/health"
                     try:
-                        if client.get(f"/api/{name}/health").status_code == 200:
+                        if client.get(path).status_code == 200:
                             pending.discard(name)
                     except httpx.TransportError:
                         pass
@@ -158,11 +161,11 @@ def running_stack(
     infra: Infra,
     database_url: str,
     data_dir: Path,
-    ports: int = 5,
+    ports: int = 6,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """The four services and the gateway, started on ``ports`` consecutive free ports
-    (any beyond five are left for extra instances), and stopped afterwards."""
+    """The four services, the portal and the gateway, started on ``ports`` consecutive free
+    ports (any beyond six are left for extra instances), and stopped afterwards."""
     port = free_port_block(ports)
     env = {**stack_env(infra, database_url, data_dir, port), **(extra_env or {})}
     stack = Stack(env, data_dir, port)

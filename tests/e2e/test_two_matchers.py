@@ -48,8 +48,8 @@ def two_matchers(
     infra: Infra, two_matchers_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("two-matchers")
-    with running_stack(infra, two_matchers_database, data_dir, ports=6) as stack:
-        stack.start("matching-2", service="matching", port=stack.http_port + 5)
+    with running_stack(infra, two_matchers_database, data_dir, ports=7) as stack:
+        stack.start("matching-2", service="matching", port=stack.http_port + 6)
         stack.wait_healthy(["matching"])
         yield stack
 

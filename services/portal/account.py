@@ -1,0 +1,243 @@
+"""Signing in and out, the language, and the company's own page (colleagues, API keys)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Response, Template
+
+from services.portal.client import Api, ApiProblem, Services
+from services.portal.i18n import (
+    LANGUAGES,
+    N_,
+    _,
+    as_language,
+    current_language,
+    use_language,
+)
+from services.portal.pages import (
+    DEPENDENCIES,
+    form_of,
+    local_path,
+    render,
+    see_other,
+)
+from services.portal.problems import FormErrors, explain
+from services.portal.session import SESSION_KEY, SignedIn, person_of, signed_in
+
+LANGUAGE_COOKIE = "lang"
+ONE_YEAR = 365 * 24 * 3600
+PARK_ADMIN_HOME = "/dashboard"
+COMPANY_HOME = "/listings"
+
+_WRONG_PASSWORD = N_("The e-mail address or the password is not right.")
+
+
+def home_of(person: SignedIn) -> str:
+    return PARK_ADMIN_HOME if person.is_park_admin else COMPANY_HOME
+
+
+class AccountController(Controller):
+    """Sign in, sign out and the language: open to everyone."""
+
+    dependencies = DEPENDENCIES
+
+    @get("/", name="home")
+    async def home(self, request: Request[Any, Any, Any]) -> Redirect:
+        person = person_of(request)
+        return Redirect(path=home_of(person) if person else "/sign-in")
+
+    @get("/sign-in", name="sign_in")
+    async def sign_in_form(
+        self, request: Request[Any, Any, Any], next: str | None = None
+    ) -> Template:
+        return render(request, "account/sign_in.html", next=local_path(next, ""))
+
+    @post("/sign-in")
+    async def sign_in(
+        self, request: Request[Any, Any, Any], services: Services
+    ) -> Template | Response[Any]:
+        form = await form_of(request)
+        email, password = form.get("email", "").strip(), form.get("password", "")
+        next_path = local_path(form.get("next"), "")
+        missing = {
+            name: _(N_("This field is required."))
+            for name, value in (("email", email), ("password", password))
+            if not value
+        }
+        if missing:
+            errors = FormErrors(_(N_("Fill in your e-mail address and password.")), missing)
+            return self._again(request, errors, email, next_path)
+        anonymous = services.as_person(None, current_language())
+        try:
+            token = await anonymous.post(
+                "listings", "/auth/token", {"email": email, "password": password}
+            )
+        except ApiProblem as problem:
+            if problem.status in (400, 401, 403):
+                errors = FormErrors(_(_WRONG_PASSWORD), {"password": _(_WRONG_PASSWORD)})
+            else:
+                errors = explain(problem)
+            return self._again(request, errors, email, next_path)
+        person = SignedIn(
+            token=token["access_token"],
+            expires_at=time.time() + int(token["expires_in"]),
+            person_id=str(token["person_id"]),
+            company_id=str(token["company_id"]) if token.get("company_id") else None,
+            role=str(token["role"]),
+            email=email,
+        )
+        language = await self._describe(
+            services.as_person(person.token, current_language()), person
+        )
+        request.set_session({SESSION_KEY: person.model_dump()})
+        response: Response[Any] = see_other(next_path or home_of(person))
+        if language and not request.cookies.get(LANGUAGE_COOKIE):
+            _set_language_cookie(response, language)
+        return response
+
+    @staticmethod
+    def _again(
+        request: Request[Any, Any, Any], errors: FormErrors, email: str, next_path: str
+    ) -> Template:
+        return render(
+            request,
+            "account/sign_in.html",
+            status_code=400,
+            errors=errors,
+            values={"email": email},
+            next=next_path,
+        )
+
+    @staticmethod
+    async def _describe(api: Api, person: SignedIn) -> str | None:
+        """Fill in the person's name and company; their preferred language, if any."""
+        language = None
+        with contextlib.suppress(ApiProblem):  # a park administrator has no colleagues
+            for colleague in await api.get("listings", "/people"):
+                if str(colleague["id"]) == person.person_id:
+                    person.name = colleague["name"]
+                    language = colleague.get("language")
+        if person.company_id:
+            with contextlib.suppress(ApiProblem):
+                person.company_name = (await api.get("listings", "/companies/me"))["name"]
+        return language
+
+    @post("/sign-out")
+    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+        request.clear_session()
+        return see_other("/sign-in")
+
+    @post("/language")
+    async def language(self, request: Request[Any, Any, Any], api: Api) -> Response[Any]:
+        """Switch the language; kept in a cookie, and on the person when signed in."""
+        form = await form_of(request)
+        chosen = as_language(form.get("language")) or current_language()
+        use_language(chosen)
+        if person_of(request) is not None:
+            with contextlib.suppress(ApiProblem):  # the cookie is enough for the portal
+                await api.patch("listings", "/people/me", {"language": chosen})
+        response: Response[Any] = see_other(local_path(form.get("next"), "/"))
+        _set_language_cookie(response, chosen)
+        return response
+
+
+def _set_language_cookie(response: Response[Any], language: str) -> None:
+    if language in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax"
+        )
+
+
+class CompanyController(Controller):
+    """The company's page: its profile, its people and its API keys."""
+
+    path = "/company"
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        *,
+        status_code: int = 200,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Template:
+        company = await api.get("listings", "/companies/me")
+        people: list[dict[str, Any]] = []
+        keys: list[dict[str, Any]] | None = None
+        with contextlib.suppress(ApiProblem):
+            people = await api.get("listings", "/people")
+        try:
+            keys = await api.get("listings", "/api-keys")
+        except ApiProblem:
+            keys = None  # only a company admin sees the keys
+        return render(
+            request,
+            "account/company.html",
+            status_code=status_code,
+            errors=errors,
+            values=values,
+            company=company,
+            people=people,
+            keys=keys,
+            **extra,
+        )
+
+    @get("/", name="company")
+    async def show(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        return await self._page(request, api)
+
+    @post("/api-keys")
+    async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        form = await form_of(request)
+        label = form.get("label", "").strip()
+        if not label:
+            errors = FormErrors(
+                _(N_("Give the key a name.")), {"label": _(N_("This field is required."))}
+            )
+            return await self._page(request, api, status_code=400, errors=errors)
+        try:
+            created = await api.post("listings", "/api-keys", {"label": label})
+        except ApiProblem as problem:
+            errors = explain(problem, {"label": "label"}, default_field="label")
+            return await self._page(
+                request, api, status_code=problem.status, errors=errors, values=form
+            )
+        return await self._page(request, api, new_key=created)
+
+    @post("/api-keys/{key_id:uuid}/revoke")
+    async def revoke_key(self, request: Request[Any, Any, Any], api: Api, key_id: Any) -> Any:
+        try:
+            await api.delete("listings", f"/api-keys/{key_id}")
+        except ApiProblem as problem:
+            return await self._page(
+                request, api, status_code=problem.status, errors=explain(problem)
+            )
+        return see_other("/company")
+
+    @post("/people")
+    async def invite(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        form = await form_of(request)
+        body = {
+            "name": form.get("name", "").strip(),
+            "email": form.get("email", "").strip(),
+            "role": form.get("role", "member"),
+            "language": as_language(form.get("language")) or current_language(),
+        }
+        try:
+            invited = await api.post("listings", "/people", body)
+        except ApiProblem as problem:
+            errors = explain(
+                problem, {"name": "name", "email": "email", "role": "role"}, default_field="email"
+            )
+            return await self._page(
+                request, api, status_code=problem.status, errors=errors, values=form
+            )
+        return await self._page(request, api, invited=invited)

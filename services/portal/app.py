@@ -1,0 +1,170 @@
+"""The portal's app factory: pages, static files, sessions, CSRF and the language.
+
+Pages are grouped by what they are about, one controller module each; a new group
+(e.g. the park administrators' dashboard) is one more entry in ``PAGES`` with its
+templates in a folder of its own under templates/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
+
+from services.portal import account, contracts, inbox, listings, trades
+from services.portal.client import ApiProblem, Services
+from services.portal.i18n import N_, _, as_language, negotiate, use_language
+from services.portal.pages import render, sign_in_path
+from services.portal.problems import FormErrors, explain
+from services.portal.session import session_secret
+from services.portal.templating import template_engine
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
+SESSION_COOKIE = "vp_session"
+SESSION_HOURS = 12
+
+PAGES: list[ControllerRouterHandler] = [
+    account.AccountController,
+    account.CompanyController,
+    listings.ListingsController,
+    listings.SearchController,
+    trades.TradesController,
+    contracts.ContractsController,
+    contracts.InvoicesController,
+    inbox.InboxController,
+]
+
+
+def language_middleware(app: ASGIApp) -> ASGIApp:
+    """Every request speaks the language of its cookie, else of the browser (else bokmål)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+            chosen = as_language(connection.cookies.get(account.LANGUAGE_COOKIE))
+            use_language(chosen or negotiate(connection.headers.get("accept-language")))
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def _is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def on_not_signed_in(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
+    """To the sign-in page, and back here afterwards (for htmx: the whole page goes)."""
+    request.clear_session()
+    target = sign_in_path(request.url.path)
+    if _is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": target})
+    return Redirect(path=target)
+
+
+def on_api_problem(request: Request[Any, Any, Any], exc: ApiProblem) -> Response[Any]:
+    if exc.status == 401:
+        return on_not_signed_in(request, exc)
+    return _error_page(request, explain(exc), exc.status if exc.status < 500 else 502)
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotFoundException):
+        errors = FormErrors(_(N_("There is no such page.")))
+    elif isinstance(exc, PermissionDeniedException):
+        # CSRF: the form was older than the session, or came from elsewhere.
+        errors = FormErrors(_(N_("The form had expired. Go back, reload the page and try again.")))
+    else:
+        errors = FormErrors(_(N_("The address or the form was not understood.")))
+    return _error_page(request, errors, exc.status_code)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("portal error", path=request.url.path, error=repr(exc))
+    errors = FormErrors(_(N_("Something went wrong on our side. Try again later.")))
+    return _error_page(request, errors, 500)
+
+
+def _error_page(request: Request[Any, Any, Any], errors: FormErrors, status: int) -> Response[Any]:
+    template = "partials/error.html" if _is_htmx(request) else "error.html"
+    return render(request, template, status_code=status, errors=errors)
+
+
+@get("/health", name="health", include_in_schema=False)
+async def health() -> dict[str, str]:
+    """Ready when it answers (the portal has no database)."""
+    return {"status": "ok", "service": "portal"}
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+    settings = settings or Settings()
+    secret = session_secret(settings)
+    secure = (settings.public_url or "").startswith("https://")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.services = services or Services(settings.upstreams())
+        try:
+            yield
+        finally:
+            await app.state.services.aclose()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            *PAGES,
+            create_static_files_router(path="/static", directories=[STATIC], name="static"),
+        ],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        middleware=[
+            language_middleware,
+            CookieBackendConfig(
+                secret=secret,
+                key=SESSION_COOKIE,
+                max_age=SESSION_HOURS * 3600,
+                httponly=True,
+                samesite="lax",
+                secure=secure,
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=secret.hex(),
+            cookie_name=CSRF_COOKIE,
+            header_name=CSRF_HEADER,
+            cookie_secure=secure,
+            cookie_samesite="lax",
+        ),
+        template_config=TemplateConfig(instance=template_engine()),
+        exception_handlers={
+            NotAuthorizedException: on_not_signed_in,
+            ApiProblem: on_api_problem,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+        openapi_config=None,
+        debug=False,
+    )

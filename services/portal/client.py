@@ -1,0 +1,155 @@
+"""The services' public HTTP APIs, called with the signed-in person's token.
+
+The portal never reads a service's database: everything it shows comes from here, and
+every answer that is not a success becomes an ``ApiProblem`` (RFC 9457 problem details).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.portal.i18n import Language
+
+
+@dataclass
+class ApiProblem(Exception):
+    """A service said no (or could not be reached): its problem details."""
+
+    status: int
+    title: str
+    detail: str = ""
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}: {self.detail}"
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> ApiProblem:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return cls(response.status_code, response.reason_phrase or "Error")
+        errors = [
+            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        return cls(
+            status=int(body.get("status") or response.status_code),
+            title=str(body.get("title") or response.reason_phrase or "Error"),
+            detail=str(body.get("detail") or ""),
+            errors=errors,
+        )
+
+
+UNREACHABLE = 503
+
+
+class Services:
+    """One HTTP client for the portal's life, and where each service is."""
+
+    def __init__(
+        self, upstreams: Mapping[str, str], transport: httpx.AsyncBaseTransport | None = None
+    ):
+        self._upstreams = dict(upstreams)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(15.0), transport=transport, follow_redirects=False
+        )
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self._upstreams[service]}/api/{service}{path}"
+
+    def as_person(self, token: str | None, language: Language) -> Api:
+        return Api(self, token, language)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._client
+
+
+@dataclass
+class Api:
+    """The services as one person sees them (their token, their language)."""
+
+    services: Services
+    token: str | None
+    language: Language
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept-Language": self.language, "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The decoded JSON answer; ``ApiProblem`` for anything but a success."""
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            response = await self.services.http.request(
+                method,
+                self.services.url(service, path),
+                json=json,
+                params=clean,
+                headers=self._headers(),
+            )
+        except httpx.TransportError as exc:
+            raise ApiProblem(UNREACHABLE, "Service unavailable", str(exc)) from exc
+        if response.status_code >= 400:
+            raise ApiProblem.of(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return await self.call("GET", service, path, params=params)
+
+    async def post(self, service: str, path: str, body: Any = None) -> Any:
+        return await self.call("POST", service, path, json=body if body is not None else {})
+
+    async def patch(self, service: str, path: str, body: Any) -> Any:
+        return await self.call("PATCH", service, path, json=body)
+
+    async def delete(self, service: str, path: str) -> Any:
+        return await self.call("DELETE", service, path)
+
+    @asynccontextmanager
+    async def stream(
+        self, service: str, path: str, headers: Mapping[str, str] | None = None, **params: Any
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed GET (Server-Sent Events), with no read timeout."""
+        request = self.services.http.build_request(
+            "GET",
+            self.services.url(service, path),
+            params={k: v for k, v in params.items() if v is not None},
+            headers={**self._headers(), "Accept": "text/event-stream", **(headers or {})},
+            timeout=httpx.Timeout(15.0, read=None),
+        )
+        try:
+            response = await self.services.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ApiProblem(UNREACHABLE, "Service unavailable", str(exc)) from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise ApiProblem.of(response)
+            yield response
+        finally:
+            await response.aclose()

@@ -1,0 +1,156 @@
+"""Agreed contracts, their deliveries (the supplier records, the receiver confirms or
+disputes) and the invoices with their payment state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from services.portal.client import Api, ApiProblem
+from services.portal.forms import DELIVERY_FIELDS, delivery_body
+from services.portal.pages import DEPENDENCIES, form_of, my_side, render, see_other
+from services.portal.problems import FormErrors, explain
+from services.portal.session import SignedIn, signed_in
+from services.portal.trades import company_names
+
+
+class ContractsController(Controller):
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/contracts", name="contracts")
+    async def contracts(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+    ) -> Template:
+        contracts = await api.get("contracts", "/contracts")
+        names = await company_names(
+            api,
+            {c["supplier_company_id"] for c in contracts}
+            | {c["receiver_company_id"] for c in contracts},
+        )
+        return render(
+            request,
+            "contracts/list.html",
+            contracts=contracts,
+            names=names,
+            sides={c["id"]: my_side(person, c) for c in contracts},
+        )
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        contract_id: uuid.UUID,
+        *,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        contract = await api.get("contracts", f"/contracts/{contract_id}")
+        invoices = [
+            i for i in await api.get("contracts", "/invoices") if i["contract_id"] == contract["id"]
+        ]
+        names = await company_names(
+            api, {contract["supplier_company_id"], contract["receiver_company_id"]}
+        )
+        return render(
+            request,
+            "contracts/contract.html",
+            status_code=status_code,
+            errors=errors,
+            values=values or {"delivered_on": date.today().isoformat()},
+            contract=contract,
+            invoices={i["delivery_id"]: i for i in invoices},
+            names=names,
+            side=my_side(person, contract),
+        )
+
+    @get("/contracts/{contract_id:uuid}", name="contract")
+    async def contract(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, contract_id: uuid.UUID
+    ) -> Template:
+        return await self._page(request, api, person, contract_id)
+
+    @post("/contracts/{contract_id:uuid}/deliveries")
+    async def record(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, contract_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await form_of(request)
+        try:
+            body = delivery_body(form, form.get("unit", ""))
+            await api.post("contracts", f"/contracts/{contract_id}/deliveries", body)
+        except FormErrors as refused:
+            return await self._page(
+                request, api, person, contract_id, errors=refused, values=form, status_code=400
+            )
+        except ApiProblem as problem:
+            errors = explain(problem, DELIVERY_FIELDS, default_field="quantity")
+            return await self._page(
+                request,
+                api,
+                person,
+                contract_id,
+                errors=errors,
+                values=form,
+                status_code=problem.status,
+            )
+        return see_other(f"/contracts/{contract_id}")
+
+    @post("/deliveries/{delivery_id:uuid}/{answer:str}")
+    async def answer(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        delivery_id: uuid.UUID,
+        answer: str,
+    ) -> Template | Redirect:
+        """The receiver confirms a delivery, or disputes it with a reason."""
+        form = await form_of(request)
+        contract_id = uuid.UUID(form.get("contract_id", ""))
+        if answer not in ("confirm", "dispute"):
+            return await self._page(request, api, person, contract_id, status_code=404)
+        body = {"reason": form.get("reason", "").strip()} if answer == "dispute" else {}
+        try:
+            await api.post("contracts", f"/deliveries/{delivery_id}/{answer}", body)
+        except ApiProblem as problem:
+            errors = explain(problem, {"reason": "reason"}, default_field="reason")
+            return await self._page(
+                request,
+                api,
+                person,
+                contract_id,
+                errors=errors,
+                values=form,
+                status_code=problem.status,
+            )
+        return see_other(f"/contracts/{contract_id}")
+
+
+class InvoicesController(Controller):
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/invoices", name="invoices")
+    async def invoices(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+    ) -> Template:
+        invoices = await api.get("contracts", "/invoices")
+        names = await company_names(
+            api,
+            {i["payer_company_id"] for i in invoices} | {i["payee_company_id"] for i in invoices},
+        )
+        return render(request, "contracts/invoices.html", invoices=invoices, names=names)
+
+    @get("/invoices/{invoice_id:uuid}", name="invoice")
+    async def invoice(
+        self, request: Request[Any, Any, Any], api: Api, invoice_id: uuid.UUID
+    ) -> Template:
+        invoice = await api.get("contracts", f"/invoices/{invoice_id}")
+        names = await company_names(api, {invoice["payer_company_id"], invoice["payee_company_id"]})
+        return render(request, "contracts/invoice.html", invoice=invoice, names=names)

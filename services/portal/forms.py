@@ -1,0 +1,250 @@
+"""Forms as a person fills them in (kroner with a decimal comma, a gate-fee box, lat/long
+from the plan) into the bodies the services' APIs take; no I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from services.portal.i18n import N_, _
+from services.portal.problems import FormErrors
+
+Form = Mapping[str, str]
+
+QUALITY_ROWS = 3
+UNITS = ("t", "kg", "m3", "MWh", "kWh", "pieces")
+FREQUENCIES = ("once", "weekly", "monthly", "yearly")
+TRANSPORTS = ("either", "supplier", "receiver")
+KINDS = ("offer", "need")
+
+# The API's field names and the form's, for marking the field a service refused.
+LISTING_FIELDS = {
+    "kind": "kind",
+    "ewc_code": "ewc_code",
+    "resource_class": "resource_class",
+    "title": "title",
+    "description": "description",
+    "quantity": "quantity",
+    "unit": "unit",
+    "frequency": "frequency",
+    "available_from": "available_from",
+    "available_until": "available_until",
+    "quality": "quality",
+    "location": "latitude",
+    "transport": "transport",
+    "price_per_unit_ore": "price",
+    "hazardous": "hazardous",
+    "internal_note": "internal_note",
+}
+TERMS_FIELDS = {
+    "quantity": "quantity",
+    "unit": "quantity",
+    "price_per_unit_ore": "price",
+    "transport": "transport",
+    "schedule": "schedule",
+    "delivery_from": "delivery_from",
+    "delivery_until": "delivery_until",
+}
+DELIVERY_FIELDS = {
+    "quantity": "quantity",
+    "unit": "quantity",
+    "delivered_on": "delivered_on",
+    "weighbridge_note": "weighbridge_note",
+}
+
+_NUMBER = N_("Enter a number, e.g. 12,5.")
+_POSITIVE = N_("Enter a number above zero.")
+_KRONER = N_("Enter an amount in kroner, e.g. 150 or 150,50.")
+_REQUIRED = N_("This field is required.")
+_LATITUDE = N_("Enter a latitude between -90 and 90, or click the plan.")
+_LONGITUDE = N_("Enter a longitude between -180 and 180, or click the plan.")
+_CHOICE = N_("Choose one of the options.")
+_INVALID = N_("Some of what you entered needs correcting; see the marked fields.")
+
+
+def number(text: str) -> Decimal:
+    """``12,5``, ``12.5`` or ``1 200`` as a Decimal; ValueError if it is none."""
+    cleaned = text.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if not value.is_finite():
+        raise ValueError(text)
+    return value
+
+
+def ore(kroner: Decimal) -> int:
+    """Kroner to whole øre, rounding half away from zero."""
+    return int((kroner * 100).to_integral_value(rounding="ROUND_HALF_UP"))
+
+
+def kroner(ore_amount: int) -> Decimal:
+    return Decimal(ore_amount) / 100
+
+
+class _Reader:
+    """Collects the form's values and every field error at once."""
+
+    def __init__(self, form: Form) -> None:
+        self.form = form
+        self.errors: dict[str, str] = {}
+
+    def text(self, name: str, *, required: bool = False) -> str:
+        value = (self.form.get(name) or "").strip()
+        if required and not value:
+            self.errors[name] = _(_REQUIRED)
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: str | None = None) -> str:
+        value = self.text(name) or (default or "")
+        if value not in options:
+            self.errors[name] = _(_CHOICE)
+        return value
+
+    def decimal(
+        self, name: str, *, required: bool = False, positive: bool = False
+    ) -> Decimal | None:
+        raw = self.text(name, required=required)
+        if not raw:
+            return None
+        try:
+            value = number(raw)
+        except ValueError:
+            self.errors[name] = _(_NUMBER)
+            return None
+        if positive and value <= 0:
+            self.errors[name] = _(_POSITIVE)
+            return None
+        return value
+
+    def price(self, name: str, gate_fee_box: str) -> int | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            amount = number(raw)
+        except ValueError:
+            self.errors[name] = _(_KRONER)
+            return None
+        value = ore(abs(amount))
+        return -value if self.form.get(gate_fee_box) or amount < 0 else value
+
+    def checkbox(self, name: str) -> bool:
+        return bool(self.form.get(name))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise FormErrors(_(_INVALID), dict(self.errors))
+
+
+def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
+    """The listing form as a ``ListingDraft`` (new) or a ``ListingChange`` (edit)."""
+    read = _Reader(form)
+    body: dict[str, Any] = {}
+    if new:
+        body["kind"] = read.choice("kind", KINDS)
+        resource = read.text("resource_class")
+        code = read.text("ewc_code")
+        if resource:
+            body["resource_class"] = resource
+        elif code:
+            body["ewc_code"] = code
+        else:
+            read.errors["ewc_code"] = _(N_("Choose a waste code or a resource class."))
+        body["unit"] = read.choice("unit", UNITS)
+        body["frequency"] = read.choice("frequency", FREQUENCIES, "once")
+        body["hazardous"] = read.checkbox("hazardous")
+        body["publish"] = form.get("publish", "1") != "0"
+    body["title"] = read.text("title", required=True)
+    body["description"] = read.text("description")
+    quantity = read.decimal("quantity", required=True, positive=True)
+    if quantity is not None:
+        body["quantity"] = str(quantity)
+    body["transport"] = read.choice("transport", TRANSPORTS, "either")
+    body["price_per_unit_ore"] = read.price("price", "gate_fee")
+    for name in ("available_from", "available_until"):
+        value = read.text(name)
+        if value or not new:
+            body[name] = value or None
+    body["internal_note"] = read.text("internal_note")
+    body["quality"] = _quality(read)
+    if new:
+        location = _location(read)
+        if location:
+            body["location"] = location
+    read.raise_if_any()
+    if new and body.get("available_from") is None:
+        body.pop("available_from", None)
+    return body
+
+
+def _quality(read: _Reader) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(QUALITY_ROWS):
+        prop = read.text(f"quality_{i}_property")
+        if not prop:
+            continue
+        row: dict[str, Any] = {"property": prop, "unit": read.text(f"quality_{i}_unit")}
+        for bound in ("min", "max", "value"):
+            value = read.decimal(f"quality_{i}_{bound}")
+            if value is not None:
+                row[bound] = float(value)
+        rows.append(row)
+    return rows
+
+
+def _location(read: _Reader) -> dict[str, Any] | None:
+    location: dict[str, Any] = {}
+    plot = read.text("plot")
+    if plot:
+        location["plot"] = plot
+    latitude = read.decimal("latitude")
+    longitude = read.decimal("longitude")
+    if latitude is not None and not -90 <= latitude <= 90:
+        read.errors["latitude"] = _(_LATITUDE)
+    if longitude is not None and not -180 <= longitude <= 180:
+        read.errors["longitude"] = _(_LONGITUDE)
+    if latitude is None and longitude is not None:
+        read.errors["latitude"] = _(_LATITUDE)
+    if longitude is None and latitude is not None:
+        read.errors["longitude"] = _(_LONGITUDE)
+    if latitude is not None and longitude is not None:
+        location["latitude"] = float(latitude)
+        location["longitude"] = float(longitude)
+    return location or None
+
+
+def terms_body(form: Form, unit: str) -> dict[str, Any]:
+    """A counter-offer: quantity, price (a gate fee when ticked), transport and schedule."""
+    read = _Reader(form)
+    quantity = read.decimal("quantity", required=True, positive=True)
+    price = read.price("price", "gate_fee")
+    if price is None and "price" not in read.errors:
+        read.errors["price"] = _(_REQUIRED)
+    body: dict[str, Any] = {
+        "quantity": str(quantity) if quantity is not None else None,
+        "unit": unit,
+        "price_per_unit_ore": price,
+        "transport": read.choice("transport", TRANSPORTS, "either"),
+        "schedule": read.choice("schedule", FREQUENCIES, "once"),
+    }
+    for name in ("delivery_from", "delivery_until"):
+        value = read.text(name)
+        if value:
+            body[name] = value
+    read.raise_if_any()
+    return body
+
+
+def delivery_body(form: Form, unit: str) -> dict[str, Any]:
+    read = _Reader(form)
+    quantity = read.decimal("quantity", required=True, positive=True)
+    delivered_on = read.text("delivered_on", required=True)
+    note = read.text("weighbridge_note")
+    read.raise_if_any()
+    body: dict[str, Any] = {"quantity": str(quantity), "unit": unit, "delivered_on": delivered_on}
+    if note:
+        body["weighbridge_note"] = note
+    return body

@@ -1,0 +1,233 @@
+"""The company's offers and needs (create, edit, withdraw), the park's open listings, and
+the search-as-you-type picker over the European List of Waste."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from services.portal.client import Api, ApiProblem
+from services.portal.forms import (
+    FREQUENCIES,
+    KINDS,
+    LISTING_FIELDS,
+    QUALITY_ROWS,
+    TRANSPORTS,
+    UNITS,
+    kroner,
+    listing_body,
+)
+from services.portal.pages import DEPENDENCIES, form_of, render, see_other
+from services.portal.problems import FormErrors, explain
+from services.portal.session import signed_in
+from shared.ewc import WasteCode, catalogue, normalise
+from shared.resources import RESOURCE_CLASSES
+
+PICKER_LIMIT = 15
+SEARCH_FILTERS = (
+    "kind",
+    "q",
+    "ewc_code",
+    "chapter",
+    "resource_class",
+    "unit",
+    "min_quantity",
+    "max_quantity",
+    "sort",
+    "cursor",
+)
+
+
+def find_waste_codes(query: str, limit: int = PICKER_LIMIT) -> list[WasteCode]:
+    """Entries (not chapter headings) whose code starts with the digits typed, or whose
+    words contain every word typed; codes first."""
+    text = query.strip().lower()
+    if not text:
+        return []
+    entries = [e for e in catalogue().values() if len(e.code) == 6]
+    digits = normalise(text)
+    if digits.isdigit():
+        return [e for e in entries if e.code.startswith(digits)][:limit]
+    words = re.findall(r"\w+", text)
+    return [e for e in entries if all(w in e.description.lower() for w in words)][:limit]
+
+
+def _form_values(listing: dict[str, Any]) -> dict[str, Any]:
+    """A listing as the edit form's values."""
+    price = listing.get("price_per_unit_ore")
+    values: dict[str, Any] = {
+        **{k: listing.get(k) or "" for k in ("title", "description", "transport", "internal_note")},
+        "quantity": listing.get("quantity", ""),
+        "available_from": listing.get("available_from") or "",
+        "available_until": listing.get("available_until") or "",
+        "price": str(abs(kroner(price))) if price is not None else "",
+        "gate_fee": "1" if price is not None and price < 0 else "",
+    }
+    for i, row in enumerate(listing.get("quality") or []):
+        for key in ("property", "unit", "min", "max", "value"):
+            value = row.get(key)
+            values[f"quality_{i}_{key}"] = "" if value is None else str(value)
+    return values
+
+
+class ListingsController(Controller):
+    path = "/listings"
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/", name="listings")
+    async def mine(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        page = await api.get("listings", "/listings", mine="true", limit=100)
+        return render(request, "listings/mine.html", listings=page["items"])
+
+    def _form(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        listing: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        errors: FormErrors | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "listings/form.html",
+            status_code=status_code,
+            errors=errors,
+            values=values or {},
+            listing=listing,
+            kinds=KINDS,
+            units=UNITS,
+            frequencies=FREQUENCIES,
+            transports=TRANSPORTS,
+            resource_classes=RESOURCE_CLASSES,
+            quality_rows=range(QUALITY_ROWS),
+        )
+
+    @get("/new", name="new_listing")
+    async def new(self, request: Request[Any, Any, Any], kind: str = "offer") -> Template:
+        return self._form(request, values={"kind": kind if kind in KINDS else "offer"})
+
+    @post("/new")
+    async def create(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
+        form = await form_of(request)
+        try:
+            body = listing_body(form, new=True)
+            created = await api.post("listings", "/listings", body)
+        except FormErrors as refused:
+            return self._form(request, values=form, errors=refused, status_code=400)
+        except ApiProblem as problem:
+            errors = explain(problem, LISTING_FIELDS, default_field="title")
+            return self._form(request, values=form, errors=errors, status_code=problem.status)
+        return see_other(f"/listings/{created['id']}")
+
+    @get("/{listing_id:uuid}", name="listing")
+    async def show(
+        self, request: Request[Any, Any, Any], api: Api, listing_id: uuid.UUID
+    ) -> Template:
+        listing = await api.get("listings", f"/listings/{listing_id}")
+        return render(request, "listings/show.html", listing=listing)
+
+    @get("/{listing_id:uuid}/edit")
+    async def edit(
+        self, request: Request[Any, Any, Any], api: Api, listing_id: uuid.UUID
+    ) -> Template:
+        listing = await api.get("listings", f"/listings/{listing_id}")
+        return self._form(request, listing=listing, values=_form_values(listing))
+
+    @post("/{listing_id:uuid}/edit")
+    async def update(
+        self, request: Request[Any, Any, Any], api: Api, listing_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await form_of(request)
+        listing = await api.get("listings", f"/listings/{listing_id}")
+        try:
+            body = listing_body(form, new=False)
+            await api.patch("listings", f"/listings/{listing_id}", body)
+        except FormErrors as refused:
+            return self._form(
+                request, listing=listing, values=form, errors=refused, status_code=400
+            )
+        except ApiProblem as problem:
+            errors = explain(problem, LISTING_FIELDS, default_field="title")
+            return self._form(
+                request, listing=listing, values=form, errors=errors, status_code=problem.status
+            )
+        return see_other(f"/listings/{listing_id}")
+
+    @post("/{listing_id:uuid}/withdraw")
+    async def withdraw(
+        self, request: Request[Any, Any, Any], api: Api, listing_id: uuid.UUID
+    ) -> Template | Redirect:
+        try:
+            await api.post("listings", f"/listings/{listing_id}/withdraw")
+        except ApiProblem as problem:
+            listing = await api.get("listings", f"/listings/{listing_id}")
+            return render(
+                request,
+                "listings/show.html",
+                status_code=problem.status,
+                errors=explain(problem),
+                listing=listing,
+            )
+        return see_other(f"/listings/{listing_id}")
+
+    @post("/{listing_id:uuid}/publish")
+    async def publish(
+        self, request: Request[Any, Any, Any], api: Api, listing_id: uuid.UUID
+    ) -> Template | Redirect:
+        try:
+            await api.post("listings", f"/listings/{listing_id}/publish")
+        except ApiProblem as problem:
+            listing = await api.get("listings", f"/listings/{listing_id}")
+            return render(
+                request,
+                "listings/show.html",
+                status_code=problem.status,
+                errors=explain(problem),
+                listing=listing,
+            )
+        return see_other(f"/listings/{listing_id}")
+
+
+class SearchController(Controller):
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/search", name="search")
+    async def search(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        """The park's open listings, filtered as the listings search API filters."""
+        filters = {k: request.query_params.get(k, "") for k in SEARCH_FILTERS}
+        page: dict[str, Any] = {"items": [], "next_cursor": None}
+        errors = None
+        try:
+            page = await api.get("listings", "/listings", status="open", limit=50, **filters)
+        except ApiProblem as problem:
+            errors = explain(problem, {k: k for k in SEARCH_FILTERS})
+        fragment = request.headers.get("hx-request") == "true"
+        return render(
+            request,
+            "listings/results.html" if fragment else "listings/search.html",
+            fragment=fragment,
+            status_code=200 if errors is None else 400,
+            errors=errors,
+            values=filters,
+            page=page,
+            kinds=KINDS,
+            units=UNITS,
+            resource_classes=RESOURCE_CLASSES,
+        )
+
+    @get("/waste-codes", name="waste_codes")
+    async def waste_codes(
+        self, request: Request[Any, Any, Any], q: str = "", ewc_code: str = ""
+    ) -> Template:
+        """The picker's choices for what has been typed so far (an htmx fragment)."""
+        query = q or ewc_code
+        return render(
+            request, "listings/waste_codes.html", codes=find_waste_codes(query), query=query
+        )

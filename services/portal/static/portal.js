@@ -1,0 +1,81 @@
+// The portal's own script: the waste-code picker and the park plan. Everything else is
+// htmx (static/vendor/). The pages work without it: codes and positions can be typed.
+(function () {
+  "use strict";
+
+  // Waste-code picker: choosing a result fills the code and the hazardous box.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.choice-button");
+    if (!button) return;
+    var input = document.getElementById("ewc_code");
+    var hazardous = document.getElementById("hazardous");
+    var chosen = document.getElementById("ewc-chosen");
+    var results = document.getElementById("ewc-results");
+    input.value = button.dataset.code;
+    if (hazardous) hazardous.checked = button.dataset.hazardous === "true";
+    if (chosen) chosen.textContent = button.dataset.code + " " + button.dataset.label;
+    if (results) results.innerHTML = "";
+    input.focus();
+  });
+
+  // Arrow down from the code field moves into the results; Escape closes them.
+  document.addEventListener("keydown", function (event) {
+    var results = document.getElementById("ewc-results");
+    if (!results) return;
+    if (event.target.id === "ewc_code" && event.key === "ArrowDown") {
+      var first = results.querySelector("button");
+      if (first) { first.focus(); event.preventDefault(); }
+    } else if (event.target.closest && event.target.closest("#ewc-results")) {
+      var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
+      var at = buttons.indexOf(event.target);
+      if (event.key === "ArrowDown" && at < buttons.length - 1) { buttons[at + 1].focus(); event.preventDefault(); }
+      if (event.key === "ArrowUp") { (at > 0 ? buttons[at - 1] : document.getElementById("ewc_code")).focus(); event.preventDefault(); }
+      if (event.key === "Escape") { results.innerHTML = ""; document.getElementById("ewc_code").focus(); }
+    }
+  });
+
+  // The park plan: a click places the marker and fills latitude and longitude
+  // (services/portal/plan.py does the same sums).
+  function round(value) { return Math.round(value * 100000) / 100000; }
+
+  document.addEventListener("click", function (event) {
+    var svg = event.target.closest && event.target.closest("svg[data-plan]");
+    if (!svg) return;
+    var point = svg.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    var local = point.matrixTransform(svg.getScreenCTM().inverse());
+    var box = svg.viewBox.baseVal;
+    var south = parseFloat(svg.dataset.south), north = parseFloat(svg.dataset.north);
+    var west = parseFloat(svg.dataset.west), east = parseFloat(svg.dataset.east);
+    var longitude = west + local.x / box.width * (east - west);
+    var latitude = north - local.y / box.height * (north - south);
+    document.getElementById("latitude").value = round(latitude);
+    document.getElementById("longitude").value = round(longitude);
+    var marker = svg.querySelector("[data-marker]");
+    marker.setAttribute("cx", local.x);
+    marker.setAttribute("cy", local.y);
+  });
+
+  // Typed positions move the marker too.
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "latitude" && event.target.id !== "longitude") return;
+    var svg = document.querySelector("svg[data-plan]");
+    if (!svg) return;
+    var latitude = parseFloat(document.getElementById("latitude").value.replace(",", "."));
+    var longitude = parseFloat(document.getElementById("longitude").value.replace(",", "."));
+    if (isNaN(latitude) || isNaN(longitude)) return;
+    var box = svg.viewBox.baseVal;
+    var south = parseFloat(svg.dataset.south), north = parseFloat(svg.dataset.north);
+    var west = parseFloat(svg.dataset.west), east = parseFloat(svg.dataset.east);
+    var marker = svg.querySelector("[data-marker]");
+    marker.setAttribute("cx", (longitude - west) / (east - west) * box.width);
+    marker.setAttribute("cy", (north - latitude) / (north - south) * box.height);
+  });
+
+  // A page that was refused shows its problem first.
+  document.addEventListener("DOMContentLoaded", function () {
+    var problem = document.getElementById("problem");
+    if (problem) problem.focus();
+  });
+})();

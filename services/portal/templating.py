@@ -1,0 +1,127 @@
+"""The Jinja2 environment of the portal's pages: gettext in the request's language, and
+filters that write amounts, quantities and dates as a Norwegian or an English reader
+expects them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar.contrib.jinja import JinjaTemplateEngine
+
+from services.portal import plan
+from services.portal.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    current_language,
+    translations,
+)
+from services.portal.vocabulary import word
+
+TEMPLATES = Path(__file__).parent / "templates"
+OSLO = ZoneInfo("Europe/Oslo")
+NOTHING = "\u2013"  # an en dash where there is no value
+_LOCALES = {"nb": "nb_NO", "en": "en_GB"}
+
+
+def _locale() -> str:
+    return _LOCALES[current_language()]
+
+
+def _gettext(message: str) -> str:
+    return str(translations(current_language()).gettext(message))
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return str(translations(current_language()).ngettext(singular, plural, n))
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """``1234.5`` as ``1 234,5`` (nb) or ``1,234.5`` (en)."""
+    amount = _as_decimal(value)
+    if amount is None:
+        return NOTHING
+    return format_decimal(amount, format=f"#,##0.{'#' * digits}", locale=_locale())
+
+
+def nok(ore_amount: Any) -> str:
+    """øre as kroner: ``kr 1 234,50`` or ``NOK 1,234.50``."""
+    amount = _as_decimal(ore_amount)
+    if amount is None:
+        return NOTHING
+    kroner = format_decimal(amount / 100, format="#,##0.00", locale=_locale())
+    return f"kr {kroner}" if current_language() == "nb" else f"NOK {kroner}"
+
+
+def _parse(value: Any) -> datetime | date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime | date):
+        return value
+    text = str(value)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def day(value: Any) -> str:
+    parsed = _parse(value)
+    if parsed is None:
+        return NOTHING
+    if isinstance(parsed, datetime):
+        parsed = parsed.astimezone(OSLO).date() if parsed.tzinfo else parsed.date()
+    return format_date(parsed, format="medium", locale=_locale())
+
+
+def moment(value: Any) -> str:
+    parsed = _parse(value)
+    if parsed is None:
+        return NOTHING
+    if not isinstance(parsed, datetime):
+        return day(parsed)
+    return format_datetime(parsed, format="short", tzinfo=OSLO, locale=_locale())
+
+
+def ewc(code: Any) -> str:
+    """``030105`` as ``03 01 05``."""
+    text = str(code or "")
+    return f"{text[:2]} {text[2:4]} {text[4:]}" if len(text) == 6 else text
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(number=number, nok=nok, day=day, moment=moment, ewc=ewc, word=word)
+    env.globals.update(
+        language=current_language,
+        LANGUAGES=LANGUAGES,
+        LANGUAGE_NAMES=LANGUAGE_NAMES,
+        plan=plan,
+    )
+    return env
+
+
+def template_engine() -> JinjaTemplateEngine:
+    return JinjaTemplateEngine.from_environment(environment())

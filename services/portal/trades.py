@@ -1,0 +1,186 @@
+"""Proposals and their negotiation: the reasons and the value of each proposed trade,
+and accept, counter or decline."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from services.portal.client import Api, ApiProblem
+from services.portal.forms import FREQUENCIES, TERMS_FIELDS, TRANSPORTS, kroner, terms_body
+from services.portal.pages import DEPENDENCIES, form_of, my_side, render, see_other
+from services.portal.problems import FormErrors, explain
+from services.portal.session import SignedIn, signed_in
+
+OPEN = "open"
+
+
+async def company_names(api: Api, ids: set[str]) -> dict[str, str]:
+    """The names of the companies of these trades (those the person may see)."""
+    names: dict[str, str] = {}
+    for company_id in ids:
+        try:
+            names[company_id] = (await api.get("listings", f"/companies/{company_id}"))["name"]
+        except ApiProblem:
+            names[company_id] = ""
+    return names
+
+
+def counter_values(terms: dict[str, Any] | None) -> dict[str, str]:
+    """The terms on the table as the counter form's starting values."""
+    if not terms:
+        return {}
+    price = terms.get("price_per_unit_ore")
+    return {
+        "quantity": str(terms.get("quantity") or ""),
+        "price": str(abs(kroner(price))) if price is not None else "",
+        "gate_fee": "1" if price is not None and price < 0 else "",
+        "transport": terms.get("transport") or "either",
+        "schedule": terms.get("schedule") or "once",
+        "delivery_from": terms.get("delivery_from") or "",
+        "delivery_until": terms.get("delivery_until") or "",
+    }
+
+
+class TradesController(Controller):
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/proposals", name="proposals")
+    async def proposals(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+    ) -> Template:
+        """Every negotiation of the company, open ones first; the list alone for htmx."""
+        negotiations = await api.get("contracts", "/negotiations")
+        negotiations.sort(key=lambda n: (n["status"] != OPEN, n["updated_at"]), reverse=False)
+        names = await company_names(
+            api,
+            {n["supplier_company_id"] for n in negotiations}
+            | {n["receiver_company_id"] for n in negotiations},
+        )
+        template = (
+            "trades/list.html" if request.headers.get("hx-request") else "trades/proposals.html"
+        )
+        return render(
+            request,
+            template,
+            negotiations=negotiations,
+            names=names,
+            sides={n["id"]: my_side(person, n) for n in negotiations},
+        )
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        negotiation_id: uuid.UUID,
+        *,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        negotiation = await api.get("contracts", f"/negotiations/{negotiation_id}")
+        value = None
+        with contextlib.suppress(ApiProblem):  # not every trade has the matcher's value
+            value = (await api.get("matching", f"/proposals/{negotiation_id}")).get("value")
+        side = my_side(person, negotiation)
+        terms = negotiation.get("terms")
+        names = await company_names(
+            api, {negotiation["supplier_company_id"], negotiation["receiver_company_id"]}
+        )
+        return render(
+            request,
+            "trades/negotiation.html",
+            status_code=status_code,
+            errors=errors,
+            values=values or counter_values(terms),
+            negotiation=negotiation,
+            terms=terms,
+            value=value,
+            side=side,
+            names=names,
+            accepted_by_me=bool(terms and terms.get(f"{side}_accepted_at")),
+            transports=TRANSPORTS,
+            frequencies=FREQUENCIES,
+        )
+
+    @get("/negotiations/{negotiation_id:uuid}", name="negotiation")
+    async def negotiation(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
+    ) -> Template:
+        return await self._page(request, api, person, negotiation_id)
+
+    @post("/negotiations/{negotiation_id:uuid}/accept")
+    async def accept(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await form_of(request)
+        try:
+            await api.post(
+                "contracts",
+                f"/negotiations/{negotiation_id}/accept",
+                {"terms_id": form.get("terms_id", "")},
+            )
+        except ApiProblem as problem:
+            return await self._page(
+                request,
+                api,
+                person,
+                negotiation_id,
+                errors=explain(problem),
+                status_code=problem.status,
+            )
+        return see_other(f"/negotiations/{negotiation_id}")
+
+    @post("/negotiations/{negotiation_id:uuid}/counter")
+    async def counter(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await form_of(request)
+        try:
+            body = terms_body(form, form.get("unit", ""))
+            await api.post("contracts", f"/negotiations/{negotiation_id}/counter", body)
+        except FormErrors as refused:
+            return await self._page(
+                request, api, person, negotiation_id, errors=refused, values=form, status_code=400
+            )
+        except ApiProblem as problem:
+            errors = explain(problem, TERMS_FIELDS, default_field="quantity")
+            return await self._page(
+                request,
+                api,
+                person,
+                negotiation_id,
+                errors=errors,
+                values=form,
+                status_code=problem.status,
+            )
+        return see_other(f"/negotiations/{negotiation_id}")
+
+    @post("/negotiations/{negotiation_id:uuid}/decline")
+    async def decline(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await form_of(request)
+        reason = form.get("reason", "").strip() or None
+        try:
+            await api.post(
+                "contracts", f"/negotiations/{negotiation_id}/decline", {"reason": reason}
+            )
+        except ApiProblem as problem:
+            errors = explain(problem, {"reason": "reason"}, default_field="reason")
+            return await self._page(
+                request,
+                api,
+                person,
+                negotiation_id,
+                errors=errors,
+                values=form,
+                status_code=problem.status,
+            )
+        return see_other(f"/negotiations/{negotiation_id}")
