@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import structlog
@@ -188,3 +189,10 @@ def example_body(*examples: tuple[str, dict[str, Any]]) -> Any:
         media_type=RequestEncodingType.JSON,
         examples=[Example(summary=summary, value=value) for summary, value in examples],
     )
+
+
+def cookieless() -> CookieJar:
+    """A cookie jar that keeps nothing, for an HTTP client that acts for many people (the
+    gateway, the portal's API client, the webhook sender): a ``Set-Cookie`` one answer
+    carries must never ride along on the next person's request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))

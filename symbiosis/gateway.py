@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from shared.http import cookieless
+
 # Plain ASGI types: the proxy handles lifespan and http scopes alike.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,7 +44,9 @@ class Gateway:
     def __init__(self, upstreams: Mapping[str, str], portal: str | None = None) -> None:
         self._upstreams = dict(upstreams)
         self._portal = portal
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None))
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, read=None), cookies=cookieless()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

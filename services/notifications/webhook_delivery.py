@@ -50,6 +50,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from shared.db import Connection, Pool
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Payload, Topic
+from shared.http import cookieless
 from shared.outbox import enqueue
 from shared.settings import Settings
 
@@ -546,6 +547,7 @@ async def deliver_periodically(
     del settings
     schedule = schedule or Schedule()
     async with httpx.AsyncClient(
+        cookies=cookieless(),
         timeout=schedule.attempt_timeout_seconds,
         follow_redirects=False,
         limits=httpx.Limits(

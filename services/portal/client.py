@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from services.portal.i18n import Language
+from shared.http import cookieless
 
 
 @dataclass
@@ -60,7 +61,10 @@ class Services:
     ):
         self._upstreams = dict(upstreams)
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(15.0), transport=transport, follow_redirects=False
+            cookies=cookieless(),
+            timeout=httpx.Timeout(15.0),
+            transport=transport,
+            follow_redirects=False,
         )
 
     def url(self, service: str, path: str) -> str:
