@@ -1,0 +1,79 @@
+"""The dashboard's arithmetic: the period asked for, the Sankey links, the routes drawn on
+the plan."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.portal import plan
+from services.portal.dashboard import exchange_lines, period, placed, resource_name, sankey
+from services.portal.i18n import speaking
+
+TODAY = date(2027, 3, 15)
+A, B, C = "a" * 8, "b" * 8, "c" * 8
+
+
+def test_presets_and_typed_dates_give_the_period() -> None:
+    assert period("year", None, None, TODAY)[:2] == (date(2027, 1, 1), TODAY)
+    assert period("30d", None, None, TODAY)[:2] == (date(2027, 2, 13), TODAY)
+    assert period("all", "2027-01-01", None, TODAY)[:2] == (None, None)
+    assert period(None, "2027-01-01", "2027-02-01", TODAY) == (
+        date(2027, 1, 1),
+        date(2027, 2, 1),
+        {},
+    )
+
+
+def test_a_bad_period_names_its_field_in_the_persons_language() -> None:
+    with speaking("en"):
+        assert period(None, "2027-02-30", None, TODAY)[2] == {"start": "Enter a date."}
+        assert period(None, "2027-03-01", "2027-02-01", TODAY)[2] == {
+            "start": "The start is after the end."
+        }
+    with speaking("nb"):
+        assert period(None, "2027-03-01", "2027-02-01", TODAY)[2] == {
+            "start": "Starten er etter slutten."
+        }
+
+
+def test_sankey_goes_supplier_resource_receiver_and_adds_up_per_unit() -> None:
+    flows = [
+        {"source": A, "target": B, "resource": "030105", "unit": "t", "quantity": "40"},
+        {"source": C, "target": B, "resource": "030105", "unit": "t", "quantity": "10"},
+        {"source": A, "target": C, "resource": "class:heat", "unit": "MWh", "quantity": "5"},
+    ]
+    with speaking("en"):
+        chart = sankey(flows, {A: "Sagbruk", B: "Bioenergi"})
+    links = {(link["from"], link["to"]): link["flow"] for link in chart["links"]}
+    assert links == {
+        (f"s:{A}", "x:030105:t"): 40,
+        ("x:030105:t", f"r:{B}"): 50,
+        (f"s:{C}", "x:030105:t"): 10,
+        (f"s:{A}", "x:class:heat:MWh"): 5,
+        ("x:class:heat:MWh", f"r:{C}"): 5,
+    }
+    assert chart["labels"][f"s:{A}"] == "Sagbruk"
+    assert chart["labels"][f"s:{C}"] == "another company"  # not a known company
+    assert chart["labels"]["x:030105:t"]== "03 01 05 Sawdust (tonnes)"
+    assert chart["labels"]["x:class:heat:MWh"].startswith("Heat")
+
+
+def test_routes_join_companies_on_the_plan_and_skip_those_off_it() -> None:
+    companies = placed(
+        [
+            {"id": A, "name": "Sagbruk", "location": {"latitude": 59.25, "longitude": 11.03}},
+            {"id": B, "name": "Bioenergi", "location": {"latitude": 59.245, "longitude": 11.035}},
+            {"id": C, "name": "Far away", "location": {"latitude": 60.0, "longitude": 10.0}},
+        ]
+    )
+    assert "x" not in companies[C]
+    flows = [
+        {"source": A, "target": B, "resource": "030105", "deliveries": 2},
+        {"source": A, "target": B, "resource": "030101", "deliveries": 1},
+        {"source": A, "target": C, "resource": "030105", "deliveries": 1},
+    ]
+    (line,) = exchange_lines(flows, companies)
+    assert (line["x1"], line["y1"]) == plan.to_point(59.25, 11.03)
+    assert (line["x2"], line["y2"]) == plan.to_point(59.245, 11.035)
+    assert line["deliveries"] == 3 and line["width"] == 5
+    assert line["title"] == f"{resource_name('030105')}, {resource_name('030101')}"
