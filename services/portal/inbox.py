@@ -113,5 +113,7 @@ def _relayed(event: Event, note_template: Any) -> ServerSentEventMessage:
             data=" ".join(html.split("\n")), event="notification", id=event.id
         )
     if event.event == "unread":
-        return ServerSentEventMessage(data=text, event="unread", id=event.id)
+        count = int(text) if text.strip().isdigit() else 0
+        badge = f'<span class="badge">{count}</span>' if count else '<span class="badge"></span>'
+        return ServerSentEventMessage(data=badge, event="unread", id=event.id)
     return ServerSentEventMessage(comment=event.event)

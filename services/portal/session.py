@@ -9,6 +9,7 @@ import time
 from hashlib import sha256
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
@@ -66,8 +67,8 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
         raise NotAuthorizedException("sign in first")
 
 
-def provide_person(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn:
-    person = person_of(connection)
+def provide_person(request: Request[Any, Any, Any]) -> SignedIn:
+    person = person_of(request)
     if person is None:
         raise NotAuthorizedException("sign in first")
     return person

@@ -1,0 +1,313 @@
+"""The portal in a real browser (Debian's chromium driven by Playwright) on the running
+services: two companies trade from first listing to invoice, and a refused form is
+explained in words, in both languages, with the field marked.
+
+Each page is photographed into screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from tests.support import REPO, Stack, org_number
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "screenshots"
+PASSWORD = "a long passphrase for the portal"
+LIVE = 60_000  # ms: how long a live notification may take (matcher, contracts, notifications)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"the browser tests need Debian's chromium at {CHROMIUM}: run `make test` "
+            "(it installs it) or `apt-get install -y chromium`",
+            pytrace=False,
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def company_with_admin(stack: Stack, name: str, language: str = "en") -> dict[str, Any]:
+    """Register a company with its first admin (who reads ``language``) through the API."""
+    email = f"admin-{uuid.uuid4().hex[:8]}@{name.split()[0].lower()}.example"
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        response = await client.post(
+            "/api/listings/companies/",
+            json={
+                "name": name,
+                "org_number": org_number(),
+                "admin": {
+                    "name": f"Admin of {name}",
+                    "email": email,
+                    "password": PASSWORD,
+                    "language": language,
+                },
+            },
+        )
+    assert response.status_code == 201, response.text
+    return {"name": name, "email": email, **response.json()}
+
+
+async def context(browser: Browser, stack: Stack, locale: str = "en-GB") -> BrowserContext:
+    made = await browser.new_context(
+        base_url=stack.url, locale=locale, viewport={"width": 1280, "height": 900}
+    )
+    made.set_default_timeout(20_000)
+    return made
+
+
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page: Page, company: dict[str, Any], shot: str | None = None) -> None:
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/sign-in"))
+    await page.get_by_label(re.compile("E-mail|E-post")).fill(company["email"])
+    await page.get_by_label(re.compile("Password|Passord")).fill(PASSWORD)
+    if shot:
+        await shoot(page, shot)
+    await page.get_by_role("button", name=re.compile("^(Sign in|Logg inn)$")).click()
+    await expect(page).to_have_url(re.compile(r"/listings$"))
+    await expect(page.locator("header")).to_contain_text(company["name"])
+
+
+async def create_listing(
+    page: Page, kind: str, title: str, quantity: str, price: str, point: tuple[int, int], shot: str
+) -> None:
+    await page.goto(f"/listings/new?kind={kind}")
+    picker = page.get_by_label("Waste code (European List of Waste)")
+    await picker.fill("plant-tissue")
+    choice = page.locator('#ewc-results button[data-code="02 01 03"]')
+    await expect(choice).to_be_visible()
+    if kind == "offer":
+        await shoot(page, "listing-new-waste-code-picker")
+    await choice.click()
+    await expect(picker).to_have_value("02 01 03")
+    await expect(page.locator("#ewc-chosen")).to_contain_text("Plant-tissue waste")
+    await page.get_by_label("Title").fill(title)
+    await page.get_by_label("Quantity").fill(quantity)
+    await page.get_by_label("Unit", exact=True).select_option("t")
+    await page.get_by_label("Price per unit in NOK, excluding MVA").fill(price)
+    await page.get_by_label("Property 1").fill("moisture")
+    await page.get_by_label("At most 1").fill("45")
+    await page.get_by_label("Unit of measure 1").fill("%")
+    # A click on the park plan fills latitude and longitude.
+    await page.locator("svg[data-plan]").click(position={"x": point[0], "y": point[1]})
+    await expect(page.get_by_label("Latitude")).not_to_have_value("")
+    await expect(page.get_by_label("Longitude")).not_to_have_value("")
+    await shoot(page, shot)
+    await page.get_by_role("button", name="Create the listing").click()
+    await expect(page).to_have_url(re.compile(r"/listings/[0-9a-f-]{36}$"))
+    await expect(page.locator("h1")).to_have_text(title)
+    await expect(page.locator("main")).to_contain_text("02 01 03")
+
+
+async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, stack: Stack) -> None:
+    supplier = await company_with_admin(stack, "Portal Gartneri AS")
+    receiver = await company_with_admin(stack, "Portal Biogass AS")
+    supplier_context = await context(browser, stack)
+    receiver_context = await context(browser, stack)
+    try:
+        a = await supplier_context.new_page()
+        b = await receiver_context.new_page()
+
+        await sign_in(a, supplier, shot="sign-in")
+        await shoot(a, "listings-empty")
+        await create_listing(
+            a,
+            "offer",
+            "Plant trimmings from the greenhouses",
+            "30",
+            "100",
+            (220, 300),
+            "listing-new-offer",
+        )
+        await shoot(a, "listing-offer")
+        await a.goto("/listings")
+        await expect(a.locator("table.listings")).to_contain_text("Plant trimmings")
+        await shoot(a, "listings")
+
+        # The supplier waits on the inbox; the proposal must arrive there without a reload.
+        await a.goto("/inbox")
+        await a.evaluate("window.portalNotReloaded = true")
+        await sign_in(b, receiver)
+        await create_listing(
+            b, "need", "Green waste for the digester", "20", "300", (260, 330), "listing-new-need"
+        )
+        live_note = a.locator("#inbox-notes").get_by_text(re.compile("A buyer for your offer"))
+        await expect(live_note.first).to_be_visible(timeout=LIVE)
+        assert await a.evaluate("window.portalNotReloaded === true"), "the inbox page reloaded"
+        await expect(a.locator("#live-notes")).to_contain_text("A buyer for your offer")
+        await shoot(a, "inbox-live-proposal")
+
+        # The receiver finds it among the proposals (that list also follows the stream).
+        await b.goto("/proposals")
+        trade = b.locator("#trade-list a", has_text="Plant trimmings")
+        await expect(trade.first).to_be_visible(timeout=LIVE)
+        await shoot(b, "proposals")
+        await trade.first.click()
+        await expect(b).to_have_url(re.compile(r"/negotiations/[0-9a-f-]{36}$"))
+        negotiation_path = b.url.split(stack.url, 1)[1]
+        await expect(b.locator("main")).to_contain_text("Why the exchange proposes it")
+        await expect(b.locator("main")).to_contain_text("What it is worth")
+        await shoot(b, "negotiation-proposed")
+
+        # The receiver counters: 15 t at 150 NOK/t.
+        await b.get_by_text("Counter with other terms").click()
+        await b.get_by_label(re.compile(r"^Quantity \(")).fill("15")
+        await b.get_by_label("Price per unit in NOK, excluding MVA").fill("150")
+        await shoot(b, "negotiation-counter-form")
+        await b.get_by_role("button", name="Send the counter-offer").click()
+        await expect(b.locator("#terms-title")).to_contain_text("version 2")
+        await expect(b.locator("main")).to_contain_text(
+            "You have accepted these terms; waiting for the other company."
+        )
+        await shoot(b, "negotiation-countered")
+
+        # The supplier accepts the counter-offer: both sides have, so it is a contract.
+        await a.goto(negotiation_path)
+        await expect(a.locator("#terms-title")).to_contain_text("version 2")
+        await expect(a.locator("main")).to_contain_text("NOK 150.00")
+        await a.get_by_role("button", name="Accept these terms").click()
+        await expect(a.locator(".lead .status")).to_have_text("agreed")
+        await shoot(a, "negotiation-agreed")
+        await a.get_by_role("link", name="Go to the contract").click()
+        await expect(a).to_have_url(re.compile(r"/contracts/[0-9a-f-]{36}$"))
+        contract_path = a.url.split(stack.url, 1)[1]
+
+        # The supplier records a delivery; the receiver confirms it.
+        await a.get_by_label(re.compile(r"^Quantity \(")).fill("12,5")
+        await a.get_by_label("Weighbridge note").fill("Ticket 4711")
+        await shoot(a, "contract-record-delivery")
+        await a.get_by_role("button", name="Record the delivery").click()
+        await expect(a.locator("main table")).to_contain_text("recorded, awaiting confirmation")
+        await expect(a.locator("main table")).to_contain_text("12.5")
+        await b.goto(contract_path)
+        await shoot(b, "contract-delivery-to-confirm")
+        await b.get_by_role("button", name=re.compile("^Confirm")).click()
+        await expect(b.locator("main table")).to_contain_text("confirmed")
+        await shoot(b, "contract-delivery-confirmed")
+        await b.goto("/contracts")
+        await expect(b.locator("main")).to_contain_text("Plant trimmings")
+        await shoot(b, "contracts")
+
+        # The confirmed delivery is invoiced (through stripe-mock): 12.5 t x 150 NOK + 25 % MVA.
+        deadline = time.monotonic() + 60
+        while True:
+            await b.goto("/invoices")
+            if await b.locator("main tbody a").count():
+                break
+            assert time.monotonic() < deadline, "no invoice appeared within 60 s"
+            await b.wait_for_timeout(1000)
+        await expect(b.locator("main tbody")).to_contain_text("NOK 2,343.75")
+        await shoot(b, "invoices")
+        await b.locator("main tbody a").first.click()
+        await expect(b.locator("main")).to_contain_text("NOK 1,875.00")
+        await expect(b.locator("main")).to_contain_text("Portal Biogass AS")
+        await expect(b.locator("main")).to_contain_text("issued, awaiting payment")
+        await shoot(b, "invoice")
+
+        await a.goto("/company")
+        await expect(a.locator("main")).to_contain_text(supplier["name"])
+        await shoot(a, "company")
+        await a.goto("/search?q=Green+waste")
+        await expect(a.locator("#results")).to_contain_text("Green waste for the digester")
+        await shoot(a, "search")
+        await a.set_viewport_size({"width": 390, "height": 844})
+        await a.goto(negotiation_path)
+        await shoot(a, "negotiation-phone")
+    finally:
+        await supplier_context.close()
+        await receiver_context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "switch_to", "not_a_code", "not_a_number"),
+    [
+        (
+            "en",
+            "English",
+            "This is not a code of the European List of Waste.",
+            "Enter a number, e.g. 12,5.",
+        ),
+        (
+            "nb",
+            "Norsk bokmål",
+            "Dette er ikke en kode i den europeiske avfallslisten.",
+            "Skriv et tall, f.eks. 12,5.",
+        ),
+    ],
+)
+async def test_a_refused_listing_is_explained_in_words_with_the_field_marked(
+    browser: Browser,
+    stack: Stack,
+    language: str,
+    switch_to: str,
+    not_a_code: str,
+    not_a_number: str,
+) -> None:
+    company = await company_with_admin(stack, f"Portal Feil {language.upper()} AS")
+    # The browser asks for the other language; the switch in the page wins and is kept.
+    made = await context(browser, stack, locale="nb-NO" if language == "en" else "en-GB")
+    try:
+        page = await made.new_page()
+        await sign_in(page, company)
+        await page.get_by_role("button", name=switch_to).click()
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+        await page.goto("/listings/new?kind=offer")
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+
+        # Not a number: the portal says so before asking the service.
+        await page.locator("#ewc_code").fill("02 01 03")
+        await page.locator("#title").fill("Something to give away")
+        await page.locator("#quantity").fill("plenty")
+        await page.locator("form.listing-form button[type=submit]").click()
+        await expect(page.locator("#quantity")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#quantity-error")).to_have_text(not_a_number)
+        await expect(page.locator("#problem")).to_be_visible()
+        await shoot(page, f"listing-error-number-{language}")
+
+        # Not a waste code: the listings service refuses it (problem details), and the
+        # page says why in the person's language, at the code field.
+        await page.locator("#quantity").fill("10")
+        await page.locator("#ewc_code").fill("99 99 99")
+        await page.locator("form.listing-form button[type=submit]").click()
+        await expect(page.locator("#ewc_code")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#ewc_code-error")).to_have_text(not_a_code)
+        await expect(page.locator("#title")).to_have_value("Something to give away")
+        body = await page.locator("body").inner_text()
+        assert "Traceback" not in body and '"status"' not in body and "{" not in body
+        await shoot(page, f"listing-error-code-{language}")
+    finally:
+        await made.close()
