@@ -1,0 +1,125 @@
+"""The portal's pure parts: forms into API bodies, refusals into words, the park plan,
+the relayed event stream and the waste-code picker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from services.portal.client import ApiProblem
+from services.portal.forms import LISTING_FIELDS, listing_body, number, ore, terms_body
+from services.portal.i18n import speaking
+from services.portal.inbox import parse_events
+from services.portal.listings import find_waste_codes
+from services.portal.pages import local_path
+from services.portal.plan import on_plan, to_point, to_position, zone_of
+from services.portal.problems import FormErrors, explain
+
+
+def test_numbers_are_read_with_a_decimal_comma_and_spaces() -> None:
+    assert number("12,5") == Decimal("12.5")
+    assert number(" 1 200.75 ") == Decimal("1200.75")
+    with pytest.raises(ValueError):
+        number("plenty")
+    assert ore(Decimal("150.505")) == 15051
+
+
+def test_a_listing_form_becomes_a_draft_with_a_gate_fee_and_a_place() -> None:
+    body = listing_body(
+        {
+            "kind": "offer",
+            "ewc_code": "02 01 03",
+            "title": "Plant trimmings",
+            "quantity": "30,5",
+            "unit": "t",
+            "frequency": "monthly",
+            "price": "120",
+            "gate_fee": "1",
+            "quality_0_property": "moisture",
+            "quality_0_max": "45",
+            "quality_0_unit": "%",
+            "latitude": "59.25",
+            "longitude": "11.03",
+            "publish": "1",
+        },
+        new=True,
+    )
+    assert body["ewc_code"] == "02 01 03" and "resource_class" not in body
+    assert body["quantity"] == "30.5"
+    assert body["price_per_unit_ore"] == -12000
+    assert body["quality"] == [{"property": "moisture", "unit": "%", "max": 45.0}]
+    assert body["location"] == {"latitude": 59.25, "longitude": 11.03}
+    assert body["publish"] is True
+
+
+def test_every_wrong_field_of_a_listing_is_named_at_once() -> None:
+    with speaking("nb"), pytest.raises(FormErrors) as refused:
+        listing_body(
+            {"kind": "offer", "title": "", "quantity": "-2", "unit": "t", "latitude": "59.2"},
+            new=True,
+        )
+    assert set(refused.value.fields) == {"ewc_code", "title", "quantity", "longitude"}
+    assert refused.value.fields["quantity"] == "Skriv et tall større enn null."
+
+
+def test_a_counter_offer_needs_a_price() -> None:
+    with speaking("en"), pytest.raises(FormErrors) as refused:
+        terms_body({"quantity": "15"}, "t")
+    assert refused.value.fields == {"price": "This field is required."}
+    body = terms_body({"quantity": "15", "price": "150,50", "transport": "supplier"}, "t")
+    assert body["price_per_unit_ore"] == 15050 and body["unit"] == "t"
+
+
+def test_a_service_refusal_becomes_words_at_the_field() -> None:
+    problem = ApiProblem(
+        400,
+        "The request is not valid",
+        "ewc_code: '999999' is not a code of the European List of Waste",
+        [{"field": "ewc_code", "message": "'999999' is not a code of the European List of Waste"}],
+    )
+    with speaking("nb"):
+        said = explain(problem, LISTING_FIELDS)
+    assert said.fields == {"ewc_code": "Dette er ikke en kode i den europeiske avfallslisten."}
+    assert said.detail == ""  # the service's English is not shown to a bokmål reader
+    with speaking("en"):
+        said = explain(
+            ApiProblem(400, "Bad", "price_per_unit_ore must be less than..."), LISTING_FIELDS
+        )
+    assert "price" in said.fields
+    with speaking("en"):
+        assert explain(ApiProblem(503, "Service unavailable")).summary.startswith("The exchange")
+        assert explain(ApiProblem(500, "Internal error")).fields == {}
+
+
+def test_the_plan_turns_clicks_into_positions_and_back() -> None:
+    latitude, longitude = 59.2512, 11.0298
+    x, y = to_point(latitude, longitude)
+    assert to_position(x, y) == pytest.approx((latitude, longitude), abs=1e-4)
+    assert on_plan(latitude, longitude) and not on_plan(60.0, 11.0)
+    assert zone_of(59.2512) == "A" and zone_of(59.2438) == "E"
+
+
+def test_relayed_events_are_cut_at_blank_lines() -> None:
+    lines = ["event: unread", "data: 2", "", ": keep-alive", "", "event: notification", "id: 7"]
+    events, rest = parse_events(lines)
+    assert [(e.event, e.data) for e in events] == [("unread", ["2"])]
+    assert rest == ["event: notification", "id: 7"]
+    events, rest = parse_events([*rest, 'data: {"title": "x"}', ""])
+    assert events[0].id == "7" and events[0].data == ['{"title": "x"}'] and rest == []
+
+
+def test_the_picker_finds_codes_by_digits_or_words() -> None:
+    assert [c.code for c in find_waste_codes("03 01 05")] == ["030105"]
+    found = find_waste_codes("sawdust")
+    assert "030105" in [c.code for c in found]
+    assert all(len(c.code) == 6 for c in find_waste_codes("03"))
+    assert find_waste_codes("  ") == []
+    assert any(c.hazardous for c in find_waste_codes("asbestos"))
+
+
+def test_only_local_paths_are_followed_after_sign_in() -> None:
+    assert local_path("/listings/1") == "/listings/1"
+    assert local_path("//evil.example/x") == "/"
+    assert local_path("https://evil.example") == "/"
+    assert local_path(None, "") == ""
