@@ -192,45 +192,45 @@ class Supervisor:
         url = self.settings.gateway_url
         self.console.print(f"\n[bold green]Ready in {seconds:.1f} s[/] at [bold]{url}[/]\n")
         self.console.print(
-            f"  {'portal':<14} {url}/   (sign in with a person's e-mail and password)",
+            f"Open [bold]{url}/[/] in a browser and sign in with a person's e-mail and password.",
             soft_wrap=True,
         )
-        for name in SERVICES:
+        if keys:
             self.console.print(
-                f"  {name:<14} {url}/api/{name}/   "
-                f"(OpenAPI: {url}/api/{name}/schema/openapi.json, "
-                f"docs: {url}/api/{name}/schema/swagger)",
+                "\nThe demo companies' administrators (e-mail / password, language):"
+            )
+            for company in keys["companies"]:
+                admin = company.get("admin")
+                who = (
+                    f"{admin['email']} / {admin['password']} "
+                    f"({'bokmål' if admin['language'] == 'nb' else 'English'})"
+                    if admin
+                    else "no person (loaded by an older version)"
+                )
+                self.console.print(f"  {company['name']}, {company['role']}: {who}", soft_wrap=True)
+            park = keys["park_admin"]
+            self.console.print(
+                f"  The park administrator (dashboard): {park['email']} / {park['password']}",
                 soft_wrap=True,
             )
-        self.console.print(f"\nLogs: {self.settings.data_dir.resolve() / 'logs'}")
+            self.console.print(
+                f"\nThe companies' API keys (Authorization: Bearer <key>) and these passwords "
+                f"are kept in {keys['file']}",
+                soft_wrap=True,
+            )
+        self.console.print("\nThe APIs, each with its OpenAPI description:")
+        for name in SERVICES:
+            self.console.print(
+                f"  {name:<14} {url}/api/{name}/   (docs: {url}/api/{name}/schema/swagger)",
+                soft_wrap=True,
+            )
         if self.mail_folder is not None:
             self.console.print(
                 f"\nE-mail: nothing leaves this machine; every message is kept in "
                 f"{self.mail_folder} as an .eml file (set {ENV_PREFIX}SMTP_HOST to send)",
                 soft_wrap=True,
             )
-        if keys:
-            self.console.print(
-                "\nDemo companies: their administrator signs in with e-mail and password; "
-                "programs use the API key (Authorization: Bearer <key>)"
-            )
-            for company in keys["companies"]:
-                self.console.print(f"  {company['name']} ({company['role']})")
-                admin = company.get("admin")
-                if admin:
-                    self.console.print(
-                        f"    {admin['name']}: {admin['email']}, password {admin['password']} "
-                        f"({'bokmål' if admin['language'] == 'nb' else 'English'})",
-                        soft_wrap=True,
-                    )
-                self.console.print(f"    API key: {company['api_key']}", soft_wrap=True)
-            admin = keys["park_admin"]
-            self.console.print(
-                f"\nPark administrator: {admin['email']}, password {admin['password']} "
-                f"(sign in: POST {url}/api/listings/auth/token)",
-                soft_wrap=True,
-            )
-            self.console.print(f"\nThe keys are also in {keys['file']}")
+        self.console.print(f"\nLogs: {self.settings.data_dir.resolve() / 'logs'}")
         self.console.print("\nPress Ctrl-C to stop.")
 
     def _watch(self) -> int:

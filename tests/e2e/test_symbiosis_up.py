@@ -308,7 +308,9 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             proposals = client.get("/api/matching/proposals/", headers=bioenergy).json()
             assert all(p["reasons"] and p["value"]["co2e_basis"] for p in proposals)
             # the park administrator sees the optimiser's plan beside the pairwise proposals
-            assert "Park administrator: admin@vikenpark.example" in " ".join(output.split())
+            assert "The park administrator (dashboard): admin@vikenpark.example" in " ".join(
+                output.split()
+            )
             admin = keys["park_admin"]
             token = client.post("/api/listings/auth/token", json=admin).json()["access_token"]
             plan = client.post(
