@@ -290,6 +290,20 @@ class Person(BaseModel):
         )
 
 
+class CompanyCard(BaseModel):
+    """What every member of the park may know of another company: who it is and which plot
+    it is on, so that a counterparty has a name. Its contacts, organisation number, permits
+    and people stay with the company and the park administrators."""
+
+    id: uuid.UUID
+    name: str
+    plot: str | None
+
+    @classmethod
+    def of(cls, row: storage.CompanyRow) -> CompanyCard:
+        return cls(id=row.id, name=row.name, plot=row.plot)
+
+
 class RegisteredCompany(BaseModel):
     """The new company, its first API key (shown only this once) and its first admin."""
 
@@ -412,6 +426,19 @@ class CompanyController(Controller):
         principal_of(request, "park:read")
         async with pool.acquire() as conn:
             return [Company.of(r) for r in await storage.list_companies(conn, limit, offset)]
+
+    @get("/{company_id:uuid}/card", operation_id="get_company_card")
+    async def card(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> CompanyCard:
+        """Any company of the park by name and plot, for everyone signed in to the exchange
+        (a counterparty's name on a proposal, a contract or an invoice)."""
+        principal_of(request, "listings:read")
+        async with pool.acquire() as conn:
+            return CompanyCard.of(await _company_or_404(conn, company_id))
 
     @get("/{company_id:uuid}", operation_id="get_company")
     async def one(

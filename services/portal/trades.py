@@ -20,11 +20,12 @@ OPEN = "open"
 
 
 async def company_names(api: Api, ids: set[str]) -> dict[str, str]:
-    """The names of the companies of these trades (those the person may see)."""
+    """The names of the companies of these trades (every member may know another's name)."""
     names: dict[str, str] = {}
     for company_id in ids:
         try:
-            names[company_id] = (await api.get("listings", f"/companies/{company_id}"))["name"]
+            card = await api.get("listings", f"/companies/{company_id}/card")
+            names[company_id] = card["name"]
         except ApiProblem:
             names[company_id] = ""
     return names

@@ -320,3 +320,28 @@ async def test_park_administrators_and_partners(client: httpx.AsyncClient, stack
     )
     assert refused.status_code == 403
     assert (await client.get("/api/notifications/inbox/", headers=partner_key)).status_code == 403
+
+
+async def test_members_see_each_others_name_and_plot_and_nothing_more(
+    client: httpx.AsyncClient,
+) -> None:
+    sawmill = await register_company(client, "Kortet Sagbruk AS")
+    boiler = await register_company(client, "Kortet Bioenergi AS")
+    updated = await client.patch(
+        "/api/listings/companies/me",
+        json={"location": {"plot": "C2", "latitude": 59.247, "longitude": 11.029}},
+        headers=sawmill["headers"],
+    )
+    assert updated.status_code == 200, updated.text
+    sawmill_id = sawmill["company"]["id"]
+    card = await client.get(f"/api/listings/companies/{sawmill_id}/card", headers=boiler["headers"])
+    assert card.status_code == 200, card.text
+    assert card.json() == {"id": sawmill_id, "name": "Kortet Sagbruk AS", "plot": "C2"}
+    # the profile itself (organisation number, contact, permits) stays private
+    profile = await client.get(f"/api/listings/companies/{sawmill_id}", headers=boiler["headers"])
+    assert profile.status_code == 404
+    assert (await client.get(f"/api/listings/companies/{sawmill_id}/card")).status_code == 401
+    unknown = await client.get(
+        f"/api/listings/companies/{uuid.uuid4()}/card", headers=boiler["headers"]
+    )
+    assert unknown.status_code == 404

@@ -78,6 +78,7 @@ async def test_a_new_user_trades_on_the_demo_park_in_the_browser(
             await expect(b).to_have_url(re.compile(r"/negotiations/[0-9a-f-]{36}$"))
             negotiation = b.url.split(url, 1)[1]
             await expect(b.locator("main")).to_contain_text("Why the exchange proposes it")
+            await expect(b.locator("main")).to_contain_text("Østfold Sagbruk AS")  # who offers
             await b.get_by_role("button", name="Accept these terms").click()
             await expect(b.locator("main")).to_contain_text(
                 "You have accepted these terms; waiting for the other company."
