@@ -180,11 +180,7 @@ def _quality_checks(offer: OpenListing, need: OpenListing) -> list[Check]:
             (low is not None and (lowest is None or lowest < low))
             or (high is not None and (highest is None or highest > high))
         )
-        shown = (
-            f"{lowest:g}"
-            if lowest == highest and lowest is not None
-            else f"{_num(lowest)} to {_num(highest)}"
-        )
+        shown = _range(lowest, highest)
         verb = "meets" if holds else "fails"
         found.append(
             Check(
@@ -194,8 +190,15 @@ def _quality_checks(offer: OpenListing, need: OpenListing) -> list[Check]:
     return found
 
 
-def _num(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
+def _range(lowest: float | None, highest: float | None) -> str:
+    """What the offer states of a property: a value, a range, or one bound of it."""
+    if lowest is not None and highest is not None:
+        return f"{lowest:g}" if lowest == highest else f"{lowest:g} to {highest:g}"
+    if highest is not None:
+        return f"at most {highest:g}"
+    if lowest is not None:
+        return f"at least {lowest:g}"
+    return "unstated"
 
 
 def _span(listing: OpenListing) -> str:

@@ -125,6 +125,13 @@ def test_quality_limits_must_hold_for_the_offers_stated_values() -> None:
     assert propose(unstated, need) is None  # a limit the offer does not state cannot hold
     other_unit = with_(dry, quality=({"property": "moisture", "unit": "g/kg", "value": 38},))
     assert propose(other_unit, need) is None
+    # an offer that states a bound, not a value, is explained in words
+    bounded = with_(dry, quality=({"property": "moisture", "unit": "%", "max": 40},))
+    proposal = propose(bounded, need)
+    assert proposal is not None
+    assert "moisture at most 40 % meets the need's at most 45 %" in proposal.reasons
+    ranged = with_(dry, quality=({"property": "moisture", "unit": "%", "min": 30, "max": 40},))
+    assert "moisture 30 to 40 % meets" in " ".join(propose(ranged, need).reasons)  # type: ignore[union-attr]
 
 
 def test_heat_must_be_warm_enough() -> None:
