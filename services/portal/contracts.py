@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
-from services.portal.client import Api, ApiProblem
+from services.portal.client import Api
 from services.portal.forms import DELIVERY_FIELDS, delivery_body
-from services.portal.pages import DEPENDENCIES, form_of, my_side, render, see_other
-from services.portal.problems import FormErrors, explain
+from services.portal.pages import DEPENDENCIES, form_of, my_side, render, submit
+from services.portal.problems import FormErrors
 from services.portal.session import SignedIn, signed_in
 from services.portal.trades import company_names
 
@@ -81,25 +83,19 @@ class ContractsController(Controller):
         self, request: Request[Any, Any, Any], api: Api, person: SignedIn, contract_id: uuid.UUID
     ) -> Template | Redirect:
         form = await form_of(request)
-        try:
+
+        async def send() -> None:
             body = delivery_body(form, form.get("unit", ""))
             await api.post("contracts", f"/contracts/{contract_id}/deliveries", body)
-        except FormErrors as refused:
-            return await self._page(
-                request, api, person, contract_id, errors=refused, values=form, status_code=400
-            )
-        except ApiProblem as problem:
-            errors = explain(problem, DELIVERY_FIELDS, default_field="quantity")
-            return await self._page(
-                request,
-                api,
-                person,
-                contract_id,
-                errors=errors,
-                values=form,
-                status_code=problem.status,
-            )
-        return see_other(f"/contracts/{contract_id}")
+
+        return await submit(
+            send,
+            form,
+            partial(self._page, request, api, person, contract_id),
+            f"/contracts/{contract_id}",
+            fields=DELIVERY_FIELDS,
+            default_field="quantity",
+        )
 
     @post("/deliveries/{delivery_id:uuid}/{answer:str}")
     async def answer(
@@ -112,24 +108,21 @@ class ContractsController(Controller):
     ) -> Template | Redirect:
         """The receiver confirms a delivery, or disputes it with a reason."""
         form = await form_of(request)
-        contract_id = uuid.UUID(form.get("contract_id", ""))
+        try:
+            contract_id = uuid.UUID(form.get("contract_id", ""))
+        except ValueError:
+            raise NotFoundException("no such contract") from None
         if answer not in ("confirm", "dispute"):
             return await self._page(request, api, person, contract_id, status_code=404)
         body = {"reason": form.get("reason", "").strip()} if answer == "dispute" else {}
-        try:
-            await api.post("contracts", f"/deliveries/{delivery_id}/{answer}", body)
-        except ApiProblem as problem:
-            errors = explain(problem, {"reason": "reason"}, default_field="reason")
-            return await self._page(
-                request,
-                api,
-                person,
-                contract_id,
-                errors=errors,
-                values=form,
-                status_code=problem.status,
-            )
-        return see_other(f"/contracts/{contract_id}")
+        return await submit(
+            partial(api.post, "contracts", f"/deliveries/{delivery_id}/{answer}", body),
+            form,
+            partial(self._page, request, api, person, contract_id),
+            f"/contracts/{contract_id}",
+            fields={"reason": "reason"},
+            default_field="reason",
+        )
 
 
 class InvoicesController(Controller):

@@ -3,8 +3,8 @@ template response with the common context, form reading and safe redirects."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from litestar import Request
@@ -13,9 +13,9 @@ from litestar.di import Provide
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from services.portal.client import Api, Services
+from services.portal.client import Api, ApiProblem, Services
 from services.portal.i18n import current_language
-from services.portal.problems import FormErrors
+from services.portal.problems import FormErrors, explain
 from services.portal.session import SignedIn, person_of, provide_person
 
 
@@ -60,6 +60,39 @@ def render(
         },
         status_code=status_code,
     )
+
+
+class Page(Protocol):
+    """A page shown again after a refused form: with the errors and what was typed."""
+
+    def __call__(
+        self, *, errors: FormErrors, values: dict[str, str], status_code: int
+    ) -> Awaitable[Template]: ...
+
+
+async def submit(
+    send: Callable[[], Awaitable[Any]],
+    form: dict[str, str],
+    again: Page,
+    done: str,
+    *,
+    fields: Mapping[str, str] | None = None,
+    default_field: str | None = None,
+    keep_values: bool = True,
+) -> Template | Redirect:
+    """Send what a form asks for; then go (GET) to ``done``. A refusal, the portal's own
+    (``FormErrors``) or a service's (``ApiProblem``, put into words with the form's
+    ``fields`` marked), shows the page ``again`` with what the person typed (unless
+    ``keep_values`` is false: a button's form has nothing typed worth keeping)."""
+    values = form if keep_values else {}
+    try:
+        await send()
+    except FormErrors as refused:
+        return await again(errors=refused, values=values, status_code=400)
+    except ApiProblem as problem:
+        errors = explain(problem, fields, default_field=default_field)
+        return await again(errors=errors, values=values, status_code=problem.status)
+    return see_other(done)
 
 
 def see_other(path: str) -> Redirect:

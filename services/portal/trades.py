@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -12,8 +13,8 @@ from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
 from services.portal.forms import FREQUENCIES, TERMS_FIELDS, TRANSPORTS, kroner, terms_body
-from services.portal.pages import DEPENDENCIES, form_of, my_side, render, see_other
-from services.portal.problems import FormErrors, explain
+from services.portal.pages import DEPENDENCIES, form_of, my_side, render, submit
+from services.portal.problems import FormErrors
 from services.portal.session import SignedIn, signed_in
 
 OPEN = "open"
@@ -121,47 +122,37 @@ class TradesController(Controller):
         self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
     ) -> Template | Redirect:
         form = await form_of(request)
-        try:
-            await api.post(
+        return await submit(
+            partial(
+                api.post,
                 "contracts",
                 f"/negotiations/{negotiation_id}/accept",
                 {"terms_id": form.get("terms_id", "")},
-            )
-        except ApiProblem as problem:
-            return await self._page(
-                request,
-                api,
-                person,
-                negotiation_id,
-                errors=explain(problem),
-                status_code=problem.status,
-            )
-        return see_other(f"/negotiations/{negotiation_id}")
+            ),
+            form,
+            partial(self._page, request, api, person, negotiation_id),
+            f"/negotiations/{negotiation_id}",
+            keep_values=False,
+        )
 
     @post("/negotiations/{negotiation_id:uuid}/counter")
     async def counter(
         self, request: Request[Any, Any, Any], api: Api, person: SignedIn, negotiation_id: uuid.UUID
     ) -> Template | Redirect:
         form = await form_of(request)
-        try:
+
+        async def send() -> None:
             body = terms_body(form, form.get("unit", ""))
             await api.post("contracts", f"/negotiations/{negotiation_id}/counter", body)
-        except FormErrors as refused:
-            return await self._page(
-                request, api, person, negotiation_id, errors=refused, values=form, status_code=400
-            )
-        except ApiProblem as problem:
-            errors = explain(problem, TERMS_FIELDS, default_field="quantity")
-            return await self._page(
-                request,
-                api,
-                person,
-                negotiation_id,
-                errors=errors,
-                values=form,
-                status_code=problem.status,
-            )
-        return see_other(f"/negotiations/{negotiation_id}")
+
+        return await submit(
+            send,
+            form,
+            partial(self._page, request, api, person, negotiation_id),
+            f"/negotiations/{negotiation_id}",
+            fields=TERMS_FIELDS,
+            default_field="quantity",
+        )
 
     @post("/negotiations/{negotiation_id:uuid}/decline")
     async def decline(
@@ -169,19 +160,13 @@ class TradesController(Controller):
     ) -> Template | Redirect:
         form = await form_of(request)
         reason = form.get("reason", "").strip() or None
-        try:
-            await api.post(
-                "contracts", f"/negotiations/{negotiation_id}/decline", {"reason": reason}
-            )
-        except ApiProblem as problem:
-            errors = explain(problem, {"reason": "reason"}, default_field="reason")
-            return await self._page(
-                request,
-                api,
-                person,
-                negotiation_id,
-                errors=errors,
-                values=form,
-                status_code=problem.status,
-            )
-        return see_other(f"/negotiations/{negotiation_id}")
+        return await submit(
+            partial(
+                api.post, "contracts", f"/negotiations/{negotiation_id}/decline", {"reason": reason}
+            ),
+            form,
+            partial(self._page, request, api, person, negotiation_id),
+            f"/negotiations/{negotiation_id}",
+            fields={"reason": "reason"},
+            default_field="reason",
+        )
