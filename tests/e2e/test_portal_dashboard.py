@@ -99,7 +99,7 @@ async def sign_in_as(page: Page, email: str) -> None:
 async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: Stack) -> None:
     admin_email = f"park.{uuid.uuid4().hex[:8]}@vikenpark.example"
     assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
-    supplier = await company_with_admin(stack, "Gipsverket AS")
+    supplier = await company_with_admin(stack, "Gipsverket AS", language="nb")
     receiver = await company_with_admin(stack, "Plateverket AS")
     for company in (supplier, receiver):
         company["headers"] = {"Authorization": f"Bearer {company['api_key']}"}
@@ -172,7 +172,7 @@ async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: St
         await expect(page).to_have_url(re.compile(r"/listings$"))
         response = await page.goto("/dashboard")
         assert response is not None and response.status == 403
-        # in the person's own language (bokmål, the default when registered)
+        # in the person's own language (bokmål, as registered), not the browser's
         await expect(page.locator("#problem")).to_contain_text(
             "Bare parkens administratorer ser parkens oversikt."
         )
