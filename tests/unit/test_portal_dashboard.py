@@ -54,7 +54,7 @@ def test_sankey_goes_supplier_resource_receiver_and_adds_up_per_unit() -> None:
     }
     assert chart["labels"][f"s:{A}"] == "Sagbruk"
     assert chart["labels"][f"s:{C}"] == "another company"  # not a known company
-    assert chart["labels"]["x:030105:t"]== "03 01 05 Sawdust (tonnes)"
+    assert chart["labels"]["x:030105:t"] == "03 01 05 Sawdust (tonnes)"
     assert chart["labels"]["x:class:heat:MWh"].startswith("Heat")
 
 
