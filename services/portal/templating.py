@@ -22,6 +22,7 @@ from services.portal.i18n import (
     current_language,
     translations,
 )
+from services.portal.reasons import in_words
 from services.portal.vocabulary import word
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,7 +114,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(number=number, nok=nok, day=day, moment=moment, ewc=ewc, word=word)
+    env.filters.update(
+        number=number, nok=nok, day=day, moment=moment, ewc=ewc, word=word, reason=in_words
+    )
     env.globals.update(
         language=current_language,
         LANGUAGES=LANGUAGES,

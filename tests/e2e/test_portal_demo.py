@@ -79,6 +79,13 @@ async def test_a_new_user_trades_on_the_demo_park_in_the_browser(
             negotiation = b.url.split(url, 1)[1]
             await expect(b.locator("main")).to_contain_text("Why the exchange proposes it")
             await expect(b.locator("main")).to_contain_text("Østfold Sagbruk AS")  # who offers
+            # the matcher's reasons read in the person's language
+            await expect(b.locator("main")).to_contain_text("same List of Waste code 03 01 01")
+            await b.get_by_role("button", name="Norsk bokmål").click()
+            await expect(b.locator("main")).to_contain_text("samme kode i avfallslisten: 03 01 01")
+            await shoot(b, "demo-negotiation-nb")
+            await b.get_by_role("button", name="English").click()
+            await expect(b.locator("html")).to_have_attribute("lang", "en")
             await b.get_by_role("button", name="Accept these terms").click()
             await expect(b.locator("main")).to_contain_text(
                 "You have accepted these terms; waiting for the other company."
