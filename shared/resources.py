@@ -14,19 +14,43 @@ class ResourceClass:
     label: str
     units: tuple[Unit, ...]
     required_quality: tuple[str, ...] = ()
+    label_nb: str = ""  # the label in Norwegian bokmål
 
 
 RESOURCE_CLASSES: dict[str, ResourceClass] = {
     c.name: c
     for c in (
-        ResourceClass("heat", "Heat (hot water or air)", ("MWh", "kWh"), ("temperature_c",)),
-        ResourceClass("steam", "Steam", ("MWh", "kWh", "t"), ("temperature_c",)),
-        ResourceClass("cold", "Cooling", ("MWh", "kWh"), ("temperature_c",)),
-        ResourceClass("process_water", "Process or cooling water", ("m3",)),
-        ResourceClass("treated_wastewater", "Treated wastewater", ("m3",)),
-        ResourceClass("co2", "Carbon dioxide", ("t", "kg")),
-        ResourceClass("by_product", "Non-waste by-product", ("t", "kg", "m3", "pieces")),
-        ResourceClass("capacity", "Spare capacity (storage, equipment, logistics)", ("pieces",)),
+        ResourceClass(
+            "heat",
+            "Heat (hot water or air)",
+            ("MWh", "kWh"),
+            ("temperature_c",),
+            label_nb="Varme (varmt vann eller luft)",
+        ),
+        ResourceClass("steam", "Steam", ("MWh", "kWh", "t"), ("temperature_c",), label_nb="Damp"),
+        ResourceClass("cold", "Cooling", ("MWh", "kWh"), ("temperature_c",), label_nb="Kjøling"),
+        ResourceClass(
+            "process_water",
+            "Process or cooling water",
+            ("m3",),
+            label_nb="Prosess- eller kjølevann",
+        ),
+        ResourceClass(
+            "treated_wastewater", "Treated wastewater", ("m3",), label_nb="Renset avløpsvann"
+        ),
+        ResourceClass("co2", "Carbon dioxide", ("t", "kg"), label_nb="Karbondioksid"),
+        ResourceClass(
+            "by_product",
+            "Non-waste by-product",
+            ("t", "kg", "m3", "pieces"),
+            label_nb="Biprodukt som ikke er avfall",
+        ),
+        ResourceClass(
+            "capacity",
+            "Spare capacity (storage, equipment, logistics)",
+            ("pieces",),
+            label_nb="Ledig kapasitet (lager, utstyr, logistikk)",
+        ),
     )
 }
 

@@ -26,6 +26,7 @@ from shared.events import (
     TradeProposed,
     TradeRetracted,
 )
+from shared.reasons import in_words
 from shared.units import format_quantity
 
 NOTE_NAMESPACE = uuid.UUID("0b7f5b56-2d55-4f0c-8a43-52f3b9d3c7a2")
@@ -88,7 +89,8 @@ def _other(supplier: uuid.UUID, receiver: uuid.UUID, by: uuid.UUID | None) -> li
 def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
     amount = _amount(p.quantity, p.unit)
     link = f"/negotiations/{p.proposal_id}"
-    why = "; ".join(p.reasons)
+    said = [in_words(reason) for reason in p.reasons]
+    why = Text("; ".join(r.nb for r in said), "; ".join(r.en for r in said))
     origin = Text(
         "Fra parkens samlede plan. " if p.origin == "optimiser" else "",
         "From the park-wide plan. " if p.origin == "optimiser" else "",
@@ -99,8 +101,8 @@ def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
             p.supplier_company_id,
             Text(f"En kjøper til tilbudet ditt: {p.title}", f"A buyer for your offer: {p.title}"),
             Text(
-                f"{origin.nb}Børsen foreslår at dere leverer {amount}. Hvorfor: {why}.",
-                f"{origin.en}The exchange proposes that you supply {amount}. Why: {why}.",
+                f"{origin.nb}Børsen foreslår at dere leverer {amount}. Hvorfor: {why.nb}.",
+                f"{origin.en}The exchange proposes that you supply {amount}. Why: {why.en}.",
             ),
             link,
         ),
@@ -112,8 +114,8 @@ def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
                 f"A supplier for your need: {p.title}",
             ),
             Text(
-                f"{origin.nb}Børsen foreslår at dere mottar {amount}. Hvorfor: {why}.",
-                f"{origin.en}The exchange proposes that you receive {amount}. Why: {why}.",
+                f"{origin.nb}Børsen foreslår at dere mottar {amount}. Hvorfor: {why.nb}.",
+                f"{origin.en}The exchange proposes that you receive {amount}. Why: {why.en}.",
             ),
             link,
         ),

@@ -177,3 +177,10 @@ def test_an_ending_listing_says_when_in_words(days: int, nb: str, en: str) -> No
     assert f"({nb})" in note.body.nb and "behov" in note.body.nb
     assert f"({en})" in note.body.en and "need" in note.body.en
     assert note.link == f"/listings/{event.listing_id}"
+
+
+def test_a_proposals_reasons_read_in_each_language() -> None:
+    proposed = next(event for event, _ in CASES if isinstance(event, TradeProposed))
+    for note in notes_for(uuid.uuid4(), proposed):
+        assert "Hvorfor: samme kode i avfallslisten: 03 01 05." in note.body.nb
+        assert "Why: same List of Waste code 03 01 05." in note.body.en

@@ -1,6 +1,6 @@
-"""Every kind of reason the matcher writes reads in bokmål and in English in the portal:
-the proposals here give each kind at least once (a new kind of sentence in the matcher
-fails this test until the portal knows it)."""
+"""Every kind of reason the matcher writes reads in bokmål and in English (in the portal
+and in notifications): the proposals here give each kind at least once, so a new kind of
+sentence in the matcher fails this test until ``shared.reasons`` knows it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from services.matching.domain import OpenListing, Proposal, planned, propose
 from services.portal.i18n import speaking
-from services.portal.reasons import in_words, known
+from services.portal.reasons import in_words as on_the_page
+from shared.reasons import Bilingual, in_words, known
 
 SAWMILL, BOILER = uuid.uuid4(), uuid.uuid4()
 
@@ -90,21 +91,29 @@ def test_the_samples_give_every_kind_of_reason() -> None:
 
 @pytest.mark.parametrize("reason", REASONS)
 def test_each_reason_reads_in_both_languages(reason: str) -> None:
-    assert known(reason), f"the portal does not know this kind of reason: {reason!r}"
-    with speaking("en"):
-        english = in_words(reason)
-    with speaking("nb"):
-        norwegian = in_words(reason)
-    assert "%(" not in english and "%(" not in norwegian
-    assert norwegian != english, reason
+    assert known(reason), f"this kind of reason is not known: {reason!r}"
+    said = in_words(reason)
+    assert "{" not in said.nb and "{" not in said.en
+    assert said.nb != said.en, reason
     if "serves a need for" in reason:
         # what the knowledge base says of the use and its source stays as written there
-        assert "dekker et behov for" in norwegian
+        assert "dekker et behov for" in said.nb
     else:
         english_words = ("the", "of", "needed", "apart", "and", "most", "least")
-        assert not any(word in norwegian.split() for word in english_words), norwegian
+        assert not any(word in said.nb.split() for word in english_words), said.nb
+    with speaking("nb"):
+        assert on_the_page(reason) == said.nb
+    with speaking("en"):
+        assert on_the_page(reason) == said.en
+
+
+def test_codes_and_classes_read_as_people_write_them() -> None:
+    assert in_words("same List of Waste code 030105").nb == "samme kode i avfallslisten: 03 01 05"
+    assert in_words("same resource class heat") == Bilingual(
+        "samme slags ressurs: Varme (varmt vann eller luft)",
+        "the same kind of resource: Heat (hot water or air)",
+    )
 
 
 def test_an_unknown_reason_is_shown_as_written() -> None:
-    with speaking("nb"):
-        assert in_words("a reason of a new kind") == "a reason of a new kind"
+    assert in_words("a reason of a new kind") == Bilingual(*("a reason of a new kind",) * 2)
