@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from pydantic import BaseModel, Field
 
@@ -99,8 +99,8 @@ class InboxController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        cursor: str | None = None,
-        lang: str | None = None,
+        cursor: FromQuery[str | None] = None,
+        lang: FromQuery[str | None] = None,
     ) -> Response[list[InboxEntry]]:
         """Your company's notifications, unread first, newest first, in your language
         (`lang`, else Accept-Language, else Norwegian bokmål). When there is more, the
@@ -128,7 +128,7 @@ class InboxController(Controller):
         request: Request[Any, Any, Any],
         entry_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
-        lang: str | None = None,
+        lang: FromQuery[str | None] = None,
     ) -> InboxEntry:
         """Mark one of your notifications read."""
         language = language_of(request, lang)
@@ -143,7 +143,7 @@ class InboxController(Controller):
         self,
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
-        lang: str | None = None,
+        lang: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
         """Your company's new notifications as they arrive (Server-Sent Events): first an
         `unread` event with the count, then a `notification` event per note (its id is the
