@@ -45,6 +45,7 @@ from stripe.params import InvoiceCreateParams
 
 from services.contracts.deliveries import MVA_RATE
 from services.contracts.outbox import publish
+from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool
 from shared.events import InvoiceIssued
 from shared.settings import Settings
@@ -141,15 +142,7 @@ class Invoicer:
     async def issue_next(self) -> bool:
         """Claim one due invoice and issue it; False when none is due (or all are claimed)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """
-                SELECT * FROM invoices
-                WHERE status = 'queued' AND next_attempt_at <= now()
-                ORDER BY next_attempt_at
-                LIMIT 1
-                FOR UPDATE SKIP LOCKED
-                """
-            )
+            row = await invoice_store.claim_due_invoice(conn)
             if row is None:
                 return False
             try:
@@ -162,11 +155,7 @@ class Invoicer:
 
     async def seconds_until_due(self) -> float | None:
         """How long until the next queued invoice is due; None when none is queued."""
-        value = await self._pool.fetchval(
-            "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM invoices "
-            "WHERE status = 'queued'"
-        )
-        return None if value is None else float(value)
+        return await invoice_store.seconds_until_due(self._pool)
 
     async def _issue(self, row: asyncpg.Record) -> str:
         key = f"invoice:{row['id']}"
@@ -215,17 +204,7 @@ class Invoicer:
         return draft.id
 
     async def _issued(self, conn: Connection, row: asyncpg.Record, stripe_invoice_id: str) -> None:
-        issued_at = await conn.fetchval(
-            """
-            UPDATE invoices
-            SET status = 'issued', stripe_invoice_id = $2, issued_at = now(),
-                attempts = attempts + 1, last_error = NULL
-            WHERE id = $1
-            RETURNING issued_at
-            """,
-            row["id"],
-            stripe_invoice_id,
-        )
+        issued_at = await invoice_store.mark_issued(conn, row["id"], stripe_invoice_id)
         await publish(conn, InvoiceIssued(**invoice_facts(row, issued_at)), row["id"], None)
         log.info("invoice issued", invoice_id=str(row["id"]), stripe_invoice_id=stripe_invoice_id)
 
@@ -243,25 +222,12 @@ class Invoicer:
             log.warning("invoicing failed, will retry", **fields)
         else:
             log.error("invoicing refused or broken; fix the cause, it stays queued", **fields)
-        await conn.execute(
-            """
-            UPDATE invoices
-            SET attempts = $2, last_error = $3,
-                next_attempt_at = now() + make_interval(secs => $4)
-            WHERE id = $1
-            """,
-            row["id"],
-            attempts,
-            error,
-            delay,
-        )
+        await invoice_store.retry_later(conn, row["id"], attempts, error, delay)
 
     async def _customer(self, company_id: uuid.UUID) -> str:
-        known = await self._pool.fetchval(
-            "SELECT stripe_customer_id FROM billing_accounts WHERE company_id = $1", company_id
-        )
+        known = await invoice_store.stripe_customer(self._pool, company_id)
         if known is not None:
-            return str(known)
+            return known
         customer = await self._stripe.v1.customers.create_async(
             {
                 "description": f"Viken Park company {company_id}",
@@ -270,26 +236,12 @@ class Invoicer:
             },
             {"idempotency_key": f"customer:{company_id}"},
         )
-        return str(
-            await self._pool.fetchval(
-                """
-                INSERT INTO billing_accounts (company_id, stripe_customer_id) VALUES ($1, $2)
-                ON CONFLICT (company_id) DO UPDATE
-                    SET stripe_customer_id = coalesce(billing_accounts.stripe_customer_id,
-                                                      excluded.stripe_customer_id)
-                RETURNING stripe_customer_id
-                """,
-                company_id,
-                customer.id,
-            )
-        )
+        return await invoice_store.keep_stripe_customer(self._pool, company_id, customer.id)
 
     async def _account(self, company_id: uuid.UUID) -> str:
-        known = await self._pool.fetchval(
-            "SELECT stripe_account_id FROM billing_accounts WHERE company_id = $1", company_id
-        )
+        known = await invoice_store.stripe_account(self._pool, company_id)
         if known is not None:
-            return str(known)
+            return known
         account = await self._stripe.v1.accounts.create_async(
             {
                 "type": "express",
@@ -299,26 +251,12 @@ class Invoicer:
             },
             {"idempotency_key": f"account:{company_id}"},
         )
-        return str(
-            await self._pool.fetchval(
-                """
-                INSERT INTO billing_accounts (company_id, stripe_account_id) VALUES ($1, $2)
-                ON CONFLICT (company_id) DO UPDATE
-                    SET stripe_account_id = coalesce(billing_accounts.stripe_account_id,
-                                                     excluded.stripe_account_id)
-                RETURNING stripe_account_id
-                """,
-                company_id,
-                account.id,
-            )
-        )
+        return await invoice_store.keep_stripe_account(self._pool, company_id, account.id)
 
     async def _mva_tax_rate(self) -> str:
-        known = await self._pool.fetchval(
-            "SELECT stripe_tax_rate_id FROM stripe_tax_rates WHERE name = $1", MVA_TAX_RATE
-        )
+        known = await invoice_store.stripe_tax_rate(self._pool, MVA_TAX_RATE)
         if known is not None:
-            return str(known)
+            return known
         rate = await self._stripe.v1.tax_rates.create_async(
             {
                 "display_name": "MVA",
@@ -331,17 +269,7 @@ class Invoicer:
             },
             {"idempotency_key": f"taxrate:{MVA_TAX_RATE}"},
         )
-        return str(
-            await self._pool.fetchval(
-                """
-                INSERT INTO stripe_tax_rates (name, stripe_tax_rate_id) VALUES ($1, $2)
-                ON CONFLICT (name) DO UPDATE SET name = excluded.name
-                RETURNING stripe_tax_rate_id
-                """,
-                MVA_TAX_RATE,
-                rate.id,
-            )
-        )
+        return await invoice_store.keep_stripe_tax_rate(self._pool, MVA_TAX_RATE, rate.id)
 
 
 async def invoice_periodically(

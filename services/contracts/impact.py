@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from services.contracts.storage import invoices as invoice_store
 from shared import knowledge
 from shared.db import Connection
 from shared.units import convert, dimension
@@ -51,9 +52,7 @@ async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str,
     price = contract["price_per_unit_ore"]
     amount = int((quantity * price).to_integral_value())
     # each side's gain against its own listed price, converted to the contract's unit
-    proposal_unit = await conn.fetchval(
-        "SELECT unit FROM proposals WHERE id = $1", contract["negotiation_id"]
-    )
+    proposal_unit = await invoice_store.proposal_unit(conn, contract["negotiation_id"])
     per = convert(Decimal(1), unit, proposal_unit) if proposal_unit else None
     ask, bid = value.get("offer_price_ore_per_unit"), value.get("need_price_ore_per_unit")
     supplier_gain = receiver_gain = None
@@ -61,32 +60,26 @@ async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str,
         supplier_gain = int(((price - Decimal(str(ask)) * per) * quantity).to_integral_value())
     if per is not None and bid is not None:
         receiver_gain = int(((Decimal(str(bid)) * per - price) * quantity).to_integral_value())
-    await conn.execute(
-        """
-        INSERT INTO impact_entries (delivery_id, contract_id, supplier_company_id,
-                                    receiver_company_id, resource, delivered_on, quantity, unit,
-                                    tonnes_diverted, water_m3, energy_mwh, co2e_avoided_kg,
-                                    transport_kg_co2e, amount_ore, supplier_gain_ore,
-                                    receiver_gain_ore, factors, basis)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-        ON CONFLICT (delivery_id) DO NOTHING
-        """,
-        delivery["id"],
-        contract["id"],
-        contract["supplier_company_id"],
-        contract["receiver_company_id"],
-        resource,
-        delivery["delivered_on"],
-        quantity,
-        unit,
-        tonnes if contract["ewc_code"] else None,
-        water,
-        energy,
-        None if avoided.kg is None else Decimal(str(round(avoided.kg, 3))),
-        None if transport is None else round(transport, 3),
-        amount,
-        supplier_gain,
-        receiver_gain,
-        factors,
-        " ".join(basis),
+    await invoice_store.add_impact_entry(
+        conn,
+        {
+            "delivery_id": delivery["id"],
+            "contract_id": contract["id"],
+            "supplier_company_id": contract["supplier_company_id"],
+            "receiver_company_id": contract["receiver_company_id"],
+            "resource": resource,
+            "delivered_on": delivery["delivered_on"],
+            "quantity": quantity,
+            "unit": unit,
+            "tonnes_diverted": tonnes if contract["ewc_code"] else None,
+            "water_m3": water,
+            "energy_mwh": energy,
+            "co2e_avoided_kg": None if avoided.kg is None else Decimal(str(round(avoided.kg, 3))),
+            "transport_kg_co2e": None if transport is None else round(transport, 3),
+            "amount_ore": amount,
+            "supplier_gain_ore": supplier_gain,
+            "receiver_gain_ore": receiver_gain,
+            "factors": factors,
+            "basis": " ".join(basis),
+        },
     )

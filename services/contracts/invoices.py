@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
+from services.contracts.storage import invoices as invoice_store
 from shared.db import Pool
 from shared.http import Problem, principal_of
 from shared.units import Quantity
@@ -58,15 +59,8 @@ class InvoiceController(Controller):
         first."""
         principal = principal_of(request, "trades:read")
         company = None if principal.is_park_admin else principal.company_id
-        rows = await pool.fetch(
-            f"""
-            SELECT {_COLUMNS} FROM invoices
-            WHERE $1::uuid IS NULL OR $1 IN (payer_company_id, payee_company_id)
-            ORDER BY created_at DESC, id LIMIT 500
-            """,
-            company,
-        )
-        return [InvoiceView(**dict(r)) for r in rows]
+        rows = await invoice_store.invoices_of(pool, _COLUMNS, company)
+        return [InvoiceView(**r) for r in rows]
 
     @get("/{invoice_id:uuid}", operation_id="get_invoice")
     async def one(
@@ -79,14 +73,7 @@ class InvoiceController(Controller):
         see it."""
         principal = principal_of(request, "trades:read")
         company = None if principal.is_park_admin else principal.company_id
-        row = await pool.fetchrow(
-            f"""
-            SELECT {_COLUMNS} FROM invoices
-            WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (payer_company_id, payee_company_id))
-            """,
-            invoice_id,
-            company,
-        )
+        row = await invoice_store.invoice_of(pool, _COLUMNS, invoice_id, company)
         if row is None:
             raise Problem(404, "Not found", f"no invoice {invoice_id} of yours")
-        return InvoiceView(**dict(row))
+        return InvoiceView(**row)

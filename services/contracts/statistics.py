@@ -14,7 +14,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from pydantic import BaseModel, Field
 
-from shared.db import Connection, Pool
+from services.contracts.storage import figures as figures_store
+from shared.db import Pool
 from shared.http import Problem, principal_of
 
 Table = Literal["months", "resources", "companies", "flows", "exchanges"]
@@ -48,113 +49,6 @@ class Statistics(BaseModel):
     exchanges: list[dict[str, Any]] = Field(description="Each confirmed delivery's impact.")
 
 
-_WHERE = (
-    "WHERE ($1::date IS NULL OR delivered_on >= $1) AND ($2::date IS NULL OR delivered_on <= $2)"
-)
-
-QUERIES: dict[str, str] = {
-    "months": f"""
-        SELECT to_char(delivered_on, 'YYYY-MM') AS month, count(*) AS deliveries,
-               coalesce(sum(CASE unit WHEN 't' THEN quantity WHEN 'kg' THEN quantity / 1000 END), 0)
-                   AS tonnes,
-               coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg,
-               coalesce(sum(abs(amount_ore)), 0) / 100.0 AS nok
-        FROM impact_entries {_WHERE} GROUP BY 1 ORDER BY 1""",
-    "resources": f"""
-        SELECT resource, count(*) AS deliveries, unit, sum(quantity) AS quantity,
-               coalesce(sum(tonnes_diverted), 0) AS tonnes_diverted,
-               coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg,
-               coalesce(sum(abs(amount_ore)), 0) / 100.0 AS nok
-        FROM impact_entries {_WHERE} GROUP BY resource, unit ORDER BY quantity DESC, resource""",
-    "companies": f"""
-        SELECT company_id, sum(supplied) AS deliveries_supplied,
-               sum(received) AS deliveries_received,
-               sum(tonnes_supplied) AS tonnes_supplied, sum(tonnes_received) AS tonnes_received,
-               sum(earned) / 100.0 AS nok_received, sum(paid) / 100.0 AS nok_paid
-        FROM (
-            SELECT supplier_company_id AS company_id, 1 AS supplied, 0 AS received,
-                   coalesce(CASE unit WHEN 't' THEN quantity WHEN 'kg' THEN quantity / 1000 END, 0)
-                       AS tonnes_supplied, 0 AS tonnes_received,
-                   greatest(amount_ore, 0) AS earned, greatest(-amount_ore, 0) AS paid
-            FROM impact_entries {_WHERE}
-            UNION ALL
-            SELECT receiver_company_id, 0, 1, 0,
-                   coalesce(CASE unit WHEN 't' THEN quantity WHEN 'kg' THEN quantity / 1000 END, 0),
-                   greatest(-amount_ore, 0), greatest(amount_ore, 0)
-            FROM impact_entries {_WHERE}
-        ) sides GROUP BY company_id ORDER BY company_id""",
-    "flows": f"""
-        SELECT supplier_company_id AS source, receiver_company_id AS target, resource, unit,
-               sum(quantity) AS quantity, count(*) AS deliveries,
-               coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg
-        FROM impact_entries {_WHERE}
-        GROUP BY 1, 2, 3, 4 ORDER BY quantity DESC, 1, 2, 3""",
-    "exchanges": f"""
-        SELECT delivery_id, contract_id, delivered_on, supplier_company_id, receiver_company_id,
-               resource, quantity, unit, tonnes_diverted, water_m3, energy_mwh,
-               co2e_avoided_kg, transport_kg_co2e, amount_ore / 100.0 AS nok,
-               supplier_gain_ore / 100.0 AS supplier_gain_nok,
-               receiver_gain_ore / 100.0 AS receiver_gain_nok, basis,
-               (SELECT string_agg(f->>'key', ' ') FROM jsonb_array_elements(factors) f)
-                   AS factors
-        FROM impact_entries {_WHERE} ORDER BY delivered_on, delivery_id""",
-}
-
-
-COLUMNS: dict[str, list[str]] = {
-    "months": ["month", "deliveries", "tonnes", "co2e_avoided_kg", "nok"],
-    "resources": [
-        "resource",
-        "deliveries",
-        "unit",
-        "quantity",
-        "tonnes_diverted",
-        "co2e_avoided_kg",
-        "nok",
-    ],
-    "companies": [
-        "company_id",
-        "deliveries_supplied",
-        "deliveries_received",
-        "tonnes_supplied",
-        "tonnes_received",
-        "nok_received",
-        "nok_paid",
-    ],
-    "flows": ["source", "target", "resource", "unit", "quantity", "deliveries", "co2e_avoided_kg"],
-    "exchanges": [
-        "delivery_id",
-        "contract_id",
-        "delivered_on",
-        "supplier_company_id",
-        "receiver_company_id",
-        "resource",
-        "quantity",
-        "unit",
-        "tonnes_diverted",
-        "water_m3",
-        "energy_mwh",
-        "co2e_avoided_kg",
-        "transport_kg_co2e",
-        "nok",
-        "supplier_gain_nok",
-        "receiver_gain_nok",
-        "basis",
-        "factors",
-    ],
-}
-
-
-def _clean(row: Any) -> dict[str, Any]:
-    return dict(row)
-
-
-async def _table(
-    conn: Connection, name: str, start: date | None, end: date | None
-) -> list[dict[str, Any]]:
-    return [_clean(r) for r in await conn.fetch(QUERIES[name], start, end)]
-
-
 def _period(start: date | None, end: date | None) -> None:
     if start and end and start > end:
         raise Problem(
@@ -184,33 +78,13 @@ class StatisticsController(Controller):
         principal_of(request, "park:read")
         _period(start, until)
         async with pool.acquire() as conn:
-            head = await conn.fetchrow(
-                f"""
-                SELECT count(*) AS deliveries,
-                       coalesce(sum(CASE unit WHEN 't' THEN quantity
-                                              WHEN 'kg' THEN quantity / 1000 END), 0)
-                           AS tonnes_exchanged,
-                       coalesce(sum(tonnes_diverted), 0) AS tonnes_diverted,
-                       coalesce(sum(water_m3), 0) AS water_m3,
-                       coalesce(sum(energy_mwh), 0) AS energy_mwh,
-                       coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg,
-                       coalesce(sum(transport_kg_co2e), 0) AS transport_kg_co2e,
-                       coalesce(sum(abs(amount_ore)), 0) / 100.0 AS nok_moved,
-                       (SELECT count(*) FROM contracts WHERE status = 'active')
-                           AS active_contracts,
-                       (SELECT count(DISTINCT c) FROM impact_entries i2,
-                            LATERAL (VALUES (i2.supplier_company_id), (i2.receiver_company_id)) v(c)
-                        WHERE ($1::date IS NULL OR i2.delivered_on >= $1)
-                          AND ($2::date IS NULL OR i2.delivered_on <= $2)) AS active_companies
-                FROM impact_entries {_WHERE}
-                """,
-                start,
-                until,
-            )
-            assert head is not None
-            tables = {name: await _table(conn, name, start, until) for name in QUERIES}
+            head = await figures_store.headline(conn, start, until)
+            tables = {
+                name: await figures_store.table(conn, name, start, until)
+                for name in figures_store.QUERIES
+            }
         return Statistics(
-            period_from=start, period_until=until, headline=Headline(**dict(head)), **tables
+            period_from=start, period_until=until, headline=Headline(**head), **tables
         )
 
     @get("/csv/{table:str}", operation_id="park_statistics_csv", media_type="text/csv")
@@ -225,13 +99,15 @@ class StatisticsController(Controller):
         """Park administrators: one table as CSV (`months`, `resources`, `companies`,
         `flows` or `exchanges`), for the same period parameters."""
         principal_of(request, "park:read")
-        if table not in QUERIES:
+        if table not in figures_store.QUERIES:
             raise Problem(
-                404, "Not found", f"no table {table!r}; choose one of {', '.join(QUERIES)}"
+                404,
+                "Not found",
+                f"no table {table!r}; choose one of {', '.join(figures_store.QUERIES)}",
             )
         _period(start, until)
         async with pool.acquire() as conn:
-            rows = await _table(conn, table, start, until)
+            rows = await figures_store.table(conn, table, start, until)
         out = io.StringIO()
         columns = list(rows[0]) if rows else _columns(table)
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
@@ -247,4 +123,4 @@ class StatisticsController(Controller):
 
 def _columns(table: str) -> list[str]:
     """The header of an empty table: the query's own column names."""
-    return COLUMNS[table]
+    return figures_store.COLUMNS[table]

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts.billing import invoice_facts
 from services.contracts.outbox import publish
+from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool
 from shared.events import InvoiceFacts, InvoiceIssued, InvoicePaid, InvoicePaymentFailed
 from shared.http import PUBLIC, Problem
@@ -86,18 +87,14 @@ async def _our_invoice(conn: Connection, invoice: dict[str, Any]) -> asyncpg.Rec
         except ValueError:
             pass
         else:
-            row: asyncpg.Record | None = await conn.fetchrow(
-                "SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id
-            )
+            row = await invoice_store.invoice_for_update(conn, invoice_id)
             if row is not None:
                 return row
     stripe_id = invoice.get("id")
     if not isinstance(stripe_id, str):
         return None
     # Stripe's ids are unique, stripe-mock's are not: never guess between two invoices.
-    found = await conn.fetch(
-        "SELECT * FROM invoices WHERE stripe_invoice_id = $1 LIMIT 2 FOR UPDATE", stripe_id
-    )
+    found = await invoice_store.invoices_by_stripe_id(conn, stripe_id)
     return found[0] if len(found) == 1 else None
 
 
@@ -105,13 +102,7 @@ async def apply_event(
     conn: Connection, event_id: str, event_type: str, created: datetime, invoice: dict[str, Any]
 ) -> Outcome:
     """Apply one verified Stripe event; call inside a transaction."""
-    first = await conn.fetchval(
-        "INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING "
-        "RETURNING true",
-        event_id,
-        event_type,
-    )
-    if not first:
+    if not await invoice_store.first_sight_of_stripe_event(conn, event_id, event_type):
         return "replayed"
     if event_type not in HANDLED:
         return "ignored"
@@ -144,19 +135,7 @@ async def apply_event(
     if issued_at is None and status != "void":
         issued_at = _at(transitions.get("finalized_at"), created)
     paid_at = _at(transitions.get("paid_at"), created) if status == "paid" else row["paid_at"]
-    await conn.execute(
-        """
-        UPDATE invoices
-        SET status = $2, stripe_invoice_id = coalesce(stripe_invoice_id, $3),
-            issued_at = $4, paid_at = $5
-        WHERE id = $1
-        """,
-        row["id"],
-        status,
-        stripe_id,
-        issued_at,
-        paid_at,
-    )
+    await invoice_store.set_stripe_state(conn, row["id"], status, stripe_id, issued_at, paid_at)
     if event_class is not None:
         at = {"issued": issued_at, "paid": paid_at}.get(status, created)
         await publish(conn, event_class(**invoice_facts(row, at)), row["id"], event_id)

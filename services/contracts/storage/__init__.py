@@ -1,4 +1,6 @@
-"""All SQL of the contracts service."""
+"""All SQL of the contracts service: here what trades are made of (proposals, negotiations
+and their terms, contracts, deliveries), and in `invoices` and `figures` invoicing and the
+park's statistics."""
 
 from __future__ import annotations
 

@@ -1,0 +1,278 @@
+"""SQL of invoicing: the invoice queue and its Stripe state, the companies' Stripe
+customers and accounts, the MVA tax rate, Stripe's events seen, and the impact ledger
+written for each confirmed delivery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.db import Connection, Pool
+
+Db = Connection | Pool
+
+
+# --- The invoice queue (billing.py's worker) --------------------------------------------
+
+
+async def claim_due_invoice(conn: Connection) -> asyncpg.Record | None:
+    """The next queued invoice that is due, locked for this transaction; others skip it."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT * FROM invoices
+        WHERE status = 'queued' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+        """
+    )
+    return row
+
+
+async def seconds_until_due(db: Db) -> float | None:
+    """How long until the next queued invoice is due; None when none is queued."""
+    value = await db.fetchval(
+        "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM invoices "
+        "WHERE status = 'queued'"
+    )
+    return None if value is None else float(value)
+
+
+async def mark_issued(conn: Connection, invoice_id: uuid.UUID, stripe_invoice_id: str) -> datetime:
+    """Issued in Stripe: when."""
+    issued_at: datetime = await conn.fetchval(
+        """
+        UPDATE invoices
+        SET status = 'issued', stripe_invoice_id = $2, issued_at = now(),
+            attempts = attempts + 1, last_error = NULL
+        WHERE id = $1
+        RETURNING issued_at
+        """,
+        invoice_id,
+        stripe_invoice_id,
+    )
+    return issued_at
+
+
+async def retry_later(
+    conn: Connection, invoice_id: uuid.UUID, attempts: int, error: str, delay_seconds: float
+) -> None:
+    await conn.execute(
+        """
+        UPDATE invoices
+        SET attempts = $2, last_error = $3,
+            next_attempt_at = now() + make_interval(secs => $4)
+        WHERE id = $1
+        """,
+        invoice_id,
+        attempts,
+        error,
+        delay_seconds,
+    )
+
+
+# --- Stripe's objects for our companies ---------------------------------------------------
+
+
+async def stripe_customer(db: Db, company_id: uuid.UUID) -> str | None:
+    known = await db.fetchval(
+        "SELECT stripe_customer_id FROM billing_accounts WHERE company_id = $1", company_id
+    )
+    return None if known is None else str(known)
+
+
+async def keep_stripe_customer(db: Db, company_id: uuid.UUID, customer_id: str) -> str:
+    """Remember the company's Stripe customer; the first one kept wins a race."""
+    return str(
+        await db.fetchval(
+            """
+            INSERT INTO billing_accounts (company_id, stripe_customer_id) VALUES ($1, $2)
+            ON CONFLICT (company_id) DO UPDATE
+                SET stripe_customer_id = coalesce(billing_accounts.stripe_customer_id,
+                                                  excluded.stripe_customer_id)
+            RETURNING stripe_customer_id
+            """,
+            company_id,
+            customer_id,
+        )
+    )
+
+
+async def stripe_account(db: Db, company_id: uuid.UUID) -> str | None:
+    known = await db.fetchval(
+        "SELECT stripe_account_id FROM billing_accounts WHERE company_id = $1", company_id
+    )
+    return None if known is None else str(known)
+
+
+async def keep_stripe_account(db: Db, company_id: uuid.UUID, account_id: str) -> str:
+    """Remember the company's connected account; the first one kept wins a race."""
+    return str(
+        await db.fetchval(
+            """
+            INSERT INTO billing_accounts (company_id, stripe_account_id) VALUES ($1, $2)
+            ON CONFLICT (company_id) DO UPDATE
+                SET stripe_account_id = coalesce(billing_accounts.stripe_account_id,
+                                                 excluded.stripe_account_id)
+            RETURNING stripe_account_id
+            """,
+            company_id,
+            account_id,
+        )
+    )
+
+
+async def stripe_tax_rate(db: Db, name: str) -> str | None:
+    known = await db.fetchval(
+        "SELECT stripe_tax_rate_id FROM stripe_tax_rates WHERE name = $1", name
+    )
+    return None if known is None else str(known)
+
+
+async def keep_stripe_tax_rate(db: Db, name: str, tax_rate_id: str) -> str:
+    """Remember a tax rate made in Stripe; the first one kept wins a race."""
+    return str(
+        await db.fetchval(
+            """
+            INSERT INTO stripe_tax_rates (name, stripe_tax_rate_id) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET name = excluded.name
+            RETURNING stripe_tax_rate_id
+            """,
+            name,
+            tax_rate_id,
+        )
+    )
+
+
+# --- Stripe's webhook events (webhooks.py) -----------------------------------------------
+
+
+async def first_sight_of_stripe_event(conn: Connection, event_id: str, event_type: str) -> bool:
+    """Record a Stripe event id; False when it was seen before (a replay)."""
+    first = await conn.fetchval(
+        "INSERT INTO stripe_events (id, type) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING "
+        "RETURNING true",
+        event_id,
+        event_type,
+    )
+    return bool(first)
+
+
+async def invoice_for_update(conn: Connection, invoice_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id
+    )
+    return row
+
+
+async def invoices_by_stripe_id(conn: Connection, stripe_id: str) -> list[asyncpg.Record]:
+    """At most two invoices with this Stripe id, locked (two mean: do not guess)."""
+    return list(
+        await conn.fetch(
+            "SELECT * FROM invoices WHERE stripe_invoice_id = $1 LIMIT 2 FOR UPDATE", stripe_id
+        )
+    )
+
+
+async def set_stripe_state(
+    conn: Connection,
+    invoice_id: uuid.UUID,
+    status: str,
+    stripe_id: str | None,
+    issued_at: datetime | None,
+    paid_at: datetime | None,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE invoices
+        SET status = $2, stripe_invoice_id = coalesce(stripe_invoice_id, $3),
+            issued_at = $4, paid_at = $5
+        WHERE id = $1
+        """,
+        invoice_id,
+        status,
+        stripe_id,
+        issued_at,
+        paid_at,
+    )
+
+
+# --- What the parties see (invoices.py) --------------------------------------------------
+
+
+async def invoices_of(db: Db, columns: str, company_id: uuid.UUID | None) -> list[dict[str, Any]]:
+    """The company's invoices, paid or received (all, for None), newest first."""
+    rows = await db.fetch(
+        f"""
+        SELECT {columns} FROM invoices
+        WHERE $1::uuid IS NULL OR $1 IN (payer_company_id, payee_company_id)
+        ORDER BY created_at DESC, id LIMIT 500
+        """,
+        company_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def invoice_of(
+    db: Db, columns: str, invoice_id: uuid.UUID, company_id: uuid.UUID | None
+) -> dict[str, Any] | None:
+    """One invoice, if the company pays or is paid by it (any, for None)."""
+    row = await db.fetchrow(
+        f"""
+        SELECT {columns} FROM invoices
+        WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (payer_company_id, payee_company_id))
+        """,
+        invoice_id,
+        company_id,
+    )
+    return None if row is None else dict(row)
+
+
+# --- The impact ledger (impact.py) -------------------------------------------------------
+
+
+async def proposal_unit(conn: Connection, proposal_id: uuid.UUID) -> str | None:
+    """The unit the proposal (and so each side's listed price) was in."""
+    unit = await conn.fetchval("SELECT unit FROM proposals WHERE id = $1", proposal_id)
+    return None if unit is None else str(unit)
+
+
+async def add_impact_entry(conn: Connection, entry: dict[str, Any]) -> None:
+    """One row per confirmed delivery; a second call for the same delivery adds nothing."""
+    await conn.execute(
+        """
+        INSERT INTO impact_entries (delivery_id, contract_id, supplier_company_id,
+                                    receiver_company_id, resource, delivered_on, quantity, unit,
+                                    tonnes_diverted, water_m3, energy_mwh, co2e_avoided_kg,
+                                    transport_kg_co2e, amount_ore, supplier_gain_ore,
+                                    receiver_gain_ore, factors, basis)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        ON CONFLICT (delivery_id) DO NOTHING
+        """,
+        *(entry[column] for column in IMPACT_COLUMNS),
+    )
+
+
+IMPACT_COLUMNS = (
+    "delivery_id",
+    "contract_id",
+    "supplier_company_id",
+    "receiver_company_id",
+    "resource",
+    "delivered_on",
+    "quantity",
+    "unit",
+    "tonnes_diverted",
+    "water_m3",
+    "energy_mwh",
+    "co2e_avoided_kg",
+    "transport_kg_co2e",
+    "amount_ore",
+    "supplier_gain_ore",
+    "receiver_gain_ore",
+    "factors",
+    "basis",
+)
