@@ -21,7 +21,7 @@ BATCH = 100
 async def announce_expiring(pool: Pool, settings: Settings, today: date | None = None) -> int:
     """Announce one batch of listings whose window ends soon; how many."""
     async with pool.acquire() as conn, conn.transaction():
-        today = today or await conn.fetchval("SELECT current_date")
+        today = today or await storage.database_today(conn)
         rows = await storage.listings_ending(conn, settings.listing_expiry_notice_days, BATCH)
         for row in rows:
             assert row.available_until is not None  # the query selects only those

@@ -532,3 +532,9 @@ async def mark_expiry_warned(conn: Connection, listing_id: uuid.UUID, until: dat
     await conn.execute(
         "UPDATE listings SET expiry_warned_for = $2 WHERE id = $1", listing_id, until
     )
+
+
+async def database_today(conn: Connection) -> date:
+    """Today by the database's clock, the one ``listings_ending`` counts days with."""
+    today: date = await conn.fetchval("SELECT current_date")
+    return today
