@@ -73,6 +73,24 @@ def _bounds(parts: dict[str, str], language: Language) -> dict[str, str]:
     return out
 
 
+# The parts that hold numbers as the matcher writes them (1,874.5); bokmål writes 1 874,5.
+_NUMERIC = frozenset(
+    {"km", "gap", "total", "haulage", "kg", "net", "offered", "covered", "needed", "planned"}
+    | {"stated", "bounds"}
+)
+
+
+def _nb_numbers(parts: dict[str, str]) -> dict[str, str]:
+    def nb(text: str) -> str:
+        return re.sub(
+            r"\d[\d,]*(?:\.\d+)?",
+            lambda m: m.group(0).replace(",", "\u00a0").replace(".", ","),
+            text,
+        )
+
+    return {k: nb(v) if k in _NUMERIC else v for k, v in parts.items()}
+
+
 _SHAPES: tuple[tuple[str, Bilingual, Convert | None], ...] = (
     (
         r"same List of Waste code (?P<code>\d{6})",
@@ -218,7 +236,7 @@ def in_words(reason: str) -> Bilingual:
         found = pattern.match(reason)
         if found:
             parts = {k: v for k, v in found.groupdict().items() if v is not None}
-            nb = convert(parts, "nb") if convert else parts
+            nb = _nb_numbers(convert(parts, "nb") if convert else parts)
             en = convert(parts, "en") if convert else parts
             return Bilingual(said.nb.format(**nb), said.en.format(**en))
     return Bilingual(reason, reason)
