@@ -120,8 +120,8 @@ class ContractsController(Controller):
             form,
             partial(self._page, request, api, person, contract_id),
             f"/contracts/{contract_id}",
-            fields={"reason": "reason"},
-            default_field="reason",
+            fields={"reason": f"reason-{delivery_id}"},
+            default_field=f"reason-{delivery_id}",
         )
 
 
