@@ -95,7 +95,7 @@ class Api:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    async def call(
+    async def respond(
         self,
         method: str,
         service: str,
@@ -103,8 +103,8 @@ class Api:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """The decoded JSON answer; ``ApiProblem`` for anything but a success."""
+    ) -> httpx.Response:
+        """The whole answer (for its headers too); ``ApiProblem`` for anything but a success."""
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             response = await self.services.http.request(
@@ -118,6 +118,19 @@ class Api:
             raise ApiProblem(UNREACHABLE, "Service unavailable", str(exc)) from exc
         if response.status_code >= 400:
             raise ApiProblem.of(response)
+        return response
+
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The decoded JSON answer; ``ApiProblem`` for anything but a success."""
+        response = await self.respond(method, service, path, json=json, params=params)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

@@ -65,9 +65,15 @@ class InboxController(Controller):
         return render(request, "inbox/inbox.html", notes=notes)
 
     @post("/{entry_id:uuid}/read")
-    async def read(self, api: Api, entry_id: uuid.UUID) -> Redirect:
-        await api.post("notifications", f"/inbox/{entry_id}/read?lang={current_language()}")
-        return see_other("/inbox")
+    async def read(
+        self, request: Request[Any, Any, Any], api: Api, entry_id: uuid.UUID
+    ) -> Template | Redirect:
+        """Mark a note read. From htmx, the note read in its place and the unread badge
+        with the new count (out of band); without script, the inbox again."""
+        note = await api.post("notifications", f"/inbox/{entry_id}/read?lang={current_language()}")
+        if request.headers.get("hx-request") != "true":
+            return see_other("/inbox")
+        return render(request, "inbox/read.html", note=note, badge=badge(await unread_count(api)))
 
     @get("/stream", name="inbox_stream")
     async def stream(self, request: Request[Any, Any, Any], api: Api) -> ServerSentEvent:
@@ -93,6 +99,10 @@ class InboxController(Controller):
                         events, lines = parse_events(lines)
                         for event in events:
                             yield _relayed(event, note_template)
+                            if event.event == "notification":
+                                # The service counts the unread only when the stream
+                                # opens; a new note raises the badge here.
+                                yield _unread(await unread_count(api))
             except ApiProblem:
                 # The browser's EventSource reconnects by itself a few seconds later.
                 yield ServerSentEventMessage(
@@ -114,6 +124,22 @@ def _relayed(event: Event, note_template: Any) -> ServerSentEventMessage:
         )
     if event.event == "unread":
         count = int(text) if text.strip().isdigit() else 0
-        badge = f'<span class="badge">{count}</span>' if count else '<span class="badge"></span>'
-        return ServerSentEventMessage(data=badge, event="unread", id=event.id)
+        return _unread(count, event.id)
     return ServerSentEventMessage(comment=event.event)
+
+
+def badge(count: int) -> str:
+    """The unread badge beside the inbox link (empty when nothing is unread)."""
+    return f'<span class="badge">{count}</span>' if count else '<span class="badge"></span>'
+
+
+def _unread(count: int, event_id: str | None = None) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=badge(count), event="unread", id=event_id)
+
+
+async def unread_count(api: Api) -> int:
+    """The company's unread notes, as the notifications service counts them."""
+    response = await api.respond(
+        "GET", "notifications", "/inbox", params={"limit": 1, "lang": current_language()}
+    )
+    return int(response.headers.get("X-Unread-Count", "0"))
