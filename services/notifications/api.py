@@ -15,9 +15,9 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from pydantic import BaseModel, Field
 
-from services.notifications import storage
 from services.notifications.domain import LANGUAGES
 from services.notifications.live import HUB
+from services.notifications.storage import inbox as inbox_store
 from shared.db import Pool
 from shared.http import Problem, company_of
 
@@ -110,8 +110,8 @@ class InboxController(Controller):
         language = language_of(request, lang)
         after = _after(cursor)
         async with pool.acquire() as conn:
-            rows = await storage.inbox_page(conn, company, limit + 1, after)
-            unread = await storage.unread_count(conn, company)
+            rows = await inbox_store.inbox_page(conn, company, limit + 1, after)
+            unread = await inbox_store.unread_count(conn, company)
         headers = {"X-Unread-Count": str(unread)}
         if len(rows) > limit:
             rows = rows[:limit]
@@ -133,7 +133,7 @@ class InboxController(Controller):
         """Mark one of your notifications read."""
         language = language_of(request, lang)
         async with pool.acquire() as conn:
-            row = await storage.mark_read(conn, entry_id, company_of(request, "inbox:read"))
+            row = await inbox_store.mark_read(conn, entry_id, company_of(request, "inbox:read"))
         if row is None:
             raise Problem(404, "Not found", f"no notification {entry_id} of yours")
         return entry(row, language)
@@ -161,15 +161,15 @@ class InboxController(Controller):
             nonlocal last
             with HUB.subscription(company) as queue:
                 async with pool.acquire() as conn:
-                    count = await storage.unread_count(conn, company)
-                    known = last is not None and await storage.note(conn, last, company)
+                    count = await inbox_store.unread_count(conn, company)
+                    known = last is not None and await inbox_store.note(conn, last, company)
                     missed = (
-                        await storage.notes_since(conn, company, last)
+                        await inbox_store.notes_since(conn, company, last)
                         if known and last is not None
                         else []
                     )
                     if not known:  # start from now
-                        last = await storage.newest_note_id(conn, company)
+                        last = await inbox_store.newest_note_id(conn, company)
                 yield ServerSentEventMessage(data=count, event="unread")
                 for row in missed:
                     last = row["id"]
@@ -182,9 +182,9 @@ class InboxController(Controller):
                         continue
                     async with pool.acquire() as conn:
                         rows = (
-                            await storage.notes_since(conn, company, last)
+                            await inbox_store.notes_since(conn, company, last)
                             if last is not None
-                            else await storage.oldest_first(conn, company)
+                            else await inbox_store.oldest_first(conn, company)
                         )
                     for row in rows:
                         last = row["id"]

@@ -1,5 +1,6 @@
 """The notifications service's directory of people (whom to e-mail, in which language),
-kept from ``person.changed`` on listings.events.v1, and their e-mail preferences."""
+kept from ``person.changed`` on listings.events.v1 (``storage.people.remember``), and the
+routes of their e-mail preferences."""
 
 from __future__ import annotations
 
@@ -11,29 +12,9 @@ from litestar.di import NamedDependency
 from pydantic import BaseModel, Field
 
 from services.notifications.email import EVENT_TYPES
-from shared.db import Connection, Pool
-from shared.events import PersonChanged
+from services.notifications.storage import people as people_store
+from shared.db import Pool
 from shared.http import Problem, company_of, example_body, principal_of
-
-
-async def remember(conn: Connection, person: PersonChanged) -> None:
-    await conn.execute(
-        """
-        INSERT INTO people (person_id, company_id, email, name, language, role, status)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (person_id) DO UPDATE SET
-            company_id = excluded.company_id, email = excluded.email, name = excluded.name,
-            language = excluded.language, role = excluded.role, status = excluded.status,
-            updated_at = now()
-        """,
-        person.person_id,
-        person.company_id,
-        person.email,
-        person.name,
-        person.language,
-        person.role,
-        person.status,
-    )
 
 
 class Preferences(BaseModel):
@@ -96,26 +77,9 @@ class PreferencesController(Controller):
         person, company = _person(request)
         _check_types(data)
         async with pool.acquire() as conn, conn.transaction():
-            for event_type, enabled in data.email.items():
-                await conn.execute(
-                    """
-                    INSERT INTO person_email_preferences (person_id, event_type, enabled)
-                    VALUES ($1, $2, $3)
-                    ON CONFLICT (person_id, event_type) DO UPDATE SET enabled = excluded.enabled
-                    """,
-                    person,
-                    event_type,
-                    enabled,
-                )
+            await people_store.set_person_choices(conn, person, data.email)
             if data.daily_digest is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO email_digests (person_id, daily) VALUES ($1, $2)
-                    ON CONFLICT (person_id) DO UPDATE SET daily = excluded.daily
-                    """,
-                    person,
-                    data.daily_digest,
-                )
+                await people_store.set_daily_digest(conn, person, data.daily_digest)
         return await _resolved(pool, person, company)
 
     @get("/company", operation_id="get_company_preferences")
@@ -143,17 +107,7 @@ class PreferencesController(Controller):
         company = company_of(request, "company:admin")
         _check_types(data)
         async with pool.acquire() as conn, conn.transaction():
-            for event_type, enabled in data.email.items():
-                await conn.execute(
-                    """
-                    INSERT INTO company_email_preferences (company_id, event_type, enabled)
-                    VALUES ($1, $2, $3)
-                    ON CONFLICT (company_id, event_type) DO UPDATE SET enabled = excluded.enabled
-                    """,
-                    company,
-                    event_type,
-                    enabled,
-                )
+            await people_store.set_company_defaults(conn, company, data.email)
         return await _resolved(pool, None, company)
 
 
@@ -166,25 +120,14 @@ def _person(request: Request[Any, Any, Any]) -> tuple[uuid.UUID, uuid.UUID]:
 
 async def _resolved(pool: Pool, person: uuid.UUID | None, company: uuid.UUID) -> Preferences:
     async with pool.acquire() as conn:
-        own = dict(
-            await conn.fetch(
-                "SELECT event_type, enabled FROM person_email_preferences WHERE person_id = $1",
-                person,
-            )
-        )
-        default = dict(
-            await conn.fetch(
-                "SELECT event_type, enabled FROM company_email_preferences WHERE company_id = $1",
-                company,
-            )
-        )
-        daily = await conn.fetchval("SELECT daily FROM email_digests WHERE person_id = $1", person)
-        known = await conn.fetchrow(
-            "SELECT email, language FROM people WHERE person_id = $1 AND status = 'active'", person
-        )
+        own = await people_store.person_choices(conn, person)
+        default = await people_store.company_defaults(conn, company)
+        daily = await people_store.takes_daily_digest(conn, person)
+        known = await people_store.active_address(conn, person)
+    address, language = known or (None, None)
     return Preferences(
         email={t: own.get(t, default.get(t, True)) for t in EVENT_TYPES},
-        daily_digest=bool(daily),
-        address=known["email"] if known else None,
-        language=known["language"] if known else None,
+        daily_digest=daily,
+        address=address,
+        language=language,
     )

@@ -1,5 +1,6 @@
 """Which events notify which company, and what each is told, in Norwegian bokmål and
-English, with a link to the thing in the portal. No I/O here."""
+English, with a link to the thing in the portal; whose a webhook endpoint is, and what it
+may receive. No I/O here."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from shared.events import (
     InvoicePaid,
     InvoicePaymentFailed,
     ListingExpiring,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
     NegotiationCountered,
     NegotiationDeclined,
     NegotiationExpired,
@@ -332,3 +336,24 @@ ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
 def notes_for(event_id: uuid.UUID, payload: Payload) -> list[Note]:
     """What each concerned company is told of this event (nothing for others)."""
     return ROUTES[type(payload)](event_id, payload)
+
+
+# --- Webhook endpoints' owners -------------------------------------------------------------
+
+COMPANY_EVENT_TYPES = frozenset(kind.event_type for kind in ROUTES)
+PARTNER_EVENT_TYPES = frozenset(
+    kind.event_type for kind in (ListingPublished, ListingUpdated, ListingWithdrawn)
+)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose an endpoint is: a company's, or a partner key's."""
+
+    company_id: uuid.UUID | None = None
+    partner_key_id: uuid.UUID | None = None
+
+    @property
+    def receivable(self) -> frozenset[str]:
+        """The event types this owner may subscribe to."""
+        return COMPANY_EVENT_TYPES if self.company_id is not None else PARTNER_EVENT_TYPES

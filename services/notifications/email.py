@@ -20,6 +20,8 @@ import asyncpg
 import structlog
 
 from services.notifications.domain import ROUTES, Note
+from services.notifications.storage import email as email_store
+from services.notifications.storage import people as people_store
 from shared.db import Connection, Pool
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Topic
 from shared.outbox import enqueue
@@ -51,56 +53,29 @@ class Schedule:
     backoff_cap_seconds: float = 600.0
 
 
-async def wanted(conn: Connection, company_id: uuid.UUID, event_type: str) -> list[dict[str, Any]]:
-    """The active people of the company who want this event type by e-mail, with whether
-    they take a daily digest."""
-    rows = await conn.fetch(
-        """
-        SELECT p.person_id, p.email, p.language, coalesce(d.daily, false) AS daily
-        FROM people p
-        LEFT JOIN person_email_preferences pp
-               ON pp.person_id = p.person_id AND pp.event_type = $2
-        LEFT JOIN company_email_preferences cp
-               ON cp.company_id = p.company_id AND cp.event_type = $2
-        LEFT JOIN email_digests d ON d.person_id = p.person_id
-        WHERE p.company_id = $1 AND p.status = 'active'
-          AND coalesce(pp.enabled, cp.enabled, true)
-        ORDER BY p.person_id
-        """,
-        company_id,
-        event_type,
-    )
-    return [dict(r) for r in rows]
-
-
 async def enqueue_emails(
     conn: Connection, envelope: Envelope, notes: list[Note], settings: Settings
 ) -> None:
     """In the consumer's transaction: one e-mail per notified person, never two."""
     for note in notes:
-        for person in await wanted(conn, note.company_id, envelope.type):
+        for person in await people_store.email_recipients(conn, note.company_id, envelope.type):
             language = person["language"]
             url = settings.gateway_url + note.link
             body = f"{note.body.in_(language)}\n\n{FOOTER[language].format(url=url)}\n"
-            await conn.execute(
-                """
-                INSERT INTO emails (id, event_id, event_type, person_id, company_id, to_address,
-                                    language, subject, body, status)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                ON CONFLICT (event_id, person_id) DO NOTHING
-                """,
-                uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person['person_id']}"),
-                envelope.id,
-                envelope.type,
-                person["person_id"],
-                note.company_id,
-                person["email"],
-                language,
-                note.title.in_(language),
-                body,
-                "digest" if person["daily"] else "queued",
+            await email_store.queue_email(
+                conn,
+                email_id=uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person['person_id']}"),
+                event_id=envelope.id,
+                event_type=envelope.type,
+                person_id=person["person_id"],
+                company_id=note.company_id,
+                to_address=person["email"],
+                language=language,
+                subject=note.title.in_(language),
+                body=body,
+                status="digest" if person["daily"] else "queued",
             )
-    await conn.execute("NOTIFY emails_queued")
+    await email_store.wake_sender(conn)
 
 
 def message(
@@ -149,15 +124,7 @@ async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> 
 async def send_due(pool: Pool, settings: Settings, schedule: Schedule = Schedule()) -> int:
     """Send one batch of queued e-mails; how many were tried."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = [
-            dict(r)
-            for r in await conn.fetch(
-                """
-                SELECT * FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
-                ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED
-                """
-            )
-        ]
+        rows = await email_store.claim_due(conn)
         for row in rows:
             try:
                 mail = message(settings, row["to_address"], row["subject"], row["body"], row["id"])
@@ -165,11 +132,7 @@ async def send_due(pool: Pool, settings: Settings, schedule: Schedule = Schedule
             except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
                 await _failed_attempt(conn, row, repr(exc), schedule)
                 continue
-            await conn.execute(
-                "UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
-                "WHERE id = $1",
-                row["id"],
-            )
+            await email_store.mark_sent(conn, row["id"])
             await _outcome(conn, row, None)
     return len(rows)
 
@@ -179,25 +142,12 @@ async def _failed_attempt(
 ) -> None:
     attempts = row["attempts"] + 1
     if attempts >= GIVE_UP_AFTER:
-        await conn.execute(
-            "UPDATE emails SET status = 'failed', attempts = $2, last_error = $3 WHERE id = $1",
-            row["id"],
-            attempts,
-            error[:1000],
-        )
+        await email_store.mark_failed(conn, row["id"], attempts, error[:1000])
         await _outcome(conn, row, error[:1000])
         return
     delay = min(schedule.backoff_cap_seconds, schedule.backoff_base_seconds * 2 ** (attempts - 1))
-    await conn.execute(
-        """
-        UPDATE emails SET attempts = $2, last_error = $3,
-            next_attempt_at = now() + make_interval(secs => $4)
-        WHERE id = $1
-        """,
-        row["id"],
-        attempts,
-        error[:1000],
-        random.uniform(delay / 2, delay),
+    await email_store.retry_later(
+        conn, row["id"], attempts, error[:1000], random.uniform(delay / 2, delay)
     )
     log.warning("e-mail not sent, will retry", email_id=str(row["id"]), error=error)
 
@@ -215,16 +165,10 @@ async def send_digests(pool: Pool, settings: Settings, now: datetime | None = No
     cutoff = digest_due(now or datetime.now(UTC), settings.email_digest_hour)
     sent = 0
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            """
-            SELECT * FROM emails WHERE status = 'digest' AND created_at <= $1
-            ORDER BY person_id, created_at, id FOR UPDATE SKIP LOCKED
-            """,
-            cutoff,
-        )
+        rows = await email_store.claim_digest(conn, cutoff)
         by_person: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
-            by_person[row["person_id"]].append(dict(row))
+            by_person[row["person_id"]].append(row)
         for person_id, items in by_person.items():
             language = items[0]["language"]
             subject, intro = DIGEST["nb" if language == "nb" else "en"]
@@ -244,11 +188,7 @@ async def send_digests(pool: Pool, settings: Settings, now: datetime | None = No
                 )
                 continue
             for item in items:
-                await conn.execute(
-                    "UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1 "
-                    "WHERE id = $1",
-                    item["id"],
-                )
+                await email_store.mark_sent(conn, item["id"])
                 await _outcome(conn, item, None)
             sent += 1
     return sent
@@ -270,7 +210,7 @@ async def email_periodically(pool: Pool, settings: Settings) -> None:
     while True:
         try:
             async with pool.acquire() as listener:
-                await listener.add_listener("emails_queued", on_notify)
+                await listener.add_listener(email_store.CHANNEL, on_notify)
                 while True:
                     while await send_due(pool, settings, schedule) > 0:
                         pass

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.notifications import storage
-from services.notifications.directory import remember
-from services.notifications.domain import ROUTES, notes_for
+from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, notes_for
 from services.notifications.email import enqueue_emails
-from services.notifications.webhooks import PARTNER_EVENT_TYPES, enqueue_webhooks
+from services.notifications.storage import inbox as inbox_store
+from services.notifications.storage import people as people_store
+from services.notifications.webhooks import enqueue_webhooks
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import Envelope, Payload, PersonChanged, Topic
@@ -24,12 +24,14 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
             if isinstance(payload, PersonChanged):
-                await remember(conn, payload)
+                await people_store.remember(conn, payload)
                 return
             if type(payload) in ROUTES:
                 notes = notes_for(envelope.id, payload)
                 for note in notes:
-                    await storage.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
+                    await inbox_store.add_note(
+                        conn, note, envelope.id, envelope.type, envelope.subject
+                    )
                 await enqueue_emails(conn, envelope, notes, settings)
             await enqueue_webhooks(conn, envelope, payload)
 

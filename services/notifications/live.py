@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.notifications.storage import CHANNEL
+from services.notifications.storage import inbox as inbox_store
 from shared.db import Pool
 from shared.settings import Settings
 
@@ -68,15 +68,15 @@ async def listen(pool: Pool, settings: Settings) -> None:
     while True:
         try:
             async with pool.acquire() as conn:
-                await conn.add_listener(CHANNEL, HUB.on_notify)
+                await conn.add_listener(inbox_store.CHANNEL, HUB.on_notify)
                 try:
                     HUB.reset()
                     while not conn.is_closed():
                         await asyncio.sleep(5)
-                        await conn.execute("SELECT 1")
+                        await inbox_store.ping(conn)
                 finally:
                     with contextlib.suppress(Exception):
-                        await conn.remove_listener(CHANNEL, HUB.on_notify)
+                        await conn.remove_listener(inbox_store.CHANNEL, HUB.on_notify)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("inbox listener lost its connection, reconnecting", error=repr(exc))
             await asyncio.sleep(1)

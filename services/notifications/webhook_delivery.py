@@ -11,7 +11,8 @@ beside it as a background job of the notifications service, in every instance:
   Another instance finds the lock taken and leaves the endpoint alone; when the process
   dies, even by SIGKILL, PostgreSQL drops its session and with it the locks, so a restarted
   or another instance takes the endpoint over at once, without waiting for a lease to run
-  out. Each due delivery row is also claimed ``FOR UPDATE SKIP LOCKED``.
+  out. Each due delivery row is also claimed with a row lock that other workers skip
+  (``storage.webhooks.claim_due_delivery``).
 - **Endpoints are served concurrently**, up to ``Schedule.max_in_flight`` at a time, each in
   its own task, and no database connection is held while a request is out: a slow or dead
   endpoint costs one task and at most ``attempt_timeout_seconds`` per attempt.
@@ -48,6 +49,7 @@ import httpx
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from services.notifications.storage import webhooks as webhook_store
 from shared.db import Connection, Pool
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Payload, Topic
 from shared.http import cookieless
@@ -56,7 +58,6 @@ from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-CHANNEL = "webhooks"  # NOTIFY: new deliveries, or an endpoint resumed
 SOURCE = "/services/notifications"
 CONTENT_TYPE = "application/cloudevents+json"
 SIGNATURE_HEADER = "Viken-Signature"
@@ -64,7 +65,6 @@ EVENT_ID_HEADER = "Viken-Event-Id"
 DELIVERY_ID_HEADER = "Viken-Delivery-Id"
 USER_AGENT = "VikenPark-Webhooks/1"
 TOLERANCE_SECONDS = 300  # how old a signature receivers should accept
-LOCK_CLASS = 0x56504B57  # first key of the two-key advisory locks on endpoints ("VPKW")
 BATCH_PER_ENDPOINT = 100  # deliveries sent in a row to one endpoint before it is re-queued
 INTERRUPTED = (
     "interrupted: the sender stopped (a restart or a crash) before the endpoint answered; "
@@ -172,11 +172,6 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def lock_key(endpoint_id: uuid.UUID) -> int:
-    """The second key of an endpoint's advisory lock (a collision only serialises two)."""
-    return int.from_bytes(endpoint_id.bytes[:4], "big", signed=True)
-
-
 class EndpointLocks:
     """Session advisory locks on endpoints, on one connection that the worker holds (and
     LISTENs on). A lost connection loses its locks: its ``generation`` then moves on, so
@@ -200,7 +195,7 @@ class EndpointLocks:
             log.warning("webhook worker cannot reach the database", error=repr(exc))
             return False
         try:
-            await conn.add_listener(CHANNEL, self._on_notify)
+            await conn.add_listener(webhook_store.CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("webhook worker cannot LISTEN", error=repr(exc))
             await self._pool.release(conn)
@@ -214,9 +209,7 @@ class EndpointLocks:
         async with self._guard:
             if self._conn is None:
                 return None
-            taken = await self._conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", LOCK_CLASS, lock_key(endpoint_id)
-            )
+            taken = await webhook_store.try_lock_endpoint(self._conn, endpoint_id)
             return self.generation if taken else None
 
     async def unlock(self, endpoint_id: uuid.UUID, generation: int) -> None:
@@ -224,9 +217,7 @@ class EndpointLocks:
             if self._conn is None or generation != self.generation or self._conn.is_closed():
                 return
             try:
-                await self._conn.fetchval(
-                    "SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, lock_key(endpoint_id)
-                )
+                await webhook_store.unlock_endpoint(self._conn, endpoint_id)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("webhook worker lost its lock connection", error=repr(exc))
 
@@ -236,7 +227,7 @@ class EndpointLocks:
         if conn is None:
             return
         with contextlib.suppress(Exception):
-            await conn.remove_listener(CHANNEL, self._on_notify)
+            await conn.remove_listener(webhook_store.CHANNEL, self._on_notify)
         with contextlib.suppress(Exception):
             await self._pool.release(conn)
 
@@ -280,32 +271,20 @@ class WebhookWorker:
     async def start_due(self) -> float:
         """Start a task for each endpoint with a due delivery that this worker can lock;
         return how long to wait before looking again."""
-        rows = await self._pool.fetch(
-            """
-            SELECT d.endpoint_id,
-                   extract(epoch FROM min(d.next_attempt_at) - now())::float8 AS due_in
-            FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-            WHERE d.status = 'pending' AND e.status = 'active'
-              AND NOT d.endpoint_id = ANY($1::uuid[])
-              AND NOT EXISTS (SELECT 1 FROM revoked_api_keys r WHERE r.key_id = e.partner_key_id)
-            GROUP BY d.endpoint_id
-            ORDER BY due_in
-            LIMIT 500
-            """,
-            list(self._busy),
-        )
+        async with self._pool.acquire() as conn:
+            due = await webhook_store.due_endpoints(conn, list(self._busy))
         wait = self._schedule.poll_seconds
-        for row in rows:
-            if row["due_in"] > 0:
-                wait = min(wait, max(row["due_in"], 0.05))
+        for endpoint_id, due_in in due:
+            if due_in > 0:
+                wait = min(wait, max(due_in, 0.05))
                 break
             if len(self._busy) >= self._schedule.max_in_flight:
                 break  # a finishing task wakes the loop
-            generation = await self._locks.try_lock(row["endpoint_id"])
+            generation = await self._locks.try_lock(endpoint_id)
             if generation is None:  # another instance is at it; look again shortly
                 wait = min(wait, 1.0)
                 continue
-            self._start(row["endpoint_id"], generation)
+            self._start(endpoint_id, generation)
         return wait
 
     def _start(self, endpoint_id: uuid.UUID, generation: int) -> None:
@@ -324,16 +303,8 @@ class WebhookWorker:
         """Send the endpoint's due deliveries, oldest first, while it answers 2xx."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await _lock_endpoint(conn, endpoint_id)
-                await conn.execute(
-                    """
-                    UPDATE webhook_attempts a SET finished_at = now(), error = $2
-                    FROM webhook_deliveries d
-                    WHERE a.delivery_id = d.id AND d.endpoint_id = $1 AND a.finished_at IS NULL
-                    """,
-                    endpoint_id,
-                    INTERRUPTED,
-                )
+                await webhook_store.lock_endpoint(conn, endpoint_id)
+                await webhook_store.interrupt_unfinished_attempts(conn, endpoint_id, INTERRUPTED)
             for _ in range(BATCH_PER_ENDPOINT):
                 claimed = await self._start_attempt(endpoint_id)
                 if claimed is None:
@@ -352,32 +323,10 @@ class WebhookWorker:
     async def _start_attempt(self, endpoint_id: uuid.UUID) -> Claimed | None:
         """Claim the endpoint's oldest due delivery and commit the start of an attempt."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """
-                SELECT d.id, d.event_id, d.event_type, d.body, e.url, e.company_id, e.secret,
-                       CASE WHEN e.previous_secret_expires_at > now()
-                            THEN e.previous_secret END AS previous_secret
-                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
-                  AND e.status = 'active'
-                ORDER BY d.next_attempt_at, d.created_at, d.id
-                LIMIT 1
-                FOR UPDATE OF d SKIP LOCKED
-                """,
-                endpoint_id,
-            )
+            row = await webhook_store.claim_due_delivery(conn, endpoint_id)
             if row is None:
                 return None
-            attempt: int = await conn.fetchval(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE id = $1 "
-                "RETURNING attempts",
-                row["id"],
-            )
-            await conn.execute(
-                "INSERT INTO webhook_attempts (delivery_id, number) VALUES ($1, $2)",
-                row["id"],
-                attempt,
-            )
+            attempt = await webhook_store.start_attempt(conn, row["id"])
         secrets = (row["secret"],) + ((row["previous_secret"],) if row["previous_secret"] else ())
         return Claimed(
             delivery_id=row["id"],
@@ -423,49 +372,18 @@ class WebhookWorker:
     async def _finish(self, claimed: Claimed, outcome: Outcome) -> None:
         """Record the attempt and what it means for the delivery, with its event."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await _lock_endpoint(conn, claimed.endpoint_id)
+            await webhook_store.lock_endpoint(conn, claimed.endpoint_id)
             if outcome.ok:
-                row = await conn.fetchrow(
-                    """
-                    UPDATE webhook_deliveries
-                    SET status = 'delivered', completed_at = now(), last_error = NULL
-                    WHERE id = $1 AND status = 'pending'
-                    RETURNING attempts, completed_at
-                    """,
-                    claimed.delivery_id,
-                )
+                row = await webhook_store.mark_delivered(conn, claimed.delivery_id)
                 if row is not None:
                     await _announce(conn, claimed, row, None)
             elif outcome.status_code == 410:  # Gone: the receiver says stop
-                await conn.execute(
-                    """
-                    UPDATE webhook_endpoints
-                    SET status = 'paused', updated_at = now(),
-                        paused_reason = 'the endpoint answered 410 Gone'
-                    WHERE id = $1 AND status = 'active'
-                    """,
-                    claimed.endpoint_id,
-                )
-                await conn.execute(
-                    "UPDATE webhook_deliveries SET last_error = $2 WHERE id = $1",
-                    claimed.delivery_id,
-                    outcome.error,
-                )
+                await webhook_store.pause_gone_endpoint(conn, claimed.endpoint_id)
+                await webhook_store.note_delivery_error(conn, claimed.delivery_id, outcome.error)
                 log.warning("webhook endpoint answered 410 Gone; paused it", url=claimed.url)
             else:
-                row = await conn.fetchrow(
-                    """
-                    UPDATE webhook_deliveries d
-                    SET status = CASE WHEN now() >= d.created_at + make_interval(secs => $3)
-                                      THEN 'failed' ELSE 'pending' END,
-                        completed_at = CASE WHEN now() >= d.created_at + make_interval(secs => $3)
-                                            THEN now() END,
-                        next_attempt_at = least(now() + make_interval(secs => $4),
-                                                d.created_at + make_interval(secs => $3)),
-                        last_error = $2
-                    WHERE id = $1 AND status = 'pending'
-                    RETURNING status, attempts, completed_at
-                    """,
+                row = await webhook_store.retry_or_fail_delivery(
+                    conn,
                     claimed.delivery_id,
                     outcome.error,
                     self._schedule.give_up_after_seconds,
@@ -479,12 +397,8 @@ class WebhookWorker:
                         attempts=row["attempts"],
                         error=outcome.error,
                     )
-            await conn.execute(
-                """
-                UPDATE webhook_attempts
-                SET finished_at = now(), duration_ms = $3, status_code = $4, error = $5
-                WHERE delivery_id = $1 AND number = $2
-                """,
+            await webhook_store.finish_attempt(
+                conn,
                 claimed.delivery_id,
                 claimed.attempt,
                 outcome.duration_ms,
@@ -493,17 +407,8 @@ class WebhookWorker:
             )
 
 
-async def _lock_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:
-    """Lock order, against deadlocks with the API (a DELETE cascades from the endpoint to
-    its deliveries and their attempts): a transaction that changes more than one of them
-    locks the endpoint first, then deliveries, then attempts."""
-    await conn.execute(
-        "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE", endpoint_id
-    )
-
-
 async def _announce(
-    conn: Connection, claimed: Claimed, row: asyncpg.Record, error: str | None
+    conn: Connection, claimed: Claimed, row: dict[str, Any], error: str | None
 ) -> None:
     """``notification.delivered`` (no error) or ``notification.failed`` to the outbox."""
     facts: dict[str, Any] = {

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -34,24 +33,13 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notifications.domain import ROUTES, notes_for
-from services.notifications.webhook_delivery import CHANNEL
+from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, Owner, notes_for
+from services.notifications.storage import webhooks as webhook_store
 from shared.db import Connection, Pool
-from shared.events import (
-    PAYLOAD_TYPES,
-    Envelope,
-    ListingPublished,
-    ListingUpdated,
-    ListingWithdrawn,
-    Payload,
-)
+from shared.events import PAYLOAD_TYPES, Envelope, Payload
 from shared.http import Problem, example_body, principal_of
 
 DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
-COMPANY_EVENT_TYPES = frozenset(kind.event_type for kind in ROUTES)
-PARTNER_EVENT_TYPES = frozenset(
-    kind.event_type for kind in (ListingPublished, ListingUpdated, ListingWithdrawn)
-)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret
 ROTATION_GRACE_SECONDS = 24 * 3600  # the previous secret still signs this long after a rotation
@@ -91,19 +79,6 @@ def check_url(url: str) -> str:
     return url
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Whose an endpoint is: a company's, or a partner key's."""
-
-    company_id: uuid.UUID | None = None
-    partner_key_id: uuid.UUID | None = None
-
-    @property
-    def receivable(self) -> frozenset[str]:
-        """The event types this owner may subscribe to."""
-        return COMPANY_EVENT_TYPES if self.company_id is not None else PARTNER_EVENT_TYPES
-
-
 def owner_of(request: Request[Any, Any, Any]) -> Owner:
     """A company's administrator or API key (``company:admin``), or a partner key."""
     principal = principal_of(request)
@@ -141,9 +116,7 @@ def check_event_types(owner: Owner, event_types: list[str]) -> list[str]:
     )
 
 
-# --- Storage -------------------------------------------------------------------------------
-
-_OWNED = "company_id IS NOT DISTINCT FROM $2 AND partner_key_id IS NOT DISTINCT FROM $3"
+# --- What the API and the consumer do ------------------------------------------------------
 
 
 async def create_endpoint(
@@ -153,171 +126,19 @@ async def create_endpoint(
     event_types: list[str],
     description: str | None,
 ) -> dict[str, Any]:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO webhook_endpoints (id, company_id, partner_key_id, url, event_types,
-                                       description, secret)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        RETURNING *
-        """,
-        uuid.uuid4(),
-        owner.company_id,
-        owner.partner_key_id,
-        url,
-        event_types,
-        description,
-        new_secret(),
+    """A new endpoint of the owner's, with a new secret."""
+    return await webhook_store.add_endpoint(
+        conn, owner, url, event_types, description, new_secret()
     )
-    assert row is not None
-    return dict(row)
-
-
-async def endpoints_of(conn: Connection, owner: Owner) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT * FROM webhook_endpoints
-        WHERE company_id IS NOT DISTINCT FROM $1 AND partner_key_id IS NOT DISTINCT FROM $2
-        ORDER BY created_at, id
-        """,
-        owner.company_id,
-        owner.partner_key_id,
-    )
-    return [dict(r) for r in rows]
-
-
-async def endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT * FROM webhook_endpoints WHERE id = $1 AND {_OWNED}",
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-    )
-    return dict(row) if row else None
-
-
-async def update_endpoint(
-    conn: Connection, owner: Owner, endpoint_id: uuid.UUID, changes: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Change ``url``, ``event_types`` and ``description`` (those given)."""
-    columns = [c for c in ("url", "event_types", "description") if c in changes]
-    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=4))
-    row = await conn.fetchrow(
-        f"UPDATE webhook_endpoints SET {sets + ', ' if sets else ''}updated_at = now() "
-        f"WHERE id = $1 AND {_OWNED} RETURNING *",
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-        *(changes[c] for c in columns),
-    )
-    return dict(row) if row else None
-
-
-async def pause_endpoint(
-    conn: Connection, owner: Owner, endpoint_id: uuid.UUID, reason: str
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"""
-        UPDATE webhook_endpoints
-        SET status = 'paused', updated_at = now(),
-            paused_reason = CASE WHEN status = 'paused' THEN paused_reason ELSE $4 END
-        WHERE id = $1 AND {_OWNED} RETURNING *
-        """,
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-        reason,
-    )
-    return dict(row) if row else None
-
-
-async def resume_endpoint(
-    conn: Connection, owner: Owner, endpoint_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """Active again; its waiting deliveries are due at once (and the worker is woken)."""
-    row = await conn.fetchrow(
-        f"""
-        UPDATE webhook_endpoints SET status = 'active', paused_reason = NULL, updated_at = now()
-        WHERE id = $1 AND {_OWNED} RETURNING *
-        """,
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-    )
-    if row is None:
-        return None
-    await conn.execute(
-        """
-        UPDATE webhook_deliveries SET next_attempt_at = now()
-        WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at > now()
-        """,
-        endpoint_id,
-    )
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return dict(row)
 
 
 async def rotate_secret(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """A new secret; the one it replaces still signs (as a second ``v1``) for 24 hours."""
-    row = await conn.fetchrow(
-        f"""
-        UPDATE webhook_endpoints
-        SET previous_secret = secret,
-            previous_secret_expires_at = now() + make_interval(secs => $5),
-            secret = $4, updated_at = now()
-        WHERE id = $1 AND {_OWNED} RETURNING *
-        """,
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-        new_secret(),
-        float(ROTATION_GRACE_SECONDS),
+    return await webhook_store.replace_secret(
+        conn, owner, endpoint_id, new_secret(), float(ROTATION_GRACE_SECONDS)
     )
-    return dict(row) if row else None
-
-
-async def delete_endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> bool:
-    """Gone, with its deliveries and their log."""
-    deleted = await conn.fetchval(
-        f"DELETE FROM webhook_endpoints WHERE id = $1 AND {_OWNED} RETURNING true",
-        endpoint_id,
-        owner.company_id,
-        owner.partner_key_id,
-    )
-    return bool(deleted)
-
-
-async def deliveries_page(
-    conn: Connection,
-    endpoint_id: uuid.UUID,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> list[dict[str, Any]]:
-    """Newest first, each with its attempts (newest first); ``after`` ends the last page."""
-    rows = await conn.fetch(
-        """
-        SELECT id, event_id, event_type, status, attempts, next_attempt_at, last_error,
-               created_at, completed_at
-        FROM webhook_deliveries
-        WHERE endpoint_id = $1
-          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
-        ORDER BY created_at DESC, id DESC
-        LIMIT $2
-        """,
-        endpoint_id,
-        limit,
-        *(after if after else (None, None)),
-    )
-    deliveries = [dict(r) | {"attempt_log": []} for r in rows]
-    by_id = {d["id"]: d for d in deliveries}
-    for attempt in await conn.fetch(
-        "SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) "
-        "ORDER BY delivery_id, number DESC",
-        list(by_id),
-    ):
-        by_id[attempt["delivery_id"]]["attempt_log"].append(dict(attempt))
-    return deliveries
 
 
 async def enqueue_webhooks(conn: Connection, envelope: Envelope, payload: Payload) -> None:
@@ -329,40 +150,20 @@ async def enqueue_webhooks(conn: Connection, envelope: Envelope, payload: Payloa
         companies = list(dict.fromkeys(n.company_id for n in notes_for(envelope.id, payload)))
         if not companies:
             return
-        endpoint_ids = await conn.fetch(
-            """
-            SELECT id FROM webhook_endpoints
-            WHERE company_id = ANY($1::uuid[]) AND $2 = ANY(event_types)
-            """,
-            companies,
-            envelope.type,
-        )
+        endpoint_ids = await webhook_store.company_endpoints_for(conn, companies, envelope.type)
     elif envelope.type in PARTNER_EVENT_TYPES:
-        endpoint_ids = await conn.fetch(
-            """
-            SELECT e.id FROM webhook_endpoints e
-            WHERE e.partner_key_id IS NOT NULL AND $1 = ANY(e.event_types)
-              AND NOT EXISTS (SELECT 1 FROM revoked_api_keys r WHERE r.key_id = e.partner_key_id)
-            """,
-            envelope.type,
-        )
+        endpoint_ids = await webhook_store.partner_endpoints_for(conn, envelope.type)
     else:
         return
     if not endpoint_ids:
         return
-    body = envelope.to_bytes()
-    await conn.executemany(
-        """
-        INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (event_id, endpoint_id) DO NOTHING
-        """,
-        [
-            (delivery_id(envelope.id, r["id"]), r["id"], envelope.id, envelope.type, body)
-            for r in endpoint_ids
-        ],
-    )
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)  # delivered at commit
+    await webhook_store.add_deliveries(
+        conn,
+        envelope.id,
+        envelope.type,
+        envelope.to_bytes(),
+        [(delivery_id(envelope.id, e), e) for e in endpoint_ids],
+    )  # delivered at commit
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -576,7 +377,7 @@ class WebhookEndpointController(Controller):
         """Your endpoints (your company's, or your partner key's), oldest first."""
         owner = owner_of(request)
         async with pool.acquire() as conn:
-            return [Endpoint.of(r) for r in await endpoints_of(conn, owner)]
+            return [Endpoint.of(r) for r in await webhook_store.endpoints_of(conn, owner)]
 
     @get("/{endpoint_id:uuid}", operation_id="get_webhook_endpoint")
     async def one(
@@ -587,7 +388,7 @@ class WebhookEndpointController(Controller):
     ) -> Endpoint:
         """One of your endpoints."""
         async with pool.acquire() as conn:
-            row = await endpoint(conn, owner_of(request), endpoint_id)
+            row = await webhook_store.endpoint(conn, owner_of(request), endpoint_id)
         if row is None:
             raise _not_found(endpoint_id)
         return Endpoint.of(row)
@@ -628,7 +429,7 @@ class WebhookEndpointController(Controller):
         if "description" in data.model_fields_set:
             changes["description"] = data.description
         async with pool.acquire() as conn:
-            row = await update_endpoint(conn, owner, endpoint_id, changes)
+            row = await webhook_store.update_endpoint(conn, owner, endpoint_id, changes)
         if row is None:
             raise _not_found(endpoint_id)
         return Endpoint.of(row)
@@ -643,7 +444,9 @@ class WebhookEndpointController(Controller):
         """Stop sending to the endpoint: its deliveries wait (they do not fail) until you
         resume it. A request already out finishes."""
         async with pool.acquire() as conn:
-            row = await pause_endpoint(conn, owner_of(request), endpoint_id, "paused by you")
+            row = await webhook_store.pause_endpoint(
+                conn, owner_of(request), endpoint_id, "paused by you"
+            )
         if row is None:
             raise _not_found(endpoint_id)
         return Endpoint.of(row)
@@ -658,7 +461,7 @@ class WebhookEndpointController(Controller):
         """Send to the endpoint again, starting at once with the deliveries that waited.
         A delivery whose retry time ran out while it waited gets one more attempt."""
         async with pool.acquire() as conn, conn.transaction():
-            row = await resume_endpoint(conn, owner_of(request), endpoint_id)
+            row = await webhook_store.resume_endpoint(conn, owner_of(request), endpoint_id)
         if row is None:
             raise _not_found(endpoint_id)
         return Endpoint.of(row)
@@ -692,7 +495,7 @@ class WebhookEndpointController(Controller):
     ) -> None:
         """Delete the endpoint with its pending deliveries and its log."""
         async with pool.acquire() as conn:
-            if not await delete_endpoint(conn, owner_of(request), endpoint_id):
+            if not await webhook_store.delete_endpoint(conn, owner_of(request), endpoint_id):
                 raise _not_found(endpoint_id)
 
     @get("/{endpoint_id:uuid}/deliveries", operation_id="list_webhook_deliveries")
@@ -709,9 +512,9 @@ class WebhookEndpointController(Controller):
         `Link` header names the next page (`rel="next"`) and `X-Next-Cursor` its cursor."""
         after = _after(cursor)
         async with pool.acquire() as conn:
-            if await endpoint(conn, owner_of(request), endpoint_id) is None:
+            if await webhook_store.endpoint(conn, owner_of(request), endpoint_id) is None:
                 raise _not_found(endpoint_id)
-            rows = await deliveries_page(conn, endpoint_id, limit + 1, after)
+            rows = await webhook_store.deliveries_page(conn, endpoint_id, limit + 1, after)
         headers: dict[str, str] = {}
         if len(rows) > limit:
             rows = rows[:limit]

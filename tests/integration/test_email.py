@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 
 import services.notifications as notifications_package
 from services.notifications import email
-from services.notifications.directory import remember
 from services.notifications.domain import notes_for
+from services.notifications.storage.people import remember
 from shared.db import Pool, create_pool
 from shared.events import Envelope, NegotiationCountered, PersonChanged, Terms
 from shared.migrations import migrate

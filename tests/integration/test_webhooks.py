@@ -20,6 +20,8 @@ import pytest
 import structlog.testing
 
 import services.notifications as notifications_package
+from services.notifications.domain import Owner
+from services.notifications.storage import webhooks as webhook_store
 from services.notifications.webhook_delivery import (
     INTERRUPTED,
     Schedule,
@@ -30,14 +32,9 @@ from services.notifications.webhook_delivery import (
     verify,
 )
 from services.notifications.webhooks import (
-    Owner,
     create_endpoint,
-    delete_endpoint,
-    deliveries_page,
     delivery_id,
     enqueue_webhooks,
-    pause_endpoint,
-    resume_endpoint,
     rotate_secret,
 )
 from shared.db import Pool, create_pool
@@ -255,7 +252,7 @@ async def endpoint(
     async with pool.acquire() as conn:
         row = await create_endpoint(conn, owner, url, list(event_types), None)
         if paused:
-            await pause_endpoint(conn, owner, row["id"], "paused by you")
+            await webhook_store.pause_endpoint(conn, owner, row["id"], "paused by you")
     return row
 
 
@@ -266,7 +263,7 @@ async def deliveries(pool: Pool) -> set[tuple[uuid.UUID, uuid.UUID]]:
 
 async def delivery(pool: Pool, endpoint_id: uuid.UUID) -> dict[str, Any]:
     async with pool.acquire() as conn:
-        rows = await deliveries_page(conn, endpoint_id, 10, None)
+        rows = await webhook_store.deliveries_page(conn, endpoint_id, 10, None)
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -442,7 +439,7 @@ async def test_410_gone_pauses_the_endpoint_and_its_deliveries_wait_until_resume
         statuses = await pool.fetch("SELECT status FROM webhook_deliveries")
         assert [r["status"] for r in statuses] == ["pending", "pending"]
         async with pool.acquire() as conn, conn.transaction():
-            await resume_endpoint(conn, owner, hook["id"])
+            await webhook_store.resume_endpoint(conn, owner, hook["id"])
         await eventually(lambda: _delivered(pool, 2), timeout=10)
     assert len(receiver.on("/gone")) == 3
     assert [e.type for e in await outbox(pool)] == ["notification.delivered"] * 2
@@ -583,7 +580,7 @@ async def test_an_endpoint_deleted_while_its_attempt_is_recorded_goes_cleanly(
                 )
                 receiver.release()  # the request ends unanswered; the worker records it
                 await eventually(lambda: _someone_waits_for_a_lock(pool))
-                assert await delete_endpoint(conn, owner, doomed["id"])
+                assert await webhook_store.delete_endpoint(conn, owner, doomed["id"])
             # the worker carries on with the other endpoint
             await consume(pool, cancelled(company))
             await eventually(lambda: _status(pool, kept["id"], "delivered"), timeout=10)

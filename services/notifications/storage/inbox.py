@@ -1,4 +1,5 @@
-"""All SQL of the notifications service."""
+"""The inbox's SQL: each company's notes, page by page, read or not, and the NOTIFY that
+announces a new one to the live streams (``live``)."""
 
 from __future__ import annotations
 
@@ -125,3 +126,8 @@ async def mark_read(
         company_id,
     )
     return dict(row) if row else None
+
+
+async def ping(conn: Connection) -> None:
+    """A round trip, so that a dead LISTEN connection shows itself."""
+    await conn.execute("SELECT 1")

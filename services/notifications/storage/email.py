@@ -1,0 +1,111 @@
+"""The e-mail queue's SQL: e-mails queued in the consumer's transaction, claimed by the
+worker one batch (or one digest time) at a time, then sent, retried or given up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from shared.db import Connection
+
+CHANNEL = "emails_queued"  # NOTIFY: new e-mails to send
+
+
+async def queue_email(
+    conn: Connection,
+    *,
+    email_id: uuid.UUID,
+    event_id: uuid.UUID,
+    event_type: str,
+    person_id: uuid.UUID,
+    company_id: uuid.UUID,
+    to_address: str,
+    language: str,
+    subject: str,
+    body: str,
+    status: str,
+) -> None:
+    """Queue one e-mail (``queued``, or ``digest`` to wait for the day's digest), once per
+    event and person."""
+    await conn.execute(
+        """
+        INSERT INTO emails (id, event_id, event_type, person_id, company_id, to_address,
+                            language, subject, body, status)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (event_id, person_id) DO NOTHING
+        """,
+        email_id,
+        event_id,
+        event_type,
+        person_id,
+        company_id,
+        to_address,
+        language,
+        subject,
+        body,
+        status,
+    )
+
+
+async def wake_sender(conn: Connection) -> None:
+    """Wake the e-mail worker (at commit)."""
+    await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+async def claim_due(conn: Connection) -> list[dict[str, Any]]:
+    """Up to 20 queued e-mails whose time has come, locked for this transaction (others
+    skip them)."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED
+        """
+    )
+    return [dict(r) for r in rows]
+
+
+async def claim_digest(conn: Connection, cutoff: datetime) -> list[dict[str, Any]]:
+    """The e-mails gathered for digests up to ``cutoff``, by person then age, locked for
+    this transaction (others skip them)."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM emails WHERE status = 'digest' AND created_at <= $1
+        ORDER BY person_id, created_at, id FOR UPDATE SKIP LOCKED
+        """,
+        cutoff,
+    )
+    return [dict(r) for r in rows]
+
+
+async def mark_sent(conn: Connection, email_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1 WHERE id = $1",
+        email_id,
+    )
+
+
+async def mark_failed(conn: Connection, email_id: uuid.UUID, attempts: int, error: str) -> None:
+    """Given up: no more attempts."""
+    await conn.execute(
+        "UPDATE emails SET status = 'failed', attempts = $2, last_error = $3 WHERE id = $1",
+        email_id,
+        attempts,
+        error,
+    )
+
+
+async def retry_later(
+    conn: Connection, email_id: uuid.UUID, attempts: int, error: str, delay_seconds: float
+) -> None:
+    await conn.execute(
+        """
+        UPDATE emails SET attempts = $2, last_error = $3,
+            next_attempt_at = now() + make_interval(secs => $4)
+        WHERE id = $1
+        """,
+        email_id,
+        attempts,
+        error,
+        delay_seconds,
+    )
