@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
+from shared import knowledge
 from shared.resources import RESOURCE_CLASSES
 
 Language = Literal["nb", "en"]
@@ -60,6 +61,32 @@ def _resources(*names: str) -> Convert:
         return {k: _resource(v, language) if k in names else v for k, v in parts.items()}
 
     return convert
+
+
+# Who published the emission factors (shared/data/emission-factors.csv), as people know them.
+_PUBLISHERS = (
+    "DESNZ",
+    "ICE",
+    "NVE",
+    "Nasjonale standardfaktorer",
+    "Norsk Fjernvarme",
+    "Yara",
+)
+
+
+def _sources(parts: dict[str, str], language: Language) -> dict[str, str]:
+    """The emission factors' keys (``disp.any.efw``) as their publishers and years."""
+    factors = knowledge.emission_factors()
+    named = []
+    for key in (k.strip() for k in parts["factors"].split(",")):
+        factor = factors.get(key)
+        publisher = next((p for p in _PUBLISHERS if factor and factor.source.startswith(p)), None)
+        if factor is None or publisher is None:
+            named.append(key)
+        else:
+            named.append(f"{publisher} {factor.year}" if factor.year.isdigit() else publisher)
+    label = "kilde" if language == "nb" else "source"
+    return {**parts, "factors": f"{label}: {', '.join(dict.fromkeys(named))}"}
 
 
 def _bounds(parts: dict[str, str], language: Language) -> dict[str, str]:
@@ -184,14 +211,14 @@ _SHAPES: tuple[tuple[str, Bilingual, Convert | None], ...] = (
             "unngår omtrent {kg} kg CO2e ({factors}), {net} kg etter utslippene fra veitransporten",
             "avoids about {kg} kg CO2e ({factors}), {net} kg after the road transport's emissions",
         ),
-        None,
+        _sources,
     ),
     (
         rf"avoids about (?P<kg>{_NUMBER}) kg CO2e \((?P<factors>.*)\)",
         Bilingual(
             "unngår omtrent {kg} kg CO2e ({factors})", "avoids about {kg} kg CO2e ({factors})"
         ),
-        None,
+        _sources,
     ),
     (
         rf"part of the park-wide plan (?P<plan>\S+): (?P<planned>{_QUANTITY}) of the "

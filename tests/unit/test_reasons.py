@@ -121,8 +121,10 @@ def test_an_unknown_reason_is_shown_as_written() -> None:
 
 def test_numbers_read_as_each_language_writes_them() -> None:
     said = in_words("avoids about 2,811 kg CO2e (disp.any.efw), 2,795.5 kg net of road transport")
-    assert said.nb.startswith("unngår omtrent 2\u00a0811 kg CO2e (disp.any.efw), 2\u00a0795,5 kg")
-    assert said.en.startswith("avoids about 2,811 kg CO2e (disp.any.efw), 2,795.5 kg")
+    assert said.nb.startswith(
+        "unngår omtrent 2\u00a0811 kg CO2e (kilde: DESNZ 2025), 2\u00a0795,5 kg"
+    )
+    assert said.en.startswith("avoids about 2,811 kg CO2e (source: DESNZ 2025), 2,795.5 kg")
     assert in_words("the sites are 0.2 km apart").nb == "stedene ligger 0,2 km fra hverandre"
     assert in_words("the offer of 12.5 t covers 10 t of the 10 t needed").nb.startswith(
         "tilbudet på 12,5 t dekker 10 t"
