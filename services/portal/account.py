@@ -27,6 +27,7 @@ from services.portal.pages import (
 )
 from services.portal.problems import FormErrors, explain
 from services.portal.session import SESSION_KEY, SignedIn, person_of, signed_in
+from shared.settings import Settings
 
 LANGUAGE_COOKIE = "lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -125,6 +126,55 @@ class AccountController(Controller):
             with contextlib.suppress(ApiProblem):
                 person.company_name = (await api.get("listings", "/companies/me"))["name"]
         return language
+
+    @get("/join", name="join")
+    async def join_form(self, request: Request[Any, Any, Any], token: str = "") -> Template:
+        """The page an invited colleague opens from the link their administrator sent."""
+        return render(request, "account/join.html", values={"token": token.strip()})
+
+    @post("/join")
+    async def join(self, request: Request[Any, Any, Any], services: Services) -> Template:
+        """Choose a password with the invitation; then the sign-in page, e-mail filled in."""
+        form = await form_of(request)
+        token, password = form.get("token", "").strip(), form.get("password", "")
+        problems = {
+            name: _(N_("This field is required."))
+            for name, value in (("token", token), ("password", password))
+            if not value
+        }
+        if password and form.get("again", "") != password:
+            problems["again"] = _(N_("The two passwords are not the same."))
+        if problems:
+            errors = FormErrors(
+                _(N_("Some of what you entered needs correcting; see the marked fields.")),
+                problems,
+            )
+            return self._join_again(request, errors, token)
+        anonymous = services.as_person(None, current_language())
+        try:
+            person = await anonymous.post(
+                "listings", "/people/accept-invitation", {"token": token, "password": password}
+            )
+        except ApiProblem as problem:
+            errors = explain(problem, {"token": "token", "password": "password"})
+            if any(e.get("field") == "token" for e in problem.errors):
+                errors.fields["token"] = _(
+                    N_("This invitation is unknown, used or expired; ask your administrator again.")
+                )
+            return self._join_again(request, errors, token)
+        return render(
+            request,
+            "account/sign_in.html",
+            values={"email": person["email"]},
+            next="",
+            notice=_(N_("Your password is set. Sign in to start.")),
+        )
+
+    @staticmethod
+    def _join_again(request: Request[Any, Any, Any], errors: FormErrors, token: str) -> Template:
+        return render(
+            request, "account/join.html", status_code=400, errors=errors, values={"token": token}
+        )
 
     @post("/sign-out")
     async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -240,4 +290,5 @@ class CompanyController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        return await self._page(request, api, invited=invited)
+        settings: Settings = request.app.state.settings
+        return await self._page(request, api, invited=invited, join_base=settings.gateway_url)
