@@ -24,6 +24,7 @@ from services.portal.forms import (
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
+from services.portal.trades import company_names
 from shared.ewc import WasteCode, catalogue, normalise
 from shared.resources import RESOURCE_CLASSES
 
@@ -209,9 +210,11 @@ class SearchController(Controller):
         except ApiProblem as problem:
             errors = explain(problem, {k: k for k in SEARCH_FILTERS})
         fragment = request.headers.get("hx-request") == "true"
+        names = await company_names(api, {str(item["company_id"]) for item in page["items"]})
         return render(
             request,
             "listings/results.html" if fragment else "listings/search.html",
+            names=names,
             fragment=fragment,
             status_code=200 if errors is None else 400,
             errors=errors,

@@ -243,6 +243,7 @@ async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, sta
         await shoot(a, "company")
         await a.goto("/search?q=Green+waste")
         await expect(a.locator("#results")).to_contain_text("Green waste for the digester")
+        await expect(a.locator("#results")).to_contain_text(receiver["name"])  # who needs it
         await shoot(a, "search")
         await a.set_viewport_size({"width": 390, "height": 844})
         await a.goto(negotiation_path)
