@@ -9,6 +9,7 @@ Each page is photographed into screenshots/ (git-ignored) for a person to look a
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import date
@@ -251,10 +252,19 @@ async def test_marking_a_note_read_lowers_the_unread_badge_in_place(
                 price_per_unit_ore=price,
             )
 
-        async def some_unread() -> int:
-            return await unread_count(client, supplier)
+        # The matcher may find more than one counterpart (substitutes from the knowledge
+        # base, other tests' listings): wait until the count has settled.
+        seen: list[int] = []
 
-        before = await eventually(some_unread, timeout=60)
+        async def settled_unread() -> int | None:
+            seen.append(await unread_count(client, supplier))
+            await asyncio.sleep(1)
+            recent = seen[-4:]
+            return (
+                recent[0] if len(recent) == 4 and recent[0] > 0 and len(set(recent)) == 1 else None
+            )
+
+        before = await eventually(settled_unread, timeout=90)
 
         made = await context(browser, stack)
         try:
