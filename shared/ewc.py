@@ -15,6 +15,11 @@ EWC_FILE = Path(__file__).parent / "data" / "ewc-codes.csv"
 ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
 
 
+def spaced(code: str) -> str:
+    """A six-digit code as people write it, ``03 01 05``; anything else as it is."""
+    return f"{code[:2]} {code[2:4]} {code[4:]}" if len(code) == 6 else code
+
+
 @dataclass(frozen=True)
 class WasteCode:
     code: str
@@ -27,8 +32,7 @@ class WasteCode:
     @property
     def display(self) -> str:
         """The code as printed in the List of Waste: ``03 01 05`` (``*`` when hazardous)."""
-        spaced = f"{self.code[:2]} {self.code[2:4]} {self.code[4:]}"
-        return spaced + ("*" if self.hazardous else "")
+        return spaced(self.code) + ("*" if self.hazardous else "")
 
 
 class UnknownWasteCode(LookupError):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 from shared import knowledge
+from shared.ewc import spaced
 from shared.resources import RESOURCE_CLASSES
 
 Language = Literal["nb", "en"]
@@ -42,8 +43,7 @@ _BOUND_WORDS = (
 
 def _code(parts: dict[str, str], language: Language) -> dict[str, str]:
     """``030105`` as ``03 01 05``."""
-    code = parts["code"]
-    return {**parts, "code": f"{code[:2]} {code[2:4]} {code[4:]}"}
+    return {**parts, "code": spaced(parts["code"])}
 
 
 def _resource(value: str, language: Language) -> str:
@@ -52,7 +52,7 @@ def _resource(value: str, language: Language) -> str:
     if kind is not None:
         return (kind.label_nb or kind.label) if language == "nb" else kind.label
     if re.fullmatch(r"\d{6}", value):
-        return f"{value[:2]} {value[2:4]} {value[4:]}"
+        return spaced(value)
     return value
 
 

