@@ -90,14 +90,21 @@ async def shoot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-async def sign_in(page: Page, company: dict[str, Any], shot: str | None = None) -> None:
-    await page.goto("/")
-    await expect(page).to_have_url(re.compile(r"/sign-in"))
-    await page.get_by_label(re.compile("E-mail|E-post")).fill(company["email"])
-    await page.get_by_label(re.compile("Password|Passord")).fill(PASSWORD)
+async def submit_sign_in(
+    page: Page, email: str, password: str = PASSWORD, shot: str | None = None
+) -> None:
+    """Fill in the sign-in form on the page shown, in either language, and send it."""
+    await page.get_by_label(re.compile("E-mail|E-post")).fill(email)
+    await page.get_by_label(re.compile("Password|Passord")).fill(password)
     if shot:
         await shoot(page, shot)
     await page.get_by_role("button", name=re.compile("^(Sign in|Logg inn)$")).click()
+
+
+async def sign_in(page: Page, company: dict[str, Any], shot: str | None = None) -> None:
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/sign-in"))
+    await submit_sign_in(page, company["email"], shot=shot)
     await expect(page).to_have_url(re.compile(r"/listings$"))
     await expect(page.locator("header")).to_contain_text(company["name"])
 

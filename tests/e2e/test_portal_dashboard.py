@@ -25,6 +25,7 @@ from tests.e2e.test_portal_browser import (
     company_with_admin,
     context,
     shoot,
+    submit_sign_in,
 )
 from tests.support import Stack, eventually
 
@@ -91,9 +92,7 @@ async def figure(page: Page, name: str) -> Decimal:
 
 async def sign_in_as(page: Page, email: str) -> None:
     await page.goto("/sign-in")
-    await page.get_by_label(re.compile("E-mail|E-post")).fill(email)
-    await page.get_by_label(re.compile("Password|Passord")).fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("^(Sign in|Logg inn)$")).click()
+    await submit_sign_in(page, email)
 
 
 async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: Stack) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_portal_browser import browser, shoot
+from tests.e2e.test_portal_browser import browser, shoot, submit_sign_in
 from tests.e2e.test_portal_dashboard import figure
 from tests.e2e.test_symbiosis_up import start_up, up_env, wait_for
 from tests.support import free_port_block
@@ -30,9 +30,7 @@ __all__ = ["browser"]  # the fixture, shared with the other browser tests
 async def sign_in(page: Page, email: str, password: str) -> None:
     await page.goto("/")
     await expect(page).to_have_url(re.compile(r"/sign-in"))
-    await page.get_by_label(re.compile("E-mail|E-post")).fill(email)
-    await page.get_by_label(re.compile("Password|Passord")).fill(password)
-    await page.get_by_role("button", name=re.compile("^(Sign in|Logg inn)$")).click()
+    await submit_sign_in(page, email, password)
     await expect(page).not_to_have_url(re.compile(r"/sign-in"))
 
 
@@ -72,7 +70,9 @@ async def test_a_new_user_trades_on_the_demo_park_in_the_browser(
             await expect(b.locator("html")).to_have_attribute("lang", "en")
             await b.goto("/proposals")
             bark = b.locator("#trade-list a", has_text="Spruce and pine bark")
-            await expect(bark.first).to_be_visible()
+            # the demo's proposals become negotiations a little after `up` is ready; the
+            # list follows them as they come
+            await expect(bark.first).to_be_visible(timeout=60_000)
             await shoot(b, "demo-proposals")
             await bark.first.click()
             await expect(b).to_have_url(re.compile(r"/negotiations/[0-9a-f-]{36}$"))
