@@ -224,24 +224,52 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
         handle.close()
 
 
+def _confirm_reset(paths: list[Path], yes: bool) -> None:
+    """Ask before deleting; without a terminal to ask on, only --yes goes ahead."""
+    listing = "\n".join(f"  {path}" for path in paths) or "  (nothing yet)"
+    console.print(f"--reset-demo deletes this machine's exchange data:\n{listing}")
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserError("--reset-demo asks before it deletes; answer in a terminal, or add --yes")
+    if not typer.confirm("Delete it and load the demo afresh?", default=False):
+        raise UserError("nothing was deleted")
+
+
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load the Viken Park demo park.")] = False,
+    reset_demo: Annotated[
+        bool,
+        typer.Option(
+            "--reset-demo",
+            help="Delete the embedded data (database, events, demo sign-ins, kept e-mails) "
+            "and load the demo afresh; asks first.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before --reset-demo deletes.")
+    ] = False,
 ) -> None:
     """Start everything on this machine: database, broker, services and gateway.
 
     With nothing configured it starts the embedded PostgreSQL (data kept in
     SYMBIOSIS_DATA_DIR, default ./.symbiosis) and the embedded broker. Set
     SYMBIOSIS_DATABASE_URL and SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS to use real servers.
+    A demo load that was interrupted is finished by the next `up --demo`.
     Ctrl-C stops everything it started.
     """
+    from symbiosis.embedded import embedded_data, remove_embedded_data
     from symbiosis.supervisor import Supervisor
 
     settings = Settings()
     try:
         with _exclusive(settings.data_dir):
+            if reset_demo:
+                _confirm_reset(embedded_data(settings), yes)
+                remove_embedded_data(settings)
             supervisor = Supervisor(settings, step=_step, console=console)
-            code = supervisor.run(demo=demo)
+            code = supervisor.run(demo=demo or reset_demo)
     except UserError as exc:
         raise _fail(str(exc)) from None
     raise typer.Exit(code=code)

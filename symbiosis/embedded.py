@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from shared.settings import ENV_PREFIX, Settings
+from symbiosis.errors import UserError
 from symbiosis.processes import Child, port_open
 
 PG_SYSTEM_USER = "symbiosis-pg"
@@ -104,7 +106,7 @@ class EmbeddedPostgres:
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             _make_traversable(self.pgdata.parent)
             _make_traversable(bin_dir)
-        self._stop_leftover()
+        self.stop_leftover()
         if not (self.pgdata / "PG_VERSION").exists():
             result = subprocess.run(  # noqa: S603
                 [
@@ -172,7 +174,7 @@ class EmbeddedPostgres:
             time.sleep(0.2)
         raise EmbeddedStartError(f"PostgreSQL did not accept connections within {timeout:.0f}s")
 
-    def _stop_leftover(self) -> None:
+    def stop_leftover(self) -> None:
         """A server left running on this data folder by a crashed run is shut down first."""
         pid_file = self.pgdata / "postmaster.pid"
         if not pid_file.exists():
@@ -292,3 +294,28 @@ class EmbeddedMailSink:
         ]
         child = Child.start("mail-sink", argv, self.log_path)
         return _listening(child, self.port, "the mail sink", timeout)
+
+
+def embedded_data(settings: Settings) -> list[Path]:
+    """What the embedded servers and the demo keep in the data folder (the token-signing
+    and other keys stay), as far as it exists. Refused when the exchange runs on servers
+    of its own: those are not ours to empty."""
+    if settings.database_url is not None or settings.kafka_bootstrap_servers is not None:
+        raise UserError(
+            f"--reset-demo empties the embedded servers only; with {ENV_PREFIX}DATABASE_URL or "
+            f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS set, empty those servers yourself"
+        )
+    folder = settings.data_dir.resolve()
+    paths = [folder / name for name in ("postgres", "kafka", "mail", "demo-keys.json")]
+    return [path for path in paths if path.exists()]
+
+
+def remove_embedded_data(settings: Settings) -> None:
+    """Delete the embedded database, event log, kept e-mails and demo keys, for a clean start."""
+    paths = embedded_data(settings)
+    EmbeddedPostgres(settings.data_dir, settings.embedded_postgres_port).stop_leftover()
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()

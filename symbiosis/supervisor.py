@@ -52,13 +52,7 @@ class Supervisor:
         try:
             env = self._start_servers()
             self._start_services(env)
-            if demo:
-                with self.step("Loading the Viken Park demo"):
-                    from symbiosis.demo import load_demo
-
-                    keys = asyncio.run(load_demo(self.settings))
-            else:
-                keys = None
+            keys = self._load_demo() if demo else None
             self._print_ready(time.monotonic() - started, keys)
             return self._watch()
         except (PortInUse, EmbeddedStartError) as exc:
@@ -187,6 +181,25 @@ class Supervisor:
                 if time.monotonic() > deadline:
                     raise EmbeddedStartError(f"not ready after {within:.0f}s: {sorted(pending)}")
                 await asyncio.sleep(0.2)
+
+    def _load_demo(self) -> dict[str, Any] | None:
+        """Load (or finish loading) the demo; a failure is reported, and the exchange runs on."""
+        from symbiosis.demo import DemoError, load_demo
+
+        try:
+            with self.step("Loading the Viken Park demo"):
+                return asyncio.run(load_demo(self.settings))
+        except (DemoError, httpx.HTTPError, OSError) as exc:
+            reason = str(exc) or exc.__class__.__name__
+            self.console.print(
+                f"[bold red]✗[/] The Viken Park demo could not be loaded: {reason}\n"
+                "  The exchange is running without the rest of it. What was loaded is kept: "
+                "the next `symbiosis up --demo` (`make up`) finishes the load, and "
+                "`symbiosis up --reset-demo` deletes this machine's data and loads the demo "
+                "afresh.",
+                soft_wrap=True,
+            )
+            return None
 
     def _print_ready(self, seconds: float, keys: dict[str, Any] | None) -> None:
         url = self.settings.gateway_url

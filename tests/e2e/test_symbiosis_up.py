@@ -50,11 +50,14 @@ def up_env(data_dir: Path, http_port: int) -> dict[str, str]:
     return env
 
 
-def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_up(
+    env: dict[str, str], log: Path, args: tuple[str, ...] = ("--demo",)
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "symbiosis", "up", "--demo"],
+        [sys.executable, "-m", "symbiosis", "up", *args],
         env=env,
         cwd=REPO,
+        stdin=subprocess.DEVNULL,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -387,3 +390,160 @@ def test_a_port_in_use_gives_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "already in use" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def demo_state(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "demo-keys.json"
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state
+
+
+def companies_registered(data_dir: Path) -> int:
+    return sum(
+        1
+        for key, entry in demo_state(data_dir).items()
+        if key != "park_admin" and isinstance(entry, dict) and entry.get("api_key")
+    )
+
+
+def listings_posted(data_dir: Path) -> int:
+    return sum(
+        len(entry.get("listings") or {})
+        for key, entry in demo_state(data_dir).items()
+        if key != "park_admin" and isinstance(entry, dict)
+    )
+
+
+def wait_until(check: Any, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+def kill_and_reap(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL `up`; its children follow it (they are told when their parent dies)."""
+    children = descendants(process.pid)
+    process.kill()
+    process.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+        c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children
+    ):
+        time.sleep(0.3)
+
+
+def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> None:
+    """Ctrl-C or a kill at any moment of the first `make up`, then `make up`: the whole demo,
+    with the printed sign-ins working (issue 20). In between: a demo that cannot be loaded
+    leaves the exchange serving, and --reset-demo asks before it deletes anything."""
+    port = free_port_block(10)
+    data = tmp_path / "data"
+    env = up_env(data, port)
+    url = f"http://127.0.0.1:{port}"
+    park = json.loads((REPO / "symbiosis" / "data" / "viken-park-demo.json").read_text())
+
+    # A keys file that cannot be read: the demo is not loaded, and the exchange serves on.
+    data.mkdir()
+    (data / "demo-keys.json").write_text("{ not json")
+    log = tmp_path / "unreadable.log"
+    process = start_up(env, log)
+    try:
+        output = wait_for(log, "Press Ctrl-C to stop.", process, timeout=180)
+        assert "The Viken Park demo could not be loaded" in output
+        assert "--reset-demo" in output and "Traceback" not in output
+        assert httpx.get(f"{url}/api/listings/health", timeout=10).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    assert process.returncode == 0
+
+    # --reset-demo asks first; with nobody at a terminal to answer, nothing is deleted.
+    refused = subprocess.run(
+        [sys.executable, "-m", "symbiosis", "up", "--reset-demo"],
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert (data / "demo-keys.json").read_text() == "{ not json"
+    assert (data / "postgres").is_dir()
+
+    # --reset-demo --yes starts afresh; Ctrl-C right after the first company is registered.
+    log = tmp_path / "reset.log"
+    process = start_up(env, log, ("--reset-demo", "--yes"))
+    wait_until(lambda: companies_registered(data) >= 1, process, log, timeout=180)
+    process.send_signal(signal.SIGINT)
+    process.wait(60)
+    assert process.returncode == 0
+    assert companies_registered(data) < len(park["companies"])
+
+    # SIGKILL in the middle of the listings.
+    log = tmp_path / "killed.log"
+    process = start_up(env, log)
+    wait_until(lambda: listings_posted(data) >= len(park["listings"]) // 2, process, log, 180)
+    kill_and_reap(process)
+    assert listings_posted(data) < len(park["listings"])
+
+    # Ctrl-C once the last listing is posted, before the park administrator is made.
+    log = tmp_path / "last.log"
+    process = start_up(env, log)
+    wait_until(lambda: listings_posted(data) == len(park["listings"]), process, log, 180)
+    process.send_signal(signal.SIGINT)
+    process.wait(60)
+
+    # The next `up` finishes the demo: every company once, every listing once, and every
+    # printed sign-in works.
+    log = tmp_path / "final.log"
+    process = start_up(env, log)
+    try:
+        output = " ".join(wait_for(log, "Press Ctrl-C to stop.", process, timeout=180).split())
+        assert "could not be loaded" not in output
+        state = demo_state(data)
+        with httpx.Client(base_url=url, timeout=15) as client:
+            for company in park["companies"]:
+                entry = state[company["key"]]
+                admin = entry["admin"]
+                assert f"{company['name']}, {company['role']}: {admin['email']} / " in output
+                assert f"{admin['email']} / {admin['password']}" in output
+                signed_in = client.post(
+                    "/api/listings/auth/token",
+                    json={"email": admin["email"], "password": admin["password"]},
+                )
+                assert signed_in.status_code == 200, signed_in.text
+                key = {"Authorization": f"Bearer {entry['api_key']}"}
+                me = client.get("/api/listings/companies/me", headers=key).json()
+                assert me["org_number"] == company["org_number"]
+                titles = sorted(
+                    i["title"]
+                    for i in client.get(
+                        "/api/listings/listings/", params={"mine": "true"}, headers=key
+                    ).json()["items"]
+                )
+                expected = sorted(
+                    i["title"] for i in park["listings"] if i["company"] == company["key"]
+                )
+                assert titles == expected, company["name"]
+            park_admin = state["park_admin"]
+            assert f"{park_admin['email']} / {park_admin['password']}" in output
+            token = client.post("/api/listings/auth/token", json=park_admin)
+            assert token.status_code == 200, token.text
+            everyone = client.get(
+                "/api/listings/companies/",
+                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            ).json()
+            names = [c["name"] for c in everyone]
+            assert sorted(names) == sorted(c["name"] for c in park["companies"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
