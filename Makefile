@@ -10,7 +10,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 PORTAL := services/portal
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages
+.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages kafka-jars
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,11 @@ check: lint typecheck test
 
 docs: setup
 	$(BIN)/symbiosis docs
+
+# After changing a version in symbiosis/broker/maven/pom.xml: fetch the jars and pin their
+# SHA-256 in symbiosis/broker/jars.sha256 (review the change before committing it).
+kafka-jars: setup
+	$(BIN)/symbiosis kafka-jars --pin
 
 # The portal's browser libraries (htmx, its SSE extension, Chart.js and its Sankey chart) come from the npm registry at
 # the versions pinned in $(PORTAL)/package-lock.json; the files used are committed under

@@ -30,6 +30,9 @@ class Topic(StrEnum):
     PROPOSALS = "matching.proposals.v1"
     CONTRACTS = "contracts.events.v1"
     NOTIFICATIONS = "notifications.events.v1"
+    # What partners (carriers, ERP vendors, authorities) may read: no people, and prices
+    # only where the companies concerned share them. Written by notifications.
+    PARTNERS = "partners.events.v1"
 
     @property
     def dead_letter(self) -> str:
@@ -488,6 +491,28 @@ class PersonChanged(Payload):
     status: Literal["invited", "active", "disabled"]
 
 
+class CompanyChanged(Payload):
+    """A company registered, or changed its public profile or what it shares with partners:
+    the facts about a company that partners (carriers, ERP vendors, authorities) may know."""
+
+    event_type: ClassVar[str] = "company.changed"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    company_id: uuid.UUID = Field(description="The company (also the event's subject).")
+    name: str
+    org_number: str = Field(pattern=r"^\d{9}$", description="Norwegian organisation number.")
+    nace_codes: tuple[str, ...] = ()
+    plot: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    share_terms_with_partners: bool = Field(
+        default=False,
+        description="Whether partners may see the prices and terms of the company's listings "
+        "and contracts (a contract's, only when both of its companies share).",
+    )
+    changed_at: datetime
+
+
 class ApiKeyRevoked(Payload):
     """An API key was revoked: every service refuses it from now on."""
 
@@ -526,6 +551,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ListingReservationRefused,
         ApiKeyRevoked,
         PersonChanged,
+        CompanyChanged,
         TradeProposed,
         TradeRetracted,
         ContractAgreed,
@@ -543,6 +569,20 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         NotificationFailed,
     )
 }
+
+# What partners read on partners.events.v1 (the same types and schemas as on the topics
+# they come from, with what partners may not see left out: services/notifications).
+PARTNER_FEED: tuple[type[Payload], ...] = (
+    CompanyChanged,
+    ListingPublished,
+    ListingUpdated,
+    ListingWithdrawn,
+    ContractAgreed,
+    ContractCancelled,
+    DeliveryRecorded,
+    DeliveryConfirmed,
+    DeliveryDisputed,
+)
 
 CloudEventsId = Annotated[uuid.UUID, Field(description="Unique id of this event.")]
 

@@ -1,19 +1,33 @@
 """`Idempotency-Key` on POST: a retried request returns the first answer and does nothing new.
 
-The first request with a key claims it (a row without a response), runs, and stores its
-answer unless that answer is a server error (then the claim is dropped so the client can
-retry). A later request with the same key and the same method, path and body gets the
-stored answer with ``Idempotent-Replayed: true``; with a different body, a 422 problem;
-while the first is still running, a 409 problem. A claim left by a crashed process is
-taken over after ``ABANDONED_AFTER``: that rare case can run the request twice.
-Keys are scoped to the caller (or to anonymous callers as a whole) and kept for a day.
+A POST with a key runs in one database transaction that holds both the claim on the key
+and everything the handler does (the handler's ``pool`` is that transaction's connection),
+and the answer is stored in it before it commits; only then is the answer sent. So:
+
+- a crash before the commit leaves neither the effects nor the claim, and the retry runs
+  the request once; after the commit, the retry gets the stored answer;
+- a retry that arrives while the first is still running waits for it (the claim's row is
+  locked) and then gets its answer, or runs when the first failed;
+- a server error rolls back the effects and the claim alike, so the client may retry.
+
+A later request with the same key and the same method, path and body gets the stored answer
+with ``Idempotent-Replayed: true``; with a different body, a 422 problem. Keys belong to the
+caller (an anonymous caller is told apart by its address) and are kept for a day.
+
+Secrets in an answer (an API key, a token, a password) are never stored: the stored answer
+holds ``sha256:<hex>`` in their place, which a replay returns (a client that kept the first
+answer can check it against the secret it has).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
+import asyncpg
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import (
@@ -27,35 +41,114 @@ from litestar.types import (
 )
 
 from shared.auth import Principal
-from shared.db import Pool
+from shared.db import Connection, Pool
+from shared.failpoints import crash_here
 
 HEADER = b"idempotency-key"
-ABANDONED_AFTER_SECONDS = 60
 KEPT_HOURS = 24
+# How long a retry waits for the first request with its key before it is told to wait.
+WAIT_FOR_FIRST = "30s"
+# Field names whose values are secrets shown once: stored only as their SHA-256.
+SECRET_FIELDS = frozenset(
+    {"api_key", "password", "access_token", "refresh_token", "secret", "token", "client_secret"}
+)
+STATE_KEY = "idempotent_connection"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
+    found = None
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
+            found = str(value.decode("latin-1"))  # the last one: a proxy appends its own
+    return found
 
 
 async def _problem(send: Send, status: int, title: str, detail: str) -> None:
     body = json.dumps(
         {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"5"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def without_secrets(body: bytes, content_type: str) -> bytes:
+    """The answer as it may be kept: every secret field's value replaced by its SHA-256."""
+    if "json" not in content_type:
+        return body
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: (
+                    "sha256:" + hashlib.sha256(item.encode()).hexdigest()
+                    if key in SECRET_FIELDS and isinstance(item, str)
+                    else scrub(item)
+                )
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    return json.dumps(scrub(document)).encode()
+
+
+def _caller(scope: Scope) -> str:
+    """Whose the key is: the principal, or an anonymous caller's address."""
+    user = scope.get("user")
+    if isinstance(user, Principal):
+        return str(user.subject_id)
+    forwarded = _header(scope, b"x-forwarded-for")
+    client = scope.get("client")
+    address = (forwarded.split(",")[-1].strip() if forwarded else None) or (
+        client[0] if client else "unknown"
+    )
+    return f"anonymous@{address}"
+
+
+class RequestConnection(asyncpg.Pool):
+    """What the handlers of an idempotent POST get as their ``pool``: the one connection
+    whose transaction also holds the claim on the key (their own transactions nest in it
+    as savepoints). A Pool to the framework's type checks, but only what handlers use of a
+    pool is offered; it never opens or closes connections itself."""
+
+    __slots__ = ("_request_conn",)
+
+    def __init__(self, conn: Connection) -> None:  # no pool of its own: not super().__init__
+        self._request_conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:  # type: ignore[override]
+        yield self._request_conn
+
+    async def execute(self, query: str, *args: Any) -> str:  # type: ignore[override]
+        return await self._request_conn.execute(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:  # type: ignore[override]
+        return await self._request_conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:  # type: ignore[override]
+        return await self._request_conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:  # type: ignore[override]
+        return await self._request_conn.fetchval(query, *args)
+
+
+def request_pool(scope: Scope, pool: Pool) -> Pool:
+    """The pool a handler uses: the idempotent request's connection when there is one."""
+    state = scope.get("state") or {}
+    conn = state.get(STATE_KEY)
+    return cast("Pool", RequestConnection(conn)) if conn is not None else pool
 
 
 class IdempotencyMiddleware(ASGIMiddleware):
@@ -82,44 +175,73 @@ class IdempotencyMiddleware(ASGIMiddleware):
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        user = scope.get("user")
-        owner = str(user.subject_id) if isinstance(user, Principal) else "anonymous"
+        owner = _caller(scope)
         digest = hashlib.sha256(b"\0".join([b"POST", scope["path"].encode(), body])).hexdigest()
         pool: Pool = scope["app"].state.pool
+        try:
+            async with pool.acquire() as conn:
+                await self._once(scope, send, next_app, conn, owner, key, digest, body)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            await _problem(
+                send,
+                503,
+                "Service unavailable",
+                "the database cannot be reached; try again shortly with the same "
+                "Idempotency-Key (it answers once the request is done, or does it once)",
+            )
 
-        claimed = await pool.fetchval(
-            f"""
-            INSERT INTO idempotency_keys (owner, key, request_hash) VALUES ($1, $2, $3)
-            ON CONFLICT (owner, key) DO UPDATE
-                SET request_hash = excluded.request_hash, created_at = now(),
-                    status_code = NULL, body = NULL, completed_at = NULL
-                WHERE idempotency_keys.created_at < now() - interval '{KEPT_HOURS} hours'
-                   OR (idempotency_keys.completed_at IS NULL
-                       AND idempotency_keys.created_at
-                           < now() - interval '{ABANDONED_AFTER_SECONDS} seconds')
-            RETURNING true
-            """,
-            owner,
-            key,
-            digest,
-        )
+    async def _once(
+        self,
+        scope: Scope,
+        send: Send,
+        next_app: ASGIApp,
+        conn: Connection,
+        owner: str,
+        key: str,
+        digest: str,
+        body: bytes,
+    ) -> None:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute(f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'")
+            # Waits while another request holds this key, until it commits or rolls back.
+            claimed = await conn.fetchval(
+                f"""
+                INSERT INTO idempotency_keys (owner, key, request_hash) VALUES ($1, $2, $3)
+                ON CONFLICT (owner, key) DO UPDATE
+                    SET request_hash = excluded.request_hash, created_at = now(),
+                        status_code = NULL, body = NULL, completed_at = NULL
+                    WHERE idempotency_keys.created_at < now() - interval '{KEPT_HOURS} hours'
+                RETURNING true
+                """,
+                owner,
+                key,
+                digest,
+            )
+        except asyncpg.LockNotAvailableError:
+            await transaction.rollback()
+            await _problem(
+                send,
+                409,
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed; try again",
+            )
+            return
+        except BaseException:
+            await transaction.rollback()
+            raise
         if not claimed:
-            row = await pool.fetchrow(
+            row = await conn.fetchrow(
                 "SELECT * FROM idempotency_keys WHERE owner = $1 AND key = $2", owner, key
             )
+            await transaction.rollback()
             if row is None or row["request_hash"] != digest:
                 await _problem(
                     send,
                     422,
                     "Idempotency-Key reused",
                     "this Idempotency-Key was used with a different request",
-                )
-            elif row["completed_at"] is None:
-                await _problem(
-                    send,
-                    409,
-                    "Request in progress",
-                    "a request with this Idempotency-Key is still being processed",
                 )
             else:
                 await self._replay(send, row["status_code"], row["content_type"], row["body"])
@@ -136,28 +258,32 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
         status = 500
         content_type = "application/json"
-        parts: list[bytes] = []
+        held: list[Message] = []
 
-        async def capture(message: Message) -> None:
+        async def hold(message: Message) -> None:
             nonlocal status, content_type
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":
                         content_type = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                parts.append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
+        scope.setdefault("state", {})[STATE_KEY] = conn
         try:
-            await next_app(scope, replay_body, capture)
+            await next_app(scope, replay_body, hold)
+        except BaseException:
+            await transaction.rollback()
+            raise
         finally:
-            if status >= 500:
-                await pool.execute(
-                    "DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2", owner, key
-                )
-            else:
-                await pool.execute(
+            scope["state"].pop(STATE_KEY, None)
+        crash_here("idempotency.before_commit")
+        if status >= 500:
+            await transaction.rollback()  # nothing happened; the client may try again
+        else:
+            answer = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+            try:
+                await conn.execute(
                     """
                     UPDATE idempotency_keys SET status_code = $3, content_type = $4, body = $5,
                            completed_at = now()
@@ -167,8 +293,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     key,
                     status,
                     content_type,
-                    b"".join(parts),
+                    without_secrets(answer, content_type),
                 )
+            except BaseException:
+                await transaction.rollback()
+                raise
+            await transaction.commit()
+        for message in held:
+            await send(message)
 
     @staticmethod
     async def _replay(send: Send, status: int, content_type: str, body: bytes) -> None:

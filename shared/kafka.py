@@ -1,8 +1,9 @@
 """Kafka plumbing on FastStream: the broker factory, topics, event subscribers, dead letters.
 
 Delivery rules, set explicitly rather than left to library defaults:
-- producers wait for all in-sync replicas (acks=all) and use the idempotent producer
-  unless the settings turn it off (only for the embedded broker, which lacks it);
+- every client signs in with SASL/SCRAM-SHA-512 as its own principal, which the broker's
+  ACLs allow exactly the topics and groups of ``shared.topology``;
+- producers wait for all in-sync replicas (acks=all) and use the idempotent producer;
 - consumers never auto-commit: a message's offset is committed after its handler
   returned, i.e. after the handler's database transaction committed
   (``AckPolicy.NACK_ON_ERROR``); a handler that raises is redelivered;
@@ -13,20 +14,22 @@ Delivery rules, set explicitly rather than left to library defaults:
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLScram512
 
 from shared.events import Envelope, Payload, PoisonMessage, dead_letter_topic, decode, payload_of
+from shared.health import membership
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
 
@@ -49,15 +52,44 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 MAX_ATTEMPTS = 5
 
 
-def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
-    """A FastStream Kafka broker with the delivery settings above."""
+def security(settings: Settings, principal: str) -> BaseSecurity | None:
+    """How ``principal`` signs in: SASL/SCRAM-SHA-512, over TLS for SASL_SSL."""
+    credentials = settings.kafka_credentials(principal)
+    if credentials is None:
+        return None
+    context = None
+    if settings.kafka_security_protocol == "SASL_SSL":
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+    return SASLScram512(
+        username=credentials[0],
+        password=credentials[1],
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
+def client_options(settings: Settings, principal: str) -> dict[str, Any]:
+    """aiokafka's connection settings for ``principal`` (for clients made by hand)."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.require_kafka()}
+    sasl = security(settings, principal)
+    if sasl is not None:
+        options |= parse_security(sasl)
+    return options
+
+
+def create_broker(settings: Settings, principal: str) -> KafkaBroker:
+    """A FastStream Kafka broker with the delivery settings above, signed in as
+    ``principal`` (the service's name)."""
     return KafkaBroker(
         settings.require_kafka(),
-        client_id=client_id,
+        client_id=f"symbiosis-{principal}",
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         request_timeout_ms=15_000,
         retry_backoff_ms=200,
+        security=security(settings, principal),
         logger=None,
     )
 
@@ -78,31 +110,28 @@ def outbox_publisher(
     return publish
 
 
-async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
-    """Create the topics (and their dead-letter topics) a service uses, if missing."""
+class MissingTopics(RuntimeError):
+    """The service's topics are not there: they are made by `symbiosis up` or
+    `symbiosis kafka-setup`, never implicitly."""
+
+
+async def check_topics(settings: Settings, service: str, topics: Iterable[str]) -> None:
+    """Refuse to start when a topic ``service`` uses does not exist (or it may not see it)."""
     prefix = settings.kafka_namespace
-    names = sorted({prefix + n for t in topics for n in (t, dead_letter_topic(t))})
+    wanted = {prefix + name for name in topics}
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.require_kafka(), client_id="symbiosis-admin"
+        client_id=f"symbiosis-{service}", **client_options(settings, service)
     )
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name,
-                num_partitions=settings.kafka_topic_partitions,
-                replication_factor=settings.kafka_replication_factor,
-            )
-            for name in names
-            if name not in existing
-        ]
-        if missing:
-            # Another service instance may have created them a moment ago.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+        missing = sorted(wanted - set(await admin.list_topics()))
     finally:
         await admin.close()
+    if missing:
+        raise MissingTopics(
+            f"the {service} service cannot find the topics {', '.join(missing)}: they are made "
+            "by `symbiosis up`, or by `symbiosis kafka-setup` for a cluster of your own"
+        )
 
 
 def subscribe(
@@ -164,6 +193,7 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",
+        listener=membership(broker, group_id, topic),
     )(on_message)
 
 

@@ -7,27 +7,30 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from faststream.kafka import KafkaBroker
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
+from pydantic import BaseModel, Field
 
 from shared.auth import TokenVerifier, load_public_key
 from shared.db import Pool, create_pool
-from shared.events import Topic
+from shared.health import readiness
 from shared.http import EXCEPTION_HANDLERS, PUBLIC, BearerAuthentication
-from shared.idempotency import IdempotencyMiddleware
-from shared.kafka import create_broker, ensure_topics, outbox_publisher
+from shared.idempotency import IdempotencyMiddleware, request_pool
+from shared.kafka import check_topics, create_broker, outbox_publisher
 from shared.migrations import migrate
 from shared.outbox import OutboxRelay
 from shared.revocations import subscribe_revocations
 from shared.settings import Settings
+from shared.topology import TOPOLOGY
 
 RegisterConsumers = Callable[[KafkaBroker, Pool, Settings], None]
 
@@ -41,8 +44,6 @@ class ServiceSpec:
     description: str
     migrations: Path
     route_handlers: Sequence[ControllerRouterHandler]
-    produces: tuple[Topic, ...] = ()
-    consumes: tuple[Topic, ...] = ()
     register_consumers: RegisterConsumers | None = None
     background: tuple[Callable[[Pool, Settings], Coroutine[Any, Any, None]], ...] = ()
     dependencies: dict[str, Provide] = field(default_factory=dict)
@@ -52,9 +53,21 @@ class ServiceSpec:
         return f"/api/{self.name}"
 
 
-def provide_pool(state: State) -> Pool:
-    pool: Pool = state.pool
-    return pool
+class Readiness(BaseModel):
+    """Whether the service can do its work, and what each of its parts says."""
+
+    status: Literal["ok", "unavailable"]
+    service: str
+    checks: dict[str, dict[str, Any]] = Field(
+        description="database, broker, consumers (each group: joined, partitions) and "
+        "outbox (relay running, unsent rows, age of the oldest)."
+    )
+
+
+def provide_pool(request: Request[Any, Any, Any]) -> Pool:
+    """The service's pool; for a POST with an Idempotency-Key, that request's transaction."""
+    pool: Pool = request.app.state.pool
+    return request_pool(request.scope, pool)
 
 
 def provide_settings(state: State) -> Settings:
@@ -72,8 +85,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         try:
             async with pool.acquire() as conn:
                 await migrate(conn, spec.name, spec.migrations)
-            await ensure_topics(settings, (Topic.LISTINGS, *spec.produces, *spec.consumes))
-            broker = create_broker(settings, client_id=f"symbiosis-{spec.name}")
+            await check_topics(settings, spec.name, TOPOLOGY[spec.name].topics)
+            broker = create_broker(settings, spec.name)
             subscribe_revocations(broker, pool, settings, spec.name)
             if spec.register_consumers is not None:
                 spec.register_consumers(broker, pool, settings)
@@ -92,6 +105,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
             tasks = [asyncio.create_task(job(pool, settings)) for job in spec.background]
             app.state.pool = pool
             app.state.broker = broker
+            app.state.relay_task = relay_task
             try:
                 yield
             finally:
@@ -110,12 +124,22 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
             except TimeoutError:
                 pool.terminate()
 
-    @get("/health", opt={PUBLIC: True}, operation_id=f"{spec.name}_health", tags=["health"])
-    async def health(state: State) -> dict[str, str]:
-        """Ready when the database answers."""
-        pool: Pool = state.pool
-        await pool.fetchval("SELECT 1")
-        return {"status": "ok", "service": spec.name}
+    @get(
+        "/health",
+        opt={PUBLIC: True},
+        operation_id=f"{spec.name}_health",
+        tags=["health"],
+        responses={503: ResponseSpec(Readiness, description="Cannot do its work now.")},
+    )
+    async def health(state: State) -> Response[Readiness]:
+        """Ready (200) when the database and the broker answer, every consumer group has
+        its partitions and the outbox relay runs; 503 with the part that cannot."""
+        ok, checks = await readiness(state.pool, state.broker, state.relay_task)
+        return Response(
+            Readiness(status="ok" if ok else "unavailable", service=spec.name, checks=checks),
+            status_code=200 if ok else 503,
+            headers={} if ok else {"Retry-After": "5"},
+        )
 
     router = Router(
         path=spec.api_path,

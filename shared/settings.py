@@ -1,8 +1,8 @@
 """Typed settings read once from the environment (prefix ``SYMBIOSIS_``).
 
-Nothing set means the embedded defaults: ``symbiosis up`` starts PostgreSQL and a
-Kafka-protocol broker itself and fills in ``database_url`` and
-``kafka_bootstrap_servers`` for the services it runs.
+Nothing set means the embedded defaults: ``symbiosis up`` starts PostgreSQL and Apache
+Kafka itself and fills in ``database_url``, ``kafka_bootstrap_servers`` and the Kafka
+credentials for the services it runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ SERVICES = ("listings", "matching", "contracts", "notifications")
 # The web portal: no database of its own, it calls the services' APIs; the gateway sends it
 # every path that is not /api/...
 PORTAL = "portal"
+# The Kafka principal that makes topics, credentials and ACLs: cluster-wide, never namespaced.
+KAFKA_ADMIN = "admin"
 
 
 class Settings(BaseSettings):
@@ -36,15 +38,44 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap_servers: str | None = Field(
         default=None,
-        description="Kafka bootstrap servers (host:port,...); unset: the embedded broker.",
+        description="Kafka bootstrap servers (host:port,...); unset: the embedded Apache Kafka.",
     )
     kafka_idempotent_producer: bool = Field(
-        default=True,
-        description=(
-            "Use Kafka's idempotent producer. On for Apache Kafka; the embedded broker "
-            "(tansu) answers InitProducerId with an error, so `symbiosis up` turns it off "
-            "for that broker only."
-        ),
+        default=True, description="Use Kafka's idempotent producer (with acks=all)."
+    )
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"] = Field(
+        default="SASL_PLAINTEXT",
+        description="How clients connect: SASL/SCRAM-SHA-512 over plain TCP or TLS; "
+        "PLAINTEXT (no authentication) only for a cluster of your own that has none.",
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="This process's Kafka principal; default: the namespace followed by the "
+        "service's name (`listings`, ...), or `admin` for `symbiosis up` and `kafka-setup`.",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None,
+        description="This process's Kafka password; default: read from "
+        "SYMBIOSIS_KAFKA_CREDENTIALS_DIR.",
+    )
+    kafka_credentials_dir: Path | None = Field(
+        default=None,
+        description="Folder with one password file per Kafka principal, named after it "
+        "(`admin`, `listings`, `matching`, `contracts`, `notifications`), mode 0600; "
+        "`symbiosis up` makes them in <data_dir>/keys/kafka on first start.",
+    )
+    kafka_partner_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Where partners connect (their listener: SASL_SSL in compose); "
+        "default: the services' bootstrap servers.",
+    )
+    kafka_partner_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        default=None,
+        description="How partners connect; default: as the services do.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA certificate that signed the broker's, for SASL_SSL.",
     )
     kafka_namespace: str = Field(
         default="",
@@ -62,7 +93,13 @@ class Settings(BaseSettings):
         default=15432, ge=1, le=65535, description="Port of the embedded PostgreSQL."
     )
     embedded_kafka_port: int = Field(
-        default=19092, ge=1, le=65535, description="Port of the embedded broker."
+        default=19092, ge=1, le=65535, description="Port of the embedded Apache Kafka (127.0.0.1)."
+    )
+    embedded_kafka_controller_port: int = Field(
+        default=19093,
+        ge=1,
+        le=65535,
+        description="Port of the embedded broker's KRaft controller (internal, 127.0.0.1).",
     )
     embedded_smtp_port: int = Field(
         default=12525,
@@ -243,10 +280,42 @@ class Settings(BaseSettings):
             )
         return self.database_url.get_secret_value()
 
+    def kafka_credentials(self, principal: str) -> tuple[str, str] | None:
+        """The username and password this process signs in to Kafka with, as ``principal``
+        (a service's name, or ``admin``); None for a PLAINTEXT cluster."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        namespaced = principal if principal == KAFKA_ADMIN else self.kafka_namespace + principal
+        username = self.kafka_username or namespaced
+        if self.kafka_password is not None:
+            return username, self.kafka_password.get_secret_value()
+        if self.kafka_credentials_dir is None:
+            raise RuntimeError(
+                f"no Kafka password for {username}: set {ENV_PREFIX}KAFKA_PASSWORD or "
+                f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR (`symbiosis up` sets them for its services)"
+            )
+        path = self.kafka_credentials_dir / principal
+        try:
+            return username, path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot read the Kafka password of {username} from {path}: {exc.strerror}"
+            ) from None
+
+    @property
+    def partner_bootstrap_servers(self) -> str:
+        return self.kafka_partner_bootstrap_servers or self.require_kafka()
+
+    @property
+    def partner_security_protocol(self) -> Literal["SASL_PLAINTEXT", "SASL_SSL"]:
+        if self.kafka_partner_security_protocol is not None:
+            return self.kafka_partner_security_protocol
+        return "SASL_SSL" if self.kafka_security_protocol == "SASL_SSL" else "SASL_PLAINTEXT"
+
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap_servers:
             raise RuntimeError(
                 f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS is not set; run `symbiosis up`, which "
-                "starts the embedded broker, or point it at a Kafka cluster."
+                "starts the embedded Apache Kafka, or point it at a Kafka cluster."
             )
         return self.kafka_bootstrap_servers

@@ -21,7 +21,7 @@ async def create_park_admin(settings: Settings, email: str, name: str, secret: s
     url = (
         settings.database_url.get_secret_value()
         if settings.database_url
-        else embedded_database_url(settings.embedded_postgres_port)
+        else embedded_database_url(settings)
     )
     if not name:
         raise UserError("the name is empty")

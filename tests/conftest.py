@@ -1,9 +1,11 @@
-"""Test infrastructure: a real PostgreSQL and a real Kafka-protocol broker.
+"""Test infrastructure: a real PostgreSQL and a real Apache Kafka, configured as in
+production (SASL/SCRAM on every listener, ACLs).
 
 Given SYMBIOSIS_TEST_DATABASE_URL (a server URL whose user may create databases) or
-SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS, the tests use those servers (CI provides Apache Kafka);
-otherwise they start the embedded PostgreSQL and the embedded broker themselves. Each
-test gets a fresh database and a fresh topic namespace.
+SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS, the tests use those servers (CI starts Apache Kafka with
+`symbiosis kafka`); otherwise they start the embedded PostgreSQL and Apache Kafka
+themselves. Each test gets a fresh database and a fresh topic namespace, with its own
+principals and ACLs.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from shared.auth import ensure_signing_keys
-from shared.settings import Settings
-from symbiosis.embedded import EmbeddedBroker, EmbeddedPostgres, stripe_mock_binary
+from shared.settings import KAFKA_ADMIN, Settings
+from symbiosis.broker.server import EmbeddedKafka
+from symbiosis.embedded import EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
-from tests.support import REPO, Infra, free_port
+from tests.support import REPO, Infra, free_port, free_port_block
 
 STRIPE_MOCK_VERSION = "v0.203.0"  # as the Makefile's `stripe-mock` target
 STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters or digits
@@ -97,7 +100,9 @@ def stripe_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("stripe-mock") / "stripe-mock.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [binary, "-http-port", str(port)], stdout=log_file, stderr=subprocess.STDOUT
+            [binary, "-http-addr", f"127.0.0.1:{port}", "-https-addr", "127.0.0.1:0"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -139,6 +144,10 @@ def mail_drop() -> Iterator[tuple[MailDrop, int]]:
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """PostgreSQL and Apache Kafka (KRaft, SASL/SCRAM, ACLs): CI's, or started here.
+
+    CI gives SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS and SYMBIOSIS_TEST_KAFKA_ADMIN_CREDENTIALS
+    (the folder with the admin's password, as `symbiosis kafka` writes it)."""
     children = []
     postgres_url = os.environ.get("SYMBIOSIS_TEST_DATABASE_URL")
     if not postgres_url:
@@ -147,19 +156,31 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         postgres_url = postgres.url.rsplit("/", 1)[0] + "/postgres"
     bootstrap = os.environ.get("SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
-        idempotent = os.environ.get("SYMBIOSIS_KAFKA_IDEMPOTENT_PRODUCER", "true") != "false"
+        given = os.environ.get("SYMBIOSIS_TEST_KAFKA_ADMIN_CREDENTIALS")
+        if not given or not (Path(given) / KAFKA_ADMIN).is_file():
+            pytest.exit(
+                "SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS is set, but "
+                "SYMBIOSIS_TEST_KAFKA_ADMIN_CREDENTIALS does not name a folder with the Kafka "
+                "admin's password",
+                returncode=3,
+            )
+        credentials = Path(given)
     else:
         if os.environ.get("CI"):
             pytest.exit(
                 "CI must provide Apache Kafka in SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS; "
-                "refusing to fall back to the embedded broker",
+                "refusing to start one of the tests' own",
                 returncode=3,
             )
-        broker = EmbeddedBroker(tmp_path_factory.mktemp("broker"), free_port())
-        children.append(broker.start())
-        bootstrap, idempotent = broker.bootstrap_servers, False
+        folder = tmp_path_factory.mktemp("kafka")
+        port = free_port_block(2)
+        kafka = EmbeddedKafka(
+            folder / "kafka", port, port + 1, folder / "credentials", folder / "kafka.log"
+        )
+        children.append(kafka.start())
+        bootstrap, credentials = kafka.bootstrap_servers, kafka.credentials
     try:
-        yield Infra(postgres_url, bootstrap, idempotent)
+        yield Infra(postgres_url, bootstrap, credentials)
     finally:
         stop_all(children)
 
@@ -181,11 +202,12 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(infra: Infra, database_url: str, tmp_path: Path) -> Settings:
+    namespace = f"t{uuid.uuid4().hex[:10]}."
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap_servers=infra.kafka_bootstrap,
-        kafka_idempotent_producer=infra.idempotent_producer,
-        kafka_namespace=f"t{uuid.uuid4().hex[:10]}.",
+        kafka_credentials_dir=infra.provision(namespace, tmp_path / "kafka-credentials"),
+        kafka_namespace=namespace,
         data_dir=tmp_path,
         outbox_poll_interval_seconds=0.5,
     )

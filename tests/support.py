@@ -14,18 +14,23 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stdnum.no import orgnr
 
 from shared.auth import ensure_signing_keys
-from shared.settings import PORTAL, SERVICES, Settings
+from shared.broker_admin import ensure_password_files, provision
+from shared.kafka import client_options
+from shared.settings import KAFKA_ADMIN, PORTAL, SERVICES, Settings
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,11 +68,36 @@ def org_number() -> str:
 
 @dataclass(frozen=True)
 class Infra:
-    """Where the test PostgreSQL server and broker are."""
+    """Where the test PostgreSQL server and Apache Kafka are, and the folder holding the
+    password of Kafka's admin (a super user: the tests read and write any topic as it)."""
 
     postgres_admin_url: str
     kafka_bootstrap: str
-    idempotent_producer: bool
+    kafka_admin_credentials: Path
+
+    def kafka_settings(self, namespace: str = "", credentials: Path | None = None) -> Settings:
+        return Settings(
+            kafka_bootstrap_servers=self.kafka_bootstrap,
+            kafka_credentials_dir=credentials or self.kafka_admin_credentials,
+            kafka_namespace=namespace,
+        )
+
+    def admin_client_options(self) -> dict[str, Any]:
+        """aiokafka's settings for the admin."""
+        return client_options(self.kafka_settings(), KAFKA_ADMIN)
+
+    def provision(self, namespace: str, folder: Path) -> Path:
+        """Topics, one principal per service (passwords in ``folder``) and their ACLs, in
+        ``namespace``, as `symbiosis up` makes them; returns ``folder``."""
+        passwords = ensure_password_files(folder, SERVICES)
+        run_sync(provision(self.kafka_settings(namespace), passwords))
+        return folder
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end from synchronous code, even under a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass
@@ -177,13 +207,17 @@ def running_stack(
 
 
 def stack_env(infra: Infra, database_url: str, data_dir: Path, http_port: int) -> dict[str, str]:
+    """The environment of a stack's processes, in a Kafka namespace of its own whose
+    principals and ACLs are made here, as `symbiosis up` makes them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYMBIOSIS_")}
+    namespace = f"t{uuid.uuid4().hex[:10]}."
+    credentials = infra.provision(namespace, data_dir / "kafka-credentials")
     env.update(
         {
             "SYMBIOSIS_DATABASE_URL": database_url,
             "SYMBIOSIS_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-            "SYMBIOSIS_KAFKA_IDEMPOTENT_PRODUCER": str(infra.idempotent_producer).lower(),
-            "SYMBIOSIS_KAFKA_NAMESPACE": f"t{uuid.uuid4().hex[:10]}.",
+            "SYMBIOSIS_KAFKA_CREDENTIALS_DIR": str(credentials),
+            "SYMBIOSIS_KAFKA_NAMESPACE": namespace,
             "SYMBIOSIS_DATA_DIR": str(data_dir),
             "SYMBIOSIS_HTTP_PORT": str(http_port),
             "SYMBIOSIS_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
@@ -205,8 +239,9 @@ async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.2) -
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
-async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+async def produce(infra: Infra, topic: str, value: bytes, key: bytes | None) -> None:
+    """Write one record to ``topic`` as Kafka's admin."""
+    producer = AIOKafkaProducer(acks="all", **infra.admin_client_options())
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key)
@@ -214,14 +249,14 @@ async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None) -
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[Any]:
+async def read_topic(infra: Infra, topic: str, timeout: float = 5.0) -> list[Any]:
     """Every record currently in ``topic``, read from the beginning without a group."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **infra.admin_client_options(),
     )
     await consumer.start()
     records: list[Any] = []

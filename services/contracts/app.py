@@ -14,7 +14,6 @@ from services.contracts.invoices import InvoiceController
 from services.contracts.negotiations import NegotiationController, expire_periodically
 from services.contracts.statistics import StatisticsController
 from services.contracts.webhooks import StripeWebhookController
-from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
@@ -34,8 +33,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StatisticsController,
             StripeWebhookController,
         ],
-        produces=(Topic.CONTRACTS,),
-        consumes=(Topic.PROPOSALS, Topic.LISTINGS),
         register_consumers=handlers.register,
         background=(expire_periodically, invoice_periodically),
     )

@@ -9,7 +9,6 @@ from litestar import Litestar
 from services.matching import handlers
 from services.matching.api import ExplanationController, ProposalController
 from services.matching.optimisations import OptimisationController
-from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
@@ -21,8 +20,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         description="Proposes trades between open offers and needs, and optimises the park.",
         migrations=Path(__file__).parent / "migrations",
         route_handlers=[ProposalController, ExplanationController, OptimisationController],
-        produces=(Topic.PROPOSALS,),
-        consumes=(Topic.LISTINGS,),
         register_consumers=handlers.register,
         background=(handlers.expire_periodically,),
     )

@@ -13,7 +13,6 @@ from services.notifications.email import email_periodically
 from services.notifications.live import listen
 from services.notifications.webhook_delivery import deliver_periodically
 from services.notifications.webhooks import WebhookEndpointController
-from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
@@ -27,8 +26,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "partners' endpoints, signed, retried and logged.",
         migrations=Path(__file__).parent / "migrations",
         route_handlers=[InboxController, PreferencesController, WebhookEndpointController],
-        produces=(Topic.NOTIFICATIONS,),
-        consumes=(Topic.PROPOSALS, Topic.CONTRACTS, Topic.LISTINGS),
         register_consumers=handlers.register,
         background=(listen, deliver_periodically, email_periodically),
     )

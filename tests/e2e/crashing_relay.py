@@ -20,7 +20,7 @@ from shared.settings import Settings
 async def main(schema: str) -> None:
     settings = Settings()
     pool = await create_pool(settings.require_database_url(), schema)
-    broker = create_broker(settings, client_id="crashing-relay")
+    broker = create_broker(settings, schema)  # as the service whose outbox it relays
     await broker.connect()
     publish = outbox_publisher(broker, settings.kafka_namespace)
 

@@ -66,9 +66,9 @@ async def test_poison_on_listings_topic_is_dead_lettered_and_the_partition_moves
     key = offer.subject.encode()
     poisons = poison_variants(offer)
     for poison in poisons:  # all on the offer's partition, ahead of it
-        await produce(infra.kafka_bootstrap, topic, poison, key)
-    await produce(infra.kafka_bootstrap, topic, offer.to_bytes(), key)
-    await produce(infra.kafka_bootstrap, topic, need.to_bytes(), need.subject.encode())
+        await produce(infra, topic, poison, key)
+    await produce(infra, topic, offer.to_bytes(), key)
+    await produce(infra, topic, need.to_bytes(), need.subject.encode())
 
     async def proposed() -> list[Any]:
         response = await client.get("/api/matching/proposals/", headers=receiver["headers"])
@@ -77,7 +77,7 @@ async def test_poison_on_listings_topic_is_dead_lettered_and_the_partition_moves
     proposals = await eventually(proposed)
     assert proposals[0]["offer_id"] == offer.subject
 
-    dead = await read_topic(infra.kafka_bootstrap, topic + ".dlq")
+    dead = await read_topic(infra, topic + ".dlq")
     by_group: dict[str, list[bytes]] = {}
     for record in dead:
         if record.value not in poisons:
@@ -114,8 +114,8 @@ async def test_poison_on_proposals_topic_is_dead_lettered_by_each_consumer(
     topic = stack.namespace + Topic.PROPOSALS
     poisons = poison_variants(good)
     for poison in poisons:
-        await produce(infra.kafka_bootstrap, topic, poison, good.subject.encode())
-    await produce(infra.kafka_bootstrap, topic, good.to_bytes(), good.subject.encode())
+        await produce(infra, topic, poison, good.subject.encode())
+    await produce(infra, topic, good.to_bytes(), good.subject.encode())
 
     async def contracts_has_it() -> bool:
         response = await client.get(
@@ -129,7 +129,7 @@ async def test_poison_on_proposals_topic_is_dead_lettered_by_each_consumer(
 
     await eventually(contracts_has_it)
     await eventually(inbox_has_it)
-    dead = await read_topic(infra.kafka_bootstrap, topic + ".dlq")
+    dead = await read_topic(infra, topic + ".dlq")
     groups: dict[str, list[bytes]] = {}
     for record in dead:
         if record.value in poisons:
@@ -154,14 +154,14 @@ async def test_a_redelivered_event_has_no_second_effect(
         response = await client.get("/api/notifications/inbox/", headers=receiver["headers"])
         return list(response.json())
 
-    await produce(infra.kafka_bootstrap, topic, event.to_bytes(), key)
+    await produce(infra, topic, event.to_bytes(), key)
     assert len(await eventually(inbox_entries)) == 1
 
     # The broker delivers the same event again (at-least-once), then a later event of the
     # same proposal: once the later one shows, the redelivery has been consumed too.
-    await produce(infra.kafka_bootstrap, topic, event.to_bytes(), key)
+    await produce(infra, topic, event.to_bytes(), key)
     later = event.model_copy(update={"id": uuid.uuid4()})
-    await produce(infra.kafka_bootstrap, topic, later.to_bytes(), key)
+    await produce(infra, topic, later.to_bytes(), key)
 
     async def later_seen() -> bool:
         return any(e["event_id"] == str(later.id) for e in await inbox_entries())

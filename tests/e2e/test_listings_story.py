@@ -82,7 +82,7 @@ async def test_register_invite_post_find_and_reserve(
     )
     envelope = Envelope.wrap(agreed, source="/services/contracts", subject=contract_id)
     await produce(
-        infra.kafka_bootstrap,
+        infra,
         stack.namespace + Topic.CONTRACTS,
         envelope.to_bytes(),
         envelope.subject.encode(),

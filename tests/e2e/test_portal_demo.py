@@ -37,7 +37,7 @@ async def sign_in(page: Page, email: str, password: str) -> None:
 async def test_a_new_user_trades_on_the_demo_park_in_the_browser(
     browser: Browser, tmp_path: Path
 ) -> None:
-    port = free_port_block(10)
+    port = free_port_block(11)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)

@@ -45,6 +45,8 @@ def up_env(data_dir: Path, http_port: int) -> dict[str, str]:
             "SYMBIOSIS_EMBEDDED_POSTGRES_PORT": str(http_port + 6),
             "SYMBIOSIS_EMBEDDED_KAFKA_PORT": str(http_port + 7),
             "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(http_port + 8),
+            "SYMBIOSIS_EMBEDDED_KAFKA_CONTROLLER_PORT": str(http_port + 9),
+            "SYMBIOSIS_EMBEDDED_SMTP_PORT": str(http_port + 10),
         }
     )
     return env
@@ -279,7 +281,7 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port_block(10)
+    port = free_port_block(11)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -350,7 +352,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
-    port = free_port_block(10)
+    port = free_port_block(11)
     env = up_env(tmp_path / "data", port)
     log = tmp_path / "up.log"
     process = start_up(env, log)
@@ -375,7 +377,7 @@ def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
 
 
 def test_a_port_in_use_gives_a_clear_message(tmp_path: Path) -> None:
-    port = free_port_block(10)
+    port = free_port_block(11)
     with closing(socket.socket()) as blocker:
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
@@ -443,7 +445,7 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
     """Ctrl-C or a kill at any moment of the first `make up`, then `make up`: the whole demo,
     with the printed sign-ins working (issue 20). In between: a demo that cannot be loaded
     leaves the exchange serving, and --reset-demo asks before it deletes anything."""
-    port = free_port_block(10)
+    port = free_port_block(11)
     data = tmp_path / "data"
     env = up_env(data, port)
     url = f"http://127.0.0.1:{port}"

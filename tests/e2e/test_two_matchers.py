@@ -135,7 +135,7 @@ async def test_two_instances_propose_what_one_would_and_nothing_twice(
 
     events = [
         Envelope.model_validate_json(r.value)
-        for r in await read_topic(infra.kafka_bootstrap, stack.namespace + Topic.PROPOSALS)
+        for r in await read_topic(infra, stack.namespace + Topic.PROPOSALS)
     ]
     subjects = [e.subject for e in events if e.type == "trade.proposed"]
     assert len(subjects) == len(set(subjects)) == len(expected)  # each announced once

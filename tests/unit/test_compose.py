@@ -96,33 +96,47 @@ def _serving() -> dict[str, tuple[str, int]]:
     return served
 
 
-def test_kafka_runs_apache_kafka_in_kraft_mode() -> None:
+def test_kafka_runs_apache_kafka_as_symbiosis_up_does() -> None:
+    """The official image, with the configuration of the embedded broker (generated into
+    infra/kafka/server.properties; test_contract_docs fails when it is stale), its secrets,
+    and the partners' TLS listener published."""
     assert "kafka" in CONTAINERS, "compose has no `kafka` service"
     kafka = CONTAINERS["kafka"]
-    assert str(kafka.get("image", "")).startswith("apache/kafka:"), (
-        f"kafka must use the official apache/kafka image, not {kafka.get('image')!r}"
+    assert str(kafka.get("image", "")).startswith("apache/kafka:4."), (
+        f"kafka must use the official apache/kafka 4.x image, not {kafka.get('image')!r}"
     )
-    env = _environment("kafka")
-    roles = set(env.get("KAFKA_PROCESS_ROLES", "").split(","))
-    assert roles == {"broker", "controller"}, "kafka must run KRaft as broker,controller"
-    for key in (
-        "KAFKA_NODE_ID",
-        "KAFKA_LISTENERS",
-        "KAFKA_ADVERTISED_LISTENERS",
-        "KAFKA_CONTROLLER_LISTENER_NAMES",
-        "KAFKA_CONTROLLER_QUORUM_VOTERS",
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
-    ):
-        assert env.get(key), f"kafka needs {key}"
-    for key in (
-        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
-        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
-    ):
-        assert env.get(key) == "1", f"a one-node kafka needs {key}=1"
-    # The services create their topics (shared.kafka.ensure_topics).
-    assert env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == "false"
+    mounts = [str(v) for v in kafka.get("volumes", [])]
+    assert "./infra/kafka/server.properties:/etc/kafka/symbiosis/server.properties:ro" in mounts
+    assert "./infra/kafka/start.sh:/etc/kafka/symbiosis/start.sh:ro" in mounts
+    assert (ROOT / "infra" / "kafka" / "start.sh").is_file()
+    properties = dict(
+        line.split("=", 1)
+        for line in (ROOT / "infra" / "kafka" / "server.properties").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(properties["process.roles"].split(",")) == {"broker", "controller"}
+    assert properties["auto.create.topics.enable"] == "false"  # kafka-setup makes them
+    assert properties["allow.everyone.if.no.acl.found"] == "false"
+    protocols = dict(p.split(":") for p in properties["listener.security.protocol.map"].split(","))
+    assert set(protocols.values()) <= {"SASL_PLAINTEXT", "SASL_SSL"}, protocols
+    assert protocols["PARTNER"] == "SASL_SSL"
+    assert "9094:9094" in [str(p) for p in kafka.get("ports", [])]
+    secrets = {str(s) for s in kafka.get("secrets", [])}
+    assert {"kafka_admin", "kafka_broker_pem"} <= secrets
     assert kafka.get("healthcheck"), "kafka needs a healthcheck for depends_on"
+
+
+def test_each_service_gets_only_its_own_kafka_password() -> None:
+    declared = COMPOSE.get("secrets") or {}
+    for service in SERVICES:
+        given = CONTAINERS[service].get("secrets") or []
+        assert given == [{"source": f"kafka_{service}", "target": service}], (service, given)
+        assert f"kafka_{service}" in declared
+        assert _environment(service).get(f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR") == "/run/secrets"
+        assert "kafka-setup" in _depends_on(service)
+    setup = {s["target"] for s in CONTAINERS["kafka-setup"]["secrets"]}
+    assert setup == {"admin", *SERVICES}
+    assert _command("kafka-setup") == ["kafka-setup"]
 
 
 def test_postgres_has_a_volume_and_a_healthcheck() -> None:
@@ -206,8 +220,18 @@ def test_service_urls_point_at_the_services() -> None:
 
 def test_services_reach_postgres_and_kafka() -> None:
     pg = _environment("postgres")
-    advertised = _environment("kafka")["KAFKA_ADVERTISED_LISTENERS"]
-    brokers = {urlsplit(listener).netloc for listener in advertised.split(",")}
+    properties = (ROOT / "infra" / "kafka" / "server.properties").read_text()
+    (advertised,) = [
+        line.split("=", 1)[1]
+        for line in properties.splitlines()
+        if line.startswith("advertised.listeners=")
+    ]
+    # the services' listener: the one the broker talks to itself on
+    brokers = {
+        urlsplit(listener).netloc
+        for listener in advertised.split(",")
+        if listener.startswith("CLIENT://")
+    }
     for name, (what, _) in _serving().items():
         if what == "gateway":
             continue
@@ -226,7 +250,7 @@ def test_services_reach_postgres_and_kafka() -> None:
             f"{name}: {ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS={bootstrap!r}, kafka "
             f"advertises {sorted(brokers)}"
         )
-        for needed in ("postgres", "kafka", "keys"):
+        for needed in ("postgres", "kafka-setup", "keys"):
             assert needed in _depends_on(name), f"{name} should depend on {needed!r}"
 
 

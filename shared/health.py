@@ -1,0 +1,137 @@
+"""Readiness: can this service do its work now?
+
+``/health`` asks each part: the database answers, the broker answers, every consumer
+group has joined and holds its partitions, the outbox relay runs and how far behind it
+is. It answers 200 when all can work and 503 (with what is wrong) when one cannot; the
+body is the same either way, for `symbiosis up`, compose's health checks and operators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.structs import TopicPartition
+from faststream.kafka import KafkaBroker
+
+from shared.db import Pool
+
+CHECK_TIMEOUT = 2.0
+
+
+@dataclass
+class GroupMembership(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Told by the consumer when its group gives it partitions and takes them back."""
+
+    group: str
+    topic: str
+    joined: bool = False
+    partitions: tuple[int, ...] = ()
+    since: float = field(default_factory=time.monotonic)
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.joined = False
+        self.since = time.monotonic()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.joined = True
+        self.partitions = tuple(sorted(tp.partition for tp in assigned))
+        self.since = time.monotonic()
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "topic": self.topic,
+            "joined": self.joined,
+            "partitions": list(self.partitions),
+            "for_seconds": round(time.monotonic() - self.since, 1),
+        }
+
+
+# Each broker's consumers, as shared.kafka.subscribe registers them.
+_MEMBERSHIPS: weakref.WeakKeyDictionary[KafkaBroker, list[GroupMembership]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def membership(broker: KafkaBroker, group: str, topic: str) -> GroupMembership:
+    """A new consumer's membership, counted in ``broker``'s readiness."""
+    joined = GroupMembership(group, topic)
+    _MEMBERSHIPS.setdefault(broker, []).append(joined)
+    return joined
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: dict[str, Any]
+
+
+async def _timed(probe: Awaitable[Check], what: str) -> Check:
+    try:
+        return await asyncio.wait_for(probe, CHECK_TIMEOUT)
+    except TimeoutError:
+        return Check(False, {"error": f"{what} did not answer within {CHECK_TIMEOUT:.0f} s"})
+    except Exception as exc:  # any failure of a probe is an answer: not ready
+        return Check(False, {"error": f"{exc.__class__.__name__}: {exc}"})
+
+
+async def _database(pool: Pool) -> Check:
+    started = time.perf_counter()
+    await pool.fetchval("SELECT 1")
+    return Check(True, {"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+
+async def _broker(broker: KafkaBroker) -> Check:
+    ok = await broker.ping(timeout=CHECK_TIMEOUT)
+    return Check(ok, {} if ok else {"error": "the broker does not answer"})
+
+
+def _consumers(broker: KafkaBroker) -> Check:
+    groups = [m.report() for m in _MEMBERSHIPS.get(broker, [])]
+    return Check(all(g["joined"] for g in groups), {"groups": groups})
+
+
+async def _outbox(pool: Pool, relay: asyncio.Task[None] | None) -> Check:
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest
+        FROM outbox WHERE sent_at IS NULL
+        """
+    )
+    assert row is not None
+    running = relay is not None and not relay.done()
+    detail: dict[str, Any] = {
+        "relay": "running" if running else ("off" if relay is None else "stopped"),
+        "unsent": row["unsent"],
+        "oldest_unsent_seconds": round(float(row["oldest"] or 0), 1),
+    }
+    # A relay that is off on purpose (another process relays) is no fault of this one.
+    return Check(running or relay is None, detail)
+
+
+Probe = Callable[[], Awaitable[Check]]
+
+
+async def readiness(
+    pool: Pool, broker: KafkaBroker, relay: asyncio.Task[None] | None
+) -> tuple[bool, dict[str, Any]]:
+    """Whether the service can do its work, and each part's answer."""
+    database, reachable, outbox = await asyncio.gather(
+        _timed(_database(pool), "the database"),
+        _timed(_broker(broker), "the broker"),
+        _timed(_outbox(pool, relay), "the outbox"),
+    )
+    checks = {
+        "database": database,
+        "broker": reachable,
+        "consumers": _consumers(broker),
+        "outbox": outbox,
+    }
+    ok = all(check.ok for check in checks.values())
+    return ok, {name: {"ok": c.ok, **c.detail} for name, c in checks.items()}
