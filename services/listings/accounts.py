@@ -30,7 +30,7 @@ from services.listings import domain, storage
 from services.listings.outbox import publish_event
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
-from shared.events import ApiKeyRevoked, PersonChanged
+from shared.events import ApiKeyRevoked, CompanyChanged, PersonChanged
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.revocations import record_revocation
 from shared.settings import Settings
@@ -59,6 +59,8 @@ def _digest(token: str) -> str:
 
 
 Language = Literal["nb", "en"]
+# The profile fields that partners see (company.changed): a change of one is published.
+PARTNER_VISIBLE = frozenset({"name", "nace_codes", "location", "share_terms_with_partners"})
 
 
 class Model(BaseModel):
@@ -106,6 +108,12 @@ class CompanyProfile(Model):
         default_factory=list,
         max_length=200,
         description="Hazardous List of Waste codes the company is permitted to receive.",
+    )
+    share_terms_with_partners: bool = Field(
+        default=False,
+        description="Let partners (carriers, ERP vendors, authorities) see the prices and "
+        "terms of the company's listings and contracts on the partner stream; a contract's "
+        "only when both companies share.",
     )
 
     @field_validator("nace_codes")
@@ -205,6 +213,7 @@ class Company(BaseModel):
     location: Location | None
     contact: Contact | None
     permits: list[str]
+    share_terms_with_partners: bool
     created_at: datetime
     updated_at: datetime
 
@@ -222,15 +231,31 @@ class Company(BaseModel):
             location=location,
             contact=Contact(**row.contact) if row.contact else None,
             permits=row.permits,
+            share_terms_with_partners=row.share_terms_with_partners,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
 
 
+def company_changed(row: storage.CompanyRow) -> CompanyChanged:
+    """What partners may know of a company, as an event."""
+    return CompanyChanged(
+        company_id=row.id,
+        name=row.name,
+        org_number=row.org_number,
+        nace_codes=tuple(row.nace_codes),
+        plot=row.plot,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        share_terms_with_partners=row.share_terms_with_partners,
+        changed_at=row.updated_at,
+    )
+
+
 def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
     fields = profile.model_fields_set if only_set else set(type(profile).model_fields)
     columns: dict[str, Any] = {}
-    for name in fields & {"name", "nace_codes", "permits"}:
+    for name in fields & {"name", "nace_codes", "permits", "share_terms_with_partners"}:
         value = getattr(profile, name)
         if value is None:
             raise Problem(
@@ -333,6 +358,7 @@ class CompanyController(Controller):
     )
     async def register(
         self,
+        request: Request[Any, Any, Any],
         data: Annotated[
             CompanyRegistration,
             example_body(
@@ -377,6 +403,7 @@ class CompanyController(Controller):
                     language=data.admin.language,
                 )
             await storage.insert_api_key(conn, key_id, company_id, "first key")
+            await publish_event(conn, request, company_changed(row), company_id)
         return RegisteredCompany(
             company=Company.of(row),
             api_key_id=key_id,
@@ -408,10 +435,12 @@ class CompanyController(Controller):
     ) -> Company:
         """Change the caller's company profile (company admins); fields not sent stay."""
         company_id = company_of(request, "company:admin")
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             row = await storage.update_company(conn, company_id, _profile_columns(data, True))
-        if row is None:
-            raise Problem(404, "Not found", "the company of this credential no longer exists")
+            if row is None:
+                raise Problem(404, "Not found", "the company of this credential no longer exists")
+            if data.model_fields_set & PARTNER_VISIBLE:
+                await publish_event(conn, request, company_changed(row), company_id)
         return Company.of(row)
 
     @get("/", operation_id="list_companies")

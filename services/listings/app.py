@@ -17,8 +17,8 @@ from services.listings.accounts import (
 )
 from services.listings.api import ListingController
 from services.listings.expiry import announce_periodically
+from services.listings.partners import PartnerCredentialController
 from shared.auth import load_private_key
-from shared.events import Topic
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
@@ -40,10 +40,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PeopleController,
             ApiKeyController,
             PartnerKeyController,
+            PartnerCredentialController,
             ListingController,
         ],
-        produces=(Topic.LISTINGS,),
-        consumes=(Topic.CONTRACTS,),
         register_consumers=handlers.register,
         background=(announce_periodically,),
         dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},

@@ -32,6 +32,7 @@ class CompanyRow:
     contact: dict[str, Any] | None
     permits: list[str]
     updated_at: datetime
+    share_terms_with_partners: bool
 
 
 class DuplicateEmail(Exception):
@@ -109,6 +110,7 @@ _COMPANY_FIELDS = (
     "longitude",
     "contact",
     "permits",
+    "share_terms_with_partners",
 )
 
 
@@ -538,3 +540,49 @@ async def database_today(conn: Connection) -> date:
     """Today by the database's clock, the one ``listings_ending`` counts days with."""
     today: date = await conn.fetchval("SELECT current_date")
     return today
+
+
+@dataclass(frozen=True)
+class PartnerCredentialRow:
+    id: uuid.UUID
+    label: str
+    username: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def insert_partner_credential(
+    conn: Connection,
+    credential_id: uuid.UUID,
+    label: str,
+    username: str,
+    created_by: uuid.UUID | None,
+) -> PartnerCredentialRow:
+    row = await conn.fetchrow(
+        "INSERT INTO partner_credentials (id, label, username, created_by) "
+        "VALUES ($1, $2, $3, $4) RETURNING *",
+        credential_id,
+        label,
+        username,
+        created_by,
+    )
+    assert row is not None
+    return PartnerCredentialRow(**dict(row))
+
+
+async def list_partner_credentials(conn: Connection) -> list[PartnerCredentialRow]:
+    rows = await conn.fetch("SELECT * FROM partner_credentials ORDER BY created_at, id")
+    return [PartnerCredentialRow(**dict(r)) for r in rows]
+
+
+async def revoke_partner_credential(
+    conn: Connection, credential_id: uuid.UUID
+) -> PartnerCredentialRow | None:
+    """Mark it revoked (once); the row, or None when there is no such credential."""
+    row = await conn.fetchrow(
+        "UPDATE partner_credentials SET revoked_at = coalesce(revoked_at, now()) "
+        "WHERE id = $1 RETURNING *",
+        credential_id,
+    )
+    return PartnerCredentialRow(**dict(row)) if row else None

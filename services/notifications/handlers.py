@@ -1,6 +1,7 @@
 """Kafka subscribers of the notifications service: every event that concerns a company
 becomes a note in its inbox, once, and a delivery for each webhook endpoint that asked for
-it; public listing events become deliveries for partners' endpoints (they make no notes)."""
+it; public listing events become deliveries for partners' endpoints (they make no notes);
+what partners may read goes on partners.events.v1, as partners may see it."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from faststream.kafka import KafkaBroker
 
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, notes_for
 from services.notifications.email import enqueue_emails
+from services.notifications.partner_feed import companies_of, partner_envelope, partner_view
+from services.notifications.storage import companies as companies_store
 from services.notifications.storage import inbox as inbox_store
 from services.notifications.storage import people as people_store
 from services.notifications.webhooks import enqueue_webhooks
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import Envelope, Payload, PersonChanged, Topic
+from shared.events import PARTNER_FEED, CompanyChanged, Envelope, Payload, PersonChanged, Topic
 from shared.kafka import subscribe
+from shared.outbox import enqueue
 from shared.settings import Settings
 
 GROUP = "notifications"
@@ -23,6 +27,13 @@ GROUP = "notifications"
 def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
+            if isinstance(payload, CompanyChanged):
+                await companies_store.remember(conn, payload)
+            if type(payload) in PARTNER_FEED:
+                sharing = await companies_store.sharing(conn, companies_of(payload))
+                view = partner_view(payload, sharing)
+                if view is not None:
+                    await enqueue(conn, Topic.PARTNERS, partner_envelope(envelope, view))
             if isinstance(payload, PersonChanged):
                 await people_store.remember(conn, payload)
                 return
@@ -38,7 +49,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
     for topic in Topic:
-        types = {kind.event_type for kind in ROUTES if kind.topic == topic}
+        types = {kind.event_type for kind in (*ROUTES, *PARTNER_FEED) if kind.topic == topic}
         if topic == Topic.LISTINGS:
             types |= {*PARTNER_EVENT_TYPES, PersonChanged.event_type}
         if types:

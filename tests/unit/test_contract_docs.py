@@ -57,6 +57,7 @@ def test_every_request_body_has_examples_that_the_api_accepts() -> None:
         for s, m in (
             ("listings", "api"),
             ("listings", "accounts"),
+            ("listings", "partners"),
             ("matching", "park"),
             ("contracts", "negotiations"),
             ("contracts", "deliveries"),
