@@ -18,6 +18,18 @@ else:  # asyncpg's classes are generic only in its stubs
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+def is_alive(conn: Connection | None) -> bool:
+    """Whether a connection held for long (a LISTEN, a lock) can still be used: not closed
+    by the server, and not taken back by its pool (asyncpg then refuses every call on it,
+    ``is_closed`` included)."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 def check_schema_name(schema: str) -> str:
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"not a plain schema name: {schema!r}")

@@ -1,9 +1,10 @@
 """Readiness: can this service do its work now?
 
 ``/health`` asks each part: the database answers, the broker answers, every consumer
-group has joined and holds its partitions, the outbox relay runs and how far behind it
-is. It answers 200 when all can work and 503 (with what is wrong) when one cannot; the
-body is the same either way, for `symbiosis up`, compose's health checks and operators.
+group has joined and holds its partitions, every background loop runs (``shared.workers``),
+and how far behind the outbox relay is. It answers 200 when all can work and 503 (with what
+is wrong) when one cannot; the body is the same either way, for `symbiosis up`, compose's
+health checks and operators.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from shared.db import Pool
+from shared.outbox import RELAY
+from shared.workers import WorkerRuntime
 
 CHECK_TIMEOUT = 2.0
 
@@ -97,7 +100,7 @@ def _consumers(broker: KafkaBroker) -> Check:
     return Check(all(g["joined"] for g in groups), {"groups": groups})
 
 
-async def _outbox(pool: Pool, relay: asyncio.Task[None] | None) -> Check:
+async def _outbox(pool: Pool, workers: WorkerRuntime) -> Check:
     row = await pool.fetchrow(
         """
         SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest
@@ -105,33 +108,36 @@ async def _outbox(pool: Pool, relay: asyncio.Task[None] | None) -> Check:
         """
     )
     assert row is not None
-    running = relay is not None and not relay.done()
+    relay = workers.workers.get(RELAY)
     detail: dict[str, Any] = {
-        "relay": "running" if running else ("off" if relay is None else "stopped"),
+        "relay": relay.state if relay is not None else "off",
         "unsent": row["unsent"],
         "oldest_unsent_seconds": round(float(row["oldest"] or 0), 1),
     }
     # A relay that is off on purpose (another process relays) is no fault of this one.
-    return Check(running or relay is None, detail)
+    return Check(relay is None or relay.state == "running", detail)
 
 
-Probe = Callable[[], Awaitable[Check]]
+def _workers(workers: WorkerRuntime) -> Check:
+    ok, reports = workers.report()
+    return Check(ok, {"loops": reports})
 
 
 async def readiness(
-    pool: Pool, broker: KafkaBroker, relay: asyncio.Task[None] | None
+    pool: Pool, broker: KafkaBroker, workers: WorkerRuntime
 ) -> tuple[bool, dict[str, Any]]:
     """Whether the service can do its work, and each part's answer."""
     database, reachable, outbox = await asyncio.gather(
         _timed(_database(pool), "the database"),
         _timed(_broker(broker), "the broker"),
-        _timed(_outbox(pool, relay), "the outbox"),
+        _timed(_outbox(pool, workers), "the outbox"),
     )
     checks = {
         "database": database,
         "broker": reachable,
         "consumers": _consumers(broker),
         "outbox": outbox,
+        "workers": _workers(workers),
     }
     ok = all(check.ok for check in checks.values())
     return ok, {name: {"ok": c.ok, **c.detail} for name, c in checks.items()}

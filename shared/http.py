@@ -6,6 +6,7 @@ import uuid
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -14,7 +15,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.openapi.spec import Example
 from litestar.params import Body
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
 
 from shared.auth import InvalidCredentials, Principal, TokenVerifier
@@ -113,6 +114,29 @@ def on_unexpected_error(
     )
 
 
+# Failures of the database or a neighbour, not of the request: 503, try again shortly.
+OUTAGES: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def on_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.warning("outage answered 503", path=request.url.path, error=repr(exc))
+    return problem_response(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "The exchange cannot reach its database right now; nothing was changed. "
+        "Try again in a few seconds.",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _title(status: int) -> str:
     from http import HTTPStatus
 
@@ -126,6 +150,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Problem: on_problem,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    **dict.fromkeys(OUTAGES, on_outage),
     Exception: on_unexpected_error,
 }
 

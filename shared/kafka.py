@@ -22,13 +22,22 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
 
-from shared.events import Envelope, Payload, PoisonMessage, dead_letter_topic, decode, payload_of
+from shared.events import (
+    PAYLOAD_TYPES,
+    Envelope,
+    Payload,
+    PoisonMessage,
+    dead_letter_topic,
+    decode,
+    payload_of,
+)
 from shared.health import membership
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
@@ -50,6 +59,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 # Any other failure of one message is tried this many times, then dead-lettered.
 MAX_ATTEMPTS = 5
+# A consumer that stops heartbeating is out of its group after this long (its partitions go
+# to the others); a restarted static member takes them back before that.
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 1_000
 
 
 def security(settings: Settings, principal: str) -> BaseSecurity | None:
@@ -115,6 +128,28 @@ class MissingTopics(RuntimeError):
     `symbiosis kafka-setup`, never implicitly."""
 
 
+async def wait_for_topics(
+    settings: Settings, service: str, topics: Iterable[str], within: float = 120.0
+) -> None:
+    """``check_topics`` until it passes: a service may start before the broker is up and
+    its topics and credentials are made (`symbiosis up` starts them side by side)."""
+    names = list(topics)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    said = 0.0
+    while True:
+        try:
+            await check_topics(settings, service, names)
+            return
+        except (MissingTopics, KafkaError, OSError) as exc:
+            if loop.time() > deadline:
+                raise
+            if loop.time() - said > 10:
+                log.info("waiting for the broker and the topics", error=repr(exc))
+                said = loop.time()
+            await asyncio.sleep(0.5)
+
+
 async def check_topics(settings: Settings, service: str, topics: Iterable[str]) -> None:
     """Refuse to start when a topic ``service`` uses does not exist (or it may not see it)."""
     prefix = settings.kafka_namespace
@@ -144,9 +179,10 @@ def subscribe(
 ) -> None:
     """Consume ``topic`` in ``group_id``: route known event types to their handlers.
 
-    Events of other types are skipped (a topic carries many types). Poison messages go
-    to the dead-letter topic. A handler that keeps failing for a reason other than an
-    outage is dead-lettered after ``MAX_ATTEMPTS`` tries so the partition moves on.
+    Events of other known types are skipped (a topic carries many types). Poison messages,
+    events of a type the exchange does not know among them, go to the dead-letter topic.
+    A handler that keeps failing for a reason other than an outage is dead-lettered after
+    ``MAX_ATTEMPTS`` tries so the partition moves on.
     """
     attempts: dict[tuple[int, int], int] = {}
     group_id = settings.kafka_namespace + group_id
@@ -158,9 +194,11 @@ def subscribe(
         position = (raw.partition, raw.offset)
         try:
             envelope = decode(message.body)
+            if envelope.type not in PAYLOAD_TYPES:
+                raise PoisonMessage(f"unknown event type {envelope.type!r}")
             handler = handlers.get(envelope.type)
             if handler is None:
-                return
+                return  # a type of this topic that this consumer does not act on
             payload = payload_of(envelope)
         except PoisonMessage as exc:
             await dead_letter(broker, message, group_id, f"poison: {exc}")
@@ -194,6 +232,10 @@ def subscribe(
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",
         listener=membership(broker, group_id, topic),
+        # Static membership: a restarted instance rejoins with its old partitions at once.
+        group_instance_id=f"{group_id}:{topic}:{settings.instance}" if settings.instance else None,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )(on_message)
 
 

@@ -25,12 +25,14 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, is_alive
 from shared.events import Envelope
 
 log = structlog.get_logger(__name__)
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+# The relay's name among the service's background loops (shared.workers).
+RELAY = "outbox-relay"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._channel = ""
+        self._listener: PoolConnectionProxy[Any] | None = None
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""
@@ -134,29 +137,23 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until cancelled; errors are logged and retried with a back-off."""
-        listener: PoolConnectionProxy[Any] | None = None
+        """Relay until cancelled. A lost connection (the LISTEN one included) is opened
+        again, and a failure of the database or the broker is retried with a back-off:
+        nothing here ends the relay but cancellation (the worker runtime restarts it if a
+        bug does)."""
         backoff = self._poll_interval
         try:
             while True:
-                if listener is None or listener.is_closed():
-                    listener = await self._listen()
                 try:
+                    if not is_alive(self._listener):
+                        await self._drop_listener()
+                        self._listener = await self._listen()
                     while await self.publish_pending() >= 1:
                         pass
                     backoff = self._poll_interval
-                except (
-                    OSError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                    TimeoutError,
-                ) as exc:
+                except Exception as exc:  # the database or the broker; the rows wait
                     log.warning("outbox relay failed, retrying", error=repr(exc), backoff=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                    continue
-                except Exception as exc:  # a broker error: keep the rows, try again later
-                    log.warning("outbox publish failed, retrying", error=repr(exc), backoff=backoff)
+                    await self._drop_listener()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
@@ -164,18 +161,30 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
         finally:
-            if listener is not None and not listener.is_closed():
-                with contextlib.suppress(Exception):
-                    await listener.remove_listener(self._channel, self._on_notify)
-                    await self._pool.release(listener)
+            await self._drop_listener()
+
+    async def _drop_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        with contextlib.suppress(Exception):  # a dead connection cannot be tidied; it goes
+            await listener.remove_listener(self._channel, self._on_notify)
+        with contextlib.suppress(Exception):
+            await self._pool.release(listener)
 
     async def _listen(self) -> PoolConnectionProxy[Any] | None:
         try:
             conn = await self._pool.acquire()
-            schema = await conn.fetchval("SELECT current_schema()")
-            self._channel = f"outbox_{schema}"
-            await conn.add_listener(self._channel, self._on_notify)
-            return conn
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("outbox relay cannot LISTEN, polling", error=repr(exc))
             return None
+        try:
+            schema = await conn.fetchval("SELECT current_schema()")
+            self._channel = f"outbox_{schema}"
+            await conn.add_listener(self._channel, self._on_notify)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("outbox relay cannot LISTEN, polling", error=repr(exc))
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+            return None
+        return conn

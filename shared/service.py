@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,14 @@ from shared.db import Pool, create_pool
 from shared.health import readiness
 from shared.http import EXCEPTION_HANDLERS, PUBLIC, BearerAuthentication
 from shared.idempotency import IdempotencyMiddleware, request_pool
-from shared.kafka import check_topics, create_broker, outbox_publisher
+from shared.kafka import create_broker, outbox_publisher, wait_for_topics
 from shared.migrations import migrate
-from shared.outbox import OutboxRelay
+from shared.outbox import RELAY, OutboxRelay
+from shared.retention import prune_periodically
 from shared.revocations import subscribe_revocations
 from shared.settings import Settings
 from shared.topology import TOPOLOGY
+from shared.workers import WorkerRuntime
 
 RegisterConsumers = Callable[[KafkaBroker, Pool, Settings], None]
 
@@ -85,7 +88,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         try:
             async with pool.acquire() as conn:
                 await migrate(conn, spec.name, spec.migrations)
-            await check_topics(settings, spec.name, TOPOLOGY[spec.name].topics)
+            await wait_for_topics(settings, spec.name, TOPOLOGY[spec.name].topics)
             broker = create_broker(settings, spec.name)
             subscribe_revocations(broker, pool, settings, spec.name)
             if spec.register_consumers is not None:
@@ -97,26 +100,18 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
                 poll_interval=settings.outbox_poll_interval_seconds,
                 batch_size=settings.outbox_batch_size,
             )
-            relay_task = (
-                asyncio.create_task(relay.run(), name=f"{spec.name}-outbox-relay")
-                if settings.outbox_relay_enabled
-                else None
-            )
-            tasks = [asyncio.create_task(job(pool, settings)) for job in spec.background]
+            workers = WorkerRuntime()
+            if settings.outbox_relay_enabled:
+                workers.start(RELAY, relay.run)
+            for job in (*spec.background, prune_periodically):
+                workers.start(job.__name__, functools.partial(job, pool, settings))
             app.state.pool = pool
             app.state.broker = broker
-            app.state.relay_task = relay_task
+            app.state.workers = workers
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                if relay_task is not None:
-                    relay_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await relay_task
+                await workers.stop()
                 await broker.stop()
         finally:
             try:
@@ -133,8 +128,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
     )
     async def health(state: State) -> Response[Readiness]:
         """Ready (200) when the database and the broker answer, every consumer group has
-        its partitions and the outbox relay runs; 503 with the part that cannot."""
-        ok, checks = await readiness(state.pool, state.broker, state.relay_task)
+        its partitions and every background loop (the outbox relay first) runs; 503 with
+        the part that cannot."""
+        ok, checks = await readiness(state.pool, state.broker, state.workers)
         return Response(
             Readiness(status="ok" if ok else "unavailable", service=spec.name, checks=checks),
             status_code=200 if ok else 503,

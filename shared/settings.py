@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SYMBIOSIS_"
@@ -221,6 +221,14 @@ class Settings(BaseSettings):
         description="When a listing opens or changes, the matcher proposes at most this many "
         "counterparts, the best first.",
     )
+    instance: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,100}$",
+        description="This process's name among the instances of its service (`symbiosis "
+        "serve` makes it from the host name and port): its Kafka consumers are static group "
+        "members under it, so that a restarted instance takes its partitions back at once "
+        "instead of waiting for a rebalance.",
+    )
     outbox_relay_enabled: bool = Field(
         default=True,
         description="Run the outbox relay inside the service (off to run relays elsewhere).",
@@ -231,7 +239,38 @@ class Settings(BaseSettings):
         description="Fallback poll of the outbox when no NOTIFY arrives.",
     )
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_retention_days: float = Field(
+        default=7, gt=0, description="Sent outbox rows are deleted after this many days."
+    )
+    kafka_log_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description="How long the broker keeps a topic's events (the embedded one keeps "
+        "Kafka's default, 7 days): an event can come back to a consumer for that long.",
+    )
+    processed_event_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="The ids of applied events are kept this long, to recognise an event "
+        "that comes again; it must be longer than the broker keeps events and the outbox its "
+        "rows.",
+    )
+    retention_check_seconds: float = Field(
+        default=3600, gt=0, description="How often each service prunes what it keeps."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _ids_outlive_redeliveries(self) -> Settings:
+        longest = max(self.kafka_log_retention_days, self.outbox_retention_days)
+        if self.processed_event_retention_days <= longest:
+            raise ValueError(
+                f"{ENV_PREFIX}PROCESSED_EVENT_RETENTION_DAYS "
+                f"({self.processed_event_retention_days}) must be longer than the broker keeps "
+                f"events and the outbox its rows ({longest} days): an event that came again "
+                "after its id was pruned would act twice"
+            )
+        return self
 
     @cached_property
     def keys_dir(self) -> Path:

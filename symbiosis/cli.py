@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,8 @@ def serve(
         raise _fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}")
     import uvicorn
 
+    chosen_port = port or Settings().service_port(service)
+    os.environ.setdefault(f"{ENV_PREFIX}INSTANCE", f"{socket.gethostname()}-{chosen_port}")
     settings = Settings()
     _configure_logging(settings.log_level)
     if service == "listings":
@@ -71,7 +74,7 @@ def serve(
     uvicorn.run(
         factory(settings),
         host=host,
-        port=port or settings.service_port(service),
+        port=chosen_port,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

@@ -293,8 +293,8 @@ class EmbeddedStripeMock:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> Child:
-        child = Child.start(
+    def launch(self) -> Child:
+        return Child.start(
             "stripe-mock",
             # Loopback only; it also serves HTTPS, on a loopback port of the system's choosing.
             [
@@ -306,7 +306,12 @@ class EmbeddedStripeMock:
             ],
             self.log_path,
         )
+
+    def ready(self, child: Child, timeout: float = 30.0) -> Child:
         return _listening(child, self.port, "stripe-mock", timeout)
+
+    def start(self, timeout: float = 30.0) -> Child:
+        return self.ready(self.launch(), timeout)
 
 
 def webhook_secret(data_dir: Path) -> str:
@@ -328,7 +333,7 @@ class EmbeddedMailSink:
         self.folder = (data_dir / "mail").resolve()
         self.log_path = (data_dir / "logs" / "mail-sink.log").resolve()
 
-    def start(self, timeout: float = 30.0) -> Child:
+    def launch(self) -> Child:
         argv = [
             sys.executable,
             "-m",
@@ -340,8 +345,13 @@ class EmbeddedMailSink:
             "symbiosis.mail_sink.EmlFolder",
             str(self.folder),
         ]
-        child = Child.start("mail-sink", argv, self.log_path)
+        return Child.start("mail-sink", argv, self.log_path)
+
+    def ready(self, child: Child, timeout: float = 30.0) -> Child:
         return _listening(child, self.port, "the mail sink", timeout)
+
+    def start(self, timeout: float = 30.0) -> Child:
+        return self.ready(self.launch(), timeout)
 
 
 def embedded_data(settings: Settings) -> list[Path]:

@@ -139,16 +139,13 @@ class Gateway:
 
     async def _json(self, send: Send, status: int, body: Any, media_type: str) -> None:
         data = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", media_type.encode()),
-                    (b"content-length", str(len(data)).encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(data)).encode()),
+        ]
+        if status == 503:  # a service restarting: back in seconds
+            headers.append((b"retry-after", b"5"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,7 +19,7 @@ import httpx
 from rich.console import Console
 
 from shared.auth import ensure_signing_keys
-from shared.broker_admin import ADMIN, provision_exchange
+from shared.broker_admin import ADMIN, ensure_password_files, provision_exchange
 from shared.db import ensure_database
 from shared.settings import ENV_PREFIX, PORTAL, SERVICES, Settings
 from symbiosis.broker.server import EmbeddedKafka
@@ -30,6 +32,10 @@ from symbiosis.embedded import (
     webhook_secret,
 )
 from symbiosis.processes import Child, PortInUse, check_port_free, kill_all, stop_all
+
+# A child that died this many times within two minutes is reported as one that keeps dying.
+KEEPS_DYING = 5
+LONGEST_PAUSE = 30.0
 
 # A step of the start: a title, and a way to say how it is going (downloads).
 Step = Callable[[str], AbstractContextManager[Callable[[str], None]]]
@@ -44,6 +50,9 @@ class Supervisor:
         self._stopping = False
         self.mail_folder: Path | None = None
         self.readiness: dict[str, dict[str, Any]] = {}
+        # How to start each child again when it dies.
+        self.restart: dict[str, Callable[[], Child]] = {}
+        self.first_service = 0
 
     def run(self, *, demo: bool) -> int:
         from symbiosis.errors import UserError
@@ -53,8 +62,12 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
-            env = self._start_servers()
+            env, waits = self._start_servers()
             self._start_services(env)
+            for wait in waits:
+                wait()
+            with self.step("Waiting for migrations, topics and consumers") as progress:
+                asyncio.run(self._wait_healthy(within=120, progress=progress))
             keys = self._load_demo() if demo else None
             self._print_ready(time.monotonic() - started, keys)
             return self._watch()
@@ -64,10 +77,18 @@ class Supervisor:
             return 0  # stopped as asked
         finally:
             self.console.print("Stopping...")
-            stop_all(self.children)
+            # The services first, while the database and the broker are still there for
+            # them to close their sessions and leave their groups; then the servers.
+            stop_all(self.children[self.first_service :])
+            stop_all(self.children[: self.first_service])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.console.print("Stopped.")
+
+    def _keep(self, child: Child, restart: Callable[[], Child]) -> None:
+        """Watch ``child``; when it dies, ``restart`` starts it again."""
+        self.children.append(child)
+        self.restart[child.name] = restart
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stopping:
@@ -77,9 +98,13 @@ class Supervisor:
         self._stopping = True
         raise KeyboardInterrupt
 
-    def _start_servers(self) -> dict[str, str]:
+    def _start_servers(self) -> tuple[dict[str, str], list[Callable[[], None]]]:
+        """Start the servers; the environment of the services, and what to wait for before
+        they can be ready (the broker, stripe-mock and the mail sink start side by side
+        with the services, which wait for them)."""
         s = self.settings
         env = dict(os.environ)
+        waits: list[Callable[[], None]] = []
         ports = (
             [(s.http_host, s.http_port, "the gateway")]
             + [("127.0.0.1", s.service_port(name), f"the {name} service") for name in SERVICES]
@@ -87,13 +112,12 @@ class Supervisor:
         )
         if s.database_url is None:
             ports.append(("127.0.0.1", s.embedded_postgres_port, "the embedded PostgreSQL"))
+        kafka: EmbeddedKafka | None = None
         if s.kafka_bootstrap_servers is None:
             ports.append(("127.0.0.1", s.embedded_kafka_port, "the embedded Apache Kafka"))
             ports.append(
                 ("127.0.0.1", s.embedded_kafka_controller_port, "the embedded Kafka controller")
             )
-        kafka: EmbeddedKafka | None = None
-        if s.kafka_bootstrap_servers is None:
             kafka = EmbeddedKafka(
                 s.data_dir / "kafka",
                 s.embedded_kafka_port,
@@ -102,26 +126,50 @@ class Supervisor:
                 s.data_dir / "logs" / "kafka.log",
             )
             kafka.stop_leftover()
+        mock_binary = stripe_mock_binary() if s.stripe_api_key is None else None
+        if mock_binary is not None:
+            ports.append(("127.0.0.1", s.embedded_stripe_mock_port, "stripe-mock"))
+        if s.smtp_host is None:
+            ports.append(("127.0.0.1", s.embedded_smtp_port, "the mail sink"))
         if s.database_url is None:
             EmbeddedPostgres(s.data_dir, s.embedded_postgres_port).stop_leftover()
         for host, port, what in ports:
             check_port_free(host, port, what)
 
         if kafka is not None:
-            fetching = not kafka.runtime.ready()
             title = (
-                f"Fetching Apache Kafka {kafka.runtime.version} from Maven Central (first run only)"
-                if fetching
-                else "Starting Apache Kafka"
+                "Starting Apache Kafka"
+                if kafka.runtime.ready()
+                else f"Fetching Apache Kafka {kafka.runtime.version} from Maven Central "
+                "(first run only)"
             )
             with self.step(title) as progress:
                 kafka.runtime.ensure_libs(progress)
-                # Started now, waited for below: the JVM starts while PostgreSQL does.
-                self.children.append(kafka.launch())
+                # Waited for below: the JVM starts while the rest does.
+                self._keep(kafka.launch(), kafka.start)
+            env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
+            env[f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR"] = str(kafka.credentials)
+            env.pop(f"{ENV_PREFIX}KAFKA_USERNAME", None)
+            env.pop(f"{ENV_PREFIX}KAFKA_PASSWORD", None)
+            ensure_password_files(kafka.credentials, SERVICES)  # each service reads its own
+            admin = kafka.admin_settings()
+
+            def kafka_ready() -> None:
+                with self.step(
+                    f"Apache Kafka ready (KRaft, SASL/SCRAM, log in {s.data_dir / 'kafka'}); "
+                    "topics, credentials and ACLs"
+                ):
+                    kafka.wait_ready()
+                    asyncio.run(provision_exchange(admin))
+
+            waits.append(kafka_ready)
+        elif s.kafka_credentials_dir is not None and (s.kafka_credentials_dir / ADMIN).exists():
+            with self.step("Creating the topics, credentials and ACLs on the Kafka cluster"):
+                asyncio.run(provision_exchange(s))
         if s.database_url is None:
             with self.step(f"Starting PostgreSQL (embedded, data in {s.data_dir / 'postgres'})"):
                 postgres = EmbeddedPostgres(s.data_dir, s.embedded_postgres_port)
-                self.children.append(postgres.start())
+                self._keep(postgres.start(), postgres.start)
                 database_url = postgres.url
         else:
             database_url = s.database_url.get_secret_value()
@@ -129,42 +177,36 @@ class Supervisor:
             asyncio.run(ensure_database(database_url))
         env[f"{ENV_PREFIX}DATABASE_URL"] = database_url
 
-        if kafka is not None:
-            with self.step(
-                f"Apache Kafka ready (KRaft, SASL/SCRAM, log in {s.data_dir / 'kafka'}); "
-                "topics, credentials and ACLs"
-            ):
-                kafka.wait_ready()
-                asyncio.run(provision_exchange(kafka.admin_settings()))
-            env[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
-            env[f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR"] = str(kafka.credentials)
-            env.pop(f"{ENV_PREFIX}KAFKA_USERNAME", None)
-            env.pop(f"{ENV_PREFIX}KAFKA_PASSWORD", None)
-        elif s.kafka_credentials_dir is not None and (s.kafka_credentials_dir / ADMIN).exists():
-            with self.step("Creating the topics, credentials and ACLs on the Kafka cluster"):
-                asyncio.run(provision_exchange(s))
-        if s.stripe_api_key is None:
-            binary = stripe_mock_binary()
-            if binary is None:
-                self.console.print(
-                    "[yellow]![/] No Stripe key and no stripe-mock: confirmed deliveries wait "
-                    "in the invoice queue (`make stripe-mock` installs the mock with Go; or set "
-                    f"{ENV_PREFIX}STRIPE_API_KEY)"
-                )
-            else:
-                check_port_free("127.0.0.1", s.embedded_stripe_mock_port, "stripe-mock")
-                with self.step("Starting stripe-mock (Stripe's mock API, for invoicing)"):
-                    mock = EmbeddedStripeMock(binary, s.data_dir, s.embedded_stripe_mock_port)
-                    self.children.append(mock.start())
-                env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embeddedstripemock"
-                env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
-                if s.stripe_webhook_secret is None:
-                    env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)
+        if s.stripe_api_key is None and mock_binary is None:
+            self.console.print(
+                "[yellow]![/] No Stripe key and no stripe-mock: confirmed deliveries wait "
+                "in the invoice queue (`make stripe-mock` installs the mock with Go; or set "
+                f"{ENV_PREFIX}STRIPE_API_KEY)"
+            )
+        elif mock_binary is not None:
+            mock = EmbeddedStripeMock(mock_binary, s.data_dir, s.embedded_stripe_mock_port)
+            mock_child = mock.launch()
+            self._keep(mock_child, mock.start)
+
+            def mock_ready() -> None:
+                with self.step("stripe-mock ready (Stripe's mock API, for invoicing)"):
+                    mock.ready(mock_child)
+
+            waits.append(mock_ready)
+            env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embeddedstripemock"
+            env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
+            if s.stripe_webhook_secret is None:
+                env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)
         if s.smtp_host is None:
-            check_port_free("127.0.0.1", s.embedded_smtp_port, "the mail sink")
             sink = EmbeddedMailSink(s.data_dir, s.embedded_smtp_port)
-            with self.step(f"Starting the mail sink (e-mails kept in {s.data_dir / 'mail'})"):
-                self.children.append(sink.start())
+            sink_child = sink.launch()
+            self._keep(sink_child, sink.start)
+
+            def sink_ready() -> None:
+                with self.step(f"Mail sink ready (e-mails kept in {s.data_dir / 'mail'})"):
+                    sink.ready(sink_child)
+
+            waits.append(sink_ready)
             env[f"{ENV_PREFIX}SMTP_HOST"] = "127.0.0.1"
             env[f"{ENV_PREFIX}SMTP_PORT"] = str(s.embedded_smtp_port)
             env[f"{ENV_PREFIX}SMTP_STARTTLS"] = "false"
@@ -172,27 +214,23 @@ class Supervisor:
         with self.step("Creating the token-signing keys"):
             ensure_signing_keys(s)
         env[f"{ENV_PREFIX}DATA_DIR"] = str(s.data_dir.resolve())
-        return env
+        return env, waits
 
     def _start_services(self, env: dict[str, str]) -> None:
         s = self.settings
+        self.first_service = len(self.children)
         logs = s.data_dir.resolve() / "logs"
         exe = [sys.executable, "-m", "symbiosis"]
         with self.step(
             "Starting listings, matching, contracts, notifications, the portal and the gateway"
         ):
-            for name in SERVICES:
-                self.children.append(
-                    Child.start(name, [*exe, "serve", name], logs / f"{name}.log", env=env)
+            commands = {name: ["serve", name] for name in SERVICES}
+            commands |= {PORTAL: ["portal"], "gateway": ["gateway"]}
+            for name, command in commands.items():
+                start = functools.partial(
+                    Child.start, name, [*exe, *command], logs / f"{name}.log", env=env
                 )
-            self.children.append(
-                Child.start(PORTAL, [*exe, "portal"], logs / f"{PORTAL}.log", env=env)
-            )
-            self.children.append(
-                Child.start("gateway", [*exe, "gateway"], logs / "gateway.log", env=env)
-            )
-        with self.step("Waiting for migrations, topics and consumers") as progress:
-            asyncio.run(self._wait_healthy(within=120, progress=progress))
+                self._keep(start(), start)
 
     async def _wait_healthy(self, within: float, progress: Callable[[str], None]) -> None:
         deadline = time.monotonic() + within
@@ -295,15 +333,51 @@ class Supervisor:
         self.console.print("\nPress Ctrl-C to stop.")
 
     def _watch(self) -> int:
+        """Until Ctrl-C: a child that dies is started again, after 1 s, then after a pause
+        that doubles (to 30 s) while it keeps dying within two minutes."""
+        deaths: dict[str, list[float]] = defaultdict(list)
+        due: dict[str, float] = {}
         while True:
-            for child in self.children:
-                if not child.alive():
-                    self.console.print(
-                        f"[bold red]{child.name} stopped unexpectedly[/] (exit code "
-                        f"{child.process.returncode}); its log ends with:\n{child.tail()}"
-                    )
-                    return 1
+            now = time.monotonic()
+            for index, child in enumerate(self.children):
+                if child.alive():
+                    continue
+                if child.name not in due:
+                    deaths[child.name] = [t for t in deaths[child.name] if now - t < 120]
+                    deaths[child.name].append(now)
+                    count = len(deaths[child.name])
+                    pause = min(LONGEST_PAUSE, 2.0 ** (count - 1))
+                    due[child.name] = now + pause
+                    self._report_death(child, count, pause)
+                elif now >= due[child.name]:
+                    del due[child.name]
+                    try:
+                        self.children[index] = self.restart[child.name]()
+                    except Exception as exc:  # it will be tried again, after a pause
+                        self.console.print(
+                            f"[bold red]{child.name} could not be started again:[/] {exc}",
+                            soft_wrap=True,
+                        )
+                        continue
+                    self.console.print(f"[green]✓[/] {child.name} is running again", soft_wrap=True)
             time.sleep(0.5)
+
+    def _report_death(self, child: Child, count: int, pause: float) -> None:
+        code = child.process.returncode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        if count >= KEEPS_DYING:
+            self.console.print(
+                f"[bold red]{child.name} keeps dying[/] ({count} times in two minutes, {how}); "
+                f"trying again in {pause:.0f} s. Its log ({child.log_path}) ends with:\n"
+                f"{child.tail()}",
+                soft_wrap=True,
+            )
+        else:
+            self.console.print(
+                f"[bold yellow]{child.name} stopped unexpectedly[/] ({how}); starting it again in "
+                f"{pause:.0f} s. Its log ({child.log_path}) ends with:\n{child.tail(8)}",
+                soft_wrap=True,
+            )
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:

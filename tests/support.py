@@ -151,7 +151,8 @@ class Stack:
     def wait_healthy(self, names: tuple[str, ...] | list[str], timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         pending = set(names)
-        with httpx.Client(base_url=self.url, timeout=2) as client:
+        last: dict[str, str] = {}
+        with httpx.Client(base_url=self.url, timeout=5) as client:
             while pending:
                 for name, process in self.processes.items():
                     if process.poll() is not None:
@@ -160,12 +161,18 @@ class Stack:
                     # every path outside /api/ is the portal's
                     path = "/health" if name == PORTAL else f"/api/{name}/health"
                     try:
-                        if client.get(path).status_code == 200:
-                            pending.discard(name)
-                    except httpx.TransportError:
-                        pass
+                        response = client.get(path)
+                    except httpx.TransportError as exc:
+                        last[name] = repr(exc)
+                        continue
+                    if response.status_code == 200:
+                        pending.discard(name)
+                    last[name] = f"{response.status_code} {response.text[:1500]}"
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"not healthy: {pending}")
+                    raise RuntimeError(
+                        f"not healthy: {pending}; last answers: "
+                        + "; ".join(f"{name}: {last.get(name)}" for name in pending)
+                    )
                 time.sleep(0.2)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
@@ -273,9 +280,9 @@ async def read_topic(infra: Infra, topic: str, timeout: float = 5.0) -> list[Any
     return records
 
 
-async def register_company(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+async def register_company(client: httpx.AsyncClient, name: str, **profile: Any) -> dict[str, Any]:
     response = await client.post(
-        "/api/listings/companies/", json={"name": name, "org_number": org_number()}
+        "/api/listings/companies/", json={"name": name, "org_number": org_number(), **profile}
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()

@@ -46,7 +46,7 @@ from stripe.params import InvoiceCreateParams
 from services.contracts.deliveries import MVA_RATE
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, is_alive
 from shared.events import InvoiceIssued
 from shared.settings import Settings
 
@@ -296,7 +296,10 @@ async def invoice_periodically(
     listener: PoolConnectionProxy[Any] | None = None
     try:
         while True:
-            if listener is None or listener.is_closed():
+            if not is_alive(listener):
+                if listener is not None:  # lost: give its slot back to the pool
+                    with contextlib.suppress(Exception):
+                        await pool.release(listener)
                 listener = await _listen(pool, on_notify)
             wake.clear()
             wait = schedule.poll_seconds
@@ -312,7 +315,7 @@ async def invoice_periodically(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=wait)
     finally:
-        if listener is not None and not listener.is_closed():
+        if listener is not None and is_alive(listener):
             with contextlib.suppress(Exception):
                 await listener.remove_listener(CHANNEL, on_notify)
                 await pool.release(listener)

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ from services.notifications.storage import email as email_store
 from services.notifications.storage import people as people_store
 from shared.db import Connection, Pool
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Topic
+from shared.failpoints import crash_here
 from shared.outbox import enqueue
 from shared.settings import Settings
 
@@ -122,19 +122,28 @@ async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> 
 
 
 async def send_due(pool: Pool, settings: Settings, schedule: Schedule = Schedule()) -> int:
-    """Send one batch of queued e-mails; how many were tried."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await email_store.claim_due(conn)
-        for row in rows:
+    """Send the queued e-mails that are due; how many were tried.
+
+    Each in a transaction of its own, recorded as sent as soon as the mail server accepted
+    it: a crash re-sends at most the one e-mail in flight, and with the same Message-ID
+    (made from the e-mail's id before the first try), which mail clients and servers use to
+    recognise a copy they already have."""
+    tried: list[uuid.UUID] = []
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await email_store.claim_due(conn, tried)
+            if row is None:
+                return len(tried)
+            tried.append(row["id"])
             try:
                 mail = message(settings, row["to_address"], row["subject"], row["body"], row["id"])
                 await smtp_send(settings, mail)
             except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
                 await _failed_attempt(conn, row, repr(exc), schedule)
                 continue
+            crash_here("email.after_smtp")
             await email_store.mark_sent(conn, row["id"])
             await _outcome(conn, row, None)
-    return len(rows)
 
 
 async def _failed_attempt(
@@ -160,16 +169,17 @@ def digest_due(now: datetime, hour: int) -> datetime:
 
 
 async def send_digests(pool: Pool, settings: Settings, now: datetime | None = None) -> int:
-    """One e-mail per person with everything gathered for them before the last digest time;
-    how many digests were sent."""
+    """One e-mail per person with everything gathered for them before the last digest time,
+    each person's in a transaction of its own; how many digests were sent."""
     cutoff = digest_due(now or datetime.now(UTC), settings.email_digest_hour)
     sent = 0
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await email_store.claim_digest(conn, cutoff)
-        by_person: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_person[row["person_id"]].append(row)
-        for person_id, items in by_person.items():
+    async with pool.acquire() as conn:
+        people = await email_store.digest_recipients(conn, cutoff)
+    for person_id in people:
+        async with pool.acquire() as conn, conn.transaction():
+            items = await email_store.claim_digest(conn, person_id, cutoff)
+            if not items:
+                continue  # sent by another worker meanwhile
             language = items[0]["language"]
             subject, intro = DIGEST["nb" if language == "nb" else "en"]
             parts = [intro, ""] + [f"* {i['subject']}\n{i['body']}" for i in items]

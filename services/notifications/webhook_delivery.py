@@ -50,7 +50,7 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from services.notifications.storage import webhooks as webhook_store
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, is_alive
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Payload, Topic
 from shared.http import cookieless
 from shared.outbox import enqueue
@@ -186,7 +186,7 @@ class EndpointLocks:
 
     async def ready(self) -> bool:
         """Hold a live connection that listens; False when the database is out of reach."""
-        if self._conn is not None and not self._conn.is_closed():
+        if is_alive(self._conn):
             return True
         await self.close()
         try:
@@ -214,8 +214,9 @@ class EndpointLocks:
 
     async def unlock(self, endpoint_id: uuid.UUID, generation: int) -> None:
         async with self._guard:
-            if self._conn is None or generation != self.generation or self._conn.is_closed():
+            if generation != self.generation or not is_alive(self._conn):
                 return
+            assert self._conn is not None
             try:
                 await webhook_store.unlock_endpoint(self._conn, endpoint_id)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

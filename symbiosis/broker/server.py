@@ -137,9 +137,13 @@ def compose_properties() -> str:
     return "\n".join([*lines, *(f"{key}={value}" for key, value in properties.items())]) + "\n"
 
 
-def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes in URL-safe base64, as Kafka writes them."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, as Kafka writes them, and as
+    Kafka makes them never starting with a dash (its tools would read it as an option)."""
+    while True:
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not made.startswith("-"):
+            return made
 
 
 class EmbeddedKafka:
@@ -258,7 +262,7 @@ class EmbeddedKafka:
                 "--config",
                 str(config),
                 "--cluster-id",
-                _cluster_id(),
+                cluster_id(),
                 "--add-scram",
                 scram,
             ),

@@ -172,3 +172,40 @@ async def test_a_redelivered_event_has_no_second_effect(
     assert sorted(e["event_id"] for e in entries) == sorted([str(event.id), str(later.id)])
     contracts = await client.get("/api/contracts/proposals/", headers=receiver["headers"])
     assert [p["id"] for p in contracts.json()] == [event.subject]
+
+
+async def test_an_event_of_an_unknown_type_is_dead_lettered_with_its_reason(
+    client: httpx.AsyncClient, stack: Stack, infra: Infra
+) -> None:
+    """A type no code of the exchange knows (a stray, or a newer producer) is poison: every
+    consumer of the topic dead-letters it with the reason, none retries it for ever, and the
+    partition moves on to the next event."""
+    supplier = await register_company(client, "Stray Type Supplier AS")
+    receiver = await register_company(client, "Stray Type Receiver AS")
+    good = proposal_envelope(supplier, receiver)
+    stray = good.model_copy(update={"id": uuid.uuid4(), "type": "trade.teleported"}).to_bytes()
+    topic = stack.namespace + Topic.PROPOSALS
+    await produce(infra, topic, stray, good.subject.encode())
+    await produce(infra, topic, good.to_bytes(), good.subject.encode())
+
+    async def contracts_has_it() -> bool:
+        response = await client.get(
+            f"/api/contracts/proposals/{good.subject}", headers=receiver["headers"]
+        )
+        return response.status_code == 200
+
+    await eventually(contracts_has_it)
+
+    async def dead_lettered() -> dict[str, str] | None:
+        reasons = {
+            dict(r.headers)["dlq-consumer-group"].decode(): dict(r.headers)["dlq-reason"].decode()
+            for r in await read_topic(infra, topic + ".dlq")
+            if r.value == stray
+        }
+        return reasons if len(reasons) == 2 else None
+
+    reasons = await eventually(dead_lettered)
+    assert sorted(reasons) == sorted(
+        [stack.namespace + "contracts", stack.namespace + "notifications"]
+    )
+    assert all("unknown event type 'trade.teleported'" in r for r in reasons.values()), reasons

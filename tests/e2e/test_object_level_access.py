@@ -123,6 +123,7 @@ async def test_another_company_gets_nothing_of_the_first(client: httpx.AsyncClie
         "invoice_id": str(uuid.uuid4()),
         "table": "exchanges",
         "endpoint_id": str(uuid.uuid4()),
+        "credential_id": str(uuid.uuid4()),  # partners' credentials: park administrators' (403)
     }
     secrets = {draft["id"], proposal_row["id"], inbox[0]["id"], keys[0]["id"]}
     for method, path in await operations(client):

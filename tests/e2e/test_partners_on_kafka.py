@@ -24,6 +24,8 @@ from tests.support import REPO, Stack, eventually, register_company
 pytestmark = pytest.mark.e2e
 
 CLIENT = REPO / "examples" / "partner_client.py"
+# Far from every other test's listings on the shared stack, so that none is proposed to them.
+FAR_AWAY = {"latitude": -46.4, "longitude": 168.35}
 
 
 async def park_admin(client: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
@@ -90,6 +92,7 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
             "quantity": "30",
             "unit": "t",
             "price_per_unit_ore": 9000,
+            "location": FAR_AWAY,
         },
         headers=sharing["headers"],
     )
@@ -102,6 +105,7 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
             "quantity": "20",
             "unit": "t",
             "price_per_unit_ore": 11000,
+            "location": FAR_AWAY,
         },
         headers=private["headers"],
     )

@@ -29,6 +29,7 @@ from tests.support import (
     REPO,
     eventually,
     free_port_block,
+    org_number,
     stripe_invoice_event,
     stripe_signature,
 )
@@ -280,6 +281,7 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+@pytest.mark.timeout(600)  # two starts of `up`, a trade and its notifications
 def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port_block(11)
     env = up_env(tmp_path / "data", port)
@@ -441,6 +443,7 @@ def kill_and_reap(process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.3)
 
 
+@pytest.mark.timeout(900)  # five starts of `up`
 def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> None:
     """Ctrl-C or a kill at any moment of the first `make up`, then `make up`: the whole demo,
     with the printed sign-ins working (issue 20). In between: a demo that cannot be loaded
@@ -549,3 +552,85 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
+
+
+def child_running(pid: int, *words: str) -> psutil.Process:
+    """The descendant of ``pid`` whose command line holds all of ``words``."""
+    for child in descendants(pid):
+        try:
+            line = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if all(word in line for word in words) and child.status() != psutil.STATUS_ZOMBIE:
+            return child
+    raise AssertionError(f"no child running {words}")
+
+
+def healthy(client: httpx.Client, service: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if client.get(f"/api/{service}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{service} not healthy within {timeout}s")
+
+
+@pytest.mark.timeout(600)
+def test_up_starts_again_whatever_dies(tmp_path: Path) -> None:
+    """Issue 13, finding 1: a child of `up` that dies (a service, PostgreSQL, the broker) is
+    started again, with a message, and the exchange goes on working; only Ctrl-C stops it."""
+    port = free_port_block(11)
+    env = up_env(tmp_path / "data", port)
+    log = tmp_path / "up.log"
+    process = start_up(env, log, ())
+    try:
+        wait_for(log, "Press Ctrl-C to stop.", process, timeout=180)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for words, name in (
+                (("symbiosis", "serve", "matching"), "matching"),
+                (("postgres", "-D"), "postgres"),
+                (("java", "kafka.Kafka"), "kafka"),
+            ):
+                victim = child_running(process.pid, *words)
+                victim.kill()
+                wait_for(log, f"{name} stopped unexpectedly", process, timeout=30)
+                wait_for(log, f"{name} is running again", process, timeout=180)
+                for service in ("listings", "matching", "contracts", "notifications"):
+                    healthy(client, service)
+                assert process.poll() is None
+            # and it still works: a pair of listings becomes a proposal
+            offer_company = client.post(
+                "/api/listings/companies/",
+                json={"name": "After Kills AS", "org_number": org_number()},
+            ).json()
+            need_company = client.post(
+                "/api/listings/companies/",
+                json={"name": "Still Here AS", "org_number": org_number()},
+            ).json()
+            for company, kind in ((offer_company, "offer"), (need_company, "need")):
+                posted = client.post(
+                    "/api/listings/listings/",
+                    json={
+                        "kind": kind,
+                        "ewc_code": "030105",
+                        "title": f"Sawdust {kind}",
+                        "quantity": "5",
+                        "unit": "t",
+                    },
+                    headers={"Authorization": f"Bearer {company['api_key']}"},
+                )
+                assert posted.status_code == 201, posted.text
+            need_key = {"Authorization": f"Bearer {need_company['api_key']}"}
+            deadline = time.monotonic() + 60
+            proposals: list[Any] = []
+            while time.monotonic() < deadline and not proposals:
+                proposals = client.get("/api/contracts/proposals/", headers=need_key).json()
+                time.sleep(0.5)
+            assert len(proposals) == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(90)
+    assert process.returncode == 0

@@ -54,7 +54,7 @@ class Servers:
         return Infra(url, broker.bootstrap_servers, broker.credentials)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     port = free_port_block(3)
     found = Servers(tmp_path_factory.mktemp("fault-servers"), port, port + 2)
@@ -66,7 +66,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         stop_all([c for c in (found.kafka, found.postgres) if c is not None])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def fault_stack(
     servers: Servers,
     stripe_mock: str,

@@ -48,8 +48,10 @@ class Tally:
 
 
 def site(index: int) -> tuple[float, float]:
-    """Pair ``index``'s site: a grid of points at least a thousand kilometres apart."""
-    return -50.0 + (index // 12) * 11.0, -165.0 + (index % 12) * 28.0
+    """Pair ``index``'s site: a grid of up to 255 points, each hundreds of kilometres from
+    the next (the matcher proposes within 100 km)."""
+    assert index < 255
+    return -60.0 + (index // 15) * 8.0, -168.0 + (index % 15) * 24.0
 
 
 def listing(kind: str, index: int, tag: str) -> dict[str, Any]:
@@ -73,10 +75,37 @@ class Flow:
         self.supplier: dict[str, Any] = {}
         self.receiver: dict[str, Any] = {}
         self.pairs: list[Pair] = []
+        self.answers: Counter[int] = Counter()  # status codes seen, retries included
+        self.retry_after_missing = 0
 
-    async def start(self) -> None:
-        self.supplier = await register_company(self.client, f"{self.tag} Supplier AS")
-        self.receiver = await register_company(self.client, f"{self.tag} Receiver AS")
+    async def start(self, people: bool = False) -> None:
+        """Register the two companies; with ``people``, each with an administrator who gets
+        the company's e-mails (at ``<side>.<tag>@faults.example``)."""
+        slug = self.tag.lower().replace(" ", "-")
+        for side in ("supplier", "receiver"):
+            body: dict[str, Any] = {"name": f"{self.tag} {side.title()} AS"}
+            if people:
+                body["admin"] = {
+                    "name": f"{side.title()} Person",
+                    "email": f"{side}.{slug}@faults.example",
+                    "password": "a long enough password",
+                    "language": "en",
+                }
+            company = await register_company(self.client, body.pop("name"), **body)
+            setattr(self, side, company)
+
+    def email_of(self, side: str) -> str:
+        return f"{side}.{self.tag.lower().replace(' ', '-')}@faults.example"
+
+    async def hook(self, side: str, url: str) -> None:
+        """A webhook endpoint of ``side``'s for proposals, at ``url``."""
+        company = self.supplier if side == "supplier" else self.receiver
+        response = await self.client.post(
+            "/api/notifications/webhooks/endpoints/",
+            json={"url": url, "event_types": ["trade.proposed"]},
+            headers=company["headers"],
+        )
+        assert response.status_code == 201, response.text
 
     async def post(self, kind: str, index: int) -> str:
         company = self.supplier if kind == "offer" else self.receiver
@@ -89,6 +118,9 @@ class Flow:
                 response = await self.client.post(
                     "/api/listings/listings/", json=body, headers=headers, timeout=20
                 )
+                self.answers[response.status_code] += 1
+                if response.status_code == 503 and "retry-after" not in response.headers:
+                    self.retry_after_missing += 1
                 if response.status_code == 201:
                     listing_id: str = response.json()["id"]
                     return listing_id

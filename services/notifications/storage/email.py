@@ -1,5 +1,6 @@
 """The e-mail queue's SQL: e-mails queued in the consumer's transaction, claimed by the
-worker one batch (or one digest time) at a time, then sent, retried or given up."""
+worker one e-mail (or one person's digest) at a time, each in a transaction of its own,
+then sent, retried or given up."""
 
 from __future__ import annotations
 
@@ -53,26 +54,40 @@ async def wake_sender(conn: Connection) -> None:
     await conn.execute(f"NOTIFY {CHANNEL}")
 
 
-async def claim_due(conn: Connection) -> list[dict[str, Any]]:
-    """Up to 20 queued e-mails whose time has come, locked for this transaction (others
-    skip them)."""
-    rows = await conn.fetch(
+async def claim_due(conn: Connection, tried: list[uuid.UUID]) -> dict[str, Any] | None:
+    """The queued e-mail whose time has come first, but for those ``tried`` already this
+    round, locked for this transaction (others skip it); None when there is none."""
+    row = await conn.fetchrow(
         """
-        SELECT * FROM emails WHERE status = 'queued' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED
-        """
-    )
-    return [dict(r) for r in rows]
-
-
-async def claim_digest(conn: Connection, cutoff: datetime) -> list[dict[str, Any]]:
-    """The e-mails gathered for digests up to ``cutoff``, by person then age, locked for
-    this transaction (others skip them)."""
-    rows = await conn.fetch(
-        """
-        SELECT * FROM emails WHERE status = 'digest' AND created_at <= $1
-        ORDER BY person_id, created_at, id FOR UPDATE SKIP LOCKED
+        SELECT * FROM emails
+        WHERE status = 'queued' AND next_attempt_at <= now() AND NOT id = ANY($1::uuid[])
+        ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED
         """,
+        tried,
+    )
+    return dict(row) if row else None
+
+
+async def digest_recipients(conn: Connection, cutoff: datetime) -> list[uuid.UUID]:
+    """The people with e-mails gathered for a digest up to ``cutoff``."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT person_id FROM emails WHERE status = 'digest' AND created_at <= $1",
+        cutoff,
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def claim_digest(
+    conn: Connection, person_id: uuid.UUID, cutoff: datetime
+) -> list[dict[str, Any]]:
+    """One person's e-mails gathered for the digest up to ``cutoff``, oldest first, locked
+    for this transaction (others skip them)."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM emails WHERE status = 'digest' AND person_id = $1 AND created_at <= $2
+        ORDER BY created_at, id FOR UPDATE SKIP LOCKED
+        """,
+        person_id,
         cutoff,
     )
     return [dict(r) for r in rows]

@@ -1,0 +1,148 @@
+"""What partners see (issue 12, part 3), and what each principal is granted: pure rules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from confluent_kafka.admin import AclOperation, ResourceType
+
+from services.notifications.partner_feed import partner_envelope, partner_view
+from shared.broker_admin import partner_grants, service_grants
+from shared.events import (
+    ContractAgreed,
+    DeliveryConfirmed,
+    Envelope,
+    ListingPublished,
+    PersonChanged,
+    Terms,
+    TradeProposed,
+)
+
+A, B = uuid.uuid4(), uuid.uuid4()
+NOW = datetime.now(UTC)
+
+
+def listing(company: uuid.UUID) -> ListingPublished:
+    return ListingPublished(
+        listing_id=uuid.uuid4(),
+        company_id=company,
+        kind="offer",
+        ewc_code="030105",
+        title="Sawdust",
+        quantity=Decimal(10),
+        unit="t",
+        hazardous=False,
+        price_per_unit_ore=9000,
+        published_at=NOW,
+    )
+
+
+def agreed() -> ContractAgreed:
+    terms = Terms(quantity=Decimal(5), unit="t", price_per_unit_ore=12000)
+    return ContractAgreed(
+        contract_id=uuid.uuid4(),
+        offer_id=uuid.uuid4(),
+        need_id=uuid.uuid4(),
+        supplier_company_id=A,
+        receiver_company_id=B,
+        quantity=Decimal(5),
+        unit="t",
+        price_per_unit_ore=12000,
+        agreed_at=NOW,
+        terms=terms,
+    )
+
+
+def test_a_listing_shows_its_price_only_when_its_company_shares() -> None:
+    shown = partner_view(listing(A), {A})
+    hidden = partner_view(listing(B), {A})
+    assert isinstance(shown, ListingPublished) and shown.price_per_unit_ore == 9000
+    assert isinstance(hidden, ListingPublished) and hidden.price_per_unit_ore is None
+    assert hidden.title == "Sawdust"
+
+
+def test_a_contract_shows_its_terms_only_when_both_companies_share() -> None:
+    both = partner_view(agreed(), {A, B})
+    one = partner_view(agreed(), {A})
+    assert isinstance(both, ContractAgreed) and both.terms is not None
+    assert isinstance(one, ContractAgreed) and one.terms is None and one.price_per_unit_ore is None
+
+
+def test_people_proposals_and_notes_never_reach_partners() -> None:
+    person = PersonChanged(
+        person_id=uuid.uuid4(),
+        company_id=A,
+        email="kari@example.no",
+        name="Kari",
+        language="nb",
+        role="admin",
+        status="active",
+    )
+    proposal = TradeProposed(
+        proposal_id=uuid.uuid4(),
+        offer_id=uuid.uuid4(),
+        need_id=uuid.uuid4(),
+        supplier_company_id=A,
+        receiver_company_id=B,
+        ewc_code="030105",
+        title="Sawdust",
+        quantity=Decimal(1),
+        unit="t",
+        reasons=("same code",),
+    )
+    assert partner_view(person, {A, B}) is None
+    assert partner_view(proposal, {A, B}) is None
+    delivery = DeliveryConfirmed(
+        delivery_id=uuid.uuid4(),
+        contract_id=uuid.uuid4(),
+        supplier_company_id=A,
+        receiver_company_id=B,
+        title="Sawdust",
+        quantity=Decimal(1),
+        unit="t",
+        delivered_on=date(2026, 12, 1),
+        note="weighed by Per Hansen",
+        at=NOW,
+    )
+    seen = partner_view(delivery, {A, B})
+    assert isinstance(seen, DeliveryConfirmed) and seen.note is None
+
+
+def test_a_partner_event_has_an_id_of_its_own_the_same_each_time() -> None:
+    original = Envelope.wrap(listing(A), source="/services/listings", subject=uuid.uuid4())
+    view = partner_view(original.payload(), set())
+    assert view is not None
+    first, again = partner_envelope(original, view), partner_envelope(original, view)
+    assert first.id == again.id != original.id
+    assert (first.type, first.subject, first.correlationid) == (
+        original.type,
+        original.subject,
+        original.correlationid,
+    )
+
+
+def test_each_principal_is_granted_exactly_its_topics() -> None:
+    writes = {
+        g.name
+        for g in service_grants("", "notifications")
+        if g.resource == ResourceType.TOPIC and g.operation == AclOperation.WRITE
+    }
+    assert writes == {
+        "notifications.events.v1",
+        "partners.events.v1",
+        "matching.proposals.v1.dlq",
+        "contracts.events.v1.dlq",
+        "listings.events.v1.dlq",
+    }
+    partner = partner_grants("ns.", "ns.partner-x-1")
+    assert {(g.resource, g.name, g.operation) for g in partner} == {
+        (ResourceType.TOPIC, "ns.partners.events.v1", AclOperation.READ),
+        (ResourceType.TOPIC, "ns.partners.events.v1", AclOperation.DESCRIBE),
+        (ResourceType.GROUP, "ns.partner-x-1.", AclOperation.READ),
+    }
+    cluster = {
+        g.operation for g in service_grants("", "matching") if g.resource == ResourceType.BROKER
+    }
+    assert cluster == set()  # only listings issues partners' credentials
