@@ -24,7 +24,8 @@ from tests.support import REPO, Stack, eventually, register_company
 pytestmark = pytest.mark.e2e
 
 CLIENT = REPO / "examples" / "partner_client.py"
-# Far from every other test's listings on the shared stack, so that none is proposed to them.
+# Far from every other test's listings on the shared stack, and of resources no other test
+# trades, so that none is proposed to them.
 FAR_AWAY = {"latitude": -46.4, "longitude": 168.35}
 
 
@@ -87,8 +88,8 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
         "/api/listings/listings/",
         json={
             "kind": "offer",
-            "ewc_code": "030105",
-            "title": "Partner-visible sawdust",
+            "ewc_code": "090107",
+            "title": "Partner-visible photographic film",
             "quantity": "30",
             "unit": "t",
             "price_per_unit_ore": 9000,
@@ -100,8 +101,8 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
         "/api/listings/listings/",
         json={
             "kind": "need",
-            "ewc_code": "030105",
-            "title": "Sawdust for a private boiler",
+            "ewc_code": "090108",
+            "title": "Film free of silver, for a private recycler",
             "quantity": "20",
             "unit": "t",
             "price_per_unit_ore": 11000,
