@@ -93,6 +93,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 bench: setup
+	$(BIN)/python -m benchmarks.startup
+	$(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.listings_search
 	$(BIN)/python -m benchmarks.matching_index
 	$(BIN)/python -m benchmarks.optimiser

@@ -1,0 +1,411 @@
+"""The whole pipeline under open-loop load, on the real stack, beside the broker's ceiling
+measured in the same run.
+
+    make bench    (or: .venv/bin/python -m benchmarks.pipeline [--rates 25,50,100,150,200]
+                   [--seconds 20] [--ceiling-messages 50000])
+
+Starts `symbiosis up` (Apache Kafka with SASL and ACLs, PostgreSQL, every service and the
+gateway; no demo) on a data folder and ports of its own, then:
+
+1. The broker's ceilings: one producer (librdkafka, acks=all, idempotent, 1 KB messages)
+   and one consumer on a topic of the benchmark's own, in messages a second.
+2. For each rate (listings a second): pairs of matching listings (an offer and a need of
+   two companies, each pair at a site of its own so that it matches only itself) posted
+   through the gateway on a fixed schedule that does not wait for answers (open loop), for
+   ``--seconds``; then the pipeline is given time to drain. From the databases: the time
+   from the later POST of a pair to its proposal (matching), and to the second of the two
+   inbox notes (notifications); the POST's own latency from the client. The CPU seconds of
+   every process of the stack over the step.
+3. The sustainable rate: the highest rate posted in full whose end-to-end p99 (POST to both
+   inbox notes) stays under 1 s; and its ratio to the broker's produce ceiling.
+
+Numbers from a busy machine are not a quiet machine's: the load average is printed with each
+step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from stdnum.no import orgnr
+
+REPO = Path(__file__).resolve().parent.parent
+E2E_LIMIT_SECONDS = 1.0
+
+
+def org_number(rng: random.Random) -> str:
+    while True:
+        candidate = str(rng.randint(80_000_000, 99_999_999)) + str(rng.randint(0, 9))
+        if orgnr.is_valid(candidate):
+            return candidate
+
+
+def site(index: int) -> tuple[float, float]:
+    """Pair ``index``'s site: a grid of points more than 100 km apart (16,000 of them)."""
+    return -70.0 + (index // 120) * 1.0, -179.0 + (index % 120) * 3.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Stack:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYMBIOSIS_")}
+        env |= {
+            "SYMBIOSIS_DATA_DIR": str(self.folder),
+            "SYMBIOSIS_HTTP_PORT": str(self.port),
+            "SYMBIOSIS_EMBEDDED_POSTGRES_PORT": str(self.port + 6),
+            "SYMBIOSIS_EMBEDDED_KAFKA_PORT": str(self.port + 7),
+            "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(self.port + 8),
+            "SYMBIOSIS_EMBEDDED_KAFKA_CONTROLLER_PORT": str(self.port + 9),
+            "SYMBIOSIS_EMBEDDED_SMTP_PORT": str(self.port + 10),
+            "SYMBIOSIS_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+        }
+        return env
+
+    def start(self) -> None:
+        log = (self.folder.parent / "up.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "symbiosis", "up"],
+            env=self.env(),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 300
+        text = ""
+        while "Press Ctrl-C to stop." not in text:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"`symbiosis up` did not start:\n{text[-3000:]}")
+            time.sleep(0.5)
+            text = (self.folder.parent / "up.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def processes(self) -> dict[str, psutil.Process]:
+        """The stack's processes by what they run (a service's name, kafka, postgres...)."""
+        assert self.process is not None
+        found: dict[str, psutil.Process] = {}
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                line = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            for name, words in (
+                ("kafka", ("kafka.Kafka",)),
+                ("postgres", ("postgres", "-D")),
+                ("listings", ("serve", "listings")),
+                ("matching", ("serve", "matching")),
+                ("contracts", ("serve", "contracts")),
+                ("notifications", ("serve", "notifications")),
+                ("gateway", ("symbiosis", "gateway")),
+                ("portal", ("symbiosis", "portal")),
+            ):
+                if all(word in line for word in words):
+                    found.setdefault(name, child)
+        return found
+
+    def database_url(self) -> str:
+        password = (self.folder / "keys" / "postgres-password").read_text().strip()
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port + 6}/symbiosis"
+
+    def kafka(self) -> dict[str, Any]:
+        password = (self.folder / "keys" / "kafka" / "admin").read_text().strip()
+        return {
+            "bootstrap.servers": f"127.0.0.1:{self.port + 7}",
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "admin",
+            "sasl.password": password,
+        }
+
+
+def broker_ceilings(stack: Stack, messages: int) -> tuple[float, float]:
+    """Messages a second into and out of the broker: one idempotent producer with
+    acks=all, one consumer; 1 KB each."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(stack.kafka())  # kept: its futures die with it
+    for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
+        future.result()
+    producer = Producer(
+        stack.kafka()
+        | {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "batch.size": 262144}
+    )
+    value = os.urandom(1024)
+    started = time.perf_counter()
+    for index in range(messages):
+        while True:
+            try:
+                producer.produce(topic, value, key=str(index % 100).encode())
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(120)
+    produced = messages / (time.perf_counter() - started)
+    consumer = Consumer(
+        stack.kafka()
+        | {"group.id": f"bench-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    first: float | None = None  # from the first message: joining the group is not reading
+    deadline = time.perf_counter() + 120
+    while seen < messages and time.perf_counter() < deadline:
+        batch = [m for m in consumer.consume(10_000, timeout=5) if m.error() is None]
+        if batch and first is None:
+            first = time.perf_counter()
+        seen += len(batch)
+    consumed = seen / (time.perf_counter() - (first or deadline))
+    consumer.close()
+    return produced, consumed
+
+
+@dataclass
+class Step:
+    rate: float
+    posted: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)  # listing id -> POST sent (epoch)
+    post_latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    to_proposal: list[float] = field(default_factory=list)
+    to_notes: list[float] = field(default_factory=list)
+    load: float = 0.0
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU of a process and its children (PostgreSQL's backends)."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def company(client: httpx.AsyncClient, rng: random.Random, name: str) -> dict[str, str]:
+    response = await client.post(
+        "/api/listings/companies/", json={"name": name, "org_number": org_number(rng)}
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['api_key']}"}
+
+
+async def run_step(
+    stack: Stack, rate: float, seconds: float, first_pair: int, rng: random.Random
+) -> Step:
+    step = Step(rate)
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30, limits=limits) as client:
+        supplier = await company(client, rng, f"Bench supplier {uuid.uuid4().hex[:6]}")
+        receiver = await company(client, rng, f"Bench receiver {uuid.uuid4().hex[:6]}")
+
+        async def post(kind: str, index: int) -> str | None:
+            latitude, longitude = site(index)
+            body = {
+                "kind": kind,
+                "ewc_code": "030105",
+                "title": f"Bench {kind} {index}",
+                "quantity": "10",
+                "unit": "t",
+                "location": {"latitude": latitude, "longitude": longitude},
+            }
+            headers = supplier if kind == "offer" else receiver
+            sent = time.time()
+            try:
+                response = await client.post("/api/listings/listings/", json=body, headers=headers)
+            except httpx.HTTPError:
+                step.failures += 1
+                return None
+            step.post_latencies.append(time.time() - sent)
+            if response.status_code != 201:
+                step.failures += 1
+                return None
+            listing_id: str = response.json()["id"]
+            step.sent_at[listing_id] = sent
+            return listing_id
+
+        async def pair(index: int) -> None:
+            offer, need = await asyncio.gather(post("offer", index), post("need", index))
+            if offer and need:
+                step.pairs.append((offer, need))
+
+        processes = stack.processes()
+        cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
+        step.load = os.getloadavg()[0]
+        interval = 2 / rate  # one pair: two listings
+        started = time.monotonic()
+        tasks = []
+        index = first_pair
+        while time.monotonic() - started < seconds:
+            due = started + (index - first_pair) * interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            tasks.append(asyncio.create_task(pair(index)))
+            index += 1
+        await asyncio.gather(*tasks)
+        step.seconds = time.monotonic() - started
+        step.posted = 2 * len(step.pairs)
+        await drain(stack, step)
+        step.cpu = {
+            name: cpu_seconds(p) - cpu_before[name]
+            for name, p in processes.items()
+            if p.is_running()
+        }
+    return step
+
+
+async def drain(stack: Stack, step: Step, within: float = 120.0) -> None:
+    """Wait until every pair has its proposal and both notes (or ``within``), then read the
+    times they were made."""
+    db = await asyncpg.connect(stack.database_url())
+    offers = {offer: need for offer, need in step.pairs}
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            rows = await db.fetch(
+                """
+                SELECT p.offer_id::text AS offer, extract(epoch FROM p.created_at) AS proposed,
+                       (SELECT max(extract(epoch FROM i.created_at)) FROM notifications.inbox i
+                        WHERE i.subject_id = p.id::text AND i.event_type = 'trade.proposed')
+                           AS noted,
+                       (SELECT count(*) FROM notifications.inbox i
+                        WHERE i.subject_id = p.id::text AND i.event_type = 'trade.proposed')
+                           AS notes
+                FROM matching.proposals p WHERE p.offer_id = ANY($1::uuid[])
+                """,
+                list(offers),
+            )
+            complete = [r for r in rows if r["notes"] >= 2]
+            if len(complete) == len(offers) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+    finally:
+        await db.close()
+    for row in complete:
+        posted = max(step.sent_at[row["offer"]], step.sent_at[offers[row["offer"]]])
+        step.to_proposal.append(float(row["proposed"]) - posted)
+        step.to_notes.append(float(row["noted"]) - posted)
+
+
+def report(steps: list[Step], ceilings: tuple[float, float]) -> None:
+    produced, consumed = ceilings
+    print(f"\nbroker ceiling: {produced:,.0f} messages/s produced, {consumed:,.0f} consumed (1 KB)")
+    header = (
+        f"{'rate/s':>7}{'posted/s':>10}{'fail':>6}{'POST p50':>10}{'p99':>8}"
+        f"{'→prop p50':>11}{'p99':>8}{'→notes p50':>12}{'p99':>8}{'done':>7}"
+        f"{'CPU ms/listing':>16}{'load':>6}"
+    )
+    print(header)
+    sustainable = 0.0
+    for step in steps:
+        achieved = step.posted / step.seconds if step.seconds else 0.0
+        cpu = sum(step.cpu.values()) / max(1, step.posted) * 1000
+        done = len(step.to_notes) / max(1, len(step.pairs))
+        p99 = percentile(step.to_notes, 0.99)
+        print(
+            f"{step.rate:>7.0f}{achieved:>10.1f}{step.failures:>6}"
+            f"{percentile(step.post_latencies, 0.5) * 1000:>8.0f}ms"
+            f"{percentile(step.post_latencies, 0.99) * 1000:>6.0f}ms"
+            f"{percentile(step.to_proposal, 0.5) * 1000:>9.0f}ms"
+            f"{percentile(step.to_proposal, 0.99) * 1000:>6.0f}ms"
+            f"{percentile(step.to_notes, 0.5) * 1000:>10.0f}ms{p99 * 1000:>6.0f}ms"
+            f"{done:>7.0%}{cpu:>16.1f}{step.load:>6.1f}"
+        )
+        if achieved >= 0.95 * step.rate and done == 1 and p99 < E2E_LIMIT_SECONDS:
+            sustainable = max(sustainable, step.rate)
+    print("\nCPU seconds per process and step:")
+    names = sorted({name for step in steps for name in step.cpu})
+    print(f"{'rate/s':>7}" + "".join(f"{name:>15}" for name in names))
+    for step in steps:
+        print(f"{step.rate:>7.0f}" + "".join(f"{step.cpu.get(n, 0):>15.1f}" for n in names))
+    print(
+        f"\nsustainable rate (POST to both inbox notes p99 < {E2E_LIMIT_SECONDS:g} s): "
+        f"{sustainable:.0f} listings/s; {sustainable / produced:.4f} of the broker's produce "
+        "ceiling"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    folder = Path(tempfile.mkdtemp(prefix="symbiosis-pipeline-"))
+    from benchmarks.startup import free_block
+
+    stack = Stack(folder / "data", free_block(11))
+    stack.start()
+    try:
+        ceilings = await asyncio.to_thread(broker_ceilings, stack, args.ceiling_messages)
+        steps = []
+        first = 0
+        for rate in args.rates:
+            step = await run_step(stack, rate, args.seconds, first, rng)
+            steps.append(step)
+            first += len(step.sent_at) // 2 + int(rate * args.seconds)
+            print(
+                f"rate {rate:.0f}/s: {step.posted} listings in {step.seconds:.1f} s, "
+                f"{len(step.to_notes)} of {len(step.pairs)} pairs through",
+                flush=True,
+            )
+        report(steps, ceilings)
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[25.0, 50.0, 100.0, 150.0, 200.0],
+        help="listings a second, one step each",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="each step's length")
+    parser.add_argument("--ceiling-messages", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
