@@ -10,7 +10,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 PORTAL := services/portal
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages kafka-jars
+.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages kafka-jars peppol
 
 setup: $(VENV)/.installed
 
@@ -47,7 +47,12 @@ chromium:
 			|| { echo "error: could not install chromium (apt-get install chromium); the portal's browser tests need $(CHROMIUM)" >&2; exit 1; }; \
 	fi
 
-test: setup chromium
+# The official Peppol BIS Billing 3.0 and EN 16931 validation artefacts, for the EHF tests:
+# fetched from Maven Central with mvn, checked against a pinned SHA-256 (tests/peppol.py).
+peppol: setup
+	$(BIN)/python -c "from tests.peppol import artefacts; print(*artefacts().values(), sep=chr(10))"
+
+test: setup chromium peppol
 	$(BIN)/pytest
 
 lint: setup

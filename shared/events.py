@@ -274,6 +274,34 @@ class NegotiationExpired(NegotiationFacts):
     event_type: ClassVar[str] = "negotiation.expired"
 
 
+class NegotiationReduced(NegotiationFacts):
+    """A contract took part of a listing, and the terms on the table asked for more than it
+    still has: the exchange cut them to what remains (in `terms`); both sides answer again."""
+
+    event_type: ClassVar[str] = "negotiation.reduced"
+
+    listing_id: uuid.UUID = Field(description="The listing that has less left.")
+    asked_quantity: Decimal = Field(gt=0, description="What the terms asked for, in their unit.")
+    by_contract_id: uuid.UUID = Field(description="The contract that took the quantity.")
+
+
+class NegotiationWithdrawn(NegotiationFacts):
+    """The exchange withdrew a negotiation: the listing it was about has nothing useful left
+    for it (or the proposal was retracted before anyone answered)."""
+
+    event_type: ClassVar[str] = "negotiation.withdrawn"
+
+    listing_id: uuid.UUID | None = Field(default=None, description="The listing that ran out.")
+    asked_quantity: Decimal | None = Field(default=None, description="What the terms asked for.")
+    remaining_quantity: Decimal | None = Field(
+        default=None, description="What the listing still has, in the terms' unit."
+    )
+    unit: Unit | None = None
+    by_contract_id: uuid.UUID | None = Field(
+        default=None, description="The contract that took the quantity."
+    )
+
+
 class ContractCancelled(Payload):
     """A contract ended early, or could not start (the listings could not reserve it)."""
 
@@ -290,6 +318,24 @@ class ContractCancelled(Payload):
     by_company_id: uuid.UUID | None = Field(description="None when the exchange cancelled it.")
     reason: str
     cancelled_at: datetime
+
+
+class ContractCompleted(Payload):
+    """Confirmed deliveries reached the contract's quantity: the contract is fulfilled."""
+
+    event_type: ClassVar[str] = "contract.completed"
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    title: str
+    delivered_quantity: Decimal = Field(ge=0, description="Confirmed, in `unit`.")
+    unit: Unit
+    deliveries: int = Field(ge=0, description="How many confirmed deliveries.")
+    completed_at: datetime
 
 
 class DeliveryFacts(Payload):
@@ -340,6 +386,9 @@ class InvoiceFacts(Payload):
     amount_ore: int = Field(ge=0, description="Including MVA.")
     currency: Literal["nok"] = "nok"
     at: datetime
+    number: int | None = Field(default=None, description="The seller's invoice number.")
+    kid: str | None = Field(default=None, description="The KID to pay with (MOD10).")
+    due_date: date | None = None
 
 
 class InvoiceIssued(InvoiceFacts):
@@ -358,6 +407,35 @@ class InvoicePaymentFailed(InvoiceFacts):
     """Stripe reports a failed payment attempt; Stripe retries by its own schedule."""
 
     event_type: ClassVar[str] = "invoice.payment_failed"
+
+
+class InvoiceVoided(InvoiceFacts):
+    """The invoice is void (at Stripe, or credited in full): nothing is owed on it."""
+
+    event_type: ClassVar[str] = "invoice.voided"
+
+    reason: str | None = None
+
+
+class CreditNoteIssued(Payload):
+    """A credit note annuls an invoice in full (a voided invoice, or a delivery disputed after
+    it was invoiced); its PDF and EHF are at the contracts API."""
+
+    event_type: ClassVar[str] = "credit_note.issued"
+    topic: ClassVar[Topic] = Topic.CONTRACTS
+
+    credit_note_id: uuid.UUID
+    invoice_id: uuid.UUID
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    payer_company_id: uuid.UUID = Field(description="Who paid (or owed) the invoice.")
+    payee_company_id: uuid.UUID = Field(description="The seller, who issues the credit note.")
+    number: int = Field(description="In the seller's series.")
+    invoice_number: int
+    amount_ore: int = Field(ge=0, description="Credited, including MVA.")
+    currency: Literal["nok"] = "nok"
+    reason: str
+    at: datetime
 
 
 class NotificationFacts(Payload):
@@ -513,6 +591,37 @@ class CompanyChanged(Payload):
     changed_at: datetime
 
 
+class CompanyAddress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    street: str
+    postcode: str
+    city: str
+    country: str = "NO"
+
+
+class CompanyDetailsChanged(Payload):
+    """A company registered or changed what the exchange needs to invoice and paper its
+    trades: legal name, organisation number, address, VAT registration, bank account, the
+    language of its papers, and the hazardous-waste permits it declared. For the services
+    only (partners read `company.changed`)."""
+
+    event_type: ClassVar[str] = "company.details_changed"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    company_id: uuid.UUID = Field(description="The company (also the event's subject).")
+    name: str = Field(description="The registered (legal) name.")
+    org_number: str = Field(pattern=r"^\d{9}$")
+    address: CompanyAddress | None = None
+    vat_registered: bool = Field(description="In Merverdiavgiftsregisteret: invoices carry MVA.")
+    bank_account: str | None = Field(default=None, description="Norwegian account (11 digits).")
+    language: Literal["nb", "en"] = Field(default="nb", description="Of its papers.")
+    permits: tuple[str, ...] = Field(
+        default=(), description="Hazardous List of Waste codes it declared a permit for."
+    )
+    changed_at: datetime
+
+
 class ApiKeyRevoked(Payload):
     """An API key was revoked: every service refuses it from now on."""
 
@@ -552,19 +661,25 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ApiKeyRevoked,
         PersonChanged,
         CompanyChanged,
+        CompanyDetailsChanged,
         TradeProposed,
         TradeRetracted,
         ContractAgreed,
         NegotiationCountered,
         NegotiationDeclined,
         NegotiationExpired,
+        NegotiationReduced,
+        NegotiationWithdrawn,
         ContractCancelled,
+        ContractCompleted,
         DeliveryRecorded,
         DeliveryConfirmed,
         DeliveryDisputed,
         InvoiceIssued,
         InvoicePaid,
         InvoicePaymentFailed,
+        InvoiceVoided,
+        CreditNoteIssued,
         NotificationDelivered,
         NotificationFailed,
     )

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from stdnum.no import orgnr
+from stdnum.no import kontonr, orgnr
 
 from shared.auth import ensure_signing_keys
 from shared.broker_admin import ensure_password_files, provision
@@ -280,10 +280,26 @@ async def read_topic(infra: Infra, topic: str, timeout: float = 5.0) -> list[Any
     return records
 
 
+def bank_account() -> str:
+    """A random Norwegian bank account number that passes the MOD11 check."""
+    while True:
+        candidate = str(random.randint(1_000_000_000, 9_999_999_999))
+        for digit in "0123456789":
+            if kontonr.is_valid(candidate + digit):
+                return candidate + digit
+
+
 async def register_company(client: httpx.AsyncClient, name: str, **profile: Any) -> dict[str, Any]:
-    response = await client.post(
-        "/api/listings/companies/", json={"name": name, "org_number": org_number(), **profile}
-    )
+    """A company with what invoices need (address, bank account); ``profile`` adds or
+    overrides fields of the registration."""
+    body = {
+        "name": name,
+        "org_number": org_number(),
+        "address": {"street": "Tofteberg 1", "postcode": "1617", "city": "Fredrikstad"},
+        "bank_account": bank_account(),
+        **profile,
+    }
+    response = await client.post("/api/listings/companies/", json=body)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     body["headers"] = {"Authorization": f"Bearer {body['api_key']}"}

@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from pydantic import BaseModel
 
 from services.contracts import storage
+from services.contracts.domain import negotiation as domain
 from shared.db import Pool
 from shared.http import Problem, company_of
 from shared.units import Quantity
@@ -34,6 +35,10 @@ class Proposal(BaseModel):
     status: str
     proposed_at: datetime
 
+    @classmethod
+    def of(cls, proposal: domain.Proposal) -> Proposal:
+        return cls(**{k: getattr(proposal, k) for k in cls.model_fields})
+
 
 class ProposalController(Controller):
     path = "/proposals"
@@ -48,7 +53,7 @@ class ProposalController(Controller):
         """Proposals in which the caller is the supplier or the receiver, newest first."""
         async with pool.acquire() as conn:
             rows = await storage.proposals_of(conn, company_of(request, "trades:read"))
-        return [Proposal(**r) for r in rows]
+        return [Proposal.of(r) for r in rows]
 
     @get("/{proposal_id:uuid}", operation_id="get_proposal")
     async def one(
@@ -62,4 +67,4 @@ class ProposalController(Controller):
             row = await storage.proposal_of(conn, proposal_id, company_of(request, "trades:read"))
         if row is None:
             raise Problem(404, "Not found", f"no proposal {proposal_id} of yours")
-        return Proposal(**row)
+        return Proposal.of(row)

@@ -34,8 +34,9 @@ import contextlib
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import stripe
@@ -43,7 +44,8 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 from stripe.params import InvoiceCreateParams
 
-from services.contracts.deliveries import MVA_RATE
+from services.contracts.application import invoice_facts
+from services.contracts.domain.invoice import MVA_RATE, CreditNote, Invoice, format_account
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool, is_alive
@@ -54,7 +56,7 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "invoices_queued"
 CURRENCY = "nok"
-DAYS_UNTIL_DUE = 14
+OSLO = ZoneInfo("Europe/Oslo")
 MVA_TAX_RATE = "mva25"  # our name of the tax rate in stripe_tax_rates and its idempotency key
 STRIPE_TIMEOUT_SECONDS = 30.0
 
@@ -100,20 +102,6 @@ def stripe_client(settings: Settings, http_client: stripe.HTTPClient) -> stripe.
     )
 
 
-def invoice_facts(row: dict[str, Any] | asyncpg.Record, at: datetime) -> dict[str, Any]:
-    """The fields of an ``InvoiceFacts`` event about the invoice ``row``."""
-    return {
-        "invoice_id": row["id"],
-        "delivery_id": row["delivery_id"],
-        "contract_id": row["contract_id"],
-        "payer_company_id": row["payer_company_id"],
-        "payee_company_id": row["payee_company_id"],
-        "amount_ore": row["total_ore"],
-        "currency": CURRENCY,
-        "at": at,
-    }
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, stripe.StripeError):
         status = f" {exc.http_status}" if exc.http_status else ""
@@ -133,11 +121,57 @@ class Invoicer:
         self._schedule = schedule or Schedule()
 
     async def issue_due(self) -> int:
-        """Try every due invoice once; return how many were tried."""
+        """Try every due invoice and credit note once; return how many were tried."""
         tried = 0
         while await self.issue_next():
             tried += 1
+        while await self.credit_next():
+            tried += 1
         return tried
+
+    async def credit_next(self) -> bool:
+        """Make one due credit note at Stripe; False when none is due."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            note = await invoice_store.claim_due_credit_note(conn)
+            if note is None:
+                return False
+            invoice = await invoice_store.invoice_for_update(conn, note.invoice_id)
+            assert invoice is not None
+            try:
+                stripe_id = await self._credit(invoice, note)
+            except Exception as exc:
+                attempts = note.attempts + 1
+                delay = self._schedule.backoff(attempts)
+                log.warning(
+                    "credit note at Stripe failed, will retry",
+                    credit_note_id=str(note.id),
+                    attempts=attempts,
+                    error=_describe(exc),
+                )
+                await invoice_store.retry_credit_note_later(
+                    conn, note.id, attempts, _describe(exc), delay
+                )
+            else:
+                await invoice_store.mark_credit_note_issued(conn, note.id, stripe_id)
+                log.info("credit note made at Stripe", credit_note_id=str(note.id))
+            return True
+
+    async def _credit(self, invoice: Invoice, note: CreditNote) -> str:
+        assert invoice.stripe_invoice_id is not None
+        made = await self._stripe.v1.credit_notes.create_async(
+            {
+                "invoice": invoice.stripe_invoice_id,
+                "amount": note.total_ore,
+                "memo": f"Kreditnota {note.number}: {note.reason}"[:500],
+                "metadata": {
+                    "invoice_id": str(invoice.id),
+                    "credit_note_id": str(note.id),
+                    "credit_note_number": str(note.number),
+                },
+            },
+            {"idempotency_key": f"credit_note:{note.id}:create"},
+        )
+        return str(made.id)
 
     async def issue_next(self) -> bool:
         """Claim one due invoice and issue it; False when none is due (or all are claimed)."""
@@ -157,29 +191,44 @@ class Invoicer:
         """How long until the next queued invoice is due; None when none is queued."""
         return await invoice_store.seconds_until_due(self._pool)
 
-    async def _issue(self, row: asyncpg.Record) -> str:
-        key = f"invoice:{row['id']}"
-        customer = await self._customer(row["payer_company_id"])
-        account = await self._account(row["payee_company_id"])
-        mva = await self._mva_tax_rate()
+    async def _issue(self, row: Invoice) -> str:
+        key = f"invoice:{row.id}"
+        customer = await self._customer(row.payer_company_id)
+        account = await self._account(row.payee_company_id)
+        seller = row.seller_party()
+        mva = await self._mva_tax_rate() if seller.vat_registered else None
         metadata = {
-            "invoice_id": str(row["id"]),
-            "delivery_id": str(row["delivery_id"]),
-            "contract_id": str(row["contract_id"]),
+            "invoice_id": str(row.id),
+            "delivery_id": str(row.delivery_id),
+            "contract_id": str(row.contract_id),
+            "invoice_number": str(row.number),
+            "kid": str(row.kid),
         }
+        assert row.due_date is not None
+        due = datetime.combine(row.due_date, time(12), tzinfo=OSLO)
         params: InvoiceCreateParams = {
             "customer": customer,
             "currency": CURRENCY,
             "collection_method": "send_invoice",
-            "days_until_due": DAYS_UNTIL_DUE,
+            "due_date": int(due.timestamp()),
             "auto_advance": False,  # finalised and sent below, not by Stripe an hour later
             "pending_invoice_items_behavior": "exclude",
             "transfer_data": {"destination": account},
-            "description": "Viken Park symbiosis exchange",
+            "description": f"Viken Park symbiosis exchange: {seller.name}",
+            "custom_fields": [
+                {"name": "Fakturanr.", "value": str(row.number)},
+                {"name": "KID", "value": str(row.kid)},
+                {"name": "Selger org.nr.", "value": seller.org_display},
+            ],
+            "footer": (
+                f"Betal til konto {format_account(seller.bank_account or '')} med KID {row.kid}, "
+                f"eller her. Plattformgebyr til Viken Park: NOK {row.platform_fee_ore / 100:.2f}, "
+                "trukket fra utbetalingen til selger."
+            )[:5000],
             "metadata": metadata,
         }
-        if row["platform_fee_ore"] > 0:
-            params["application_fee_amount"] = row["platform_fee_ore"]
+        if row.platform_fee_ore > 0:
+            params["application_fee_amount"] = row.platform_fee_ore
         draft = await self._stripe.v1.invoices.create_async(
             params, {"idempotency_key": f"{key}:create"}
         )
@@ -188,9 +237,9 @@ class Invoicer:
                 "customer": customer,
                 "invoice": draft.id,
                 "currency": CURRENCY,
-                "amount": row["net_ore"],
-                "description": row["description"],
-                "tax_rates": [mva],
+                "amount": row.net_ore,
+                "description": row.description,
+                "tax_rates": [mva] if mva else [],
                 "metadata": metadata,
             },
             {"idempotency_key": f"{key}:item"},
@@ -203,17 +252,17 @@ class Invoicer:
         )
         return draft.id
 
-    async def _issued(self, conn: Connection, row: asyncpg.Record, stripe_invoice_id: str) -> None:
-        issued_at = await invoice_store.mark_issued(conn, row["id"], stripe_invoice_id)
-        await publish(conn, InvoiceIssued(**invoice_facts(row, issued_at)), row["id"], None)
-        log.info("invoice issued", invoice_id=str(row["id"]), stripe_invoice_id=stripe_invoice_id)
+    async def _issued(self, conn: Connection, row: Invoice, stripe_invoice_id: str) -> None:
+        issued_at = await invoice_store.mark_issued(conn, row.id, stripe_invoice_id)
+        await publish(conn, InvoiceIssued(**invoice_facts(row, issued_at)), row.id, None)
+        log.info("invoice issued", invoice_id=str(row.id), stripe_invoice_id=stripe_invoice_id)
 
-    async def _failed(self, conn: Connection, row: asyncpg.Record, exc: Exception) -> None:
-        attempts = row["attempts"] + 1
+    async def _failed(self, conn: Connection, row: Invoice, exc: Exception) -> None:
+        attempts = row.attempts + 1
         delay = self._schedule.backoff(attempts)
         error = _describe(exc)
         fields = {
-            "invoice_id": str(row["id"]),
+            "invoice_id": str(row.id),
             "attempts": attempts,
             "retry_in_seconds": round(delay, 1),
             "error": error,
@@ -222,7 +271,7 @@ class Invoicer:
             log.warning("invoicing failed, will retry", **fields)
         else:
             log.error("invoicing refused or broken; fix the cause, it stays queued", **fields)
-        await invoice_store.retry_later(conn, row["id"], attempts, error, delay)
+        await invoice_store.retry_later(conn, row.id, attempts, error, delay)
 
     async def _customer(self, company_id: uuid.UUID) -> str:
         known = await invoice_store.stripe_customer(self._pool, company_id)
@@ -337,4 +386,4 @@ async def _listen(pool: Pool, on_notify: Any) -> PoolConnectionProxy[Any] | None
     return conn
 
 
-__all__ = ["Invoicer", "Schedule", "invoice_facts", "invoice_periodically", "stripe_client"]
+__all__ = ["Invoicer", "Schedule", "invoice_periodically", "stripe_client"]

@@ -1,39 +1,78 @@
-"""Agreed contracts and their deliveries: the supplier records each delivery, the receiver
-confirms or disputes it; a confirmed delivery is invoiced and enters the impact ledger.
+"""Agreed contracts and their deliveries over HTTP: the supplier records each delivery (who
+carried it, how it was measured, and for hazardous waste the data of its declaration); the
+receiver confirms or disputes it. A confirmed delivery is invoiced and enters the impact
+ledger; disputed after it was invoiced, its invoice is credited. Each delivery has its
+delivery note (PDF) and, for hazardous waste, its declaration (PDF and JSON).
 
 Cancelling: either party may cancel an active contract, with a reason. Deliveries already
 confirmed stay invoiced and counted; recorded ones can still be confirmed or disputed; the
 rest of the quantity is released on both listings (``contract.cancelled``). A contract whose
-confirmed deliveries reach its quantity is completed and can no longer be cancelled.
+confirmed deliveries reach its quantity is completed (``contract.completed``).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
-from pydantic import BaseModel, Field
+from litestar.params import FromPath, FromQuery
+from pydantic import BaseModel, Field, field_validator
 
-from services.contracts import impact, storage
-from services.contracts.outbox import publish
+from services.contracts import application, documents, storage
+from services.contracts.domain.contract import MEASUREMENTS, Contract, Delivery
+from services.contracts.domain.declaration import Declaration
+from services.contracts.domain.invoice import Party
+from services.contracts.problems import REFUSALS, company
 from shared.auth import Principal
 from shared.db import Connection, Pool
-from shared.events import (
-    ContractCancelled,
-    DeliveryConfirmed,
-    DeliveryDisputed,
-    DeliveryRecorded,
-)
 from shared.http import Problem, example_body, principal_of
 from shared.settings import Settings
-from shared.units import Quantity, Unit, convert, format_quantity
+from shared.units import Quantity, Unit
 
-MVA_RATE = Decimal("0.25")  # Norwegian VAT, general rate (merverdiavgiftsloven § 5-1)
+Language = Literal["nb", "en"]
+
+
+class CarrierModel(BaseModel):
+    name: str = Field(min_length=2, max_length=200, description="The haulier's name.")
+    org_number: str | None = Field(
+        default=None, description="Its Norwegian organisation number, if it has one."
+    )
+
+    @field_validator("org_number")
+    @classmethod
+    def _org(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from stdnum.exceptions import ValidationError
+        from stdnum.no import orgnr
+
+        try:
+            return str(orgnr.validate(value))
+        except ValidationError as exc:
+            raise ValueError(f"{value!r} is not a valid Norwegian organisation number") from exc
+
+
+class DeclarationModel(BaseModel):
+    """The supplier's part of the declaration of hazardous waste."""
+
+    waste_number: str = Field(
+        description="Avfallsstoffnummer: four digits from 7000 (e.g. 7042, organic solvents)."
+    )
+    description: str = Field(min_length=3, max_length=500)
+    properties: list[str] = Field(
+        min_length=1, max_length=15, description="Hazardous properties, `HP1` to `HP15`."
+    )
+    un_number: str | None = Field(default=None, description="UN number where ADR applies.")
+    packaging: str | None = Field(default=None, max_length=200)
+
+    def checked(self) -> Declaration:
+        return Declaration.checked(
+            self.waste_number, self.description, self.properties, self.un_number, self.packaging
+        )
 
 
 class DeliveryView(BaseModel):
@@ -43,14 +82,21 @@ class DeliveryView(BaseModel):
     unit: str
     delivered_on: date
     weighbridge_note: str | None
+    weighbridge_ticket: str | None = Field(description="The weighbridge ticket number.")
+    measurement: str | None = Field(description=f"How it was measured: {', '.join(MEASUREMENTS)}.")
+    carrier: dict[str, Any] | None
+    declaration: dict[str, Any] | None = Field(
+        description="For hazardous waste: the declaration's data."
+    )
     recorded_at: datetime
     status: str = Field(description="`recorded` (to confirm), `confirmed` or `disputed`.")
     answered_at: datetime | None
+    confirmed_at: datetime | None
     dispute_reason: str | None
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> DeliveryView:
-        return cls(**{k: row[k] for k in cls.model_fields})
+    def of(cls, delivery: Delivery) -> DeliveryView:
+        return cls(**{k: getattr(delivery, k) for k in cls.model_fields})
 
 
 class ContractView(BaseModel):
@@ -63,6 +109,7 @@ class ContractView(BaseModel):
     title: str
     ewc_code: str | None
     resource_class: str | None
+    hazardous: bool
     quantity: Quantity
     unit: str
     price_per_unit_ore: int
@@ -84,6 +131,16 @@ class NewDelivery(BaseModel):
     unit: Unit | None = Field(default=None, description="Default: the contract's unit.")
     delivered_on: date
     weighbridge_note: str | None = Field(default=None, max_length=500)
+    weighbridge_ticket: str | None = Field(
+        default=None, max_length=100, description="The weighbridge ticket number."
+    )
+    measurement: Literal["weighbridge", "meter", "volume", "count", "estimate"] | None = Field(
+        default=None, description="How the quantity was measured."
+    )
+    carrier: CarrierModel | None = Field(default=None, description="Who carried it.")
+    declaration: DeclarationModel | None = Field(
+        default=None, description="Required for hazardous waste (avfallsforskriften kap. 11)."
+    )
 
 
 class Dispute(BaseModel):
@@ -94,22 +151,10 @@ class Cancellation(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-def _sums(contract: dict[str, Any], deliveries: list[dict[str, Any]]) -> tuple[Decimal, Decimal]:
-    confirmed = pending = Decimal(0)
-    for d in deliveries:
-        amount = convert(d["quantity"], d["unit"], contract["unit"])
-        assert amount is not None
-        if d["status"] == "confirmed":
-            confirmed += amount
-        elif d["status"] == "recorded":
-            pending += amount
-    return confirmed, pending
-
-
-async def contract_view(conn: Connection, row: dict[str, Any]) -> ContractView:
-    deliveries = await storage.deliveries_of(conn, row["id"])
-    confirmed, pending = _sums(row, deliveries)
-    fields = {k: row[k] for k in ContractView.model_fields if k in row}
+async def contract_view(conn: Connection, contract: Contract) -> ContractView:
+    deliveries = await storage.deliveries_of(conn, contract.id)
+    confirmed, pending = contract.sums(deliveries)
+    fields = {k: getattr(contract, k) for k in ContractView.model_fields if hasattr(contract, k)}
     return ContractView(
         **fields,
         delivered=confirmed,
@@ -123,78 +168,36 @@ def _scope(principal: Principal) -> uuid.UUID | None:
     return None if principal.is_park_admin else principal.company_id
 
 
-def _company(principal: Principal) -> uuid.UUID:
-    if principal.company_id is None:
-        raise Problem(403, "Forbidden", "this needs a company's account or API key")
-    return principal.company_id
+def _actor(principal: Principal) -> application.Actor:
+    return application.Actor(company(principal), principal.subject_id, principal.kind)
 
 
-def delivery_facts(
-    contract: dict[str, Any], delivery: dict[str, Any], note: str | None
-) -> dict[str, Any]:
-    return {
-        "delivery_id": delivery["id"],
-        "contract_id": contract["id"],
-        "supplier_company_id": contract["supplier_company_id"],
-        "receiver_company_id": contract["receiver_company_id"],
-        "title": contract["title"],
-        "quantity": delivery["quantity"],
-        "unit": delivery["unit"],
-        "delivered_on": delivery["delivered_on"],
-        "note": note,
-        "at": datetime.now(UTC),
-    }
+def _declaration(data: NewDelivery) -> Declaration | None:
+    if data.declaration is None:
+        return None
+    try:
+        return data.declaration.checked()
+    except ValueError as exc:
+        raise Problem(
+            400,
+            "The request is not valid",
+            str(exc),
+            errors=[{"field": "declaration", "message": str(exc)}],
+        ) from None
 
 
-def invoice_amounts(
-    quantity: Decimal, unit_price_ore: int, fee_percent: float
-) -> tuple[int, int, int, int]:
-    """Net, MVA (25 %), total and the platform fee, in øre, rounded half up."""
-    net = (quantity * unit_price_ore).quantize(Decimal(1), ROUND_HALF_UP)
-    mva = (net * MVA_RATE).quantize(Decimal(1), ROUND_HALF_UP)
-    fee = (net * Decimal(str(fee_percent)) / 100).quantize(Decimal(1), ROUND_HALF_UP)
-    return int(net), int(mva), int(net + mva), int(fee)
-
-
-async def queue_invoice(
-    conn: Connection, contract: dict[str, Any], delivery: dict[str, Any], settings: Settings
-) -> None:
-    """A confirmed delivery with a price is invoiced: the receiver pays the supplier, or for a
-    gate fee (a negative price) the supplier pays the receiver."""
-    price = contract["price_per_unit_ore"]
-    if price == 0:
-        return
-    quantity = convert(delivery["quantity"], delivery["unit"], contract["unit"])
-    assert quantity is not None
-    net, mva, total, fee = invoice_amounts(quantity, abs(price), settings.platform_fee_percent)
-    payer, payee = (
-        (contract["receiver_company_id"], contract["supplier_company_id"])
-        if price > 0
-        else (contract["supplier_company_id"], contract["receiver_company_id"])
-    )
-    kind = "" if price > 0 else "Gate fee: "
-    await storage.insert_invoice(
-        conn,
-        id=uuid.uuid4(),
-        delivery_id=delivery["id"],
-        contract_id=contract["id"],
-        payer_company_id=payer,
-        payee_company_id=payee,
-        description=f"{kind}{contract['title']}, {format_quantity(quantity, contract['unit'])} "
-        f"delivered {delivery['delivered_on'].isoformat()}",
-        quantity=quantity,
-        unit=contract["unit"],
-        unit_price_ore=abs(price),
-        net_ore=net,
-        mva_ore=mva,
-        total_ore=total,
-        platform_fee_ore=fee,
+def pdf(content: bytes, filename: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
 
 
 class ContractController(Controller):
     path = "/contracts"
     tags = ["contracts"]
+    exception_handlers = REFUSALS
 
     @get("/", operation_id="list_contracts")
     async def mine(
@@ -203,8 +206,8 @@ class ContractController(Controller):
         """Your contracts (every contract, for a park administrator), newest first."""
         principal = principal_of(request, "trades:read")
         async with pool.acquire() as conn:
-            rows = await storage.contracts_of(conn, _scope(principal))
-            return [await contract_view(conn, r) for r in rows]
+            found = await storage.contracts_of(conn, _scope(principal))
+            return [await contract_view(conn, c) for c in found]
 
     @get("/{contract_id:uuid}", operation_id="get_contract")
     async def one(
@@ -216,10 +219,10 @@ class ContractController(Controller):
         """One contract with its deliveries; only its parties and park administrators see it."""
         principal = principal_of(request, "trades:read")
         async with pool.acquire() as conn:
-            row = await storage.contract(conn, contract_id, _scope(principal))
-            if row is None:
+            found = await storage.contract(conn, contract_id, _scope(principal))
+            if found is None:
                 raise Problem(404, "Not found", f"no contract {contract_id} of yours")
-            return await contract_view(conn, row)
+            return await contract_view(conn, found)
 
     @post("/{contract_id:uuid}/deliveries", operation_id="record_delivery", status_code=201)
     async def record(
@@ -234,72 +237,52 @@ class ContractController(Controller):
                     {
                         "quantity": "12.48",
                         "delivered_on": "2027-01-20",
-                        "weighbridge_note": "Ticket 20417",
+                        "measurement": "weighbridge",
+                        "weighbridge_ticket": "20417",
+                        "carrier": {"name": "Østfold Transport AS", "org_number": "921300018"},
                     },
-                )
+                ),
+                (
+                    "Hazardous waste, with its declaration",
+                    {
+                        "quantity": "2.4",
+                        "delivered_on": "2027-01-20",
+                        "measurement": "weighbridge",
+                        "weighbridge_ticket": "20418",
+                        "carrier": {"name": "Norsk Spesialavfall AS"},
+                        "declaration": {
+                            "waste_number": "7042",
+                            "description": "Spent solvent from parts cleaning",
+                            "properties": ["HP3", "HP14"],
+                            "un_number": "UN 1263",
+                        },
+                    },
+                ),
             ),
         ],
         pool: NamedDependency[Pool],
     ) -> DeliveryView:
         """The supplier records a delivery (the quantity actually delivered); the receiver then
-        confirms or disputes it. More than the contract allows is refused."""
-        principal = principal_of(request, "trades:write")
-        company = _company(principal)
+        confirms or disputes it. More than the contract allows is refused; hazardous waste
+        needs the data of its declaration."""
+        actor = _actor(principal_of(request, "trades:write"))
+        declaration = _declaration(data)
         async with pool.acquire() as conn, conn.transaction():
-            contract = await storage.contract(conn, contract_id, company, lock=True)
-            if contract is None:
-                raise Problem(404, "Not found", f"no contract {contract_id} of yours")
-            if contract["supplier_company_id"] != company:
-                raise Problem(403, "Forbidden", "only the supplier records deliveries")
-            if contract["status"] != "active":
-                raise Problem(409, "Not active", f"the contract is {contract['status']}")
-            unit = data.unit or contract["unit"]
-            amount = convert(data.quantity, unit, contract["unit"])
-            if amount is None:
-                raise Problem(
-                    400,
-                    "The request is not valid",
-                    f"{unit} cannot be converted to the contract's {contract['unit']}",
-                    errors=[
-                        {"field": "unit", "message": f"must measure what {contract['unit']} does"}
-                    ],
-                )
-            if data.delivered_on > date.today():
-                raise Problem(
-                    400,
-                    "The request is not valid",
-                    "a delivery is recorded once it has happened",
-                    errors=[{"field": "delivered_on", "message": "must not be in the future"}],
-                )
-            confirmed, pending = _sums(contract, await storage.deliveries_of(conn, contract_id))
-            unit_of = contract["unit"]
-            left = contract["quantity"] - confirmed - pending
-            if amount > left:
-                raise Problem(
-                    409,
-                    "More than the contract allows",
-                    f"the contract is for {format_quantity(contract['quantity'], unit_of)}; "
-                    f"{format_quantity(confirmed + pending, contract['unit'])} are delivered or "
-                    f"awaiting confirmation, so at most {format_quantity(left, contract['unit'])} "
-                    "can be recorded",
-                    errors=[{"field": "quantity", "message": "more than the contract allows"}],
-                )
-            row = await storage.insert_delivery(
+            delivery = await application.record_delivery(
                 conn,
                 contract_id,
+                actor,
                 data.quantity,
-                unit,
+                data.unit,
                 data.delivered_on,
                 data.weighbridge_note,
-                principal.subject_id,
+                carrier=None if data.carrier is None else data.carrier.model_dump(),
+                measurement=data.measurement,
+                weighbridge_ticket=data.weighbridge_ticket,
+                declaration=declaration,
+                correlation_id=request.headers.get("x-correlation-id"),
             )
-            await publish(
-                conn,
-                DeliveryRecorded(**delivery_facts(contract, row, data.weighbridge_note)),
-                contract_id,
-                request.headers.get("x-correlation-id"),
-            )
-            return DeliveryView.of(row)
+            return DeliveryView.of(delivery)
 
     @post("/{contract_id:uuid}/cancel", operation_id="cancel_contract", status_code=200)
     async def cancel(
@@ -314,70 +297,31 @@ class ContractController(Controller):
     ) -> ContractView:
         """Either party cancels an active contract: confirmed deliveries stay, recorded ones can
         still be answered, and the rest is released on both listings."""
-        principal = principal_of(request, "trades:write")
-        company = _company(principal)
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            contract = await storage.contract(conn, contract_id, company, lock=True)
-            if contract is None:
-                raise Problem(404, "Not found", f"no contract {contract_id} of yours")
-            if contract["status"] != "active":
-                raise Problem(409, "Not active", f"the contract is {contract['status']}")
-            contract = await cancel_contract(
-                conn, contract, company, data.reason, request.headers.get("x-correlation-id")
+            ended = await application.cancel_contract(
+                conn, contract_id, actor, data.reason, request.headers.get("x-correlation-id")
             )
-            return await contract_view(conn, contract)
+            return await contract_view(conn, ended)
 
 
-async def cancel_contract(
-    conn: Connection,
-    contract: dict[str, Any],
-    by: uuid.UUID | None,
-    reason: str,
-    correlation_id: str | None,
-) -> dict[str, Any]:
-    confirmed, pending = _sums(contract, await storage.deliveries_of(conn, contract["id"]))
-    ended = await storage.end_contract(conn, contract["id"], "cancelled", reason)
-    await publish(
-        conn,
-        ContractCancelled(
-            contract_id=contract["id"],
-            offer_id=contract["offer_id"],
-            need_id=contract["need_id"],
-            supplier_company_id=contract["supplier_company_id"],
-            receiver_company_id=contract["receiver_company_id"],
-            undelivered_quantity=max(Decimal(0), contract["quantity"] - confirmed - pending),
-            unit=contract["unit"],
-            by_company_id=by,
-            reason=reason,
-            cancelled_at=ended["ended_at"],
-        ),
-        contract["id"],
-        correlation_id,
-    )
-    return ended
+async def _papers(
+    conn: Connection, delivery_id: uuid.UUID, principal: Principal
+) -> tuple[Delivery, Contract, Party | None, Party | None]:
+    delivery = await storage.delivery(conn, delivery_id, _scope(principal))
+    if delivery is None:
+        raise Problem(404, "Not found", f"no delivery {delivery_id} of yours")
+    contract = await storage.contract(conn, delivery.contract_id, None)
+    assert contract is not None
+    supplier = await storage.company(conn, contract.supplier_company_id)
+    receiver = await storage.company(conn, contract.receiver_company_id)
+    return delivery, contract, supplier, receiver
 
 
 class DeliveryController(Controller):
     path = "/deliveries"
     tags = ["contracts"]
-
-    async def _answerable(
-        self, conn: Connection, delivery_id: uuid.UUID, principal: Principal
-    ) -> dict[str, Any]:
-        company = _company(principal)
-        row = await storage.delivery(conn, delivery_id, company, lock=True)
-        if row is None:
-            raise Problem(404, "Not found", f"no delivery {delivery_id} of yours")
-        if row["receiver_company_id"] != company:
-            raise Problem(
-                403,
-                "Forbidden",
-                "only the receiver confirms or disputes a delivery; the supplier cannot "
-                "answer its own",
-            )
-        if row["status"] != "recorded":
-            raise Problem(409, "Already answered", f"the delivery is already {row['status']}")
-        return row
+    exception_handlers = REFUSALS
 
     @post("/{delivery_id:uuid}/confirm", operation_id="confirm_delivery", status_code=200)
     async def confirm(
@@ -387,30 +331,13 @@ class DeliveryController(Controller):
         pool: NamedDependency[Pool],
         settings: NamedDependency[Settings],
     ) -> DeliveryView:
-        """The receiver confirms a delivery: it is invoiced and counted in the impact ledger."""
-        principal = principal_of(request, "trades:write")
+        """The receiver confirms a delivery: it is invoiced and counted in the impact ledger.
+        Hazardous waste is confirmed only with its declaration and the receiver's permit."""
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            row = await self._answerable(conn, delivery_id, principal)
-            answered = await storage.answer_delivery(
-                conn, delivery_id, "confirmed", principal.subject_id, None
+            answered = await application.confirm_delivery(
+                conn, delivery_id, actor, settings, request.headers.get("x-correlation-id")
             )
-            contract = await storage.contract(conn, row["contract_id"], None, lock=True)
-            assert contract is not None
-            await queue_invoice(conn, contract, answered, settings)
-            await impact.record(conn, contract, answered)
-            await publish(
-                conn,
-                DeliveryConfirmed(
-                    **delivery_facts(contract, answered, answered["weighbridge_note"])
-                ),
-                contract["id"],
-                request.headers.get("x-correlation-id"),
-            )
-            confirmed, _ = _sums(contract, await storage.deliveries_of(conn, contract["id"]))
-            if contract["status"] == "active" and confirmed >= contract["quantity"]:
-                await storage.end_contract(
-                    conn, contract["id"], "completed", "every delivery confirmed"
-                )
             return DeliveryView.of(answered)
 
     @post("/{delivery_id:uuid}/dispute", operation_id="dispute_delivery", status_code=200)
@@ -424,20 +351,73 @@ class DeliveryController(Controller):
         ],
         pool: NamedDependency[Pool],
     ) -> DeliveryView:
-        """The receiver disputes a delivery, with a reason; it is neither invoiced nor counted,
-        and its quantity may be recorded again."""
-        principal = principal_of(request, "trades:write")
+        """The receiver disputes a delivery, with a reason: it is neither invoiced nor counted,
+        and its quantity may be recorded again. A confirmed (invoiced) delivery may be disputed
+        too: its invoice is credited in full (a credit note, `credit_note.issued`)."""
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            row = await self._answerable(conn, delivery_id, principal)
-            answered = await storage.answer_delivery(
-                conn, delivery_id, "disputed", principal.subject_id, data.reason
-            )
-            contract = await storage.contract(conn, row["contract_id"], None)
-            assert contract is not None
-            await publish(
-                conn,
-                DeliveryDisputed(**delivery_facts(contract, answered, data.reason)),
-                contract["id"],
-                request.headers.get("x-correlation-id"),
+            answered = await application.dispute_delivery(
+                conn, delivery_id, actor, data.reason, request.headers.get("x-correlation-id")
             )
             return DeliveryView.of(answered)
+
+    @get(
+        "/{delivery_id:uuid}/note.pdf",
+        operation_id="delivery_note_pdf",
+        media_type="application/pdf",
+    )
+    async def note(
+        self,
+        request: Request[Any, Any, Any],
+        delivery_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+        lang: FromQuery[Language | None] = None,
+    ) -> Response[bytes]:
+        """The delivery note: parties, carrier, resource and waste code, quantity and how it
+        was measured, date and contract reference (`lang`: `nb` or `en`; default the
+        receiver's language)."""
+        principal = principal_of(request, "trades:read")
+        async with pool.acquire() as conn:
+            delivery, contract, supplier, receiver = await _papers(conn, delivery_id, principal)
+        language = lang or (receiver.language if receiver else "nb")
+        content = documents.delivery_note(delivery, contract, supplier, receiver, language)
+        return pdf(content, f"delivery-note-{delivery.id}.pdf")
+
+    @get("/{delivery_id:uuid}/declaration", operation_id="hazardous_waste_declaration")
+    async def declaration(
+        self,
+        request: Request[Any, Any, Any],
+        delivery_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> dict[str, Any]:
+        """The declaration of a delivery of hazardous waste as data the receiver can file:
+        waste code, waste substance number, description and properties, quantity, producer,
+        receiver with its permit, and carrier. 404 for waste that is not hazardous."""
+        principal = principal_of(request, "trades:read")
+        async with pool.acquire() as conn:
+            delivery, contract, supplier, receiver = await _papers(conn, delivery_id, principal)
+        if not contract.hazardous:
+            raise Problem(404, "Not found", "this delivery is not hazardous waste")
+        return documents.declaration_data(delivery, contract, supplier, receiver)
+
+    @get(
+        "/{delivery_id:uuid}/declaration.pdf",
+        operation_id="hazardous_waste_declaration_pdf",
+        media_type="application/pdf",
+    )
+    async def declaration_pdf(
+        self,
+        request: Request[Any, Any, Any],
+        delivery_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+        lang: FromQuery[Language | None] = None,
+    ) -> Response[bytes]:
+        """The declaration of hazardous waste as a PDF (bokmål by default)."""
+        principal = principal_of(request, "trades:read")
+        async with pool.acquire() as conn:
+            delivery, contract, supplier, receiver = await _papers(conn, delivery_id, principal)
+        if not contract.hazardous:
+            raise Problem(404, "Not found", "this delivery is not hazardous waste")
+        data = documents.declaration_data(delivery, contract, supplier, receiver)
+        content = documents.declaration_pdf(data, lang or "nb")
+        return pdf(content, f"declaration-{delivery.id}.pdf")

@@ -1,18 +1,20 @@
-"""Kafka subscribers of the contracts service."""
+"""Kafka subscribers of the contracts service: each applies one event once, through
+``services.contracts.application``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream.kafka import KafkaBroker
 
-from services.contracts import storage
-from services.contracts.deliveries import cancel_contract
+from services.contracts import application
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
+    CompanyDetailsChanged,
     Envelope,
+    ListingPublished,
     ListingReservationRefused,
+    ListingUpdated,
+    ListingWithdrawn,
     Payload,
     Topic,
     TradeProposed,
@@ -29,16 +31,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         assert isinstance(payload, TradeProposed)
 
         async def effect(conn: Connection) -> None:
-            if not await storage.record_proposal(conn, payload, envelope.time):
-                return
-            proposal = await storage.proposal(conn, payload.proposal_id)
-            value = payload.value
-            await storage.open_negotiation(
-                conn,
-                proposal,
-                None if value is None else value.suggested_price_ore_per_unit,
-                envelope.time + timedelta(hours=settings.negotiation_expiry_hours),
-            )
+            await application.open_negotiation(conn, payload, envelope.time, settings)
 
         await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
 
@@ -46,25 +39,18 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         assert isinstance(payload, TradeRetracted)
 
         async def effect(conn: Connection) -> None:
-            await storage.retract_proposal(conn, payload.proposal_id)
-            await storage.withdraw_untouched_negotiation(conn, payload.proposal_id)
+            await application.retract_proposal(conn, payload)
 
         await apply_once(pool, GROUP, Topic.PROPOSALS, envelope, effect)
 
-    async def on_reservation_refused(envelope: Envelope, payload: Payload) -> None:
-        assert isinstance(payload, ListingReservationRefused)
-
+    async def on_listing(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
-            contract = await storage.contract(conn, payload.contract_id, None, lock=True)
-            if contract is None or contract["status"] != "active":
-                return
-            await cancel_contract(
-                conn,
-                contract,
-                None,
-                f"the listings could not reserve it: {payload.reason}",
-                envelope.correlationid,
-            )
+            if isinstance(payload, ListingReservationRefused):
+                await application.reservation_refused(conn, payload, envelope.correlationid)
+            elif isinstance(payload, CompanyDetailsChanged):
+                await application.company_changed(conn, payload, settings)
+            else:
+                await application.listing_changed(conn, payload, envelope.time)
 
         await apply_once(pool, GROUP, Topic.LISTINGS, envelope, effect)
 
@@ -73,7 +59,16 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         settings,
         Topic.LISTINGS,
         group_id=GROUP,
-        handlers={ListingReservationRefused.event_type: on_reservation_refused},
+        handlers={
+            kind.event_type: on_listing
+            for kind in (
+                ListingPublished,
+                ListingUpdated,
+                ListingWithdrawn,
+                ListingReservationRefused,
+                CompanyDetailsChanged,
+            )
+        },
     )
     subscribe(
         broker,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.storage import invoices as invoice_store
 from shared import knowledge
 from shared.db import Connection
@@ -29,11 +30,11 @@ def _factor(key: str) -> dict[str, Any]:
     }
 
 
-async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str, Any]) -> None:
-    unit = contract["unit"]
-    quantity = convert(delivery["quantity"], delivery["unit"], unit)
+async def record(conn: Connection, contract: Contract, delivery: Delivery) -> None:
+    unit = contract.unit
+    quantity = convert(delivery.quantity, delivery.unit, unit)
     assert quantity is not None
-    resource = contract["ewc_code"] or f"class:{contract['resource_class']}"
+    resource = contract.ewc_code or f"class:{contract.resource_class}"
     mass = dimension(unit) == "mass"
     tonnes = convert(quantity, unit, "t") if mass else None
     water = convert(quantity, unit, "m3") if resource in WATER else None
@@ -41,7 +42,7 @@ async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str,
     avoided = knowledge.avoided(resource, quantity, unit)
     factors = [_factor(key) for key in avoided.factors]
     basis = [avoided.basis]
-    value = contract["value"] or {}
+    value = contract.value or {}
     distance = value.get("distance_km")
     transport = None
     if tonnes is not None and distance is not None:
@@ -49,10 +50,10 @@ async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str,
         transport = tonnes * Decimal(str(distance)) * per_tkm
         factors += [_factor(key) for key in knowledge.TRANSPORT_FACTORS]
         basis.append(f"road transport over {distance} km straight line (DESNZ, well-to-wheel)")
-    price = contract["price_per_unit_ore"]
+    price = contract.price_per_unit_ore
     amount = int((quantity * price).to_integral_value())
     # each side's gain against its own listed price, converted to the contract's unit
-    proposal_unit = await invoice_store.proposal_unit(conn, contract["negotiation_id"])
+    proposal_unit = await invoice_store.proposal_unit(conn, contract.negotiation_id)
     per = convert(Decimal(1), unit, proposal_unit) if proposal_unit else None
     ask, bid = value.get("offer_price_ore_per_unit"), value.get("need_price_ore_per_unit")
     supplier_gain = receiver_gain = None
@@ -63,15 +64,15 @@ async def record(conn: Connection, contract: dict[str, Any], delivery: dict[str,
     await invoice_store.add_impact_entry(
         conn,
         {
-            "delivery_id": delivery["id"],
-            "contract_id": contract["id"],
-            "supplier_company_id": contract["supplier_company_id"],
-            "receiver_company_id": contract["receiver_company_id"],
+            "delivery_id": delivery.id,
+            "contract_id": contract.id,
+            "supplier_company_id": contract.supplier_company_id,
+            "receiver_company_id": contract.receiver_company_id,
             "resource": resource,
-            "delivered_on": delivery["delivered_on"],
+            "delivered_on": delivery.delivered_on,
             "quantity": quantity,
             "unit": unit,
-            "tonnes_diverted": tonnes if contract["ewc_code"] else None,
+            "tonnes_diverted": tonnes if contract.ewc_code else None,
             "water_m3": water,
             "energy_mwh": energy,
             "co2e_avoided_kg": None if avoided.kg is None else Decimal(str(round(avoided.kg, 3))),

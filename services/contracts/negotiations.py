@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import asyncpg
 import structlog
@@ -16,23 +15,18 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
-from services.contracts import storage
-from services.contracts.outbox import publish
+from services.contracts import application, storage
+from services.contracts.domain.negotiation import Negotiation
+from services.contracts.domain.negotiation import Terms as TermsRow
+from services.contracts.problems import REFUSALS, company
+from shared import events
 from shared.auth import Principal
 from shared.db import Connection, Pool
-from shared.events import (
-    ContractAgreed,
-    NegotiationCountered,
-    NegotiationDeclined,
-    NegotiationExpired,
-    Terms,
-)
 from shared.http import Problem, example_body, principal_of
 from shared.settings import Settings
-from shared.units import Quantity, convert
+from shared.units import Quantity
 
 log = structlog.get_logger(__name__)
-Side = Literal["supplier", "receiver"]
 
 
 class TermsView(BaseModel):
@@ -44,8 +38,8 @@ class TermsView(BaseModel):
     quantity: Quantity
     unit: str
     price_per_unit_ore: int | None = Field(description="None until a side names a price.")
-    delivery_from: Any
-    delivery_until: Any
+    delivery_from: date | None
+    delivery_until: date | None
     transport: str
     schedule: str
     supplier_accepted_at: datetime | None
@@ -95,89 +89,51 @@ class Decline(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-def side_of(negotiation: dict[str, Any], company_id: uuid.UUID) -> Side:
-    return "supplier" if negotiation["supplier_company_id"] == company_id else "receiver"
+def _actor(principal: Principal) -> application.Actor:
+    return application.Actor(company(principal), principal.subject_id, principal.kind)
 
 
-def facts(
-    negotiation: dict[str, Any], by: uuid.UUID | None, terms: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {
-        "negotiation_id": negotiation["id"],
-        "supplier_company_id": negotiation["supplier_company_id"],
-        "receiver_company_id": negotiation["receiver_company_id"],
-        "title": negotiation["title"],
-        "by_company_id": by,
-        "terms": None
-        if terms is None or terms["price_per_unit_ore"] is None
-        else terms_model(terms),
-        "at": datetime.now(UTC),
-    }
+def _terms_view(terms: TermsRow) -> TermsView:
+    return TermsView(**{f: getattr(terms, f) for f in TermsView.model_fields})
 
 
-def terms_model(row: dict[str, Any]) -> Terms:
-    return Terms(
-        quantity=row["quantity"],
-        unit=row["unit"],
-        price_per_unit_ore=row["price_per_unit_ore"],
-        delivery_from=row["delivery_from"],
-        delivery_until=row["delivery_until"],
-        transport=row["transport"],
-        schedule=row["schedule"],
-    )
-
-
-async def view(conn: Connection, row: dict[str, Any], full: bool) -> NegotiationView:
-    history = await storage.terms_of(conn, row["id"])
-    current = next((t for t in history if t["status"] in ("open", "agreed")), None)
-    contract = await storage.contract_of_negotiation(conn, row["id"])
+async def view(conn: Connection, negotiation: Negotiation, full: bool) -> NegotiationView:
+    history = await storage.terms_of(conn, negotiation.id)
+    current = next((t for t in history if t.status in ("open", "agreed")), None)
     return NegotiationView(
-        id=row["id"],
-        status=row["status"],
-        supplier_company_id=row["supplier_company_id"],
-        receiver_company_id=row["receiver_company_id"],
-        offer_id=row["offer_id"],
-        need_id=row["need_id"],
-        title=row["title"],
-        reasons=row["reasons"],
-        origin=row["origin"],
-        expires_at=row["expires_at"],
-        updated_at=row["updated_at"],
-        terms=None if current is None else TermsView(**current),
-        contract_id=contract,
-        history=[TermsView(**t) for t in history] if full else [],
+        id=negotiation.id,
+        status=negotiation.status,
+        supplier_company_id=negotiation.supplier_company_id,
+        receiver_company_id=negotiation.receiver_company_id,
+        offer_id=negotiation.offer_id,
+        need_id=negotiation.need_id,
+        title=negotiation.title,
+        reasons=negotiation.reasons,
+        origin=negotiation.origin,
+        expires_at=negotiation.expires_at,
+        updated_at=negotiation.updated_at,
+        terms=None if current is None else _terms_view(current),
+        contract_id=await storage.contract_of_negotiation(conn, negotiation.id),
+        history=[_terms_view(t) for t in history] if full else [],
         steps=[
-            StepView(**{k: s[k] for k in StepView.model_fields})
-            for s in await storage.steps_of(conn, row["id"])
+            StepView(**{k: getattr(s, k) for k in StepView.model_fields})
+            for s in await storage.steps_of(conn, negotiation.id)
         ]
         if full
         else [],
     )
 
 
-async def _locked(
-    conn: Connection, negotiation_id: uuid.UUID, principal: Principal
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The open negotiation (locked) and its terms on the table, or the 4xx that says why not."""
-    assert principal.company_id is not None
-    row = await storage.negotiation(conn, negotiation_id, principal.company_id, lock=True)
-    if row is None:
-        raise Problem(404, "Not found", f"no negotiation {negotiation_id} of yours")
-    if row["status"] == "open" and row["expires_at"] < datetime.now(UTC):
-        raise Problem(409, "Expired", f"the negotiation expired at {row['expires_at'].isoformat()}")
-    if row["status"] != "open":
-        raise Problem(409, "Not open", f"the negotiation is {row['status']}")
-    current = next(t for t in await storage.terms_of(conn, negotiation_id) if t["status"] == "open")
-    return row, current
-
-
-def _actor(principal: Principal) -> tuple[uuid.UUID, str]:
-    return principal.subject_id, principal.kind
+async def _after(conn: Connection, negotiation_id: uuid.UUID) -> NegotiationView:
+    after = await storage.negotiation(conn, negotiation_id, None)
+    assert after is not None
+    return await view(conn, after, full=True)
 
 
 class NegotiationController(Controller):
     path = "/negotiations"
     tags = ["negotiations"]
+    exception_handlers = REFUSALS
 
     @get("/", operation_id="list_negotiations")
     async def mine(
@@ -187,10 +143,10 @@ class NegotiationController(Controller):
         each with the terms on the table."""
         principal = principal_of(request, "trades:read")
         async with pool.acquire() as conn:
-            rows = await storage.negotiations_of(
+            found = await storage.negotiations_of(
                 conn, None if principal.is_park_admin else principal.company_id
             )
-            return [await view(conn, row, full=False) for row in rows]
+            return [await view(conn, n, full=False) for n in found]
 
     @get("/{negotiation_id:uuid}", operation_id="get_negotiation")
     async def one(
@@ -203,12 +159,12 @@ class NegotiationController(Controller):
         Only its two parties and park administrators see it."""
         principal = principal_of(request, "trades:read")
         async with pool.acquire() as conn:
-            row = await storage.negotiation(
+            found = await storage.negotiation(
                 conn, negotiation_id, None if principal.is_park_admin else principal.company_id
             )
-            if row is None:
+            if found is None:
                 raise Problem(404, "Not found", f"no negotiation {negotiation_id} of yours")
-            return await view(conn, row, full=True)
+            return await view(conn, found, full=True)
 
     @post("/{negotiation_id:uuid}/accept", operation_id="accept_terms", status_code=200)
     async def accept(
@@ -229,40 +185,17 @@ class NegotiationController(Controller):
     ) -> NegotiationView:
         """Accept the terms on the table. When the other side has accepted them too, they make
         a contract (`contract.agreed`), which reserves the quantity on both listings."""
-        principal = principal_of(request, "trades:write")
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            row, current = await _locked(conn, negotiation_id, principal)
-            if data.terms_id != current["id"]:
-                raise Problem(
-                    409,
-                    "Not the terms on the table",
-                    "those terms are no longer on the table; answer version "
-                    f"{current['version']} ({current['id']})",
-                    errors=[{"field": "terms_id", "message": "not the terms on the table"}],
-                )
-            if current["price_per_unit_ore"] is None:
-                raise Problem(
-                    409,
-                    "No price yet",
-                    "these terms have no price; counter with the price you want",
-                )
-            assert principal.company_id is not None
-            side = side_of(row, principal.company_id)
-            if current[f"{side}_accepted_at"] is not None:
-                raise Problem(
-                    409, "Already accepted", "you accepted these terms; the other side answers"
-                )
-            current = await storage.accept_terms(conn, current["id"], side)
-            await storage.add_step(
-                conn, row["id"], principal.company_id, *_actor(principal), "accepted", current["id"]
+            await application.accept(
+                conn,
+                negotiation_id,
+                actor,
+                data.terms_id,
+                settings,
+                request.headers.get("x-correlation-id"),
             )
-            if current["supplier_accepted_at"] and current["receiver_accepted_at"]:
-                await agree(conn, row, current, request.headers.get("x-correlation-id"))
-            else:
-                await storage.set_negotiation(conn, row["id"], "open", _expiry(settings))
-            after = await storage.negotiation(conn, row["id"], principal.company_id)
-            assert after is not None
-            return await view(conn, after, full=True)
+            return await _after(conn, negotiation_id)
 
     @post("/{negotiation_id:uuid}/counter", operation_id="counter_terms", status_code=200)
     async def counter(
@@ -270,7 +203,7 @@ class NegotiationController(Controller):
         request: Request[Any, Any, Any],
         negotiation_id: FromPath[uuid.UUID],
         data: Annotated[
-            Terms,
+            events.Terms,
             example_body(
                 (
                     "Less, cheaper, the supplier transports",
@@ -299,49 +232,12 @@ class NegotiationController(Controller):
     ) -> NegotiationView:
         """Put other terms on the table (quantity, price, window, who transports, schedule);
         you accept them by proposing them, and the other side answers."""
-        principal = principal_of(request, "trades:write")
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            row, current = await _locked(conn, negotiation_id, principal)
-            if convert(Decimal(1), data.unit, row["proposal_unit"]) is None:
-                raise Problem(
-                    400,
-                    "The request is not valid",
-                    f"{data.unit} cannot be converted to the proposal's {row['proposal_unit']}",
-                    errors=[
-                        {
-                            "field": "unit",
-                            "message": f"must measure what {row['proposal_unit']} does",
-                        }
-                    ],
-                )
-            assert principal.company_id is not None
-            side = side_of(row, principal.company_id)
-            await storage.set_terms_status(conn, current["id"], "superseded")
-            new = await storage.insert_terms(
-                conn,
-                row["id"],
-                side,
-                quantity=data.quantity,
-                unit=data.unit,
-                price=data.price_per_unit_ore,
-                delivery_from=data.delivery_from,
-                delivery_until=data.delivery_until,
-                transport=data.transport,
-                schedule=data.schedule,
+            await application.counter(
+                conn, negotiation_id, actor, data, settings, request.headers.get("x-correlation-id")
             )
-            await storage.add_step(
-                conn, row["id"], principal.company_id, *_actor(principal), "countered", new["id"]
-            )
-            await storage.set_negotiation(conn, row["id"], "open", _expiry(settings))
-            await publish(
-                conn,
-                NegotiationCountered(**facts(row, principal.company_id, new)),
-                row["id"],
-                request.headers.get("x-correlation-id"),
-            )
-            after = await storage.negotiation(conn, row["id"], None)
-            assert after is not None
-            return await view(conn, after, full=True)
+            return await _after(conn, negotiation_id)
 
     @post("/{negotiation_id:uuid}/decline", operation_id="decline_negotiation", status_code=200)
     async def decline(
@@ -354,85 +250,18 @@ class NegotiationController(Controller):
         pool: NamedDependency[Pool],
     ) -> NegotiationView:
         """End the negotiation without a contract; the other side is told."""
-        principal = principal_of(request, "trades:write")
+        actor = _actor(principal_of(request, "trades:write"))
         async with pool.acquire() as conn, conn.transaction():
-            row, current = await _locked(conn, negotiation_id, principal)
-            await storage.set_terms_status(conn, current["id"], "declined")
-            await storage.set_negotiation(conn, row["id"], "declined")
-            await storage.add_step(
-                conn,
-                row["id"],
-                principal.company_id,
-                *_actor(principal),
-                "declined",
-                current["id"],
-                data.reason,
+            await application.decline(
+                conn, negotiation_id, actor, data.reason, request.headers.get("x-correlation-id")
             )
-            await publish(
-                conn,
-                NegotiationDeclined(**facts(row, principal.company_id, None)),
-                row["id"],
-                request.headers.get("x-correlation-id"),
-            )
-            after = await storage.negotiation(conn, row["id"], None)
-            assert after is not None
-            return await view(conn, after, full=True)
-
-
-def _expiry(settings: Settings) -> datetime:
-    return datetime.now(UTC) + timedelta(hours=settings.negotiation_expiry_hours)
-
-
-async def agree(
-    conn: Connection, negotiation: dict[str, Any], terms: dict[str, Any], correlation_id: str | None
-) -> dict[str, Any]:
-    """Both sides accepted these terms: the contract, and ``contract.agreed``."""
-    await storage.set_terms_status(conn, terms["id"], "agreed")
-    await storage.set_negotiation(conn, negotiation["id"], "agreed")
-    await storage.mark_proposal_agreed(conn, negotiation["id"])
-    contract = await storage.insert_contract(conn, negotiation, terms)
-    await storage.add_step(
-        conn,
-        negotiation["id"],
-        None,
-        None,
-        None,
-        "agreed",
-        terms["id"],
-        f"contract {contract['id']}",
-    )
-    await publish(
-        conn,
-        ContractAgreed(
-            contract_id=contract["id"],
-            proposal_id=negotiation["id"],
-            offer_id=contract["offer_id"],
-            need_id=contract["need_id"],
-            supplier_company_id=contract["supplier_company_id"],
-            receiver_company_id=contract["receiver_company_id"],
-            quantity=contract["quantity"],
-            unit=contract["unit"],
-            price_per_unit_ore=contract["price_per_unit_ore"],
-            agreed_at=contract["agreed_at"],
-            title=contract["title"],
-            terms=terms_model(terms),
-        ),
-        contract["id"],
-        correlation_id,
-    )
-    return contract
+            return await _after(conn, negotiation_id)
 
 
 async def expire_negotiations(pool: Pool) -> int:
     """Expire one batch of negotiations nobody answered in time; how many."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await storage.expiring_negotiations(conn)
-        for row in rows:
-            await storage.close_open_terms(conn, row["id"], "expired")
-            await storage.set_negotiation(conn, row["id"], "expired")
-            await storage.add_step(conn, row["id"], None, None, None, "expired", None)
-            await publish(conn, NegotiationExpired(**facts(row, None, None)), row["id"], None)
-    return len(rows)
+        return await application.expire_negotiations(conn)
 
 
 async def expire_periodically(pool: Pool, settings: Settings) -> None:
@@ -446,4 +275,4 @@ async def expire_periodically(pool: Pool, settings: Settings) -> None:
         await asyncio.sleep(every)
 
 
-__all__ = ["NegotiationController", "agree", "expire_periodically"]
+__all__ = ["NegotiationController", "expire_negotiations", "expire_periodically"]

@@ -19,14 +19,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import asyncpg
 import stripe
 import structlog
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from pydantic import BaseModel, Field
 
-from services.contracts.billing import invoice_facts
+from services.contracts import application
+from services.contracts.application import invoice_facts
+from services.contracts.domain.invoice import Invoice
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool
@@ -68,17 +69,17 @@ def _transition(event_type: str, status: str) -> tuple[str, type[InvoiceFacts] |
     """The new status and the event to publish, or None when ``event_type`` changes nothing
     for an invoice in ``status``."""
     if event_type in ("invoice.finalized", "invoice.sent"):
-        return ("issued", InvoiceIssued) if status == "queued" else None
+        return ("issued", InvoiceIssued) if status in ("queued", "waiting") else None
     if event_type == "invoice.paid":
-        return ("paid", InvoicePaid) if status != "paid" else None
+        return ("paid", InvoicePaid) if status not in ("paid", "void", "credited") else None
     if event_type == "invoice.payment_failed":
         return ("payment_failed", InvoicePaymentFailed) if status in ("queued", "issued") else None
     if event_type == "invoice.voided":
-        return ("void", None) if status not in ("paid", "void") else None
+        return ("void", None) if status not in ("paid", "void", "credited") else None
     raise ValueError(event_type)
 
 
-async def _our_invoice(conn: Connection, invoice: dict[str, Any]) -> asyncpg.Record | None:
+async def _our_invoice(conn: Connection, invoice: dict[str, Any]) -> Invoice | None:
     metadata = invoice.get("metadata")
     ours = metadata.get("invoice_id") if isinstance(metadata, dict) else None
     if isinstance(ours, str):
@@ -116,34 +117,38 @@ async def apply_event(
         )
         return "unmatched"
     stripe_id = invoice.get("id") if isinstance(invoice.get("id"), str) else None
-    if row["stripe_invoice_id"] is not None and stripe_id not in (None, row["stripe_invoice_id"]):
+    if row.stripe_invoice_id is not None and stripe_id not in (None, row.stripe_invoice_id):
         log.warning(
             "Stripe event about another Stripe invoice than the one recorded",
             event_id=event_id,
-            invoice_id=str(row["id"]),
-            recorded=row["stripe_invoice_id"],
+            invoice_id=str(row.id),
+            recorded=row.stripe_invoice_id,
             stripe_invoice_id=stripe_id,
         )
         return "unmatched"
-    change = _transition(event_type, row["status"])
+    change = _transition(event_type, row.status)
     if change is None:
         return "unchanged"
     status, event_class = change
+    if status == "void":  # annulled at Stripe: our credit note, invoice.voided
+        await application.credit(conn, row, "voided at Stripe", event_id, voided_at_stripe=True)
+        log.info("invoice voided at Stripe", invoice_id=str(row.id), event_id=event_id)
+        return "applied"
     transitions = invoice.get("status_transitions")
     transitions = transitions if isinstance(transitions, dict) else {}
-    issued_at = row["issued_at"]
-    if issued_at is None and status != "void":
+    issued_at = row.issued_at
+    if issued_at is None:
         issued_at = _at(transitions.get("finalized_at"), created)
-    paid_at = _at(transitions.get("paid_at"), created) if status == "paid" else row["paid_at"]
-    await invoice_store.set_stripe_state(conn, row["id"], status, stripe_id, issued_at, paid_at)
+    paid_at = _at(transitions.get("paid_at"), created) if status == "paid" else row.paid_at
+    await invoice_store.set_stripe_state(conn, row.id, status, stripe_id, issued_at, paid_at)
     if event_class is not None:
-        at = {"issued": issued_at, "paid": paid_at}.get(status, created)
-        await publish(conn, event_class(**invoice_facts(row, at)), row["id"], event_id)
+        at = {"issued": issued_at, "paid": paid_at}.get(status) or created
+        await publish(conn, event_class(**invoice_facts(row, at)), row.id, event_id)
     log.info(
         "invoice updated from Stripe",
-        invoice_id=str(row["id"]),
+        invoice_id=str(row.id),
         status=status,
-        was=row["status"],
+        was=row.status,
         event_id=event_id,
     )
     return "applied"

@@ -30,7 +30,13 @@ from services.listings import domain, storage
 from services.listings.outbox import publish_event
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
-from shared.events import ApiKeyRevoked, CompanyChanged, PersonChanged
+from shared.events import (
+    ApiKeyRevoked,
+    CompanyAddress,
+    CompanyChanged,
+    CompanyDetailsChanged,
+    PersonChanged,
+)
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.revocations import record_revocation
 from shared.settings import Settings
@@ -115,6 +121,27 @@ class CompanyProfile(Model):
         "terms of the company's listings and contracts on the partner stream; a contract's "
         "only when both companies share.",
     )
+    vat_registered: bool = Field(
+        default=True,
+        description="Registered in Merverdiavgiftsregisteret: its invoices carry 25 % MVA and "
+        "its organisation number is shown with MVA. Set false if it is not.",
+    )
+    bank_account: str | None = Field(
+        default=None,
+        description="Norwegian account number (11 digits, MOD11) its invoices are paid to; "
+        "invoices to be paid to the company wait until it is given.",
+        examples=["86011117947"],
+    )
+    language: Language = Field(
+        default="nb", description="Language of its invoices and papers: `nb` or `en`."
+    )
+
+    @field_validator("bank_account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return domain.bank_account(value)
 
     @field_validator("nace_codes")
     @classmethod
@@ -214,6 +241,9 @@ class Company(BaseModel):
     contact: Contact | None
     permits: list[str]
     share_terms_with_partners: bool
+    vat_registered: bool
+    bank_account: str | None
+    language: str
     created_at: datetime
     updated_at: datetime
 
@@ -232,9 +262,39 @@ class Company(BaseModel):
             contact=Contact(**row.contact) if row.contact else None,
             permits=row.permits,
             share_terms_with_partners=row.share_terms_with_partners,
+            vat_registered=row.vat_registered,
+            bank_account=row.bank_account,
+            language=row.language,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    def details(self) -> CompanyDetailsChanged:
+        """What the other services need to invoice and paper the company's trades."""
+        address = self.address
+        return CompanyDetailsChanged(
+            company_id=self.id,
+            name=self.name,
+            org_number=self.org_number,
+            address=None
+            if address is None
+            else CompanyAddress(
+                street=address.street,
+                postcode=address.postcode,
+                city=address.city,
+                country=address.country,
+            ),
+            vat_registered=self.vat_registered,
+            bank_account=self.bank_account,
+            language="en" if self.language == "en" else "nb",
+            permits=tuple(self.permits),
+            changed_at=self.updated_at,
+        )
+
+
+async def announce_company(conn: Connection, row: storage.CompanyRow) -> None:
+    """Tell the other services (contracts: invoices and papers) who this company is now."""
+    await publish_event(conn, None, Company.of(row).details(), row.id)
 
 
 def company_changed(row: storage.CompanyRow) -> CompanyChanged:
@@ -255,7 +315,14 @@ def company_changed(row: storage.CompanyRow) -> CompanyChanged:
 def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
     fields = profile.model_fields_set if only_set else set(type(profile).model_fields)
     columns: dict[str, Any] = {}
-    for name in fields & {"name", "nace_codes", "permits", "share_terms_with_partners"}:
+    for name in fields & {
+        "name",
+        "nace_codes",
+        "permits",
+        "share_terms_with_partners",
+        "vat_registered",
+        "language",
+    }:
         value = getattr(profile, name)
         if value is None:
             raise Problem(
@@ -269,6 +336,8 @@ def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
         columns["address"] = profile.address.model_dump() if profile.address else None
     if "contact" in fields:
         columns["contact"] = profile.contact.model_dump() if profile.contact else None
+    if "bank_account" in fields:
+        columns["bank_account"] = profile.bank_account
     if "location" in fields:
         location = profile.location
         columns["plot"] = location.plot if location else None
@@ -404,6 +473,7 @@ class CompanyController(Controller):
                 )
             await storage.insert_api_key(conn, key_id, company_id, "first key")
             await publish_event(conn, request, company_changed(row), company_id)
+            await announce_company(conn, row)
         return RegisteredCompany(
             company=Company.of(row),
             api_key_id=key_id,
@@ -441,6 +511,7 @@ class CompanyController(Controller):
                 raise Problem(404, "Not found", "the company of this credential no longer exists")
             if data.model_fields_set & PARTNER_VISIBLE:
                 await publish_event(conn, request, company_changed(row), company_id)
+            await announce_company(conn, row)
         return Company.of(row)
 
     @get("/", operation_id="list_companies")

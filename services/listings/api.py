@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.listings import domain, storage
 from services.listings.accounts import Location
 from services.listings.outbox import publish_event
+from shared import periods
 from shared.db import Pool
 from shared.events import (
     Frequency,
@@ -486,14 +487,18 @@ class ListingController(Controller):
             except ValueError as exc:
                 raise _query_error("available_until", str(exc)) from None
             if data.quantity is not None:
-                reserved = await storage.reserved_total(conn, listing_id)
+                taken = await storage.reserved_by_period(conn, listing_id)
+                reserved = max(taken.values(), default=Decimal(0))
                 if data.quantity < reserved:
+                    per = "" if row.frequency == "once" else " in one period"
                     raise _query_error(
                         "quantity",
-                        f"contracts already reserve {reserved.normalize():f} {row.unit}; "
+                        f"contracts already reserve {reserved.normalize():f} {row.unit}{per}; "
                         "the quantity cannot go below that",
                     )
-                changes["remaining_quantity"] = data.quantity - reserved
+                changes["remaining_quantity"] = periods.remaining(
+                    data.quantity, taken, row.frequency, date.today()
+                )
                 changes["quantity_base"] = to_base(data.quantity, row.unit)
                 if row.status == "reserved" and changes["remaining_quantity"] > 0:
                     changes["status"] = "open"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Literal
 
 from stdnum.exceptions import ValidationError as StdnumValidationError
-from stdnum.no import orgnr
+from stdnum.no import kontonr, orgnr
 
 from shared.ewc import WasteCode, lookup
 from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES
@@ -27,6 +27,17 @@ def organisation_number(text: str) -> str:
         raise ValueError(
             f"{text!r} is not a valid Norwegian organisation number "
             "(nine digits whose last is a mod-11 check digit, e.g. 921 081 146)"
+        ) from exc
+
+
+def bank_account(text: str) -> str:
+    """A Norwegian bank account number (11 digits, MOD11 check digit), compact."""
+    try:
+        return str(kontonr.validate(text))
+    except StdnumValidationError as exc:
+        raise ValueError(
+            f"{text!r} is not a Norwegian bank account number (11 digits whose last is a "
+            "MOD11 check digit, e.g. 8601 11 17947)"
         ) from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from services.listings import storage
 from services.listings.api import facts
 from services.listings.outbox import publish_event
+from shared import periods
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -29,10 +31,26 @@ from shared.units import convert
 GROUP = "listings"
 
 
+def shares_of(
+    contract: ContractAgreed, listing: storage.ListingRow, wanted: Decimal
+) -> dict[date, Decimal]:
+    """What the contract takes of the listing, period by period (``shared.periods``)."""
+    terms = contract.terms
+    return periods.shares(
+        listing.frequency,
+        wanted,
+        terms.schedule if terms else "once",
+        terms.delivery_from if terms else None,
+        terms.delivery_until if terms else None,
+        contract.agreed_at.date(),
+    )
+
+
 def refusal(
     contract: ContractAgreed,
     listing: storage.ListingRow | None,
     wanted: Decimal | None,
+    taken: dict[date, Decimal],
 ) -> str | None:
     """Why this listing cannot give the contract its quantity, or None when it can."""
     if listing is None:
@@ -41,12 +59,19 @@ def refusal(
         return f"the listing is {listing.status}"
     if wanted is None:
         return f"{contract.unit} cannot be converted to the listing's unit {listing.unit}"
-    if wanted > listing.remaining_quantity:
+    over = periods.overbooked(listing.quantity, taken, shares_of(contract, listing, wanted))
+    if over:
+        period, free = min(over.items())
+        when = "" if period == periods.ONCE else f" in the period from {period.isoformat()}"
         return (
-            f"the contract needs {wanted.normalize():f} {listing.unit}, but only "
-            f"{listing.remaining_quantity.normalize():f} remain"
+            f"the contract needs more than the listing has{when}: only "
+            f"{free.normalize():f} {listing.unit} remain"
         )
     return None
+
+
+def remaining_after(listing: storage.ListingRow, taken: dict[date, Decimal]) -> Decimal:
+    return periods.remaining(listing.quantity, taken, listing.frequency, date.today())
 
 
 async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAgreed) -> None:
@@ -59,9 +84,12 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
     for listing_id in sorted((contract.offer_id, contract.need_id)):  # one lock order
         listing = await storage.listing_for_update(conn, listing_id)
         wanted = convert(contract.quantity, contract.unit, listing.unit) if listing else None
-        plans.append((listing_id, listing, wanted, refusal(contract, listing, wanted)))
+        taken = await storage.reserved_by_period(conn, listing_id) if listing else {}
+        plans.append(
+            (listing_id, listing, wanted, taken, refusal(contract, listing, wanted, taken))
+        )
     if any(reason for *_, reason in plans):
-        for listing_id, listing, _, reason in plans:
+        for listing_id, listing, _, _, reason in plans:
             if reason is None:
                 continue
             await publish_event(
@@ -79,15 +107,20 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
                 correlation_id=envelope.correlationid,
             )
         return
-    for listing_id, listing, wanted, _ in plans:
+    for listing_id, listing, wanted, _, _ in plans:
         assert listing is not None and wanted is not None
-        if not await storage.insert_reservation(conn, contract.contract_id, listing_id, wanted):
+        shares = shares_of(contract, listing, wanted)
+        if not await storage.insert_reservation(
+            conn, contract.contract_id, listing_id, wanted, shares
+        ):
             continue
-        remaining = listing.remaining_quantity - wanted
+        remaining = remaining_after(listing, await storage.reserved_by_period(conn, listing_id))
+        # A stream renews every period: it stays open for the periods it still has.
+        full = remaining == 0 and listing.frequency == "once"
         updated = await storage.update_listing(
             conn,
             listing_id,
-            {"remaining_quantity": remaining, "status": "reserved" if remaining == 0 else "open"},
+            {"remaining_quantity": remaining, "status": "reserved" if full else "open"},
         )
         await publish_event(
             conn,
@@ -129,7 +162,8 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
         given = await storage.release_reservation(conn, cancelled.contract_id, listing_id, wanted)
         if given <= 0:
             continue
-        changes: dict[str, Any] = {"remaining_quantity": listing.remaining_quantity + given}
+        taken = await storage.reserved_by_period(conn, listing_id)
+        changes: dict[str, Any] = {"remaining_quantity": remaining_after(listing, taken)}
         if listing.status == "reserved":
             changes["status"] = "open"
         updated = await storage.update_listing(conn, listing_id, changes)

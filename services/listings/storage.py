@@ -33,6 +33,9 @@ class CompanyRow:
     permits: list[str]
     updated_at: datetime
     share_terms_with_partners: bool
+    vat_registered: bool = True
+    bank_account: str | None = None
+    language: str = "nb"
 
 
 class DuplicateEmail(Exception):
@@ -111,6 +114,9 @@ _COMPANY_FIELDS = (
     "contact",
     "permits",
     "share_terms_with_partners",
+    "vat_registered",
+    "bank_account",
+    "language",
 )
 
 
@@ -349,26 +355,47 @@ async def update_listing(
     return listing
 
 
-async def reserved_total(conn: Connection, listing_id: uuid.UUID) -> Decimal:
-    total = await conn.fetchval(
-        "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE listing_id = $1", listing_id
-    )
-    return Decimal(total)
-
-
 async def insert_reservation(
-    conn: Connection, contract_id: uuid.UUID, listing_id: uuid.UUID, quantity: Decimal
+    conn: Connection,
+    contract_id: uuid.UUID,
+    listing_id: uuid.UUID,
+    quantity: Decimal,
+    periods: dict[date, Decimal],
 ) -> bool:
-    """Record a contract's reservation; False when this contract already reserved here."""
-    return bool(
-        await conn.fetchval(
-            "INSERT INTO reservations (contract_id, listing_id, quantity) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            contract_id,
-            listing_id,
-            quantity,
-        )
+    """Record a contract's reservation, period by period; False when this contract already
+    reserved here."""
+    first = await conn.fetchval(
+        "INSERT INTO reservations (contract_id, listing_id, quantity) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        contract_id,
+        listing_id,
+        quantity,
     )
+    if not first:
+        return False
+    await conn.executemany(
+        "INSERT INTO reservation_periods (contract_id, listing_id, period, quantity)"
+        " VALUES ($1, $2, $3, $4)",
+        [(contract_id, listing_id, period, q) for period, q in periods.items()],
+    )
+    return True
+
+
+async def reserved_by_period(conn: Connection, listing_id: uuid.UUID) -> dict[date, Decimal]:
+    """What the listing's contracts hold in each period, less what cancelled ones gave back
+    (in proportion to each period's share)."""
+    rows = await conn.fetch(
+        """
+        SELECT p.period,
+               sum(p.quantity * (r.quantity - r.released_quantity) / r.quantity) AS held
+        FROM reservation_periods p
+        JOIN reservations r USING (contract_id, listing_id)
+        WHERE p.listing_id = $1
+        GROUP BY p.period
+        """,
+        listing_id,
+    )
+    return {r["period"]: Decimal(r["held"]) for r in rows if r["held"] > 0}
 
 
 async def release_reservation(

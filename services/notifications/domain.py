@@ -13,12 +13,15 @@ from typing import Any
 from shared.events import (
     ContractAgreed,
     ContractCancelled,
+    ContractCompleted,
+    CreditNoteIssued,
     DeliveryConfirmed,
     DeliveryDisputed,
     DeliveryRecorded,
     InvoiceIssued,
     InvoicePaid,
     InvoicePaymentFailed,
+    InvoiceVoided,
     ListingExpiring,
     ListingPublished,
     ListingUpdated,
@@ -26,6 +29,8 @@ from shared.events import (
     NegotiationCountered,
     NegotiationDeclined,
     NegotiationExpired,
+    NegotiationReduced,
+    NegotiationWithdrawn,
     Payload,
     TradeProposed,
     TradeRetracted,
@@ -184,6 +189,87 @@ def _expired(event_id: uuid.UUID, n: NegotiationExpired) -> list[Note]:
     )
 
 
+def _reduced(event_id: uuid.UUID, n: NegotiationReduced) -> list[Note]:
+    terms = n.terms
+    assert terms is not None
+    asked, now = _amount(n.asked_quantity, terms.unit), _amount(terms.quantity, terms.unit)
+    return _notes(
+        event_id,
+        [n.supplier_company_id, n.receiver_company_id],
+        Text(f"Forhandling justert: {n.title}", f"Negotiation cut: {n.title}"),
+        Text(
+            f"En annen avtale tok en del av mengden, så det er bare {now} igjen. Børsen har satt "
+            f"ned vilkårene fra {asked} til {now}; begge parter må godta på nytt.",
+            f"Another contract took part of the quantity, so only {now} remain. The exchange "
+            f"cut the terms from {asked} to {now}; both sides answer again.",
+        ),
+        f"/negotiations/{n.negotiation_id}",
+    )
+
+
+def _withdrawn(event_id: uuid.UUID, n: NegotiationWithdrawn) -> list[Note]:
+    asked = _amount(n.asked_quantity, n.unit) if n.asked_quantity and n.unit else None
+    return _notes(
+        event_id,
+        [n.supplier_company_id, n.receiver_company_id],
+        Text(f"Forhandling trukket: {n.title}", f"Negotiation withdrawn: {n.title}"),
+        Text(
+            "En annen avtale tok det som var igjen"
+            + (f" av de {asked} dere forhandlet om" if asked else "")
+            + ", så børsen har avsluttet forhandlingen.",
+            "Another contract took what was left"
+            + (f" of the {asked} you were negotiating" if asked else "")
+            + ", so the exchange ended the negotiation.",
+        ),
+        f"/negotiations/{n.negotiation_id}",
+    )
+
+
+def _completed(event_id: uuid.UUID, c: ContractCompleted) -> list[Note]:
+    amount = _amount(c.delivered_quantity, c.unit)
+    return _notes(
+        event_id,
+        [c.supplier_company_id, c.receiver_company_id],
+        Text(f"Avtale fullført: {c.title}", f"Contract completed: {c.title}"),
+        Text(
+            f"Alle leveranser er bekreftet: {amount} i {c.deliveries} leveranse(r).",
+            f"Every delivery is confirmed: {amount} in {c.deliveries} delivery(ies).",
+        ),
+        f"/contracts/{c.contract_id}",
+    )
+
+
+def _voided(event_id: uuid.UUID, i: InvoiceVoided) -> list[Note]:
+    total = _nok(i.amount_ore)
+    number = Text(f" nr. {i.number}", f" no. {i.number}") if i.number else Text("", "")
+    return _notes(
+        event_id,
+        [i.payer_company_id, i.payee_company_id],
+        Text("Faktura annullert", "Invoice void"),
+        Text(
+            f"Fakturaen{number.nb} på {total.nb} inkl. mva. er annullert; ingenting skyldes.",
+            f"The invoice{number.en} of {total.en} incl. VAT is void; nothing is owed.",
+        ),
+        f"/invoices/{i.invoice_id}",
+    )
+
+
+def _credit_note(event_id: uuid.UUID, c: CreditNoteIssued) -> list[Note]:
+    total = _nok(c.amount_ore)
+    return _notes(
+        event_id,
+        [c.payer_company_id, c.payee_company_id],
+        Text(f"Kreditnota {c.number}", f"Credit note {c.number}"),
+        Text(
+            f"Kreditnota {c.number} krediterer faktura {c.invoice_number} med {total.nb} "
+            f"inkl. mva.: {c.reason}.",
+            f"Credit note {c.number} credits invoice {c.invoice_number} by {total.en} "
+            f"incl. VAT: {c.reason}.",
+        ),
+        f"/invoices/{c.invoice_id}",
+    )
+
+
 def _agreed(event_id: uuid.UUID, c: ContractAgreed) -> list[Note]:
     title = c.title or "handel"
     price = _nok(c.price_per_unit_ore or 0)
@@ -321,7 +407,10 @@ ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
     NegotiationCountered: _countered,
     NegotiationDeclined: _declined,
     NegotiationExpired: _expired,
+    NegotiationReduced: _reduced,
+    NegotiationWithdrawn: _withdrawn,
     ContractAgreed: _agreed,
+    ContractCompleted: _completed,
     ContractCancelled: _cancelled,
     DeliveryRecorded: _recorded,
     DeliveryConfirmed: _confirmed,
@@ -329,6 +418,8 @@ ROUTES: dict[type[Payload], Callable[[uuid.UUID, Any], list[Note]]] = {
     InvoiceIssued: _invoice("issued"),
     InvoicePaid: _invoice("paid"),
     InvoicePaymentFailed: _invoice("payment_failed"),
+    InvoiceVoided: _voided,
+    CreditNoteIssued: _credit_note,
     ListingExpiring: _expiring,
 }
 

@@ -1,16 +1,44 @@
 """All SQL of the contracts service: here what trades are made of (proposals, negotiations
-and their terms, contracts, deliveries), and in `invoices` and `figures` invoicing and the
-park's statistics."""
+and their terms, contracts, deliveries, what each listing and company is), and in
+`invoices` and `figures` invoicing and the figures. Rows come back as the domain's frozen
+dataclasses."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
+
+from services.contracts.domain.capacity import Hold, Listing
+from services.contracts.domain.contract import Contract, Delivery
+from services.contracts.domain.invoice import Party
+from services.contracts.domain.negotiation import Negotiation, Proposal, Step, Terms
 from shared.db import Connection
-from shared.events import TradeProposed
+from shared.events import CompanyDetailsChanged, ListingFacts, TradeProposed
+
+R = TypeVar("R")
+
+
+def row(cls: type[R], record: asyncpg.Record | None) -> R | None:
+    """The record as the dataclass ``cls`` (its fields picked by name), or None."""
+    if record is None:
+        return None
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{n: record[n] for n in names if n in record})
+
+
+def rows(cls: type[R], records: list[asyncpg.Record]) -> list[R]:
+    return [r for r in (row(cls, x) for x in records) if r is not None]
+
+
+def one(cls: type[R], record: asyncpg.Record | None) -> R:
+    found = row(cls, record)
+    assert found is not None
+    return found
 
 
 async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at: datetime) -> bool:
@@ -53,45 +81,51 @@ async def retract_proposal(conn: Connection, proposal_id: uuid.UUID) -> None:
     )
 
 
-async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT * FROM proposals WHERE supplier_company_id = $1 OR receiver_company_id = $1
-        ORDER BY proposed_at DESC, id
-        """,
-        company_id,
+async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[Proposal]:
+    return rows(
+        Proposal,
+        await conn.fetch(
+            """
+            SELECT * FROM proposals WHERE supplier_company_id = $1 OR receiver_company_id = $1
+            ORDER BY proposed_at DESC, id
+            """,
+            company_id,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
-async def proposal(conn: Connection, proposal_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
-    assert row is not None
-    return dict(row)
+async def proposal(conn: Connection, proposal_id: uuid.UUID) -> Proposal:
+    return one(Proposal, await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id))
 
 
 async def proposal_of(
     conn: Connection, proposal_id: uuid.UUID, company_id: uuid.UUID
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        """
-        SELECT * FROM proposals
-        WHERE id = $1 AND (supplier_company_id = $2 OR receiver_company_id = $2)
-        """,
-        proposal_id,
-        company_id,
+) -> Proposal | None:
+    return row(
+        Proposal,
+        await conn.fetchrow(
+            """
+            SELECT * FROM proposals
+            WHERE id = $1 AND (supplier_company_id = $2 OR receiver_company_id = $2)
+            """,
+            proposal_id,
+            company_id,
+        ),
     )
-    return dict(row) if row else None
+
+
+async def cut_proposal(conn: Connection, proposal_id: uuid.UUID, quantity: Decimal) -> None:
+    """The proposal's quantity as the exchange cut it (in the proposal's unit)."""
+    await conn.execute(
+        "UPDATE proposals SET quantity = least(quantity, $2) WHERE id = $1", proposal_id, quantity
+    )
 
 
 # Negotiations ---------------------------------------------------------------------------
 
 
 async def open_negotiation(
-    conn: Connection,
-    proposal: dict[str, Any],
-    price: int | None,
-    expires_at: datetime,
+    conn: Connection, proposal: Proposal, price: int | None, expires_at: datetime
 ) -> None:
     """Open (or reopen, for a proposal made again) the negotiation of a proposal, with the
     exchange's terms on the table."""
@@ -104,27 +138,27 @@ async def open_negotiation(
         WHERE negotiations.status = 'withdrawn'
         RETURNING true
         """,
-        proposal["id"],
-        proposal["supplier_company_id"],
-        proposal["receiver_company_id"],
+        proposal.id,
+        proposal.supplier_company_id,
+        proposal.receiver_company_id,
         expires_at,
     )
     if not reopened:
         return
-    await close_open_terms(conn, proposal["id"], "superseded")
+    await close_open_terms(conn, proposal.id, "superseded")
     await insert_terms(
         conn,
-        proposal["id"],
+        proposal.id,
         "exchange",
-        quantity=proposal["quantity"],
-        unit=proposal["unit"],
+        quantity=proposal.quantity,
+        unit=proposal.unit,
         price=price,
         delivery_from=None,
         delivery_until=None,
         transport="receiver",
         schedule="once",
     )
-    await add_step(conn, proposal["id"], None, None, None, "proposed", None)
+    await add_step(conn, proposal.id, None, None, None, "proposed", None)
 
 
 async def insert_terms(
@@ -139,32 +173,34 @@ async def insert_terms(
     delivery_until: date | None,
     transport: str,
     schedule: str,
-) -> dict[str, Any]:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO terms (id, negotiation_id, version, proposed_by, quantity, unit,
-                           price_per_unit_ore, delivery_from, delivery_until, transport,
-                           schedule, supplier_accepted_at, receiver_accepted_at)
-        VALUES ($1, $2,
-                (SELECT coalesce(max(version), 0) + 1 FROM terms WHERE negotiation_id = $2),
-                $3, $4, $5, $6, $7, $8, $9, $10,
-                CASE WHEN $3 = 'supplier' THEN now() END,
-                CASE WHEN $3 = 'receiver' THEN now() END)
-        RETURNING *
-        """,
-        uuid.uuid4(),
-        negotiation_id,
-        proposed_by,
-        quantity,
-        unit,
-        price,
-        delivery_from,
-        delivery_until,
-        transport,
-        schedule,
+) -> Terms:
+    """New terms on the table, accepted by the side that proposed them."""
+    return one(
+        Terms,
+        await conn.fetchrow(
+            """
+            INSERT INTO terms (id, negotiation_id, version, proposed_by, quantity, unit,
+                               price_per_unit_ore, delivery_from, delivery_until, transport,
+                               schedule, supplier_accepted_at, receiver_accepted_at)
+            VALUES ($1, $2,
+                    (SELECT coalesce(max(version), 0) + 1 FROM terms WHERE negotiation_id = $2),
+                    $3, $4, $5, $6, $7, $8, $9, $10,
+                    CASE WHEN $3 = 'supplier' THEN now() END,
+                    CASE WHEN $3 = 'receiver' THEN now() END)
+            RETURNING *
+            """,
+            uuid.uuid4(),
+            negotiation_id,
+            proposed_by,
+            quantity,
+            unit,
+            price,
+            delivery_from,
+            delivery_until,
+            transport,
+            schedule,
+        ),
     )
-    assert row is not None
-    return dict(row)
 
 
 async def add_step(
@@ -220,45 +256,83 @@ _NEGOTIATION = """
 
 async def negotiation(
     conn: Connection, negotiation_id: uuid.UUID, company_id: uuid.UUID | None, lock: bool = False
-) -> dict[str, Any] | None:
+) -> Negotiation | None:
     """The negotiation if the company is a party (any company when None)."""
-    row = await conn.fetchrow(
-        f"""
-        {_NEGOTIATION}
-        WHERE n.id = $1 AND ($2::uuid IS NULL OR $2 IN (n.supplier_company_id,
-                                                         n.receiver_company_id))
-        {"FOR UPDATE OF n" if lock else ""}
-        """,
-        negotiation_id,
-        company_id,
+    return row(
+        Negotiation,
+        await conn.fetchrow(
+            f"""
+            {_NEGOTIATION}
+            WHERE n.id = $1 AND ($2::uuid IS NULL OR $2 IN (n.supplier_company_id,
+                                                             n.receiver_company_id))
+            {"FOR UPDATE OF n" if lock else ""}
+            """,
+            negotiation_id,
+            company_id,
+        ),
     )
-    return dict(row) if row else None
 
 
-async def negotiations_of(conn: Connection, company_id: uuid.UUID | None) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"""
-        {_NEGOTIATION}
-        WHERE $1::uuid IS NULL OR $1 IN (n.supplier_company_id, n.receiver_company_id)
-        ORDER BY n.updated_at DESC, n.id LIMIT 500
-        """,
-        company_id,
+async def negotiations_of(conn: Connection, company_id: uuid.UUID | None) -> list[Negotiation]:
+    return rows(
+        Negotiation,
+        await conn.fetch(
+            f"""
+            {_NEGOTIATION}
+            WHERE $1::uuid IS NULL OR $1 IN (n.supplier_company_id, n.receiver_company_id)
+            ORDER BY n.updated_at DESC, n.id LIMIT 500
+            """,
+            company_id,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
-async def terms_of(conn: Connection, negotiation_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT * FROM terms WHERE negotiation_id = $1 ORDER BY version", negotiation_id
+async def open_negotiations_on(
+    conn: Connection, offer_id: uuid.UUID, need_id: uuid.UUID, other_than: uuid.UUID
+) -> list[Negotiation]:
+    """The other open negotiations about this offer or this need, locked, in id order."""
+    return rows(
+        Negotiation,
+        await conn.fetch(
+            f"""
+            {_NEGOTIATION}
+            WHERE n.status = 'open' AND n.id <> $3 AND (p.offer_id = $1 OR p.need_id = $2)
+            ORDER BY n.id
+            FOR UPDATE OF n
+            """,
+            offer_id,
+            need_id,
+            other_than,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
-async def steps_of(conn: Connection, negotiation_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT * FROM negotiation_steps WHERE negotiation_id = $1 ORDER BY id", negotiation_id
+async def terms_of(conn: Connection, negotiation_id: uuid.UUID) -> list[Terms]:
+    return rows(
+        Terms,
+        await conn.fetch(
+            "SELECT * FROM terms WHERE negotiation_id = $1 ORDER BY version", negotiation_id
+        ),
     )
-    return [dict(r) for r in rows]
+
+
+async def terms_on_table(conn: Connection, negotiation_id: uuid.UUID) -> Terms | None:
+    return row(
+        Terms,
+        await conn.fetchrow(
+            "SELECT * FROM terms WHERE negotiation_id = $1 AND status = 'open'", negotiation_id
+        ),
+    )
+
+
+async def steps_of(conn: Connection, negotiation_id: uuid.UUID) -> list[Step]:
+    return rows(
+        Step,
+        await conn.fetch(
+            "SELECT * FROM negotiation_steps WHERE negotiation_id = $1 ORDER BY id",
+            negotiation_id,
+        ),
+    )
 
 
 async def close_open_terms(conn: Connection, negotiation_id: uuid.UUID, status: str) -> None:
@@ -281,30 +355,18 @@ async def mark_proposal_agreed(conn: Connection, proposal_id: uuid.UUID) -> None
     await conn.execute("UPDATE proposals SET status = 'agreed' WHERE id = $1", proposal_id)
 
 
-async def insert_invoice(conn: Connection, **columns: Any) -> None:
-    """Queue a delivery's invoice once (the billing worker is woken at commit)."""
-    await conn.execute(
-        f"""
-        INSERT INTO invoices ({", ".join(columns)})
-        VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
-        ON CONFLICT (delivery_id) DO NOTHING
-        """,
-        *columns.values(),
-    )
-    await conn.execute("NOTIFY invoices_queued")
-
-
 async def set_terms_status(conn: Connection, terms_id: uuid.UUID, status: str) -> None:
     await conn.execute("UPDATE terms SET status = $2 WHERE id = $1", terms_id, status)
 
 
-async def accept_terms(conn: Connection, terms_id: uuid.UUID, side: str) -> dict[str, Any]:
+async def accept_terms(conn: Connection, terms_id: uuid.UUID, side: str) -> Terms:
     column = "supplier_accepted_at" if side == "supplier" else "receiver_accepted_at"
-    row = await conn.fetchrow(
-        f"UPDATE terms SET {column} = now() WHERE id = $1 RETURNING *", terms_id
+    return one(
+        Terms,
+        await conn.fetchrow(
+            f"UPDATE terms SET {column} = now() WHERE id = $1 RETURNING *", terms_id
+        ),
     )
-    assert row is not None
-    return dict(row)
 
 
 async def set_negotiation(
@@ -322,108 +384,261 @@ async def set_negotiation(
     )
 
 
-async def expiring_negotiations(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"""
-        {_NEGOTIATION}
-        WHERE n.id IN (
-            SELECT id FROM negotiations WHERE status = 'open' AND expires_at < now()
-            ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
-        )
-        """,
-        limit,
+async def expiring_negotiations(conn: Connection, limit: int = 100) -> list[Negotiation]:
+    return rows(
+        Negotiation,
+        await conn.fetch(
+            f"""
+            {_NEGOTIATION}
+            WHERE n.id IN (
+                SELECT id FROM negotiations WHERE status = 'open' AND expires_at < now()
+                ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            )
+            """,
+            limit,
+        ),
     )
-    return [dict(r) for r in rows]
+
+
+# What each listing is and what contracts hold of it ---------------------------------------
+
+
+async def keep_listing(conn: Connection, facts: ListingFacts, at: datetime) -> None:
+    """Remember a listing as its latest event describes it (an older event changes nothing)."""
+    await conn.execute(
+        """
+        INSERT INTO listings (id, company_id, kind, title, quantity, unit, frequency, status,
+                              ewc_code, hazardous, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)
+        ON CONFLICT (id) DO UPDATE SET
+            title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
+            frequency = excluded.frequency, status = 'open', updated_at = excluded.updated_at
+        WHERE listings.updated_at <= excluded.updated_at
+        """,
+        facts.listing_id,
+        facts.company_id,
+        facts.kind,
+        facts.title,
+        facts.quantity,
+        facts.unit,
+        facts.frequency,
+        facts.ewc_code,
+        facts.hazardous,
+        at,
+    )
+
+
+async def withdraw_listing(conn: Connection, listing_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE listings SET status = 'withdrawn', updated_at = $2 WHERE id = $1",
+        listing_id,
+        at,
+    )
+
+
+async def lock_listings(conn: Connection, listing_ids: list[uuid.UUID]) -> dict[uuid.UUID, Listing]:
+    """The listings, locked in id order (so agreements on one listing take turns)."""
+    found = rows(
+        Listing,
+        await conn.fetch(
+            "SELECT * FROM listings WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+            sorted(set(listing_ids)),
+        ),
+    )
+    return {listing.id: listing for listing in found}
+
+
+async def listing(conn: Connection, listing_id: uuid.UUID) -> Listing | None:
+    return row(Listing, await conn.fetchrow("SELECT * FROM listings WHERE id = $1", listing_id))
+
+
+async def holds_on(conn: Connection, listing_id: uuid.UUID) -> list[Hold]:
+    """What each contract takes of the listing: all of it while active or completed, what it
+    kept once cancelled."""
+    return rows(
+        Hold,
+        await conn.fetch(
+            """
+            SELECT id AS contract_id,
+                   CASE WHEN status = 'cancelled' THEN coalesce(kept_quantity, 0)
+                        ELSE quantity END AS quantity,
+                   unit, schedule, delivery_from, delivery_until,
+                   (agreed_at AT TIME ZONE 'Europe/Oslo')::date AS agreed_on
+            FROM contracts
+            WHERE (offer_id = $1 OR need_id = $1)
+              AND (status <> 'cancelled' OR kept_quantity > 0)
+            """,
+            listing_id,
+        ),
+    )
+
+
+# Companies -----------------------------------------------------------------------------------
+
+
+async def keep_company(conn: Connection, company: CompanyDetailsChanged) -> None:
+    address = company.address
+    await conn.execute(
+        """
+        INSERT INTO companies (id, name, org_number, street, postcode, city, country,
+                               vat_registered, bank_account, language, permits, changed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (id) DO UPDATE SET
+            name = excluded.name, org_number = excluded.org_number, street = excluded.street,
+            postcode = excluded.postcode, city = excluded.city, country = excluded.country,
+            vat_registered = excluded.vat_registered, bank_account = excluded.bank_account,
+            language = excluded.language, permits = excluded.permits,
+            changed_at = excluded.changed_at
+        WHERE companies.changed_at <= excluded.changed_at
+        """,
+        company.company_id,
+        company.name,
+        company.org_number,
+        address.street if address else None,
+        address.postcode if address else None,
+        address.city if address else None,
+        address.country if address else "NO",
+        company.vat_registered,
+        company.bank_account,
+        company.language,
+        list(company.permits),
+        company.changed_at,
+    )
+
+
+async def company(conn: Connection, company_id: uuid.UUID) -> Party | None:
+    record = await conn.fetchrow("SELECT * FROM companies WHERE id = $1", company_id)
+    if record is None:
+        return None
+    return Party(
+        company_id=record["id"],
+        name=record["name"],
+        org_number=record["org_number"],
+        street=record["street"],
+        postcode=record["postcode"],
+        city=record["city"],
+        country=record["country"],
+        vat_registered=record["vat_registered"],
+        bank_account=record["bank_account"],
+        language=record["language"],
+        permits=tuple(record["permits"]),
+    )
 
 
 # Contracts and deliveries -----------------------------------------------------------------
 
 
-async def insert_contract(
-    conn: Connection, negotiation: dict[str, Any], terms: dict[str, Any]
-) -> dict[str, Any]:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO contracts (id, negotiation_id, terms_id, offer_id, need_id,
-                               supplier_company_id, receiver_company_id, title, ewc_code,
-                               resource_class, quantity, unit, price_per_unit_ore,
-                               delivery_from, delivery_until, transport, schedule, value)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18)
-        RETURNING *
-        """,
-        uuid.uuid4(),
-        negotiation["id"],
-        terms["id"],
-        negotiation["offer_id"],
-        negotiation["need_id"],
-        negotiation["supplier_company_id"],
-        negotiation["receiver_company_id"],
-        negotiation["title"],
-        negotiation["ewc_code"],
-        negotiation["resource_class"],
-        terms["quantity"],
-        terms["unit"],
-        terms["price_per_unit_ore"],
-        terms["delivery_from"],
-        terms["delivery_until"],
-        terms["transport"],
-        terms["schedule"],
-        negotiation["value"],
+async def insert_contract(conn: Connection, negotiation: Negotiation, terms: Terms) -> Contract:
+    return one(
+        Contract,
+        await conn.fetchrow(
+            """
+            INSERT INTO contracts (id, negotiation_id, terms_id, offer_id, need_id,
+                                   supplier_company_id, receiver_company_id, title, ewc_code,
+                                   resource_class, quantity, unit, price_per_unit_ore,
+                                   delivery_from, delivery_until, transport, schedule, value)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18)
+            RETURNING *
+            """,
+            uuid.uuid4(),
+            negotiation.id,
+            terms.id,
+            negotiation.offer_id,
+            negotiation.need_id,
+            negotiation.supplier_company_id,
+            negotiation.receiver_company_id,
+            negotiation.title,
+            negotiation.ewc_code,
+            negotiation.resource_class,
+            terms.quantity,
+            terms.unit,
+            terms.price_per_unit_ore,
+            terms.delivery_from,
+            terms.delivery_until,
+            terms.transport,
+            terms.schedule,
+            negotiation.value,
+        ),
     )
-    assert row is not None
-    return dict(row)
 
 
 async def contract(
     conn: Connection, contract_id: uuid.UUID, company_id: uuid.UUID | None, lock: bool = False
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"""
-        SELECT * FROM contracts
-        WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (supplier_company_id, receiver_company_id))
-        {"FOR UPDATE" if lock else ""}
-        """,
-        contract_id,
-        company_id,
+) -> Contract | None:
+    return row(
+        Contract,
+        await conn.fetchrow(
+            f"""
+            SELECT * FROM contracts
+            WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (supplier_company_id,
+                                                          receiver_company_id))
+            {"FOR UPDATE" if lock else ""}
+            """,
+            contract_id,
+            company_id,
+        ),
     )
-    return dict(row) if row else None
 
 
-async def contracts_of(conn: Connection, company_id: uuid.UUID | None) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT * FROM contracts
-        WHERE $1::uuid IS NULL OR $1 IN (supplier_company_id, receiver_company_id)
-        ORDER BY agreed_at DESC, id LIMIT 500
-        """,
-        company_id,
+async def contracts_of(conn: Connection, company_id: uuid.UUID | None) -> list[Contract]:
+    return rows(
+        Contract,
+        await conn.fetch(
+            """
+            SELECT * FROM contracts
+            WHERE $1::uuid IS NULL OR $1 IN (supplier_company_id, receiver_company_id)
+            ORDER BY agreed_at DESC, id LIMIT 500
+            """,
+            company_id,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
 async def end_contract(
-    conn: Connection, contract_id: uuid.UUID, status: str, reason: str | None
-) -> dict[str, Any]:
-    row = await conn.fetchrow(
+    conn: Connection,
+    contract_id: uuid.UUID,
+    status: str,
+    reason: str | None,
+    kept: Decimal | None = None,
+) -> Contract:
+    return one(
+        Contract,
+        await conn.fetchrow(
+            """
+            UPDATE contracts SET status = $2, status_reason = $3, ended_at = now(),
+                kept_quantity = $4
+            WHERE id = $1 RETURNING *
+            """,
+            contract_id,
+            status,
+            reason,
+            kept,
+        ),
+    )
+
+
+async def reopen_contract(conn: Connection, contract_id: uuid.UUID, reason: str) -> None:
+    """A completed contract runs again (a confirmed delivery was disputed)."""
+    await conn.execute(
         """
-        UPDATE contracts SET status = $2, status_reason = $3, ended_at = now()
-        WHERE id = $1 RETURNING *
+        UPDATE contracts SET status = 'active', status_reason = $2, ended_at = NULL
+        WHERE id = $1 AND status = 'completed'
         """,
         contract_id,
-        status,
         reason,
     )
-    assert row is not None
-    return dict(row)
 
 
-async def deliveries_of(conn: Connection, contract_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT * FROM deliveries WHERE contract_id = $1 ORDER BY delivered_on, recorded_at, id",
-        contract_id,
+async def deliveries_of(conn: Connection, contract_id: uuid.UUID) -> list[Delivery]:
+    return rows(
+        Delivery,
+        await conn.fetch(
+            "SELECT * FROM deliveries WHERE contract_id = $1 "
+            "ORDER BY delivered_on, recorded_at, id",
+            contract_id,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
 async def insert_delivery(
@@ -434,41 +649,54 @@ async def insert_delivery(
     delivered_on: date,
     note: str | None,
     recorded_by: uuid.UUID,
-) -> dict[str, Any]:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO deliveries (id, contract_id, quantity, unit, delivered_on, weighbridge_note,
-                                recorded_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *
-        """,
-        uuid.uuid4(),
-        contract_id,
-        quantity,
-        unit,
-        delivered_on,
-        note,
-        recorded_by,
+    *,
+    carrier: dict[str, Any] | None = None,
+    measurement: str | None = None,
+    weighbridge_ticket: str | None = None,
+    declaration: dict[str, Any] | None = None,
+) -> Delivery:
+    return one(
+        Delivery,
+        await conn.fetchrow(
+            """
+            INSERT INTO deliveries (id, contract_id, quantity, unit, delivered_on,
+                                    weighbridge_note, recorded_by, carrier, measurement,
+                                    weighbridge_ticket, declaration)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *
+            """,
+            uuid.uuid4(),
+            contract_id,
+            quantity,
+            unit,
+            delivered_on,
+            note,
+            recorded_by,
+            carrier,
+            measurement,
+            weighbridge_ticket,
+            declaration,
+        ),
     )
-    assert row is not None
-    return dict(row)
 
 
 async def delivery(
     conn: Connection, delivery_id: uuid.UUID, company_id: uuid.UUID | None, lock: bool = False
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"""
-        SELECT d.*, c.supplier_company_id, c.receiver_company_id, c.title, c.status
-               AS contract_status
-        FROM deliveries d JOIN contracts c ON c.id = d.contract_id
-        WHERE d.id = $1
-          AND ($2::uuid IS NULL OR $2 IN (c.supplier_company_id, c.receiver_company_id))
-        {"FOR UPDATE OF d, c" if lock else ""}
-        """,
-        delivery_id,
-        company_id,
+) -> Delivery | None:
+    """The delivery if the company is a party to its contract (any, for None); locked with
+    its contract."""
+    return row(
+        Delivery,
+        await conn.fetchrow(
+            f"""
+            SELECT d.* FROM deliveries d JOIN contracts c ON c.id = d.contract_id
+            WHERE d.id = $1
+              AND ($2::uuid IS NULL OR $2 IN (c.supplier_company_id, c.receiver_company_id))
+            {"FOR UPDATE OF d, c" if lock else ""}
+            """,
+            delivery_id,
+            company_id,
+        ),
     )
-    return dict(row) if row else None
 
 
 async def answer_delivery(
@@ -477,17 +705,32 @@ async def answer_delivery(
     status: str,
     answered_by: uuid.UUID,
     reason: str | None,
-) -> dict[str, Any]:
-    row = await conn.fetchrow(
-        """
-        UPDATE deliveries SET status = $2, answered_by = $3, answered_at = now(),
-            dispute_reason = $4
-        WHERE id = $1 RETURNING *
-        """,
-        delivery_id,
-        status,
-        answered_by,
-        reason,
+) -> Delivery:
+    return one(
+        Delivery,
+        await conn.fetchrow(
+            """
+            UPDATE deliveries SET status = $2, answered_by = $3, answered_at = now(),
+                dispute_reason = $4,
+                confirmed_at = CASE WHEN $2 = 'confirmed' THEN now() ELSE confirmed_at END
+            WHERE id = $1 RETURNING *
+            """,
+            delivery_id,
+            status,
+            answered_by,
+            reason,
+        ),
     )
-    assert row is not None
-    return dict(row)
+
+
+async def add_declaration(
+    conn: Connection, delivery_id: uuid.UUID, declaration: dict[str, Any]
+) -> Delivery:
+    return one(
+        Delivery,
+        await conn.fetchrow(
+            "UPDATE deliveries SET declaration = $2 WHERE id = $1 RETURNING *",
+            delivery_id,
+            declaration,
+        ),
+    )

@@ -9,7 +9,8 @@ from typing import Any
 from shared.db import Connection
 
 _WHERE = (
-    "WHERE ($1::date IS NULL OR delivered_on >= $1) AND ($2::date IS NULL OR delivered_on <= $2)"
+    "WHERE reversed_at IS NULL AND ($1::date IS NULL OR delivered_on >= $1) "
+    "AND ($2::date IS NULL OR delivered_on <= $2)"
 )
 
 QUERIES: dict[str, str] = {
@@ -120,7 +121,7 @@ HEADLINE = f"""
                AS active_contracts,
            (SELECT count(DISTINCT c) FROM impact_entries i2,
                 LATERAL (VALUES (i2.supplier_company_id), (i2.receiver_company_id)) v(c)
-            WHERE ($1::date IS NULL OR i2.delivered_on >= $1)
+            WHERE i2.reversed_at IS NULL AND ($1::date IS NULL OR i2.delivered_on >= $1)
               AND ($2::date IS NULL OR i2.delivered_on <= $2)) AS active_companies
     FROM impact_entries {_WHERE}
 """

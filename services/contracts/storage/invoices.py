@@ -5,38 +5,247 @@ written for each confirmed delivery."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
+from services.contracts.domain.invoice import CreditNote, Invoice
+from services.contracts.storage import one, row, rows
 from shared.db import Connection, Pool
 
 Db = Connection | Pool
 
 
+# --- Queuing and numbering (application.py) ------------------------------------------------
+
+
+async def insert_invoice(conn: Connection, **columns: Any) -> Invoice | None:
+    """Record a delivery's invoice once (the billing worker is woken at commit); None when
+    the delivery has one already."""
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO invoices ({", ".join(columns)})
+        VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+        ON CONFLICT (delivery_id) DO NOTHING
+        RETURNING *
+        """,
+        *columns.values(),
+    )
+    await conn.execute("NOTIFY invoices_queued")
+    return row(Invoice, record)
+
+
+async def next_number(conn: Connection, company_id: uuid.UUID) -> int:
+    """The next number of the seller's series of invoices and credit notes (gapless: it is
+    taken in the transaction that issues the document, and the row stays locked until then)."""
+    number: int = await conn.fetchval(
+        """
+        INSERT INTO document_series (company_id, last_number) VALUES ($1, 1)
+        ON CONFLICT (company_id) DO UPDATE SET last_number = document_series.last_number + 1
+        RETURNING last_number
+        """,
+        company_id,
+    )
+    return number
+
+
+async def number_invoice(
+    conn: Connection,
+    invoice_id: uuid.UUID,
+    *,
+    number: int,
+    issue_date: date,
+    due_date: date,
+    kid: str,
+    seller: dict[str, Any],
+    buyer: dict[str, Any],
+    vat_percent: Decimal,
+    net_ore: int,
+    mva_ore: int,
+    total_ore: int,
+) -> Invoice:
+    """The invoice issued: numbered, dated, with the parties as they are now; queued for
+    Stripe."""
+    await conn.execute("NOTIFY invoices_queued")
+    return one(
+        Invoice,
+        await conn.fetchrow(
+            """
+            UPDATE invoices SET number = $2, issue_date = $3, due_date = $4, kid = $5,
+                seller = $6, buyer = $7, vat_percent = $8, net_ore = $9, mva_ore = $10,
+                total_ore = $11, status = 'queued', last_error = NULL, next_attempt_at = now()
+            WHERE id = $1 RETURNING *
+            """,
+            invoice_id,
+            number,
+            issue_date,
+            due_date,
+            kid,
+            seller,
+            buyer,
+            vat_percent,
+            net_ore,
+            mva_ore,
+            total_ore,
+        ),
+    )
+
+
+async def waiting_invoices_of(conn: Connection, company_id: uuid.UUID) -> list[Invoice]:
+    """Invoices that wait for this company's details (as seller or buyer), locked."""
+    return rows(
+        Invoice,
+        await conn.fetch(
+            """
+            SELECT * FROM invoices
+            WHERE status = 'waiting' AND $1 IN (payee_company_id, payer_company_id)
+            ORDER BY created_at, id FOR UPDATE
+            """,
+            company_id,
+        ),
+    )
+
+
+async def wait_for_details(conn: Connection, invoice_id: uuid.UUID, why: str) -> None:
+    await conn.execute(
+        "UPDATE invoices SET status = 'waiting', last_error = $2 WHERE id = $1",
+        invoice_id,
+        why,
+    )
+
+
+async def invoice_of_delivery(conn: Connection, delivery_id: uuid.UUID) -> Invoice | None:
+    return row(
+        Invoice,
+        await conn.fetchrow(
+            "SELECT * FROM invoices WHERE delivery_id = $1 FOR UPDATE", delivery_id
+        ),
+    )
+
+
+async def mark_credited(conn: Connection, invoice_id: uuid.UUID, status: str) -> None:
+    await conn.execute(
+        "UPDATE invoices SET status = $2, credited_at = now() WHERE id = $1",
+        invoice_id,
+        status,
+    )
+
+
+async def insert_credit_note(
+    conn: Connection,
+    invoice: Invoice,
+    number: int,
+    issue_date: date,
+    reason: str,
+    status: str,
+) -> CreditNote:
+    await conn.execute("NOTIFY invoices_queued")
+    return one(
+        CreditNote,
+        await conn.fetchrow(
+            """
+            INSERT INTO credit_notes (id, invoice_id, payee_company_id, number, issue_date,
+                                      reason, net_ore, mva_ore, total_ore, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *
+            """,
+            uuid.uuid4(),
+            invoice.id,
+            invoice.payee_company_id,
+            number,
+            issue_date,
+            reason,
+            invoice.net_ore,
+            invoice.mva_ore,
+            invoice.total_ore,
+            status,
+        ),
+    )
+
+
+async def credit_note_of_invoice(db: Db, invoice_id: uuid.UUID) -> CreditNote | None:
+    return row(
+        CreditNote,
+        await db.fetchrow("SELECT * FROM credit_notes WHERE invoice_id = $1", invoice_id),
+    )
+
+
+async def credit_note(db: Db, credit_note_id: uuid.UUID) -> CreditNote | None:
+    return row(
+        CreditNote, await db.fetchrow("SELECT * FROM credit_notes WHERE id = $1", credit_note_id)
+    )
+
+
+async def claim_due_credit_note(conn: Connection) -> CreditNote | None:
+    """The next credit note to make at Stripe, locked for this transaction."""
+    return row(
+        CreditNote,
+        await conn.fetchrow(
+            """
+            SELECT * FROM credit_notes WHERE status = 'queued' AND next_attempt_at <= now()
+            ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED
+            """
+        ),
+    )
+
+
+async def mark_credit_note_issued(
+    conn: Connection, credit_note_id: uuid.UUID, stripe_id: str | None
+) -> None:
+    await conn.execute(
+        """
+        UPDATE credit_notes SET status = 'issued', stripe_credit_note_id = $2,
+            attempts = attempts + 1, last_error = NULL
+        WHERE id = $1
+        """,
+        credit_note_id,
+        stripe_id,
+    )
+
+
+async def retry_credit_note_later(
+    conn: Connection, credit_note_id: uuid.UUID, attempts: int, error: str, delay_seconds: float
+) -> None:
+    await conn.execute(
+        """
+        UPDATE credit_notes SET attempts = $2, last_error = $3,
+            next_attempt_at = now() + make_interval(secs => $4)
+        WHERE id = $1
+        """,
+        credit_note_id,
+        attempts,
+        error,
+        delay_seconds,
+    )
+
+
 # --- The invoice queue (billing.py's worker) --------------------------------------------
 
 
-async def claim_due_invoice(conn: Connection) -> asyncpg.Record | None:
+async def claim_due_invoice(conn: Connection) -> Invoice | None:
     """The next queued invoice that is due, locked for this transaction; others skip it."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """
-        SELECT * FROM invoices
-        WHERE status = 'queued' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-        """
+    return row(
+        Invoice,
+        await conn.fetchrow(
+            """
+            SELECT * FROM invoices
+            WHERE status = 'queued' AND next_attempt_at <= now()
+            ORDER BY next_attempt_at
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+            """
+        ),
     )
-    return row
 
 
 async def seconds_until_due(db: Db) -> float | None:
     """How long until the next queued invoice is due; None when none is queued."""
     value = await db.fetchval(
-        "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM invoices "
-        "WHERE status = 'queued'"
+        """
+        SELECT extract(epoch FROM min(at) - now()) FROM (
+            SELECT next_attempt_at AS at FROM invoices WHERE status = 'queued'
+            UNION ALL
+            SELECT next_attempt_at FROM credit_notes WHERE status = 'queued') due
+        """
     )
     return None if value is None else float(value)
 
@@ -161,19 +370,19 @@ async def first_sight_of_stripe_event(conn: Connection, event_id: str, event_typ
     return bool(first)
 
 
-async def invoice_for_update(conn: Connection, invoice_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id
+async def invoice_for_update(conn: Connection, invoice_id: uuid.UUID) -> Invoice | None:
+    return row(
+        Invoice, await conn.fetchrow("SELECT * FROM invoices WHERE id = $1 FOR UPDATE", invoice_id)
     )
-    return row
 
 
-async def invoices_by_stripe_id(conn: Connection, stripe_id: str) -> list[asyncpg.Record]:
+async def invoices_by_stripe_id(conn: Connection, stripe_id: str) -> list[Invoice]:
     """At most two invoices with this Stripe id, locked (two mean: do not guess)."""
-    return list(
+    return rows(
+        Invoice,
         await conn.fetch(
             "SELECT * FROM invoices WHERE stripe_invoice_id = $1 LIMIT 2 FOR UPDATE", stripe_id
-        )
+        ),
     )
 
 
@@ -203,32 +412,34 @@ async def set_stripe_state(
 # --- What the parties see (invoices.py) --------------------------------------------------
 
 
-async def invoices_of(db: Db, columns: str, company_id: uuid.UUID | None) -> list[dict[str, Any]]:
+async def invoices_of(db: Db, company_id: uuid.UUID | None) -> list[Invoice]:
     """The company's invoices, paid or received (all, for None), newest first."""
-    rows = await db.fetch(
-        f"""
-        SELECT {columns} FROM invoices
-        WHERE $1::uuid IS NULL OR $1 IN (payer_company_id, payee_company_id)
-        ORDER BY created_at DESC, id LIMIT 500
-        """,
-        company_id,
+    return rows(
+        Invoice,
+        await db.fetch(
+            """
+            SELECT * FROM invoices
+            WHERE $1::uuid IS NULL OR $1 IN (payer_company_id, payee_company_id)
+            ORDER BY created_at DESC, id LIMIT 500
+            """,
+            company_id,
+        ),
     )
-    return [dict(r) for r in rows]
 
 
-async def invoice_of(
-    db: Db, columns: str, invoice_id: uuid.UUID, company_id: uuid.UUID | None
-) -> dict[str, Any] | None:
+async def invoice_of(db: Db, invoice_id: uuid.UUID, company_id: uuid.UUID | None) -> Invoice | None:
     """One invoice, if the company pays or is paid by it (any, for None)."""
-    row = await db.fetchrow(
-        f"""
-        SELECT {columns} FROM invoices
-        WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (payer_company_id, payee_company_id))
-        """,
-        invoice_id,
-        company_id,
+    return row(
+        Invoice,
+        await db.fetchrow(
+            """
+            SELECT * FROM invoices
+            WHERE id = $1 AND ($2::uuid IS NULL OR $2 IN (payer_company_id, payee_company_id))
+            """,
+            invoice_id,
+            company_id,
+        ),
     )
-    return None if row is None else dict(row)
 
 
 # --- The impact ledger (impact.py) -------------------------------------------------------
@@ -253,6 +464,13 @@ async def add_impact_entry(conn: Connection, entry: dict[str, Any]) -> None:
         ON CONFLICT (delivery_id) DO NOTHING
         """,
         *(entry[column] for column in IMPACT_COLUMNS),
+    )
+
+
+async def reverse_impact(conn: Connection, delivery_id: uuid.UUID) -> None:
+    """A delivery disputed after confirmation leaves the figures; its row stays, marked."""
+    await conn.execute(
+        "UPDATE impact_entries SET reversed_at = now() WHERE delivery_id = $1", delivery_id
     )
 
 
