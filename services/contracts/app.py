@@ -12,6 +12,7 @@ from services.contracts.billing import invoice_periodically
 from services.contracts.deliveries import ContractController, DeliveryController
 from services.contracts.invoices import InvoiceController
 from services.contracts.negotiations import NegotiationController, expire_periodically
+from services.contracts.reports import ReportController
 from services.contracts.statistics import StatisticsController
 from services.contracts.webhooks import StripeWebhookController
 from shared.service import ServiceSpec, create_service_app
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DeliveryController,
             InvoiceController,
             StatisticsController,
+            ReportController,
             StripeWebhookController,
         ],
         register_consumers=handlers.register,

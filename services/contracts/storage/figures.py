@@ -3,6 +3,7 @@ the impact ledger (one row per confirmed delivery) and the contracts."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -139,3 +140,72 @@ async def table(
 ) -> list[dict[str, Any]]:
     """One of ``QUERIES``' tables for the period."""
     return [dict(r) for r in await conn.fetch(QUERIES[name], start, end)]
+
+
+_TONNES = "CASE unit WHEN 't' THEN quantity WHEN 'kg' THEN quantity / 1000 END"
+_VIRGIN = (
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(factors) f WHERE f->>'key' LIKE 'mat.%.primary')"
+)
+_MINE = (
+    "($3::uuid IS NULL OR $3 IN (supplier_company_id, receiver_company_id)) "
+    "AND reversed_at IS NULL AND ($1::date IS NULL OR delivered_on >= $1) "
+    "AND ($2::date IS NULL OR delivered_on <= $2)"
+)
+
+REPORT = f"""
+    SELECT count(*) AS deliveries,
+           coalesce(sum({_TONNES}) FILTER (
+               WHERE $3::uuid IS NULL OR supplier_company_id = $3), 0) AS supplied_tonnes,
+           coalesce(sum({_TONNES}) FILTER (
+               WHERE $3::uuid IS NULL OR receiver_company_id = $3), 0) AS received_tonnes,
+           coalesce(sum(CASE WHEN $3::uuid IS NULL THEN abs(amount_ore)
+                             WHEN supplier_company_id = $3 THEN greatest(amount_ore, 0)
+                             ELSE greatest(-amount_ore, 0) END), 0) AS earned_ore,
+           coalesce(sum(CASE WHEN $3::uuid IS NULL THEN abs(amount_ore)
+                             WHEN supplier_company_id = $3 THEN greatest(-amount_ore, 0)
+                             ELSE greatest(amount_ore, 0) END), 0) AS paid_ore,
+           coalesce(sum(CASE WHEN $3::uuid IS NULL
+                                 THEN coalesce(supplier_gain_ore, 0)
+                                      + coalesce(receiver_gain_ore, 0)
+                             WHEN supplier_company_id = $3 THEN coalesce(supplier_gain_ore, 0)
+                             ELSE coalesce(receiver_gain_ore, 0) END), 0) AS saved_ore,
+           coalesce(sum(tonnes_diverted), 0) AS tonnes_diverted,
+           coalesce(sum({_TONNES}) FILTER (WHERE {_VIRGIN}), 0) AS virgin_material_tonnes,
+           coalesce(sum(water_m3), 0) AS water_m3,
+           coalesce(sum(energy_mwh), 0) AS energy_mwh,
+           coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg,
+           coalesce(sum(transport_kg_co2e), 0) AS transport_kg_co2e,
+           coalesce(jsonb_agg(factors) FILTER (WHERE factors IS NOT NULL), '[]') AS factors,
+           coalesce(array_agg(DISTINCT basis) FILTER (WHERE basis IS NOT NULL), '{{}}')
+               AS basis
+    FROM impact_entries WHERE {_MINE}
+"""
+
+
+async def report(
+    conn: Connection, company_id: uuid.UUID | None, start: date | None, end: date | None
+) -> dict[str, Any]:
+    """A company's totals over its exchanges in the period (the park's, for None)."""
+    row = await conn.fetchrow(REPORT, start, end, company_id)
+    assert row is not None  # an aggregate always has a row
+    return dict(row)
+
+
+async def report_rows(
+    conn: Connection, company_id: uuid.UUID | None, start: date | None, end: date | None
+) -> list[dict[str, Any]]:
+    """Each exchange behind a report, as the CSV lists them."""
+    rows = await conn.fetch(
+        f"""
+        SELECT delivered_on, delivery_id, contract_id, supplier_company_id,
+               receiver_company_id, resource, quantity, unit, tonnes_diverted, water_m3,
+               energy_mwh, co2e_avoided_kg, transport_kg_co2e, amount_ore / 100.0 AS nok,
+               (SELECT string_agg(f->>'key', ' ') FROM jsonb_array_elements(factors) f)
+                   AS factors
+        FROM impact_entries WHERE {_MINE} ORDER BY delivered_on, delivery_id
+        """,
+        start,
+        end,
+        company_id,
+    )
+    return [dict(r) for r in rows]
