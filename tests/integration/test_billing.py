@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import itertools
 import json
 import os
 import signal
@@ -18,9 +20,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
@@ -31,10 +35,14 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
+from pypdf import PdfReader
 from structlog.testing import capture_logs
 
 import services.contracts as contracts_package
-from services.contracts.billing import Invoicer, Schedule, invoice_periodically, stripe_client
+from services.contracts import documents
+from services.contracts.billing import OSLO, Invoicer, Schedule, invoice_periodically, stripe_client
+from services.contracts.domain.invoice import Party, kid
+from services.contracts.storage import invoices as invoice_store
 from services.contracts.webhooks import StripeWebhookController
 from shared.auth import TokenVerifier, ensure_signing_keys, load_public_key
 from shared.db import Pool, create_pool
@@ -43,6 +51,7 @@ from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
 from shared.migrations import migrate
 from shared.service import provide_pool, provide_settings
 from shared.settings import Settings
+from tests import peppol
 from tests.conftest import STRIPE_API_KEY as API_KEY
 from tests.support import REPO, eventually, free_port, stripe_invoice_event, stripe_signature
 
@@ -196,6 +205,9 @@ async def pool(database_url: str) -> AsyncIterator[Pool]:
     await pool.close()
 
 
+NUMBERS = itertools.count(7)
+
+
 @dataclass(frozen=True)
 class Queued:
     id: uuid.UUID
@@ -212,6 +224,7 @@ async def queue_invoice(
     invoice, queued: 5,000 kr + 1,250 kr MVA, of which 100 kr (2 %) is the platform fee."""
     supplier = supplier or uuid.uuid4()
     receiver = receiver or uuid.uuid4()
+    number = next(NUMBERS)
     negotiation, terms, contract = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     delivery, invoice = uuid.uuid4(), uuid.uuid4()
     offer, need = uuid.uuid4(), uuid.uuid4()
@@ -278,18 +291,36 @@ async def queue_invoice(
             """
             INSERT INTO invoices (id, delivery_id, contract_id, payer_company_id,
                                   payee_company_id, description, quantity, unit, unit_price_ore,
-                                  net_ore, mva_ore, total_ore, platform_fee_ore)
+                                  net_ore, mva_ore, total_ore, platform_fee_ore, number,
+                                  issue_date, delivery_date, due_date, kid, vat_percent, seller,
+                                  buyer)
             VALUES ($1, $2, $3, $4, $5, 'Bottom ash, 12.5 t delivered', 12.5, 't', 40000,
-                    500000, 125000, 625000, 10000)
+                    500000, 125000, 625000, 10000, $9, current_date, current_date,
+                    current_date + 14, $6, 25, $7, $8)
             """,
             invoice,
             delivery,
             contract,
             receiver,
             supplier,
+            kid(number),
+            party(supplier, "Borg Askegjenvinning AS", "921277474", "86011117947").snapshot(),
+            party(receiver, "Viken Betong AS", "921300018", None).snapshot(),
+            number,
+        )
+        await conn.execute(
+            "INSERT INTO document_series (company_id, last_number) VALUES ($1, $2) "
+            "ON CONFLICT (company_id) DO UPDATE SET last_number = excluded.last_number",
+            supplier,
+            number,
         )
         await conn.execute("NOTIFY invoices_queued")
     return Queued(invoice, delivery, contract, receiver, supplier)
+
+
+def party(company: uuid.UUID, name: str, org: str, account: str | None) -> Party:
+    address = ("Tofteberg 3", "1617", "Fredrikstad", "NO")
+    return Party(company, name, org, *address, True, account, "nb")
 
 
 async def invoice_row(pool: Pool, invoice_id: uuid.UUID) -> dict[str, Any]:
@@ -364,7 +395,9 @@ async def test_a_queued_invoice_is_issued_with_keys_named_after_their_cause(
     assert created["customer"] == [customer]
     assert created["currency"] == ["nok"]
     assert created["collection_method"] == ["send_invoice"]
-    assert created["days_until_due"] == ["14"]
+    assert created["custom_fields[0][value]"] == [str(row["number"])]
+    assert created["custom_fields[1][value]"] == [row["kid"]]
+    assert int(created["due_date"][0]) > time.time() + 13 * 86400
     assert created["application_fee_amount"] == ["10000"]
     assert created["transfer_data[destination]"] == [account]
     assert created["metadata[invoice_id]"] == [str(queued.id)]
@@ -397,6 +430,78 @@ async def test_a_queued_invoice_is_issued_with_keys_named_after_their_cause(
     ]
     assert all((s.idempotency_key or "").startswith(f"invoice:{second.id}:") for s in recorder.seen)
     assert (await invoice_row(pool, second.id))["status"] == "issued"
+
+
+async def test_stripe_the_pdf_and_the_ehf_say_the_same(
+    pool: Pool, proxy: tuple[RecordingProxy, str]
+) -> None:
+    """The invoice's figures as Stripe is asked to bill them, as the PDF prints them and as
+    the EHF carries them (which also passes the official Peppol rules)."""
+    recorder, url = proxy
+    queued = await queue_invoice(pool)
+    async with invoicer(pool, url) as worker:
+        assert await worker.issue_due() == 1
+    stored = await invoice_store.invoice_of(pool, queued.id, None)
+    assert stored is not None and stored.number is not None and stored.due_date is not None
+
+    created = recorder.calls("POST", "/v1/invoices")[0].form
+    item = recorder.calls("POST", "/v1/invoiceitems")[0].form
+    rate = recorder.calls("POST", "/v1/tax_rates")[0].form
+    net = int(item["amount"][0])
+    vat = round(net * float(rate["percentage"][0]) / 100)
+    stripe_figures = {
+        "number": created["custom_fields[0][value]"][0],
+        "kid": created["custom_fields[1][value]"][0],
+        "due": datetime.fromtimestamp(int(created["due_date"][0]), OSLO).date(),
+        "net": net,
+        "vat": vat,
+        "total": net + vat,
+        "fee": int(created["application_fee_amount"][0]),
+    }
+    assert stripe_figures == {
+        "number": str(stored.number),
+        "kid": stored.kid,
+        "due": stored.due_date,
+        "net": 500000,
+        "vat": 125000,
+        "total": 625000,
+        "fee": 10000,
+    }
+
+    words = " ".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(documents.invoice_pdf(stored, "nb"))).pages
+    )
+    for shown in (
+        f"Faktura {stripe_figures['number']}",
+        stripe_figures["kid"],
+        stripe_figures["due"].strftime("%d.%m.%Y"),
+        "kr 5 000,00",
+        "kr 1 250,00",
+        "kr 6 250,00",
+        "kr 100,00",
+    ):
+        assert shown in words, shown
+
+    ehf = documents.invoice_ehf(stored)
+    root = ET.fromstring(ehf)  # noqa: S314 - our own document
+    ns = {
+        "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+        "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    }
+
+    def at(path: str) -> str:
+        found = root.find(path, ns)
+        assert found is not None and found.text is not None, path
+        return found.text
+
+    assert at("cbc:ID") == stripe_figures["number"]
+    assert at("cbc:DueDate") == stripe_figures["due"].isoformat()
+    assert at("cac:PaymentMeans/cbc:PaymentID") == stripe_figures["kid"]
+    assert at("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount") == "5000.00"
+    assert at("cac:TaxTotal/cbc:TaxAmount") == "1250.00"
+    assert at("cac:LegalMonetaryTotal/cbc:PayableAmount") == "6250.00"
+    assert "100.00" in at("cbc:Note")
+    assert peppol.errors(ehf) == []
 
 
 async def test_an_outage_leaves_the_invoice_queued_until_stripe_is_back(
@@ -722,7 +827,12 @@ async def test_a_voided_invoice(pool: Pool, webhook: AsyncTestClient[Litestar]) 
     for event_type in ("invoice.finalized", "invoice.voided", "invoice.payment_failed"):
         await deliver(webhook, stripe_invoice_event(event_type, queued.id))
     assert (await invoice_row(pool, queued.id))["status"] == "void"
-    assert [e.type for e in await outbox(pool)] == ["invoice.issued"]
+    # annulled: a credit note in the seller's series (Stripe voided its side itself)
+    published = await outbox(pool)
+    assert [e.type for e in published] == ["invoice.issued", "credit_note.issued", "invoice.voided"]
+    note = await invoice_store.credit_note_of_invoice(pool, queued.id)
+    assert note is not None and (note.status, note.total_ore) == ("not_needed", 625000)
+    assert published[1].data["invoice_number"] + 1 == published[1].data["number"]
 
 
 async def test_matching_by_stripe_id_and_events_that_are_not_ours(
