@@ -55,6 +55,8 @@ PAGES: list[ControllerRouterHandler] = [
     trades.TradesController,
     contracts.ContractsController,
     contracts.InvoicesController,
+    contracts.PapersController,
+    contracts.ReportController,
     inbox.InboxController,
     dashboard.DashboardController,
     partners.PartnersController,

@@ -1,5 +1,7 @@
 """Agreed contracts, their deliveries (the supplier records, the receiver confirms or
-disputes) and the invoices with their payment state."""
+disputes, also after it was invoiced) with their delivery notes and hazardous-waste
+declarations, the invoices with their PDF, EHF and credit notes, and each company's own
+report (the park's, for a park administrator)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from datetime import date
 from functools import partial
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from services.portal.client import Api
 from services.portal.forms import DELIVERY_FIELDS, delivery_body
+from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, my_side, render, submit
 from services.portal.problems import FormErrors
 from services.portal.session import SignedIn, signed_in
@@ -85,7 +88,7 @@ class ContractsController(Controller):
         form = await form_of(request)
 
         async def send() -> None:
-            body = delivery_body(form, form.get("unit", ""))
+            body = delivery_body(form, form.get("unit", ""), form.get("hazardous") == "1")
             await api.post("contracts", f"/contracts/{contract_id}/deliveries", body)
 
         return await submit(
@@ -123,6 +126,105 @@ class ContractsController(Controller):
             fields={"reason": f"reason-{delivery_id}"},
             default_field=f"reason-{delivery_id}",
         )
+
+
+async def download(api: Api, path: str, **params: Any) -> Response[bytes]:
+    """A paper from the contracts API (PDF, EHF, CSV), passed on to the browser as it is."""
+    answer = await api.respond("GET", "contracts", path, params=params)
+    return Response(
+        answer.content,
+        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": answer.headers.get("content-disposition", "inline")},
+    )
+
+
+class PapersController(Controller):
+    """The papers of a delivery, downloaded through the portal with the person's token."""
+
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    @get("/deliveries/{delivery_id:uuid}/note.pdf", name="delivery_note")
+    async def note(self, api: Api, delivery_id: uuid.UUID) -> Response[bytes]:
+        return await download(api, f"/deliveries/{delivery_id}/note.pdf", lang=api.language)
+
+    @get("/deliveries/{delivery_id:uuid}/declaration.pdf", name="declaration")
+    async def declaration(self, api: Api, delivery_id: uuid.UUID) -> Response[bytes]:
+        return await download(api, f"/deliveries/{delivery_id}/declaration.pdf", lang=api.language)
+
+    @get("/invoices/{invoice_id:uuid}/{paper:str}", name="invoice_paper")
+    async def invoice_paper(self, api: Api, invoice_id: uuid.UUID, paper: str) -> Response[bytes]:
+        """The invoice as PDF (in the buyer's language) or EHF, and its credit note."""
+        paths = {
+            "invoice.pdf": "pdf",
+            "invoice.xml": "ehf",
+            "credit-note.pdf": "credit-note/pdf",
+            "credit-note.xml": "credit-note/ehf",
+        }
+        if paper not in paths:
+            raise NotFoundException("no such paper")
+        return await download(api, f"/invoices/{invoice_id}/{paths[paper]}")
+
+
+FIGURES = {
+    "supplied_tonnes": N_("Supplied (tonnes)"),
+    "received_tonnes": N_("Received (tonnes)"),
+    "earned_nok": N_("Earned (NOK excl. MVA)"),
+    "paid_nok": N_("Paid (NOK excl. MVA)"),
+    "saved_nok": N_("Saved against our own listed price (NOK)"),
+    "tonnes_diverted": N_("Tonnes kept out of disposal"),
+    "virgin_material_tonnes": N_("Virgin material replaced (tonnes)"),
+    "water_m3": N_("Water reused (m³)"),
+    "energy_mwh": N_("Energy recovered (MWh)"),
+    "co2e_avoided_kg": N_("CO₂e avoided (kg)"),
+    "transport_kg_co2e": N_("Transport emissions (kg CO₂e)"),
+    "co2e_net_kg": N_("CO₂e avoided net of transport (kg)"),
+}
+
+
+class ReportController(Controller):
+    """The company's own figures for a period (the park's, for a park administrator)."""
+
+    guards = [signed_in]
+    dependencies = DEPENDENCIES
+
+    def _which(self, person: SignedIn) -> str:
+        return "/reports/mine" if person.company_id else "/reports/park"
+
+    @get("/report", name="report")
+    async def report(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        start: str | None = None,
+        until: str | None = None,
+    ) -> Template:
+        period = {"start": start or None, "until": until or None}
+        report = await api.get("contracts", self._which(person), **period)
+        return render(
+            request,
+            "contracts/report.html",
+            report=report,
+            figure_names={key: _(label) for key, label in FIGURES.items()},
+            values={k: v or "" for k, v in period.items()},
+        )
+
+    @get("/report/{kind:str}", name="report_download")
+    async def report_download(
+        self,
+        api: Api,
+        person: SignedIn,
+        kind: str,
+        start: str | None = None,
+        until: str | None = None,
+    ) -> Response[bytes]:
+        if kind not in ("pdf", "csv"):
+            raise NotFoundException("no such download")
+        params = {"start": start or None, "until": until or None}
+        if kind == "pdf":
+            params["lang"] = api.language
+        return await download(api, f"{self._which(person)}/{kind}", **params)
 
 
 class InvoicesController(Controller):

@@ -51,7 +51,12 @@ DELIVERY_FIELDS = {
     "unit": "quantity",
     "delivered_on": "delivered_on",
     "weighbridge_note": "weighbridge_note",
+    "weighbridge_ticket": "weighbridge_ticket",
+    "measurement": "measurement",
+    "carrier": "carrier_org_number",
+    "declaration": "waste_number",
 }
+MEASUREMENTS = ("weighbridge", "meter", "volume", "count", "estimate")
 
 _NUMBER = N_("Enter a number, e.g. 12,5.")
 _POSITIVE = N_("Enter a number above zero.")
@@ -238,13 +243,33 @@ def terms_body(form: Form, unit: str) -> dict[str, Any]:
     return body
 
 
-def delivery_body(form: Form, unit: str) -> dict[str, Any]:
+def delivery_body(form: Form, unit: str, hazardous: bool = False) -> dict[str, Any]:
+    """A delivery as the supplier records it: quantity, date, how it was measured (the
+    weighbridge ticket), the carrier, and for hazardous waste the declaration's data."""
     read = _Reader(form)
     quantity = read.decimal("quantity", required=True, positive=True)
     delivered_on = read.text("delivered_on", required=True)
-    note = read.text("weighbridge_note")
-    read.raise_if_any()
     body: dict[str, Any] = {"quantity": str(quantity), "unit": unit, "delivered_on": delivered_on}
-    if note:
-        body["weighbridge_note"] = note
+    for name in ("weighbridge_note", "weighbridge_ticket"):
+        value = read.text(name)
+        if value:
+            body[name] = value
+    if read.text("measurement"):
+        body["measurement"] = read.choice("measurement", MEASUREMENTS, "weighbridge")
+    carrier = read.text("carrier_name")
+    carrier_org = read.text("carrier_org_number")
+    if carrier:
+        body["carrier"] = {"name": carrier, "org_number": carrier_org.replace(" ", "") or None}
+    elif carrier_org:
+        read.errors["carrier_name"] = _(_REQUIRED)
+    if hazardous:
+        body["declaration"] = {
+            "waste_number": read.text("waste_number", required=True),
+            "description": read.text("waste_description", required=True),
+            "properties": [
+                p for p in read.text("properties", required=True).replace(",", " ").split() if p
+            ],
+            "un_number": read.text("un_number") or None,
+        }
+    read.raise_if_any()
     return body

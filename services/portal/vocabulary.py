@@ -66,6 +66,16 @@ WORDS: dict[str, str] = {
     "paid": N_("paid"),
     "payment_failed": N_("payment failed"),
     "void": N_("void"),
+    "waiting": N_("waiting for company details"),
+    "credited": N_("credited"),
+    "not_needed": N_("nothing to do at Stripe"),
+    "reduced": N_("cut to what remains"),
+    # how a delivery was measured
+    "weighbridge": N_("weighbridge"),
+    "meter": N_("meter"),
+    "volume": N_("volume"),
+    "count": N_("count"),
+    "estimate": N_("estimate"),
 }
 
 
