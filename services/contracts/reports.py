@@ -49,6 +49,10 @@ class Report(BaseModel):
     period_from: date | None
     period_until: date | None
     deliveries: int
+    co2e_not_estimated: int = Field(
+        description="Deliveries whose resource has no sourced factors: no CO2e avoided is "
+        "counted for them, and their transport is left out of the net figure."
+    )
     figures: list[Figure]
     goals: list[GoalView]
     factors: list[dict[str, Any]] = Field(description="Each factor used: key, value, source.")
@@ -78,6 +82,7 @@ async def _report(
         period_from=start,
         period_until=until,
         deliveries=totals["deliveries"],
+        co2e_not_estimated=totals["not_estimated"],
         figures=[Figure(**f) for f in rules.figures(totals)],
         goals=[GoalView(**g) for g in rules.goals()],
         factors=rules.factors(totals["factors"]),

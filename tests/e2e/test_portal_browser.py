@@ -18,7 +18,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.support import REPO, Stack, org_number
+from tests import peppol
+from tests.e2e.test_trade_papers import text_of
+from tests.support import REPO, Stack, bank_account, org_number
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +67,8 @@ async def company_with_admin(stack: Stack, name: str, language: str = "en") -> d
             json={
                 "name": name,
                 "org_number": org_number(),
+                "address": {"street": "Tofteberg 5", "postcode": "1617", "city": "Fredrikstad"},
+                "bank_account": bank_account(),
                 "admin": {
                     "name": f"Admin of {name}",
                     "email": email,
@@ -215,7 +219,10 @@ async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, sta
 
         # The supplier records a delivery; the receiver confirms it.
         await a.get_by_label(re.compile(r"^Quantity \(")).fill("12,5")
-        await a.get_by_label("Weighbridge note").fill("Ticket 4711")
+        await a.get_by_label("Weighbridge note").fill("Gate 2")
+        await a.get_by_label("Measured by").select_option("weighbridge")
+        await a.get_by_label("Weighbridge ticket number").fill("4711")
+        await a.get_by_label("Carrier", exact=True).fill("Østfold Transport AS")
         await shoot(a, "contract-record-delivery")
         await a.get_by_role("button", name="Record the delivery").click()
         await expect(a.locator("main table")).to_contain_text("recorded, awaiting confirmation")
@@ -244,6 +251,49 @@ async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, sta
         await expect(b.locator("main")).to_contain_text("Portal Biogass AS")
         await expect(b.locator("main")).to_contain_text("issued, awaiting payment")
         await shoot(b, "invoice")
+
+        # What the buyer books and pays with: number, dates, KID, account; PDF and EHF.
+        main = b.locator("main")
+        await expect(main).to_contain_text("Invoice 1")
+        await expect(main).to_contain_text("KID")
+        await expect(main).to_contain_text("Due date")
+        await expect(main).to_contain_text("taken from its payout")
+        invoice_path = b.url.split(stack.url, 1)[1]
+        pdf = await b.request.get(f"{invoice_path}/invoice.pdf")
+        assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+        assert "Faktura 1" in text_of(await pdf.body())  # the buyer company's language: bokmål
+        ehf = await b.request.get(f"{invoice_path}/invoice.xml")
+        assert ehf.ok and peppol.errors(await ehf.body()) == []
+
+        # The receiver's own report counts the delivery; both downloads work.
+        await b.goto("/report")
+        figures = b.locator("#report-figures")
+        await expect(figures.locator("tr[data-key=received_tonnes]")).to_contain_text("12.5")
+        await expect(b.locator("main")).to_contain_text("SDG 12.5")
+        await shoot(b, "report")
+        for kind in ("pdf", "csv"):
+            assert (await b.request.get(f"/report/{kind}")).ok
+
+        # The supplier's delivery note names the carrier and the ticket.
+        await a.goto(contract_path)
+        note = await a.request.get(
+            await a.get_by_role("link", name="Delivery note (PDF)").get_attribute("href") or ""
+        )
+        words = text_of(await note.body())
+        assert "Østfold Transport AS" in words and "4711" in words
+
+        # Found wet after all: the receiver disputes the confirmed delivery; a credit note.
+        await b.goto(contract_path)
+        await b.get_by_text("Dispute after confirming (the invoice is credited)").click()
+        await b.get_by_label("What is wrong?").fill("Too wet to digest")
+        await b.get_by_role("button", name="Dispute the delivery").click()
+        await expect(b.locator("main table")).to_contain_text("disputed")
+        await b.goto(invoice_path)
+        await expect(b.locator("main")).to_contain_text("Credit note 2")
+        await expect(b.locator(".lead .status")).to_have_text("credited")
+        await shoot(b, "invoice-credited")
+        credit = await b.request.get(f"{invoice_path}/credit-note.xml")
+        assert credit.ok and peppol.errors(await credit.body()) == []
 
         await a.goto("/company")
         await expect(a.locator("main")).to_contain_text(supplier["name"])

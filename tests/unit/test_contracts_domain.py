@@ -431,3 +431,42 @@ def test_the_receiver_needs_a_permit_for_the_code() -> None:
     assert permit_verified(party(permits=("070104",)), "070104")
     assert not permit_verified(party(), "070104")
     assert not permit_verified(None, "070104")
+
+
+# --- Reports ------------------------------------------------------------------------------
+
+
+def test_a_report_turns_the_ledger_totals_into_figures_mapped_to_goals() -> None:
+    from services.contracts.domain import report
+
+    totals = {
+        "supplied_tonnes": D("8.000"),
+        "received_tonnes": D(0),
+        "earned_ore": 160000,
+        "paid_ore": 0,
+        "saved_ore": 80000,
+        "tonnes_diverted": D(8),
+        "virgin_material_tonnes": D(5),
+        "water_m3": D(0),
+        "energy_mwh": D("1.5"),
+        "co2e_avoided_kg": D("120.5"),
+        "transport_kg_co2e": D("3.25"),
+        "co2e_net_kg": D("117.25"),
+    }
+    figures = {f["key"]: (f["value"], f["unit"]) for f in report.figures(totals)}
+    assert figures["earned_nok"] == (D(1600), "NOK") and figures["saved_nok"] == (D(800), "NOK")
+    assert figures["co2e_net_kg"] == (D("117.25"), "kg CO2e")
+    assert figures["supplied_tonnes"] == (D(8), "t")
+    goals = {g["id"]: g["figures"] for g in report.goals()}
+    assert set(goals) == {
+        "SDG 12.5",
+        "SDG 12.2",
+        "SDG 9.4",
+        "SDG 7.a",
+        "EU taxonomy: circular economy",
+    }
+    assert all(key in figures for keys in goals.values() for key in keys)
+    used = report.factors(
+        [[{"key": "b", "source": "x"}], [{"key": "a", "source": "y"}, {"key": "b", "source": "x"}]]
+    )
+    assert [f["key"] for f in used] == ["a", "b"]

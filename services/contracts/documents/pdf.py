@@ -357,6 +357,7 @@ def report(data: dict[str, Any], language: str) -> bytes:
                 f"{data['period_from'] or '...'} - {data['period_until'] or '...'}",
             ),
             (T("Deliveries", language), str(data["deliveries"])),
+            (T("CO2e not estimated for", language), str(data["co2e_not_estimated"])),
         ]
     )
     paper.section(T("Figures", language))

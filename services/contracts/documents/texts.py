@@ -82,6 +82,7 @@ _NB: dict[str, str] = {
     "Impact report": "Rapport om effekt",
     "Period": "Periode",
     "Deliveries": "Leveranser",
+    "CO2e not estimated for": "CO2e ikke beregnet for",
     "Figures": "Tall",
     "Figure": "Tall",
     "Value": "Verdi",

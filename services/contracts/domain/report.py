@@ -75,11 +75,10 @@ UNITS = {
 
 
 def figures(totals: dict[str, Any]) -> list[dict[str, Any]]:
-    """The report's figures, in order, from the ledger's totals (øre become NOK)."""
+    """The report's figures, in order, from the ledger's totals (øre become NOK). CO2e net of
+    transport counts only the exchanges whose CO2e avoided is estimated."""
 
     def value(key: str) -> Decimal:
-        if key == "co2e_net_kg":
-            return Decimal(totals["co2e_avoided_kg"]) - Decimal(totals["transport_kg_co2e"])
         raw = Decimal(totals[key.replace("_nok", "_ore")] if key.endswith("_nok") else totals[key])
         return raw / 100 if key.endswith("_nok") else raw
 

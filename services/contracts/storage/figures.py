@@ -175,6 +175,8 @@ REPORT = f"""
            coalesce(sum(energy_mwh), 0) AS energy_mwh,
            coalesce(sum(co2e_avoided_kg), 0) AS co2e_avoided_kg,
            coalesce(sum(transport_kg_co2e), 0) AS transport_kg_co2e,
+           coalesce(sum(co2e_avoided_kg - coalesce(transport_kg_co2e, 0)), 0) AS co2e_net_kg,
+           count(*) FILTER (WHERE co2e_avoided_kg IS NULL) AS not_estimated,
            coalesce(jsonb_agg(factors) FILTER (WHERE factors IS NOT NULL), '[]') AS factors,
            coalesce(array_agg(DISTINCT basis) FILTER (WHERE basis IS NOT NULL), '{{}}')
                AS basis
