@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from services.notifications.webhook_delivery import verify
+from tests import peppol
 from tests.e2e.test_inbox import next_notification
 from tests.support import (
     REPO,
@@ -88,9 +89,12 @@ def inbox_of(client: httpx.Client, headers: dict[str, str], at_least: int) -> li
 
 
 def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir: Path) -> None:
-    """Issue 5's story, by HTTP alone: the boiler counters the sawmill's sawdust, they agree,
-    two deliveries are recorded and confirmed, invoiced through stripe-mock (which `up`
-    starts), one is paid (a webhook signed as Stripe signs them), and the park's figures
+    """Issues 5 and 17, by HTTP alone: the boiler takes 400 t of the sawmill's 520 t of
+    sawdust; the second proposal of that sawdust (for the bark need, 520 t) is cut to the
+    120 t left and agreed too, and no contract is cancelled. Two deliveries are recorded and
+    confirmed, invoiced through stripe-mock (which `up` starts) with EHF documents that pass
+    the official rules; one is paid (a webhook signed as Stripe signs them), the other is
+    disputed after invoicing and credited; the park's figures and each company's report
     show it."""
 
     def auth(key: str) -> dict[str, str]:
@@ -106,13 +110,25 @@ def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir:
         if n["title"].startswith("Sawdust")
     }
     assert sorted(sawdust) == [13500, 18500]
-    sawdust = sawdust[18500]
-    path = f"/api/contracts/negotiations/{sawdust['id']}"
-    counter = {"quantity": "40", "unit": "t", "price_per_unit_ore": 16000, "transport": "supplier"}
-    terms = client.post(f"{path}/counter", json=counter, headers=boiler).json()["terms"]
-    agreed = client.post(f"{path}/accept", json={"terms_id": terms["id"]}, headers=sawmill).json()
+    chips, bark = sawdust[18500], sawdust[13500]
+    assert (float(chips["terms"]["quantity"]), float(bark["terms"]["quantity"])) == (400, 520)
+    path = f"/api/contracts/negotiations/{chips['id']}"
+    for side in (boiler, sawmill):
+        agreed = client.post(
+            f"{path}/accept", json={"terms_id": chips["terms"]["id"]}, headers=side
+        ).json()
     assert agreed["status"] == "agreed", agreed
     contract = agreed["contract_id"]
+    # the second proposal of the sawdust now asks for more than remains: cut to 120 t
+    cut = client.get(f"/api/contracts/negotiations/{bark['id']}", headers=boiler).json()
+    assert (cut["status"], float(cut["terms"]["quantity"])) == ("open", 120), cut
+    for side in (boiler, sawmill):
+        second = client.post(
+            f"/api/contracts/negotiations/{bark['id']}/accept",
+            json={"terms_id": cut["terms"]["id"]},
+            headers=side,
+        ).json()
+    assert second["status"] == "agreed", second
     today = time.strftime("%Y-%m-%d")
     for tonnes in ("25", "15"):
         delivery = client.post(
@@ -134,7 +150,16 @@ def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir:
             if i["contract_id"] == contract and i["status"] == "issued"
         ]
         time.sleep(0.5)
-    assert sorted(i["total_ore"] for i in invoices) == [300000, 500000]  # 160 NOK/t + 25 % MVA
+    # 185 NOK/t (the middle of 120 and 250) + 25 % MVA
+    assert sorted(i["total_ore"] for i in invoices) == [346875, 578125]
+    for invoice in invoices:
+        ehf = client.get(f"/api/contracts/invoices/{invoice['id']}/ehf", headers=boiler)
+        assert ehf.status_code == 200 and peppol.errors(ehf.content) == [], invoice
+    contracts = client.get("/api/contracts/contracts/", headers=sawmill).json()
+    assert sorted((float(c["quantity"]), c["status"]) for c in contracts) == [
+        (120, "active"),
+        (400, "active"),
+    ]
     secret = (data_dir / "keys" / "stripe-webhook-secret").read_text().strip()
     event = stripe_invoice_event(
         "invoice.paid", uuid.UUID(invoices[0]["id"]), invoices[0]["stripe_invoice_id"]
@@ -147,15 +172,40 @@ def trade_on_the_demo_park(client: httpx.Client, keys: dict[str, Any], data_dir:
     assert paid.status_code == 200, paid.text
     one = client.get(f"/api/contracts/invoices/{invoices[0]['id']}", headers=boiler).json()
     assert one["status"] == "paid"
+    # the other delivery turns out wet after it was invoiced: disputed, credited
+    other = invoices[1]
+    disputed = client.post(
+        f"/api/contracts/deliveries/{other['delivery_id']}/dispute",
+        json={"reason": "Wet sawdust, rejected at the silo"},
+        headers=boiler,
+    )
+    assert disputed.status_code == 200, disputed.text
+    credited = client.get(f"/api/contracts/invoices/{other['id']}", headers=boiler).json()
+    assert (
+        credited["status"] == "credited"
+        and credited["credit_note"]["total_ore"] == other["total_ore"]
+    )
+    credit_ehf = client.get(
+        f"/api/contracts/invoices/{other['id']}/credit-note/ehf", headers=boiler
+    )
+    assert peppol.errors(credit_ehf.content) == []
+    kept = one["net_ore"]  # what is still counted, before MVA
+    for who in (boiler, sawmill):
+        report = client.get("/api/contracts/reports/mine", headers=who).json()
+        figures = {f["key"]: float(f["value"]) for f in report["figures"]}
+        assert report["deliveries"] == 1 and figures["tonnes_diverted"] == kept / 18500
+        for kind in ("pdf", "csv"):
+            assert client.get(f"/api/contracts/reports/mine/{kind}", headers=who).status_code == 200
     admin = keys["park_admin"]
     token = client.post("/api/listings/auth/token", json=admin).json()["access_token"]
     figures = client.get(
         "/api/contracts/statistics/", headers={"Authorization": f"Bearer {token}"}
     ).json()
-    assert float(figures["headline"]["tonnes_exchanged"]) == 40
-    assert float(figures["headline"]["nok_moved"]) == 40 * 160
+    tonnes = kept / 18500  # the paid delivery; the credited one left the figures
+    assert float(figures["headline"]["tonnes_exchanged"]) == tonnes
+    assert float(figures["headline"]["nok_moved"]) == tonnes * 185
     efw = 4.68568  # sawdust escapes energy recovery off-site (DESNZ, transport to the plant)
-    assert float(figures["headline"]["co2e_avoided_kg"]) == pytest.approx(40 * efw, abs=0.01)
+    assert float(figures["headline"]["co2e_avoided_kg"]) == pytest.approx(tonnes * efw, abs=0.01)
     assert figures["headline"]["active_companies"] == 2
 
 
