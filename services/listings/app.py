@@ -14,6 +14,7 @@ from services.listings.accounts import (
     CompanyController,
     PartnerKeyController,
     PeopleController,
+    announce_companies,
 )
 from services.listings.api import ListingController
 from services.listings.expiry import announce_periodically
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ListingController,
         ],
         register_consumers=handlers.register,
-        background=(announce_periodically,),
+        background=(announce_periodically, announce_companies),
         dependencies={"signing_key": Provide(lambda: signing_key, sync_to_thread=False)},
     )
     return create_service_app(spec, settings)

@@ -135,7 +135,7 @@ async def insert_company(
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateOrganisation(org_number) from exc
     assert row is not None
-    return CompanyRow(**dict(row))
+    return _company(row)
 
 
 async def update_company(
@@ -149,14 +149,14 @@ async def update_company(
         company_id,
         *(fields[c] for c in columns),
     )
-    return CompanyRow(**dict(row)) if row else None
+    return _company(row) if row else None
 
 
 async def list_companies(conn: Connection, limit: int, offset: int) -> list[CompanyRow]:
     rows = await conn.fetch(
         "SELECT * FROM companies ORDER BY name, id LIMIT $1 OFFSET $2", limit, offset
     )
-    return [CompanyRow(**dict(r)) for r in rows]
+    return [_company(r) for r in rows]
 
 
 async def insert_api_key(
@@ -299,9 +299,27 @@ async def disable_person(
     return PersonRow(**dict(row)) if row else None
 
 
+async def unannounced_companies(conn: Connection, limit: int) -> list[CompanyRow]:
+    """Companies whose details were never told to the other services, locked."""
+    rows = await conn.fetch(
+        "SELECT * FROM companies WHERE announced_at IS NULL ORDER BY created_at, id "
+        "LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return [_company(r) for r in rows]
+
+
+async def mark_announced(conn: Connection, company_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE companies SET announced_at = now() WHERE id = $1", company_id)
+
+
+def _company(row: asyncpg.Record) -> CompanyRow:
+    return CompanyRow(**{k: row[k] for k in CompanyRow.__dataclass_fields__})
+
+
 async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:
     row = await conn.fetchrow("SELECT * FROM companies WHERE id = $1", company_id)
-    return CompanyRow(**dict(row)) if row else None
+    return _company(row) if row else None
 
 
 async def insert_listing(conn: Connection, fields: dict[str, Any]) -> ListingRow:

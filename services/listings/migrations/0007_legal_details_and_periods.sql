@@ -3,7 +3,10 @@
 ALTER TABLE companies
     ADD COLUMN vat_registered  boolean NOT NULL DEFAULT true,
     ADD COLUMN bank_account    text,
-    ADD COLUMN language        text NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'en'));
+    ADD COLUMN language        text NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'en')),
+    -- when its details were last told to the other services (company.changed); companies
+    -- registered before that event existed are told once by a background job
+    ADD COLUMN announced_at    timestamptz;
 
 -- A contract's reservation period by period (one row, period 0001-01-01, for a one-off
 -- listing): a stream reserves in the weeks, months or years it delivers in.
