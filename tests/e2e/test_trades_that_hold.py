@@ -212,3 +212,78 @@ async def test_two_acceptances_at_the_same_moment_make_one_contract(
     await asyncio.sleep(2)
     contracts = (await client.get(f"{API}/contracts/", headers=quarry["headers"])).json()
     assert [(float(c["quantity"]), c["status"]) for c in contracts] == [(100, "active")]
+
+
+async def test_a_stream_reserves_per_period(client: httpx.AsyncClient) -> None:
+    # Steam (a resource class this test alone trades), 350 MWh a month.
+    steam = {"resource_class": "steam", "unit": "MWh", "frequency": "monthly"}
+    quality = [{"property": "temperature_c", "unit": "°C", "value": 160}]
+    plant = await register_company(client, "Stream Dampkraft AS")
+    first = await register_company(client, "Stream Tørkeri AS")
+    second = await register_company(client, "Stream Vaskeri AS")
+    offer = (
+        await client.post(
+            "/api/listings/listings/",
+            json={
+                **steam,
+                "kind": "offer",
+                "title": "Steam from the turbine",
+                "quantity": "350",
+                "quality": quality,
+                "price_per_unit_ore": 10000,
+            },
+            headers=plant["headers"],
+        )
+    ).json()
+    assert offer["frequency"] == "monthly", offer
+    for buyer in (first, second):
+        made = await client.post(
+            "/api/listings/listings/",
+            json={
+                **steam,
+                "kind": "need",
+                "title": "Process steam",
+                "quantity": "350",
+                "quality": [{"property": "temperature_c", "unit": "°C", "min": 120}],
+                "price_per_unit_ore": 20000,
+            },
+            headers=buyer["headers"],
+        )
+        assert made.status_code == 201, made.text
+
+    async def agree(buyer: dict[str, Any], total: str, start: str, end: str) -> httpx.Response:
+        n = await negotiation_of(client, buyer, plant)
+        terms = {
+            "quantity": total,
+            "unit": "MWh",
+            "price_per_unit_ore": 15000,
+            "schedule": "monthly",
+            "delivery_from": start,
+            "delivery_until": end,
+        }
+        countered = await post(client, f"/negotiations/{n['id']}/counter", buyer, terms)
+        if countered.status_code != 200:
+            return countered
+        on_table = countered.json()["terms"]["id"]
+        return await post(client, f"/negotiations/{n['id']}/accept", plant, {"terms_id": on_table})
+
+    # January to June at 100 MWh a month, then July to December at the full 350 a month:
+    # each month has room, though 2 100 MWh is far more than the listing's 350.
+    year = 2030
+    one = await agree(first, "600", f"{year}-01-01", f"{year}-06-30")
+    assert one.status_code == 200 and one.json()["status"] == "agreed", one.text
+    two = await agree(second, "2100", f"{year}-07-01", f"{year}-12-31")
+    assert two.status_code == 200 and two.json()["status"] == "agreed", two.text
+
+    # and the listings service holds both, per month, without refusing either
+    async def both_reserved() -> bool:
+        contracts = (await client.get(f"{API}/contracts/", headers=plant["headers"])).json()
+        return len(contracts) == 2 and all(c["status"] == "active" for c in contracts)
+
+    await eventually(both_reserved)
+    await asyncio.sleep(2)
+    assert await both_reserved()
+    row = (
+        await client.get(f"/api/listings/listings/{offer['id']}", headers=plant["headers"])
+    ).json()
+    assert row["status"] == "open"
