@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -24,6 +25,7 @@ from services.portal.pages import (
     local_path,
     render,
     see_other,
+    submit,
 )
 from services.portal.problems import FormErrors, explain
 from services.portal.session import SESSION_KEY, SignedIn, person_of, signed_in
@@ -243,6 +245,35 @@ class CompanyController(Controller):
     @get("/", name="company")
     async def show(self, request: Request[Any, Any, Any], api: Api) -> Template:
         return await self._page(request, api)
+
+    @post("/invoicing")
+    async def invoicing(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
+        """What invoices need of the company (company admins): address, MVA registration,
+        the account it is paid to, the language of its papers."""
+        form = await form_of(request)
+        body: dict[str, Any] = {
+            "vat_registered": form.get("vat_registered") == "1",
+            "bank_account": form.get("bank_account", "").replace(" ", "").replace(".", "") or None,
+            "language": "en" if form.get("document_language") == "en" else "nb",
+        }
+        address = {k: form.get(k, "").strip() for k in ("street", "postcode", "city")}
+        if any(address.values()):
+            body["address"] = address
+        fields = {
+            "bank_account": "bank_account",
+            "address": "street",
+            "street": "street",
+            "postcode": "postcode",
+            "city": "city",
+        }
+        return await submit(
+            partial(api.patch, "listings", "/companies/me", body),
+            form,
+            partial(self._page, request, api),
+            "/company",
+            fields=fields,
+            default_field="bank_account",
+        )
 
     @post("/api-keys")
     async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template:

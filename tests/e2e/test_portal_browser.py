@@ -369,3 +369,42 @@ async def test_a_refused_listing_is_explained_in_words_with_the_field_marked(
         await shoot(page, f"listing-error-code-{language}")
     finally:
         await made.close()
+
+
+async def test_a_company_gives_what_its_invoices_need(browser: Browser, stack: Stack) -> None:
+    company = await company_with_admin(stack, "Portal Kontoløs AS")
+    made = await context(browser, stack)
+    try:
+        page = await made.new_page()
+        await sign_in(page, company)
+        await page.goto("/company")
+        await expect(page.locator("main")).to_contain_text("Details for invoices")
+        await page.get_by_label("Bank account (11 digits)").fill("8601 11 17948")
+        await page.get_by_role("button", name="Save the details").click()
+        field = page.locator(".field.invalid")
+        await expect(field).to_contain_text("Bank account")
+        await expect(page.get_by_label("Bank account (11 digits)")).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        await page.get_by_label("Bank account (11 digits)").fill("8601 11 17947")
+        await page.get_by_label("Registered in Merverdiavgiftsregisteret").uncheck()
+        await page.get_by_label("Language of our invoices and papers").select_option("en")
+        await page.get_by_role("button", name="Save the details").click()
+        await expect(page).to_have_url(re.compile(r"/company$"))
+        await expect(page.locator("main dl")).to_contain_text("86011117947")
+        await expect(page.locator("main dl")).to_contain_text("not registered")
+        await shoot(page, "company-invoicing")
+        async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+            me = (
+                await client.get(
+                    "/api/listings/companies/me",
+                    headers={"Authorization": f"Bearer {company['api_key']}"},
+                )
+            ).json()
+        assert (me["bank_account"], me["vat_registered"], me["language"]) == (
+            "86011117947",
+            False,
+            "en",
+        )
+    finally:
+        await made.close()
