@@ -57,6 +57,7 @@ _FIELD_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"window ends before", N_("The end date is before the start date.")),
         (r"at least \d+ characters|too short|at least \d+ character", N_("This is too short.")),
         (r"at most \d+ characters|too long", N_("This is too long.")),
+        (r"^at most \S+ \S+$", N_("More than the listing still has: enter less.")),
         (r"e-?mail", N_("Enter a valid e-mail address.")),
         (r"required|missing", N_("This field is required.")),
         (r"either ewc_code|give either", N_("Choose a waste code or a resource class.")),

@@ -123,3 +123,51 @@ def test_only_local_paths_are_followed_after_sign_in() -> None:
     assert local_path("//evil.example/x") == "/"
     assert local_path("https://evil.example") == "/"
     assert local_path(None, "") == ""
+
+
+def test_a_delivery_form_carries_ticket_carrier_and_a_hazardous_declaration() -> None:
+    from services.portal.forms import delivery_body
+
+    base = {"quantity": "2,4", "delivered_on": "2027-01-20"}
+    body = delivery_body(
+        {
+            **base,
+            "measurement": "weighbridge",
+            "weighbridge_ticket": "HW-7",
+            "carrier_name": "Spesialavfall AS",
+            "carrier_org_number": "921 300 018",
+            "waste_number": "7012",
+            "waste_description": "Spent engine oil",
+            "properties": "HP5, HP14",
+            "un_number": "UN 3082",
+        },
+        "t",
+        hazardous=True,
+    )
+    assert body["quantity"] == "2.4" and body["weighbridge_ticket"] == "HW-7"
+    assert body["carrier"] == {"name": "Spesialavfall AS", "org_number": "921300018"}
+    assert body["declaration"] == {
+        "waste_number": "7012",
+        "description": "Spent engine oil",
+        "properties": ["HP5", "HP14"],
+        "un_number": "UN 3082",
+    }
+    with speaking("en"), pytest.raises(FormErrors) as refused:
+        delivery_body({**base, "carrier_org_number": "921300018"}, "t", hazardous=True)
+    assert {"carrier_name", "waste_number", "waste_description", "properties"} <= set(
+        refused.value.fields
+    )
+    assert "declaration" not in delivery_body(base, "t")
+
+
+def test_more_than_remains_is_said_at_the_quantity() -> None:
+    problem = ApiProblem(
+        409,
+        "More than the listing has",
+        "the offer cannot give 200 t: only 120 t remain",
+        [{"field": "quantity", "message": "at most 120 t"}],
+    )
+    with speaking("en"):
+        errors = explain(problem, {"quantity": "quantity"})
+    assert errors.fields == {"quantity": "More than the listing still has: enter less."}
+    assert "only 120 t remain" in errors.detail
