@@ -9,6 +9,8 @@ deadlock."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +22,7 @@ from services.contracts.domain import capacity
 from services.contracts.domain import invoice as billing
 from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.domain.declaration import Declaration, permit_verified
-from services.contracts.domain.invoice import Invoice, Party
+from services.contracts.domain.invoice import Invoice
 from services.contracts.domain.negotiation import Negotiation, Terms, both_accepted
 from services.contracts.domain.refusals import Refused, not_found
 from services.contracts.outbox import publish
@@ -124,6 +126,21 @@ async def _check_capacity(
             )
 
 
+# How long an acceptance waits for the listings' events to reach this service (its consumer
+# of listings.events.v1 may still be catching up with the proposal's), before it says so.
+PATIENCE_SECONDS = 15.0
+
+
+async def _heard_of(conn: Connection, listing_ids: list[uuid.UUID]) -> None:
+    """Wait, a little, until this service knows the listings (read committed: each look
+    sees what the consumer has committed since)."""
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while time.monotonic() < deadline:
+        if all([await storage.listing(conn, i) is not None for i in listing_ids]):
+            return
+        await asyncio.sleep(0.2)
+
+
 async def _open_negotiation(
     conn: Connection, negotiation_id: uuid.UUID, company_id: uuid.UUID
 ) -> tuple[Negotiation, Terms]:
@@ -150,6 +167,7 @@ async def accept(
     peek = await storage.negotiation(conn, negotiation_id, actor.company_id)
     if peek is None:
         raise not_found(f"negotiation {negotiation_id}")
+    await _heard_of(conn, [peek.offer_id, peek.need_id])
     listings = await storage.lock_listings(conn, [peek.offer_id, peek.need_id])
     negotiation, terms = await _open_negotiation(conn, negotiation_id, actor.company_id)
     side = negotiation.accept(actor.company_id, terms, terms_id, now())
@@ -761,7 +779,3 @@ def invoice_facts(invoice: Invoice, at: datetime) -> dict[str, Any]:
         "kid": invoice.kid,
         "due_date": invoice.due_date,
     }
-
-
-def seller_and_buyer(invoice: Invoice) -> tuple[Party, Party]:
-    return invoice.seller_party(), invoice.buyer_party()

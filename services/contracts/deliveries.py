@@ -21,6 +21,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from pydantic import BaseModel, Field, field_validator
+from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum.no import orgnr
 
 from services.contracts import application, documents, storage
 from services.contracts.domain.contract import MEASUREMENTS, Contract, Delivery
@@ -47,12 +49,9 @@ class CarrierModel(BaseModel):
     def _org(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from stdnum.exceptions import ValidationError
-        from stdnum.no import orgnr
-
         try:
             return str(orgnr.validate(value))
-        except ValidationError as exc:
+        except StdnumValidationError as exc:
             raise ValueError(f"{value!r} is not a valid Norwegian organisation number") from exc
 
 

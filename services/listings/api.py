@@ -497,7 +497,10 @@ class ListingController(Controller):
                         "the quantity cannot go below that",
                     )
                 changes["remaining_quantity"] = periods.remaining(
-                    data.quantity, taken, row.frequency, date.today()
+                    data.quantity,
+                    taken,
+                    row.frequency,
+                    max(date.today(), changes.get("available_from") or row.available_from),
                 )
                 changes["quantity_base"] = to_base(data.quantity, row.unit)
                 if row.status == "reserved" and changes["remaining_quantity"] > 0:

@@ -42,7 +42,7 @@ def shares_of(
         terms.schedule if terms else "once",
         terms.delivery_from if terms else None,
         terms.delivery_until if terms else None,
-        contract.agreed_at.date(),
+        max(contract.agreed_at.date(), listing.available_from),
     )
 
 
@@ -62,16 +62,21 @@ def refusal(
     over = periods.overbooked(listing.quantity, taken, shares_of(contract, listing, wanted))
     if over:
         period, free = min(over.items())
-        when = "" if period == periods.ONCE else f" in the period from {period.isoformat()}"
+        if period == periods.ONCE:
+            return (
+                f"the contract needs {wanted.normalize():f} {listing.unit}, but only "
+                f"{free.normalize():f} remain"
+            )
         return (
-            f"the contract needs more than the listing has{when}: only "
-            f"{free.normalize():f} {listing.unit} remain"
+            f"the contract needs more than the listing has in the period from "
+            f"{period.isoformat()}: only {free.normalize():f} remain ({listing.unit})"
         )
     return None
 
 
 def remaining_after(listing: storage.ListingRow, taken: dict[date, Decimal]) -> Decimal:
-    return periods.remaining(listing.quantity, taken, listing.frequency, date.today())
+    today = max(date.today(), listing.available_from)
+    return periods.remaining(listing.quantity, taken, listing.frequency, today)
 
 
 async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAgreed) -> None:

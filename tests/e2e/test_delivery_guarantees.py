@@ -90,17 +90,15 @@ async def test_poison_on_listings_topic_is_dead_lettered_and_the_partition_moves
         by_group.setdefault(headers["dlq-consumer-group"], []).append(record.value)
     # the matcher reads listing.published events and refuses all three, once each
     assert sorted(by_group.pop(stack.namespace + "matching")) == sorted(poisons)
-    # so do the notifications, which send listing.published to partners' webhooks
+    # so do the notifications, which send listing.published to partners' webhooks, and
+    # contracts, which keeps each listing's quantity so as never to agree on more
     assert sorted(by_group.pop(stack.namespace + "notifications")) == sorted(poisons)
-    # every service also reads this topic for revoked API keys, and contracts for refused
-    # reservations: an event type a group does not handle is skipped, but an undecodable
-    # envelope is dead-lettered there too
+    assert sorted(by_group.pop(stack.namespace + "contracts")) == sorted(poisons)
+    # every service also reads this topic for revoked API keys: an event type a group does
+    # not handle is skipped, but an undecodable envelope is dead-lettered there too
     assert sorted(by_group) == sorted(
-        [
-            f"{stack.namespace}{s}-credentials"
-            for s in ("listings", "matching", "contracts", "notifications")
-        ]
-        + [f"{stack.namespace}contracts"]
+        f"{stack.namespace}{s}-credentials"
+        for s in ("listings", "matching", "contracts", "notifications")
     )
     assert all(sorted(v) == sorted(poisons[:2]) for v in by_group.values())
 

@@ -67,7 +67,12 @@ async def test_relay_killed_after_publish_before_mark(
 
         db = await asyncpg.connect(crash_database)
         try:
-            # each company's company.changed, and the two listings
+            # the companies' details for invoices (company.details_changed) are set aside as
+            # sent: this test follows each company's company.changed and the two listings
+            await db.execute(
+                "UPDATE listings.outbox SET sent_at = now() "
+                "WHERE sent_at IS NULL AND headers->>'ce_type' = 'company.details_changed'"
+            )
             assert (
                 await db.fetchval("SELECT count(*) FROM listings.outbox WHERE sent_at IS NULL") == 4
             )

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import services.contracts as contracts_package
 from services.contracts import storage
+from services.contracts.domain.negotiation import Proposal
 from services.contracts.negotiations import expire_negotiations
 from shared.db import Pool, create_pool
 from shared.events import Envelope
@@ -31,7 +31,7 @@ async def pool(database_url: str) -> AsyncIterator[Pool]:
     await pool.close()
 
 
-async def negotiation(pool: Pool, expires_in_hours: float) -> dict[str, Any]:
+async def negotiation(pool: Pool, expires_in_hours: float) -> Proposal:
     proposal_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -65,13 +65,13 @@ async def test_an_unanswered_negotiation_expires_once_and_is_announced(pool: Poo
     assert await expire_negotiations(pool) == 1
     assert await expire_negotiations(pool) == 0
     statuses = dict(await pool.fetch("SELECT id, status FROM negotiations"))
-    assert statuses == {old["id"]: "expired", fresh["id"]: "open"}
-    terms = await pool.fetchval("SELECT status FROM terms WHERE negotiation_id = $1", old["id"])
+    assert statuses == {old.id: "expired", fresh.id: "open"}
+    terms = await pool.fetchval("SELECT status FROM terms WHERE negotiation_id = $1", old.id)
     assert terms == "expired"
     events = await outbox(pool)
-    assert [(e.type, e.subject) for e in events] == [("negotiation.expired", str(old["id"]))]
+    assert [(e.type, e.subject) for e in events] == [("negotiation.expired", str(old.id))]
     steps = await pool.fetch(
-        "SELECT action FROM negotiation_steps WHERE negotiation_id = $1 ORDER BY id", old["id"]
+        "SELECT action FROM negotiation_steps WHERE negotiation_id = $1 ORDER BY id", old.id
     )
     assert [s["action"] for s in steps] == ["proposed", "expired"]
 
@@ -82,17 +82,17 @@ async def test_a_retracted_proposal_withdraws_only_an_unanswered_negotiation(poo
     async with pool.acquire() as conn, conn.transaction():
         await storage.add_step(
             conn,
-            answered["id"],
-            answered["receiver_company_id"],
+            answered.id,
+            answered.receiver_company_id,
             uuid.uuid4(),
             "api_key",
             "countered",
             None,
         )
         for proposal in (untouched, answered):
-            await storage.withdraw_untouched_negotiation(conn, proposal["id"])
+            await storage.withdraw_untouched_negotiation(conn, proposal.id)
     statuses = dict(await pool.fetch("SELECT id, status FROM negotiations"))
-    assert statuses == {untouched["id"]: "withdrawn", answered["id"]: "open"}
+    assert statuses == {untouched.id: "withdrawn", answered.id: "open"}
     # proposed again: the withdrawn negotiation reopens with fresh terms from the exchange
     async with pool.acquire() as conn, conn.transaction():
         await storage.open_negotiation(
@@ -101,12 +101,12 @@ async def test_a_retracted_proposal_withdraws_only_an_unanswered_negotiation(poo
     terms = await pool.fetch(
         "SELECT version, status, price_per_unit_ore FROM terms WHERE negotiation_id = $1"
         " ORDER BY version",
-        untouched["id"],
+        untouched.id,
     )
     assert [(t["version"], t["status"], t["price_per_unit_ore"]) for t in terms] == [
         (1, "superseded", 5000),
         (2, "open", 6000),
     ]
     assert Decimal(12) == await pool.fetchval(
-        "SELECT quantity FROM terms WHERE negotiation_id = $1 AND version = 2", untouched["id"]
+        "SELECT quantity FROM terms WHERE negotiation_id = $1 AND version = 2", untouched.id
     )

@@ -31,6 +31,12 @@ class Listing:
     ewc_code: str | None
     hazardous: bool
     updated_at: datetime
+    available_from: date | None = None
+
+    def first_day(self, day: date) -> date:
+        """The day a contract without delivery dates takes its quantity from: ``day``, or
+        the listing's first day of availability when that is later."""
+        return max(day, self.available_from) if self.available_from else day
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ def taken(listing: Listing, holds: list[Hold]) -> dict[date, Decimal]:
                 hold.schedule,
                 hold.delivery_from,
                 hold.delivery_until,
-                hold.agreed_on,
+                listing.first_day(hold.agreed_on),
             )
         )
     return periods.reserved(out)
@@ -94,7 +100,7 @@ def fitting(listing: Listing, holds: list[Hold], ask: Ask, today: date) -> Decim
         ask.schedule,
         ask.delivery_from,
         ask.delivery_until,
-        today,
+        listing.first_day(today),
     )
     back = convert(best, listing.unit, ask.unit)
     assert back is not None

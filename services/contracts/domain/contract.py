@@ -12,6 +12,7 @@ from typing import Any
 
 from services.contracts.domain.refusals import Refused, not_found
 from shared import events
+from shared.ewc import lookup
 from shared.units import convert, format_quantity
 
 MEASUREMENTS = ("weighbridge", "meter", "volume", "count", "estimate")
@@ -47,8 +48,6 @@ class Contract:
 
     @property
     def hazardous(self) -> bool:
-        from shared.ewc import lookup
-
         return self.ewc_code is not None and lookup(self.ewc_code).hazardous
 
     def ensure_party(self, company_id: uuid.UUID) -> None:

@@ -8,6 +8,7 @@ CREATE TABLE listings (
     quantity     numeric(18, 3) NOT NULL,
     unit         text NOT NULL,
     frequency    text NOT NULL,
+    available_from date,
     status       text NOT NULL,
     ewc_code     char(6),
     hazardous    boolean NOT NULL DEFAULT false,

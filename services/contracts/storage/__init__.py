@@ -408,11 +408,12 @@ async def keep_listing(conn: Connection, facts: ListingFacts, at: datetime) -> N
     await conn.execute(
         """
         INSERT INTO listings (id, company_id, kind, title, quantity, unit, frequency, status,
-                              ewc_code, hazardous, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)
+                              ewc_code, hazardous, updated_at, available_from)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11)
         ON CONFLICT (id) DO UPDATE SET
             title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
-            frequency = excluded.frequency, status = 'open', updated_at = excluded.updated_at
+            frequency = excluded.frequency, status = 'open', updated_at = excluded.updated_at,
+            available_from = excluded.available_from
         WHERE listings.updated_at <= excluded.updated_at
         """,
         facts.listing_id,
@@ -425,6 +426,7 @@ async def keep_listing(conn: Connection, facts: ListingFacts, at: datetime) -> N
         facts.ewc_code,
         facts.hazardous,
         at,
+        facts.available_from,
     )
 
 
