@@ -419,7 +419,7 @@ async def listing_changed(conn: Connection, payload: events.Payload, at: datetim
         await storage.withdraw_listing(conn, payload.listing_id, at)
 
 
-async def company_changed(
+async def company_details_changed(
     conn: Connection, company: events.CompanyDetailsChanged, settings: Settings
 ) -> None:
     """Remember the company's details; invoices that waited for them are issued now."""

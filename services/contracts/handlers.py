@@ -48,7 +48,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             if isinstance(payload, ListingReservationRefused):
                 await application.reservation_refused(conn, payload, envelope.correlationid)
             elif isinstance(payload, CompanyDetailsChanged):
-                await application.company_changed(conn, payload, settings)
+                await application.company_details_changed(conn, payload, settings)
             else:
                 await application.listing_changed(conn, payload, envelope.time)
 

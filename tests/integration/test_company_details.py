@@ -1,4 +1,4 @@
-"""Companies registered before ``company.changed`` existed are told to the other services
+"""Companies registered before ``company.details_changed`` existed are told to the other services
 once, by a background job, with the details invoices need."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import services.listings as listings_package
 from services.listings import storage
 from services.listings.accounts import announce_unannounced
 from shared.db import Pool, create_pool
-from shared.events import CompanyChanged, Envelope
+from shared.events import CompanyDetailsChanged, Envelope
 from shared.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -47,9 +47,9 @@ async def test_companies_never_announced_are_announced_once(pool: Pool) -> None:
     rows = await pool.fetch("SELECT payload FROM outbox ORDER BY id")
     told = [Envelope.model_validate_json(bytes(r["payload"])) for r in rows]
     payloads = [e.payload() for e in told]
-    assert all(isinstance(p, CompanyChanged) for p in payloads)
-    assert {p.company_id for p in payloads if isinstance(p, CompanyChanged)} == set(ids)
+    assert all(isinstance(p, CompanyDetailsChanged) for p in payloads)
+    assert {p.company_id for p in payloads if isinstance(p, CompanyDetailsChanged)} == set(ids)
     first = payloads[0]
-    assert isinstance(first, CompanyChanged)
+    assert isinstance(first, CompanyDetailsChanged)
     assert first.vat_registered and first.bank_account == "86011117947"
     assert first.address is not None and first.address.city == "Fredrikstad"

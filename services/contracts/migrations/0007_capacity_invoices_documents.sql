@@ -15,7 +15,7 @@ CREATE TABLE listings (
     updated_at   timestamptz NOT NULL
 );
 
--- Each company's legal details (from company.changed), for invoices and delivery papers.
+-- Each company's legal details (from company.details_changed), for invoices and papers.
 CREATE TABLE companies (
     id              uuid PRIMARY KEY,
     name            text NOT NULL,
