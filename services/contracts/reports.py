@@ -81,12 +81,12 @@ async def _report(
         name=party.name if party else "Viken Park",
         period_from=start,
         period_until=until,
-        deliveries=totals["deliveries"],
-        co2e_not_estimated=totals["not_estimated"],
+        deliveries=totals.deliveries,
+        co2e_not_estimated=totals.not_estimated,
         figures=[Figure(**f) for f in rules.figures(totals)],
         goals=[GoalView(**g) for g in rules.goals()],
-        factors=rules.factors(totals["factors"]),
-        basis=sorted(totals["basis"]),
+        factors=rules.factors(totals.factors),
+        basis=sorted(totals.basis),
     )
 
 

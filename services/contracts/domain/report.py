@@ -3,9 +3,31 @@ goals Viken Park reports them against. No I/O here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A company's (or the park's) sums over the impact ledger for a period."""
+
+    deliveries: int
+    supplied_tonnes: Decimal
+    received_tonnes: Decimal
+    earned_ore: int
+    paid_ore: int
+    saved_ore: int
+    tonnes_diverted: Decimal
+    virgin_material_tonnes: Decimal
+    water_m3: Decimal
+    energy_mwh: Decimal
+    co2e_avoided_kg: Decimal
+    transport_kg_co2e: Decimal
+    co2e_net_kg: Decimal
+    not_estimated: int
+    factors: list[list[dict[str, Any]]]
+    basis: list[str]
 
 
 @dataclass(frozen=True)
@@ -74,12 +96,14 @@ UNITS = {
 }
 
 
-def figures(totals: dict[str, Any]) -> list[dict[str, Any]]:
+def figures(totals: Totals | dict[str, Any]) -> list[dict[str, Any]]:
     """The report's figures, in order, from the ledger's totals (øre become NOK). CO2e net of
     transport counts only the exchanges whose CO2e avoided is estimated."""
 
+    sums = asdict(totals) if isinstance(totals, Totals) else totals
+
     def value(key: str) -> Decimal:
-        raw = Decimal(totals[key.replace("_nok", "_ore")] if key.endswith("_nok") else totals[key])
+        raw = Decimal(sums[key.replace("_nok", "_ore")] if key.endswith("_nok") else sums[key])
         return raw / 100 if key.endswith("_nok") else raw
 
     return [

@@ -7,6 +7,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+from services.contracts.domain.report import Totals
+from services.contracts.storage import one
 from shared.db import Connection
 
 _WHERE = (
@@ -186,11 +188,9 @@ REPORT = f"""
 
 async def report(
     conn: Connection, company_id: uuid.UUID | None, start: date | None, end: date | None
-) -> dict[str, Any]:
+) -> Totals:
     """A company's totals over its exchanges in the period (the park's, for None)."""
-    row = await conn.fetchrow(REPORT, start, end, company_id)
-    assert row is not None  # an aggregate always has a row
-    return dict(row)
+    return one(Totals, await conn.fetchrow(REPORT, start, end, company_id))
 
 
 async def report_rows(
