@@ -9,8 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import asyncpg
-import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -43,7 +41,6 @@ from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.revocations import record_revocation
 from shared.settings import Settings
 
-log = structlog.get_logger(__name__)
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that both answers take as long.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -312,17 +309,13 @@ async def announce_unannounced(pool: Pool, batch: int = 100) -> int:
 
 
 async def announce_companies(pool: Pool, settings: Settings) -> None:
-    """A background job: tell the other services, once, of the companies registered before
-    ``company.details_changed`` existed (new and changed ones are told as they register or
-    change)."""
+    """A background loop: tell the other services of the companies never announced (those
+    registered before ``company.details_changed`` existed); new and changed ones are told as
+    they register or change. The worker runtime restarts it after a failure."""
     while True:
-        try:
-            while await announce_unannounced(pool) >= 100:
-                pass
-            return
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("announcing companies failed, will retry", error=repr(exc))
-            await asyncio.sleep(settings.listing_expiry_check_seconds)
+        while await announce_unannounced(pool) >= 100:
+            pass
+        await asyncio.sleep(settings.listing_expiry_check_seconds)
 
 
 def company_changed(row: storage.CompanyRow) -> CompanyChanged:
