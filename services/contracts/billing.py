@@ -326,14 +326,15 @@ async def invoice_periodically(
 ) -> None:
     """Issue queued invoices through Stripe for as long as the service runs (a background job).
 
-    Without ``stripe_api_key`` it says once that invoicing waits for it, and returns: the
-    invoices stay queued and are issued once the service runs with a key."""
+    Without ``stripe_api_key`` it says once that invoicing waits for it, and waits (a loop of
+    the worker runtime never ends by itself): the invoices stay queued and are issued once
+    the service runs with a key."""
     if settings.stripe_api_key is None:
         log.warning(
             "invoicing waits for Stripe configuration: set SYMBIOSIS_STRIPE_API_KEY; confirmed "
             "deliveries stay in the invoice queue until then"
         )
-        return
+        await asyncio.Event().wait()  # until the service stops
     schedule = schedule or Schedule()
     http_client = stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_SECONDS)
     invoicer = Invoicer(pool, stripe_client(settings, http_client), schedule)
