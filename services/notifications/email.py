@@ -210,7 +210,7 @@ async def email_periodically(pool: Pool, settings: Settings) -> None:
     schedule = Schedule()
     if settings.smtp_host is None:
         log.warning("no SMTP server configured (SYMBIOSIS_SMTP_HOST): e-mails wait in the queue")
-        return
+        await asyncio.Event().wait()  # a loop of the worker runtime never ends by itself
     log.info("e-mail worker started", smtp_host=settings.smtp_host, smtp_port=settings.smtp_port)
     wake = asyncio.Event()
 
