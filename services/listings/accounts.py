@@ -96,7 +96,10 @@ class Contact(Model):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ]{5,20}$")
 
 
-NaceCode = Annotated[str, Field(description="NACE Rev. 2 code, e.g. `16.10`.")]
+NaceCode = Annotated[
+    str,
+    Field(description="NACE code from the shipped list (NACE Rev. 2.1 / SN2025), e.g. `16.11`."),
+]
 
 
 class CompanyProfile(Model):
@@ -145,7 +148,7 @@ class FirstAdmin(Model):
 EXAMPLE_REGISTRATION: dict[str, Any] = {
     "name": "Tofteberg Sagbruk AS",
     "org_number": "921081146",
-    "nace_codes": ["16.10"],
+    "nace_codes": ["16.11"],
     "address": {"street": "Tofteberg 12", "postcode": "1617", "city": "Fredrikstad"},
     "location": {"plot": "B4", "latitude": 59.2483, "longitude": 11.0312},
     "contact": {"name": "Kari Nordmann", "email": "kari@sagbruk.example"},
@@ -166,7 +169,7 @@ class CompanyRegistration(CompanyProfile):
                 {
                     "name": "Tofteberg Sagbruk AS",
                     "org_number": "921081146",
-                    "nace_codes": ["16.10"],
+                    "nace_codes": ["16.11"],
                     "address": {
                         "street": "Tofteberg 12",
                         "postcode": "1617",

@@ -92,6 +92,10 @@ class ListingRow:
     created_at: datetime
     published_at: datetime | None
     updated_at: datetime
+    accepts: list[str]
+    use: str | None
+    transport_mode: str | None
+    max_distance_km: float | None
 
 
 _LISTING_COLUMNS = ", ".join(ListingRow.__dataclass_fields__)
