@@ -226,6 +226,13 @@ def _waste(p: Params, lang: Language) -> str:
     return resource(str(p.get("code")), lang)
 
 
+def _changed(p: Params, lang: Language) -> str:
+    fields = [str(f) for f in p.get("changed") or ()]
+    if not fields:
+        return "oppføringen" if lang == "nb" else "the listing"
+    return ", ".join(fields)
+
+
 CATALOGUE: dict[str, Render] = {
     # companies
     "companies.different": _t("ulike bedrifter", "different companies"),
@@ -422,16 +429,21 @@ CATALOGUE: dict[str, Render] = {
         "the listing's whole quantity is reserved by a contract",
     ),
     "retract.no_fit": _t(
-        "etter en endring av {title} passer handelen ikke lenger",
-        "after a change to {title}, the trade no longer fits",
+        "etter en endring av {changed} i «{title}» passer handelen ikke lenger",
+        "after a change to {changed} of '{title}', the trade no longer fits",
+        changed=lambda p, lang: _changed(p, lang),
     ),
     "retract.outranked": _t(
-        "etter en endring av {title} ligger bedre motparter foran denne",
-        "after a change to {title}, better counterparts rank above this one",
+        "etter en endring av {changed} i «{title}» ligger bedre motparter foran denne",
+        "after a change to {changed} of '{title}', better counterparts rank above this one",
+        changed=lambda p, lang: _changed(p, lang),
     ),
     "retract.plan_changed": _t(
-        "etter en endring av {title} holder ikke planen for hele parken slik den ble beregnet",
-        "after a change to {title}, the park-wide plan no longer holds as it was computed",
+        "etter en endring av {changed} i «{title}» holder ikke planen for hele parken slik "
+        "den ble beregnet",
+        "after a change to {changed} of '{title}', the park-wide plan no longer holds as it "
+        "was computed",
+        changed=lambda p, lang: _changed(p, lang),
     ),
     "retract.expired": _t(
         "forslaget utløp etter {days} dager uten avtale",

@@ -364,3 +364,106 @@ def test_the_fast_verdict_is_the_verdict_of_every_rule(
 
     offer, need = pair
     assert fits(offer, need) == all(c.holds for c in checks(offer, need))
+
+
+# --- issue 16: what the evaluation found ------------------------------------------------
+
+STEAM = (
+    {"property": "pressure_bar", "unit": "bar", "value": 10},
+    {"property": "temperature_c", "unit": "°C", "value": 250},
+)
+
+
+def test_steam_offered_in_tonnes_meets_a_need_in_mwh_through_the_steam_tables() -> None:
+    offer = with_(of_class("offer", "steam", 100, "t"), quality=STEAM)
+    need = of_class("need", "steam", 20, "MWh")
+    proposal = propose(offer, need)
+    assert proposal is not None and proposal.unit == "MWh"
+    converted = next(d for d in proposal.details if d.code == "quantity.converted")
+    # IAPWS-IF97: 2,943 kJ/kg at 10 bar and 250 °C, 763 kJ/kg as saturated condensate
+    assert converted.params["converted"] == pytest.approx(100 * (2943.2 - 762.7) / 3600, rel=1e-3)
+    # without its pressure and temperature, a tonne of steam says nothing of its energy
+    assert propose(of_class("offer", "steam", 100, "t"), need) is None
+
+
+def test_piped_heat_carries_no_road_transport_emissions() -> None:
+    sites = {"latitude": 59.25, "longitude": 11.03}
+    offer = with_(of_class("offer", "steam", 50, "t"), quality=STEAM, **sites)
+    need = with_(of_class("need", "steam", 40, "t"), latitude=59.26, longitude=11.03)
+    proposal = propose(offer, need)
+    assert proposal is not None
+    assert proposal.value.transport_mode == "pipe"
+    assert proposal.value.transport_tkm is None and proposal.value.transport_kg_co2e == 0
+    assert any(d.code == "transport.pipe" for d in proposal.details)
+    by_road = with_(listing("offer", uuid.uuid4(), "50"), **sites)
+    truck = propose(
+        by_road, with_(listing("need", uuid.uuid4(), "40"), latitude=59.26, longitude=11.03)
+    )
+    assert truck is not None and truck.value.transport_mode == "road"
+    assert (truck.value.transport_kg_co2e or 0) > 0
+
+
+def test_a_listing_says_how_far_it_may_go() -> None:
+    plant = with_(
+        listing("offer", uuid.uuid4(), "500", code="100102"), latitude=59.25, longitude=11.03
+    )
+    kiln = with_(
+        OpenListing(uuid.uuid4(), uuid.uuid4(), "need", None, None, "Fly ash", Decimal(400), "t"),
+        use="cement_addition",
+        latitude=60.78,  # about 170 km north
+        longitude=11.03,
+    )
+    assert propose(plant, kiln) is None  # 100 km by road unless both say otherwise
+    far = propose(with_(plant, max_distance_km=200.0), with_(kiln, max_distance_km=250.0))
+    assert far is not None
+    assert next(d for d in far.details if d.code == "distance.within").params["max_km"] == 200
+    # heat goes only as far as a pipe goes
+    heat = with_(
+        of_class("offer", "heat", 10, "MWh"),
+        quality=({"property": "temperature_c", "unit": "°C", "value": 90},),
+        latitude=59.25,
+        longitude=11.03,
+    )
+    town = with_(of_class("need", "heat", 5, "MWh"), latitude=59.47, longitude=11.03)  # 24 km
+    assert propose(heat, town) is None
+
+
+def test_a_need_that_names_a_use_is_served_by_what_the_knowledge_base_allows() -> None:
+    need = OpenListing(
+        uuid.uuid4(), uuid.uuid4(), "need", None, None, "Biogas feedstock", Decimal(100), "t"
+    )
+    need = with_(need, use="biogas_feedstock")
+    spent_grain = listing("offer", uuid.uuid4(), "50", code="020704")
+    proposal = propose(spent_grain, need)
+    assert proposal is not None
+    rule = proposal.details[0]
+    assert rule.code == "resource.use" and rule.params["use"] == "biogas_feedstock"
+    assert rule.params["basis_kind"] == "BREF" and "Waste Treatment" in rule.params["source"]
+    assert propose(listing("offer", uuid.uuid4(), code="170405"), need) is None  # steel
+    # a use the knowledge base forbids rules the resource out
+    feed = with_(need, use="animal_feed")
+    assert propose(listing("offer", uuid.uuid4(), code="200108"), feed) is None
+    assert propose(listing("offer", uuid.uuid4(), code="020704"), feed) is not None
+
+
+def test_a_need_accepts_any_of_several_resources() -> None:
+    need = with_(listing("need", uuid.uuid4(), "10", code="030105"), accepts=("030101", "150103"))
+    assert propose(listing("offer", uuid.uuid4(), code="150103"), need) is not None
+    assert propose(listing("offer", uuid.uuid4(), code="170405"), need) is None
+    accepted = with_(listing("need", uuid.uuid4(), "10", code="170405"), accepts=("030101",))
+    proposal = propose(listing("offer", uuid.uuid4(), code="030101"), accepted)
+    assert proposal is not None and proposal.details[0].code == "resource.accepted"
+
+
+def test_flue_gas_gypsum_meets_a_plasterboard_makers_need_for_gypsum() -> None:
+    fgd = listing("offer", uuid.uuid4(), "1000", code="100105")
+    gypsum = of_class("need", "gypsum", 800, "t")
+    proposal = propose(fgd, gypsum)
+    assert proposal is not None and proposal.details[0].code == "resource.member"
+    assert (proposal.value.co2e_avoided_kg or 0) > 0  # no longer "not estimated"
+
+
+def test_the_retired_by_product_class_matches_nothing() -> None:
+    granulate = of_class("offer", "by_product", 10, "t")
+    feed = of_class("need", "by_product", 10, "t")
+    assert propose(granulate, feed) is None
