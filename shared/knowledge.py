@@ -296,10 +296,6 @@ def link(
             offer_resource, ()
         ):
             return Link("member", None, None, _member_basis(offer_resource, need_resource))
-        if offer_resource.startswith("class:") and offer_resource in classes_of_code().get(
-            need_resource, ()
-        ):
-            return Link("member", None, None, _member_basis(need_resource, offer_resource))
         substitute = substitutes().get(need_resource, {}).get(offer_resource)
         if substitute is not None:
             rule = rule_for(offer_resource, substitute.use)
@@ -327,8 +323,6 @@ def offer_keys(offer_resource: str) -> frozenset[str]:
     """What an offer of this resource is looked up by: the keys of every need it could
     serve (``need_keys``). An offer and a need can match only when their keys meet."""
     keys = {offer_resource, *classes_of_code().get(offer_resource, ())}
-    if offer_resource.startswith("class:"):
-        keys.update(m.code for m in members().get(offer_resource.removeprefix("class:"), ()))
     keys.update(_substitutes_for(offer_resource))
     keys.update(f"use:{rule.use}" for rule in uses_of(offer_resource))
     return frozenset(keys)
@@ -356,7 +350,6 @@ def accepted_by(
         found.update(substitutes().get(need_resource, {}))
         if need_resource.startswith("class:"):
             found.update(m.code for m in members().get(need_resource.removeprefix("class:"), ()))
-        found.update(classes_of_code().get(need_resource, ()))
     if need_use is not None:
         found.update(serving(need_use))
     return {r for r in found if link(r, need_resource, need_use, accepts) is not None}

@@ -191,16 +191,11 @@ def _resource_check(offer: OpenListing, need: OpenListing) -> Check:
     if link.kind == "accepted":
         return Check("resource", True, "resource.accepted", {"offer": offer.resource})
     if link.kind == "member":
-        code, resource_class = (
-            (offer.resource, need.resource)
-            if need.resource.startswith("class:")
-            else (need.resource, offer.resource)
-        )
         return Check(
             "resource",
             True,
             "resource.member",
-            {"code": code, "resource_class": resource_class, "basis": link.basis},
+            {"code": offer.resource, "resource_class": need.resource, "basis": link.basis},
         )
     params: dict[str, Any] = {
         "offer": offer.resource,
