@@ -198,3 +198,56 @@ def latent_synergies(companies: Sequence[Company], limit: int = 50) -> list[Syne
             )
     found.sort(key=lambda s: (-s.score, s.supplier.name, s.receiver.name))
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class Loose:
+    """An open listing as open-loop finding needs it."""
+
+    id: str
+    company_id: str
+    kind: str
+    resource: str | None
+    use: str | None
+    accepts: tuple[str, ...] = ()
+    latitude: float | None = None
+    longitude: float | None = None
+    max_distance_km: float | None = None
+    transport_mode: str | None = None
+
+
+def _reach(item: Loose) -> float:
+    from shared.resources import DEFAULT_MAX_DISTANCE_KM, default_transport
+
+    if item.max_distance_km is not None:
+        return item.max_distance_km
+    mode = item.transport_mode or default_transport(item.resource or "")
+    return float(DEFAULT_MAX_DISTANCE_KM.get(mode, 100.0))  # type: ignore[call-overload]
+
+
+def _answers(offer: Loose, need: Loose) -> bool:
+    if offer.company_id == need.company_id or offer.resource is None:
+        return False
+    if knowledge.link(offer.resource, need.resource, need.use, need.accepts) is None:
+        return False
+    here = Company(offer.id, "", (), offer.latitude, offer.longitude)
+    there = Company(need.id, "", (), need.latitude, need.longitude)
+    distance = _km(here, there)
+    return distance is None or distance <= min(_reach(offer), _reach(need))
+
+
+def open_loops(listings: Sequence[Loose]) -> list[tuple[Loose, list[Activity]]]:
+    """The park's open offers that no open need answers and open needs that no open offer
+    answers (by resource and reach: quantities and quality are the matcher's to judge),
+    each with the kinds of company that would close the loop."""
+    offers = [x for x in listings if x.kind == "offer"]
+    needs = [x for x in listings if x.kind == "need"]
+    found = []
+    for offer in offers:
+        if not any(_answers(offer, need) for need in needs):
+            assert offer.resource is not None
+            found.append((offer, receivers(offer.resource)))
+    for need in needs:
+        if not any(_answers(offer, need) for offer in offers):
+            found.append((need, suppliers(need.resource, need.use)))
+    return found

@@ -28,6 +28,7 @@ from pydantic import (
 
 from services.listings import domain, storage
 from services.listings.outbox import publish_event
+from services.listings.suggestions import SuggestionView, suggestion_views
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
 from shared.events import ApiKeyRevoked, CompanyChanged, PersonChanged
@@ -339,6 +340,11 @@ class RegisteredCompany(BaseModel):
     api_key_id: uuid.UUID
     api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`. Store it now.")
     admin: Person | None
+    suggestions: list[SuggestionView] = Field(
+        default=[],
+        description="Likely by-products and needs from the NACE codes, each with its basis; "
+        "`POST /companies/me/suggestions/draft` turns one into a draft listing.",
+    )
 
 
 async def _company_or_404(conn: Connection, company_id: uuid.UUID) -> storage.CompanyRow:
@@ -412,6 +418,7 @@ class CompanyController(Controller):
             api_key_id=key_id,
             api_key=issue_api_key(signing_key, key_id, company_id, "admin"),
             admin=Person.of(admin) if admin else None,
+            suggestions=suggestion_views(row.nace_codes),
         )
 
     @get("/me", operation_id="get_my_company")

@@ -603,6 +603,11 @@ class ListingController(Controller):
                 raise Problem(
                     409, "Conflict", f"only a draft can be published; this is {row.status}"
                 )
+            if row.resource_class:
+                try:
+                    domain.check_required_quality(row.resource_class, row.quality)
+                except ValueError as exc:
+                    raise _query_error("quality", str(exc)) from None
             opened = await storage.update_listing(
                 conn, listing_id, {"status": "open", "published_at": datetime.now(UTC)}
             )

@@ -297,6 +297,30 @@ async def disable_person(
     return PersonRow(**dict(row)) if row else None
 
 
+async def all_companies(conn: Connection) -> list[CompanyRow]:
+    rows = await conn.fetch("SELECT * FROM companies ORDER BY name, id")
+    return [CompanyRow(**dict(r)) for r in rows]
+
+
+async def companies_without_listings(conn: Connection) -> list[CompanyRow]:
+    """Companies that have posted no listing in any state."""
+    rows = await conn.fetch(
+        """
+        SELECT c.* FROM companies c
+        WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.company_id = c.id)
+        ORDER BY c.name, c.id
+        """
+    )
+    return [CompanyRow(**dict(r)) for r in rows]
+
+
+async def open_listings(conn: Connection) -> list[ListingRow]:
+    rows = await conn.fetch(
+        f"SELECT {_LISTING_COLUMNS} FROM listings WHERE status = 'open' ORDER BY created_at, id"
+    )
+    return [r for r in (_listing(row) for row in rows) if r]
+
+
 async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:
     row = await conn.fetchrow("SELECT * FROM companies WHERE id = $1", company_id)
     return CompanyRow(**dict(row)) if row else None
