@@ -217,10 +217,10 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
         ),
         ResourceClass(
             "fibre",
-            "Fibre (pulp, bagasse, textile fibre)",
+            "Fibre (pulp, bagasse)",
             MATERIAL,
             (MOISTURE,),
-            label_nb="Fiber (masse, bagasse, tekstilfiber)",
+            label_nb="Fiber (masse, bagasse)",
         ),
         ResourceClass(
             "gypsum",
