@@ -10,7 +10,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 PORTAL := services/portal
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup up test lint typecheck check docs clean bench stripe-mock chromium vendor messages kafka-jars
+.PHONY: setup up test lint typecheck check docs clean bench eval stripe-mock chromium vendor messages kafka-jars
 
 setup: $(VENV)/.installed
 
@@ -91,6 +91,11 @@ messages: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Matching and uncovering on documented industrial symbioses (benchmarks/eval/): recall,
+# precision and uncovering on the dev parks and the held-out parks.
+eval: setup
+	$(BIN)/python -m benchmarks.evaluate
 
 bench: setup
 	$(BIN)/python -m benchmarks.listings_search

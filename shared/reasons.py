@@ -364,12 +364,6 @@ CATALOGUE: dict[str, Render] = {
         "the offer states no {property} in {unit}; the need wants {bounds} {unit}",
         bounds=_bounds,
     ),
-    "quality.heat_level": _t(
-        "varme blandes aldri til et gjennomsnitt: hver leveranse må selv holde {property} "
-        "{bounds} {unit}",
-        "heat is never averaged: each supply on its own must hold {property} {bounds} {unit}",
-        bounds=_bounds,
-    ),
     # distance and transport
     "distance.within": _t(
         "stedene ligger {km} km fra hverandre",
