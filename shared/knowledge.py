@@ -179,6 +179,7 @@ def _levels(resource: str) -> list[str]:
     return [resource, f"{resource[:4]}*", *classes_of_code().get(resource, ())]
 
 
+@cache
 def rule_for(resource: str, use: str) -> UseRule | None:
     """The row that decides whether ``resource`` may serve ``use``: the most specific row
     (code, then sub-chapter, then the code's class); at one level a forbidding row wins.
@@ -280,6 +281,16 @@ def link(
     """How an offer of ``offer_resource`` serves a need for ``need_resource`` (or any of
     ``accepts``, or the use ``need_use``), or None when it does not. A use the knowledge
     base forbids for the resource rules it out whatever else the need says."""
+    return _link(offer_resource, need_resource, need_use, tuple(accepts))
+
+
+@cache
+def _link(
+    offer_resource: str,
+    need_resource: str | None,
+    need_use: str | None,
+    accepts: tuple[str, ...],
+) -> Link | None:
     retired = RESOURCE_CLASSES.get(offer_resource.removeprefix("class:"))
     if offer_resource.startswith("class:") and (retired is None or retired.retired):
         return None  # a retired class (by_product) says nothing of what the thing is
@@ -289,7 +300,7 @@ def link(
             return None
     if need_resource is not None and offer_resource == need_resource:
         return Link("same", need_use, rule_for(offer_resource, need_use) if need_use else None)
-    if offer_resource in tuple(accepts):
+    if offer_resource in accepts:
         return Link("accepted", need_use)
     if need_resource is not None:
         if need_resource.startswith("class:") and need_resource in classes_of_code().get(
@@ -549,6 +560,7 @@ def impacts() -> dict[tuple[str, str], Impact]:
     return table
 
 
+@cache
 def impact_for(resource: str, use: str | None) -> Impact | None:
     table = impacts()
     return table.get((resource, use or "")) or table.get((resource, ""))

@@ -516,17 +516,28 @@ def _value_reasons(value: ProposalValue, unit: str) -> list[Check]:
     return found
 
 
-def fits(offer: OpenListing, need: OpenListing, max_distance_km: float | None = None) -> bool:
-    """The verdict of ``checks`` (every rule holds) without writing its reasons: the
-    matcher's hot path. A property test holds the two to the same answer."""
+def fits(
+    offer: OpenListing,
+    need: OpenListing,
+    max_distance_km: float | None = None,
+    permits: Mapping[uuid.UUID, frozenset[str]] | None = None,
+    quality: bool = True,
+) -> bool:
+    """The verdict of ``checks`` (every rule holds; with ``quality`` false, every rule but
+    the quality limits) without writing its reasons: the matcher's and the optimiser's hot
+    path. A property test holds the two to the same answer."""
     if offer.company_id == need.company_id or serving(offer, need) is None:
         return False
     entry = catalogue().get(offer.ewc_code or "")
-    if entry is not None and entry.hazardous and need.named != offer.resource:
-        return False
+    if entry is not None and entry.hazardous:
+        if permits is not None:
+            if entry.code not in permits.get(need.company_id, frozenset()):
+                return False
+        elif need.named != offer.resource:
+            return False
     if quantity_of(offer, need.unit) is None or not windows_overlap(offer, need):
         return False
-    if need.quality:
+    if quality and need.quality:
         stated = {q["property"]: q for q in offer.quality}
         for limit in need.quality:
             low, high = limit.get("min"), limit.get("max")

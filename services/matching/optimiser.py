@@ -46,9 +46,9 @@ from scipy.sparse import coo_matrix
 
 from services.matching.domain import (
     OpenListing,
-    checks,
     co2e_avoided,
     distance_km,
+    fits,
     mode_of,
     price_per_need_unit,
     transport_factors,
@@ -202,8 +202,7 @@ def links(
         accepted = knowledge.accepted_by(need.named, need.use, need.accepts)
         for resource in sorted(accepted):
             for offer in offers.get(resource, ()):
-                rules = checks(offer, need, goal.max_distance_km, permits)
-                if not all(c.holds for c in rules if not c.rule.startswith("quality:")):
+                if not fits(offer, need, goal.max_distance_km, permits, quality=False):
                     continue
                 if not unblendable_limits_hold(offer, need):
                     continue  # heat is never averaged: each supply holds the level alone
@@ -229,7 +228,7 @@ def links(
                         coefficient=value,
                         fixed_cost_nok=fixed if goal.objective != "co2e" else 0.0,
                         bounds=bounds,
-                        pairwise_quality=all(c.holds for c in rules),
+                        pairwise_quality=fits(offer, need, goal.max_distance_km, permits),
                         distance_km=distance_km(offer, need),
                     )
                 )

@@ -467,3 +467,22 @@ def test_the_retired_by_product_class_matches_nothing() -> None:
     granulate = of_class("offer", "by_product", 10, "t")
     feed = of_class("need", "by_product", 10, "t")
     assert propose(granulate, feed) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(pairs(), st.booleans(), st.booleans())
+def test_the_fast_verdict_holds_with_permits_and_without_quality(
+    pair: tuple[OpenListing, OpenListing], with_permits: bool, quality: bool
+) -> None:
+    """The optimiser's use of the fast path: a described park's permits, and every rule but
+    quality (a blend keeps quality)."""
+    from services.matching.domain import checks, fits
+
+    offer, need = pair
+    permits = {need.company_id: frozenset({"190813"})} if with_permits else None
+    expected = all(
+        c.holds
+        for c in checks(offer, need, permits=permits)
+        if quality or not c.rule.startswith("quality:")
+    )
+    assert fits(offer, need, permits=permits, quality=quality) == expected
