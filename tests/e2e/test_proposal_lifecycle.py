@@ -63,7 +63,7 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     ).json()["need_id"]
     reasons = (await client.get("/api/matching/proposals/", headers=receiver["headers"])).json()
     assert any("ISO 17225-1" in r for r in reasons[0]["reasons"])
-    assert "moisture 15 % meets the need's at most 45 %" in reasons[0]["reasons"]
+    assert "moisture 15 % meets the need's limit of at most 45 %" in reasons[0]["reasons"]
 
     # The pallets got wet: the moisture limit no longer holds.
     path = f"/api/listings/listings/{offer['id']}"
