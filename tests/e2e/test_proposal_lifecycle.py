@@ -98,7 +98,16 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
         {
             "rule": "quality:moisture",
             "holds": False,
-            "detail": "moisture 60 % fails the need's at most 45 %",
+            "detail": "moisture 60 % fails the need's limit of at most 45 %",
+            "code": "quality.outside_limit",
+            "params": {
+                "property": "moisture",
+                "unit": "%",
+                "min": None,
+                "max": 45.0,
+                "stated_min": 60.0,
+                "stated_max": 60.0,
+            },
         }
     ]
     assert explained.json()["proposal_id"] == proposal_id

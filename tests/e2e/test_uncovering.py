@@ -34,53 +34,58 @@ async def register(client: httpx.AsyncClient, name: str, **profile: Any) -> dict
 async def test_a_need_for_a_use_is_proposed_what_the_knowledge_base_allows(
     client: httpx.AsyncClient,
 ) -> None:
-    plant = await register(client, "Narvik Kraft AS", location=NARVIK)
-    kiln = await register(client, "Narvik Sement AS", location=NARVIK)
+    # sulphur for sulphuric acid: no other test trades a resource that serves this use
+    refinery = await register(client, "Narvik Raffineri AS", location=NARVIK)
+    acid_plant = await register(client, "Narvik Syre AS", location=NARVIK)
     offer = await client.post(
         "/api/listings/listings/",
         json={
             "kind": "offer",
-            "ewc_code": "10 01 02",
-            "title": "Coal fly ash",
+            "ewc_code": "05 01 16",
+            "title": "Sulphur from the desulphurisation unit",
             "quantity": "500",
             "unit": "t",
         },
-        headers=plant["headers"],
+        headers=refinery["headers"],
     )
     assert offer.status_code == 201, offer.text
     need = await client.post(
         "/api/listings/listings/",
         json={
             "kind": "need",
-            "use": "cement_addition",
-            "title": "Addition for blended cement",
+            "use": "acid_production",
+            "title": "Raw material for the sulphuric acid plant",
             "quantity": "300",
             "unit": "t",
         },
-        headers=kiln["headers"],
+        headers=acid_plant["headers"],
     )
     assert need.status_code == 201, need.text
-    assert need.json()["use"] == "cement_addition" and need.json()["ewc_code"] is None
+    assert need.json()["use"] == "acid_production" and need.json()["ewc_code"] is None
 
     async def proposed() -> list[Any] | None:
-        rows = (await client.get("/api/matching/proposals/", headers=kiln["headers"])).json()
+        rows = (await client.get("/api/matching/proposals/", headers=acid_plant["headers"])).json()
         return [p for p in rows if p["need_id"] == need.json()["id"]] or None
 
     (proposal,) = await eventually(proposed)
+    assert proposal["offer_id"] == offer.json()["id"]
     rule = proposal["reason_details"][0]
-    assert rule["code"] == "resource.use" and rule["params"]["use"] == "cement_addition"
-    assert "EN 450-1" in rule["params"]["source"] and rule["params"]["permit"] is True
-    assert proposal["reasons"][0].startswith("10 01 02 can serve as cement or concrete addition")
-    assert proposal["value"]["co2e_avoided_kg"] > 0  # fly ash is no longer "not estimated"
+    assert rule["code"] == "resource.use" and rule["params"]["use"] == "acid_production"
+    assert "Kalundborg" in rule["params"]["source"] and rule["params"]["basis_kind"] == (
+        "documented case"
+    )
+    assert proposal["reasons"][0].startswith(
+        "05 01 16 can serve as raw material for sulphuric acid by the knowledge base"
+    )
 
     async def noted() -> list[Any] | None:
         inbox = await client.get(
-            "/api/notifications/inbox/", params={"lang": "nb"}, headers=kiln["headers"]
+            "/api/notifications/inbox/", params={"lang": "nb"}, headers=acid_plant["headers"]
         )
         return [n for n in inbox.json() if n["subject_id"] == proposal["id"]] or None
 
     (note,) = await eventually(noted)
-    assert "kan brukes som tilsetning i sement eller betong" in note["body"]
+    assert "kan brukes som råstoff til svovelsyre" in note["body"]
     assert "can serve as" not in note["body"]  # no English on a bokmål note
 
 
