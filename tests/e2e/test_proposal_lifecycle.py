@@ -22,7 +22,7 @@ PALLETS = {
     "quality": [{"property": "moisture_lc", "unit": "%", "value": 15}],
 }
 # The need limits a property of this test's own name, so that only this test's pallets
-# can meet it (other tests' wood offers state moisture and have no site either).
+# can meet it (in a full run the need found a second counterpart among other tests').
 CHIPS = {
     "kind": "need",
     "ewc_code": "030105",
