@@ -373,7 +373,18 @@ async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> N
             columns=COLUMNS,
             schema_name=SCHEMA,
         )
+        await copier.copy_records_to_table(
+            "open_listing_keys",
+            records=[
+                (x.listing_id, key, x.kind, x.company_id, x.latitude, x.longitude)
+                for x in listings[THROUGH_INDEX_LISTING:]
+                for key in sorted(x.keys)
+            ],
+            columns=("listing_id", "key", "kind", "company_id", "latitude", "longitude"),
+            schema_name=SCHEMA,
+        )
         await copier.execute(f"ANALYZE {SCHEMA}.open_listings")
+        await copier.execute(f"ANALYZE {SCHEMA}.open_listing_keys")
     finally:
         await copier.close()
 

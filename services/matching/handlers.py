@@ -126,7 +126,7 @@ async def rekey(pool: Pool, batch: int = 500) -> int:
         async with pool.acquire() as conn, conn.transaction():
             stale = await storage.stale_keys(conn, version, batch)
             for listing in stale:
-                await storage.set_keys(conn, listing.listing_id, sorted(listing.keys), version)
+                await storage.set_keys(conn, listing, sorted(listing.keys), version)
         done += len(stale)
         if len(stale) < batch:
             return done

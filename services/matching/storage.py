@@ -78,6 +78,24 @@ async def index_listing(conn: Connection, listing: OpenListing, keys_version: st
         sorted(listing.keys),
         keys_version,
     )
+    await _key_rows(conn, listing, sorted(listing.keys))
+
+
+async def _key_rows(conn: Connection, listing: OpenListing, keys: list[str]) -> None:
+    """The listing's rows of the key index: one per key, with its kind, company and site."""
+    await conn.execute("DELETE FROM open_listing_keys WHERE listing_id = $1", listing.listing_id)
+    await conn.execute(
+        """
+        INSERT INTO open_listing_keys (listing_id, key, kind, company_id, latitude, longitude)
+        SELECT $1, key, $3, $4, $5, $6 FROM unnest($2::text[]) AS key
+        """,
+        listing.listing_id,
+        keys,
+        listing.kind,
+        listing.company_id,
+        listing.latitude,
+        listing.longitude,
+    )
 
 
 async def stale_keys(conn: Connection, keys_version: str, limit: int) -> list[OpenListing]:
@@ -93,14 +111,15 @@ async def stale_keys(conn: Connection, keys_version: str, limit: int) -> list[Op
 
 
 async def set_keys(
-    conn: Connection, listing_id: uuid.UUID, keys: list[str], keys_version: str
+    conn: Connection, listing: OpenListing, keys: list[str], keys_version: str
 ) -> None:
     await conn.execute(
         "UPDATE open_listings SET keys = $2, keys_version = $3 WHERE listing_id = $1",
-        listing_id,
+        listing.listing_id,
         keys,
         keys_version,
     )
+    await _key_rows(conn, listing, keys)
 
 
 async def unindex_listing(conn: Connection, listing_id: uuid.UUID) -> None:
@@ -128,10 +147,12 @@ async def counterparts(
     """Open listings of the other kind that share an index key with ``keys``, from other
     companies, and (when the listing has a site) without a site or inside the box around it
     that holds every point within ``within_km``; the exact rules are the matcher's."""
-    others = "keys && $1::text[] AND kind <> $2 AND company_id <> $3"
+    others = "key = ANY($1::text[]) AND kind <> $2 AND company_id <> $3"
     if listing.latitude is None or listing.longitude is None:
         rows = await conn.fetch(
-            f"{_SELECT_OPEN} WHERE {others} ORDER BY indexed_at, listing_id",
+            f"""{_SELECT_OPEN} WHERE listing_id IN (
+                SELECT listing_id FROM open_listing_keys WHERE {others})
+            ORDER BY indexed_at, listing_id""",
             keys,
             listing.kind,
             listing.company_id,
@@ -140,13 +161,13 @@ async def counterparts(
     south, north, west, east = bounding_box(listing.latitude, listing.longitude, within_km)
     rows = await conn.fetch(
         f"""
-        SELECT * FROM (
-            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+        {_SELECT_OPEN} WHERE listing_id IN (
+            SELECT listing_id FROM open_listing_keys WHERE {others}
               AND latitude BETWEEN $4 AND $5 AND longitude BETWEEN $6 AND $7
             UNION ALL
-            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+            SELECT listing_id FROM open_listing_keys WHERE {others}
               AND (latitude IS NULL OR longitude IS NULL)
-        ) found
+        )
         ORDER BY indexed_at, listing_id
         """,
         keys,

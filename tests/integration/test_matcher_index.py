@@ -167,6 +167,11 @@ async def test_a_new_knowledge_base_re_keys_the_index_it_inherits(pool: Pool) ->
             "UPDATE open_listings SET keys = ARRAY[resource] WHERE listing_id = $1",
             ash.listing_id,
         )
+        await conn.execute(
+            "DELETE FROM open_listing_keys WHERE listing_id = $1 AND key <> $2",
+            ash.listing_id,
+            ash.resource,
+        )
         assert not await storage.counterparts(conn, kiln, candidate_resources(kiln), 100)
     assert await rekey(pool) == 1
     async with pool.acquire() as conn:
