@@ -43,7 +43,6 @@ import asyncpg
 import services.matching as matching_package
 from services.matching import storage
 from services.matching.domain import (
-    MAX_DISTANCE_KM,
     OpenListing,
     Proposal,
     best_proposals,
@@ -51,6 +50,7 @@ from services.matching.domain import (
     distance_km,
     proposal_id,
 )
+from shared import knowledge
 from shared.db import Pool, create_pool
 from shared.ewc import catalogue
 from shared.migrations import migrate
@@ -166,7 +166,7 @@ COMMON: dict[str, tuple[str, float, float]] = {
     "class:steam": ("steam", 1, 0.5),
     "class:cold": ("cold", 0.5, 0.5),
     "class:co2": ("co2", 1, 0.5),
-    "class:by_product": ("other", 1.5, 0.6),
+    "class:food_residue": ("other", 1.5, 0.6),
     "class:capacity": ("other", 0.5, 0.6),
 }
 MOISTURE = {  # % water as delivered, by wood residue
@@ -323,6 +323,8 @@ COLUMNS = (
     "latitude",
     "longitude",
     "price_per_unit_ore",
+    "keys",
+    "keys_version",
 )
 THROUGH_INDEX_LISTING = 1_000  # the first listings go in by the matcher's own insert
 
@@ -344,6 +346,8 @@ def record(listing: OpenListing) -> tuple[object, ...]:
         listing.latitude,
         listing.longitude,
         listing.price_per_unit_ore,
+        sorted(listing.keys),
+        knowledge.version(),
     )
 
 
@@ -352,7 +356,7 @@ async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> N
     listings = [generator.listing() for _ in range(n)]
     async with pool.acquire() as conn:
         for listing in listings[:THROUGH_INDEX_LISTING]:
-            await storage.index_listing(conn, listing)
+            await storage.index_listing(conn, listing, knowledge.version())
     # COPY sends jsonb in binary: version 1, then the text.
     copier = await asyncpg.connect(database_url)
     try:
@@ -369,7 +373,18 @@ async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> N
             columns=COLUMNS,
             schema_name=SCHEMA,
         )
+        await copier.copy_records_to_table(
+            "open_listing_keys",
+            records=[
+                (x.listing_id, key, x.kind, x.company_id, x.latitude, x.longitude)
+                for x in listings[THROUGH_INDEX_LISTING:]
+                for key in sorted(x.keys)
+            ],
+            columns=("listing_id", "key", "kind", "company_id", "latitude", "longitude"),
+            schema_name=SCHEMA,
+        )
         await copier.execute(f"ANALYZE {SCHEMA}.open_listings")
+        await copier.execute(f"ANALYZE {SCHEMA}.open_listing_keys")
     finally:
         await copier.close()
 
@@ -415,7 +430,7 @@ async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
     """As the matcher does it, on a pooled connection: the indexed lookup, then the rules."""
     async with pool.acquire() as conn:
         started = time.perf_counter()
-        found = await storage.counterparts(conn, probe, candidate_resources(probe), MAX_DISTANCE_KM)
+        found = await storage.counterparts(conn, probe, candidate_resources(probe), probe.reach_km)
         queried = time.perf_counter()
         fitting, best = best_proposals(probe, found, LIMIT)
         done = time.perf_counter()

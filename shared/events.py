@@ -82,6 +82,30 @@ class QualitySpec(BaseModel):
         return self
 
 
+TransportMode = Literal["road", "pipe", "ship", "rail"]
+
+
+class ReasonDetail(BaseModel):
+    """A reason as data: a code from the exchange's catalogue and its parameters (numbers
+    as numbers, List of Waste codes and classes as the exchange names them). Render it
+    with the catalogue in `shared/reasons.py`; never parse the sentence beside it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: str = Field(
+        description="E.g. `resource.use`, `quality.within_limit`, `distance.within`, "
+        "`co2e.avoided` (the catalogue: docs/reasons.md).",
+        examples=["quality.within_limit"],
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The reason's numbers and names, by the code's documented keys.",
+        examples=[
+            {"property": "moisture", "unit": "%", "stated_min": 12, "stated_max": 12, "max": 45}
+        ],
+    )
+
+
 class ListingFacts(Payload):
     """What the exchange knows of a listing; shared by its published and updated events."""
 
@@ -114,6 +138,28 @@ class ListingFacts(Payload):
     price_per_unit_ore: int | None = Field(
         default=None,
         description="NOK øre per unit, excluding MVA; negative: a gate fee the supplier pays.",
+    )
+    accepts: tuple[str, ...] = Field(
+        default=(),
+        description="A need's other acceptable resources: List of Waste codes (six digits) "
+        "or `class:<name>`; any of them serves it.",
+    )
+    use: str | None = Field(
+        default=None,
+        description="What a need is for (`biogas_feedstock`, `boiler_fuel`, "
+        "`cement_raw_material`, ...): every resource the knowledge base allows for that use "
+        "serves it. A need may name a use and no resource.",
+    )
+    transport_mode: TransportMode | None = Field(
+        default=None,
+        description="How it moves: `road`, `pipe`, `ship` or `rail`; None: the class's usual "
+        "(pipe for heat, steam, cold, water and gases, road otherwise).",
+    )
+    max_distance_km: float | None = Field(
+        default=None,
+        gt=0,
+        description="Farthest the listing's company will trade; None: the exchange's default "
+        "for its transport (100 km by road, 20 km by pipe).",
     )
 
 
@@ -523,6 +569,14 @@ class ProposalValue(BaseModel):
     co2e_net_kg: float | None = Field(
         default=None, description="`co2e_avoided_kg` less `transport_kg_co2e`, when both known."
     )
+    transport_mode: TransportMode | None = Field(
+        default=None,
+        description="How the resource moves: `pipe` carries no road emissions (its pumping "
+        "energy is not estimated); `road`, `rail`, `ship` use their DESNZ factors.",
+    )
+    use: str | None = Field(
+        default=None, description="The use the knowledge base matched the pair for, if any."
+    )
 
 
 class TradeProposed(Payload):
@@ -544,6 +598,11 @@ class TradeProposed(Payload):
     quantity: Decimal = Field(gt=0, description="Proposed amount, in `unit`.")
     unit: Unit
     reasons: tuple[str, ...] = Field(description="Why the pair matches, in plain words.")
+    reason_details: tuple[ReasonDetail, ...] = Field(
+        default=(),
+        description="The same reasons as codes and parameters, in the same order: render "
+        "them in the reader's language from the catalogue (docs/reasons.md).",
+    )
     value: ProposalValue | None = Field(default=None, description="What the trade is worth.")
     origin: Literal["matcher", "optimiser"] = Field(
         default="matcher",
@@ -646,6 +705,9 @@ class TradeRetracted(Payload):
     receiver_company_id: uuid.UUID
     title: str = Field(description="Human title of what was proposed.")
     reason: str = Field(description="Why, in plain words.")
+    reason_detail: ReasonDetail | None = Field(
+        default=None, description="The same reason as a code and its parameters."
+    )
     retracted_at: datetime
 
 

@@ -1,24 +1,24 @@
-"""The matcher's reasons for a proposal, in Norwegian bokmål and in English.
+"""Reasons as data: a code and its parameters (``{"code": "quality.within_limit",
+"params": {...}}``), and their words in Norwegian bokmål and English.
 
-The matching service writes each reason as an English sentence (its events and API are
-read by developers and partners' systems). People read them in the portal and in their
-notifications, in their own language: each kind of sentence the matcher writes is
-recognised here by its shape and written again in both languages, with its numbers and
-codes. A sentence of a shape not known here stays as the matcher wrote it;
-tests/unit/test_reasons.py fails when the matcher writes a kind not known here.
+The matcher states each reason as a code with typed parameters (numbers as numbers, codes
+and classes as the exchange names them); the English sentence that travels beside it in
+events and APIs is rendered from this same catalogue, and people read both the portal and
+their notifications in their own language from it. Nothing here reads a sentence back.
+tests/unit/test_reasons.py fails for a code without words in both languages.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
 
 from shared import knowledge
-from shared.ewc import spaced
+from shared.ewc import catalogue, spaced
 from shared.resources import RESOURCE_CLASSES
 
 Language = Literal["nb", "en"]
+Params = Mapping[str, Any]
 
 
 class Bilingual(NamedTuple):
@@ -29,41 +29,44 @@ class Bilingual(NamedTuple):
         return self.nb if language == "nb" else self.en
 
 
-Convert = Callable[[dict[str, str], Language], dict[str, str]]
+def number(value: Any, language: Language, decimals: int | None = None) -> str:
+    """A number as each language writes it: 2,811.5 in English, 2 811,5 in bokmål."""
+    if value is None:
+        return "?"
+    amount = float(value)
+    if decimals is None:
+        decimals = (
+            0 if amount == int(amount) or abs(amount) >= 100 else (1 if abs(amount) >= 1 else 2)
+        )
+        text = f"{amount:,.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    else:
+        text = f"{amount:,.{decimals}f}"
+    if language == "nb":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text
 
-_NUMBER = r"-?[\d,]+(?:\.\d+)?"
-_QUANTITY = r"[\d.]+ \S+"
-_BOUND_WORDS = (
-    ("at least", Bilingual("minst", "at least")),
-    ("at most", Bilingual("høyst", "at most")),
-    (" to ", Bilingual(" til ", " to ")),
-    (" and ", Bilingual(" og ", " and ")),
-)
 
-
-def _code(parts: dict[str, str], language: Language) -> dict[str, str]:
-    """``030105`` as ``03 01 05``."""
-    return {**parts, "code": spaced(parts["code"])}
-
-
-def _resource(value: str, language: Language) -> str:
-    """``class:heat`` or ``heat`` as the class's label; a waste code as ``03 01 05``."""
+def resource(value: str, language: Language) -> str:
+    """A class as its label; a List of Waste code as ``03 01 05`` with its description."""
     kind = RESOURCE_CLASSES.get(value.removeprefix("class:"))
     if kind is not None:
         return (kind.label_nb or kind.label) if language == "nb" else kind.label
-    if re.fullmatch(r"\d{6}", value):
-        return spaced(value)
-    return value
+    entry = catalogue().get(value)
+    if entry is not None:
+        return entry.display
+    return spaced(value)
 
 
-def _resources(*names: str) -> Convert:
-    def convert(parts: dict[str, str], language: Language) -> dict[str, str]:
-        return {k: _resource(v, language) if k in names else v for k, v in parts.items()}
+def use(value: str, language: Language) -> str:
+    found = knowledge.use_names().get(value)
+    if found is None:
+        return value
+    return found.label_nb if language == "nb" else found.label
 
-    return convert
 
-
-# Who published the emission factors (shared/data/emission-factors.csv), as people know them.
+# Who published the emission factors (shared/data/emission-factors*.csv), as people know them.
 _PUBLISHERS = (
     "DESNZ",
     "ICE",
@@ -71,199 +74,394 @@ _PUBLISHERS = (
     "Nasjonale standardfaktorer",
     "Norsk Fjernvarme",
     "Yara",
+    "Combustion stoichiometry",
 )
 
 
-def _sources(parts: dict[str, str], language: Language) -> dict[str, str]:
-    """The emission factors' keys (``disp.any.efw``) as their publishers and years."""
+def sources(keys: Sequence[str], language: Language) -> str:
+    """Emission factors' keys (``disp.any.efw``) as their publishers and years."""
     factors = knowledge.emission_factors()
     named = []
-    for key in (k.strip() for k in parts["factors"].split(",")):
+    for key in keys:
         factor = factors.get(key)
         publisher = next((p for p in _PUBLISHERS if factor and factor.source.startswith(p)), None)
         if factor is None or publisher is None:
             named.append(key)
         else:
+            if publisher == "Combustion stoichiometry":
+                publisher = "IPCC"
             named.append(f"{publisher} {factor.year}" if factor.year.isdigit() else publisher)
     label = "kilde" if language == "nb" else "source"
-    return {**parts, "factors": f"{label}: {', '.join(dict.fromkeys(named))}"}
+    return f"{label}: {', '.join(dict.fromkeys(named))}"
 
 
-def _bounds(parts: dict[str, str], language: Language) -> dict[str, str]:
-    """``at least 5 and at most 45``, ``30 to 40``: the words between the numbers."""
-    out = dict(parts)
-    for key in ("stated", "bounds"):
-        text = out[key]
-        for english, said in _BOUND_WORDS:
-            text = text.replace(english, said.in_(language))
-        out[key] = text
-    return out
+def quantity(value: Any, unit: str, language: Language) -> str:
+    return f"{number(value, language)} {unit}"
 
 
-# The parts that hold numbers as the matcher writes them (1,874.5); bokmål writes 1 874,5.
-_NUMERIC = frozenset(
-    {"km", "gap", "total", "haulage", "kg", "net", "offered", "covered", "needed", "planned"}
-    | {"stated", "bounds"}
-)
+def bounds(low: Any, high: Any, language: Language) -> str:
+    """``at least 5 and at most 45`` in the language."""
+    least, most, both = (
+        ("minst", "høyst", " og ") if language == "nb" else ("at least", "at most", " and ")
+    )
+    parts = []
+    if low is not None:
+        parts.append(f"{least} {number(low, language)}")
+    if high is not None:
+        parts.append(f"{most} {number(high, language)}")
+    return both.join(parts)
 
 
-def _nb_numbers(parts: dict[str, str]) -> dict[str, str]:
-    def nb(text: str) -> str:
-        return re.sub(
-            r"\d[\d,]*(?:\.\d+)?",
-            lambda m: m.group(0).replace(",", "\u00a0").replace(".", ","),
-            text,
-        )
-
-    return {k: nb(v) if k in _NUMERIC else v for k, v in parts.items()}
-
-
-_SHAPES: tuple[tuple[str, Bilingual, Convert | None], ...] = (
-    (
-        r"same List of Waste code (?P<code>\d{6})",
-        Bilingual("samme kode i avfallslisten: {code}", "same List of Waste code {code}"),
-        _code,
-    ),
-    (
-        r"same resource class (?P<kind>\S+)",
-        Bilingual("samme slags ressurs: {kind}", "the same kind of resource: {kind}"),
-        _resources("kind"),
-    ),
-    (
-        r"(?P<offer>\S+) serves a need for (?P<need>\S+) as (?P<use>.+) \((?P<basis>.+)\)",
-        Bilingual(
-            "{offer} dekker et behov for {need} som {use} ({basis})",
-            "{offer} serves a need for {need} as {use} ({basis})",
-        ),
-        _resources("offer", "need"),
-    ),
-    (
-        r"(?P<waste>.+) is hazardous; the receiver declared the permit to receive it",
-        Bilingual(
-            "{waste} er farlig avfall; mottakeren har oppgitt tillatelse til å ta imot det",
-            "{waste} is hazardous; the receiver has declared the permit to receive it",
-        ),
-        None,
-    ),
-    (
-        r"(?P<waste>.+) is hazardous; the receiver holds the permit to receive it",
-        Bilingual(
-            "{waste} er farlig avfall; mottakeren har tillatelse til å ta imot det",
-            "{waste} is hazardous; the receiver holds the permit to receive it",
-        ),
-        None,
-    ),
-    (
-        rf"the offer of (?P<offered>{_QUANTITY}) covers (?P<covered>{_QUANTITY}) of the "
-        rf"(?P<needed>{_QUANTITY}) needed",
-        Bilingual(
-            "tilbudet på {offered} dekker {covered} av de {needed} som trengs",
-            "the offer of {offered} covers {covered} of the {needed} needed",
-        ),
-        None,
-    ),
-    (
-        r"(?P<name>\S+) (?P<stated>.+?) (?P<unit>\S+) meets the need's (?P<bounds>.+) (?P=unit)",
-        Bilingual(
-            "{name} {stated} {unit} holder seg innenfor behovets grense på {bounds} {unit}",
-            "{name} {stated} {unit} meets the need's limit of {bounds} {unit}",
-        ),
-        _bounds,
-    ),
-    (
-        rf"the sites are (?P<km>{_NUMBER}) km apart",
-        Bilingual("stedene ligger {km} km fra hverandre", "the sites are {km} km apart"),
-        None,
-    ),
-    (
-        rf"prices leave (?P<gap>{_NUMBER}) NOK/(?P<unit>\S+) to share: (?P<total>{_NUMBER}) "
-        rf"NOK in all, less (?P<haulage>{_NUMBER}) NOK haulage",
-        Bilingual(
-            "prisene gir {gap} kr per {unit} å dele: {total} kr i alt, minus {haulage} kr til "
-            "transport",
-            "the prices leave {gap} NOK per {unit} to share: {total} NOK in all, less "
-            "{haulage} NOK for haulage",
-        ),
-        None,
-    ),
-    (
-        rf"prices leave (?P<gap>{_NUMBER}) NOK/(?P<unit>\S+) to share: (?P<total>{_NUMBER}) "
-        r"NOK in all",
-        Bilingual(
-            "prisene gir {gap} kr per {unit} å dele: {total} kr i alt",
-            "the prices leave {gap} NOK per {unit} to share: {total} NOK in all",
-        ),
-        None,
-    ),
-    (
-        rf"prices are (?P<gap>{_NUMBER}) NOK/(?P<unit>\S+) apart: a deal needs one side "
-        r"to move",
-        Bilingual(
-            "prisene ligger {gap} kr per {unit} fra hverandre: en avtale krever at én part gir seg",
-            "the prices are {gap} NOK per {unit} apart: a deal needs one side to move",
-        ),
-        None,
-    ),
-    (
-        rf"avoids about (?P<kg>{_NUMBER}) kg CO2e \((?P<factors>.*)\), (?P<net>{_NUMBER}) "
-        r"kg net of road transport",
-        Bilingual(
-            "unngår omtrent {kg} kg CO2e ({factors}), {net} kg etter utslippene fra veitransporten",
-            "avoids about {kg} kg CO2e ({factors}), {net} kg after the road transport's emissions",
-        ),
-        _sources,
-    ),
-    (
-        rf"avoids about (?P<kg>{_NUMBER}) kg CO2e \((?P<factors>.*)\)",
-        Bilingual(
-            "unngår omtrent {kg} kg CO2e ({factors})", "avoids about {kg} kg CO2e ({factors})"
-        ),
-        _sources,
-    ),
-    (
-        rf"part of the park-wide plan (?P<plan>\S+): (?P<planned>{_QUANTITY}) of the "
-        rf"(?P<needed>{_QUANTITY}) needed, with (?P<others>\d+) other supplies",
-        Bilingual(
-            "del av planen for hele parken: {planned} av de {needed} som trengs, sammen med "
-            "{others} andre leveranser",
-            "part of the park-wide plan: {planned} of the {needed} needed, with {others} "
-            "other supplies",
-        ),
-        None,
-    ),
-    (
-        rf"part of the park-wide plan (?P<plan>\S+): (?P<planned>{_QUANTITY}) of the "
-        rf"(?P<needed>{_QUANTITY}) needed",
-        Bilingual(
-            "del av planen for hele parken: {planned} av de {needed} som trengs",
-            "part of the park-wide plan: {planned} of the {needed} needed",
-        ),
-        None,
-    ),
-    (
-        r"the blend of the plan's supplies keeps the need's quality limits",
-        Bilingual(
-            "blandingen av planens leveranser holder behovets kvalitetskrav",
-            "the blend of the plan's supplies keeps the need's quality limits",
-        ),
-        None,
-    ),
-)
-_COMPILED = tuple((re.compile(f"^{shape}$"), said, convert) for shape, said, convert in _SHAPES)
+def span(low: Any, high: Any, language: Language) -> str:
+    """What an offer states of a property: a value, a range, or one bound of it."""
+    if low is not None and high is not None:
+        if low == high:
+            return number(low, language)
+        word = " til " if language == "nb" else " to "
+        return f"{number(low, language)}{word}{number(high, language)}"
+    if high is not None:
+        return f"{'høyst' if language == 'nb' else 'at most'} {number(high, language)}"
+    if low is not None:
+        return f"{'minst' if language == 'nb' else 'at least'} {number(low, language)}"
+    return "?"
 
 
-def known(reason: str) -> bool:
-    """Whether this kind of reason is known here."""
-    return any(pattern.match(reason) for pattern, _said, _convert in _COMPILED)
+Render = Callable[[Params, Language], str]
 
 
-def in_words(reason: str) -> Bilingual:
-    """The matcher's reason in both languages (as written, in both, if of an unknown kind)."""
-    for pattern, said, convert in _COMPILED:
-        found = pattern.match(reason)
-        if found:
-            parts = {k: v for k, v in found.groupdict().items() if v is not None}
-            nb = _nb_numbers(convert(parts, "nb") if convert else parts)
-            en = convert(parts, "en") if convert else parts
-            return Bilingual(said.nb.format(**nb), said.en.format(**en))
-    return Bilingual(reason, reason)
+def _t(nb: str, en: str, **formats: Callable[[Params, Language], str]) -> Render:
+    """A template whose ``{name}`` fields come from the parameters, each through its own
+    formatter where one is given (numbers, resources, uses), else as they are."""
+
+    def render(params: Params, language: Language) -> str:
+        values: dict[str, str] = {k: str(v) for k, v in params.items()}
+        for name, fmt in formats.items():
+            values[name] = fmt(params, language)
+        return (nb if language == "nb" else en).format(**values)
+
+    return render
+
+
+def _num(name: str) -> Callable[[Params, Language], str]:
+    return lambda p, lang: number(p.get(name), lang)
+
+
+def _res(name: str) -> Callable[[Params, Language], str]:
+    return lambda p, lang: resource(str(p.get(name)), lang)
+
+
+def _use(name: str = "use") -> Callable[[Params, Language], str]:
+    return lambda p, lang: use(str(p.get(name)), lang)
+
+
+def _qty(value: str, unit: str) -> Callable[[Params, Language], str]:
+    return lambda p, lang: quantity(p.get(value), str(p.get(unit)), lang)
+
+
+def _bounds(p: Params, lang: Language) -> str:
+    return bounds(p.get("min"), p.get("max"), lang)
+
+
+def _stated(p: Params, lang: Language) -> str:
+    return span(p.get("stated_min"), p.get("stated_max"), lang)
+
+
+def _factors(p: Params, lang: Language) -> str:
+    return sources(list(p.get("factors") or ()), lang)
+
+
+def _permit(p: Params, lang: Language) -> str:
+    if not p.get("permit"):
+        return ""
+    return (
+        "; mottakeren trenger tillatelse til å ta imot avfall"
+        if lang == "nb"
+        else "; the receiver needs a permit to take it as waste"
+    )
+
+
+def _treatment(p: Params, lang: Language) -> str:
+    text = str(p.get("treatment") or "")
+    if not text:
+        return ""
+    return f"; {'krever først' if lang == 'nb' else 'needs first'}: {text}"
+
+
+def _net(p: Params, lang: Language) -> str:
+    if p.get("net_kg") is None:
+        return ""
+    if lang == "nb":
+        return f", {number(p['net_kg'], lang)} kg etter utslippene fra transporten"
+    return f", {number(p['net_kg'], lang)} kg net of transport"
+
+
+def _haulage(p: Params, lang: Language) -> str:
+    if p.get("haulage") is None:
+        return ""
+    if lang == "nb":
+        return f", minus {number(p['haulage'], lang)} kr til transport"
+    return f", less {number(p['haulage'], lang)} NOK for haulage"
+
+
+def _others(p: Params, lang: Language) -> str:
+    others = int(p.get("others") or 0)
+    if not others:
+        return ""
+    if lang == "nb":
+        return f", sammen med {others} andre leveranser"
+    return f", with {others} other supplies"
+
+
+def _how(p: Params, lang: Language) -> str:
+    how = str(p.get("how") or "")
+    words = {
+        "steam tables (IAPWS-IF97)": ("damptabeller (IAPWS-IF97)", "steam tables (IAPWS-IF97)"),
+        "net calorific value": ("nedre brennverdi", "net calorific value"),
+    }
+    nb, en = words.get(how, (how, how))
+    return nb if lang == "nb" else en
+
+
+def _waste(p: Params, lang: Language) -> str:
+    return resource(str(p.get("code")), lang)
+
+
+def _changed(p: Params, lang: Language) -> str:
+    fields = [str(f) for f in p.get("changed") or ()]
+    if not fields:
+        return "oppføringen" if lang == "nb" else "the listing"
+    return ", ".join(fields)
+
+
+CATALOGUE: dict[str, Render] = {
+    # companies
+    "companies.different": _t("ulike bedrifter", "different companies"),
+    "companies.same": _t(
+        "en bedrifts tilbud foreslås aldri for dens eget behov",
+        "a company's offer is never proposed to its own need",
+    ),
+    # what is traded
+    "resource.same_code": _t(
+        "samme kode i avfallslisten: {code}", "same List of Waste code {code}", code=_waste
+    ),
+    "resource.same_class": _t(
+        "samme slags ressurs: {resource}",
+        "the same kind of resource: {resource}",
+        resource=_res("resource"),
+    ),
+    "resource.accepted": _t(
+        "behovet tar imot {offer}", "the need accepts {offer}", offer=_res("offer")
+    ),
+    "resource.member": _t(
+        "{code} er {resource_class} ({basis})",
+        "{code} is {resource_class} ({basis})",
+        code=_waste,
+        resource_class=_res("resource_class"),
+    ),
+    "resource.substitute": _t(
+        "{offer} dekker et behov for {need} som {use} ({basis}){permit}{treatment}",
+        "{offer} serves a need for {need} as {use} ({basis}){permit}{treatment}",
+        offer=_res("offer"),
+        need=_res("need"),
+        use=_use(),
+        permit=_permit,
+        treatment=_treatment,
+    ),
+    "resource.use": _t(
+        "{offer} kan brukes som {use} etter kunnskapsbasen ({source}){permit}{treatment}",
+        "{offer} can serve as {use} by the knowledge base ({source}){permit}{treatment}",
+        offer=_res("offer"),
+        use=_use(),
+        permit=_permit,
+        treatment=_treatment,
+    ),
+    "resource.none": _t(
+        "{offer} dekker ikke behovet for {need}",
+        "{offer} does not serve a need for {need} (neither the same resource, one it "
+        "accepts, nor a use the knowledge base allows)",
+        offer=_res("offer"),
+        need=_res("need"),
+    ),
+    "resource.forbidden": _t(
+        "{offer} kan ikke brukes som {use} ({source})",
+        "{offer} may not serve as {use} ({source})",
+        offer=_res("offer"),
+        use=_use(),
+    ),
+    # permits
+    "permit.declared": _t(
+        "{code} er farlig avfall; mottakeren har oppgitt tillatelse til å ta imot det",
+        "{code} is hazardous; the receiver has declared the permit to receive it",
+        code=_waste,
+    ),
+    "permit.held": _t(
+        "{code} er farlig avfall; mottakeren har tillatelse til å ta imot det",
+        "{code} is hazardous; the receiver holds the permit to receive it",
+        code=_waste,
+    ),
+    "permit.missing": _t(
+        "{code} er farlig avfall; mottakeren har ikke tillatelse til å ta imot det",
+        "{code} is hazardous; the receiver holds no permit to receive it",
+        code=_waste,
+    ),
+    "permit.not_declared": _t(
+        "{code} er farlig avfall og behovet gjelder {need}: mottakeren har ikke oppgitt "
+        "tillatelse for det",
+        "{code} is hazardous and the need is for {need}: the receiver has not declared a "
+        "permit for it",
+        code=_waste,
+        need=_res("need"),
+    ),
+    # quantities
+    "quantity.covers": _t(
+        "tilbudet på {offered} dekker {covered} av de {needed} som trengs",
+        "the offer of {offered} covers {covered} of the {needed} needed",
+        offered=_qty("offered", "offered_unit"),
+        covered=_qty("covered", "unit"),
+        needed=_qty("needed", "unit"),
+    ),
+    "quantity.converted": _t(
+        "tilbudet på {offered} tilsvarer {converted} etter {how}, og dekker {covered} av de "
+        "{needed} som trengs",
+        "the offer of {offered} is {converted} by {how}, and covers {covered} of the "
+        "{needed} needed",
+        offered=_qty("offered", "offered_unit"),
+        converted=_qty("converted", "unit"),
+        covered=_qty("covered", "unit"),
+        needed=_qty("needed", "unit"),
+        how=_how,
+    ),
+    "units.incompatible": _t(
+        "{offer_unit} kan ikke regnes om til {need_unit} for denne ressursen",
+        "{offer_unit} cannot be converted to {need_unit} for this resource (for steam state "
+        "pressure and temperature, for fuels the net calorific value)",
+    ),
+    # availability
+    "window.overlap": _t(
+        "tilgjengelighetsperiodene overlapper", "the availability windows overlap"
+    ),
+    "window.apart": _t(
+        "tilbudet er tilgjengelig {offer_from} til {offer_until}, behovet {need_from} til "
+        "{need_until}: ingen overlapp",
+        "the offer is available from {offer_from} to {offer_until}, the need from "
+        "{need_from} to {need_until}: no overlap",
+    ),
+    # quality
+    "quality.within_limit": _t(
+        "{property} {stated} {unit} holder seg innenfor behovets grense på {bounds} {unit}",
+        "{property} {stated} {unit} meets the need's limit of {bounds} {unit}",
+        stated=_stated,
+        bounds=_bounds,
+    ),
+    "quality.outside_limit": _t(
+        "{property} {stated} {unit} holder ikke behovets grense på {bounds} {unit}",
+        "{property} {stated} {unit} fails the need's limit of {bounds} {unit}",
+        stated=_stated,
+        bounds=_bounds,
+    ),
+    "quality.unstated": _t(
+        "tilbudet oppgir ikke {property} i {unit}; behovet krever {bounds} {unit}",
+        "the offer states no {property} in {unit}; the need wants {bounds} {unit}",
+        bounds=_bounds,
+    ),
+    # distance and transport
+    "distance.within": _t(
+        "stedene ligger {km} km fra hverandre",
+        "the sites are {km} km apart",
+        km=_num("km"),
+    ),
+    "distance.too_far": _t(
+        "stedene ligger {km} km fra hverandre, mer enn de {max_km} km som gjelder her",
+        "the sites are {km} km apart, more than the {max_km} km that apply here",
+        km=_num("km"),
+        max_km=_num("max_km"),
+    ),
+    "transport.pipe": _t(
+        "leveres i rør: ingen utslipp fra veitransport; pumpeenergien er ikke anslått",
+        "moved by pipe: no road-transport emissions; the pumping energy is not estimated",
+    ),
+    # value
+    "value.surplus": _t(
+        "prisene gir {gap} kr per {unit} å dele: {total} kr i alt{haulage}",
+        "the prices leave {gap} NOK per {unit} to share: {total} NOK in all{haulage}",
+        gap=lambda p, lang: number(p.get("gap"), lang, 2),
+        total=_num("total"),
+        haulage=_haulage,
+    ),
+    "value.apart": _t(
+        "prisene ligger {gap} kr per {unit} fra hverandre: en avtale krever at én part gir seg",
+        "the prices are {gap} NOK per {unit} apart: a deal needs one side to move",
+        gap=lambda p, lang: number(p.get("gap"), lang, 2),
+    ),
+    "co2e.avoided": _t(
+        "unngår omtrent {kg} kg CO2e ({factors}){net}",
+        "avoids about {kg} kg CO2e ({factors}){net}",
+        kg=_num("kg"),
+        factors=_factors,
+        net=_net,
+    ),
+    "co2e.none": _t(
+        "gir ingen CO2e-gevinst: erstatter {replaces}",
+        "avoids no CO2e: it replaces {replaces}",
+    ),
+    # the park-wide plan
+    "plan.part": _t(
+        "del av planen for hele parken: {planned} av de {needed} som trengs{others}",
+        "part of the park-wide plan: {planned} of the {needed} needed{others}",
+        planned=_qty("planned", "unit"),
+        needed=_qty("needed", "unit"),
+        others=_others,
+    ),
+    "plan.blend": _t(
+        "blandingen av planens leveranser holder behovets kvalitetskrav",
+        "the blend of the plan's supplies keeps the need's quality limits",
+    ),
+    # why a proposal was withdrawn
+    "retract.withdrawn": _t("oppføringen ble trukket tilbake", "the listing was withdrawn"),
+    "retract.reserved": _t(
+        "hele mengden i oppføringen er reservert av en kontrakt",
+        "the listing's whole quantity is reserved by a contract",
+    ),
+    "retract.no_fit": _t(
+        "etter en endring av {changed} i «{title}» passer handelen ikke lenger",
+        "after a change to {changed} of '{title}', the trade no longer fits",
+        changed=lambda p, lang: _changed(p, lang),
+    ),
+    "retract.outranked": _t(
+        "etter en endring av {changed} i «{title}» ligger bedre motparter foran denne",
+        "after a change to {changed} of '{title}', better counterparts rank above this one",
+        changed=lambda p, lang: _changed(p, lang),
+    ),
+    "retract.plan_changed": _t(
+        "etter en endring av {changed} i «{title}» holder ikke planen for hele parken slik "
+        "den ble beregnet",
+        "after a change to {changed} of '{title}', the park-wide plan no longer holds as it "
+        "was computed",
+        changed=lambda p, lang: _changed(p, lang),
+    ),
+    "retract.expired": _t(
+        "forslaget utløp etter {days} dager uten avtale",
+        "the proposal expired after {days} days without agreement",
+        days=_num("days"),
+    ),
+    "retract.superseded": _t(
+        "erstattet av en nyere plan for hele parken",
+        "superseded by a newer park-wide plan",
+    ),
+}
+
+
+def render(code: str, params: Params, language: Language) -> str:
+    """The reason in a language; a code not in the catalogue reads as its code."""
+    found = CATALOGUE.get(code)
+    if found is None:
+        return code
+    return found(params, language)
+
+
+def in_words(code: str, params: Params) -> Bilingual:
+    return Bilingual(render(code, params, "nb"), render(code, params, "en"))
+
+
+def known(code: str) -> bool:
+    return code in CATALOGUE

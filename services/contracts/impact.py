@@ -39,13 +39,16 @@ async def record(conn: Connection, contract: Contract, delivery: Delivery) -> No
     tonnes = convert(quantity, unit, "t") if mass else None
     water = convert(quantity, unit, "m3") if resource in WATER else None
     energy = convert(quantity, unit, "MWh") if resource in ENERGY else None
-    avoided = knowledge.avoided(resource, quantity, unit)
+    value = contract.value or {}
+    # the use the matcher matched the pair for decides which impact row holds
+    avoided = knowledge.avoided(resource, quantity, unit, value.get("use"))
     factors = [_factor(key) for key in avoided.factors]
     basis = [avoided.basis]
-    value = contract.value or {}
     distance = value.get("distance_km")
     transport = None
-    if tonnes is not None and distance is not None:
+    if value.get("transport_mode") == "pipe":
+        basis.append("moved by pipe: no road transport (pumping energy not estimated)")
+    elif tonnes is not None and distance is not None:
         per_tkm = sum(knowledge.emission_factors()[k].value for k in knowledge.TRANSPORT_FACTORS)
         transport = tonnes * Decimal(str(distance)) * per_tkm
         factors += [_factor(key) for key in knowledge.TRANSPORT_FACTORS]

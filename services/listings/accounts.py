@@ -28,6 +28,7 @@ from pydantic import (
 
 from services.listings import domain, storage
 from services.listings.outbox import publish_event
+from services.listings.suggestions import SuggestionView, suggestion_views
 from shared.auth import issue_access_token, issue_api_key
 from shared.db import Connection, Pool
 from shared.events import (
@@ -102,7 +103,10 @@ class Contact(Model):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ]{5,20}$")
 
 
-NaceCode = Annotated[str, Field(description="NACE Rev. 2 code, e.g. `16.10`.")]
+NaceCode = Annotated[
+    str,
+    Field(description="NACE code from the shipped list (NACE Rev. 2.1 / SN2025), e.g. `16.11`."),
+]
 
 
 class CompanyProfile(Model):
@@ -172,7 +176,7 @@ class FirstAdmin(Model):
 EXAMPLE_REGISTRATION: dict[str, Any] = {
     "name": "Tofteberg Sagbruk AS",
     "org_number": "921081146",
-    "nace_codes": ["16.10"],
+    "nace_codes": ["16.11"],
     "address": {"street": "Tofteberg 12", "postcode": "1617", "city": "Fredrikstad"},
     "location": {"plot": "B4", "latitude": 59.2483, "longitude": 11.0312},
     "contact": {"name": "Kari Nordmann", "email": "kari@sagbruk.example"},
@@ -193,7 +197,7 @@ class CompanyRegistration(CompanyProfile):
                 {
                     "name": "Tofteberg Sagbruk AS",
                     "org_number": "921081146",
-                    "nace_codes": ["16.10"],
+                    "nace_codes": ["16.11"],
                     "address": {
                         "street": "Tofteberg 12",
                         "postcode": "1617",
@@ -426,6 +430,11 @@ class RegisteredCompany(BaseModel):
     api_key_id: uuid.UUID
     api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`. Store it now.")
     admin: Person | None
+    suggestions: list[SuggestionView] = Field(
+        default=[],
+        description="Likely by-products and needs from the NACE codes, each with its basis; "
+        "`POST /companies/me/suggestions/draft` turns one into a draft listing.",
+    )
 
 
 async def _company_or_404(conn: Connection, company_id: uuid.UUID) -> storage.CompanyRow:
@@ -500,6 +509,7 @@ class CompanyController(Controller):
             api_key_id=key_id,
             api_key=issue_api_key(signing_key, key_id, company_id, "admin"),
             admin=Person.of(admin) if admin else None,
+            suggestions=suggestion_views(row.nace_codes),
         )
 
     @get("/me", operation_id="get_my_company")

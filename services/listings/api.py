@@ -28,8 +28,10 @@ from shared.events import (
     ListingWithdrawn,
     QualitySpec,
     Transport,
+    TransportMode,
 )
 from shared.http import Problem, company_of, example_body, principal_of
+from shared.knowledge import use_names
 from shared.resources import RESOURCE_CLASSES
 from shared.units import Quantity, Unit, dimension, to_base
 
@@ -66,8 +68,13 @@ class ListingDraft(BaseModel):
     """An offer (something the company has) or a need (something it wants).
 
     Name the resource with a List of Waste code (`ewc_code`) or a resource class
-    (`resource_class`: heat, steam, cold, process_water, treated_wastewater, co2,
-    by_product, capacity). A negative price is a gate fee the supplier pays.
+    (`resource_class`: heat, steam, cold, process_water, treated_wastewater, seawater, co2,
+    fuel_gas, hydrogen, solid_biofuel, liquid_biofuel, animal_feed, fertiliser, food_residue,
+    fermentation_residue, fibre, gypsum, ash, slag, aggregate, solvent, acid, alkali,
+    sulphur, capacity). A need may also accept other resources (`accepts`) or name a use
+    (`use`: `biogas_feedstock`, `boiler_fuel`, `cement_raw_material`, `animal_feed`,
+    `fertiliser`, `aggregate`, ...), and then needs no resource of its own. A negative price
+    is a gate fee the supplier pays.
     """
 
     model_config = ConfigDict(
@@ -100,6 +107,29 @@ class ListingDraft(BaseModel):
     hazardous: bool = Field(
         default=False, description="Must be true for a hazardous List of Waste code."
     )
+    accepts: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="A need's other acceptable resources: List of Waste codes or "
+        "`class:<name>`; any of them serves it.",
+    )
+    use: str | None = Field(
+        default=None,
+        description="What a need is for; every resource the knowledge base allows for the "
+        "use serves it (`GET /uses` lists them).",
+    )
+    transport_mode: TransportMode | None = Field(
+        default=None,
+        description="`road`, `pipe`, `ship` or `rail`. Default: pipe for heat, steam, cold, "
+        "water and gases, road for the rest.",
+    )
+    max_distance_km: float | None = Field(
+        default=None,
+        gt=0,
+        le=20000,
+        description="Farthest you will trade. Default: 100 km by road, 20 km by pipe, 300 km "
+        "by rail, 1000 km by ship.",
+    )
     internal_note: str = Field(default="", max_length=2000, description="Seen only by you.")
     publish: bool = Field(default=True, description="False keeps it as a draft.")
 
@@ -107,6 +137,16 @@ class ListingDraft(BaseModel):
     @classmethod
     def _known_code(cls, value: str | None) -> str | None:
         return None if value is None else domain.waste_code(value).code
+
+    @field_validator("accepts")
+    @classmethod
+    def _accepted(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(domain.accepted_resource(v) for v in values))
+
+    @field_validator("use")
+    @classmethod
+    def _use(cls, value: str | None) -> str | None:
+        return None if value is None else domain.use_name(value)
 
     @field_validator("quantity")
     @classmethod
@@ -120,7 +160,10 @@ class ListingDraft(BaseModel):
             self.resource_class,
             self.unit,
             self.hazardous,
-            [q.property for q in self.quality],
+            [q.model_dump() for q in self.quality],
+            self.kind,
+            self.use,
+            tuple(self.accepts),
         )
         domain.check_window(self.available_from or date.today(), self.available_until)
         return self
@@ -140,6 +183,16 @@ class ListingChange(BaseModel):
     transport: Transport | None = None
     price_per_unit_ore: int | None = Field(default=None, ge=-MAX_PRICE_ORE, le=MAX_PRICE_ORE)
     internal_note: str | None = Field(default=None, max_length=2000)
+    transport_mode: TransportMode | None = None
+    max_distance_km: float | None = Field(default=None, gt=0, le=20000)
+    accepts: list[str] | None = Field(default=None, max_length=50, description="Needs only.")
+
+    @field_validator("accepts")
+    @classmethod
+    def _accepted(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        return list(dict.fromkeys(domain.accepted_resource(v) for v in values))
 
     @field_validator("quantity")
     @classmethod
@@ -168,6 +221,10 @@ class Listing(BaseModel):
     transport: str
     price_per_unit_ore: int | None
     gate_fee: bool = Field(description="True when the supplier pays (negative price).")
+    accepts: list[str] = Field(default=[], description="A need's other acceptable resources.")
+    use: str | None = Field(default=None, description="What a need is for.")
+    transport_mode: str | None = Field(default=None, description="As given; None: the usual.")
+    max_distance_km: float | None = Field(default=None, description="As given; None: default.")
     internal_note: str | None = Field(description="Only for the listing's own company.")
     status: str
     created_at: datetime
@@ -179,11 +236,12 @@ class Listing(BaseModel):
         location = None
         if row.plot is not None or row.latitude is not None:
             location = Location(plot=row.plot, latitude=row.latitude, longitude=row.longitude)
-        label = (
-            domain.waste_code(row.ewc_code).description
-            if row.ewc_code
-            else RESOURCE_CLASSES[row.resource_class or ""].label
-        )
+        if row.ewc_code:
+            label = domain.waste_code(row.ewc_code).description
+        elif row.resource_class:
+            label = RESOURCE_CLASSES[row.resource_class].label
+        else:
+            label = use_names()[row.use or ""].label if row.use in use_names() else ""
         return cls(
             id=row.id,
             company_id=row.company_id,
@@ -205,6 +263,10 @@ class Listing(BaseModel):
             transport=row.transport,
             price_per_unit_ore=row.price_per_unit_ore,
             gate_fee=(row.price_per_unit_ore or 0) < 0,
+            accepts=row.accepts,
+            use=row.use,
+            transport_mode=row.transport_mode,
+            max_distance_km=row.max_distance_km,
             internal_note=row.internal_note if row.company_id == viewer else None,
             status=row.status,
             created_at=row.created_at,
@@ -240,6 +302,10 @@ def facts(row: storage.ListingRow) -> dict[str, Any]:
         "longitude": row.longitude,
         "transport": row.transport,
         "price_per_unit_ore": row.price_per_unit_ore,
+        "accepts": tuple(row.accepts),
+        "use": row.use,
+        "transport_mode": row.transport_mode,
+        "max_distance_km": row.max_distance_km,
     }
 
 
@@ -341,6 +407,10 @@ class ListingController(Controller):
                 "longitude": location.longitude if location else company.longitude,
                 "transport": data.transport,
                 "price_per_unit_ore": data.price_per_unit_ore,
+                "accepts": data.accepts,
+                "use": data.use,
+                "transport_mode": data.transport_mode,
+                "max_distance_km": data.max_distance_km,
                 "internal_note": data.internal_note,
                 "status": "open" if data.publish else "draft",
             }
@@ -476,9 +546,14 @@ class ListingController(Controller):
             if "quality" in changes:
                 changes["quality"] = [q.model_dump() for q in data.quality or []]
                 if row.resource_class:
-                    domain.check_required_quality(
-                        row.resource_class, [q["property"] for q in changes["quality"]]
-                    )
+                    try:
+                        domain.check_required_quality(row.resource_class, changes["quality"])
+                    except ValueError as exc:
+                        raise _query_error("quality", str(exc)) from None
+            if "accepts" in changes:
+                if row.kind != "need":
+                    raise _query_error("accepts", "only a need accepts other resources")
+                changes["accepts"] = changes["accepts"] or []
             try:
                 domain.check_window(
                     changes.get("available_from", row.available_from),
@@ -536,6 +611,11 @@ class ListingController(Controller):
                 raise Problem(
                     409, "Conflict", f"only a draft can be published; this is {row.status}"
                 )
+            if row.resource_class:
+                try:
+                    domain.check_required_quality(row.resource_class, row.quality)
+                except ValueError as exc:
+                    raise _query_error("quality", str(exc)) from None
             opened = await storage.update_listing(
                 conn, listing_id, {"status": "open", "published_at": datetime.now(UTC)}
             )

@@ -19,6 +19,7 @@ from services.listings.accounts import (
 from services.listings.api import ListingController
 from services.listings.expiry import announce_periodically
 from services.listings.partners import PartnerCredentialController
+from services.listings.uncovering import ParkController, ResourceController, SuggestionController
 from shared.auth import load_private_key
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PartnerKeyController,
             PartnerCredentialController,
             ListingController,
+            ResourceController,
+            SuggestionController,
+            ParkController,
         ],
         register_consumers=handlers.register,
         background=(announce_periodically, announce_companies),

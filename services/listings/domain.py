@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import kontonr, orgnr
 
 from shared.ewc import WasteCode, lookup
-from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES
+from shared.knowledge import nace, use_names
+from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES, open_classes
 
 ListingKind = Literal["offer", "need"]
 ListingStatus = Literal["draft", "open", "reserved", "closed", "withdrawn"]
@@ -62,11 +63,17 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def nace_code(text: str) -> str:
-    """A NACE Rev. 2 code in its usual form (``16``, ``16.1``, ``16.10``); format only."""
+    """A code of the NACE list the exchange ships (``16``, ``16.1``, ``16.11``, or a
+    Norwegian five-digit subclass ``16.110``): checked against the list, not the format."""
     code = text.strip()
-    if not _NACE.match(code):
+    if not _NACE.match(code) and not re.fullmatch(r"\d{2}\.\d{3}", code):
         raise ValueError(
-            f"{text!r} is not a NACE code (two digits, optionally .d or .dd, e.g. 16.10)"
+            f"{text!r} is not a NACE code (two digits, optionally .d, .dd or .ddd, e.g. 16.11)"
+        )
+    if code not in nace():
+        raise ValueError(
+            f"{code} is not in the NACE list (NACE Rev. 2.1 / SN2025; e.g. 16.11 sawmilling, "
+            "35.30 steam and air conditioning supply)"
         )
     return code
 
@@ -89,13 +96,43 @@ def password(text: str) -> str:
     return text
 
 
-def check_required_quality(resource_class: str, properties: list[str]) -> None:
-    missing = [p for p in RESOURCE_CLASSES[resource_class].required_quality if p not in properties]
+def check_required_quality(resource_class: str, quality: list[dict[str, Any]]) -> None:
+    """A class's required properties are stated, and its own properties in its units."""
+    known = RESOURCE_CLASSES[resource_class]
+    properties = [q["property"] for q in quality]
+    missing = [p for p in known.required_quality if p not in properties]
     if missing:
+        wanted = known.property(missing[0])
+        unit = wanted.unit if wanted else "°C"
         raise ValueError(
             f"a {resource_class} listing must state {', '.join(missing)} in its quality "
-            f'(e.g. {{"property": "{missing[0]}", "unit": "°C", "value": 40}})'
+            f'(e.g. {{"property": "{missing[0]}", "unit": "{unit}", "value": 40}})'
         )
+    for q in quality:
+        defined = known.property(q["property"])
+        if defined is not None and q.get("unit") != defined.unit:
+            raise ValueError(
+                f"{q['property']} of a {resource_class} listing is given in {defined.unit}, "
+                f"not {q.get('unit')}"
+            )
+
+
+def accepted_resource(text: str) -> str:
+    """One of the resources a need accepts: a List of Waste code or ``class:<name>``."""
+    name = text.strip()
+    if name.startswith("class:") or name in RESOURCE_CLASSES:
+        bare = name.removeprefix("class:")
+        if bare not in RESOURCE_CLASSES or RESOURCE_CLASSES[bare].retired:
+            raise ValueError(f"unknown resource class {bare!r}; one of {', '.join(open_classes())}")
+        return f"class:{bare}"
+    return waste_code(name).code
+
+
+def use_name(text: str) -> str:
+    """A use the knowledge base knows (``boiler_fuel``, ``cement_raw_material``, ...)."""
+    if text not in use_names():
+        raise ValueError(f"unknown use {text!r}; one of {', '.join(sorted(use_names()))}")
+    return text
 
 
 def check_resource(
@@ -103,18 +140,39 @@ def check_resource(
     resource_class: str | None,
     unit: str,
     hazardous: bool,
-    quality_properties: list[str],
+    quality: list[dict[str, Any]],
+    kind: str = "offer",
+    use: str | None = None,
+    accepts: tuple[str, ...] = (),
 ) -> None:
-    """A listing names exactly one resource, in a unit that measures it, flagged as it is."""
-    if (ewc_code is None) == (resource_class is None):
-        raise ValueError("give either ewc_code (a List of Waste code) or resource_class")
-    if len(set(quality_properties)) != len(quality_properties):
+    """A listing names exactly one resource (a need may name a use instead), in a unit that
+    measures it, flagged as it is; only a need names a use or other acceptable resources."""
+    properties = [q["property"] for q in quality]
+    if kind != "need" and (use is not None or accepts):
+        raise ValueError("only a need names a use or other resources it accepts")
+    if (ewc_code is None) == (resource_class is None) and not (
+        kind == "need" and use is not None and ewc_code is None and resource_class is None
+    ):
+        raise ValueError(
+            "give either ewc_code (a List of Waste code) or resource_class"
+            + ("; a need may name a use instead" if kind == "need" else "")
+        )
+    if len(set(properties)) != len(properties):
         raise ValueError("each quality property may appear once")
+    if ewc_code is None and resource_class is None:
+        if hazardous:
+            raise ValueError("only List of Waste codes can be hazardous")
+        return
     if resource_class is not None:
         known = RESOURCE_CLASSES.get(resource_class)
-        if known is None:
+        if known is None or known.retired:
             raise ValueError(
-                f"unknown resource_class {resource_class!r}; one of {', '.join(RESOURCE_CLASSES)}"
+                f"unknown resource_class {resource_class!r}; one of {', '.join(open_classes())}"
+                + (
+                    " (by_product is retired: it said nothing of what the thing is)"
+                    if known
+                    else ""
+                )
             )
         if unit not in known.units:
             raise ValueError(
@@ -122,7 +180,7 @@ def check_resource(
             )
         if hazardous:
             raise ValueError("only List of Waste codes can be hazardous")
-        check_required_quality(resource_class, quality_properties)
+        check_required_quality(resource_class, quality)
         return
     entry = waste_code(ewc_code or "")
     if unit not in MATERIAL_UNITS:

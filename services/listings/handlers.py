@@ -25,8 +25,8 @@ from shared.events import (
     Topic,
 )
 from shared.kafka import subscribe
+from shared.resources import convert_listing
 from shared.settings import Settings
-from shared.units import convert
 
 GROUP = "listings"
 
@@ -44,6 +44,13 @@ def shares_of(
         terms.delivery_until if terms else None,
         max(contract.agreed_at.date(), listing.available_from),
     )
+
+
+def in_listing_unit(listing: storage.ListingRow, quantity: Decimal, unit: str) -> Decimal | None:
+    """A contract's quantity in the listing's unit: tonnes of steam agreed in MWh reserve
+    the tonnes that hold that energy (by the listing's stated pressure and temperature)."""
+    resource = listing.ewc_code or f"class:{listing.resource_class}"
+    return convert_listing(resource, listing.quality, quantity, unit, listing.unit)
 
 
 def refusal(
@@ -88,7 +95,7 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
     plans = []
     for listing_id in sorted((contract.offer_id, contract.need_id)):  # one lock order
         listing = await storage.listing_for_update(conn, listing_id)
-        wanted = convert(contract.quantity, contract.unit, listing.unit) if listing else None
+        wanted = in_listing_unit(listing, contract.quantity, contract.unit) if listing else None
         taken = await storage.reserved_by_period(conn, listing_id) if listing else {}
         plans.append(
             (listing_id, listing, wanted, taken, refusal(contract, listing, wanted, taken))
@@ -161,7 +168,7 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
         listing = await storage.listing_for_update(conn, listing_id)
         if listing is None:
             continue
-        wanted = convert(cancelled.undelivered_quantity, cancelled.unit, listing.unit)
+        wanted = in_listing_unit(listing, cancelled.undelivered_quantity, cancelled.unit)
         if wanted is None or wanted <= 0:
             continue
         given = await storage.release_reservation(conn, cancelled.contract_id, listing_id, wanted)

@@ -95,6 +95,10 @@ class ListingRow:
     created_at: datetime
     published_at: datetime | None
     updated_at: datetime
+    accepts: list[str]
+    use: str | None
+    transport_mode: str | None
+    max_distance_km: float | None
 
 
 _LISTING_COLUMNS = ", ".join(ListingRow.__dataclass_fields__)
@@ -315,6 +319,30 @@ async def mark_announced(conn: Connection, company_id: uuid.UUID) -> None:
 
 def _company(row: asyncpg.Record) -> CompanyRow:
     return CompanyRow(**{k: row[k] for k in CompanyRow.__dataclass_fields__})
+
+
+async def all_companies(conn: Connection) -> list[CompanyRow]:
+    rows = await conn.fetch("SELECT * FROM companies ORDER BY name, id")
+    return [_company(r) for r in rows]
+
+
+async def companies_without_listings(conn: Connection) -> list[CompanyRow]:
+    """Companies that have posted no listing in any state."""
+    rows = await conn.fetch(
+        """
+        SELECT c.* FROM companies c
+        WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.company_id = c.id)
+        ORDER BY c.name, c.id
+        """
+    )
+    return [_company(r) for r in rows]
+
+
+async def open_listings(conn: Connection) -> list[ListingRow]:
+    rows = await conn.fetch(
+        f"SELECT {_LISTING_COLUMNS} FROM listings WHERE status = 'open' ORDER BY created_at, id"
+    )
+    return [r for r in (_listing(row) for row in rows) if r]
 
 
 async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from services.matching import storage
 from services.matching.domain import checks
 from shared.db import Pool
-from shared.events import ProposalValue
+from shared.events import ProposalValue, ReasonDetail
 from shared.http import Problem, company_of
 from shared.settings import Settings
 from shared.units import Quantity
@@ -31,6 +31,11 @@ class ProposalView(BaseModel):
     quantity: Quantity
     unit: str
     reasons: list[str]
+    reason_details: list[ReasonDetail] = Field(
+        default=[],
+        description="The same reasons as codes and parameters, in the same order "
+        "(docs/reasons.md).",
+    )
     value: ProposalValue | None
     status: str
     retract_reason: str | None
@@ -73,10 +78,12 @@ class ProposalController(Controller):
 class CheckView(BaseModel):
     rule: str = Field(
         description="`companies`, `resource`, `permit`, `quantity`, `units`, `window`, "
-        "`quality:<property>` or `distance`."
+        "`quality:<property>`, `distance` or `transport`."
     )
     holds: bool
-    detail: str
+    detail: str = Field(description="The reason in English.")
+    code: str = Field(description="The reason's code (docs/reasons.md).")
+    params: dict[str, Any] = Field(description="The reason's parameters.")
 
 
 class Explanation(BaseModel):
@@ -146,7 +153,12 @@ class ExplanationController(Controller):
             offer_id=offer.listing_id,
             need_id=need.listing_id,
             proposed=fits,
-            checks=[CheckView(rule=c.rule, holds=c.holds, detail=c.detail) for c in found],
+            checks=[
+                CheckView(
+                    rule=c.rule, holds=c.holds, detail=c.detail, code=c.code, params=dict(c.params)
+                )
+                for c in found
+            ],
             proposal_id=None if row is None else row["id"],
             proposal_status=None if row is None else row["status"],
             note=note,

@@ -21,6 +21,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         migrations=Path(__file__).parent / "migrations",
         route_handlers=[ProposalController, ExplanationController, OptimisationController],
         register_consumers=handlers.register,
-        background=(handlers.expire_periodically,),
+        background=(handlers.expire_periodically, handlers.rekey_on_start),
     )
     return create_service_app(spec, settings or Settings())

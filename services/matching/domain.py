@@ -1,11 +1,15 @@
 """Which offer and need make a trade, and how much of it; no I/O here.
 
 An offer serves a need when: they come from different companies; the offer's resource is
-the need's or serves it by the knowledge base; the units convert; their availability
-windows overlap; every quality limit of the need holds for the offer's stated value; and
-the two sites lie within ``MAX_DISTANCE_KM`` of each other (when both give coordinates).
-Each proposal says why, with the numbers, and what it is worth: the price gap and its
-surplus, transport, and the CO2e it avoids.
+the need's, one the need accepts, a code of the need's class (or the class of its code), a
+substitute the knowledge base names, or serves the use the need names by the knowledge base
+(and no row forbids that use); the quantities convert (tonnes of steam into MWh through its
+pressure and temperature, biofuel through its calorific value); their availability windows
+overlap; every quality limit of the need holds for the offer's stated value; and the two
+sites lie within the nearer of the two listings' maximum distances (the exchange's default
+for the way it moves, when a listing gives none). Each reason is a code with parameters
+(``shared/reasons.py`` renders it in bokmål and English), and each proposal says what it is
+worth: the price gap and its surplus, transport, and the CO2e it avoids.
 """
 
 from __future__ import annotations
@@ -19,14 +23,22 @@ from decimal import Decimal
 from typing import Any
 
 from shared import knowledge
-from shared.events import ProposalValue
+from shared.events import ProposalValue, ReasonDetail
 from shared.ewc import catalogue
-from shared.units import convert, dimension, format_quantity
+from shared.reasons import render
+from shared.resources import (
+    DEFAULT_MAX_DISTANCE_KM,
+    UNBLENDABLE,
+    TransportMode,
+    convert_listing,
+    default_transport,
+    energy_per_unit,
+)
+from shared.units import convert, dimension
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
-# Until a need can state its own limit: farther than this, transport eats the benefit of
-# most by-products (a sensible default for a park and its surroundings).
-MAX_DISTANCE_KM = 100.0
+# The widest a road listing is looked for without a maximum of its own (kept for callers).
+MAX_DISTANCE_KM = DEFAULT_MAX_DISTANCE_KM["road"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,46 @@ class OpenListing:
     latitude: float | None = None
     longitude: float | None = None
     price_per_unit_ore: int | None = None
+    accepts: tuple[str, ...] = ()
+    use: str | None = None
+    transport_mode: str | None = None
+    max_distance_km: float | None = None
+
+    @property
+    def named(self) -> str | None:
+        """The resource the listing names: a List of Waste code or ``class:<name>``."""
+        if self.ewc_code:
+            return self.ewc_code
+        if self.resource_class:
+            return f"class:{self.resource_class}"
+        return None
 
     @property
     def resource(self) -> str:
-        """What is traded: a List of Waste code, or ``class:<name>`` for heat, water, ..."""
-        return self.ewc_code or f"class:{self.resource_class}"
+        """What is traded, or (for a need naming only a use) ``use:<name>``."""
+        return self.named or f"use:{self.use}"
+
+    @property
+    def mode(self) -> TransportMode:
+        """How it moves: as the listing says, else as its class usually does."""
+        if self.transport_mode in ("road", "pipe", "ship", "rail"):
+            return self.transport_mode  # type: ignore[return-value]
+        return default_transport(self.named or "")
+
+    @property
+    def reach_km(self) -> float:
+        """The farthest the listing's company will trade."""
+        if self.max_distance_km is not None:
+            return self.max_distance_km
+        return DEFAULT_MAX_DISTANCE_KM[self.mode]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """What the matcher's index finds it by; an offer and a need that could match share
+        a key (``knowledge.offer_keys`` and ``knowledge.need_keys``)."""
+        if self.kind == "offer":
+            return knowledge.offer_keys(self.resource)
+        return knowledge.need_keys(self.named, self.use, self.accepts)
 
 
 @dataclass(frozen=True)
@@ -63,6 +110,7 @@ class Proposal:
     value: ProposalValue
     origin: str = "matcher"  # or "optimiser"
     plan_id: uuid.UUID | None = None
+    details: tuple[ReasonDetail, ...] = ()
 
 
 def rank(proposal: Proposal) -> tuple[float, float, float, str]:
@@ -87,31 +135,88 @@ def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
 
 
 def locks_for(listing: OpenListing) -> list[str]:
-    """The resource locks to hold while matching ``listing``, in a deadlock-free order.
-
-    An offer holds its own resource; a need holds every resource it accepts. So an offer
-    and a need that could match always share a lock, and one sees the other committed.
-    """
-    if listing.kind == "offer":
-        return [listing.resource]
-    return sorted(knowledge.accepted_by(listing.resource))
+    """The locks to hold while matching ``listing``, in a deadlock-free order: its index
+    keys. An offer and a need that could match share a key, so one sees the other
+    committed."""
+    return sorted(listing.keys)
 
 
 def candidate_resources(listing: OpenListing) -> list[str]:
-    """Resources of the listings of the other kind that could match this one."""
-    if listing.kind == "offer":
-        return sorted(knowledge.served_by(listing.resource))
-    return sorted(knowledge.accepted_by(listing.resource))
+    """The index keys of the listings of the other kind that could match this one."""
+    return sorted(listing.keys)
 
 
-def _resource_reason(offer: OpenListing, need: OpenListing, use: knowledge.Use) -> str:
-    if offer.resource == need.resource:
-        return (
-            f"same List of Waste code {offer.ewc_code}"
-            if offer.ewc_code
-            else f"same resource class {offer.resource_class}"
+def serving(offer: OpenListing, need: OpenListing) -> knowledge.Link | None:
+    """How the offer's resource serves the need, or None."""
+    return knowledge.link(offer.resource, need.named, need.use, need.accepts)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the match, whether it holds for the pair, and the reason as a code with
+    parameters (``detail`` is its English sentence)."""
+
+    rule: str
+    holds: bool
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> str:
+        return render(self.code, self.params, "en")
+
+    @property
+    def reason(self) -> ReasonDetail:
+        return ReasonDetail(code=self.code, params=dict(self.params))
+
+
+def _resource_check(offer: OpenListing, need: OpenListing) -> Check:
+    link = serving(offer, need)
+    if link is None:
+        rule = knowledge.rule_for(offer.resource, need.use) if need.use else None
+        if rule is not None and not rule.allowed:
+            return Check(
+                "resource",
+                False,
+                "resource.forbidden",
+                {"offer": offer.resource, "use": rule.use, "source": rule.source},
+            )
+        return Check(
+            "resource", False, "resource.none", {"offer": offer.resource, "need": need.resource}
         )
-    return f"{offer.resource} serves a need for {need.resource} as {use.use} ({use.basis})"
+    if link.kind == "same":
+        if offer.ewc_code:
+            return Check("resource", True, "resource.same_code", {"code": offer.ewc_code})
+        return Check("resource", True, "resource.same_class", {"resource": offer.resource})
+    if link.kind == "accepted":
+        return Check("resource", True, "resource.accepted", {"offer": offer.resource})
+    if link.kind == "member":
+        return Check(
+            "resource",
+            True,
+            "resource.member",
+            {"code": offer.resource, "resource_class": need.resource, "basis": link.basis},
+        )
+    params: dict[str, Any] = {
+        "offer": offer.resource,
+        "use": link.use,
+        "permit": link.permit,
+        "treatment": link.treatment,
+    }
+    if link.kind == "substitute":
+        return Check(
+            "resource",
+            True,
+            "resource.substitute",
+            {**params, "need": need.resource, "basis": link.basis},
+        )
+    assert link.rule is not None
+    return Check(
+        "resource",
+        True,
+        "resource.use",
+        {**params, "basis_kind": link.rule.basis, "source": link.rule.source},
+    )
 
 
 def distance_km(a: OpenListing, b: OpenListing) -> float | None:
@@ -128,19 +233,29 @@ def distance_km(a: OpenListing, b: OpenListing) -> float | None:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
+def reach_km(offer: OpenListing, need: OpenListing, cap: float | None = None) -> float:
+    """The farthest the pair may be apart: the nearer of the two listings' maximums (a
+    pipe goes as far as the offer's pipe goes)."""
+    reach = min(offer.reach_km, need.reach_km)
+    return reach if cap is None else min(reach, cap)
+
+
+def mode_of(offer: OpenListing, need: OpenListing) -> TransportMode:
+    """How the pair's resource moves: as the offer moves it."""
+    return offer.mode
+
+
 def windows_overlap(offer: OpenListing, need: OpenListing) -> bool:
     starts = [d for d in (offer.available_from, need.available_from) if d is not None]
     ends = [d for d in (offer.available_until, need.available_until) if d is not None]
     return not starts or not ends or max(starts) <= min(ends)
 
 
-@dataclass(frozen=True)
-class Check:
-    """One rule of the match, whether it holds for the pair, and the numbers."""
-
-    rule: str
-    holds: bool
-    detail: str
+def _stated_bounds(have: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    value = have.get("value")
+    lowest = value if value is not None else have.get("min")
+    highest = value if value is not None else have.get("max")
+    return lowest, highest
 
 
 def _quality_checks(offer: OpenListing, need: OpenListing) -> list[Check]:
@@ -156,53 +271,25 @@ def _quality_checks(offer: OpenListing, need: OpenListing) -> list[Check]:
         if low is None and high is None:
             continue  # a value without limits describes, it does not constrain
         name, unit = limit["property"], limit["unit"]
-        bounds = " and ".join(
-            part
-            for part in (
-                f"at least {low:g}" if low is not None else "",
-                f"at most {high:g}" if high is not None else "",
-            )
-            if part
-        )
         have = stated.get(name)
+        params: dict[str, Any] = {"property": name, "unit": unit, "min": low, "max": high}
         if have is None or have.get("unit") != unit:
-            found.append(
-                Check(
-                    f"quality:{name}",
-                    False,
-                    f"the offer states no {name} in {unit}; the need wants {bounds} {unit}",
-                )
-            )
+            found.append(Check(f"quality:{name}", False, "quality.unstated", params))
             continue
-        lowest = have.get("value") if have.get("value") is not None else have.get("min")
-        highest = have.get("value") if have.get("value") is not None else have.get("max")
+        lowest, highest = _stated_bounds(have)
         holds = not (
             (low is not None and (lowest is None or lowest < low))
             or (high is not None and (highest is None or highest > high))
         )
-        shown = _range(lowest, highest)
-        verb = "meets" if holds else "fails"
         found.append(
             Check(
-                f"quality:{name}", holds, f"{name} {shown} {unit} {verb} the need's {bounds} {unit}"
+                f"quality:{name}",
+                holds,
+                "quality.within_limit" if holds else "quality.outside_limit",
+                {**params, "stated_min": lowest, "stated_max": highest},
             )
         )
     return found
-
-
-def _range(lowest: float | None, highest: float | None) -> str:
-    """What the offer states of a property: a value, a range, or one bound of it."""
-    if lowest is not None and highest is not None:
-        return f"{lowest:g}" if lowest == highest else f"{lowest:g} to {highest:g}"
-    if highest is not None:
-        return f"at most {highest:g}"
-    if lowest is not None:
-        return f"at least {lowest:g}"
-    return "unstated"
-
-
-def _span(listing: OpenListing) -> str:
-    return f"from {listing.available_from or 'now'} to {listing.available_until or 'open end'}"
 
 
 def _permit_check(
@@ -220,91 +307,89 @@ def _permit_check(
     if permits is not None:
         held = entry.code in permits.get(need.company_id, frozenset())
         return Check(
-            "permit",
-            held,
-            f"{entry.display} is hazardous; the receiver "
-            + ("holds the permit to receive it" if held else "holds no permit to receive it"),
+            "permit", held, "permit.held" if held else "permit.missing", {"code": entry.code}
         )
-    if need.resource == offer.resource:
-        return Check(
-            "permit",
-            True,
-            f"{entry.display} is hazardous; the receiver declared the permit to receive it",
-        )
+    if need.named == offer.resource:
+        return Check("permit", True, "permit.declared", {"code": entry.code})
     return Check(
-        "permit",
-        False,
-        f"{entry.display} is hazardous and the need is for {need.resource}: the receiver has "
-        "not declared a permit for it",
+        "permit", False, "permit.not_declared", {"code": entry.code, "need": need.resource}
     )
+
+
+def quantity_of(offer: OpenListing, need_unit: str) -> Decimal | None:
+    """The offer's quantity in the need's unit, through its energy where it must."""
+    return convert_listing(offer.resource, offer.quality, offer.quantity, offer.unit, need_unit)
 
 
 def checks(
     offer: OpenListing,
     need: OpenListing,
-    max_distance_km: float = MAX_DISTANCE_KM,
+    max_distance_km: float | None = None,
     permits: Mapping[uuid.UUID, frozenset[str]] | None = None,
 ) -> list[Check]:
     """Every rule of the match for this offer and need, in the order a person reads them."""
+    different = offer.company_id != need.company_id
     result = [
-        Check(
-            "companies",
-            offer.company_id != need.company_id,
-            "different companies"
-            if offer.company_id != need.company_id
-            else "a company's offer is never proposed to its own need",
-        ),
+        Check("companies", different, "companies.different" if different else "companies.same"),
+        _resource_check(offer, need),
     ]
-    use = knowledge.link(offer.resource, need.resource)
-    result.append(
-        Check(
-            "resource",
-            use is not None,
-            _resource_reason(offer, need, use)
-            if use is not None
-            else f"{offer.resource} does not serve a need for {need.resource} "
-            "(neither the same resource nor a substitute in the knowledge base)",
-        )
-    )
     permit = _permit_check(offer, need, permits)
     if permit is not None:
         result.append(permit)
-    available = convert(offer.quantity, offer.unit, need.unit)
+    available = quantity_of(offer, need.unit)
     if available is None:
-        result.append(Check("units", False, f"{offer.unit} cannot be converted to {need.unit}"))
-    else:
-        quantity = min(available, need.quantity)
         result.append(
             Check(
-                "quantity",
-                True,
-                f"the offer of {format_quantity(offer.quantity, offer.unit)} covers "
-                f"{format_quantity(quantity, need.unit)} of the "
-                f"{format_quantity(need.quantity, need.unit)} needed",
+                "units",
+                False,
+                "units.incompatible",
+                {"offer_unit": offer.unit, "need_unit": need.unit},
             )
         )
+    else:
+        covered = min(available, need.quantity)
+        params: dict[str, Any] = {
+            "offered": float(offer.quantity),
+            "offered_unit": offer.unit,
+            "covered": float(covered),
+            "needed": float(need.quantity),
+            "unit": need.unit,
+        }
+        if convert(offer.quantity, offer.unit, need.unit) is None:
+            how = energy_per_unit(offer.resource, offer.quality, offer.unit)
+            params.update(converted=round(float(available), 3), how=how[1] if how else "")
+            result.append(Check("quantity", True, "quantity.converted", params))
+        else:
+            result.append(Check("quantity", True, "quantity.covers", params))
     overlap = windows_overlap(offer, need)
     result.append(
         Check(
             "window",
             overlap,
-            "the availability windows overlap"
-            if overlap
-            else f"the offer is available {_span(offer)}, the need {_span(need)}: no overlap",
+            "window.overlap" if overlap else "window.apart",
+            {
+                "offer_from": str(offer.available_from or "now"),
+                "offer_until": str(offer.available_until or "open end"),
+                "need_from": str(need.available_from or "now"),
+                "need_until": str(need.available_until or "open end"),
+            },
         )
     )
     result.extend(_quality_checks(offer, need))
     distance = distance_km(offer, need)
     if distance is not None:
-        near = distance <= max_distance_km
+        reach = reach_km(offer, need, max_distance_km)
+        near = distance <= reach
         result.append(
             Check(
                 "distance",
                 near,
-                f"the sites are {distance:.1f} km apart"
-                + ("" if near else f", more than the {max_distance_km:g} km the exchange proposes"),
+                "distance.within" if near else "distance.too_far",
+                {"km": round(distance, 1), "max_km": reach},
             )
         )
+    if mode_of(offer, need) == "pipe":
+        result.append(Check("transport", True, "transport.pipe"))
     return result
 
 
@@ -312,10 +397,16 @@ TRANSPORT_FACTORS = knowledge.TRANSPORT_FACTORS
 
 
 def price_per_need_unit(listing: OpenListing, need_unit: str) -> Decimal | None:
+    """The listing's price per unit of the need (through the energy a carrier holds when
+    the units measure different things)."""
     if listing.price_per_unit_ore is None:
         return None
-    per = convert(Decimal(1), need_unit, listing.unit)  # listing units in one need unit
+    per = convert_listing(listing.resource, listing.quality, Decimal(1), need_unit, listing.unit)
     return None if per is None else Decimal(listing.price_per_unit_ore) * per
+
+
+def transport_factors(mode: str) -> tuple[str, ...]:
+    return knowledge.MODE_FACTORS.get(mode, TRANSPORT_FACTORS)
 
 
 def value_of(
@@ -324,8 +415,9 @@ def value_of(
     quantity: Decimal,
     haulage_ore_per_tkm: int | None = None,
 ) -> ProposalValue:
-    """The price gap and its surplus (split at the middle price), road transport (its cost
-    when the park has set a haulage rate), and the CO2e the trade avoids."""
+    """The price gap and its surplus (split at the middle price), transport (by road, rail
+    or ship its emissions and, when the park has set a haulage rate, its cost; by pipe
+    neither, its pumping energy not estimated), and the CO2e the trade avoids."""
     ask = price_per_need_unit(offer, need.unit)
     bid = price_per_need_unit(need, need.unit)
     gap = surplus = supplier = receiver = None
@@ -337,17 +429,25 @@ def value_of(
         supplier = int((gap / 2 * quantity).to_integral_value())
         receiver = surplus - supplier
     distance = distance_km(offer, need)
+    mode = mode_of(offer, need)
     tkm = kg_co2e = None
     factors: tuple[str, ...] = ()
-    if distance is not None and dimension(need.unit) == "mass":
+    if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
         tonnes = convert(quantity, need.unit, "t")
         assert tonnes is not None
         tkm = float(tonnes) * distance
         table = knowledge.emission_factors()
-        kg_co2e = tkm * float(sum(table[key].value for key in TRANSPORT_FACTORS))
-        factors = TRANSPORT_FACTORS
-    cost = None if tkm is None or haulage_ore_per_tkm is None else round(tkm * haulage_ore_per_tkm)
-    avoided, co2e_factors, basis = co2e_avoided(offer, quantity, need.unit)
+        factors = transport_factors(mode)
+        kg_co2e = tkm * float(sum(table[key].value for key in factors))
+    cost = None
+    if tkm is not None and haulage_ore_per_tkm is not None and mode == "road":
+        cost = round(tkm * haulage_ore_per_tkm)
+    link = serving(offer, need)
+    found = knowledge.avoided(
+        offer.resource, quantity, need.unit, link.use if link else None, offer.quality
+    )
+    if mode == "pipe" and distance is not None:
+        kg_co2e = 0.0  # no road transport; the pumping energy is not estimated
     return ProposalValue(
         price_gap_ore_per_unit=gap,
         offer_price_ore_per_unit=ask,
@@ -361,58 +461,83 @@ def value_of(
         transport_kg_co2e=None if kg_co2e is None else round(kg_co2e, 2),
         transport_cost_ore=cost,
         factors=factors,
-        co2e_avoided_kg=None if avoided is None else round(avoided, 2),
-        co2e_factors=co2e_factors,
-        co2e_basis=basis,
-        co2e_net_kg=None if avoided is None or kg_co2e is None else round(avoided - kg_co2e, 2),
+        co2e_avoided_kg=None if found.kg is None else round(found.kg, 2),
+        co2e_factors=found.factors,
+        co2e_basis=found.basis,
+        co2e_net_kg=None if found.kg is None or kg_co2e is None else round(found.kg - kg_co2e, 2),
+        transport_mode=mode,
+        use=link.use if link else None,
     )
 
 
 def co2e_avoided(
-    offer: OpenListing, quantity: Decimal, unit: str
+    offer: OpenListing, quantity: Decimal, unit: str, need: OpenListing | None = None
 ) -> tuple[float | None, tuple[str, ...], str]:
     """kg CO2e that exchanging ``quantity`` of the offer avoids, the factors, and the basis."""
-    found = knowledge.avoided(offer.resource, quantity, unit)
+    link = serving(offer, need) if need is not None else None
+    found = knowledge.avoided(
+        offer.resource, quantity, unit, link.use if link else None, offer.quality
+    )
     return found.kg, found.factors, found.basis
 
 
-def _value_reason(value: ProposalValue, unit: str) -> str | None:
-    if value.price_gap_ore_per_unit is None or value.surplus_ore is None:
-        return None
-    gap = value.price_gap_ore_per_unit / 100
-    haulage = (
-        f", less {value.transport_cost_ore / 100:.0f} NOK haulage"
-        if value.transport_cost_ore is not None
-        else ""
-    )
-    if gap >= 0:
-        return (
-            f"prices leave {gap:.2f} NOK/{unit} to share: {value.surplus_ore / 100:.0f} NOK in "
-            f"all{haulage}"
-        )
-    return f"prices are {-gap:.2f} NOK/{unit} apart: a deal needs one side to move"
+def _value_reasons(value: ProposalValue, unit: str) -> list[Check]:
+    found = []
+    if value.price_gap_ore_per_unit is not None and value.surplus_ore is not None:
+        gap = float(value.price_gap_ore_per_unit) / 100
+        if gap >= 0:
+            params: dict[str, Any] = {
+                "gap": round(gap, 2),
+                "unit": unit,
+                "total": round(value.surplus_ore / 100),
+            }
+            if value.transport_cost_ore is not None:
+                params["haulage"] = round(value.transport_cost_ore / 100)
+            found.append(Check("value", True, "value.surplus", params))
+        else:
+            found.append(Check("value", True, "value.apart", {"gap": round(-gap, 2), "unit": unit}))
+    if value.co2e_avoided_kg is not None:
+        if value.co2e_avoided_kg == 0 and not value.co2e_factors:
+            replaces = (value.co2e_basis or "").split(":")[0]
+            found.append(Check("co2e", True, "co2e.none", {"replaces": replaces}))
+        else:
+            found.append(
+                Check(
+                    "co2e",
+                    True,
+                    "co2e.avoided",
+                    {
+                        "kg": round(value.co2e_avoided_kg),
+                        "factors": list(value.co2e_factors),
+                        "net_kg": None if value.co2e_net_kg is None else round(value.co2e_net_kg),
+                    },
+                )
+            )
+    return found
 
 
-def _co2e_reason(value: ProposalValue) -> str | None:
-    if value.co2e_avoided_kg is None:
-        return None
-    text = f"avoids about {value.co2e_avoided_kg:,.0f} kg CO2e ({', '.join(value.co2e_factors)})"
-    if value.co2e_net_kg is not None:
-        text += f", {value.co2e_net_kg:,.0f} kg net of road transport"
-    return text
-
-
-def fits(offer: OpenListing, need: OpenListing, max_distance_km: float = MAX_DISTANCE_KM) -> bool:
-    """The verdict of ``checks`` (every rule holds) without writing its reasons: the
-    matcher's hot path. A property test holds the two to the same answer."""
-    if offer.company_id == need.company_id or knowledge.link(offer.resource, need.resource) is None:
+def fits(
+    offer: OpenListing,
+    need: OpenListing,
+    max_distance_km: float | None = None,
+    permits: Mapping[uuid.UUID, frozenset[str]] | None = None,
+    quality: bool = True,
+) -> bool:
+    """The verdict of ``checks`` (every rule holds; with ``quality`` false, every rule but
+    the quality limits) without writing its reasons: the matcher's and the optimiser's hot
+    path. A property test holds the two to the same answer."""
+    if offer.company_id == need.company_id or serving(offer, need) is None:
         return False
     entry = catalogue().get(offer.ewc_code or "")
-    if entry is not None and entry.hazardous and need.resource != offer.resource:
+    if entry is not None and entry.hazardous:
+        if permits is not None:
+            if entry.code not in permits.get(need.company_id, frozenset()):
+                return False
+        elif need.named != offer.resource:
+            return False
+    if quantity_of(offer, need.unit) is None or not windows_overlap(offer, need):
         return False
-    if convert(offer.quantity, offer.unit, need.unit) is None or not windows_overlap(offer, need):
-        return False
-    if need.quality:
+    if quality and need.quality:
         stated = {q["property"]: q for q in offer.quality}
         for limit in need.quality:
             low, high = limit.get("min"), limit.get("max")
@@ -421,15 +546,13 @@ def fits(offer: OpenListing, need: OpenListing, max_distance_km: float = MAX_DIS
             have = stated.get(limit["property"])
             if have is None or have.get("unit") != limit["unit"]:
                 return False
-            value = have.get("value")
-            lowest = value if value is not None else have.get("min")
-            highest = value if value is not None else have.get("max")
+            lowest, highest = _stated_bounds(have)
             if low is not None and (lowest is None or lowest < low):
                 return False
             if high is not None and (highest is None or highest > high):
                 return False
     distance = distance_km(offer, need)
-    return distance is None or distance <= max_distance_km
+    return distance is None or distance <= reach_km(offer, need, max_distance_km)
 
 
 def _sides(a: OpenListing, b: OpenListing) -> tuple[OpenListing, OpenListing]:
@@ -437,7 +560,7 @@ def _sides(a: OpenListing, b: OpenListing) -> tuple[OpenListing, OpenListing]:
 
 
 def _quantity(offer: OpenListing, need: OpenListing) -> Decimal:
-    available = convert(offer.quantity, offer.unit, need.unit)
+    available = quantity_of(offer, need.unit)
     assert available is not None
     return min(available, need.quantity)
 
@@ -455,20 +578,25 @@ def propose(
     return _proposal(offer, need, quantity, value_of(offer, need, quantity, haulage_ore_per_tkm))
 
 
+def _said(found: list[Check]) -> tuple[tuple[str, ...], tuple[ReasonDetail, ...]]:
+    return tuple(c.detail for c in found), tuple(c.reason for c in found)
+
+
 def _proposal(
     offer: OpenListing, need: OpenListing, quantity: Decimal, value: ProposalValue
 ) -> Proposal:
-    found = checks(offer, need)
-    reasons = [c.detail for c in found if c.rule not in ("companies", "window")]
-    reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
+    found = [c for c in checks(offer, need) if c.rule not in ("companies", "window")]
+    found.extend(_value_reasons(value, need.unit))
+    reasons, details = _said(found)
     return Proposal(
         proposal_id=proposal_id(offer.listing_id, need.listing_id),
         offer=offer,
         need=need,
         quantity=quantity,
         unit=need.unit,
-        reasons=tuple(reasons),
+        reasons=reasons,
         value=value,
+        details=details,
     )
 
 
@@ -505,19 +633,26 @@ def planned(
     """A proposal from an accepted park-wide plan: the plan's quantity, the pairwise rules
     that hold, and how the blend keeps the need's quality limits."""
     found = checks(offer, need)
-    reasons = [
-        c.detail for c in found if c.rule not in ("companies", "window", "quantity") and c.holds
+    said = [
+        Check(
+            "plan",
+            True,
+            "plan.part",
+            {
+                "plan": str(plan_id),
+                "planned": float(quantity),
+                "needed": float(need.quantity),
+                "unit": need.unit,
+                "others": sources - 1,
+            },
+        )
     ]
-    reasons.insert(
-        0,
-        f"part of the park-wide plan {plan_id}: {format_quantity(quantity, need.unit)} of the "
-        f"{format_quantity(need.quantity, need.unit)} needed"
-        + (f", with {sources - 1} other supplies" if sources > 1 else ""),
-    )
+    said.extend(c for c in found if c.rule not in ("companies", "window", "quantity") and c.holds)
     if any(c.rule.startswith("quality:") and not c.holds for c in found):
-        reasons.append("the blend of the plan's supplies keeps the need's quality limits")
+        said.append(Check("plan", True, "plan.blend"))
     value = value_of(offer, need, quantity)
-    reasons.extend(r for r in (_value_reason(value, need.unit), _co2e_reason(value)) if r)
+    said.extend(_value_reasons(value, need.unit))
+    reasons, details = _said(said)
     return Proposal(
         proposal_id=uuid.uuid5(
             PROPOSAL_NAMESPACE, f"{offer.listing_id}/{need.listing_id}/{plan_id}"
@@ -526,8 +661,19 @@ def planned(
         need=need,
         quantity=quantity,
         unit=need.unit,
-        reasons=tuple(reasons),
+        reasons=reasons,
         value=value,
         origin="optimiser",
         plan_id=plan_id,
+        details=details,
+    )
+
+
+def unblendable_limits_hold(offer: OpenListing, need: OpenListing) -> bool:
+    """Whether every limit the need sets on a property that never blends (temperature,
+    pressure) holds for this offer on its own."""
+    return all(
+        c.holds
+        for c in _quality_checks(offer, need)
+        if c.rule.removeprefix("quality:") in UNBLENDABLE
     )

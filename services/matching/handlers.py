@@ -13,13 +13,13 @@ from faststream.kafka import KafkaBroker
 
 from services.matching import storage
 from services.matching.domain import (
-    MAX_DISTANCE_KM,
     OpenListing,
     Proposal,
     best_proposals,
     candidate_resources,
     locks_for,
 )
+from shared import knowledge
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -29,12 +29,14 @@ from shared.events import (
     ListingUpdated,
     ListingWithdrawn,
     Payload,
+    ReasonDetail,
     Topic,
     TradeProposed,
     TradeRetracted,
 )
 from shared.kafka import subscribe
 from shared.outbox import enqueue
+from shared.reasons import render
 from shared.settings import Settings
 
 SOURCE = "/services/matching"
@@ -51,18 +53,22 @@ async def announce(conn: Connection, event: Payload, subject: uuid.UUID, cause: 
 
 
 async def retract_one(
-    conn: Connection, row: dict[str, Any], reason: str, correlation_id: str | uuid.UUID | None
+    conn: Connection,
+    row: dict[str, Any],
+    reason: ReasonDetail,
+    correlation_id: str | uuid.UUID | None,
 ) -> bool:
     """Retract one open proposal and say so; False if it was no longer open."""
-    retracted_at = await storage.retract(conn, row["id"], reason)
+    text = render(reason.code, reason.params, "en")
+    retracted_at = await storage.retract(conn, row["id"], text)
     if retracted_at is None:
         return False
-    row = {**row, "retract_reason": reason, "retracted_at": retracted_at}
+    row = {**row, "retract_reason": text, "retracted_at": retracted_at}
     await enqueue(
         conn,
         Topic.PROPOSALS,
         Envelope.wrap(
-            retraction(row),
+            retraction(row, reason),
             source=SOURCE,
             subject=row["id"],
             correlation_id=correlation_id,
@@ -72,14 +78,14 @@ async def retract_one(
 
 
 async def retract_all(
-    conn: Connection, listing_id: uuid.UUID, reason: str, cause: Envelope
+    conn: Connection, listing_id: uuid.UUID, reason: ReasonDetail, cause: Envelope
 ) -> None:
     """Retract every open proposal of the listing and say so."""
     for row in await storage.open_proposals_of(conn, listing_id):
         await retract_one(conn, row, reason, cause.correlationid)
 
 
-def retraction(row: dict[str, Any]) -> TradeRetracted:
+def retraction(row: dict[str, Any], reason: ReasonDetail | None = None) -> TradeRetracted:
     return TradeRetracted(
         proposal_id=row["id"],
         offer_id=row["offer_id"],
@@ -88,6 +94,7 @@ def retraction(row: dict[str, Any]) -> TradeRetracted:
         receiver_company_id=row["receiver_company_id"],
         title=row["offer_title"] or "a proposed trade",
         reason=row["retract_reason"],
+        reason_detail=reason,
         retracted_at=row["retracted_at"],
     )
 
@@ -100,9 +107,44 @@ async def expire_proposals(pool: Pool, settings: Settings) -> int:
             await enqueue(
                 conn,
                 Topic.PROPOSALS,
-                Envelope.wrap(retraction(row), source=SOURCE, subject=row["id"]),
+                Envelope.wrap(retraction(row, expiry(settings)), source=SOURCE, subject=row["id"]),
             )
     return len(rows)
+
+
+def expiry(settings: Settings) -> ReasonDetail:
+    return ReasonDetail(
+        code="retract.expired", params={"days": round(settings.proposal_expiry_hours / 24, 2)}
+    )
+
+
+async def rekey(pool: Pool, batch: int = 500) -> int:
+    """Re-key the index rows built from another knowledge base; how many."""
+    version = knowledge.version()
+    done = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            stale = await storage.stale_keys(conn, version, batch)
+            for listing in stale:
+                await storage.set_keys(conn, listing, sorted(listing.keys), version)
+        done += len(stale)
+        if len(stale) < batch:
+            return done
+
+
+async def rekey_on_start(pool: Pool, settings: Settings) -> None:
+    """Once at start: a matcher with a new knowledge base re-keys the index it inherits, so
+    listings indexed before are found by the new rules. Idle afterwards."""
+    while True:
+        try:
+            found = await rekey(pool)
+            if found:
+                log.info("re-keyed the index for the knowledge base", listings=found)
+            break
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("re-keying the index failed, will retry", error=repr(exc))
+            await asyncio.sleep(5)
+    await asyncio.Event().wait()
 
 
 async def expire_periodically(pool: Pool, settings: Settings) -> None:
@@ -128,9 +170,9 @@ async def match_listing(
     each new proposal; for a change, retract its proposals that no longer make the cut.
     Returns the proposals that stand for it, best first."""
     await storage.lock_resources(conn, locks_for(listing))
-    await storage.index_listing(conn, listing)
+    await storage.index_listing(conn, listing, knowledge.version())
     candidates = await storage.counterparts(
-        conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+        conn, listing, candidate_resources(listing), listing.reach_km
     )
     fits, best = best_proposals(
         listing, candidates, settings.max_proposals_per_listing, settings.haulage_ore_per_tkm
@@ -139,17 +181,18 @@ async def match_listing(
         if await storage.insert_proposal(conn, proposal):
             await announce(conn, proposed(proposal), proposal.proposal_id, cause)
     if changed is not None:
-        what = f"after a change to {', '.join(changed) or 'the listing'} of {listing.title!r}"
+        params = {"title": listing.title, "changed": list(changed)}
         standing = {p.proposal_id for p in best}
         for row in await storage.open_proposals_of(conn, listing.listing_id):
             if row["id"] in standing:
                 continue
             if row["origin"] == "optimiser":
-                reason = f"{what}, the park-wide plan no longer holds as it was computed"
+                code = "retract.plan_changed"
             elif row["id"] in fits:
-                reason = f"{what}, better counterparts rank above this one"
+                code = "retract.outranked"
             else:
-                reason = f"{what}, the trade no longer fits"
+                code = "retract.no_fit"
+            reason = ReasonDetail(code=code, params=params)
             await retract_one(conn, row, reason, cause.correlationid)
     return best
 
@@ -167,6 +210,7 @@ def proposed(proposal: Proposal) -> TradeProposed:
         quantity=proposal.quantity,
         unit=proposal.unit,
         reasons=proposal.reasons,
+        reason_details=proposal.details,
         value=proposal.value,
         origin=proposal.origin,
         plan_id=proposal.plan_id,
@@ -191,6 +235,10 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             latitude=payload.latitude,
             longitude=payload.longitude,
             price_per_unit_ore=payload.price_per_unit_ore,
+            accepts=payload.accepts,
+            use=payload.use,
+            transport_mode=payload.transport_mode,
+            max_distance_km=payload.max_distance_km,
         )
 
         async def effect(conn: Connection) -> None:
@@ -203,10 +251,10 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         assert isinstance(payload, ListingWithdrawn | ListingReserved)
         if isinstance(payload, ListingReserved) and payload.remaining_quantity > 0:
             return  # still open with what remains; listing.updated carries the new amount
-        reason = (
-            "the listing was withdrawn"
+        reason = ReasonDetail(
+            code="retract.withdrawn"
             if isinstance(payload, ListingWithdrawn)
-            else "the listing's whole quantity is reserved by a contract"
+            else "retract.reserved"
         )
 
         async def effect(conn: Connection) -> None:

@@ -21,7 +21,7 @@ from services.matching.handlers import SOURCE, proposed, retract_one
 from services.matching.optimiser import optimise
 from services.matching.park import GoalSpec, PlanReport
 from shared.db import Pool
-from shared.events import Envelope, Topic
+from shared.events import Envelope, ReasonDetail, Topic
 from shared.http import Problem, example_body, principal_of
 from shared.outbox import enqueue
 
@@ -224,7 +224,7 @@ class OptimisationController(Controller):
                 )
                 proposed_count += 1
             for old in await storage.open_plan_proposals(conn, plan_id):
-                reason = f"superseded by the park-wide plan {plan_id}"
+                reason = ReasonDetail(code="retract.superseded", params={"plan": str(plan_id)})
                 if await retract_one(conn, old, reason, plan_id):
                     superseded += 1
             row = await storage.mark_plan_accepted(conn, plan_id, principal.subject_id)

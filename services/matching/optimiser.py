@@ -15,7 +15,9 @@ one binary ``y`` per link that has a fixed cost to open.
 A link is feasible when every pairwise rule of the matcher holds but quality (different
 companies, resource, permit, units, windows, distance) and the offer states every property
 the need limits. Quality is then kept by the blend, flow-weighted, with the offer's worst
-stated value (its max against a max limit, its min against a min limit).
+stated value (its max against a max limit, its min against a min limit), except for
+temperature and pressure: heat is never averaged, so a supply joins a need with a
+temperature limit only when it meets that limit on its own.
 
 ``v_ij`` per unit of the need: ``surplus`` is the need's price minus the offer's (0 when
 either is missing) less transport cost; ``co2e`` is kg CO2e avoided less road-transport
@@ -43,15 +45,17 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from services.matching.domain import (
-    MAX_DISTANCE_KM,
-    TRANSPORT_FACTORS,
     OpenListing,
-    checks,
     co2e_avoided,
     distance_km,
+    fits,
+    mode_of,
     price_per_need_unit,
+    transport_factors,
+    unblendable_limits_hold,
 )
 from shared import knowledge
+from shared.resources import UNBLENDABLE, convert_listing
 from shared.units import convert, dimension
 
 TOLERANCE = 1e-6
@@ -64,7 +68,7 @@ class Goal:
     objective: str = "surplus"  # surplus | co2e | mix
     carbon_price_nok_per_t: float = 0.0
     transport_cost_nok_per_tkm: float | None = None
-    max_distance_km: float = MAX_DISTANCE_KM
+    max_distance_km: float | None = None  # a cap; None: each listing's own reach
     link_fixed_cost_nok: float = 0.0
     time_limit_seconds: float = 60.0
 
@@ -131,10 +135,13 @@ class Plan:
 
 
 def _limits(need: OpenListing) -> list[tuple[str, str, float | None, float | None]]:
+    """The need's limits a blend may meet on average: never heat, pressure or temperature,
+    which each supply must meet on its own (``unblendable_limits_hold``)."""
     return [
         (q["property"], q["unit"], q.get("min"), q.get("max"))
         for q in need.quality
-        if q.get("min") is not None or q.get("max") is not None
+        if (q.get("min") is not None or q.get("max") is not None)
+        and q["property"] not in UNBLENDABLE
     ]
 
 
@@ -155,13 +162,15 @@ def _per_unit(offer: OpenListing, need: OpenListing, goal: Goal) -> tuple[float,
     surplus = 0.0 if ask is None or bid is None else float(bid - ask) / 100
     distance = distance_km(offer, need)
     transport_kg = 0.0
-    if distance is not None and dimension(need.unit) == "mass":
+    mode = mode_of(offer, need)
+    if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
         tonnes = float(convert(Decimal(1), need.unit, "t") or 0)
         table = knowledge.emission_factors()
-        transport_kg = tonnes * distance * float(sum(table[k].value for k in TRANSPORT_FACTORS))
+        factors = transport_factors(mode)
+        transport_kg = tonnes * distance * float(sum(table[k].value for k in factors))
         if goal.transport_cost_nok_per_tkm is not None:
             surplus -= tonnes * distance * goal.transport_cost_nok_per_tkm
-    avoided, _, _ = co2e_avoided(offer, Decimal(1), need.unit)
+    avoided, _, _ = co2e_avoided(offer, Decimal(1), need.unit, need)
     co2e = (avoided or 0.0) - transport_kg
     if goal.objective == "surplus":
         value = surplus
@@ -190,15 +199,19 @@ def links(
     found = []
     for need in needs:
         limits = _limits(need)
-        for resource in sorted(knowledge.accepted_by(need.resource)):
+        accepted = knowledge.accepted_by(need.named, need.use, need.accepts)
+        for resource in sorted(accepted):
             for offer in offers.get(resource, ()):
-                rules = checks(offer, need, goal.max_distance_km, permits)
-                if not all(c.holds for c in rules if not c.rule.startswith("quality:")):
+                if not fits(offer, need, goal.max_distance_km, permits, quality=False):
                     continue
+                if not unblendable_limits_hold(offer, need):
+                    continue  # heat is never averaged: each supply holds the level alone
                 bounds = _stated(offer)
                 if any((name, unit) not in bounds for name, unit, _, _ in limits):
                     continue  # a blend cannot be judged on a property the offer does not state
-                per = convert(Decimal(1), need.unit, offer.unit)
+                per = convert_listing(
+                    offer.resource, offer.quality, Decimal(1), need.unit, offer.unit
+                )
                 assert per is not None  # the units rule held
                 surplus, co2e, value = _per_unit(offer, need, goal)
                 fixed = float(
@@ -215,7 +228,7 @@ def links(
                         coefficient=value,
                         fixed_cost_nok=fixed if goal.objective != "co2e" else 0.0,
                         bounds=bounds,
-                        pairwise_quality=all(c.holds for c in rules),
+                        pairwise_quality=fits(offer, need, goal.max_distance_km, permits),
                         distance_km=distance_km(offer, need),
                     )
                 )

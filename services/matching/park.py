@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.matching.domain import MAX_DISTANCE_KM, OpenListing
 from services.matching.optimiser import Goal, Outcome, Plan, optimise
-from shared.events import QualitySpec
+from shared.events import QualitySpec, TransportMode
 from shared.ewc import UnknownWasteCode, lookup
+from shared.knowledge import use_names
 from shared.resources import RESOURCE_CLASSES
 from shared.units import Unit
 
@@ -48,10 +49,25 @@ class ParkListing(BaseModel):
     id: str = Field(min_length=1, max_length=100, description="Your name for the listing.")
     company: str = Field(description="The `id` of its company.")
     kind: Literal["offer", "need"]
-    resource: str = Field(
+    resource: str | None = Field(
+        default=None,
         description="A List of Waste code (`03 01 05` or `030105`) or `class:<name>` "
-        "(`class:heat`, `class:process_water`, ...).",
+        "(`class:heat`, `class:process_water`, ...); a need may name a `use` instead.",
         examples=["03 01 05", "class:process_water"],
+    )
+    use: str | None = Field(
+        default=None,
+        description="A need's use (`boiler_fuel`, `cement_raw_material`, ...): every resource "
+        "the knowledge base allows for it serves the need.",
+    )
+    accepts: list[str] = Field(
+        default=[], description="A need's other acceptable codes or `class:<name>`."
+    )
+    transport_mode: TransportMode | None = Field(
+        default=None, description="`road`, `pipe`, `ship` or `rail`; default: the class's."
+    )
+    max_distance_km: float | None = Field(
+        default=None, gt=0, description="Farthest it may travel; default: by transport."
     )
     title: str | None = Field(default=None, max_length=200)
     quantity: Decimal = Field(gt=0, description="Supply (offer) or demand (need), in `unit`.")
@@ -73,13 +89,35 @@ class ParkListing(BaseModel):
 
     @field_validator("resource")
     @classmethod
-    def _resource(cls, value: str) -> str:
-        if value.startswith("class:"):
-            if value.removeprefix("class:") not in RESOURCE_CLASSES:
-                known = ", ".join(sorted(RESOURCE_CLASSES))
-                raise ValueError(f"unknown resource class; known: {known}")
-            return value
-        return _waste_code(value)
+    def _resource(cls, value: str | None) -> str | None:
+        return None if value is None else _resource_name(value)
+
+    @field_validator("accepts")
+    @classmethod
+    def _accepts(cls, values: list[str]) -> list[str]:
+        return [_resource_name(v) for v in values]
+
+    @field_validator("use")
+    @classmethod
+    def _use(cls, value: str | None) -> str | None:
+        if value is not None and value not in use_names():
+            raise ValueError(f"unknown use; known: {', '.join(sorted(use_names()))}")
+        return value
+
+    @model_validator(mode="after")
+    def _named(self) -> ParkListing:
+        if self.resource is None and (self.kind == "offer" or self.use is None):
+            raise ValueError("give a resource (or, for a need, a use)")
+        return self
+
+
+def _resource_name(value: str) -> str:
+    if value.startswith("class:"):
+        if value.removeprefix("class:") not in RESOURCE_CLASSES:
+            known = ", ".join(sorted(RESOURCE_CLASSES))
+            raise ValueError(f"unknown resource class; known: {known}")
+        return value
+    return _waste_code(value)
 
 
 class ParkLink(BaseModel):
@@ -110,7 +148,12 @@ class GoalSpec(BaseModel):
         description="Road transport cost per tonne-km of straight-line distance; not counted "
         "when absent (the exchange has no sourced default).",
     )
-    max_distance_km: float = Field(default=MAX_DISTANCE_KM, gt=0)
+    max_distance_km: float | None = Field(
+        default=None,
+        gt=0,
+        description="A cap on every link's distance; none: each listing's own maximum (the "
+        f"default for its transport, {MAX_DISTANCE_KM:g} km by road).",
+    )
     link_fixed_cost_nok: float = Field(
         default=0.0, ge=0, description="Fixed cost of every link not in `links`."
     )
@@ -168,14 +211,17 @@ class Park(GoalSpec):
         found = []
         for item in self.listings:
             site = sites.get(item.company)
-            code = None if item.resource.startswith("class:") else item.resource
+            resource = item.resource or ""
+            code = None if not resource or resource.startswith("class:") else resource
             found.append(
                 OpenListing(
                     listing_id=uuid.uuid5(PARK_NAMESPACE, f"listing/{item.id}"),
                     company_id=self.company_uuid(item.company),
                     kind=item.kind,
                     ewc_code=code,
-                    resource_class=None if code else item.resource.removeprefix("class:"),
+                    resource_class=resource.removeprefix("class:")
+                    if resource and not code
+                    else None,
                     title=item.title or item.id,
                     quantity=item.quantity,
                     unit=item.unit,
@@ -187,6 +233,10 @@ class Park(GoalSpec):
                     price_per_unit_ore=None
                     if item.price_per_unit_nok is None
                     else int((item.price_per_unit_nok * 100).to_integral_value()),
+                    accepts=tuple(item.accepts),
+                    use=item.use,
+                    transport_mode=item.transport_mode,
+                    max_distance_km=item.max_distance_km,
                 )
             )
         return found

@@ -11,13 +11,16 @@ from services.matching.domain import OpenListing, Proposal
 from shared.db import Connection
 
 _COLUMNS = """listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-    available_from, available_until, quality, latitude, longitude, price_per_unit_ore"""
+    available_from, available_until, quality, latitude, longitude, price_per_unit_ore,
+    accepts, use, transport_mode, max_distance_km"""
 _SELECT_OPEN = f"SELECT {_COLUMNS} FROM open_listings"
 
 
 def _open_listing(row: Any) -> OpenListing:
     fields = {name: value for name, value in dict(row).items() if name != "indexed_at"}
-    return OpenListing(**{**fields, "quality": tuple(row["quality"])})
+    return OpenListing(
+        **{**fields, "quality": tuple(row["quality"]), "accepts": tuple(row["accepts"])}
+    )
 
 
 async def lock_resources(conn: Connection, resources: list[str]) -> None:
@@ -33,20 +36,25 @@ async def lock_resources(conn: Connection, resources: list[str]) -> None:
         )
 
 
-async def index_listing(conn: Connection, listing: OpenListing) -> None:
+async def index_listing(conn: Connection, listing: OpenListing, keys_version: str) -> None:
     await conn.execute(
         """
         INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, resource_class,
                                    resource, title, quantity, unit, available_from,
                                    available_until, quality, latitude, longitude,
-                                   price_per_unit_ore)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                   price_per_unit_ore, accepts, use, transport_mode,
+                                   max_distance_km, keys, keys_version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20, $21)
         ON CONFLICT (listing_id) DO UPDATE SET
             title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
             available_from = excluded.available_from,
             available_until = excluded.available_until, quality = excluded.quality,
             latitude = excluded.latitude, longitude = excluded.longitude,
-            price_per_unit_ore = excluded.price_per_unit_ore
+            price_per_unit_ore = excluded.price_per_unit_ore, accepts = excluded.accepts,
+            use = excluded.use, transport_mode = excluded.transport_mode,
+            max_distance_km = excluded.max_distance_km, keys = excluded.keys,
+            keys_version = excluded.keys_version
         """,
         listing.listing_id,
         listing.company_id,
@@ -63,7 +71,55 @@ async def index_listing(conn: Connection, listing: OpenListing) -> None:
         listing.latitude,
         listing.longitude,
         listing.price_per_unit_ore,
+        list(listing.accepts),
+        listing.use,
+        listing.transport_mode,
+        listing.max_distance_km,
+        sorted(listing.keys),
+        keys_version,
     )
+    await _key_rows(conn, listing, sorted(listing.keys))
+
+
+async def _key_rows(conn: Connection, listing: OpenListing, keys: list[str]) -> None:
+    """The listing's rows of the key index: one per key, with its kind, company and site."""
+    await conn.execute("DELETE FROM open_listing_keys WHERE listing_id = $1", listing.listing_id)
+    await conn.execute(
+        """
+        INSERT INTO open_listing_keys (listing_id, key, kind, company_id, latitude, longitude)
+        SELECT $1, key, $3, $4, $5, $6 FROM unnest($2::text[]) AS key
+        """,
+        listing.listing_id,
+        keys,
+        listing.kind,
+        listing.company_id,
+        listing.latitude,
+        listing.longitude,
+    )
+
+
+async def stale_keys(conn: Connection, keys_version: str, limit: int) -> list[OpenListing]:
+    """Open listings whose index keys come from another knowledge base; locked, so that
+    several matchers share the work."""
+    rows = await conn.fetch(
+        f"""{_SELECT_OPEN} WHERE keys_version <> $1 ORDER BY listing_id LIMIT $2
+        FOR UPDATE SKIP LOCKED""",
+        keys_version,
+        limit,
+    )
+    return [_open_listing(r) for r in rows]
+
+
+async def set_keys(
+    conn: Connection, listing: OpenListing, keys: list[str], keys_version: str
+) -> None:
+    await conn.execute(
+        "UPDATE open_listings SET keys = $2, keys_version = $3 WHERE listing_id = $1",
+        listing.listing_id,
+        keys,
+        keys_version,
+    )
+    await _key_rows(conn, listing, keys)
 
 
 async def unindex_listing(conn: Connection, listing_id: uuid.UUID) -> None:
@@ -86,16 +142,18 @@ def bounding_box(latitude: float, longitude: float, km: float) -> tuple[float, f
 
 
 async def counterparts(
-    conn: Connection, listing: OpenListing, resources: list[str], within_km: float
+    conn: Connection, listing: OpenListing, keys: list[str], within_km: float
 ) -> list[OpenListing]:
-    """Open listings of the other kind, of one of ``resources``, from other companies, and
-    (when the listing has a site) without a site or inside the box around it that holds
-    every point within ``within_km``; the exact distance is the matcher's to check."""
-    others = "resource = ANY($1::text[]) AND kind <> $2 AND company_id <> $3"
+    """Open listings of the other kind that share an index key with ``keys``, from other
+    companies, and (when the listing has a site) without a site or inside the box around it
+    that holds every point within ``within_km``; the exact rules are the matcher's."""
+    others = "key = ANY($1::text[]) AND kind <> $2 AND company_id <> $3"
     if listing.latitude is None or listing.longitude is None:
         rows = await conn.fetch(
-            f"{_SELECT_OPEN} WHERE {others} ORDER BY indexed_at, listing_id",
-            resources,
+            f"""{_SELECT_OPEN} WHERE listing_id IN (
+                SELECT listing_id FROM open_listing_keys WHERE {others})
+            ORDER BY indexed_at, listing_id""",
+            keys,
             listing.kind,
             listing.company_id,
         )
@@ -103,16 +161,16 @@ async def counterparts(
     south, north, west, east = bounding_box(listing.latitude, listing.longitude, within_km)
     rows = await conn.fetch(
         f"""
-        SELECT * FROM (
-            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+        {_SELECT_OPEN} WHERE listing_id IN (
+            SELECT listing_id FROM open_listing_keys WHERE {others}
               AND latitude BETWEEN $4 AND $5 AND longitude BETWEEN $6 AND $7
             UNION ALL
-            SELECT {_COLUMNS}, indexed_at FROM open_listings WHERE {others}
+            SELECT listing_id FROM open_listing_keys WHERE {others}
               AND (latitude IS NULL OR longitude IS NULL)
-        ) found
+        )
         ORDER BY indexed_at, listing_id
         """,
-        resources,
+        keys,
         listing.kind,
         listing.company_id,
         south,
@@ -130,11 +188,11 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
                                ewc_code, resource_class, quantity, unit, reasons, value,
-                               origin, plan_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                               origin, plan_id, reason_details)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         ON CONFLICT (id) DO UPDATE SET
             status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons,
-            value = excluded.value,
+            value = excluded.value, reason_details = excluded.reason_details,
             retracted_at = NULL, retract_reason = NULL
         WHERE proposals.status = 'retracted'
         RETURNING true
@@ -152,6 +210,7 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
         proposal.value.model_dump(mode="json"),
         proposal.origin,
         proposal.plan_id,
+        [d.model_dump(mode="json") for d in proposal.details],
     )
     return bool(inserted)
 

@@ -98,8 +98,7 @@ def _other(supplier: uuid.UUID, receiver: uuid.UUID, by: uuid.UUID | None) -> li
 def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
     amount = _amount(p.quantity, p.unit)
     link = f"/negotiations/{p.proposal_id}"
-    said = [in_words(reason) for reason in p.reasons]
-    why = Text("; ".join(r.nb for r in said), "; ".join(r.en for r in said))
+    why = _why(p)
     origin = Text(
         "Fra parkens samlede plan. " if p.origin == "optimiser" else "",
         "From the park-wide plan. " if p.origin == "optimiser" else "",
@@ -131,14 +130,28 @@ def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
     ]
 
 
+def _why(p: TradeProposed) -> Text:
+    """The proposal's reasons in both languages, from their codes; a proposal from before
+    reasons had codes shows its sentences as written, in both."""
+    if not p.reason_details:
+        return Text("; ".join(p.reasons), "; ".join(p.reasons))
+    said = [in_words(d.code, d.params) for d in p.reason_details]
+    return Text("; ".join(r.nb for r in said), "; ".join(r.en for r in said))
+
+
 def _retracted(event_id: uuid.UUID, r: TradeRetracted) -> list[Note]:
+    why = (
+        in_words(r.reason_detail.code, r.reason_detail.params)
+        if r.reason_detail is not None
+        else Text(r.reason, r.reason)
+    )
     return _notes(
         event_id,
         [r.supplier_company_id, r.receiver_company_id],
         Text(f"Forslag trukket tilbake: {r.title}", f"Proposal withdrawn: {r.title}"),
         Text(
-            f"Børsen foreslår ikke lenger denne handelen: {r.reason}.",
-            f"The exchange no longer proposes this trade: {r.reason}.",
+            f"Børsen foreslår ikke lenger denne handelen: {why.nb}.",
+            f"The exchange no longer proposes this trade: {why.en}.",
         ),
         f"/negotiations/{r.proposal_id}",
     )

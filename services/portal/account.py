@@ -230,6 +230,9 @@ class CompanyController(Controller):
             keys = await api.get("listings", "/api-keys")
         except ApiProblem:
             keys = None  # only a company admin sees the keys
+        suggestions: list[dict[str, Any]] = []
+        with contextlib.suppress(ApiProblem):
+            suggestions = await api.get("listings", "/companies/me/suggestions")
         return render(
             request,
             "account/company.html",
@@ -239,6 +242,7 @@ class CompanyController(Controller):
             company=company,
             people=people,
             keys=keys,
+            suggestions=suggestions,
             **extra,
         )
 
@@ -274,6 +278,25 @@ class CompanyController(Controller):
             fields=fields,
             default_field="bank_account",
         )
+
+    @post("/suggestions")
+    async def draft(self, request: Request[Any, Any, Any], api: Api) -> Any:
+        """A suggestion from the company's NACE codes becomes a draft listing in one click;
+        the person lands on its edit page to fill in the quantity and quality."""
+        form = await form_of(request)
+        body = {
+            "kind": form.get("kind", ""),
+            "nace": form.get("nace", ""),
+            "resource": form.get("resource") or None,
+            "use": form.get("use") or None,
+        }
+        try:
+            created = await api.post("listings", "/companies/me/suggestions/draft", body)
+        except ApiProblem as problem:
+            return await self._page(
+                request, api, status_code=problem.status, errors=explain(problem)
+            )
+        return see_other(f"/listings/{created['id']}/edit")
 
     @post("/api-keys")
     async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template:

@@ -30,7 +30,16 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
-from services.portal import account, contracts, dashboard, inbox, listings, partners, trades
+from services.portal import (
+    account,
+    contracts,
+    dashboard,
+    inbox,
+    listings,
+    partners,
+    trades,
+    uncovering,
+)
 from services.portal.client import ApiProblem, Services
 from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
@@ -60,6 +69,7 @@ PAGES: list[ControllerRouterHandler] = [
     inbox.InboxController,
     dashboard.DashboardController,
     partners.PartnersController,
+    uncovering.UncoveringController,
 ]
 
 

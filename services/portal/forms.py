@@ -9,6 +9,7 @@ from typing import Any
 
 from services.portal.i18n import N_, _
 from services.portal.problems import FormErrors
+from shared.resources import TRANSPORT_MODES
 
 Form = Mapping[str, str]
 
@@ -36,6 +37,10 @@ LISTING_FIELDS = {
     "price_per_unit_ore": "price",
     "hazardous": "hazardous",
     "internal_note": "internal_note",
+    "use": "use",
+    "accepts": "use",
+    "transport_mode": "transport_mode",
+    "max_distance_km": "max_distance_km",
 }
 TERMS_FIELDS = {
     "quantity": "quantity",
@@ -152,12 +157,15 @@ def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
         body["kind"] = read.choice("kind", KINDS)
         resource = read.text("resource_class")
         code = read.text("ewc_code")
+        use = read.text("use")
         if resource:
             body["resource_class"] = resource
         elif code:
             body["ewc_code"] = code
-        else:
+        elif not (use and body["kind"] == "need"):
             read.errors["ewc_code"] = _(N_("Choose a waste code or a resource class."))
+        if use:
+            body["use"] = use
         body["unit"] = read.choice("unit", UNITS)
         body["frequency"] = read.choice("frequency", FREQUENCIES, "once")
         body["hazardous"] = read.checkbox("hazardous")
@@ -168,6 +176,12 @@ def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
     if quantity is not None:
         body["quantity"] = str(quantity)
     body["transport"] = read.choice("transport", TRANSPORTS, "either")
+    mode = read.text("transport_mode")
+    if mode or not new:
+        body["transport_mode"] = read.choice("transport_mode", TRANSPORT_MODES) if mode else None
+    reach = read.decimal("max_distance_km", positive=True)
+    if reach is not None or not new:
+        body["max_distance_km"] = None if reach is None else float(reach)
     body["price_per_unit_ore"] = read.price("price", "gate_fee")
     for name in ("available_from", "available_until"):
         value = read.text(name)

@@ -3,7 +3,6 @@ the search-as-you-type picker over the European List of Waste."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -25,8 +24,9 @@ from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
 from services.portal.trades import company_names
-from shared.ewc import WasteCode, catalogue, normalise
-from shared.resources import RESOURCE_CLASSES
+from shared.knowledge import use_names
+from shared.resources import TRANSPORT_MODES, open_classes
+from shared.vocabulary import Hit, find
 
 PICKER_LIMIT = 15
 SEARCH_FILTERS = (
@@ -43,18 +43,11 @@ SEARCH_FILTERS = (
 )
 
 
-def find_waste_codes(query: str, limit: int = PICKER_LIMIT) -> list[WasteCode]:
-    """Entries (not chapter headings) whose code starts with the digits typed, or whose
-    words contain every word typed; codes first."""
-    text = query.strip().lower()
-    if not text:
-        return []
-    entries = [e for e in catalogue().values() if len(e.code) == 6]
-    digits = normalise(text)
-    if digits.isdigit():
-        return [e for e in entries if e.code.startswith(digits)][:limit]
-    words = re.findall(r"\w+", text)
-    return [e for e in entries if all(w in e.description.lower() for w in words)][:limit]
+def find_waste_codes(query: str, limit: int = PICKER_LIMIT) -> list[Hit]:
+    """Codes and resource classes for what was typed: digits of a code, or words in
+    bokmål or English, typos and inflected forms forgiven (``shared.vocabulary``, which the
+    listings API's resource search uses too)."""
+    return find(query, limit)
 
 
 def _form_values(listing: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +60,10 @@ def _form_values(listing: dict[str, Any]) -> dict[str, Any]:
         "available_until": listing.get("available_until") or "",
         "price": str(abs(kroner(price))) if price is not None else "",
         "gate_fee": "1" if price is not None and price < 0 else "",
+        "transport_mode": listing.get("transport_mode") or "",
+        "max_distance_km": ""
+        if listing.get("max_distance_km") is None
+        else str(listing["max_distance_km"]),
     }
     for i, row in enumerate(listing.get("quality") or []):
         for key in ("property", "unit", "min", "max", "value"):
@@ -105,7 +102,9 @@ class ListingsController(Controller):
             units=UNITS,
             frequencies=FREQUENCIES,
             transports=TRANSPORTS,
-            resource_classes=RESOURCE_CLASSES,
+            resource_classes=open_classes(),
+            uses=list(use_names().values()),
+            transport_modes=TRANSPORT_MODES,
             quality_rows=range(QUALITY_ROWS),
         )
 
@@ -222,7 +221,7 @@ class SearchController(Controller):
             page=page,
             kinds=KINDS,
             units=UNITS,
-            resource_classes=RESOURCE_CLASSES,
+            resource_classes=open_classes(),
         )
 
     @get("/waste-codes", name="waste_codes")
@@ -232,5 +231,5 @@ class SearchController(Controller):
         """The picker's choices for what has been typed so far (an htmx fragment)."""
         query = q or ewc_code
         return render(
-            request, "listings/waste_codes.html", codes=find_waste_codes(query), query=query
+            request, "listings/waste_codes.html", hits=find_waste_codes(query), query=query
         )

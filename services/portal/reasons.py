@@ -1,12 +1,16 @@
-"""The matcher's reasons for a proposal, in the language of the page (the sentences and
-their translations are in ``shared.reasons``, which the notifications use too)."""
+"""A proposal's reasons in the language of the page, from their codes and parameters (the
+catalogue is ``shared.reasons``, which the notifications use too)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from services.portal.i18n import current_language
 from shared import reasons
 
 
-def in_words(reason: str) -> str:
-    """The matcher's reason in the current language (as written, if of an unknown kind)."""
-    return reasons.in_words(reason).in_(current_language())
+def in_words(reason: Mapping[str, Any]) -> str:
+    """A reason (``{"code": ..., "params": {...}}``) in the current language."""
+    language: reasons.Language = "nb" if current_language() == "nb" else "en"
+    return reasons.render(str(reason.get("code")), reason.get("params") or {}, language)

@@ -92,8 +92,11 @@ class TradesController(Controller):
     ) -> Template:
         negotiation = await api.get("contracts", f"/negotiations/{negotiation_id}")
         value = None
+        reasons: list[dict[str, Any]] = []
         with contextlib.suppress(ApiProblem):  # not every trade has the matcher's value
-            value = (await api.get("matching", f"/proposals/{negotiation_id}")).get("value")
+            proposal = await api.get("matching", f"/proposals/{negotiation_id}")
+            value = proposal.get("value")
+            reasons = proposal.get("reason_details") or []
         side = my_side(person, negotiation)
         terms = negotiation.get("terms")
         names = await company_names(
@@ -108,6 +111,7 @@ class TradesController(Controller):
             negotiation=negotiation,
             terms=terms,
             value=value,
+            reasons=reasons,
             side=side,
             names=names,
             accepted_by_me=bool(terms and terms.get(f"{side}_accepted_at")),

@@ -37,13 +37,17 @@ async def register(client: httpx.AsyncClient, name: str, language: str) -> dict[
 def steam(kind: str) -> dict[str, Any]:
     # steam is this module's own resource
     temperature = {"value": 180} if kind == "offer" else {"min": 150}
+    pressure = {"value": 6} if kind == "offer" else {"min": 5}
     return {
         "kind": kind,
         "resource_class": "steam",
         "title": "Steam, 6 bar",
         "quantity": "50",
         "unit": "MWh",
-        "quality": [{"property": "temperature_c", "unit": "°C", **temperature}],
+        "quality": [
+            {"property": "temperature_c", "unit": "°C", **temperature},
+            {"property": "pressure_bar", "unit": "bar", **pressure},
+        ],
     }
 
 

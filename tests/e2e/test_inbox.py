@@ -19,10 +19,10 @@ INBOX = "/api/notifications/inbox/"
 
 
 def by_product(kind: str, price_nok: int) -> dict[str, Any]:
-    # a by-product class no other test trades
+    # a resource class no other test trades
     return {
         "kind": kind,
-        "resource_class": "by_product",
+        "resource_class": "liquid_biofuel",
         "title": "Glycerol from biodiesel",
         "quantity": "10",
         "unit": "t",

@@ -104,7 +104,9 @@ async def test_a_park_admin_optimises_compares_and_accepts_a_plan(
     for_board = await eventually(lambda: from_plan(board), timeout=10)
     assert sorted(p["offer_id"] for p in for_board) == sorted([dry, wet])
     wet_row = next(p for p in for_board if p["offer_id"] == wet)
-    assert wet_row["reasons"][0].startswith(f"part of the park-wide plan {plan['id']}")
+    assert wet_row["reasons"][0].startswith("part of the park-wide plan: 10 t of the 20 t")
+    first = wet_row["reason_details"][0]
+    assert first["code"] == "plan.part" and first["params"]["plan"] == plan["id"]
     assert "the blend of the plan's supplies keeps the need's quality limits" in wet_row["reasons"]
     assert [p["offer_id"] for p in await eventually(lambda: from_plan(wet_mill))] == [wet]
 

@@ -38,7 +38,7 @@ API = "/api/contracts"
 def listing(kind: str, title: str, tonnes: int, price_nok: int) -> dict[str, Any]:
     return {
         "kind": kind,
-        "resource_class": "by_product",
+        "resource_class": "gypsum",
         "title": title,
         "quantity": str(tonnes),
         "unit": "t",

@@ -19,15 +19,17 @@ PALLETS = {
     "title": "Broken pallets, dry",
     "quantity": "30",
     "unit": "t",
-    "quality": [{"property": "moisture", "unit": "%", "value": 15}],
+    "quality": [{"property": "moisture_lc", "unit": "%", "value": 15}],
 }
+# The need limits a property of this test's own name, so that only this test's pallets
+# can meet it (in a full run the need found a second counterpart among other tests').
 CHIPS = {
     "kind": "need",
     "ewc_code": "030105",
     "title": "Chips for the lifecycle boiler",
     "quantity": "20",
     "unit": "t",
-    "quality": [{"property": "moisture", "unit": "%", "max": 45}],
+    "quality": [{"property": "moisture_lc", "unit": "%", "max": 45}],
 }
 
 
@@ -63,14 +65,14 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     ).json()["need_id"]
     reasons = (await client.get("/api/matching/proposals/", headers=receiver["headers"])).json()
     assert any("ISO 17225-1" in r for r in reasons[0]["reasons"])
-    assert "moisture 15 % meets the need's at most 45 %" in reasons[0]["reasons"]
+    assert "moisture_lc 15 % meets the need's limit of at most 45 %" in reasons[0]["reasons"]
 
     # The pallets got wet: the moisture limit no longer holds.
     path = f"/api/listings/listings/{offer['id']}"
     wet = await client.patch(
         path,
         headers=supplier["headers"],
-        json={"quality": [{"property": "moisture", "unit": "%", "value": 60}]},
+        json={"quality": [{"property": "moisture_lc", "unit": "%", "value": 60}]},
     )
     assert wet.status_code == 200
 
@@ -96,9 +98,18 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     failing = [c for c in explained.json()["checks"] if not c["holds"]]
     assert failing == [
         {
-            "rule": "quality:moisture",
+            "rule": "quality:moisture_lc",
             "holds": False,
-            "detail": "moisture 60 % fails the need's at most 45 %",
+            "detail": "moisture_lc 60 % fails the need's limit of at most 45 %",
+            "code": "quality.outside_limit",
+            "params": {
+                "property": "moisture_lc",
+                "unit": "%",
+                "min": None,
+                "max": 45.0,
+                "stated_min": 60.0,
+                "stated_max": 60.0,
+            },
         }
     ]
     assert explained.json()["proposal_id"] == proposal_id
@@ -122,7 +133,7 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     await client.patch(
         path,
         headers=supplier["headers"],
-        json={"quality": [{"property": "moisture", "unit": "%", "value": 18}]},
+        json={"quality": [{"property": "moisture_lc", "unit": "%", "value": 18}]},
     )
 
     async def again() -> bool:

@@ -364,6 +364,25 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             # each proposal says why, with its value and the CO2e basis
             proposals = client.get("/api/matching/proposals/", headers=bioenergy).json()
             assert all(p["reasons"] and p["value"]["co2e_basis"] for p in proposals)
+            # the biogas plant and the concrete plant name what their needs are for: their
+            # proposals come through the knowledge base's use rules, each with its source
+            for key, use, source in (
+                ("biogass", "biogas_feedstock", "Waste Treatment"),
+                ("betong", "aggregate", "EN 13242"),
+            ):
+                who = {"Authorization": f"Bearer {keys[key]['api_key']}"}
+                deadline = time.monotonic() + 60
+                rules: list[Any] = []
+                while time.monotonic() < deadline and not rules:
+                    rules = [
+                        d
+                        for p in client.get("/api/matching/proposals/", headers=who).json()
+                        for d in p["reason_details"]
+                        if d["code"] == "resource.use"
+                    ]
+                    time.sleep(0.5)
+                assert rules and all(d["params"]["use"] == use for d in rules), (key, rules)
+                assert all(source in d["params"]["source"] for d in rules), rules
             # the park administrator sees the optimiser's plan beside the pairwise proposals
             assert "The park administrator (dashboard): admin@vikenpark.example" in " ".join(
                 output.split()

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 import services.matching as matching_package
 from services.matching import storage
 from services.matching.domain import (
-    MAX_DISTANCE_KM,
     OpenListing,
     candidate_resources,
     distance_km,
     propose,
 )
+from shared import knowledge
 from shared.db import Pool, create_pool
 from shared.migrations import migrate
 from shared.units import convert
@@ -35,8 +35,11 @@ RESOURCES = [
     ("030101", None),
     ("150103", None),
     ("190813", None),  # hazardous
+    ("100105", None),  # flue-gas gypsum, of the class gypsum
+    (None, "gypsum"),
     (None, "heat"),
 ]
+USES = [None, None, "boiler_fuel", "plasterboard_raw_material"]
 COMPANIES = [uuid.UUID(int=i + 1) for i in range(4)]
 START = date(2027, 1, 1)
 
@@ -54,8 +57,11 @@ async def pool(database_url: str) -> AsyncIterator[Pool]:
 def listings(draw: st.DrawFn) -> OpenListing:
     code, resource_class = draw(st.sampled_from(RESOURCES))
     kind = draw(st.sampled_from(["offer", "need"]))
-    unit = "MWh" if resource_class else draw(st.sampled_from(["t", "kg"]))
-    prop = "temperature_c" if resource_class else "moisture"
+    use = draw(st.sampled_from(USES)) if kind == "need" and resource_class != "heat" else None
+    if use is not None and draw(st.booleans()):
+        code = resource_class = None  # a need that names only its use
+    unit = "MWh" if resource_class == "heat" else draw(st.sampled_from(["t", "kg"]))
+    prop = "temperature_c" if resource_class == "heat" else "moisture"
     quality: tuple[dict[str, Any], ...] = ()
     level = draw(st.integers(0, 90))
     if draw(st.booleans()):
@@ -82,6 +88,9 @@ def listings(draw: st.DrawFn) -> OpenListing:
         latitude=draw(st.floats(59.0, 61.0)) if sited else None,
         longitude=draw(st.floats(8.0, 12.0)) if sited else None,
         price_per_unit_ore=draw(st.one_of(st.none(), st.integers(-20000, 20000))),
+        use=use,
+        accepts=("030101",) if kind == "need" and draw(st.integers(0, 5)) == 0 else (),
+        max_distance_km=draw(st.sampled_from([None, None, 30.0, 170.0])),
     )
 
 
@@ -89,7 +98,7 @@ def holds_independently(offer: OpenListing, need: OpenListing, quantity: Decimal
     assert offer.kind == "offer" and need.kind == "need"
     assert offer.company_id != need.company_id
     distance = distance_km(offer, need)
-    assert distance is None or distance <= MAX_DISTANCE_KM
+    assert distance is None or distance <= min(offer.reach_km, need.reach_km)
     starts = [d for d in (offer.available_from, need.available_from) if d]
     ends = [d for d in (offer.available_until, need.available_until) if d]
     assert not starts or not ends or max(starts) <= min(ends)
@@ -116,10 +125,10 @@ async def test_the_indexed_matcher_finds_what_a_scan_of_every_listing_finds(
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM open_listings")
         for listing in park:
-            await storage.index_listing(conn, listing)
+            await storage.index_listing(conn, listing, knowledge.version())
         for listing in park:
             candidates = await storage.counterparts(
-                conn, listing, candidate_resources(listing), MAX_DISTANCE_KM
+                conn, listing, candidate_resources(listing), listing.reach_km
             )
             indexed = {p.proposal_id: p for c in candidates if (p := propose(listing, c))}
             scanned = {
@@ -130,3 +139,42 @@ async def test_the_indexed_matcher_finds_what_a_scan_of_every_listing_finds(
             assert indexed.keys() == scanned.keys()
             for proposal in indexed.values():
                 holds_independently(proposal.offer, proposal.need, proposal.quantity)
+
+
+async def test_a_new_knowledge_base_re_keys_the_index_it_inherits(pool: Pool) -> None:
+    """Listings indexed under an older knowledge base (or before keys existed) are found
+    by the new rules once the matcher starts: a use need finds an old fly-ash offer."""
+    from services.matching.handlers import rekey
+
+    ash = OpenListing(
+        uuid.uuid4(), COMPANIES[0], "offer", "100102", None, "Fly ash", Decimal(100), "t"
+    )
+    kiln = OpenListing(
+        uuid.uuid4(),
+        COMPANIES[1],
+        "need",
+        None,
+        None,
+        "Kiln",
+        Decimal(50),
+        "t",
+        use="cement_addition",
+    )
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM open_listings")
+        await storage.index_listing(conn, ash, "an older knowledge base")
+        await conn.execute(
+            "UPDATE open_listings SET keys = ARRAY[resource] WHERE listing_id = $1",
+            ash.listing_id,
+        )
+        await conn.execute(
+            "DELETE FROM open_listing_keys WHERE listing_id = $1 AND key <> $2",
+            ash.listing_id,
+            ash.resource,
+        )
+        assert not await storage.counterparts(conn, kiln, candidate_resources(kiln), 100)
+    assert await rekey(pool) == 1
+    async with pool.acquire() as conn:
+        found = await storage.counterparts(conn, kiln, candidate_resources(kiln), 100)
+    assert [c.listing_id for c in found] == [ash.listing_id]
+    assert await rekey(pool) == 0

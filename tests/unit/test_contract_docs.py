@@ -59,6 +59,7 @@ def test_every_request_body_has_examples_that_the_api_accepts() -> None:
             ("listings", "accounts"),
             ("listings", "partners"),
             ("matching", "park"),
+            ("listings", "uncovering"),
             ("contracts", "negotiations"),
             ("contracts", "deliveries"),
             ("notifications", "webhooks"),

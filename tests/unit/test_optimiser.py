@@ -264,3 +264,35 @@ def test_symbiosis_optimize_refuses_a_bad_park_and_writes_nothing(tmp_path: Path
     words = " ".join(result.output.split())
     assert "is not a valid park" in words and "listings.0.company: Field required" in words
     assert not (tmp_path / "bad.plan.json").exists()
+
+
+def heat(
+    name: str, company: str, kind: str, mwh: float, celsius: float, price: float
+) -> dict[str, Any]:
+    limit = {"value": celsius} if kind == "offer" else {"min": celsius}
+    return {
+        "id": name,
+        "company": company,
+        "kind": kind,
+        "resource": "class:heat",
+        "quantity": mwh,
+        "unit": "MWh",
+        "price_per_unit_nok": price,
+        "quality": [{"property": "temperature_c", "unit": "°C", **limit}],
+    }
+
+
+def test_heat_is_never_averaged() -> None:
+    """A need for heat at 100 °C or more is not met by half 350 °C and half 35 °C heat."""
+    park = Park(
+        name="heat",
+        listings=[
+            heat("steam-condensate", "refinery", "offer", 50, 350, 10),
+            heat("data-hall", "datacentre", "offer", 500, 35, 0),
+            heat("dryer", "plasterboard", "need", 100, 100, 200),
+        ],
+    )
+    plan = park.optimise()
+    used = {f.offer.title: f.quantity for f in plan.best.flows}
+    assert used == pytest.approx({"steam-condensate": 50})
+    assert violations(links(park.open_listings(), park.goal()), plan.best) == []

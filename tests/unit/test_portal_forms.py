@@ -110,12 +110,40 @@ def test_relayed_events_are_cut_at_blank_lines() -> None:
 
 
 def test_the_picker_finds_codes_by_digits_or_words() -> None:
-    assert [c.code for c in find_waste_codes("03 01 05")] == ["030105"]
+    assert [c.resource for c in find_waste_codes("03 01 05")] == ["030105"]
     found = find_waste_codes("sawdust")
-    assert "030105" in [c.code for c in found]
-    assert all(len(c.code) == 6 for c in find_waste_codes("03"))
+    assert "030105" in [c.resource for c in found]
+    assert all(len(c.resource) == 6 for c in find_waste_codes("03"))
     assert find_waste_codes("  ") == []
     assert any(c.hazardous for c in find_waste_codes("asbestos"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("gips", "100105"),
+        ("gipsen", "170802"),
+        ("gibs", "100105"),
+        ("slam", "190805"),
+        ("slammet", "020101"),
+        ("aske", "100102"),
+        ("askene", "100101"),
+        ("yeast", "020704"),
+        ("fish", "020202"),
+        ("molasses", "class:food_residue"),
+        ("fertiliser", "class:fertiliser"),
+        ("fertilizer", "class:fertiliser"),
+        ("sagflis", "030105"),
+        ("bark", "030101"),
+        ("fiskeslo", "020202"),
+        ("myse", "020501"),
+        ("gjødsel", "020106"),
+        ("flis", "030105"),
+    ],
+)
+def test_the_picker_knows_everyday_words_in_both_languages(typed: str, expected: str) -> None:
+    """The search found nothing for gips, slam, aske, yeast, fish, molasses or fertiliser."""
+    assert expected in [hit.resource for hit in find_waste_codes(typed)]
 
 
 def test_only_local_paths_are_followed_after_sign_in() -> None:

@@ -3,7 +3,8 @@
 (function () {
   "use strict";
 
-  // Waste-code picker: choosing a result fills the code and the hazardous box.
+  // Waste-code picker: choosing a result fills the code (or the resource class) and the
+  // hazardous box.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button.choice-button");
     if (!button) return;
@@ -11,9 +12,11 @@
     var hazardous = document.getElementById("hazardous");
     var chosen = document.getElementById("ewc-chosen");
     var results = document.getElementById("ewc-results");
+    var resourceClass = document.getElementById("resource_class");
     input.value = button.dataset.code;
+    if (resourceClass) resourceClass.value = button.dataset["class"] || "";
     if (hazardous) hazardous.checked = button.dataset.hazardous === "true";
-    if (chosen) chosen.textContent = button.dataset.code + " " + button.dataset.label;
+    if (chosen) chosen.textContent = (button.dataset.code || "") + " " + button.dataset.label;
     if (results) results.innerHTML = "";
     input.focus();
   });
