@@ -10,6 +10,7 @@ databases hold, per pair: lost is a pair short of one, doubled a pair with more.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -48,14 +49,20 @@ class Tally:
 
 
 def site(index: int) -> tuple[float, float]:
-    """Pair ``index``'s site: a grid of up to 255 points, each hundreds of kilometres from
-    the next (the matcher proposes within 100 km)."""
-    assert index < 255
-    return -60.0 + (index // 15) * 8.0, -168.0 + (index % 15) * 24.0
+    """Site ``index`` of a grid of 16,920 points, each more than 100 km from the next (the
+    farthest the matcher proposes by road)."""
+    assert 0 <= index < 141 * 120
+    return -70.0 + (index // 120) * 1.0, -179.0 + (index % 120) * 3.0
 
 
-def listing(kind: str, index: int, tag: str) -> dict[str, Any]:
-    latitude, longitude = site(index)
+# Each flow of a test session takes sites of its own: a flow's listings left open must
+# never meet another flow's.
+_BLOCKS = itertools.count()
+BLOCK = 400
+
+
+def listing(kind: str, index: int, tag: str, first_site: int = 0) -> dict[str, Any]:
+    latitude, longitude = site(first_site + index)
     return {
         "kind": kind,
         "ewc_code": "030105",
@@ -76,6 +83,7 @@ class Flow:
         self.receiver: dict[str, Any] = {}
         self.pairs: list[Pair] = []
         self.answers: Counter[int] = Counter()  # status codes seen, retries included
+        self.first_site = next(_BLOCKS) * BLOCK
         self.retry_after_missing = 0
 
     async def start(self, people: bool = False) -> None:
@@ -109,7 +117,8 @@ class Flow:
 
     async def post(self, kind: str, index: int) -> str:
         company = self.supplier if kind == "offer" else self.receiver
-        body = listing(kind, index, self.tag)
+        assert index < BLOCK
+        body = listing(kind, index, self.tag, self.first_site)
         # Retried with one Idempotency-Key, as a client does when an answer is lost.
         headers = {**company["headers"], "Idempotency-Key": f"{self.tag}-{kind}-{index}"}
         deadline = time.monotonic() + 120
