@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,9 +180,9 @@ def subscribe(
     topic: str,
     *,
     group_id: str,
-    handlers: dict[str, EventHandler],
+    handlers: Mapping[type[Payload], EventHandler],
 ) -> None:
-    """Consume ``topic`` in ``group_id``: route known event types to their handlers.
+    """Consume ``topic`` in ``group_id``: each event to the handler of its payload class.
 
     Records come in batches (up to ``BATCH_RECORDS``), handled one after the other in
     offset order, each in its handler's own transaction; the batch's offsets are committed
@@ -195,15 +195,16 @@ def subscribe(
     other than an outage is dead-lettered after ``MAX_ATTEMPTS`` tries so the partition
     moves on.
     """
+    by_type = {kind.event_type: handler for kind, handler in handlers.items()}
     attempts: dict[tuple[int, int], int] = {}
-    dead: set[tuple[int, int]] = set()  # dead-lettered already, if the batch comes again
+    dead: set[tuple[int, int, int]] = set()  # dead-lettered already, if the batch comes again
     group_id = settings.kafka_namespace + group_id
     topic = settings.kafka_namespace + topic
-    wanted = {name.encode() for name in handlers}
+    wanted = {name.encode() for name in by_type}
     known = {name.encode() for name in PAYLOAD_TYPES}
 
     async def poison(record: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        position = (record.partition, record.offset)
+        position = (record.partition, record.offset, hash(record.value))
         if position not in dead:
             await dead_letter(broker, record, group_id, reason)
             dead.add(position)
@@ -221,7 +222,7 @@ def subscribe(
             envelope = decode(record.value or b"")
             if envelope.type not in PAYLOAD_TYPES:
                 raise PoisonMessage(f"unknown event type {envelope.type!r}")
-            handler = handlers.get(envelope.type)
+            handler = by_type.get(envelope.type)
             if handler is None:
                 return
             payload = payload_of(envelope)
@@ -248,8 +249,8 @@ def subscribe(
         attempts.pop(position, None)
 
     async def on_batch(message: KafkaMessage) -> None:
-        records = message.raw_message
-        for record in records if isinstance(records, tuple) else (records,):
+        records = message.raw_message  # a tuple of records (a list on the test broker)
+        for record in records if isinstance(records, tuple | list) else (records,):
             await on_record(record)
 
     on_batch.__name__ = f"{group_id}_{topic.replace('.', '_')}"
