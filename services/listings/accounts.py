@@ -39,6 +39,7 @@ from shared.events import (
     PersonChanged,
 )
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
+from shared.refusals import Refusal, field_error
 from shared.revocations import record_revocation
 from shared.settings import Settings
 
@@ -91,9 +92,15 @@ class Location(Model):
     @model_validator(mode="after")
     def _something_given(self) -> Location:
         if (self.latitude is None) != (self.longitude is None):
-            raise ValueError("give both latitude and longitude, or neither")
+            raise Refusal(
+                "location.incomplete",
+                "give both latitude and longitude, or neither",
+                field="latitude" if self.latitude is None else "longitude",
+            )
         if self.plot is None and self.latitude is None:
-            raise ValueError("give a park plot, coordinates, or both")
+            raise Refusal(
+                "location.missing", "give a park plot, coordinates, or both", field="plot"
+            )
         return self
 
 
@@ -354,7 +361,7 @@ def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
                 400,
                 "The request is not valid",
                 f"{name} cannot be empty",
-                errors=[{"field": name, "message": "cannot be null"}],
+                errors=[field_error(name, "value.missing", "cannot be null")],
             )
         columns[name] = value
     if "address" in fields:
@@ -487,7 +494,14 @@ class CompanyController(Controller):
                     HTTP_409_CONFLICT,
                     "Company already registered",
                     f"organisation number {data.org_number} is already registered",
-                    errors=[{"field": "org_number", "message": "already registered"}],
+                    errors=[
+                        field_error(
+                            "org_number",
+                            "company.org_number_taken",
+                            "already registered",
+                            value=data.org_number,
+                        )
+                    ],
                 ) from None
             admin = None
             if data.admin is not None:
@@ -617,7 +631,7 @@ async def _insert_person(
             HTTP_409_CONFLICT,
             "E-mail already in use",
             f"{email} already signs in to the exchange",
-            errors=[{"field": field, "message": "already in use"}],
+            errors=[field_error(field, "person.email_taken", "already in use", email=email)],
         ) from None
     await announce_person(conn, row)
     return row
@@ -797,7 +811,11 @@ class PeopleController(Controller):
                     400,
                     "Invitation not valid",
                     "this invitation is unknown, used or expired; ask your company admin again",
-                    errors=[{"field": "token", "message": "unknown, used or expired"}],
+                    errors=[
+                        field_error(
+                            "token", "person.invitation_invalid", "unknown, used or expired"
+                        )
+                    ],
                 )
             activated = await storage.set_password(conn, person.id, password_hash)
             await announce_person(conn, activated)

@@ -24,7 +24,9 @@ class ApiProblem(Exception):
     status: int
     title: str
     detail: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
@@ -37,16 +39,24 @@ class ApiProblem(Exception):
             body = None
         if not isinstance(body, dict):
             return cls(response.status_code, response.reason_phrase or "Error")
-        errors = [
-            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+        errors: list[dict[str, Any]] = [
+            {
+                "field": str(e.get("field", "")),
+                "message": str(e.get("message", "")),
+                "code": str(e.get("code") or ""),
+                "params": e.get("params") if isinstance(e.get("params"), dict) else {},
+            }
             for e in body.get("errors") or []
             if isinstance(e, dict)
         ]
+        params = body.get("params")
         return cls(
             status=int(body.get("status") or response.status_code),
             title=str(body.get("title") or response.reason_phrase or "Error"),
             detail=str(body.get("detail") or ""),
             errors=errors,
+            code=str(body.get("code") or ""),
+            params=params if isinstance(params, dict) else {},
         )
 
 

@@ -59,7 +59,12 @@ DELIVERY_FIELDS = {
     "weighbridge_ticket": "weighbridge_ticket",
     "measurement": "measurement",
     "carrier": "carrier_org_number",
+    "carrier.name": "carrier_name",
     "declaration": "waste_number",
+    "declaration.waste_number": "waste_number",
+    "declaration.description": "waste_description",
+    "declaration.properties": "properties",
+    "declaration.un_number": "un_number",
 }
 MEASUREMENTS = ("weighbridge", "meter", "volume", "count", "estimate")
 

@@ -23,7 +23,7 @@ from services.portal.i18n import (
     translations,
 )
 from services.portal.reasons import in_words
-from services.portal.vocabulary import word
+from services.portal.vocabulary import per_unit, word
 from shared.ewc import spaced
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -116,7 +116,14 @@ def environment() -> Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        number=number, nok=nok, day=day, moment=moment, ewc=ewc, word=word, reason=in_words
+        number=number,
+        nok=nok,
+        day=day,
+        moment=moment,
+        ewc=ewc,
+        word=word,
+        per=per_unit,
+        reason=in_words,
     )
     env.globals.update(
         language=current_language,
