@@ -37,6 +37,7 @@ from shared.events import (
     CompanyChanged,
     CompanyDetailsChanged,
     PersonChanged,
+    PersonLinkIssued,
 )
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
 from shared.refusals import Refusal, field_error
@@ -172,6 +173,12 @@ class FirstAdmin(Model):
     email: EmailStr
     password: SecretStr = Field(description=f"At least {domain.MIN_PASSWORD_LENGTH} characters.")
     language: Language = "nb"
+    confirm_email: bool = Field(
+        default=False,
+        description="Self-service sign-up: the admin can sign in only once they have "
+        "confirmed the e-mail address with the link the exchange e-mails them "
+        "(`/people/confirm-email`).",
+    )
 
     @field_validator("password")
     @classmethod
@@ -391,7 +398,11 @@ class Person(BaseModel):
     @classmethod
     def of(cls, row: storage.PersonRow) -> Person:
         status: Literal["invited", "active", "disabled"] = (
-            "disabled" if row.disabled_at else "active" if row.password_hash else "invited"
+            "disabled"
+            if row.disabled_at
+            else "active"
+            if row.password_hash and not row.invitation_hash
+            else "invited"
         )
         return cls(
             id=row.id,
@@ -474,6 +485,7 @@ class CompanyController(Controller):
         ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
+        settings: NamedDependency[Settings],
     ) -> RegisteredCompany:
         """Register a company; receive its first API key (shown once) and, if given, its
         first admin, who can then sign in at `/auth/token`."""
@@ -505,6 +517,8 @@ class CompanyController(Controller):
                 ) from None
             admin = None
             if data.admin is not None:
+                token = secrets.token_urlsafe(32) if data.admin.confirm_email else None
+                expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
                 admin = await _insert_person(
                     conn,
                     company_id,
@@ -514,7 +528,11 @@ class CompanyController(Controller):
                     password_hash=password_hash,
                     field="admin.email",
                     language=data.admin.language,
+                    invitation_hash=_digest(token) if token else None,
+                    invitation_expires_at=expires_at if token else None,
                 )
+                if token:
+                    await send_link(conn, admin, row.name, "confirm_email", token, expires_at)
             await storage.insert_api_key(conn, key_id, company_id, "first key")
             await publish_event(conn, request, company_changed(row), company_id)
             await announce_company(conn, row)
@@ -642,6 +660,33 @@ async def announce_person(conn: Connection, row: storage.PersonRow) -> None:
     await publish_event(conn, None, Person.of(row).changed(), row.id)
 
 
+async def send_link(
+    conn: Connection,
+    row: storage.PersonRow,
+    company_name: str,
+    purpose: Literal["confirm_email", "invitation"],
+    token: str,
+    expires_at: datetime,
+) -> None:
+    """Have the notifications service e-mail the person their one-time link."""
+    await publish_event(
+        conn,
+        None,
+        PersonLinkIssued(
+            person_id=row.id,
+            company_id=row.company_id,
+            company_name=company_name,
+            email=row.email,
+            name=row.name,
+            language="en" if row.language == "en" else "nb",
+            purpose=purpose,
+            token=token,
+            expires_at=expires_at,
+        ),
+        row.id,
+    )
+
+
 class SignIn(Model):
     email: EmailStr
     password: SecretStr
@@ -683,20 +728,34 @@ class AuthController(Controller):
         )
         if person is None or not ok or person.disabled_at is not None:
             raise Problem(401, "Unauthorized", "the e-mail or the password is wrong")
-        lifetime = settings.access_token_minutes * 60
-        return AccessToken(
-            access_token=issue_access_token(
-                signing_key,
-                person.id,
-                person.company_id,
-                person.role,  # type: ignore[arg-type]
-                lifetime,
-            ),
-            expires_in=lifetime,
-            person_id=person.id,
-            company_id=person.company_id,
-            role=person.role,
-        )
+        if person.invitation_hash is not None:
+            raise Problem(
+                403,
+                "E-mail not confirmed",
+                "confirm your e-mail address with the link the exchange sent you first",
+                code="person.email_unconfirmed",
+            )
+        return access_token(signing_key, settings, person)
+
+
+def access_token(
+    signing_key: Ed25519PrivateKey, settings: Settings, person: storage.PersonRow
+) -> AccessToken:
+    """A signed-in person's access token."""
+    lifetime = settings.access_token_minutes * 60
+    return AccessToken(
+        access_token=issue_access_token(
+            signing_key,
+            person.id,
+            person.company_id,
+            person.role,  # type: ignore[arg-type]
+            lifetime,
+        ),
+        expires_in=lifetime,
+        person_id=person.id,
+        company_id=person.company_id,
+        role=person.role,
+    )
 
 
 class Invitation(Model):
@@ -717,6 +776,10 @@ class InvitedPerson(BaseModel):
     person: Person
     invitation_token: str = Field(description="Give it to the colleague; shown only once.")
     expires_at: datetime
+
+
+class EmailConfirmation(Model):
+    token: str = Field(min_length=20, max_length=200, description="From the e-mailed link.")
 
 
 class Acceptance(Model):
@@ -764,7 +827,8 @@ class PeopleController(Controller):
         company_id = company_of(request, "company:admin")
         token = secrets.token_urlsafe(32)
         expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
+            company = await _company_or_404(conn, company_id)
             row = await _insert_person(
                 conn,
                 company_id,
@@ -776,7 +840,47 @@ class PeopleController(Controller):
                 invitation_expires_at=expires_at,
                 language=data.language,
             )
+            await send_link(conn, row, company.name, "invitation", token, expires_at)
         return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
+
+    @post(
+        "/confirm-email",
+        opt={PUBLIC: True},
+        status_code=HTTP_200_OK,
+        operation_id="confirm_email",
+        security=[],
+    )
+    async def confirm_email(
+        self,
+        data: Annotated[
+            EmailConfirmation,
+            example_body(("Confirm", {"token": "the token from the e-mailed link"})),
+        ],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+        settings: NamedDependency[Settings],
+    ) -> AccessToken:
+        """Confirm the e-mail address a company signed up with (the token of the link the
+        exchange e-mailed): the admin can sign in from now on, and is signed in."""
+        async with pool.acquire() as conn, conn.transaction():
+            person = await storage.person_by_invitation(conn, _digest(data.token))
+            if (
+                person is None
+                or person.password_hash is None
+                or person.invitation_expires_at is None
+                or person.invitation_expires_at < datetime.now(UTC)
+            ):
+                raise Problem(
+                    400,
+                    "Link not valid",
+                    "this link is unknown, used or expired; sign up again or sign in",
+                    errors=[
+                        field_error("token", "person.link_invalid", "unknown, used or expired")
+                    ],
+                )
+            confirmed = await storage.set_password(conn, person.id, person.password_hash)
+            await announce_person(conn, confirmed)
+        return access_token(signing_key, settings, confirmed)
 
     @post(
         "/accept-invitation",

@@ -43,6 +43,45 @@ def home_of(person: SignedIn) -> str:
     return PARK_ADMIN_HOME if person.is_park_admin else COMPANY_HOME
 
 
+async def start_session(
+    request: Request[Any, Any, Any],
+    services: Services,
+    token: dict[str, Any],
+    email: str,
+    next_path: str,
+) -> Response[Any]:
+    """Keep the person's access token in the session; on to ``next_path`` (or home)."""
+    person = SignedIn(
+        token=token["access_token"],
+        expires_at=time.time() + int(token["expires_in"]),
+        person_id=str(token["person_id"]),
+        company_id=str(token["company_id"]) if token.get("company_id") else None,
+        role=str(token["role"]),
+        email=email,
+    )
+    language = await describe(services.as_person(person.token, current_language()), person)
+    request.set_session({SESSION_KEY: person.model_dump()})
+    response: Response[Any] = see_other(next_path or home_of(person))
+    if language and not request.cookies.get(LANGUAGE_COOKIE):
+        _set_language_cookie(response, language)
+    return response
+
+
+async def describe(api: Api, person: SignedIn) -> str | None:
+    """Fill in the person's name and company (and e-mail); their preferred language."""
+    language = None
+    with contextlib.suppress(ApiProblem):  # a park administrator has no colleagues
+        for colleague in await api.get("listings", "/people"):
+            if str(colleague["id"]) == person.person_id:
+                person.name = colleague["name"]
+                person.email = colleague["email"]
+                language = colleague.get("language")
+    if person.company_id:
+        with contextlib.suppress(ApiProblem):
+            person.company_name = (await api.get("listings", "/companies/me"))["name"]
+    return language
+
+
 class AccountController(Controller):
     """Sign in, sign out and the language: open to everyone."""
 
@@ -80,27 +119,15 @@ class AccountController(Controller):
                 "listings", "/auth/token", {"email": email, "password": password}
             )
         except ApiProblem as problem:
-            if problem.status in (400, 401, 403):
+            if problem.code == "person.email_unconfirmed":
+                unconfirmed = _(N_("Confirm your e-mail address first: open the link we sent you."))
+                errors = FormErrors(unconfirmed, {"email": unconfirmed})
+            elif problem.status in (400, 401, 403):
                 errors = FormErrors(_(_WRONG_PASSWORD), {"password": _(_WRONG_PASSWORD)})
             else:
                 errors = explain(problem)
             return self._again(request, errors, email, next_path)
-        person = SignedIn(
-            token=token["access_token"],
-            expires_at=time.time() + int(token["expires_in"]),
-            person_id=str(token["person_id"]),
-            company_id=str(token["company_id"]) if token.get("company_id") else None,
-            role=str(token["role"]),
-            email=email,
-        )
-        language = await self._describe(
-            services.as_person(person.token, current_language()), person
-        )
-        request.set_session({SESSION_KEY: person.model_dump()})
-        response: Response[Any] = see_other(next_path or home_of(person))
-        if language and not request.cookies.get(LANGUAGE_COOKIE):
-            _set_language_cookie(response, language)
-        return response
+        return await start_session(request, services, token, email, next_path)
 
     @staticmethod
     def _again(
@@ -114,20 +141,6 @@ class AccountController(Controller):
             values={"email": email},
             next=next_path,
         )
-
-    @staticmethod
-    async def _describe(api: Api, person: SignedIn) -> str | None:
-        """Fill in the person's name and company; their preferred language, if any."""
-        language = None
-        with contextlib.suppress(ApiProblem):  # a park administrator has no colleagues
-            for colleague in await api.get("listings", "/people"):
-                if str(colleague["id"]) == person.person_id:
-                    person.name = colleague["name"]
-                    language = colleague.get("language")
-        if person.company_id:
-            with contextlib.suppress(ApiProblem):
-                person.company_name = (await api.get("listings", "/companies/me"))["name"]
-        return language
 
     @get("/join", name="join")
     async def join_form(self, request: Request[Any, Any, Any], token: str = "") -> Template:

@@ -37,6 +37,7 @@ from services.portal import (
     inbox,
     listings,
     partners,
+    signup,
     trades,
     uncovering,
 )
@@ -59,6 +60,8 @@ SESSION_HOURS = 12
 PAGES: list[ControllerRouterHandler] = [
     account.AccountController,
     account.CompanyController,
+    signup.SignUpController,
+    signup.SuggestionsController,
     listings.ListingsController,
     listings.SearchController,
     trades.TradesController,

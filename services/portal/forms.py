@@ -3,6 +3,7 @@ from the plan) into the bodies the services' APIs take; no I/O here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -290,5 +291,42 @@ def delivery_body(form: Form, unit: str, hazardous: bool = False) -> dict[str, A
             ],
             "un_number": read.text("un_number") or None,
         }
+    read.raise_if_any()
+    return body
+
+
+_MISMATCH = N_("The two passwords are not the same.")
+
+
+def signup_body(form: Form) -> dict[str, Any]:
+    """The sign-up form as a company registration with its first admin, who confirms the
+    e-mail address before signing in."""
+    read = _Reader(form)
+    body: dict[str, Any] = {
+        "name": read.text("name", required=True),
+        "org_number": read.text("org_number", required=True).replace(" ", ""),
+        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+    }
+    address = {k: read.text(k) for k in ("street", "postcode", "city")}
+    if any(address.values()):
+        for name, value in address.items():
+            if not value:
+                read.errors[name] = _(_REQUIRED)
+        body["address"] = address
+    location = _location(read)
+    if location:
+        body["location"] = location
+    password = form.get("password") or ""
+    if not password:
+        read.errors["password"] = _(_REQUIRED)
+    elif form.get("again", "") != password:
+        read.errors["again"] = _(_MISMATCH)
+    body["admin"] = {
+        "name": read.text("admin_name", required=True),
+        "email": read.text("email", required=True),
+        "password": password,
+        "language": read.choice("language", ("nb", "en"), "nb"),
+        "confirm_email": True,
+    }
     read.raise_if_any()
     return body

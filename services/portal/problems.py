@@ -95,6 +95,8 @@ FIELD_MESSAGES: dict[str, str] = {
     "person.invitation_invalid": N_(
         "This invitation is unknown, used or expired; ask your administrator again."
     ),
+    "person.link_invalid": N_("This link is unknown, used or expired. Sign in, or sign up again."),
+    "person.email_unconfirmed": N_("Confirm your e-mail address first: open the link we sent you."),
     "location.incomplete": N_("Give both latitude and longitude, or click the map."),
     "location.missing": N_("Give a plot or a place on the map."),
     # listings

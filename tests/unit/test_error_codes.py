@@ -8,7 +8,8 @@ import re
 from services.portal.problems import FIELD_MESSAGES, SUMMARIES
 from tests.support import REPO
 
-CODE = r'"((?:company|person|location|listing|search|negotiation|contract|delivery|declaration|request|value)\.[a-z_]+)"'
+AREAS = "company|person|location|listing|search|negotiation|contract|delivery|declaration|request"
+CODE = rf'"((?:{AREAS}|value)\.[a-z_]+)"'
 MADE = re.compile(rf"(?:Refusal\(\s*|code=|field_error\(\s*[^,()]+,\s*){CODE}")
 SOURCES = [
     *(REPO / "services" / "listings").rglob("*.py"),
