@@ -32,6 +32,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Sen
 
 from services.portal import (
     account,
+    console,
     contracts,
     dashboard,
     inbox,
@@ -73,6 +74,7 @@ PAGES: list[ControllerRouterHandler] = [
     dashboard.DashboardController,
     partners.PartnersController,
     uncovering.UncoveringController,
+    console.ConsoleController,
 ]
 
 

@@ -145,6 +145,20 @@ class Api:
             return None
         return response.json()
 
+    async def peek(self, service: str, path: str) -> tuple[int, Any]:
+        """A GET whose answer is read whatever its status (a health check's 503 says why);
+        ``(503, None)`` when the service cannot be reached."""
+        try:
+            response = await self.services.http.get(
+                self.services.url(service, path), headers=self._headers()
+            )
+        except httpx.TransportError:
+            return UNREACHABLE, None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call("GET", service, path, params=params)
 

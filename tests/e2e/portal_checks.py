@@ -59,17 +59,26 @@ def foreign_phrases(language: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 async def page_text(page: Page) -> str:
-    """What a reader (or a screen reader) gets: the text, and the words in attributes."""
+    """What a reader (or a screen reader) gets: the text, and the words in attributes;
+    leaving out code (topic names, event types) and whatever is marked as in another
+    language (``lang``), as the language switch is."""
     text: str = await page.evaluate(
         """() => {
-          const parts = [document.title, document.body.innerText];
-          for (const el of document.querySelectorAll('[aria-label],[title],[placeholder],[alt]')) {
+          const own = document.documentElement.lang;
+          const body = document.body.cloneNode(true);
+          const skip = 'script,style,template,code,kbd,samp,pre';
+          for (const el of body.querySelectorAll(skip)) el.remove();
+          for (const el of body.querySelectorAll('[lang]')) {
+            if (el.getAttribute('lang') !== own) el.remove();
+          }
+          const parts = [document.title, body.textContent];
+          for (const el of body.querySelectorAll('[aria-label],[title],[placeholder],[alt]')) {
             for (const name of ['aria-label', 'title', 'placeholder', 'alt']) {
               const value = el.getAttribute(name);
               if (value) parts.push(value);
             }
           }
-          for (const el of document.querySelectorAll('input[type=submit],input[type=button]')) {
+          for (const el of body.querySelectorAll('input[type=submit],input[type=button]')) {
             parts.push(el.value);
           }
           return parts.join('\\n');
