@@ -54,7 +54,7 @@ LINKS = {
         "Bekreft e-postadressen din hos Viken Park symbiosebørs",
         "Hei {name},\n\n{company} er registrert på Viken Park symbiosebørs. Bekreft "
         "e-postadressen din for å logge inn:\n\n{url}\n\nLenken kan brukes én gang, til "
-        "{expires}. Var det ikke du som registrerte foretaket, kan du se bort fra denne "
+        "{expires}. Var det ikke du som registrerte bedriften, kan du se bort fra denne "
         "e-posten.",
     ),
     ("confirm_email", "en"): (

@@ -110,7 +110,15 @@ def on_api_problem(request: Request[Any, Any, Any], exc: ApiProblem) -> Response
     return _error_page(request, explain(exc), exc.status if exc.status < 500 else 502)
 
 
+def _speak_readers_language(request: Request[Any, Any, Any]) -> None:
+    """An address no page answers never passed the language middleware: speak the
+    reader's language all the same."""
+    chosen = as_language(request.cookies.get(account.LANGUAGE_COOKIE))
+    use_language(chosen or negotiate(request.headers.get("accept-language")))
+
+
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    _speak_readers_language(request)
     if isinstance(exc, NotFoundException):
         errors = FormErrors(_(N_("There is no such page.")))
     elif isinstance(exc, PermissionDeniedException):
@@ -122,6 +130,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _speak_readers_language(request)
     log.exception("portal error", path=request.url.path, error=repr(exc))
     errors = FormErrors(_(N_("Something went wrong on our side. Try again later.")))
     return _error_page(request, errors, 500)
@@ -130,6 +139,12 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 def _error_page(request: Request[Any, Any, Any], errors: FormErrors, status: int) -> Response[Any]:
     template = "partials/error.html" if _is_htmx(request) else "error.html"
     return render(request, template, status_code=status, errors=errors)
+
+
+@get("/favicon.ico", name="favicon", include_in_schema=False)
+async def favicon() -> Redirect:
+    """Browsers that ask for /favicon.ico get the portal's icon."""
+    return Redirect(path="/static/favicon.svg", status_code=301)
 
 
 @get("/health", name="health", include_in_schema=False)
@@ -154,6 +169,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return Litestar(
         route_handlers=[
             health,
+            favicon,
             *PAGES,
             create_static_files_router(path="/static", directories=[STATIC], name="static"),
         ],

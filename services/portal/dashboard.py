@@ -24,6 +24,7 @@ from litestar.response import Template
 
 from services.portal import plan
 from services.portal.client import Api, ApiProblem
+from services.portal.forms import day as typed_day
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
@@ -82,7 +83,7 @@ def period(
         parsed[name] = None
         if text:
             try:
-                parsed[name] = date.fromisoformat(text)
+                parsed[name] = typed_day(text)
             except ValueError:
                 problems[name] = _(N_("Enter a date."))
     first, last = parsed["start"], parsed["until"]

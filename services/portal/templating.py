@@ -100,6 +100,24 @@ def moment(value: Any) -> str:
     return format_datetime(parsed, format="short", tzinfo=OSLO, locale=_locale())
 
 
+DATE_FORMATS = {"nb": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
+
+
+def date_input(value: Any) -> str:
+    """A date as the page's language types it (``31.12.2026``, ``31/12/2026``); anything
+    that is not an ISO date (what the person typed) as it is."""
+    text = "" if value is None else str(value)
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return format_date(parsed, format=DATE_FORMATS[current_language()], locale=_locale())
+
+
+def date_example() -> str:
+    return date_input(date(2026, 12, 31).isoformat())
+
+
 def ewc(code: Any) -> str:
     """``030105`` as ``03 01 05``."""
     text = str(code or "")
@@ -123,6 +141,7 @@ def environment() -> Environment:
         ewc=ewc,
         word=word,
         per=per_unit,
+        date_input=date_input,
         reason=in_words,
     )
     env.globals.update(
@@ -130,6 +149,7 @@ def environment() -> Environment:
         LANGUAGES=LANGUAGES,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         plan=plan,
+        date_example=date_example,
     )
     return env
 

@@ -1,0 +1,61 @@
+"""Pages every reader meets whatever they ask for: the error pages in the reader's
+language, the icon browsers ask for, and dates typed and shown as the page's language
+writes them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from litestar.testing import TestClient
+
+from services.portal.app import create_app
+from services.portal.forms import day
+from services.portal.i18n import _, speaking
+from services.portal.templating import date_input
+
+
+@pytest.mark.parametrize(("accept", "language"), [("en-GB,en;q=0.9", "en"), ("nb-NO", "nb")])
+def test_an_address_no_page_answers_speaks_the_readers_language(accept: str, language: str) -> None:
+    words = {}
+    for each in ("nb", "en"):
+        with speaking(each):
+            words[each] = _("There is no such page.")
+    other = "nb" if language == "en" else "en"
+    with TestClient(create_app()) as client:
+        page = client.get("/no-such-page", headers={"accept-language": accept})
+    assert page.status_code == 404
+    assert f'<html lang="{language}"' in page.text
+    assert words[language] in page.text
+    assert words[other] not in page.text
+
+
+def test_the_icon_browsers_ask_for_is_there() -> None:
+    with TestClient(create_app()) as client:
+        asked = client.get("/favicon.ico", follow_redirects=False)
+        assert asked.status_code == 301
+        icon = client.get(asked.headers["location"])
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize(
+    "typed", ["31.12.2026", "31/12/2026", "31-12-2026", "31.12.26", " 31. 12. 2026", "2026-12-31"]
+)
+def test_dates_are_read_as_people_type_them(typed: str) -> None:
+    assert day(typed) == date(2026, 12, 31)
+
+
+@pytest.mark.parametrize("typed", ["12/31/2026", "31.13.2026", "next friday", "", "2026"])
+def test_what_is_not_a_date_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        day(typed)
+
+
+def test_dates_are_shown_as_the_pages_language_writes_them() -> None:
+    with speaking("nb"):
+        assert date_input("2026-12-01") == "01.12.2026"
+        assert date_input("3.4.26") == "3.4.26"
+    with speaking("en"):
+        assert date_input("2026-12-01") == "01/12/2026"
+        assert date_input(None) == ""
