@@ -42,6 +42,7 @@ from services.portal import (
     trades,
     uncovering,
 )
+from services.portal import settings as settings_page
 from services.portal.client import ApiProblem, Services
 from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
@@ -75,6 +76,7 @@ PAGES: list[ControllerRouterHandler] = [
     partners.PartnersController,
     uncovering.UncoveringController,
     console.ConsoleController,
+    settings_page.SettingsController,
 ]
 
 

@@ -168,6 +168,9 @@ class Api:
     async def patch(self, service: str, path: str, body: Any) -> Any:
         return await self.call("PATCH", service, path, json=body)
 
+    async def put(self, service: str, path: str, body: Any) -> Any:
+        return await self.call("PUT", service, path, json=body)
+
     async def delete(self, service: str, path: str) -> Any:
         return await self.call("DELETE", service, path)
 

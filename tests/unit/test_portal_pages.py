@@ -9,9 +9,11 @@ from datetime import date
 import pytest
 from litestar.testing import TestClient
 
+from services.notifications.email import EVENT_TYPES
 from services.portal.app import create_app
 from services.portal.forms import day
 from services.portal.i18n import _, speaking
+from services.portal.settings import KINDS, change_from, kinds_in_order
 from services.portal.templating import date_input
 
 
@@ -59,3 +61,20 @@ def test_dates_are_shown_as_the_pages_language_writes_them() -> None:
     with speaking("en"):
         assert date_input("2026-12-01") == "01/12/2026"
         assert date_input(None) == ""
+
+
+def test_every_email_the_exchange_sends_has_words_on_the_settings_page() -> None:
+    assert set(KINDS) == set(EVENT_TYPES)
+    with speaking("nb"):
+        kinds = kinds_in_order({"email": {"invoice.paid": True, "x.new": False}})
+    assert kinds == [("invoice.paid", "En faktura betales", True), ("x.new", "x.new", False)]
+
+
+def test_only_the_boxes_changed_become_choices_of_ones_own() -> None:
+    current = {"trade.proposed": True, "invoice.issued": True, "invoice.voided": False}
+    form = {"email.invoice.issued": "1", "email.invoice.voided": "1", "daily_digest": "1"}
+    assert change_from(form, current, digest=True) == {
+        "email": {"trade.proposed": False, "invoice.voided": True},
+        "daily_digest": True,
+    }
+    assert change_from({}, {"trade.proposed": False}, digest=False) == {"email": {}}
