@@ -5,6 +5,7 @@ writes them."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -15,6 +16,7 @@ from services.portal.forms import day
 from services.portal.i18n import _, speaking
 from services.portal.settings import KINDS, change_from, kinds_in_order
 from services.portal.templating import date_input
+from services.portal.trades import PAGE_SIZE, SORTS, page_of, sort_trades
 
 
 @pytest.mark.parametrize(("accept", "language"), [("en-GB,en;q=0.9", "en"), ("nb-NO", "nb")])
@@ -78,3 +80,30 @@ def test_only_the_boxes_changed_become_choices_of_ones_own() -> None:
         "daily_digest": True,
     }
     assert change_from({}, {"trade.proposed": False}, digest=False) == {"email": {}}
+
+
+def trade(title: str, status: str, updated: str) -> dict[str, Any]:
+    return {"title": title, "status": status, "updated_at": f"2026-12-{updated}T10:00:00Z"}
+
+
+def test_proposals_sort_open_first_newest_or_by_title() -> None:
+    trades = [
+        trade("bark", "agreed", "03"),
+        trade("Ash", "open", "01"),
+        trade("chips", "open", "02"),
+    ]
+    titles = {s: [t["title"] for t in sort_trades(trades, s)] for s in SORTS}
+    assert titles == {
+        "open": ["chips", "Ash", "bark"],
+        "newest": ["bark", "chips", "Ash"],
+        "title": ["Ash", "bark", "chips"],
+    }
+
+
+def test_long_lists_of_proposals_come_a_page_at_a_time() -> None:
+    trades = [trade(f"t{i}", "open", "01") for i in range(PAGE_SIZE * 2 + 3)]
+    shown, page, pages = page_of(trades, 3)
+    assert (len(shown), page, pages) == (3, 3, 3)
+    assert page_of(trades, 99)[1:] == (3, 3)
+    assert page_of(trades, -1)[0] == trades[:PAGE_SIZE]
+    assert page_of([], 1) == ([], 1, 1)
