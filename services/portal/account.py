@@ -293,7 +293,7 @@ class CompanyController(Controller):
         )
 
     @post("/suggestions")
-    async def draft(self, request: Request[Any, Any, Any], api: Api) -> Any:
+    async def draft(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         """A suggestion from the company's NACE codes becomes a draft listing in one click;
         the person lands on its edit page to fill in the quantity and quality."""
         form = await form_of(request)
@@ -330,7 +330,9 @@ class CompanyController(Controller):
         return await self._page(request, api, new_key=created)
 
     @post("/api-keys/{key_id:uuid}/revoke")
-    async def revoke_key(self, request: Request[Any, Any, Any], api: Api, key_id: Any) -> Any:
+    async def revoke_key(
+        self, request: Request[Any, Any, Any], api: Api, key_id: Any
+    ) -> Template | Redirect:
         try:
             await api.delete("listings", f"/api-keys/{key_id}")
         except ApiProblem as problem:

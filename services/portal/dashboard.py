@@ -20,7 +20,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from services.portal import plan
 from services.portal.client import Api, ApiProblem
@@ -297,7 +297,7 @@ class DashboardController(Controller):
         )
 
     @post("/optimisations", name="dashboard-optimise")
-    async def optimise(self, request: Request[Any, Any, Any], api: Api) -> Any:
+    async def optimise(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         """Run the optimiser on today's open listings; the plan shows on the dashboard."""
         form = await form_of(request)
         body: dict[str, Any] = {
@@ -322,7 +322,7 @@ class DashboardController(Controller):
         return see_other("/dashboard#optimiser")
 
     @post("/optimisations/{plan_id:uuid}/accept", name="dashboard-accept")
-    async def accept(self, api: Api, plan_id: uuid.UUID) -> Any:
+    async def accept(self, api: Api, plan_id: uuid.UUID) -> Redirect:
         """Publish the plan's exchanges as proposals (the matcher's earlier plans go)."""
         await api.post("matching", f"/optimisations/{plan_id}/accept")
         return see_other("/dashboard#optimiser")

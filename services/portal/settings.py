@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
 from services.portal.i18n import N_, _
@@ -101,7 +101,9 @@ class SettingsController(Controller):
         return await self._page(request, api, person, saved=saved if saved in SCOPES else None)
 
     @post("/")
-    async def save(self, request: Request[Any, Any, Any], api: Api, person: SignedIn) -> Any:
+    async def save(
+        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+    ) -> Template | Redirect:
         form = await form_of(request)
         scope = form.get("scope", "me")
         if scope not in SCOPES or not person.company_id:

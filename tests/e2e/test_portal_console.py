@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from playwright.async_api import Browser, expect
 
 from services.portal.i18n import _, speaking
@@ -134,3 +134,68 @@ async def test_a_park_administrator_replays_a_dead_lettered_message(
 
         # The consumer that had failed it takes it now: the company gets its note.
         assert await eventually(noted, timeout=60)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_a_park_administrator_issues_a_partner_credentials_that_read_kafka(
+    browser: Browser, stack: Stack, language: str
+) -> None:
+    admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
+    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    partner = f"Østfold Transport {language.upper()} {uuid.uuid4().hex[:4]}"
+    made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
+    try:
+        page = await made.new_page()
+        await page.goto("/sign-in")
+        await submit_sign_in(page, admin_email)
+        await expect(page).to_have_url(re.compile(r"/dashboard"))
+        await page.get_by_role("link", name=said(language, "Partners"), exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/partners/?$"))
+        await check_page(page, f"console-partners-{language}")
+
+        # Nothing typed: the field says so, and nothing is issued.
+        issue = page.get_by_role("button", name=said(language, "Issue credentials"))
+        await issue.click()
+        await expect(page.locator("#label-error")).to_have_text(
+            said(language, "This field is required.")
+        )
+        await page.locator("#label").fill(partner)
+        await issue.click()
+        shown = page.get_by_role("status")
+        await expect(shown).to_contain_text(partner)
+        await check_page(page, f"console-partner-issued-{language}")
+        facts = [await d.inner_text() for d in await shown.locator("dd code").all()]
+        bootstrap, protocol, mechanism, username, password, topic = facts[:6]
+        prefix = (await shown.locator("dd").last.inner_text()).split()[-1]
+        row = page.locator("tbody tr", has_text=partner)
+        await expect(row).to_contain_text(said(language, "active"))
+        await expect(row).to_contain_text(username)
+        assert password not in await row.inner_text()
+
+        # The credentials the page showed once read the partner stream on the broker.
+        consumer = AIOKafkaConsumer(
+            topic,
+            group_id=f"{prefix}portal-test",
+            auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap,
+            security_protocol=protocol,
+            sasl_mechanism=mechanism,
+            sasl_plain_username=username,
+            sasl_plain_password=password,
+        )
+        await consumer.start()
+        try:
+            assert await consumer.getmany(timeout_ms=3000) is not None
+        finally:
+            await consumer.stop()
+
+        # A reload shows the list again: the password is gone and nothing is issued twice.
+        await page.reload()
+        await expect(page.get_by_role("status")).to_have_count(0)
+        assert password not in await page.locator("main").inner_text()
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name=re.compile(said(language, "Revoke"))).click()
+        await expect(row).to_contain_text(said(language, "revoked %(when)s", when="").strip())
+        await check_page(page, f"console-partner-revoked-{language}")
+    finally:
+        await made.close()

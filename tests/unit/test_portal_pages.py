@@ -8,10 +8,11 @@ from datetime import date
 from typing import Any
 
 import pytest
+from litestar.handlers import HTTPRouteHandler
 from litestar.testing import TestClient
 
 from services.notifications.email import EVENT_TYPES
-from services.portal.app import create_app
+from services.portal.app import PAGES, create_app
 from services.portal.forms import day
 from services.portal.i18n import _, speaking
 from services.portal.settings import KINDS, change_from, kinds_in_order
@@ -107,3 +108,17 @@ def test_long_lists_of_proposals_come_a_page_at_a_time() -> None:
     assert page_of(trades, 99)[1:] == (3, 3)
     assert page_of(trades, -1)[0] == trades[:PAGE_SIZE]
     assert page_of([], 1) == ([], 1, 1)
+
+
+def test_every_page_handler_says_what_it_answers() -> None:
+    """A handler annotated ``Any`` has its template sent as text/plain: the person sees
+    the page's HTML source (it happened to refusals on the partners and company pages)."""
+    vague = [
+        f"{controller.__name__}.{name}"
+        for controller in PAGES
+        if isinstance(controller, type)
+        for name, handler in vars(controller).items()
+        if isinstance(handler, HTTPRouteHandler)
+        and handler.fn.__annotations__.get("return") in ("Any", Any)
+    ]
+    assert not vague
