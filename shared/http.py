@@ -7,6 +7,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -41,8 +42,9 @@ class Problem(HTTPException):
         *,
         errors: list[dict[str, str]] | None = None,
         problem_type: str = "about:blank",
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail=detail or title, status_code=status_code)
+        super().__init__(detail=detail or title, status_code=status_code, headers=headers)
         self.title = title
         self.errors = errors or []
         self.problem_type = problem_type
@@ -81,7 +83,13 @@ def _validation_errors(extra: Any) -> list[dict[str, str]]:
 
 def on_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
     return problem_response(
-        request, exc.status_code, exc.title, exc.detail, exc.errors, problem_type=exc.problem_type
+        request,
+        exc.status_code,
+        exc.title,
+        exc.detail,
+        exc.errors,
+        headers=dict(exc.headers or {}),
+        problem_type=exc.problem_type,
     )
 
 
@@ -99,6 +107,30 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         headers.setdefault("WWW-Authenticate", "Bearer")
     return problem_response(
         request, exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers
+    )
+
+
+def on_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A value PostgreSQL cannot take (out of range, not encodable): the client's input, so
+    a 400, never a 500. Logged, for the check that should have caught it earlier."""
+    log.warning("input refused by the database", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        request,
+        400,
+        "The request is not valid",
+        "a value in the request is out of range or cannot be stored",
+    )
+
+
+def on_recursion_error(
+    request: Request[Any, Any, Any], exc: RecursionError
+) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        400,
+        "The request is not valid",
+        f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+        [{"field": "body", "message": "nested too deeply"}],
     )
 
 
@@ -151,8 +183,72 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     **dict.fromkeys(OUTAGES, on_outage),
+    asyncpg.DataError: on_data_error,
+    RecursionError: on_recursion_error,
     Exception: on_unexpected_error,
 }
+
+# --- Input every service refuses before a handler sees it ----------------------------------
+
+MAX_JSON_DEPTH = 32
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        400,
+        "The request is not valid",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """The first string holding a NUL character, or the first place nested deeper than
+    ``MAX_JSON_DEPTH``: its field path and what is wrong; None when there is neither."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return path or "body", f"nested more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "body", "must not contain NUL characters (\\u0000)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return path or "body", "must not contain NUL characters (\\u0000)"
+                stack.append((child, name, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+async def refuse_unstorable_input(request: Request[Any, Any, Any]) -> None:
+    """Before any handler: a 400 problem naming the field for a NUL character in the path,
+    a query parameter or a JSON string (PostgreSQL text cannot hold one), and for JSON
+    nested more than ``MAX_JSON_DEPTH`` levels deep."""
+    if "\x00" in request.url.path:
+        raise _invalid("path", "must not contain NUL characters")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in str(value):
+            raise _invalid(name.replace("\x00", ""), "must not contain NUL characters")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    try:
+        decoded = msgspec.json.decode(body)
+    except RecursionError:
+        raise _invalid("body", f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except msgspec.DecodeError:
+        return  # not JSON: the handler's own parsing says so
+    problem = _json_problem(decoded)
+    if problem is not None:
+        raise _invalid(*problem)
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
@@ -183,10 +279,13 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             principal = self._verifier.verify(connection.headers.get("authorization"))
         except InvalidCredentials as exc:
             raise NotAuthorizedException(detail=str(exc)) from exc
-        if principal.kind == "api_key" and await is_revoked(
-            connection.app.state.pool, principal.subject_id
-        ):
-            raise NotAuthorizedException(detail="this API key has been revoked")
+        if await is_revoked(connection.app.state.pool, principal):
+            raise NotAuthorizedException(
+                detail="this API key has been revoked"
+                if principal.kind == "api_key"
+                else "this sign-in has ended (signed out, or the account was disabled); "
+                "sign in again"
+            )
         return AuthenticationResult(user=principal, auth=principal)
 
 

@@ -33,6 +33,9 @@ from shared.units import Quantity, convert
 
 log = structlog.get_logger(__name__)
 Side = Literal["supplier", "receiver"]
+# What the terms' numeric(18, 3) column holds: smaller quantities would be stored as zero.
+MIN_QUANTITY = Decimal("0.001")
+MAX_QUANTITY = Decimal("1e12")
 
 
 class TermsView(BaseModel):
@@ -300,6 +303,15 @@ class NegotiationController(Controller):
         """Put other terms on the table (quantity, price, window, who transports, schedule);
         you accept them by proposing them, and the other side answers."""
         principal = principal_of(request, "trades:write")
+        if not MIN_QUANTITY <= data.quantity <= MAX_QUANTITY:
+            raise Problem(
+                400,
+                "The request is not valid",
+                f"quantity: from {MIN_QUANTITY} to {MAX_QUANTITY:f} (three decimals are kept)",
+                errors=[
+                    {"field": "quantity", "message": f"from {MIN_QUANTITY} to {MAX_QUANTITY:f}"}
+                ],
+            )
         async with pool.acquire() as conn, conn.transaction():
             row, current = await _locked(conn, negotiation_id, principal)
             if convert(Decimal(1), data.unit, row["proposal_unit"]) is None:
