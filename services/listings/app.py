@@ -10,10 +10,12 @@ from litestar.di import Provide
 from services.listings import handlers
 from services.listings.accounts import (
     ApiKeyController,
+    AuditController,
     AuthController,
     CompanyController,
     PartnerKeyController,
     PeopleController,
+    PermitController,
 )
 from services.listings.api import ListingController
 from services.listings.expiry import announce_periodically
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiKeyController,
             PartnerKeyController,
             PartnerCredentialController,
+            AuditController,
+            PermitController,
             ListingController,
         ],
         register_consumers=handlers.register,
