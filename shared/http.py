@@ -14,7 +14,16 @@ from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import (
+    Example,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.params import Body
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
@@ -320,3 +329,87 @@ def cookieless() -> CookieJar:
     gateway, the portal's API client, the webhook sender): a ``Set-Cookie`` one answer
     carries must never ride along on the next person's request."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+# --- The problems each operation can answer, in the OpenAPI documents ------------------------
+
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    description="RFC 9457 problem details.",
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="`about:blank`, or a URI."),
+        "title": Schema(type=OpenAPIType.STRING, description="A short summary."),
+        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status."),
+        "detail": Schema(type=OpenAPIType.STRING, description="What went wrong, in words."),
+        "instance": Schema(type=OpenAPIType.STRING, description="The request's path."),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            description="The fields at fault, each with what is wrong with it.",
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={
+                    "field": Schema(type=OpenAPIType.STRING),
+                    "message": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+)
+
+_PROBLEMS = {
+    400: "The request is not valid: a parameter or a field of the body (named in `errors`), "
+    "a NUL character, JSON nested too deeply, a value out of range.",
+    401: "No credential, or one that is not valid, has expired or was revoked.",
+    403: "The credential's role may not do this.",
+    404: "Not found, or not yours to see.",
+    409: "Not possible in the thing's present state (or a request with this Idempotency-Key "
+    "is still being processed).",
+    413: "The request body is larger than 10 MB.",
+    422: "This Idempotency-Key was used with a different request.",
+    429: "Too many attempts; `Retry-After` says how many seconds to wait.",
+    503: "Not available now (not configured, or a service behind it is down); try again.",
+}
+# Problems only some operations answer, by operation id.
+EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
+    "sign_in": (401, 429),
+    "receive_stripe_event": (503,),
+}
+
+
+def document_problems(openapi: OpenAPI) -> None:
+    """Add to every operation the problem responses it can give (the handlers' own, and
+    those of the middleware every request passes: authentication, the body limit,
+    idempotency keys, refused input), each as ``application/problem+json``."""
+    components = openapi.components
+    assert components is not None
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = PROBLEM_SCHEMA
+    reference = Reference(ref="#/components/schemas/Problem")
+    for path, item in (openapi.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method)
+            if operation is None:
+                continue
+            public = operation.security == []
+            codes = {400}
+            if not public:
+                codes |= {401, 403, 404}
+                if method != "get":
+                    codes.add(409)
+            elif "{" in path:
+                codes.add(404)
+            if method in ("post", "put", "patch"):
+                codes |= {413}
+            if method == "post":
+                codes |= {409, 422}
+            codes |= set(EXTRA_PROBLEMS.get(operation.operation_id or "", ()))
+            responses = operation.responses if operation.responses is not None else {}
+            for code in sorted(codes):
+                responses[str(code)] = OpenAPIResponse(
+                    description=_PROBLEMS[code],
+                    content={PROBLEM_JSON: OpenAPIMediaType(schema=reference)},
+                )
+            operation.responses = responses

@@ -178,6 +178,7 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # uvicorn and Litestar bring their own handlers; theirs would bypass the redaction.

@@ -569,7 +569,7 @@ class CompanyController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[Company]:
         """Every company of the park, by name (park administrators)."""
         principal_of(request, "park:read")
