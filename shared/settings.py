@@ -132,7 +132,9 @@ class Settings(BaseSettings):
         "unset: a random key kept in <data_dir>/keys/portal-session.key.",
     )
     public_url: str | None = Field(
-        default=None, description="Address users reach the gateway at; default from host/port."
+        default=None,
+        description="Address users reach the gateway at; default from host/port. An https "
+        "address makes every portal cookie Secure and the portal send HSTS.",
     )
     auth_private_key_file: Path | None = Field(
         default=None,
