@@ -1332,6 +1332,8 @@ AUDIT_ACTIONS = (
     "api_key.revoked",
     "partner_key.created",
     "partner_key.revoked",
+    "partner_credential.issued",
+    "partner_credential.revoked",
     "permit.stated",
     "permit.verified",
     "permit.rejected",

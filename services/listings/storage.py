@@ -698,6 +698,8 @@ async def revoke_partner_credential(
         credential_id,
     )
     return PartnerCredentialRow(**dict(row)) if row else None
+
+
 # --- Sign-in throttling --------------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ ACTIONS: dict[str, str] = {
     "api_key.revoked": N_("API key revoked"),
     "partner_key.created": N_("Partner key made"),
     "partner_key.revoked": N_("Partner key revoked"),
+    "partner_credential.issued": N_("Partner credential issued"),
+    "partner_credential.revoked": N_("Partner credential revoked"),
     "permit.stated": N_("Permit stated"),
     "permit.verified": N_("Permit verified"),
     "permit.rejected": N_("Permit rejected"),
