@@ -37,7 +37,7 @@ from services.listings.outbox import publish_event
 from shared.auth import Principal, issue_access_token, issue_api_key
 from shared.db import Connection, Pool
 from shared.events import AccessTokenRevoked, ApiKeyRevoked, CompanyChanged, PersonChanged
-from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
+from shared.http import PUBLIC, Problem, company_of, example_body, principal_of, requires
 from shared.logs import client_address
 from shared.revocations import record_revocation, record_revoked_credential
 from shared.settings import Settings
@@ -675,6 +675,7 @@ class CompanyController(Controller):
         "/{company_id:uuid}/permit/verify",
         status_code=HTTP_200_OK,
         operation_id="verify_company_permit",
+        guards=[requires("park:admin")],
     )
     async def verify_permit(
         self,
@@ -693,6 +694,7 @@ class CompanyController(Controller):
         "/{company_id:uuid}/permit/reject",
         status_code=HTTP_200_OK,
         operation_id="reject_company_permit",
+        guards=[requires("park:admin")],
     )
     async def reject_permit(
         self,
