@@ -381,12 +381,13 @@ _PROBLEMS = {
     413: "The request body is larger than 10 MB.",
     422: "This Idempotency-Key was used with a different request.",
     429: "Too many attempts; `Retry-After` says how many seconds to wait.",
-    503: "Not available now (not configured, or a service behind it is down); try again.",
+    503: "Not available now: the database cannot be reached, the service is restarting, or "
+    "(Stripe's webhook) it is not configured; nothing was changed. `Retry-After` says when to "
+    "try again.",
 }
 # Problems only some operations answer, by operation id.
 EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
     "sign_in": (401, 429),
-    "receive_stripe_event": (503,),
 }
 
 
@@ -406,7 +407,7 @@ def document_problems(openapi: OpenAPI) -> None:
             if operation is None:
                 continue
             public = operation.security == []
-            codes = {400}
+            codes = {400, 503}
             if not public:
                 codes |= {401, 403, 404}
                 if method != "get":
