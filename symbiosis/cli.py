@@ -51,6 +51,10 @@ def _run(app: Any, host: str, port: int, *, edge: bool = False) -> None:
 
     from shared.logs import AccessLog
 
+    # main() restores SIGPIPE's default for the commands whose output may go to `head`; a
+    # server must ignore it, or a client that hangs up before its answer is written (a
+    # gateway cutting off an oversized body) kills the whole process.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     uvicorn.run(
         AccessLog(app),
         host=host,

@@ -865,20 +865,18 @@ class AuthController(Controller):
         attempts wait: 429 with `Retry-After` (seconds), whether or not the account exists."""
         account = data.email.lower()
         address = client_address(request.scope) or "unknown"
+        policies = {("account", account): throttling.ACCOUNT}
+        if throttling.throttles_address(address):
+            policies[("address", address)] = throttling.ADDRESS
         now = datetime.now(UTC)
         async with pool.acquire() as conn, conn.transaction():
-            counts = await storage.lock_throttle_counts(
-                conn, [("account", account), ("address", address)]
-            )
+            counts = await storage.lock_throttle_counts(conn, list(policies))
             wait = max(
-                throttling.wait_seconds(counts[("account", account)], throttling.ACCOUNT, now),
-                throttling.wait_seconds(counts[("address", address)], throttling.ADDRESS, now),
+                throttling.wait_seconds(counts[key], policy, now)
+                for key, policy in policies.items()
             )
             if wait == 0:  # counted as failed until it succeeds (see throttling)
-                for (scope, key), policy in (
-                    (("account", account), throttling.ACCOUNT),
-                    (("address", address), throttling.ADDRESS),
-                ):
+                for (scope, key), policy in policies.items():
                     failures = throttling.current(counts[(scope, key)], policy, now)
                     await storage.set_throttle_count(conn, scope, key, failures + 1, now)
         if wait:

@@ -8,10 +8,16 @@ once cannot all slip in before the first failure is recorded; a success takes it
 count back and clears the account's. Past ``free_failures`` every further attempt waits:
 ``base_lock_seconds`` after the last failure, doubling with each failure after that, up to
 ``max_lock_seconds``. Failures older than ``window_seconds`` are forgotten.
+
+Loopback addresses are not throttled as addresses (their accounts still are): a caller on
+the same machine is a local tool or the person at it under `symbiosis up`, and behind a
+reverse proxy on the same host every caller would look alike, so one guesser would lock
+everyone out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,3 +65,11 @@ def wait_seconds(count: Count | None, policy: Policy, now: datetime) -> int:
         return 0
     left = policy.lock_seconds(failures) - (now - count.last_at).total_seconds()
     return max(0, math.ceil(left))
+
+
+def throttles_address(address: str) -> bool:
+    """Whether failures from this client address count (not for the loopback)."""
+    try:
+        return not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return True

@@ -92,6 +92,11 @@ async def test_an_unannounced_oversized_body_is_cut_off_at_the_limit(stack: Stac
     assert sent < 40 * 1024 * 1024  # the gateway stopped reading (the kernel buffers some)
     assert time.monotonic() - started < 5
     assert rss_mb(gateway_pid) - before < 30
+    # the service the cut-off body was going to is still there (it died of SIGPIPE once)
+    await asyncio.sleep(1)
+    assert all(process.poll() is None for process in stack.processes.values())
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        assert (await http.get("/api/listings/health")).status_code == 200
 
 
 # --- Timeouts, on a gateway in this process in front of an upstream that misbehaves --------
