@@ -19,6 +19,8 @@ ListingKind = Literal["offer", "need"]
 ListingStatus = Literal["draft", "open", "reserved", "closed", "withdrawn"]
 
 MAX_QUANTITY = Decimal("1e12")
+# Quantities are kept to three decimals: anything smaller would be stored as zero.
+MIN_QUANTITY = Decimal("0.001")
 
 
 def organisation_number(text: str) -> str:
@@ -58,6 +60,12 @@ def waste_code(text: str) -> WasteCode:
 def positive_quantity(value: Decimal) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise Refusal("value.greater_than", "the quantity must be a number greater than zero", gt=0)
+    if value < MIN_QUANTITY:
+        raise Refusal(
+            "value.greater_than_equal",
+            f"the quantity must be at least {MIN_QUANTITY} (three decimals are kept)",
+            ge=MIN_QUANTITY,
+        )
     if value > MAX_QUANTITY:
         raise Refusal("value.too_large", "the quantity is implausibly large")
     return value
@@ -97,6 +105,38 @@ def hazardous_permit(text: str) -> str:
             waste_code=entry.display,
         )
     return entry.code
+
+
+def permit_covers(
+    status: str | None, valid_until: date | None, codes: list[str], code: str, today: date
+) -> str | None:
+    """Why a company may not post a need for the hazardous ``code``, or None when its
+    permit is verified, has not run out and covers the code."""
+    if status is None:
+        return "your company has stated no permit to receive it"
+    if status != "verified":
+        return (
+            "your company's permit has not been verified by the park yet"
+            if status == "stated"
+            else "your company's permit was not accepted by the park"
+        )
+    if valid_until is None or valid_until < today:
+        return "your company's permit has run out"
+    if code not in codes:
+        return "your company's permit does not cover it"
+    return None
+
+
+def permit_state(status: str | None, valid_until: date | None) -> str:
+    """The permit's state as a refusal's parameter: ``none``, ``stated`` (not verified
+    yet), ``rejected``, ``expired`` or ``verified`` (then it does not cover the code)."""
+    if status is None:
+        return "none"
+    if status != "verified":
+        return status
+    if valid_until is None or valid_until < date.today():
+        return "expired"
+    return "verified"
 
 
 def password(text: str) -> str:

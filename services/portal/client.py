@@ -27,6 +27,7 @@ class ApiProblem(Exception):
     errors: list[dict[str, Any]] = field(default_factory=list)
     code: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    retry_after: int = 0  # seconds, from a 429's Retry-After
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
@@ -37,8 +38,12 @@ class ApiProblem(Exception):
             body = response.json()
         except ValueError:
             body = None
+        retry = response.headers.get("retry-after", "")
+        retry_after = int(retry) if retry.isdigit() else 0
         if not isinstance(body, dict):
-            return cls(response.status_code, response.reason_phrase or "Error")
+            return cls(
+                response.status_code, response.reason_phrase or "Error", retry_after=retry_after
+            )
         errors: list[dict[str, Any]] = [
             {
                 "field": str(e.get("field", "")),
@@ -57,6 +62,7 @@ class ApiProblem(Exception):
             errors=errors,
             code=str(body.get("code") or ""),
             params=params if isinstance(params, dict) else {},
+            retry_after=retry_after,
         )
 
 
@@ -80,8 +86,10 @@ class Services:
     def url(self, service: str, path: str) -> str:
         return f"{self._upstreams[service]}/api/{service}{path}"
 
-    def as_person(self, token: str | None, language: Language) -> Api:
-        return Api(self, token, language)
+    def as_person(self, token: str | None, language: Language, client: str | None = None) -> Api:
+        """The APIs as this person (``token``) sees them; ``client`` is the browser's
+        address, passed on for sign-in throttling and the audit log."""
+        return Api(self, token, language, client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -98,11 +106,14 @@ class Api:
     services: Services
     token: str | None
     language: Language
+    client: str | None = None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept-Language": self.language, "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.client:
+            headers["X-Forwarded-For"] = self.client
         return headers
 
     async def respond(

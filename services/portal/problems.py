@@ -117,8 +117,9 @@ FIELD_MESSAGES: dict[str, str] = {
     "listing.quality_repeated": N_("Give each property once."),
     "listing.window_reversed": N_("The end date is before the start date."),
     "listing.permit_missing": N_(
-        "%(waste_code)s is hazardous waste: add your permit to receive it to the company "
-        "profile first."
+        "%(waste_code)s is hazardous waste: a need for it requires your company's permit "
+        "to receive it, verified by the park, valid and covering the code (see the company "
+        "profile)."
     ),
     "listing.quantity_below_reserved": N_(
         "Contracts already reserve %(reserved)s: the quantity cannot be less."
