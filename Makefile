@@ -116,3 +116,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.listings_search
 	$(BIN)/python -m benchmarks.matching_index
 	$(BIN)/python -m benchmarks.optimiser
+	$(BIN)/python -m benchmarks.portal_pages
