@@ -125,13 +125,27 @@ class Operations:
     @contextlib.asynccontextmanager
     async def _consumer(self) -> AsyncIterator[AIOKafkaConsumer]:
         """A consumer in no group, with the cluster's topics known (for manual assignment)."""
+        async with self._consumer_starting() as starting:
+            yield await starting
+
+    @contextlib.asynccontextmanager
+    async def _consumer_starting(self) -> AsyncIterator[asyncio.Future[AIOKafkaConsumer]]:
+        """A consumer that connects (and signs in) while the caller does something else:
+        await the future for it."""
         consumer = AIOKafkaConsumer(
             group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **self.options
         )
-        await consumer.start()
+
+        async def start() -> AIOKafkaConsumer:
+            await consumer.start()
+            return consumer
+
+        starting = asyncio.ensure_future(start())
         try:
-            yield consumer
+            yield starting
         finally:
+            with contextlib.suppress(Exception):
+                await starting
             await asyncio.sleep(0)  # let its background tasks start before they are stopped
             await consumer.stop()
 
@@ -155,8 +169,9 @@ class Operations:
         names = [self.settings.kafka_namespace + t for t in dead_letter_topics(self.service)]
         if not names:
             return found
-        partitions = await self._partitions(names)
-        async with self._consumer() as consumer:
+        async with self._consumer_starting() as starting:
+            partitions = await self._partitions(names)
+            consumer = await starting
             if not partitions:
                 return found
             consumer.assign(partitions)
@@ -215,23 +230,26 @@ class Operations:
     async def lag(self) -> list[GroupLag]:
         """Each of the service's consumer groups, partition by partition."""
         prefix = self.settings.kafka_namespace + self.service
-        admin = AIOKafkaAdminClient(**self.options)
-        await admin.start()
         rows: list[GroupLag] = []
-        try:
-            groups = sorted(
-                g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)
-            )
-            committed: dict[str, dict[TopicPartition, Any]] = {}
-            for group in groups:
-                committed[group] = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        partitions = sorted({tp for found in committed.values() for tp in found})
-        if not partitions:
-            return rows
-        async with self._consumer() as consumer:
-            ends = await consumer.end_offsets(partitions)
+        async with self._consumer_starting() as starting:
+            admin = AIOKafkaAdminClient(**self.options)
+            await admin.start()
+            try:
+                groups = sorted(
+                    g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)
+                )
+                offsets = await asyncio.gather(
+                    *(admin.list_consumer_group_offsets(group) for group in groups)
+                )
+                committed: dict[str, dict[TopicPartition, Any]] = dict(
+                    zip(groups, offsets, strict=True)
+                )
+            finally:
+                await admin.close()
+            partitions = sorted({tp for found in committed.values() for tp in found})
+            if not partitions:
+                return rows
+            ends = await (await starting).end_offsets(partitions)
         for group, found in committed.items():
             for tp, meta in sorted(found.items()):
                 offset = meta.offset if meta is not None and meta.offset >= 0 else None

@@ -70,12 +70,11 @@ class ConsoleController(Controller):
         replayed: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Template:
-        health = await asyncio.gather(*(_health(api, s) for s in SERVICES))
-        lags = await asyncio.gather(
-            *(_or_nothing(api, s, "/operations/consumer-lag") for s in SERVICES)
-        )
-        letters = await asyncio.gather(
-            *(_or_nothing(api, s, "/operations/dead-letters") for s in PRODUCERS)
+        # All at once: each service's answer waits on the broker.
+        health, lags, letters = await asyncio.gather(
+            asyncio.gather(*(_health(api, s) for s in SERVICES)),
+            asyncio.gather(*(_or_nothing(api, s, "/operations/consumer-lag") for s in SERVICES)),
+            asyncio.gather(*(_or_nothing(api, s, "/operations/dead-letters") for s in PRODUCERS)),
         )
         return render(
             request,
