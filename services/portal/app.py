@@ -43,6 +43,7 @@ from services.portal import (
     signup,
     trades,
     uncovering,
+    webhooks,
 )
 from services.portal import settings as settings_page
 from services.portal.client import ApiProblem, Services
@@ -79,6 +80,7 @@ PAGES: list[ControllerRouterHandler] = [
     uncovering.UncoveringController,
     console.ConsoleController,
     settings_page.SettingsController,
+    webhooks.WebhooksController,
     audit.AuditController,
     permits.PermitsController,
 ]

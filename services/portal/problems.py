@@ -144,6 +144,11 @@ FIELD_MESSAGES: dict[str, str] = {
     "declaration.description_short": N_("Describe the waste in a few words."),
     "declaration.properties_invalid": N_("Name the hazardous properties as HP1 to HP15."),
     "declaration.un_number_invalid": N_("Enter a UN number: four digits, e.g. UN 1263."),
+    "webhook.url_refused": N_(
+        "Enter an https:// address on the internet; the exchange sends to no address inside "
+        "the park's network."
+    ),
+    "webhook.event_types_refused": N_("Choose among the events listed."),
 }
 
 # What a refusal with no field at fault says, by its code, instead of the status's summary.
@@ -166,6 +171,9 @@ SUMMARIES: dict[str, str] = {
     "delivery.more_than_left": N_("More than the contract has left; see the marked field."),
     "delivery.declaration_incomplete": N_(
         "The declaration is not complete, or your permit for this waste is not on record."
+    ),
+    "webhook.too_many": N_(
+        "You have as many webhooks as a company may have (%(max_endpoints)s): delete one first."
     ),
 }
 

@@ -16,6 +16,11 @@ WORDS: dict[str, str] = {
     "invited": N_("invited"),
     "active": N_("active"),
     "disabled": N_("disabled"),
+    # webhooks and their deliveries
+    "paused": N_("paused"),
+    "pending": N_("pending"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
     # listings
     "offer": N_("offer"),
     "need": N_("need"),

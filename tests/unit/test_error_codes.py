@@ -8,12 +8,16 @@ import re
 from services.portal.problems import FIELD_MESSAGES, SUMMARIES
 from tests.support import REPO
 
-AREAS = "company|person|location|listing|search|negotiation|contract|delivery|declaration|request"
+AREAS = (
+    "company|person|location|listing|search|negotiation|contract|delivery|declaration|request"
+    "|webhook"
+)
 CODE = rf'"((?:{AREAS}|value)\.[a-z_]+)"'
 MADE = re.compile(rf"(?:Refusal\(\s*|code=|field_error\(\s*[^,()]+,\s*){CODE}")
 SOURCES = [
     *(REPO / "services" / "listings").rglob("*.py"),
     *(REPO / "services" / "contracts").rglob("*.py"),
+    *(REPO / "services" / "notifications").rglob("*.py"),
     REPO / "shared" / "refusals.py",
 ]
 

@@ -18,6 +18,7 @@ from services.portal.i18n import _, speaking
 from services.portal.settings import KINDS, change_from, kinds_in_order
 from services.portal.templating import date_input
 from services.portal.trades import PAGE_SIZE, SORTS, page_of, sort_trades
+from services.portal.webhooks import endpoint_body
 
 
 @pytest.mark.parametrize(("accept", "language"), [("en-GB,en;q=0.9", "en"), ("nb-NO", "nb")])
@@ -122,3 +123,23 @@ def test_every_page_handler_says_what_it_answers() -> None:
         and handler.fn.__annotations__.get("return") in ("Any", Any)
     ]
     assert not vague
+
+
+def test_a_webhook_form_says_what_is_missing_and_keeps_the_events_in_order() -> None:
+    with speaking("en"):
+        body, errors = endpoint_body({"url": " "}, [])
+    assert errors is not None
+    assert errors.fields == {
+        "url": "This field is required.",
+        "event_types": "Choose at least one event.",
+    }
+    body, errors = endpoint_body(
+        {"url": "https://erp.example.no/hook", "description": ""},
+        ["invoice.paid", "x.unknown", "trade.proposed"],
+    )
+    assert errors is None
+    assert body == {
+        "url": "https://erp.example.no/hook",
+        "description": None,
+        "event_types": ["trade.proposed", "invoice.paid"],
+    }
