@@ -44,6 +44,7 @@ COMPANY_PAGES = [
     "/company",
     "/settings",
     "/suggestions",
+    "/webhooks",
 ]
 ADMIN_PAGES = [
     "/dashboard",
