@@ -32,6 +32,7 @@ from confluent_kafka.admin import (
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
+from pydantic import SecretStr
 
 from shared.settings import KAFKA_ADMIN, SERVICES, Settings
 from shared.topology import PARTNER_TOPICS, TOPOLOGY, all_topics
@@ -299,6 +300,39 @@ async def provision(settings: Settings, passwords: Mapping[str, str]) -> None:
     for service in SERVICES:
         await admin.set_password(namespace + service, passwords[service])
         await admin.grant(service_grants(namespace, service))
+    for service in SERVICES:
+        await signs_in_and_sees(settings, service, TOPOLOGY[service].topics, passwords[service])
+
+
+async def signs_in_and_sees(
+    settings: Settings,
+    principal: str,
+    topics: Iterable[str],
+    password: str | None = None,
+    within: float = 20.0,
+    *,
+    username: str | None = None,
+) -> None:
+    """Until ``principal`` (or ``username``, as it is) can sign in and see ``topics``:
+    credentials and ACLs reach the broker's caches through its metadata a moment after the
+    controller took them."""
+    if password is not None:
+        settings = settings.model_copy(
+            update={"kafka_password": SecretStr(password), "kafka_username": username}
+        )
+    names = [settings.kafka_namespace + name for name in topics]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            client = BrokerAdmin(settings, principal)
+            if not await client.missing_topics(names):
+                return
+        except (KafkaException, BrokerAdminError):
+            pass
+        if loop.time() > deadline:
+            raise BrokerAdminError(f"{principal} still cannot sign in and see {names}")
+        await asyncio.sleep(0.2)
 
 
 async def provision_exchange(settings: Settings) -> None:

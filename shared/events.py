@@ -44,13 +44,31 @@ def dead_letter_topic(topic: str) -> str:
 
 
 class Payload(BaseModel):
-    """Base of every event payload: frozen, strict about unknown fields in tests."""
+    """Base of every event payload: frozen, strict about unknown fields in tests.
+
+    A payload class that names its ``event_type`` registers itself in ``PAYLOAD_TYPES``
+    when it is defined: the registry is never kept by hand, and two classes cannot claim one
+    type."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     topic: ClassVar[Topic]
     schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        event_type = cls.__dict__.get("event_type")
+        if event_type is None:
+            return  # a base of several types (ListingFacts, ...)
+        if event_type in PAYLOAD_TYPES:
+            raise TypeError(f"{cls.__name__}: {event_type} is {PAYLOAD_TYPES[event_type]}'s")
+        PAYLOAD_TYPES[event_type] = cls
+
+
+# Every event type of the exchange: filled in as the payload classes are defined.
+PAYLOAD_TYPES: dict[str, type[Payload]] = {}
 
 
 ListingKind = Literal["offer", "need"]
@@ -710,42 +728,6 @@ class TradeRetracted(Payload):
     )
     retracted_at: datetime
 
-
-PAYLOAD_TYPES: dict[str, type[Payload]] = {
-    model.event_type: model
-    for model in (
-        ListingPublished,
-        ListingUpdated,
-        ListingWithdrawn,
-        ListingReserved,
-        ListingExpiring,
-        ListingReservationRefused,
-        ApiKeyRevoked,
-        PersonChanged,
-        CompanyChanged,
-        CompanyDetailsChanged,
-        TradeProposed,
-        TradeRetracted,
-        ContractAgreed,
-        NegotiationCountered,
-        NegotiationDeclined,
-        NegotiationExpired,
-        NegotiationReduced,
-        NegotiationWithdrawn,
-        ContractCancelled,
-        ContractCompleted,
-        DeliveryRecorded,
-        DeliveryConfirmed,
-        DeliveryDisputed,
-        InvoiceIssued,
-        InvoicePaid,
-        InvoicePaymentFailed,
-        InvoiceVoided,
-        CreditNoteIssued,
-        NotificationDelivered,
-        NotificationFailed,
-    )
-}
 
 # What partners read on partners.events.v1 (the same types and schemas as on the topics
 # they come from, with what partners may not see left out: services/notifications).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ import asyncpg
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -39,7 +40,7 @@ from shared.events import (
     payload_of,
 )
 from shared.health import membership
-from shared.outbox import OutboxMessage
+from shared.outbox import OutboxMessage, Publish
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,9 @@ MAX_ATTEMPTS = 5
 # to the others); a restarted static member takes them back before that.
 SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 1_000
+# Records handled per batch (one offset commit each), and how long a poll waits for them.
+BATCH_RECORDS = 200
+BATCH_WAIT_MS = 50
 
 
 def security(settings: Settings, principal: str) -> BaseSecurity | None:
@@ -107,18 +111,19 @@ def create_broker(settings: Settings, principal: str) -> KafkaBroker:
     )
 
 
-def outbox_publisher(
-    broker: KafkaBroker, namespace: str = ""
-) -> Callable[[OutboxMessage], Awaitable[None]]:
-    """What the outbox relay calls for each row: publish and wait for the broker's ack."""
+def outbox_publisher(broker: KafkaBroker, namespace: str = "") -> Publish:
+    """What the outbox relay calls for each row: hand it to the producer; the relay awaits
+    the returned future for the broker's ack (acks=all)."""
 
-    async def publish(message: OutboxMessage) -> None:
-        await broker.publish(
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
+        ack: Awaitable[object] = await broker.publish(
             message.payload,
             topic=namespace + message.topic,
             key=message.key.encode(),
             headers=message.headers,
+            no_confirm=True,
         )
+        return ack
 
     return publish
 
@@ -175,33 +180,54 @@ def subscribe(
     topic: str,
     *,
     group_id: str,
-    handlers: dict[str, EventHandler],
+    handlers: Mapping[type[Payload], EventHandler],
 ) -> None:
-    """Consume ``topic`` in ``group_id``: route known event types to their handlers.
+    """Consume ``topic`` in ``group_id``: each event to the handler of its payload class.
 
-    Events of other known types are skipped (a topic carries many types). Poison messages,
-    events of a type the exchange does not know among them, go to the dead-letter topic.
-    A handler that keeps failing for a reason other than an outage is dead-lettered after
-    ``MAX_ATTEMPTS`` tries so the partition moves on.
+    Records come in batches (up to ``BATCH_RECORDS``), handled one after the other in
+    offset order, each in its handler's own transaction; the batch's offsets are committed
+    once, after the last. A failure rewinds to the batch's first record: the records before
+    it come again and are skipped by their event ids (``shared.consumer.apply_once``).
+
+    Events of other known types are skipped, by their ``ce_type`` header without decoding
+    (a topic carries many types). Poison messages, events of a type the exchange does not
+    know among them, go to the dead-letter topic. A handler that keeps failing for a reason
+    other than an outage is dead-lettered after ``MAX_ATTEMPTS`` tries so the partition
+    moves on.
     """
+    by_type = {kind.event_type: handler for kind, handler in handlers.items()}
     attempts: dict[tuple[int, int], int] = {}
+    dead: set[tuple[int, int, int]] = set()  # dead-lettered already, if the batch comes again
     group_id = settings.kafka_namespace + group_id
     topic = settings.kafka_namespace + topic
+    wanted = {name.encode() for name in by_type}
+    known = {name.encode() for name in PAYLOAD_TYPES}
 
-    async def on_message(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        assert not isinstance(raw, tuple)
-        position = (raw.partition, raw.offset)
+    async def poison(record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        position = (record.partition, record.offset, hash(record.value))
+        if position not in dead:
+            await dead_letter(broker, record, group_id, reason)
+            dead.add(position)
+            if len(dead) > 10_000:
+                dead.clear()
+
+    async def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+        position = (record.partition, record.offset)
+        declared = next((v for k, v in record.headers or () if k == "ce_type"), None)
+        if declared is not None and declared in known and declared not in wanted:
+            return  # a type of this topic that this consumer does not act on
         try:
-            envelope = decode(message.body)
+            if declared is not None and declared not in known:
+                raise PoisonMessage(f"unknown event type {declared.decode(errors='replace')!r}")
+            envelope = decode(record.value or b"")
             if envelope.type not in PAYLOAD_TYPES:
                 raise PoisonMessage(f"unknown event type {envelope.type!r}")
-            handler = handlers.get(envelope.type)
+            handler = by_type.get(envelope.type)
             if handler is None:
-                return  # a type of this topic that this consumer does not act on
+                return
             payload = payload_of(envelope)
         except PoisonMessage as exc:
-            await dead_letter(broker, message, group_id, f"poison: {exc}")
+            await poison(record, f"poison: {exc}")
             return
         try:
             await handler(envelope, payload)
@@ -214,9 +240,7 @@ def subscribe(
             if tries >= MAX_ATTEMPTS:
                 attempts.pop(position, None)
                 log.error("handler failed, dead-lettering", topic=topic, error=repr(exc))
-                await dead_letter(
-                    broker, message, group_id, f"handler failed {tries} times: {exc!r}"
-                )
+                await poison(record, f"handler failed {tries} times: {exc!r}")
                 return
             attempts[position] = tries
             log.warning("handler failed, will retry", topic=topic, tries=tries, error=repr(exc))
@@ -224,10 +248,18 @@ def subscribe(
             raise
         attempts.pop(position, None)
 
-    on_message.__name__ = f"{group_id}_{topic.replace('.', '_')}"
+    async def on_batch(message: KafkaMessage) -> None:
+        records = message.raw_message  # a tuple of records (a list on the test broker)
+        for record in records if isinstance(records, tuple | list) else (records,):
+            await on_record(record)
+
+    on_batch.__name__ = f"{group_id}_{topic.replace('.', '_')}"
     broker.subscriber(
         topic,
         group_id=group_id,
+        batch=True,
+        max_records=BATCH_RECORDS,
+        batch_timeout_ms=BATCH_WAIT_MS,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",
@@ -236,27 +268,28 @@ def subscribe(
         group_instance_id=f"{group_id}:{topic}:{settings.instance}" if settings.instance else None,
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-    )(on_message)
+    )(on_batch)
 
 
-async def dead_letter(broker: KafkaBroker, message: Any, group_id: str, reason: str) -> None:
-    """Copy ``message`` to its topic's dead-letter topic with the reason and origin."""
-    raw = message.raw_message
-    headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
+async def dead_letter(
+    broker: KafkaBroker, record: ConsumerRecord[bytes, bytes], group_id: str, reason: str
+) -> None:
+    """Copy ``record`` to its topic's dead-letter topic with the reason and origin."""
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
     headers.update(
         {
             "dlq-reason": reason[:1000],
-            "dlq-origin-topic": raw.topic,
-            "dlq-origin-partition": str(raw.partition),
-            "dlq-origin-offset": str(raw.offset),
+            "dlq-origin-topic": record.topic,
+            "dlq-origin-partition": str(record.partition),
+            "dlq-origin-offset": str(record.offset),
             "dlq-consumer-group": group_id,
             "dlq-failed-at": datetime.now(UTC).isoformat(),
         }
     )
-    log.warning("dead-lettered", topic=raw.topic, offset=raw.offset, reason=reason)
+    log.warning("dead-lettered", topic=record.topic, offset=record.offset, reason=reason)
     await broker.publish(
-        raw.value or b"",
-        topic=dead_letter_topic(raw.topic),
-        key=raw.key,
+        record.value or b"",
+        topic=dead_letter_topic(record.topic),
+        key=record.key,
         headers=headers,
     )

@@ -44,7 +44,8 @@ class OutboxMessage:
     headers: dict[str, str]
 
 
-Publish = Callable[[OutboxMessage], Awaitable[None]]
+# Hands a row to the broker; what it returns is awaited for the broker's ack.
+Publish = Callable[[OutboxMessage], Awaitable[Awaitable[object]]]
 
 
 async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
@@ -106,14 +107,18 @@ class OutboxRelay:
                     claimed,
                 )
             }
-            sent: list[int] = []
+            # All of the batch is handed to the producer first, then its acks are awaited:
+            # one round of waiting per batch, not per row. The idempotent producer keeps a
+            # key's records in order on their partition; if one still fails, the later rows
+            # of its key are not marked sent either, and go again after it.
+            acks: list[tuple[asyncpg.Record, Awaitable[object]]] = []
             failure: Exception | None = None
             try:
                 for row in rows:
                     first_elsewhere = held_elsewhere.get(row["key"])
                     if first_elsewhere is not None and first_elsewhere < row["id"]:
                         continue  # an older event of this key is still with another relay
-                    await self._publish(
+                    ack = await self._publish(
                         OutboxMessage(
                             id=row["id"],
                             topic=row["topic"],
@@ -122,9 +127,20 @@ class OutboxRelay:
                             headers=dict(row["headers"]),
                         )
                     )
-                    sent.append(row["id"])
+                    acks.append((row, ack))
             except Exception as exc:  # keep what was published; the rest waits for a retry
                 failure = exc
+            sent: list[int] = []
+            failed_keys: set[str] = set()
+            for row, ack in acks:
+                try:
+                    await ack
+                except Exception as exc:
+                    failed_keys.add(row["key"])
+                    failure = failure or exc
+                    continue
+                if row["key"] not in failed_keys:
+                    sent.append(row["id"])
             if sent:
                 await conn.execute(
                     "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent

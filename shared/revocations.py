@@ -43,5 +43,5 @@ def subscribe_revocations(
         settings,
         Topic.LISTINGS,
         group_id=group,
-        handlers={ApiKeyRevoked.event_type: on_revoked},
+        handlers={ApiKeyRevoked: on_revoked},
     )

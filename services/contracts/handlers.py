@@ -60,7 +60,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         Topic.LISTINGS,
         group_id=GROUP,
         handlers={
-            kind.event_type: on_listing
+            kind: on_listing
             for kind in (
                 ListingPublished,
                 ListingUpdated,
@@ -76,7 +76,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         Topic.PROPOSALS,
         group_id=GROUP,
         handlers={
-            TradeProposed.event_type: on_trade_proposed,
-            TradeRetracted.event_type: on_trade_retracted,
+            TradeProposed: on_trade_proposed,
+            TradeRetracted: on_trade_retracted,
         },
     )

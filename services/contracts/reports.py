@@ -18,7 +18,6 @@ from litestar.params import FromQuery
 from pydantic import BaseModel, Field
 
 from services.contracts import storage
-from services.contracts.documents import pdf
 from services.contracts.domain import report as rules
 from services.contracts.problems import REFUSALS, company
 from services.contracts.storage import figures as figures_store
@@ -91,6 +90,8 @@ async def _report(
 
 
 def _pdf(report: Report, language: str) -> Response[bytes]:
+    from services.contracts.documents import pdf  # fpdf2 is slow to import: only when asked
+
     content = pdf.report(report.model_dump(mode="json"), language)
     return Response(
         content,

@@ -214,7 +214,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         Topic.CONTRACTS,
         group_id=GROUP,
         handlers={
-            ContractAgreed.event_type: on_contract_agreed,
-            ContractCancelled.event_type: on_contract_cancelled,
+            ContractAgreed: on_contract_agreed,
+            ContractCancelled: on_contract_cancelled,
         },
     )

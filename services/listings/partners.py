@@ -29,6 +29,7 @@ from shared.broker_admin import (
     BrokerAdminError,
     partner_grants,
     partner_group_prefix,
+    signs_in_and_sees,
 )
 from shared.db import Pool
 from shared.http import Problem, example_body, principal_of
@@ -143,6 +144,14 @@ class PartnerCredentialController(Controller):
             try:
                 await keeper.set_password(username, password)
                 await keeper.grant(partner_grants(settings.kafka_namespace, username))
+                # answered once the partner can use them
+                await signs_in_and_sees(
+                    settings,
+                    "partner",
+                    [topic.value for topic in PARTNER_TOPICS],
+                    password,
+                    username=username,
+                )
             except BrokerAdminError as exc:
                 raise _unreachable(exc) from None
         return IssuedPartnerCredential(

@@ -276,9 +276,9 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
         Topic.LISTINGS,
         group_id=GROUP,
         handlers={
-            ListingPublished.event_type: on_listing_opened,
-            ListingUpdated.event_type: on_listing_opened,
-            ListingWithdrawn.event_type: on_listing_closed,
-            ListingReserved.event_type: on_listing_closed,
+            ListingPublished: on_listing_opened,
+            ListingUpdated: on_listing_opened,
+            ListingWithdrawn: on_listing_closed,
+            ListingReserved: on_listing_closed,
         },
     )

@@ -16,7 +16,15 @@ from services.notifications.storage import people as people_store
 from services.notifications.webhooks import enqueue_webhooks
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
-from shared.events import PARTNER_FEED, CompanyChanged, Envelope, Payload, PersonChanged, Topic
+from shared.events import (
+    PARTNER_FEED,
+    PAYLOAD_TYPES,
+    CompanyChanged,
+    Envelope,
+    Payload,
+    PersonChanged,
+    Topic,
+)
 from shared.kafka import subscribe
 from shared.outbox import enqueue
 from shared.settings import Settings
@@ -48,15 +56,15 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
 
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
+    every: list[type[Payload]] = [*ROUTES, *PARTNER_FEED, PersonChanged]
+    every += [PAYLOAD_TYPES[name] for name in PARTNER_EVENT_TYPES]
     for topic in Topic:
-        types = {kind.event_type for kind in (*ROUTES, *PARTNER_FEED) if kind.topic == topic}
-        if topic == Topic.LISTINGS:
-            types |= {*PARTNER_EVENT_TYPES, PersonChanged.event_type}
-        if types:
+        kinds = {kind for kind in every if kind.topic == topic}
+        if kinds:
             subscribe(
                 broker,
                 settings,
                 topic,
                 group_id=GROUP,
-                handlers=dict.fromkeys(sorted(types), on_event),
+                handlers=dict.fromkeys(sorted(kinds, key=lambda k: k.event_type), on_event),
             )

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable
 
 from shared.db import create_pool
 from shared.kafka import create_broker, outbox_publisher
@@ -24,10 +25,11 @@ async def main(schema: str) -> None:
     await broker.connect()
     publish = outbox_publisher(broker, settings.kafka_namespace)
 
-    async def publish_then_die(message: OutboxMessage) -> None:
-        await publish(message)
+    async def publish_then_die(message: OutboxMessage) -> Awaitable[object]:
+        await (await publish(message))  # the broker has it
         print(f"published outbox row {message.id}; dying", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
 
     await OutboxRelay(pool, publish_then_die).publish_pending()
 

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +55,16 @@ async def write_events(pool: Pool, keys: list[str]) -> list[Envelope]:
     return written
 
 
+async def acked() -> None:
+    """The broker's ack for a row, at once."""
+
+
 async def test_relay_publishes_committed_rows_in_order_and_marks_them(pool: Pool) -> None:
     published: list[OutboxMessage] = []
 
-    async def publish(message: OutboxMessage) -> None:
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
         published.append(message)
+        return acked()
 
     events = await write_events(pool, ["a", "b", "a", "c", "a"])
     async with pool.acquire() as conn:
@@ -78,10 +83,11 @@ async def test_relay_publishes_committed_rows_in_order_and_marks_them(pool: Pool
 async def test_a_failed_publish_keeps_the_row_for_the_next_attempt(pool: Pool) -> None:
     attempts: list[str] = []
 
-    async def flaky(message: OutboxMessage) -> None:
+    async def flaky(message: OutboxMessage) -> Awaitable[object]:
         attempts.append(message.key)
         if message.key == "b" and attempts.count("b") == 1:
             raise ConnectionError("broker away")
+        return acked()
 
     await write_events(pool, ["a", "b", "c"])
     relay = OutboxRelay(pool, flaky)
@@ -93,12 +99,37 @@ async def test_a_failed_publish_keeps_the_row_for_the_next_attempt(pool: Pool) -
     assert attempts == ["a", "b", "b", "c"]
 
 
+async def test_a_row_the_broker_does_not_ack_holds_back_the_later_rows_of_its_key(
+    pool: Pool,
+) -> None:
+    handed: list[str] = []
+
+    async def refused(message: OutboxMessage) -> Awaitable[object]:
+        handed.append(message.key)
+        if message.key == "b" and handed.count("b") == 1:
+            return nack()
+        return acked()
+
+    async def nack() -> None:
+        raise TimeoutError("no ack from the broker")
+
+    await write_events(pool, ["a", "b", "c", "b"])
+    relay = OutboxRelay(pool, refused)
+    with pytest.raises(TimeoutError):
+        await relay.publish_pending()
+    # a and c are marked; both rows of b wait, so b's order holds when they go again
+    unsent = await pool.fetch("SELECT key FROM outbox WHERE sent_at IS NULL ORDER BY id")
+    assert [r["key"] for r in unsent] == ["b", "b"]
+    assert await relay.publish_pending() == 2
+
+
 async def test_several_relays_publish_each_row_once_and_keep_key_order(pool: Pool) -> None:
     published: list[tuple[str, uuid.UUID]] = []
 
-    async def slow_publish(message: OutboxMessage) -> None:
+    async def slow_publish(message: OutboxMessage) -> Awaitable[object]:
         await asyncio.sleep(0.002)
         published.append((message.key, Envelope.model_validate_json(message.payload).id))
+        return acked()
 
     keys = [f"k{i % 7}" for i in range(140)]
     events = await write_events(pool, keys)
@@ -119,8 +150,9 @@ async def test_several_relays_publish_each_row_once_and_keep_key_order(pool: Poo
 async def test_notify_wakes_the_relay_long_before_its_poll(pool: Pool) -> None:
     arrived = asyncio.Event()
 
-    async def publish(message: OutboxMessage) -> None:
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
         arrived.set()
+        return acked()
 
     relay = OutboxRelay(pool, publish, poll_interval=60)
     task = asyncio.create_task(relay.run())
@@ -137,8 +169,9 @@ async def test_notify_wakes_the_relay_long_before_its_poll(pool: Pool) -> None:
 async def test_the_poll_finds_rows_when_no_notify_arrives(pool: Pool) -> None:
     arrived = asyncio.Event()
 
-    async def publish(message: OutboxMessage) -> None:
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
         arrived.set()
+        return acked()
 
     event = envelope("quiet")
     # A row written without NOTIFY (as if the notification were lost).

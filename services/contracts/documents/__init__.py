@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.documents import ehf, pdf
+from services.contracts.documents import ehf
 from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.domain.declaration import HAZARDOUS_PROPERTIES, Declaration
 from services.contracts.domain.declaration import permit_verified as _permit
@@ -16,6 +16,8 @@ from shared.resources import RESOURCE_CLASSES
 
 
 def invoice_pdf(invoice: Invoice, language: str) -> bytes:
+    from services.contracts.documents import pdf  # fpdf2 is slow to import: on use
+
     return pdf.invoice(invoice, language)
 
 
@@ -24,6 +26,8 @@ def invoice_ehf(invoice: Invoice) -> bytes:
 
 
 def credit_note_pdf(invoice: Invoice, note: CreditNote, language: str) -> bytes:
+    from services.contracts.documents import pdf  # fpdf2 is slow to import: on use
+
     return pdf.credit_note(invoice, note, language)
 
 
@@ -46,6 +50,8 @@ def delivery_note(
     receiver: Party | None,
     language: str,
 ) -> bytes:
+    from services.contracts.documents import pdf  # fpdf2 is slow to import: on use
+
     return pdf.delivery_note(
         {
             "delivery_id": str(delivery.id),
@@ -117,4 +123,6 @@ def declaration_data(
 
 
 def declaration_pdf(data: dict[str, Any], language: str) -> bytes:
+    from services.contracts.documents import pdf  # fpdf2 is slow to import: on use
+
     return pdf.declaration(data, language)
