@@ -3,7 +3,8 @@
 Listings holds the Ed25519 private key and signs API keys and people's access tokens;
 every other service holds only the public key, so it verifies a caller without calling
 listings and cannot mint credentials itself. Access tokens expire; API keys live until
-revoked, and every service keeps the ids of revoked keys (``api_key.revoked`` events).
+revoked. Every service keeps what was revoked before it ran out (``shared.revocations``):
+revoked keys, disabled people (all their tokens) and tokens ended by signing out.
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ class Principal:
     role: Role
     kind: CredentialKind
     scopes: frozenset[str] = field(default_factory=frozenset)
+    token_id: uuid.UUID | None = None  # an access token's own id (``jti``), to end it alone
+    expires_at: float | None = None  # an access token's expiry (epoch seconds)
+
+    @property
+    def credential_ids(self) -> tuple[uuid.UUID, ...]:
+        """The ids a revocation of this credential is recorded under: the key; or the
+        person and the token."""
+        return (self.subject_id,) + ((self.token_id,) if self.token_id else ())
 
     @property
     def is_park_admin(self) -> bool:
@@ -157,11 +166,12 @@ def issue_access_token(
     role: Role,
     lifetime_seconds: int,
 ) -> str:
-    """A person's short-lived token after signing in."""
+    """A person's short-lived token after signing in; its ``jti`` ends it alone (sign-out)."""
     return _sign(
         private_key,
         {
             "sub": str(person_id),
+            "jti": str(uuid.uuid4()),
             "company": str(company_id) if company_id else None,
             "role": role,
             "typ": "access",
@@ -205,12 +215,15 @@ class TokenVerifier:
             raise InvalidCredentials("the credential is not valid")
         try:
             company = claims.get("company")
+            token_id = claims.get("jti")
             return Principal(
                 subject_id=uuid.UUID(claims["sub"]),
                 company_id=uuid.UUID(company) if company else None,
                 role=role,
                 kind="api_key" if expected == "api_key" else "person",
                 scopes=ROLE_SCOPES[role],
+                token_id=uuid.UUID(token_id) if token_id and expected == "access" else None,
+                expires_at=float(claims["exp"]) if expected == "access" else None,
             )
         except (ValueError, TypeError) as exc:
             raise InvalidCredentials("the credential is not valid") from exc

@@ -710,6 +710,19 @@ class ApiKeyRevoked(Payload):
     revoked_at: datetime
 
 
+class AccessTokenRevoked(Payload):
+    """A person signed out: their access token is refused by every service from now on
+    (their other tokens, on other devices, stay valid)."""
+
+    event_type: ClassVar[str] = "access_token.revoked"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    token_id: uuid.UUID = Field(description="The token's id (its `jti`; also the subject).")
+    person_id: uuid.UUID = Field(description="Whose token it was.")
+    revoked_at: datetime
+    expires_at: datetime = Field(description="When the token would have run out anyway.")
+
+
 class TradeRetracted(Payload):
     """A proposal no longer holds: a listing changed, was withdrawn or fully reserved."""
 

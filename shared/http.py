@@ -7,13 +7,23 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import (
+    Example,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.params import Body
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
@@ -41,8 +51,9 @@ class Problem(HTTPException):
         *,
         errors: list[dict[str, str]] | None = None,
         problem_type: str = "about:blank",
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail=detail or title, status_code=status_code)
+        super().__init__(detail=detail or title, status_code=status_code, headers=headers)
         self.title = title
         self.errors = errors or []
         self.problem_type = problem_type
@@ -81,7 +92,13 @@ def _validation_errors(extra: Any) -> list[dict[str, str]]:
 
 def on_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
     return problem_response(
-        request, exc.status_code, exc.title, exc.detail, exc.errors, problem_type=exc.problem_type
+        request,
+        exc.status_code,
+        exc.title,
+        exc.detail,
+        exc.errors,
+        headers=dict(exc.headers or {}),
+        problem_type=exc.problem_type,
     )
 
 
@@ -99,6 +116,30 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         headers.setdefault("WWW-Authenticate", "Bearer")
     return problem_response(
         request, exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers
+    )
+
+
+def on_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A value PostgreSQL cannot take (out of range, not encodable): the client's input, so
+    a 400, never a 500. Logged, for the check that should have caught it earlier."""
+    log.warning("input refused by the database", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        request,
+        400,
+        "The request is not valid",
+        "a value in the request is out of range or cannot be stored",
+    )
+
+
+def on_recursion_error(
+    request: Request[Any, Any, Any], exc: RecursionError
+) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        400,
+        "The request is not valid",
+        f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+        [{"field": "body", "message": "nested too deeply"}],
     )
 
 
@@ -151,8 +192,72 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     **dict.fromkeys(OUTAGES, on_outage),
+    asyncpg.DataError: on_data_error,
+    RecursionError: on_recursion_error,
     Exception: on_unexpected_error,
 }
+
+# --- Input every service refuses before a handler sees it ----------------------------------
+
+MAX_JSON_DEPTH = 32
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        400,
+        "The request is not valid",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """The first string holding a NUL character, or the first place nested deeper than
+    ``MAX_JSON_DEPTH``: its field path and what is wrong; None when there is neither."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return path or "body", f"nested more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "body", "must not contain NUL characters (\\u0000)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return path or "body", "must not contain NUL characters (\\u0000)"
+                stack.append((child, name, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+async def refuse_unstorable_input(request: Request[Any, Any, Any]) -> None:
+    """Before any handler: a 400 problem naming the field for a NUL character in the path,
+    a query parameter or a JSON string (PostgreSQL text cannot hold one), and for JSON
+    nested more than ``MAX_JSON_DEPTH`` levels deep."""
+    if "\x00" in request.url.path:
+        raise _invalid("path", "must not contain NUL characters")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in str(value):
+            raise _invalid(name.replace("\x00", ""), "must not contain NUL characters")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    try:
+        decoded = msgspec.json.decode(body)
+    except RecursionError:
+        raise _invalid("body", f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except msgspec.DecodeError:
+        return  # not JSON: the handler's own parsing says so
+    problem = _json_problem(decoded)
+    if problem is not None:
+        raise _invalid(*problem)
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
@@ -183,10 +288,13 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             principal = self._verifier.verify(connection.headers.get("authorization"))
         except InvalidCredentials as exc:
             raise NotAuthorizedException(detail=str(exc)) from exc
-        if principal.kind == "api_key" and await is_revoked(
-            connection.app.state.pool, principal.subject_id
-        ):
-            raise NotAuthorizedException(detail="this API key has been revoked")
+        if await is_revoked(connection.app.state.pool, principal):
+            raise NotAuthorizedException(
+                detail="this API key has been revoked"
+                if principal.kind == "api_key"
+                else "this sign-in has ended (signed out, or the account was disabled); "
+                "sign in again"
+            )
         return AuthenticationResult(user=principal, auth=principal)
 
 
@@ -197,6 +305,18 @@ def principal_of(request: Request[Any, Any, Any], scope: str | None = None) -> P
     if scope is not None and not user.may(scope):
         raise Problem(403, "Forbidden", f"your role ({user.role}) may not do this ({scope})")
     return user
+
+
+def requires(scope: str) -> Any:
+    """A route guard: a 403 problem unless the caller's role grants ``scope``, before the
+    request's body is even read (so a refused caller learns nothing from its validation)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+        user = connection.scope.get("user")
+        if isinstance(user, Principal) and not user.may(scope):
+            raise Problem(403, "Forbidden", f"your role ({user.role}) may not do this ({scope})")
+
+    return guard
 
 
 def company_of(request: Request[Any, Any, Any], scope: str) -> uuid.UUID:
@@ -221,3 +341,88 @@ def cookieless() -> CookieJar:
     gateway, the portal's API client, the webhook sender): a ``Set-Cookie`` one answer
     carries must never ride along on the next person's request."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+# --- The problems each operation can answer, in the OpenAPI documents ------------------------
+
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    description="RFC 9457 problem details.",
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="`about:blank`, or a URI."),
+        "title": Schema(type=OpenAPIType.STRING, description="A short summary."),
+        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status."),
+        "detail": Schema(type=OpenAPIType.STRING, description="What went wrong, in words."),
+        "instance": Schema(type=OpenAPIType.STRING, description="The request's path."),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            description="The fields at fault, each with what is wrong with it.",
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={
+                    "field": Schema(type=OpenAPIType.STRING),
+                    "message": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+)
+
+_PROBLEMS = {
+    400: "The request is not valid: a parameter or a field of the body (named in `errors`), "
+    "a NUL character, JSON nested too deeply, a value out of range.",
+    401: "No credential, or one that is not valid, has expired or was revoked.",
+    403: "The credential's role may not do this.",
+    404: "Not found, or not yours to see.",
+    409: "Not possible in the thing's present state (or a request with this Idempotency-Key "
+    "is still being processed).",
+    413: "The request body is larger than 10 MB.",
+    422: "This Idempotency-Key was used with a different request.",
+    429: "Too many attempts; `Retry-After` says how many seconds to wait.",
+    503: "Not available now: the database cannot be reached, the service is restarting, or "
+    "(Stripe's webhook) it is not configured; nothing was changed. `Retry-After` says when to "
+    "try again.",
+}
+# Problems only some operations answer, by operation id.
+EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
+    "sign_in": (401, 429),
+}
+
+
+def document_problems(openapi: OpenAPI) -> None:
+    """Add to every operation the problem responses it can give (the handlers' own, and
+    those of the middleware every request passes: authentication, the body limit,
+    idempotency keys, refused input), each as ``application/problem+json``."""
+    components = openapi.components
+    assert components is not None
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = PROBLEM_SCHEMA
+    reference = Reference(ref="#/components/schemas/Problem")
+    for path, item in (openapi.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method)
+            if operation is None:
+                continue
+            public = operation.security == []
+            codes = {400, 503}
+            if not public:
+                codes |= {401, 403, 404}
+                if method != "get":
+                    codes.add(409)
+            elif "{" in path:
+                codes.add(404)
+            if method in ("post", "put", "patch"):
+                codes |= {413}
+            if method == "post":
+                codes |= {409, 422}
+            codes |= set(EXTRA_PROBLEMS.get(operation.operation_id or "", ()))
+            responses = operation.responses if operation.responses is not None else {}
+            for code in sorted(codes):
+                responses[str(code)] = OpenAPIResponse(
+                    description=_PROBLEMS[code],
+                    content={PROBLEM_JSON: OpenAPIMediaType(schema=reference)},
+                )
+            operation.responses = responses

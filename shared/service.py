@@ -24,7 +24,13 @@ from pydantic import BaseModel, Field
 from shared.auth import TokenVerifier, load_public_key
 from shared.db import Pool, create_pool
 from shared.health import readiness
-from shared.http import EXCEPTION_HANDLERS, PUBLIC, BearerAuthentication
+from shared.http import (
+    EXCEPTION_HANDLERS,
+    PUBLIC,
+    BearerAuthentication,
+    document_problems,
+    refuse_unstorable_input,
+)
 from shared.idempotency import IdempotencyMiddleware, request_pool
 from shared.kafka import create_broker, outbox_publisher, wait_for_topics
 from shared.migrations import migrate
@@ -146,11 +152,13 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
             **spec.dependencies,
         },
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[router],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_unstorable_input,
+        logging_config=None,  # shared.logs configures logging once per process
         middleware=[
             DefineMiddleware(
                 BearerAuthentication,
@@ -178,3 +186,5 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         ),
         debug=False,
     )
+    document_problems(app.openapi_schema)
+    return app

@@ -132,7 +132,9 @@ class Settings(BaseSettings):
         "unset: a random key kept in <data_dir>/keys/portal-session.key.",
     )
     public_url: str | None = Field(
-        default=None, description="Address users reach the gateway at; default from host/port."
+        default=None,
+        description="Address users reach the gateway at; default from host/port. An https "
+        "address makes every portal cookie Secure and the portal send HSTS.",
     )
     auth_private_key_file: Path | None = Field(
         default=None,
@@ -229,6 +231,31 @@ class Settings(BaseSettings):
         "members under it, so that a restarted instance takes its partitions back at once "
         "instead of waiting for a rebalance.",
     )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Hosts and networks webhooks may go to besides public https addresses, "
+        "comma-separated (`127.0.0.1, erp.park.lan, 10.20.0.0/16`), also over plain http: "
+        "test receivers and on-premises systems. Empty: public https addresses only.",
+    )
+    webhook_max_endpoints: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Webhook endpoints one company (or one partner key) may register.",
+    )
+    webhook_max_in_flight: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Webhook requests the notifications service has out at once, in all.",
+    )
+    webhook_max_in_flight_per_owner: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Webhook requests out at once for one company's (or partner's) endpoints, "
+        "so that slow endpoints delay only their owner; each endpoint has one at a time.",
+    )
     outbox_relay_enabled: bool = Field(
         default=True,
         description="Run the outbox relay inside the service (off to run relays elsewhere).",
@@ -258,7 +285,14 @@ class Settings(BaseSettings):
     retention_check_seconds: float = Field(
         default=3600, gt=0, description="How often each service prunes what it keeps."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of log lines written, in every process."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="`json`: one JSON object per line (production); `console`: readable "
+        "lines; `auto`: readable in a terminal, JSON otherwise (log files, containers).",
+    )
 
     @model_validator(mode="after")
     def _ids_outlive_redeliveries(self) -> Settings:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import importlib
-import logging
 import os
 import signal
 import socket
@@ -39,9 +38,32 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def _configure_logging(settings: Settings, process: str) -> None:
+    from shared.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, process=process)
+
+
+def _run(app: Any, host: str, port: int, *, edge: bool = False) -> None:
+    """Serve an ASGI app with uvicorn, its lines in our log format and our access log. At
+    the ``edge`` (the gateway) the client's own X-Forwarded-For is never believed."""
+    import uvicorn
+
+    from shared.logs import AccessLog
+
+    # main() restores SIGPIPE's default for the commands whose output may go to `head`; a
+    # server must ignore it, or a client that hangs up before its answer is written (a
+    # gateway cutting off an oversized body) kills the whole process.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    uvicorn.run(
+        AccessLog(app),
+        host=host,
+        port=port,
+        log_config=None,  # logging is ours (shared.logs): uvicorn's handlers would bypass it
+        log_level="warning",
+        access_log=False,
+        proxy_headers=not edge,
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -54,12 +76,10 @@ def serve(
     """Run one service (HTTP API, Kafka consumers and outbox relay) in this process."""
     if service not in APP_FACTORIES:
         raise _fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}")
-    import uvicorn
-
     chosen_port = port or Settings().service_port(service)
     os.environ.setdefault(f"{ENV_PREFIX}INSTANCE", f"{socket.gethostname()}-{chosen_port}")
     settings = Settings()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings, service)
     if service == "listings":
         from shared.auth import ensure_signing_keys
 
@@ -71,13 +91,7 @@ def serve(
         )
     module_name, factory_name = APP_FACTORIES[service].split(":")
     factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), factory_name)
-    uvicorn.run(
-        factory(settings),
-        host=host,
-        port=chosen_port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    _run(factory(settings), host, chosen_port)
 
 
 @app.command()
@@ -86,18 +100,15 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
 ) -> None:
     """Serve every service's API on one origin: /api/<service>/..."""
-    import uvicorn
-
     from symbiosis.gateway import Gateway
 
     settings = Settings()
-    _configure_logging(settings.log_level)
-    uvicorn.run(
+    _configure_logging(settings, "gateway")
+    _run(
         Gateway(settings.upstreams(), portal=settings.portal_upstream),
-        host=host or settings.http_host,
-        port=port or settings.http_port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
+        host or settings.http_host,
+        port or settings.http_port,
+        edge=True,
     )
 
 
@@ -107,19 +118,11 @@ def portal(
     port: Annotated[int | None, typer.Option(help="Port; default: its port under `up`.")] = None,
 ) -> None:
     """Run the web portal (pages for companies, on the services' APIs) in this process."""
-    import uvicorn
-
     from services.portal.app import create_app
 
     settings = Settings()
-    _configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port or settings.portal_port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    _configure_logging(settings, "portal")
+    _run(create_app(settings), host, port or settings.portal_port)
 
 
 @app.command()
@@ -355,6 +358,7 @@ def up(
     from symbiosis.supervisor import Supervisor
 
     settings = Settings()
+    _configure_logging(settings, "symbiosis")
     try:
         with _exclusive(settings.data_dir):
             if reset_demo:

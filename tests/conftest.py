@@ -31,7 +31,7 @@ from shared.settings import KAFKA_ADMIN, Settings
 from symbiosis.broker.server import EmbeddedKafka
 from symbiosis.embedded import EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
-from tests.support import REPO, Infra, free_port, free_port_block
+from tests.support import REPO, Infra, Stack, free_port, free_port_block, running_stack
 
 STRIPE_MOCK_VERSION = "v0.203.0"  # as the Makefile's `stripe-mock` target
 STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters or digits
@@ -213,3 +213,46 @@ def settings(infra: Infra, database_url: str, tmp_path: Path) -> Settings:
     )
     ensure_signing_keys(settings)
     return settings
+
+
+# --- The running stack, shared by the end-to-end and the security tests ------------------
+
+
+@pytest.fixture(scope="session")
+async def stack_database(infra: Infra) -> str:
+    return await create_database(infra)
+
+
+# The shared stack's Stripe webhook signing secret: tests sign events with it, as Stripe would.
+WEBHOOK_SECRET = "whsec_e2e_stack_secret"
+
+
+@pytest.fixture(scope="session")
+def stack(
+    infra: Infra,
+    stack_database: str,
+    stripe_mock: str,
+    mail_drop: tuple[MailDrop, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """All four services and the gateway as real processes on the test servers, invoicing
+    through stripe-mock."""
+    stripe = {
+        "SYMBIOSIS_STRIPE_API_KEY": STRIPE_API_KEY,
+        "SYMBIOSIS_STRIPE_API_BASE": stripe_mock,
+        "SYMBIOSIS_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SYMBIOSIS_SMTP_HOST": "127.0.0.1",
+        "SYMBIOSIS_SMTP_PORT": str(mail_drop[1]),
+        "SYMBIOSIS_SMTP_STARTTLS": "false",
+        "SYMBIOSIS_LISTING_EXPIRY_CHECK_SECONDS": "1",
+    }
+    with running_stack(
+        infra, stack_database, tmp_path_factory.mktemp("stack"), extra_env=stripe
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
+        yield http

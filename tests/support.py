@@ -229,6 +229,9 @@ def stack_env(infra: Infra, database_url: str, data_dir: Path, http_port: int) -
             "SYMBIOSIS_HTTP_PORT": str(http_port),
             "SYMBIOSIS_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
             "SYMBIOSIS_LOG_LEVEL": "INFO",
+            # The tests' webhook receivers listen on the loopback, which the exchange
+            # refuses unless the park allows it.
+            "SYMBIOSIS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         }
     )
     return env

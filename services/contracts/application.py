@@ -528,8 +528,8 @@ async def confirm_delivery(
         problem = Declaration.problem_with(delivery.declaration)
         if problem is None and not permit_verified(receiver, contract.ewc_code or ""):
             problem = (
-                "the receiver has no permit on record for this waste code; add it to the "
-                "company profile"
+                "the receiver has no permit for this waste code that the park has verified; "
+                "it states its permit in its company profile, and the park verifies it"
             )
         if problem is not None:
             raise Refused(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
@@ -27,6 +28,9 @@ from shared.settings import Settings
 from shared.units import Quantity
 
 log = structlog.get_logger(__name__)
+# What the terms' numeric(18, 3) column holds: smaller quantities would be stored as zero.
+MIN_QUANTITY = Decimal("0.001")
+MAX_QUANTITY = Decimal("1e12")
 
 
 class TermsView(BaseModel):
@@ -233,6 +237,15 @@ class NegotiationController(Controller):
         """Put other terms on the table (quantity, price, window, who transports, schedule);
         you accept them by proposing them, and the other side answers."""
         actor = _actor(principal_of(request, "trades:write"))
+        if not MIN_QUANTITY <= data.quantity <= MAX_QUANTITY:
+            raise Problem(
+                400,
+                "The request is not valid",
+                f"quantity: from {MIN_QUANTITY} to {MAX_QUANTITY:f} (three decimals are kept)",
+                errors=[
+                    {"field": "quantity", "message": f"from {MIN_QUANTITY} to {MAX_QUANTITY:f}"}
+                ],
+            )
         async with pool.acquire() as conn, conn.transaction():
             await application.counter(
                 conn, negotiation_id, actor, data, settings, request.headers.get("x-correlation-id")

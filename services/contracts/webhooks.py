@@ -2,7 +2,8 @@
 
 Stripe signs every delivery (``Stripe-Signature``: a timestamp and an HMAC-SHA256 of
 ``"<timestamp>.<body>"`` with the endpoint's secret); a request that is unsigned, signed with
-another secret, altered, or signed more than five minutes ago is refused with a 400 problem.
+another secret, altered, or signed more than five minutes ago (or dated more than five
+minutes ahead) is refused with a 400 problem.
 
 Stripe delivers each event at least once and in no particular order. An event id is applied
 once (``stripe_events``; a replay is answered 200 and changes nothing), and an invoice only
@@ -15,6 +16,7 @@ Stripe id. Events of other types are recorded and ignored.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -154,6 +156,21 @@ async def apply_event(
     return "applied"
 
 
+def _not_from_the_future(header: str, now: float | None = None) -> None:
+    """Stripe's library refuses old signatures only; one dated ahead (beyond the same
+    tolerance, for clocks that differ) is refused as well: it would stay replayable."""
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            ahead = int(value) - (time.time() if now is None else now)
+            if ahead > TOLERANCE_SECONDS:
+                raise Problem(
+                    400,
+                    "Signature not valid",
+                    "the signature is dated in the future; check the clock",
+                )
+
+
 class StripeWebhookController(Controller):
     path = "/stripe"
     tags = ["billing"]
@@ -177,7 +194,7 @@ class StripeWebhookController(Controller):
         endpoint's secret. Applied: `invoice.finalized` and `invoice.sent` (issued),
         `invoice.paid`, `invoice.payment_failed` and `invoice.voided`, each event once and in
         any order of arrival (a paid invoice stays paid). A missing or wrong signature, or one
-        older than five minutes, is refused with 400."""
+        older than five minutes or dated ahead, is refused with 400."""
         secret = settings.stripe_webhook_secret
         if secret is None:
             raise Problem(
@@ -197,6 +214,7 @@ class StripeWebhookController(Controller):
             raise Problem(400, "Signature not valid", str(exc)) from exc
         except ValueError as exc:  # signed, but not JSON or not a Stripe event
             raise Problem(400, "Not a Stripe event", str(exc)) from exc
+        _not_from_the_future(request.headers.get("stripe-signature") or "")
         values = event.to_dict()
         event_id, event_type = values.get("id"), values.get("type")
         if not isinstance(event_id, str) or not isinstance(event_type, str):

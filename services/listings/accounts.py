@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.params import FromPath, FromQuery, Parameter
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_204_NO_CONTENT,
+    HTTP_409_CONFLICT,
+)
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,20 +32,22 @@ from pydantic import (
     model_validator,
 )
 
-from services.listings import domain, storage
+from services.listings import domain, storage, throttling
 from services.listings.outbox import publish_event
 from services.listings.suggestions import SuggestionView, suggestion_views
-from shared.auth import issue_access_token, issue_api_key
+from shared.auth import Principal, issue_access_token, issue_api_key
 from shared.db import Connection, Pool
 from shared.events import (
+    AccessTokenRevoked,
     ApiKeyRevoked,
     CompanyAddress,
     CompanyChanged,
     CompanyDetailsChanged,
     PersonChanged,
 )
-from shared.http import PUBLIC, Problem, company_of, example_body, principal_of
-from shared.revocations import record_revocation
+from shared.http import PUBLIC, Problem, company_of, example_body, principal_of, requires
+from shared.logs import client_address
+from shared.revocations import record_revocation, record_revoked_credential
 from shared.settings import Settings
 
 _hasher = PasswordHasher()
@@ -63,6 +71,32 @@ async def password_matches(password_hash: str | None, password: str) -> bool:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def audit(
+    conn: Connection,
+    request: Request[Any, Any, Any],
+    action: str,
+    *,
+    company_id: uuid.UUID | None,
+    subject_id: uuid.UUID | None = None,
+    actor: Principal | None = None,
+    **details: Any,
+) -> None:
+    """One line of the audit log: who (the caller, unless ``actor`` says), what, when, from
+    where (the client's address as the gateway saw it)."""
+    user = actor or request.scope.get("user")
+    principal = user if isinstance(user, Principal) else None
+    await storage.record_audit(
+        conn,
+        action,
+        actor_id=principal.subject_id if principal else None,
+        actor_kind=principal.kind if principal else None,
+        company_id=company_id,
+        subject_id=subject_id,
+        client=client_address(request.scope),
+        details=details,
+    )
 
 
 Language = Literal["nb", "en"]
@@ -114,11 +148,6 @@ class CompanyProfile(Model):
     address: Address | None = None
     location: Location | None = None
     contact: Contact | None = None
-    permits: list[str] = Field(
-        default_factory=list,
-        max_length=200,
-        description="Hazardous List of Waste codes the company is permitted to receive.",
-    )
     share_terms_with_partners: bool = Field(
         default=False,
         description="Let partners (carriers, ERP vendors, authorities) see the prices and "
@@ -151,11 +180,6 @@ class CompanyProfile(Model):
     @classmethod
     def _nace(cls, values: list[str]) -> list[str]:
         return sorted({domain.nace_code(v) for v in values})
-
-    @field_validator("permits")
-    @classmethod
-    def _permits(cls, values: list[str]) -> list[str]:
-        return sorted({domain.hazardous_permit(v) for v in values})
 
 
 class FirstAdmin(Model):
@@ -235,6 +259,77 @@ class CompanyUpdate(CompanyProfile):
     name: str | None = Field(default=None, min_length=2, max_length=200)
 
 
+class PermitStatement(Model):
+    """A company's permit to receive hazardous waste, as it states it; a park administrator
+    then verifies it."""
+
+    number: str = Field(
+        min_length=1, max_length=100, description="The permit's number or reference."
+    )
+    authority: str = Field(
+        min_length=2,
+        max_length=200,
+        description="Who issued it, e.g. `Statsforvalteren i Østfold, Buskerud, Oslo og Akershus`.",
+    )
+    valid_until: date = Field(description="The last day it holds.")
+    waste_codes: list[str] = Field(
+        min_length=1,
+        max_length=200,
+        description="The hazardous List of Waste codes it allows the company to receive.",
+    )
+
+    @field_validator("waste_codes")
+    @classmethod
+    def _hazardous(cls, values: list[str]) -> list[str]:
+        return sorted({domain.hazardous_permit(v) for v in values})
+
+    @field_validator("valid_until")
+    @classmethod
+    def _not_run_out(cls, value: date) -> date:
+        if value < date.today():
+            raise ValueError("the permit has run out; state one that holds")
+        return value
+
+
+PermitStatus = Literal["stated", "verified", "rejected"]
+
+
+class Permit(BaseModel):
+    """A company's permit to receive hazardous waste and what the park made of it. Only a
+    `verified` permit that has not run out (`valid`) lets the company post needs for the
+    hazardous codes it covers."""
+
+    company_id: uuid.UUID
+    number: str
+    authority: str
+    valid_until: date
+    waste_codes: list[str]
+    status: PermitStatus = Field(
+        description="`stated` (waiting for the park), `verified` or `rejected`."
+    )
+    valid: bool = Field(description="Verified, and not run out today.")
+    stated_at: datetime
+    reviewed_at: datetime | None = Field(description="When a park administrator decided.")
+    reviewed_by: uuid.UUID | None = Field(description="The park administrator who did.")
+    rejection_reason: str | None
+
+    @classmethod
+    def of(cls, row: storage.PermitRow) -> Permit:
+        return cls(
+            company_id=row.company_id,
+            number=row.number,
+            authority=row.authority,
+            valid_until=row.valid_until,
+            waste_codes=[c.strip() for c in row.waste_codes],
+            status=row.status,
+            valid=row.status == "verified" and row.valid_until >= date.today(),
+            stated_at=row.stated_at,
+            reviewed_at=row.reviewed_at,
+            reviewed_by=row.reviewed_by,
+            rejection_reason=row.rejection_reason,
+        )
+
+
 class Company(BaseModel):
     id: uuid.UUID
     name: str
@@ -243,7 +338,11 @@ class Company(BaseModel):
     address: Address | None
     location: Location | None
     contact: Contact | None
-    permits: list[str]
+    permits: list[str] = Field(
+        description="Hazardous List of Waste codes the company may receive: those of its "
+        "verified permit that has not run out (see `permit`)."
+    )
+    permit: Permit | None = Field(description="The permit it stated, and its status.")
     share_terms_with_partners: bool
     vat_registered: bool
     bank_account: str | None
@@ -252,10 +351,11 @@ class Company(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: storage.CompanyRow) -> Company:
+    def of(cls, row: storage.CompanyRow, permit_row: storage.PermitRow | None = None) -> Company:
         location = None
         if row.plot is not None or row.latitude is not None:
             location = Location(plot=row.plot, latitude=row.latitude, longitude=row.longitude)
+        permit = Permit.of(permit_row) if permit_row else None
         return cls(
             id=row.id,
             name=row.name,
@@ -264,7 +364,8 @@ class Company(BaseModel):
             address=Address(**row.address) if row.address else None,
             location=location,
             contact=Contact(**row.contact) if row.contact else None,
-            permits=row.permits,
+            permits=permit.waste_codes if permit and permit.valid else [],
+            permit=permit,
             share_terms_with_partners=row.share_terms_with_partners,
             vat_registered=row.vat_registered,
             bank_account=row.bank_account,
@@ -298,7 +399,8 @@ class Company(BaseModel):
 
 async def announce_company(conn: Connection, row: storage.CompanyRow) -> None:
     """Tell the other services (contracts: invoices and papers) who this company is now."""
-    await publish_event(conn, None, Company.of(row).details(), row.id)
+    permit = await storage.permit_of(conn, row.id)
+    await publish_event(conn, None, Company.of(row, permit).details(), row.id)
     await storage.mark_announced(conn, row.id)
 
 
@@ -343,7 +445,6 @@ def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
     for name in fields & {
         "name",
         "nace_codes",
-        "permits",
         "share_terms_with_partners",
         "vat_registered",
         "language",
@@ -504,6 +605,15 @@ class CompanyController(Controller):
             await storage.insert_api_key(conn, key_id, company_id, "first key")
             await publish_event(conn, request, company_changed(row), company_id)
             await announce_company(conn, row)
+            await audit(
+                conn,
+                request,
+                "company.registered",
+                company_id=company_id,
+                subject_id=company_id,
+                api_key_id=str(key_id),
+                admin_id=str(admin.id) if admin else None,
+            )
         return RegisteredCompany(
             company=Company.of(row),
             api_key_id=key_id,
@@ -514,9 +624,11 @@ class CompanyController(Controller):
 
     @get("/me", operation_id="get_my_company")
     async def me(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> Company:
-        """The caller's company, with its contact, permits and location."""
+        """The caller's company, with its contact, permit and location."""
+        company_id = company_of(request, "company:read")
         async with pool.acquire() as conn:
-            return Company.of(await _company_or_404(conn, company_of(request, "company:read")))
+            row = await _company_or_404(conn, company_id)
+            return Company.of(row, await storage.permit_of(conn, company_id))
 
     @patch("/me", operation_id="update_my_company")
     async def update(
@@ -525,7 +637,7 @@ class CompanyController(Controller):
         data: Annotated[
             CompanyUpdate,
             example_body(
-                ("A permit to receive hazardous sludge", {"permits": ["19 08 13"]}),
+                ("A new name", {"name": "Tofteberg Sagbruk og Høvleri AS"}),
                 (
                     "A new contact",
                     {"contact": {"name": "Per Hansen", "email": "per@sagbruk.example"}},
@@ -543,7 +655,16 @@ class CompanyController(Controller):
             if data.model_fields_set & PARTNER_VISIBLE:
                 await publish_event(conn, request, company_changed(row), company_id)
             await announce_company(conn, row)
-        return Company.of(row)
+            await audit(
+                conn,
+                request,
+                "company.updated",
+                company_id=company_id,
+                subject_id=company_id,
+                fields=sorted(data.model_fields_set),
+            )
+            permit = await storage.permit_of(conn, company_id)
+        return Company.of(row, permit)
 
     @get("/", operation_id="list_companies")
     async def all(
@@ -551,12 +672,14 @@ class CompanyController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[Company]:
         """Every company of the park, by name (park administrators)."""
         principal_of(request, "park:read")
         async with pool.acquire() as conn:
-            return [Company.of(r) for r in await storage.list_companies(conn, limit, offset)]
+            rows = await storage.list_companies(conn, limit, offset)
+            permits = await storage.permits_of(conn, [r.id for r in rows])
+            return [Company.of(r, permits.get(r.id)) for r in rows]
 
     @get("/{company_id:uuid}/card", operation_id="get_company_card")
     async def card(
@@ -583,7 +706,188 @@ class CompanyController(Controller):
         if not (principal.may("park:read") or principal.company_id == company_id):
             raise Problem(404, "Not found", f"no company {company_id} visible to you")
         async with pool.acquire() as conn:
-            return Company.of(await _company_or_404(conn, company_id))
+            row = await _company_or_404(conn, company_id)
+            return Company.of(row, await storage.permit_of(conn, company_id))
+
+    @put("/me/permit", operation_id="state_my_permit")
+    async def state_permit(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            PermitStatement,
+            example_body(
+                (
+                    "A permit for hazardous sludge and batteries",
+                    {
+                        "number": "2019.0421.T",
+                        "authority": "Statsforvalteren i Østfold, Buskerud, Oslo og Akershus",
+                        "valid_until": "2030-12-31",
+                        "waste_codes": ["19 08 13", "16 06 01"],
+                    },
+                ),
+            ),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Permit:
+        """State (or state anew) the company's permit to receive hazardous waste (company
+        admins). It waits for a park administrator to verify it; until then, and after it
+        runs out, the company cannot post needs for hazardous codes."""
+        company_id = company_of(request, "company:admin")
+        principal = principal_of(request)
+        async with pool.acquire() as conn, conn.transaction():
+            company = await _company_or_404(conn, company_id)
+            row = await storage.state_permit(
+                conn,
+                company_id,
+                data.number,
+                data.authority,
+                data.valid_until,
+                data.waste_codes,
+                principal.subject_id,
+            )
+            await audit(
+                conn,
+                request,
+                "permit.stated",
+                company_id=company_id,
+                subject_id=company_id,
+                number=data.number,
+                waste_codes=data.waste_codes,
+                valid_until=data.valid_until.isoformat(),
+            )
+            # a permit stated anew waits for verification: the others stop relying on the old one
+            await announce_company(conn, company)
+        return Permit.of(row)
+
+    @get("/{company_id:uuid}/permit", operation_id="get_company_permit")
+    async def permit(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Permit:
+        """A company's permit to receive hazardous waste and whether the park verified it
+        (`valid`), for everyone signed in to the exchange: a counterparty's declaration of
+        hazardous waste names the receiver's permit."""
+        principal_of(request, "listings:read")
+        async with pool.acquire() as conn:
+            row = await storage.permit_of(conn, company_id)
+        if row is None:
+            raise Problem(404, "Not found", f"company {company_id} has stated no permit")
+        return Permit.of(row)
+
+    @post(
+        "/{company_id:uuid}/permit/verify",
+        status_code=HTTP_200_OK,
+        operation_id="verify_company_permit",
+        guards=[requires("park:admin")],
+    )
+    async def verify_permit(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        data: Annotated[
+            PermitReview, example_body(("Verified against the register", {"number": "2019.0421.T"}))
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Permit:
+        """Verify a company's permit (park administrators), naming its number, so that one
+        stated anew meanwhile is not verified unseen."""
+        return await _review(request, pool, company_id, data, "verified")
+
+    @post(
+        "/{company_id:uuid}/permit/reject",
+        status_code=HTTP_200_OK,
+        operation_id="reject_company_permit",
+        guards=[requires("park:admin")],
+    )
+    async def reject_permit(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        data: Annotated[
+            PermitReview,
+            example_body(
+                (
+                    "Not in the register",
+                    {"number": "2019.0421.T", "reason": "no such permit in Norske utslipp"},
+                )
+            ),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Permit:
+        """Reject a company's permit (park administrators), with the reason it is shown."""
+        return await _review(request, pool, company_id, data, "rejected")
+
+
+class PermitReview(Model):
+    number: str = Field(min_length=1, max_length=100, description="The permit's number.")
+    reason: str | None = Field(
+        default=None, max_length=500, description="Why it is rejected (for a rejection)."
+    )
+
+
+async def _review(
+    request: Request[Any, Any, Any],
+    pool: Pool,
+    company_id: uuid.UUID,
+    data: PermitReview,
+    status: Literal["verified", "rejected"],
+) -> Permit:
+    principal = principal_of(request, "park:admin")
+    if status == "rejected" and not data.reason:
+        raise Problem(
+            400,
+            "The request is not valid",
+            "reason: say why the permit is rejected",
+            errors=[{"field": "reason", "message": "say why the permit is rejected"}],
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        row = await storage.review_permit(
+            conn,
+            company_id,
+            data.number,
+            status,
+            principal.subject_id,
+            data.reason if status == "rejected" else None,
+        )
+        if row is None:
+            raise Problem(
+                404,
+                "Not found",
+                f"company {company_id} has no permit numbered {data.number!r} (stated anew?)",
+            )
+        await audit(
+            conn,
+            request,
+            f"permit.{status}",
+            company_id=company_id,
+            subject_id=company_id,
+            number=data.number,
+            reason=data.reason,
+        )
+        # contracts and documents rely on the permits the park verified: tell them
+        await announce_company(conn, await _company_or_404(conn, company_id))
+    return Permit.of(row)
+
+
+class PermitController(Controller):
+    path = "/permits"
+    tags = ["companies"]
+
+    @get("/", operation_id="list_permits")
+    async def waiting(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        status: FromQuery[PermitStatus | None] = "stated",
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> list[Permit]:
+        """Companies' permits, oldest statement first (park administrators); by default
+        those waiting to be verified."""
+        principal_of(request, "park:admin")
+        async with pool.acquire() as conn:
+            return [Permit.of(r) for r in await storage.permits_with_status(conn, status, limit)]
 
 
 async def _insert_person(
@@ -651,6 +955,7 @@ class AuthController(Controller):
     )
     async def sign_in(
         self,
+        request: Request[Any, Any, Any],
         data: Annotated[
             SignIn,
             example_body(
@@ -661,28 +966,117 @@ class AuthController(Controller):
         signing_key: NamedDependency[Ed25519PrivateKey],
         settings: NamedDependency[Settings],
     ) -> AccessToken:
-        """Sign in with e-mail and password; the token identifies you to every service."""
+        """Sign in with e-mail and password; the token identifies you to every service.
+
+        After a few failed attempts for one account, or many from one address, further
+        attempts wait: 429 with `Retry-After` (seconds), whether or not the account exists."""
+        account = data.email.lower()
+        address = client_address(request.scope) or "unknown"
+        policies = {("account", account): throttling.ACCOUNT}
+        if throttling.throttles_address(address):
+            policies[("address", address)] = throttling.ADDRESS
+        now = datetime.now(UTC)
+        async with pool.acquire() as conn, conn.transaction():
+            counts = await storage.lock_throttle_counts(conn, list(policies))
+            wait = max(
+                throttling.wait_seconds(counts[key], policy, now)
+                for key, policy in policies.items()
+            )
+            if wait == 0:  # counted as failed until it succeeds (see throttling)
+                for (scope, key), policy in policies.items():
+                    failures = throttling.current(counts[(scope, key)], policy, now)
+                    await storage.set_throttle_count(conn, scope, key, failures + 1, now)
+        if wait:
+            raise Problem(
+                429,
+                "Too many sign-in attempts",
+                f"too many failed sign-ins for this account or from this address; try again "
+                f"in {wait} seconds",
+                headers={"Retry-After": str(wait)},
+            )
         async with pool.acquire() as conn:
             person = await storage.person_by_email(conn, data.email)
         ok = await password_matches(
             person.password_hash if person else None, data.password.get_secret_value()
         )
         if person is None or not ok or person.disabled_at is not None:
+            reason = (
+                "no such account"
+                if person is None
+                else "disabled"
+                if person.disabled_at is not None
+                else "wrong password"
+            )
+            async with pool.acquire() as conn:
+                await audit(
+                    conn,
+                    request,
+                    "sign_in.failed",
+                    company_id=person.company_id if person else None,
+                    subject_id=person.id if person else None,
+                    email=account,
+                    reason=reason,
+                )
+                if random.random() < 0.01:  # housekeeping, not security
+                    await storage.forget_old_throttle_counts(conn, 24 * 3600.0)
             raise Problem(401, "Unauthorized", "the e-mail or the password is wrong")
         lifetime = settings.access_token_minutes * 60
+        token = issue_access_token(
+            signing_key,
+            person.id,
+            person.company_id,
+            person.role,  # type: ignore[arg-type]
+            lifetime,
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await storage.take_back_attempt(conn, address, account)
+            await audit(
+                conn,
+                request,
+                "sign_in",
+                company_id=person.company_id,
+                subject_id=person.id,
+                actor=Principal(person.id, person.company_id, person.role, "person"),  # type: ignore[arg-type]
+            )
         return AccessToken(
-            access_token=issue_access_token(
-                signing_key,
-                person.id,
-                person.company_id,
-                person.role,  # type: ignore[arg-type]
-                lifetime,
-            ),
+            access_token=token,
             expires_in=lifetime,
             person_id=person.id,
             company_id=person.company_id,
             role=person.role,
         )
+
+    @post("/sign-out", status_code=HTTP_204_NO_CONTENT, operation_id="sign_out")
+    async def sign_out(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> None:
+        """End the access token this request carries, at every service within seconds
+        (the person's other sign-ins stay). API keys are revoked at `/api-keys/`."""
+        principal = principal_of(request)
+        if principal.kind != "person" or principal.token_id is None:
+            raise Problem(
+                400,
+                "The request is not valid",
+                "only a person's access token signs out; revoke an API key at /api-keys/",
+            )
+        revoked_at = datetime.now(UTC)
+        expires_at = datetime.fromtimestamp(principal.expires_at or revoked_at.timestamp(), UTC)
+        event = AccessTokenRevoked(
+            token_id=principal.token_id,
+            person_id=principal.subject_id,
+            revoked_at=revoked_at,
+            expires_at=expires_at,
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await record_revoked_credential(
+                conn, principal.token_id, "access_token", revoked_at, expires_at
+            )
+            await publish_event(conn, request, event, principal.token_id)
+            await audit(
+                conn,
+                request,
+                "sign_out",
+                company_id=principal.company_id,
+                subject_id=principal.subject_id,
+            )
 
 
 class Invitation(Model):
@@ -750,7 +1144,7 @@ class PeopleController(Controller):
         company_id = company_of(request, "company:admin")
         token = secrets.token_urlsafe(32)
         expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             row = await _insert_person(
                 conn,
                 company_id,
@@ -761,6 +1155,14 @@ class PeopleController(Controller):
                 invitation_hash=_digest(token),
                 invitation_expires_at=expires_at,
                 language=data.language,
+            )
+            await audit(
+                conn,
+                request,
+                "person.invited",
+                company_id=company_id,
+                subject_id=row.id,
+                role=data.role,
             )
         return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
 
@@ -773,6 +1175,7 @@ class PeopleController(Controller):
     )
     async def accept(
         self,
+        request: Request[Any, Any, Any],
         data: Annotated[
             Acceptance,
             example_body(
@@ -801,6 +1204,13 @@ class PeopleController(Controller):
                 )
             activated = await storage.set_password(conn, person.id, password_hash)
             await announce_person(conn, activated)
+            await audit(
+                conn,
+                request,
+                "person.joined",
+                company_id=activated.company_id,
+                subject_id=activated.id,
+            )
             return Person.of(activated)
 
     @delete("/{person_id:uuid}", status_code=HTTP_200_OK, operation_id="disable_colleague")
@@ -810,7 +1220,9 @@ class PeopleController(Controller):
         person_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
     ) -> Person:
-        """Disable a colleague's sign-in (company admins); their current token lapses."""
+        """Disable a colleague (company admins): they can no longer sign in, and within
+        seconds every service refuses their tokens and the API keys they made (which are
+        revoked), and their open live streams end."""
         principal = principal_of(request)
         company_id = company_of(request, "company:admin")
         if principal.kind == "person" and principal.subject_id == person_id:
@@ -819,7 +1231,21 @@ class PeopleController(Controller):
             row = await storage.disable_person(conn, person_id, company_id)
             if row is None:
                 raise Problem(404, "Not found", f"no colleague {person_id} in your company")
+            assert row.disabled_at is not None
+            # here at once; elsewhere on the person.changed event
+            await record_revoked_credential(conn, row.id, "person", row.disabled_at)
             await announce_person(conn, row)
+            revoked = await storage.revoke_keys_made_by(conn, row.id)
+            for key in revoked:
+                await _announce_revoked_key(conn, request, key)
+            await audit(
+                conn,
+                request,
+                "person.disabled",
+                company_id=company_id,
+                subject_id=row.id,
+                revoked_api_keys=[str(k.id) for k in revoked],
+            )
         return Person.of(row)
 
     @patch("/me", operation_id="update_me")
@@ -882,9 +1308,17 @@ async def _create_key(
 ) -> NewApiKey:
     role: Literal["admin", "partner"] = "admin" if company_id else "partner"
     key_id = uuid.uuid4()
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         row = await storage.insert_api_key(
             conn, key_id, company_id, label, role, principal_of(request).subject_id
+        )
+        await audit(
+            conn,
+            request,
+            "api_key.created" if company_id else "partner_key.created",
+            company_id=company_id,
+            subject_id=key_id,
+            label=label,
         )
     return NewApiKey(
         **ApiKey.of(row).model_dump(), api_key=issue_api_key(signing_key, key_id, company_id, role)
@@ -898,11 +1332,25 @@ async def _revoke_key(
         row = await storage.revoke_api_key(conn, key_id, company_id)
         if row is None:
             raise Problem(404, "Not found", f"no API key {key_id} of yours")
-        assert row.revoked_at is not None
-        event = ApiKeyRevoked(key_id=row.id, company_id=row.company_id, revoked_at=row.revoked_at)
-        await record_revocation(conn, event)  # refused here at once, elsewhere on the event
-        await publish_event(conn, request, event, row.id)
+        await _announce_revoked_key(conn, request, row)
+        await audit(
+            conn,
+            request,
+            "api_key.revoked" if company_id else "partner_key.revoked",
+            company_id=company_id,
+            subject_id=row.id,
+        )
     return ApiKey.of(row)
+
+
+async def _announce_revoked_key(
+    conn: Connection, request: Request[Any, Any, Any], row: storage.ApiKeyRow
+) -> None:
+    """Refused here at once, elsewhere within seconds (``api_key.revoked``)."""
+    assert row.revoked_at is not None
+    event = ApiKeyRevoked(key_id=row.id, company_id=row.company_id, revoked_at=row.revoked_at)
+    await record_revocation(conn, event)
+    await publish_event(conn, request, event, row.id)
 
 
 class ApiKeyController(Controller):
@@ -976,3 +1424,110 @@ class PartnerKeyController(Controller):
         """Revoke a partner key (park administrators)."""
         principal_of(request, "park:admin")
         return await _revoke_key(pool, request, key_id, None)
+
+
+AUDIT_ACTIONS = (
+    "company.registered",
+    "company.updated",
+    "sign_in",
+    "sign_in.failed",
+    "sign_out",
+    "person.invited",
+    "person.joined",
+    "person.disabled",
+    "api_key.created",
+    "api_key.revoked",
+    "partner_key.created",
+    "partner_key.revoked",
+    "partner_credential.issued",
+    "partner_credential.revoked",
+    "permit.stated",
+    "permit.verified",
+    "permit.rejected",
+)
+
+
+class AuditEntry(BaseModel):
+    """Who did what, when and from where."""
+
+    id: int
+    at: datetime
+    action: str = Field(description="One of: " + ", ".join(f"`{a}`" for a in AUDIT_ACTIONS))
+    actor_id: uuid.UUID | None = Field(
+        description="The person or API key that acted; none when anonymous (a registration, "
+        "a failed sign-in)."
+    )
+    actor_kind: Literal["person", "api_key"] | None
+    company_id: uuid.UUID | None = Field(description="The company it concerns, if any.")
+    subject_id: uuid.UUID | None = Field(
+        description="What it acted on: the person, key or company."
+    )
+    client: str | None = Field(description="The client's address, as the gateway saw it.")
+    details: dict[str, Any] = Field(
+        description="What else is known: the e-mail tried and why a sign-in failed, the "
+        "fields changed, the keys revoked with a person, ..."
+    )
+
+    @classmethod
+    def of(cls, row: storage.AuditRow) -> AuditEntry:
+        return cls(
+            id=row.id,
+            at=row.at,
+            action=row.action,
+            actor_id=row.actor_id,
+            actor_kind="api_key"
+            if row.actor_kind == "api_key"
+            else "person"
+            if row.actor_kind
+            else None,
+            company_id=row.company_id,
+            subject_id=row.subject_id,
+            client=row.client,
+            details=row.details,
+        )
+
+
+class AuditController(Controller):
+    path = "/audit-log"
+    tags = ["audit"]
+
+    @get("/", operation_id="read_audit_log")
+    async def read(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        company_id: FromQuery[uuid.UUID | None] = None,
+        actor_id: FromQuery[uuid.UUID | None] = None,
+        action: Annotated[
+            str | None,
+            Parameter(
+                pattern=r"^[a-z_]+(\.[a-z_]+)?$",
+                max_length=40,
+                description="An action (`sign_in.failed`), or a group (`api_key`).",
+            ),
+        ] = None,
+        before: Annotated[
+            int | None,
+            Parameter(ge=1, le=2**62, description="Continue after this entry id (a cursor)."),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> Response[list[AuditEntry]]:
+        """The audit log, newest first (park administrators): sign-ins and failed sign-ins,
+        sign-outs, registrations, invitations, disabled people, API and partner keys made
+        and revoked, permits stated and verified. When there is more, `X-Next-Cursor` holds
+        the `before` of the next page."""
+        principal_of(request, "park:admin")
+        async with pool.acquire() as conn:
+            rows = await storage.audit_page(
+                conn,
+                company_id=company_id,
+                action=action,
+                actor_id=actor_id,
+                before=before,
+                limit=limit + 1,
+            )
+        headers: dict[str, str] = {}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            headers["X-Next-Cursor"] = str(rows[-1].id)
+        return Response([AuditEntry.of(r) for r in rows], headers=headers)

@@ -20,7 +20,7 @@ from services.listings import domain, storage
 from services.listings.accounts import Location
 from services.listings.outbox import publish_event
 from shared import periods
-from shared.db import Pool
+from shared.db import Connection, Pool
 from shared.events import (
     Frequency,
     ListingPublished,
@@ -309,6 +309,25 @@ def facts(row: storage.ListingRow) -> dict[str, Any]:
     }
 
 
+async def _check_permit(conn: Connection, company_id: uuid.UUID, ewc_code: str) -> None:
+    """A need for a hazardous code needs the company's verified, valid permit for it."""
+    permit = await storage.permit_of(conn, company_id)
+    why = domain.permit_covers(
+        permit.status if permit else None,
+        permit.valid_until if permit else None,
+        [c.strip() for c in permit.waste_codes] if permit else [],
+        ewc_code,
+        date.today(),
+    )
+    if why is not None:
+        code = domain.waste_code(ewc_code)
+        raise _query_error(
+            "ewc_code",
+            f"{code.display} is hazardous and {why}; a need for it requires a permit the "
+            "park has verified (PUT /companies/me/permit)",
+        )
+
+
 def _not_found(listing_id: uuid.UUID) -> Problem:
     return Problem(404, "Not found", f"no listing {listing_id} of yours")
 
@@ -376,13 +395,8 @@ class ListingController(Controller):
             company = await storage.get_company(conn, company_id)
             if company is None:
                 raise Problem(404, "Not found", "the company of this credential no longer exists")
-            if data.kind == "need" and data.hazardous and data.ewc_code not in company.permits:
-                code = domain.waste_code(data.ewc_code or "")
-                raise _query_error(
-                    "ewc_code",
-                    f"{code.display} is hazardous and your company has declared no permit to "
-                    "receive it; add the permit to the company profile first",
-                )
+            if data.kind == "need" and data.hazardous:
+                await _check_permit(conn, company_id, data.ewc_code or "")
             location = data.location
             fields: dict[str, Any] = {
                 "id": uuid.uuid4(),
@@ -466,6 +480,9 @@ class ListingController(Controller):
                 raise _query_error("ewc_code", str(exc)) from None
         if resource_class is not None and resource_class not in RESOURCE_CLASSES:
             raise _query_error("resource_class", f"unknown; one of {', '.join(RESOURCE_CLASSES)}")
+        for name, bound in (("min_quantity", min_quantity), ("max_quantity", max_quantity)):
+            if bound is not None and not (bound.is_finite() and 0 <= bound <= domain.MAX_QUANTITY):
+                raise _query_error(name, f"a number from 0 to {domain.MAX_QUANTITY:f}")
         if (min_quantity is not None or max_quantity is not None) and unit is None:
             raise _query_error("unit", "give the unit of min_quantity and max_quantity")
         if (lat is None) != (lon is None) or (within_km is not None and lat is None):
@@ -540,7 +557,15 @@ class ListingController(Controller):
                 raise _not_found(listing_id)
             if row.status in ("withdrawn", "closed"):
                 raise Problem(409, "Conflict", f"the listing is {row.status}; it cannot change")
-            for name in ("title", "quantity", "transport", "quality"):
+            for name in (
+                "title",
+                "description",
+                "quantity",
+                "available_from",
+                "transport",
+                "quality",
+                "internal_note",
+            ):
                 if name in changes and changes[name] is None:
                     raise _query_error(name, "cannot be null")
             if "quality" in changes:
@@ -616,6 +641,8 @@ class ListingController(Controller):
                     domain.check_required_quality(row.resource_class, row.quality)
                 except ValueError as exc:
                     raise _query_error("quality", str(exc)) from None
+            if row.kind == "need" and row.hazardous:
+                await _check_permit(conn, company_id, row.ewc_code or "")
             opened = await storage.update_listing(
                 conn, listing_id, {"status": "open", "published_at": datetime.now(UTC)}
             )

@@ -10,10 +10,12 @@ from litestar.di import Provide
 from services.listings import handlers
 from services.listings.accounts import (
     ApiKeyController,
+    AuditController,
     AuthController,
     CompanyController,
     PartnerKeyController,
     PeopleController,
+    PermitController,
     announce_companies,
 )
 from services.listings.api import ListingController
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiKeyController,
             PartnerKeyController,
             PartnerCredentialController,
+            AuditController,
+            PermitController,
             ListingController,
             ResourceController,
             SuggestionController,

@@ -18,6 +18,8 @@ ListingKind = Literal["offer", "need"]
 ListingStatus = Literal["draft", "open", "reserved", "closed", "withdrawn"]
 
 MAX_QUANTITY = Decimal("1e12")
+# Quantities are kept to three decimals: anything smaller would be stored as zero.
+MIN_QUANTITY = Decimal("0.001")
 
 
 def organisation_number(text: str) -> str:
@@ -53,6 +55,8 @@ def waste_code(text: str) -> WasteCode:
 def positive_quantity(value: Decimal) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise ValueError("the quantity must be a number greater than zero")
+    if value < MIN_QUANTITY:
+        raise ValueError(f"the quantity must be at least {MIN_QUANTITY} (three decimals are kept)")
     if value > MAX_QUANTITY:
         raise ValueError("the quantity is implausibly large")
     return value
@@ -86,6 +90,26 @@ def hazardous_permit(text: str) -> str:
             f"{entry.display} is not hazardous; permits are recorded only for hazardous codes"
         )
     return entry.code
+
+
+def permit_covers(
+    status: str | None, valid_until: date | None, codes: list[str], code: str, today: date
+) -> str | None:
+    """Why a company may not post a need for the hazardous ``code``, or None when its
+    permit is verified, has not run out and covers the code."""
+    if status is None:
+        return "your company has stated no permit to receive it"
+    if status != "verified":
+        return (
+            "your company's permit has not been verified by the park yet"
+            if status == "stated"
+            else "your company's permit was not accepted by the park"
+        )
+    if valid_until is None or valid_until < today:
+        return "your company's permit has run out"
+    if code not in codes:
+        return "your company's permit does not cover it"
+    return None
 
 
 def password(text: str) -> str:

@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.listings import storage
+from services.listings.accounts import audit
 from shared.broker_admin import (
     PARTNER_KEEPER,
     BrokerAdmin,
@@ -154,6 +155,15 @@ class PartnerCredentialController(Controller):
                 )
             except BrokerAdminError as exc:
                 raise _unreachable(exc) from None
+            await audit(
+                conn,
+                request,
+                "partner_credential.issued",
+                company_id=None,
+                subject_id=credential_id,
+                label=data.label,
+                username=username,
+            )
         return IssuedPartnerCredential(
             **PartnerCredential.of(row).model_dump(),
             password=password,
@@ -186,4 +196,12 @@ class PartnerCredentialController(Controller):
                 await keeper.delete_user(row.username)
             except BrokerAdminError as exc:
                 raise _unreachable(exc) from None
+            await audit(
+                conn,
+                request,
+                "partner_credential.revoked",
+                company_id=None,
+                subject_id=row.id,
+                username=row.username,
+            )
         return PartnerCredential.of(row)

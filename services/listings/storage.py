@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.listings.throttling import Count
 from shared.db import Connection
 
 
@@ -30,7 +31,6 @@ class CompanyRow:
     latitude: float | None
     longitude: float | None
     contact: dict[str, Any] | None
-    permits: list[str]
     updated_at: datetime
     share_terms_with_partners: bool
     vat_registered: bool = True
@@ -116,7 +116,6 @@ _COMPANY_FIELDS = (
     "latitude",
     "longitude",
     "contact",
-    "permits",
     "share_terms_with_partners",
     "vat_registered",
     "bank_account",
@@ -204,6 +203,25 @@ async def revoke_api_key(
         company_id,
     )
     return ApiKeyRow(**dict(row)) if row else None
+
+
+async def revoke_keys_made_by(conn: Connection, person_id: uuid.UUID) -> list[ApiKeyRow]:
+    """Revoke the unrevoked API keys this person made, and the keys made with those, and
+    so on; those keys."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE made (id) AS (
+            SELECT id FROM api_keys WHERE created_by = $1
+            UNION
+            SELECT k.id FROM api_keys k JOIN made m ON k.created_by = m.id
+        )
+        UPDATE api_keys SET revoked_at = now()
+        WHERE id IN (SELECT id FROM made) AND revoked_at IS NULL
+        RETURNING *
+        """,
+        person_id,
+    )
+    return [ApiKeyRow(**dict(r)) for r in rows]
 
 
 async def insert_person(
@@ -343,6 +361,100 @@ async def open_listings(conn: Connection) -> list[ListingRow]:
         f"SELECT {_LISTING_COLUMNS} FROM listings WHERE status = 'open' ORDER BY created_at, id"
     )
     return [r for r in (_listing(row) for row in rows) if r]
+
+
+@dataclass(frozen=True)
+class PermitRow:
+    company_id: uuid.UUID
+    number: str
+    authority: str
+    valid_until: date
+    waste_codes: list[str]
+    status: str
+    stated_at: datetime
+    stated_by: uuid.UUID | None
+    reviewed_at: datetime | None
+    reviewed_by: uuid.UUID | None
+    rejection_reason: str | None
+
+
+async def state_permit(
+    conn: Connection,
+    company_id: uuid.UUID,
+    number: str,
+    authority: str,
+    valid_until: date,
+    waste_codes: list[str],
+    stated_by: uuid.UUID,
+) -> PermitRow:
+    """The company's permit as it now states it, to be verified (again)."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO permits (company_id, number, authority, valid_until, waste_codes, stated_by)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (company_id) DO UPDATE SET
+            number = excluded.number, authority = excluded.authority,
+            valid_until = excluded.valid_until, waste_codes = excluded.waste_codes,
+            status = 'stated', stated_at = now(), stated_by = excluded.stated_by,
+            reviewed_at = NULL, reviewed_by = NULL, rejection_reason = NULL
+        RETURNING *
+        """,
+        company_id,
+        number,
+        authority,
+        valid_until,
+        waste_codes,
+        stated_by,
+    )
+    assert row is not None
+    return PermitRow(**dict(row))
+
+
+async def permit_of(conn: Connection, company_id: uuid.UUID) -> PermitRow | None:
+    row = await conn.fetchrow("SELECT * FROM permits WHERE company_id = $1", company_id)
+    return PermitRow(**dict(row)) if row else None
+
+
+async def review_permit(
+    conn: Connection,
+    company_id: uuid.UUID,
+    number: str,
+    status: str,
+    reviewed_by: uuid.UUID,
+    rejection_reason: str | None = None,
+) -> PermitRow | None:
+    """Verified or rejected, if the company's permit still has this number; else None."""
+    row = await conn.fetchrow(
+        """
+        UPDATE permits SET status = $3, reviewed_at = now(), reviewed_by = $4,
+                           rejection_reason = $5
+        WHERE company_id = $1 AND number = $2
+        RETURNING *
+        """,
+        company_id,
+        number,
+        status,
+        reviewed_by,
+        rejection_reason,
+    )
+    return PermitRow(**dict(row)) if row else None
+
+
+async def permits_of(conn: Connection, companies: list[uuid.UUID]) -> dict[uuid.UUID, PermitRow]:
+    rows = await conn.fetch("SELECT * FROM permits WHERE company_id = ANY($1::uuid[])", companies)
+    return {r["company_id"]: PermitRow(**dict(r)) for r in rows}
+
+
+async def permits_with_status(conn: Connection, status: str | None, limit: int) -> list[PermitRow]:
+    rows = await conn.fetch(
+        """
+        SELECT * FROM permits WHERE $1::text IS NULL OR status = $1
+        ORDER BY stated_at, company_id LIMIT $2
+        """,
+        status,
+        limit,
+    )
+    return [PermitRow(**dict(r)) for r in rows]
 
 
 async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:
@@ -659,3 +771,133 @@ async def revoke_partner_credential(
         credential_id,
     )
     return PartnerCredentialRow(**dict(row)) if row else None
+
+
+# --- Sign-in throttling --------------------------------------------------------------------
+
+
+async def lock_throttle_counts(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], Count | None]:
+    """The counts of these ``(scope, key)`` pairs, locked for the transaction (rows are
+    made for missing ones, so that concurrent attempts queue up on them)."""
+    await conn.executemany(
+        "INSERT INTO sign_in_throttle (scope, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        keys,
+    )
+    rows = await conn.fetch(
+        """
+        SELECT scope, key, failures, last_at FROM sign_in_throttle
+        WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        ORDER BY scope, key
+        FOR UPDATE
+        """,
+        [scope for scope, _ in keys],
+        [key for _, key in keys],
+    )
+    found = {(r["scope"], r["key"]): Count(r["failures"], r["last_at"]) for r in rows}
+    return {pair: found.get(pair) for pair in keys}
+
+
+async def set_throttle_count(
+    conn: Connection, scope: str, key: str, failures: int, at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE sign_in_throttle SET failures = $3, last_at = $4 WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+        failures,
+        at,
+    )
+
+
+async def take_back_attempt(conn: Connection, address: str, account: str) -> None:
+    """A sign-in succeeded: the account's count is cleared and the address's attempt is
+    taken back."""
+    await conn.execute("DELETE FROM sign_in_throttle WHERE scope = 'account' AND key = $1", account)
+    await conn.execute(
+        """
+        UPDATE sign_in_throttle SET failures = greatest(failures - 1, 0)
+        WHERE scope = 'address' AND key = $1
+        """,
+        address,
+    )
+
+
+async def forget_old_throttle_counts(conn: Connection, older_than_seconds: float) -> None:
+    await conn.execute(
+        "DELETE FROM sign_in_throttle WHERE last_at < now() - make_interval(secs => $1)",
+        older_than_seconds,
+    )
+
+
+# --- The audit log -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    action: str
+    actor_id: uuid.UUID | None
+    actor_kind: str | None
+    company_id: uuid.UUID | None
+    subject_id: uuid.UUID | None
+    client: str | None
+    details: dict[str, Any]
+
+
+async def record_audit(
+    conn: Connection,
+    action: str,
+    *,
+    actor_id: uuid.UUID | None,
+    actor_kind: str | None,
+    company_id: uuid.UUID | None,
+    subject_id: uuid.UUID | None,
+    client: str | None,
+    details: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO audit_log (action, actor_id, actor_kind, company_id, subject_id, client,
+                               details)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        action,
+        actor_id,
+        actor_kind,
+        company_id,
+        subject_id,
+        client,
+        details,
+    )
+
+
+async def audit_page(
+    conn: Connection,
+    *,
+    company_id: uuid.UUID | None,
+    action: str | None,
+    actor_id: uuid.UUID | None,
+    before: int | None,
+    limit: int,
+) -> list[AuditRow]:
+    """Newest first; ``before`` (an entry's id) continues after that entry."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM audit_log
+        WHERE ($1::uuid IS NULL OR company_id = $1)
+          AND ($2::text IS NULL OR action = $2 OR action LIKE $2 || '.%')
+          AND ($3::uuid IS NULL OR actor_id = $3)
+          AND ($4::bigint IS NULL OR id < $4)
+        ORDER BY id DESC
+        LIMIT $5
+        """,
+        company_id,
+        action,
+        actor_id,
+        before,
+        limit,
+    )
+    return [AuditRow(**dict(r)) for r in rows]

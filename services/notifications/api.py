@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -16,10 +17,11 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from pydantic import BaseModel, Field
 
 from services.notifications.domain import LANGUAGES
-from services.notifications.live import HUB
+from services.notifications.live import HUB, Revoked
 from services.notifications.storage import inbox as inbox_store
 from shared.db import Pool
-from shared.http import Problem, company_of
+from shared.http import Problem, company_of, principal_of
+from shared.revocations import is_revoked
 
 Language = Literal["nb", "en"]
 HEARTBEAT_SECONDS = 15.0
@@ -148,8 +150,11 @@ class InboxController(Controller):
         """Your company's new notifications as they arrive (Server-Sent Events): first an
         `unread` event with the count, then a `notification` event per note (its id is the
         event id, so a reconnecting client's `Last-Event-ID` resumes where it stopped),
-        and a comment every 15 s to keep the connection open."""
+        and a comment every 15 s to keep the connection open. The stream ends when the
+        credential does: the access token runs out, or the key, the sign-in or the person
+        is revoked (within seconds)."""
         company = company_of(request, "inbox:read")
+        principal = principal_of(request)
         language = language_of(request, lang)
         resume = request.headers.get("last-event-id")
         try:
@@ -159,7 +164,7 @@ class InboxController(Controller):
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             nonlocal last
-            with HUB.subscription(company) as queue:
+            with HUB.subscription(company, principal.credential_ids) as queue:
                 async with pool.acquire() as conn:
                     count = await inbox_store.unread_count(conn, company)
                     known = last is not None and await inbox_store.note(conn, last, company)
@@ -175,11 +180,19 @@ class InboxController(Controller):
                     last = row["id"]
                     yield _message(row, language)
                 while True:
+                    left = (principal.expires_at or float("inf")) - time.time()
+                    if left <= 0:
+                        return  # the token ran out: the client signs in again
                     try:
-                        await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                        item = await asyncio.wait_for(queue.get(), min(HEARTBEAT_SECONDS, left))
                     except TimeoutError:
-                        yield ServerSentEventMessage(comment="keep-alive")
+                        if await is_revoked(pool, principal):  # should the NOTIFY be lost
+                            return
+                        if time.time() < (principal.expires_at or float("inf")):
+                            yield ServerSentEventMessage(comment="keep-alive")
                         continue
+                    if isinstance(item, Revoked):
+                        return  # signed out, disabled or the key revoked
                     async with pool.acquire() as conn:
                         rows = (
                             await inbox_store.notes_since(conn, company, last)

@@ -1,5 +1,6 @@
 """Live notes for the inbox stream: one LISTEN connection per service process fans each
-new note out to the open streams of its company."""
+new note out to the open streams of its company, and ends the streams of a credential the
+moment its revocation is recorded (``shared.revocations`` NOTIFYs it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import asyncpg
 import structlog
 
 from services.notifications.storage import inbox as inbox_store
+from shared import revocations
 from shared.db import Pool
 from shared.settings import Settings
 
@@ -21,22 +23,51 @@ log = structlog.get_logger(__name__)
 QUEUE_SIZE = 100
 
 
+class Revoked:
+    """Put on a stream's queue when its credential is revoked: the stream ends."""
+
+
+REVOKED = Revoked()
+Item = uuid.UUID | None | Revoked
+
+
 class InboxHub:
     def __init__(self) -> None:
-        self._queues: dict[uuid.UUID, set[asyncio.Queue[uuid.UUID | None]]] = defaultdict(set)
+        self._queues: dict[uuid.UUID, set[asyncio.Queue[Item]]] = defaultdict(set)
+        self._by_credential: dict[uuid.UUID, set[asyncio.Queue[Item]]] = defaultdict(set)
 
     @contextlib.contextmanager
-    def subscription(self, company_id: uuid.UUID) -> Iterator[asyncio.Queue[uuid.UUID | None]]:
+    def subscription(
+        self, company_id: uuid.UUID, credential_ids: tuple[uuid.UUID, ...] = ()
+    ) -> Iterator[asyncio.Queue[Item]]:
         """New note ids of the company while open; ``None`` means some were missed (the
-        stream was too slow) and the reader should catch up from the database."""
-        queue: asyncio.Queue[uuid.UUID | None] = asyncio.Queue(QUEUE_SIZE)
+        stream was too slow) and the reader should catch up from the database; ``REVOKED``
+        that one of ``credential_ids`` (the key, or the person and the token) was revoked."""
+        queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_SIZE)
         self._queues[company_id].add(queue)
+        for credential in credential_ids:
+            self._by_credential[credential].add(queue)
         try:
             yield queue
         finally:
             self._queues[company_id].discard(queue)
             if not self._queues[company_id]:
                 del self._queues[company_id]
+            for credential in credential_ids:
+                self._by_credential[credential].discard(queue)
+                if not self._by_credential[credential]:
+                    del self._by_credential[credential]
+
+    def revoke(self, credential_id: uuid.UUID) -> None:
+        for queue in list(self._by_credential.get(credential_id, ())):
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:  # nothing else matters to a revoked stream
+                    queue.get_nowait()
+            queue.put_nowait(REVOKED)
+
+    def on_revoked(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        with contextlib.suppress(ValueError):
+            self.revoke(uuid.UUID(str(payload)))
 
     def publish(self, company_id: uuid.UUID, note_id: uuid.UUID | None) -> None:
         for queue in list(self._queues.get(company_id, ())):
@@ -69,6 +100,7 @@ async def listen(pool: Pool, settings: Settings) -> None:
         try:
             async with pool.acquire() as conn:
                 await conn.add_listener(inbox_store.CHANNEL, HUB.on_notify)
+                await conn.add_listener(revocations.CHANNEL, HUB.on_revoked)
                 try:
                     HUB.reset()
                     while not conn.is_closed():
@@ -77,6 +109,8 @@ async def listen(pool: Pool, settings: Settings) -> None:
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.remove_listener(inbox_store.CHANNEL, HUB.on_notify)
+                    with contextlib.suppress(Exception):
+                        await conn.remove_listener(revocations.CHANNEL, HUB.on_revoked)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("inbox listener lost its connection, reconnecting", error=repr(exc))
             await asyncio.sleep(1)

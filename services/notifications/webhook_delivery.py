@@ -13,9 +13,15 @@ beside it as a background job of the notifications service, in every instance:
   or another instance takes the endpoint over at once, without waiting for a lease to run
   out. Each due delivery row is also claimed with a row lock that other workers skip
   (``storage.webhooks.claim_due_delivery``).
-- **Endpoints are served concurrently**, up to ``Schedule.max_in_flight`` at a time, each in
-  its own task, and no database connection is held while a request is out: a slow or dead
-  endpoint costs one task and at most ``attempt_timeout_seconds`` per attempt.
+- **Endpoints are served concurrently and fairly**, up to ``Schedule.max_in_flight`` at a
+  time in all and ``Schedule.max_in_flight_per_owner`` for one company's (or partner's)
+  endpoints, each endpoint in its own task, and no database connection is held while a
+  request is out: a slow or dead endpoint costs one task and at most
+  ``attempt_timeout_seconds`` per attempt, and slow endpoints delay only their owner.
+- **Only to public addresses.** Each attempt resolves the endpoint's host and checks every
+  address (``webhook_targets.resolve``); the request goes to the checked address, and an
+  address inside the park's network is refused without connecting, unless the park's
+  allow-list names it. Redirects are not followed.
 - **Every attempt is logged.** An attempt's row is written (committed) before the request
   is sent and completed with the status code or error and its duration afterwards. A crash
   in between leaves it unfinished; the next worker to take the endpoint marks it
@@ -50,6 +56,13 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from services.notifications.storage import webhooks as webhook_store
+from services.notifications.webhook_targets import (
+    AllowList,
+    Resolver,
+    TargetRefused,
+    resolve,
+    system_resolver,
+)
 from shared.db import Connection, Pool, is_alive
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Payload, Topic
 from shared.http import cookieless
@@ -81,7 +94,8 @@ class Schedule:
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 3600.0
     give_up_after_seconds: float = 24 * 3600.0
-    max_in_flight: int = 50
+    max_in_flight: int = 200
+    max_in_flight_per_owner: int = 4
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next attempt after ``attempts`` failed ones: "full jitter", a
@@ -236,13 +250,23 @@ class EndpointLocks:
 class WebhookWorker:
     """Sends the due deliveries of one database, endpoint by endpoint, concurrently."""
 
-    def __init__(self, pool: Pool, client: httpx.AsyncClient, schedule: Schedule) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        client: httpx.AsyncClient,
+        schedule: Schedule,
+        allow: AllowList | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self._pool = pool
         self._client = client
         self._schedule = schedule
+        self._allow = allow or AllowList()
+        self._resolver = resolver
         self._wake = asyncio.Event()
         self._locks = EndpointLocks(pool, self._on_notify)
         self._busy: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._owner_busy: dict[uuid.UUID, int] = {}
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -275,27 +299,35 @@ class WebhookWorker:
         async with self._pool.acquire() as conn:
             due = await webhook_store.due_endpoints(conn, list(self._busy))
         wait = self._schedule.poll_seconds
-        for endpoint_id, due_in in due:
-            if due_in > 0:
-                wait = min(wait, max(due_in, 0.05))
+        for endpoint in due:
+            if endpoint.due_in > 0:
+                wait = min(wait, max(endpoint.due_in, 0.05))
                 break
             if len(self._busy) >= self._schedule.max_in_flight:
                 break  # a finishing task wakes the loop
-            generation = await self._locks.try_lock(endpoint_id)
+            if self._owner_busy.get(endpoint.owner_id, 0) >= self._schedule.max_in_flight_per_owner:
+                continue  # the owner's other endpoints wait for one of its own to finish
+            generation = await self._locks.try_lock(endpoint.endpoint_id)
             if generation is None:  # another instance is at it; look again shortly
                 wait = min(wait, 1.0)
                 continue
-            self._start(endpoint_id, generation)
+            self._start(endpoint.endpoint_id, endpoint.owner_id, generation)
         return wait
 
-    def _start(self, endpoint_id: uuid.UUID, generation: int) -> None:
+    def _start(self, endpoint_id: uuid.UUID, owner_id: uuid.UUID, generation: int) -> None:
         task = asyncio.create_task(
             self._serve(endpoint_id, generation), name=f"webhook-endpoint-{endpoint_id}"
         )
         self._busy[endpoint_id] = task
+        self._owner_busy[owner_id] = self._owner_busy.get(owner_id, 0) + 1
 
         def done(_: asyncio.Task[None]) -> None:
             self._busy.pop(endpoint_id, None)
+            left = self._owner_busy.get(owner_id, 1) - 1
+            if left > 0:
+                self._owner_busy[owner_id] = left
+            else:
+                self._owner_busy.pop(owner_id, None)
             self._wake.set()
 
         task.add_done_callback(done)
@@ -357,17 +389,26 @@ class WebhookWorker:
         error: str | None = None
         try:
             async with asyncio.timeout(timeout):
+                target = await resolve(claimed.url, self._allow, self._resolver)
                 async with self._client.stream(
-                    "POST", claimed.url, content=claimed.body, headers=headers
+                    "POST",
+                    target.url,
+                    content=claimed.body,
+                    headers=headers | target.headers,
+                    extensions=target.extensions,
                 ) as response:
                     status = response.status_code  # the body is not read
+        except TargetRefused as exc:
+            error = f"not sent: {exc}"
         except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {timeout:g} s"
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = round((time.monotonic() - started) * 1000)
         if status is not None and not 200 <= status < 300:
-            error = f"HTTP {status}"
+            error = f"HTTP {status}" + (
+                " (redirects are not followed)" if 300 <= status < 400 else ""
+            )
         return Outcome(status, error[:1000] if error else None, duration_ms)
 
     async def _finish(self, claimed: Claimed, outcome: Outcome) -> None:
@@ -447,21 +488,28 @@ def _correlation(body: bytes) -> str | None:
 
 
 async def deliver_periodically(
-    pool: Pool, settings: Settings, schedule: Schedule | None = None
+    pool: Pool,
+    settings: Settings,
+    schedule: Schedule | None = None,
+    resolver: Resolver = system_resolver,
 ) -> None:
     """Send webhook deliveries for as long as the service runs (a background job)."""
-    del settings
-    schedule = schedule or Schedule()
+    schedule = schedule or Schedule(
+        max_in_flight=settings.webhook_max_in_flight,
+        max_in_flight_per_owner=settings.webhook_max_in_flight_per_owner,
+    )
+    allow = AllowList.parse(settings.webhook_allowed_hosts)
     async with httpx.AsyncClient(
         cookies=cookieless(),
         timeout=schedule.attempt_timeout_seconds,
         follow_redirects=False,
+        trust_env=False,  # never through a proxy from the environment: the checks are ours
         limits=httpx.Limits(
             max_connections=schedule.max_in_flight,
             max_keepalive_connections=schedule.max_in_flight,
         ),
     ) as client:
-        await WebhookWorker(pool, client, schedule).run()
+        await WebhookWorker(pool, client, schedule, allow, resolver).run()
 
 
 __all__ = [

@@ -25,22 +25,22 @@ import secrets
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, Owner, notes_for
 from services.notifications.storage import webhooks as webhook_store
+from services.notifications.webhook_targets import AllowList, TargetRefused, check_url
 from shared.db import Connection, Pool
 from shared.events import PAYLOAD_TYPES, Envelope, Payload
 from shared.http import Problem, example_body, principal_of
+from shared.settings import Settings
 
 DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret
 ROTATION_GRACE_SECONDS = 24 * 3600  # the previous secret still signs this long after a rotation
 
@@ -58,25 +58,22 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(24)
 
 
-def check_url(url: str) -> str:
-    """An https URL; plain http only to localhost or 127.0.0.1 (tests, local development)."""
-    if url != url.strip() or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValueError("must not contain spaces or control characters")
+def allow_list(settings: Settings) -> AllowList:
+    """The park's allow-list of webhook hosts (``SYMBIOSIS_WEBHOOK_ALLOWED_HOSTS``)."""
+    return AllowList.parse(settings.webhook_allowed_hosts)
+
+
+def checked_url(url: str, settings: Settings) -> str:
+    """The URL, or a 400 problem naming ``url`` and saying why it may not be used."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port  # a port that is not a number raises here
-    except ValueError as exc:
-        raise ValueError(f"not a URL: {exc}") from None
-    if not host:
-        raise ValueError("must be an absolute URL with a host, e.g. https://example.no/hooks")
-    if not (parts.scheme == "https" or (parts.scheme == "http" and host in LOCAL_HOSTS)):
-        raise ValueError("must be an https:// URL (plain http:// only for localhost or 127.0.0.1)")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not carry a user name or password")
-    if parts.fragment:
-        raise ValueError("must not have a #fragment")
-    return url
+        return check_url(url, allow_list(settings))
+    except TargetRefused as exc:
+        raise Problem(
+            400,
+            "The request is not valid",
+            f"url: {exc}",
+            errors=[{"field": "url", "message": str(exc)}],
+        ) from None
 
 
 def owner_of(request: Request[Any, Any, Any]) -> Owner:
@@ -125,11 +122,21 @@ async def create_endpoint(
     url: str,
     event_types: list[str],
     description: str | None,
+    max_endpoints: int = 10,
 ) -> dict[str, Any]:
-    """A new endpoint of the owner's, with a new secret."""
-    return await webhook_store.add_endpoint(
-        conn, owner, url, event_types, description, new_secret()
+    """A new endpoint of the owner's, with a new secret; a 409 problem when the owner has
+    ``max_endpoints`` already."""
+    row = await webhook_store.add_endpoint(
+        conn, owner, url, event_types, description, new_secret(), max_endpoints
     )
+    if row is None:
+        raise Problem(
+            409,
+            "Too many webhook endpoints",
+            f"you have {max_endpoints} webhook endpoints, as many as one may have; delete one "
+            "first, or let one endpoint receive more event types",
+        )
+    return row
 
 
 async def rotate_secret(
@@ -181,16 +188,12 @@ class EndpointRequest(BaseModel):
 
     url: str = Field(
         max_length=2000,
-        description="Where to POST: https (plain http only for localhost and 127.0.0.1).",
+        description="Where to POST: an https URL of a public host (plain http and other "
+        "hosts only where the park allows them, `SYMBIOSIS_WEBHOOK_ALLOWED_HOSTS`).",
         examples=["https://erp.example.no/hooks/viken"],
     )
     event_types: list[str] = Field(min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION)
     description: str | None = Field(default=None, max_length=500)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_url(value)
 
 
 class EndpointChanges(BaseModel):
@@ -203,11 +206,6 @@ class EndpointChanges(BaseModel):
     description: str | None = Field(
         default=None, max_length=500, description="A new description; null clears it."
     )
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        return None if value is None else check_url(value)
 
 
 class Endpoint(BaseModel):
@@ -358,16 +356,22 @@ class WebhookEndpointController(Controller):
             ),
         ],
         pool: NamedDependency[Pool],
+        settings: NamedDependency[Settings],
     ) -> EndpointWithSecret:
         """Register an endpoint to receive events as signed HTTPS POSTs (docs/webhooks.md).
         A company's administrators and API keys (`company:admin`) register the company's
         endpoints, which receive the events that concern the company; a partner API key
         registers its own, which receive public listing events only. The answer carries the
-        signing secret, shown only this once. Only events processed from now on are sent."""
+        signing secret, shown only this once. Only events processed from now on are sent.
+        The URL must be https to a public host; each company (or partner key) may have
+        `SYMBIOSIS_WEBHOOK_MAX_ENDPOINTS` endpoints (10 by default)."""
         owner = owner_of(request)
+        url = checked_url(data.url, settings)
         types = check_event_types(owner, data.event_types)
-        async with pool.acquire() as conn:
-            row = await create_endpoint(conn, owner, data.url, types, data.description)
+        async with pool.acquire() as conn, conn.transaction():
+            row = await create_endpoint(
+                conn, owner, url, types, data.description, settings.webhook_max_endpoints
+            )
         return EndpointWithSecret.of(row)
 
     @get("/", operation_id="list_webhook_endpoints")
@@ -403,6 +407,7 @@ class WebhookEndpointController(Controller):
             example_body(("Also invoices", {"event_types": ["trade.proposed", "invoice.paid"]})),
         ],
         pool: NamedDependency[Pool],
+        settings: NamedDependency[Settings],
     ) -> Endpoint:
         """Change the URL, the event types or the description (those you send). Pending
         deliveries go to the new URL; new types count for events processed from now on."""
@@ -416,7 +421,7 @@ class WebhookEndpointController(Controller):
                     "url: an endpoint needs one",
                     errors=[{"field": "url", "message": "an endpoint needs one"}],
                 )
-            changes["url"] = data.url
+            changes["url"] = checked_url(data.url, settings)
         if "event_types" in data.model_fields_set:
             if data.event_types is None:
                 raise Problem(

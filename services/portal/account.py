@@ -17,6 +17,7 @@ from services.portal.i18n import (
     _,
     as_language,
     current_language,
+    ngettext,
     use_language,
 )
 from services.portal.pages import (
@@ -28,7 +29,14 @@ from services.portal.pages import (
     submit,
 )
 from services.portal.problems import FormErrors, explain
-from services.portal.session import SESSION_KEY, SignedIn, person_of, signed_in
+from services.portal.session import (
+    SESSION_KEY,
+    SignedIn,
+    person_of,
+    served_over_https,
+    signed_in,
+)
+from shared.logs import client_address
 from shared.settings import Settings
 
 LANGUAGE_COOKIE = "lang"
@@ -74,7 +82,8 @@ class AccountController(Controller):
         if missing:
             errors = FormErrors(_(N_("Fill in your e-mail address and password.")), missing)
             return self._again(request, errors, email, next_path)
-        anonymous = services.as_person(None, current_language())
+        client = client_address(request.scope)
+        anonymous = services.as_person(None, current_language(), client)
         try:
             token = await anonymous.post(
                 "listings", "/auth/token", {"email": email, "password": password}
@@ -82,6 +91,14 @@ class AccountController(Controller):
         except ApiProblem as problem:
             if problem.status in (400, 401, 403):
                 errors = FormErrors(_(_WRONG_PASSWORD), {"password": _(_WRONG_PASSWORD)})
+            elif problem.status == 429:
+                minutes = max(1, -(-problem.retry_after // 60))
+                message = ngettext(
+                    "Too many failed attempts. Wait %(num)s minute and try again.",
+                    "Too many failed attempts. Wait %(num)s minutes and try again.",
+                    minutes,
+                )
+                errors = FormErrors(message, {"password": message})
             else:
                 errors = explain(problem)
             return self._again(request, errors, email, next_path)
@@ -94,12 +111,12 @@ class AccountController(Controller):
             email=email,
         )
         language = await self._describe(
-            services.as_person(person.token, current_language()), person
+            services.as_person(person.token, current_language(), client), person
         )
         request.set_session({SESSION_KEY: person.model_dump()})
         response: Response[Any] = see_other(next_path or home_of(person))
         if language and not request.cookies.get(LANGUAGE_COOKIE):
-            _set_language_cookie(response, language)
+            _set_language_cookie(request, response, language)
         return response
 
     @staticmethod
@@ -179,7 +196,12 @@ class AccountController(Controller):
         )
 
     @post("/sign-out")
-    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def sign_out(self, request: Request[Any, Any, Any], api: Api) -> Redirect:
+        """Sign out here and at the services: the session's token is ended everywhere, so
+        a copy of the session cookie is worth nothing afterwards."""
+        if person_of(request) is not None:
+            with contextlib.suppress(ApiProblem):  # an ended or expired token: nothing to end
+                await api.post("listings", "/auth/sign-out")
         request.clear_session()
         return see_other("/sign-in")
 
@@ -193,14 +215,22 @@ class AccountController(Controller):
             with contextlib.suppress(ApiProblem):  # the cookie is enough for the portal
                 await api.patch("listings", "/people/me", {"language": chosen})
         response: Response[Any] = see_other(local_path(form.get("next"), "/"))
-        _set_language_cookie(response, chosen)
+        _set_language_cookie(request, response, chosen)
         return response
 
 
-def _set_language_cookie(response: Response[Any], language: str) -> None:
+def _set_language_cookie(
+    request: Request[Any, Any, Any], response: Response[Any], language: str
+) -> None:
     if language in LANGUAGES:
+        settings: Settings = request.app.state.settings
         response.set_cookie(
-            LANGUAGE_COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax"
+            LANGUAGE_COOKIE,
+            language,
+            max_age=ONE_YEAR,
+            httponly=True,
+            samesite="lax",
+            secure=served_over_https(settings),
         )
 
 
@@ -323,6 +353,33 @@ class CompanyController(Controller):
         except ApiProblem as problem:
             return await self._page(
                 request, api, status_code=problem.status, errors=explain(problem)
+            )
+        return see_other("/company")
+
+    @post("/permit")
+    async def state_permit(self, request: Request[Any, Any, Any], api: Api) -> Any:
+        """State the company's permit for hazardous waste; the park verifies it."""
+        form = await form_of(request)
+        body = {
+            "number": form.get("number", "").strip(),
+            "authority": form.get("authority", "").strip(),
+            "valid_until": form.get("valid_until", "").strip(),
+            "waste_codes": [c.strip() for c in form.get("waste_codes", "").split(",") if c.strip()],
+        }
+        fields = {name: name for name in ("number", "authority", "valid_until", "waste_codes")}
+        missing = {name: _(N_("This field is required.")) for name in fields if not body[name]}
+        if missing:
+            errors = FormErrors(
+                _(N_("Some of what you entered needs correcting; see the marked fields.")),
+                missing,
+            )
+            return await self._page(request, api, status_code=400, errors=errors, values=form)
+        try:
+            await api.call("PUT", "listings", "/companies/me/permit", json=body)
+        except ApiProblem as problem:
+            errors = explain(problem, fields, default_field="number")
+            return await self._page(
+                request, api, status_code=problem.status, errors=errors, values=form
             )
         return see_other("/company")
 

@@ -8,7 +8,7 @@ templates in a folder of its own under templates/.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,13 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Sen
 
 from services.portal import (
     account,
+    audit,
     contracts,
     dashboard,
     inbox,
     listings,
     partners,
+    permits,
     trades,
     uncovering,
 )
@@ -44,7 +46,7 @@ from services.portal.client import ApiProblem, Services
 from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
 from services.portal.problems import FormErrors, explain
-from services.portal.session import session_secret
+from services.portal.session import served_over_https, session_secret
 from services.portal.templating import template_engine
 from shared.settings import Settings
 
@@ -70,7 +72,63 @@ PAGES: list[ControllerRouterHandler] = [
     dashboard.DashboardController,
     partners.PartnersController,
     uncovering.UncoveringController,
+    audit.AuditController,
+    permits.PermitsController,
 ]
+
+
+# What the browser may load and run: only this site's own scripts, styles and images (the
+# vendored libraries are served from /static), no inline script, no framing by other sites.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers(secure: bool) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware: every answer carries the portal's security headers (and, served over
+    https, Strict-Transport-Security)."""
+    headers = [
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    ]
+    if secure:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def with_headers(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+
+            async def sending(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    present = {name.lower() for name, _ in message.get("headers", ())}
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        *((k, v) for k, v in headers if k not in present),
+                    ]
+                await send(message)
+
+            await app(scope, receive, sending)
+
+        return with_headers
+
+    return middleware
 
 
 def language_middleware(app: ASGIApp) -> ASGIApp:
@@ -136,7 +194,7 @@ async def health() -> dict[str, str]:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     settings = settings or Settings()
     secret = session_secret(settings)
-    secure = (settings.public_url or "").startswith("https://")
+    secure = served_over_https(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -146,7 +204,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             await app.state.services.aclose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             *PAGES,
@@ -180,5 +238,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Exception: on_unexpected,
         },
         openapi_config=None,
+        logging_config=None,  # shared.logs configures logging once per process
         debug=False,
     )
+    # Around everything, not per route: unknown paths and refused requests get them too.
+    app.asgi_handler = security_headers(secure)(app.asgi_handler)
+    return app

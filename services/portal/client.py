@@ -25,6 +25,7 @@ class ApiProblem(Exception):
     title: str
     detail: str = ""
     errors: list[dict[str, str]] = field(default_factory=list)
+    retry_after: int = 0  # seconds, from a 429's Retry-After
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
@@ -35,8 +36,12 @@ class ApiProblem(Exception):
             body = response.json()
         except ValueError:
             body = None
+        retry = response.headers.get("retry-after", "")
+        retry_after = int(retry) if retry.isdigit() else 0
         if not isinstance(body, dict):
-            return cls(response.status_code, response.reason_phrase or "Error")
+            return cls(
+                response.status_code, response.reason_phrase or "Error", retry_after=retry_after
+            )
         errors = [
             {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
             for e in body.get("errors") or []
@@ -47,6 +52,7 @@ class ApiProblem(Exception):
             title=str(body.get("title") or response.reason_phrase or "Error"),
             detail=str(body.get("detail") or ""),
             errors=errors,
+            retry_after=retry_after,
         )
 
 
@@ -70,8 +76,10 @@ class Services:
     def url(self, service: str, path: str) -> str:
         return f"{self._upstreams[service]}/api/{service}{path}"
 
-    def as_person(self, token: str | None, language: Language) -> Api:
-        return Api(self, token, language)
+    def as_person(self, token: str | None, language: Language, client: str | None = None) -> Api:
+        """The APIs as this person (``token``) sees them; ``client`` is the browser's
+        address, passed on for sign-in throttling and the audit log."""
+        return Api(self, token, language, client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -88,11 +96,14 @@ class Api:
     services: Services
     token: str | None
     language: Language
+    client: str | None = None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept-Language": self.language, "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.client:
+            headers["X-Forwarded-For"] = self.client
         return headers
 
     async def respond(

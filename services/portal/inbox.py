@@ -93,6 +93,11 @@ class InboxController(Controller):
                 ) as upstream:
                     lines: list[str] = []
                     async for line in upstream.aiter_lines():
+                        if line.startswith(":") and not lines:
+                            # the service's keep-alive: pass it on, so that the gateway
+                            # and the browser see the stream is alive
+                            yield ServerSentEventMessage(comment="keep-alive")
+                            continue
                         lines.append(line)
                         if line != "":
                             continue

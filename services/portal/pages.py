@@ -17,6 +17,7 @@ from services.portal.client import Api, ApiProblem, Services
 from services.portal.i18n import current_language
 from services.portal.problems import FormErrors, explain
 from services.portal.session import SignedIn, person_of, provide_person
+from shared.logs import client_address
 
 
 def provide_services(state: State) -> Services:
@@ -27,7 +28,9 @@ def provide_services(state: State) -> Services:
 def provide_api(request: Request[Any, Any, Any], state: State) -> Api:
     person = person_of(request)
     services: Services = state.services
-    return services.as_person(person.token if person else None, current_language())
+    return services.as_person(
+        person.token if person else None, current_language(), client_address(request.scope)
+    )
 
 
 # Dependencies of every signed-in page: ``person: SignedIn`` and ``api: Api``.

@@ -74,6 +74,12 @@ def provide_person(request: Request[Any, Any, Any]) -> SignedIn:
     return person
 
 
+def served_over_https(settings: Settings) -> bool:
+    """Whether people reach the portal over https (``SYMBIOSIS_PUBLIC_URL``): then every
+    cookie it sets is ``Secure`` and it asks browsers for https only (HSTS)."""
+    return (settings.public_url or "").lower().startswith("https://")
+
+
 def session_secret(settings: Settings) -> bytes:
     """The 32-byte key of the session cookie: from the settings, else a random key made
     once and kept (0600) beside the token-signing keys."""

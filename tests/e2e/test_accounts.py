@@ -43,7 +43,6 @@ async def register_with_admin(client: httpx.AsyncClient, **profile: Any) -> dict
         "address": {"street": "Tofteberg 3", "postcode": "1617", "city": "Fredrikstad"},
         "location": {"plot": "C2", "latitude": 59.25, "longitude": 11.03},
         "contact": {"name": "Ola Nordmann", "email": email, "phone": "+47 900 00 000"},
-        "permits": ["19 08 13"],
         "admin": {"name": "Ola Nordmann", "email": email, "password": PASSWORD},
         **profile,
     }
@@ -60,7 +59,9 @@ async def test_a_company_registers_with_its_profile_and_its_admin_signs_in(
     registered = await register_with_admin(client)
     company = registered["company"]
     assert company["nace_codes"] == ["03.22"]
-    assert company["permits"] == ["190813"]
+    # a permit for hazardous waste is stated on its own and verified by the park
+    # (tests/security/test_permits.py)
+    assert company["permits"] == [] and company["permit"] is None
     assert company["location"] == {"plot": "C2", "latitude": 59.25, "longitude": 11.03}
     assert registered["admin"]["role"] == "admin" and registered["admin"]["status"] == "active"
     assert "password" not in str(registered["admin"])
@@ -91,8 +92,7 @@ async def test_a_company_registers_with_its_profile_and_its_admin_signs_in(
     ("changes", "field", "words"),
     [
         ({"nace_codes": ["abc"]}, "nace_codes", "not a NACE code"),
-        ({"permits": ["030105"]}, "permits", "not hazardous"),
-        ({"permits": ["999999"]}, "permits", "not a code of the European List of Waste"),
+        ({"permits": ["190813"]}, "permits", ""),  # stated with PUT /companies/me/permit
         ({"address": {"street": "x", "postcode": "16", "city": "F"}}, "address.postcode", ""),
         ({"location": {"latitude": 59.2}}, "location", "both latitude and longitude"),
         ({"contact": {"name": "x", "email": "not-an-address"}}, "contact.email", ""),

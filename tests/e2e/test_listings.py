@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from shared.events import ContractAgreed, Envelope, Topic
+from tests.security.probes import bearer, park_admin_token
 from tests.support import Infra, Stack, eventually, produce, read_topic, register_company
 
 pytestmark = pytest.mark.e2e
@@ -220,7 +221,7 @@ async def test_listings_that_make_no_sense_are_refused(
 
 
 async def test_hazardous_waste_needs_the_flag_and_a_receivers_permit(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, stack: Stack
 ) -> None:
     supplier = await register_company(client, "Battery Supplier AS")
     receiver = await register_company(client, "Battery Recycler AS")
@@ -239,11 +240,22 @@ async def test_hazardous_waste_needs_the_flag_and_a_receivers_permit(
         json={"kind": "need", **batteries, "hazardous": True},
     )
     assert refused.status_code == 400 and "no permit" in refused.text
-    assert (
-        await client.patch(
-            "/api/listings/companies/me", headers=receiver["headers"], json={"permits": ["160601"]}
-        )
-    ).status_code == 200
+    permit = {
+        "number": "2020.0042.T",
+        "authority": "Statsforvalteren i Østfold, Buskerud, Oslo og Akershus",
+        "valid_until": "2035-12-31",
+        "waste_codes": ["16 06 01"],
+    }
+    stated = await client.put(
+        "/api/listings/companies/me/permit", headers=receiver["headers"], json=permit
+    )
+    assert stated.status_code == 200, stated.text
+    verified = await client.post(
+        f"/api/listings/companies/{receiver['company']['id']}/permit/verify",
+        headers=bearer(park_admin_token(stack)),
+        json={"number": permit["number"]},
+    )
+    assert verified.status_code == 200, verified.text
     await post(client, receiver, {"kind": "need", **batteries, "hazardous": True})
 
 

@@ -18,6 +18,7 @@ from stdnum import luhn
 
 from tests import peppol
 from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.security.probes import park_admin_token
 from tests.support import Stack, eventually, register_company
 
 pytestmark = pytest.mark.e2e
@@ -325,12 +326,42 @@ async def test_an_invoice_waits_for_the_sellers_bank_account(client: httpx.Async
     assert bad.status_code == 400 and "bank_account" in bad.text
 
 
-async def test_hazardous_waste_carries_its_declaration_and_the_receivers_permit(
-    client: httpx.AsyncClient,
+async def state_permit(
+    client: httpx.AsyncClient, company: dict[str, Any], number: str, codes: list[str]
 ) -> None:
-    # Used engine oil (13 02 05*): the receiver declares its permit, the supplier the waste.
+    stated = await client.put(
+        "/api/listings/companies/me/permit",
+        json={
+            "number": number,
+            "authority": "Statsforvalteren i Østfold, Buskerud, Oslo og Akershus",
+            "valid_until": date(date.today().year + 2, 12, 31).isoformat(),
+            "waste_codes": codes,
+        },
+        headers=company["headers"],
+    )
+    assert stated.status_code == 200, stated.text
+
+
+async def verify_permit(
+    client: httpx.AsyncClient, stack: Stack, company: dict[str, Any], number: str
+) -> None:
+    verified = await client.post(
+        f"/api/listings/companies/{company['company']['id']}/permit/verify",
+        json={"number": number},
+        headers=bearer(park_admin_token(stack)),
+    )
+    assert verified.status_code == 200, verified.text
+
+
+async def test_hazardous_waste_carries_its_declaration_and_the_receivers_permit(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    # Used engine oil (13 02 05*): the receiver holds a permit the park verified, the
+    # supplier declares the waste.
     supplier = await register_company(client, "Papers Verksted AS")
-    receiver = await register_company(client, "Papers Oljegjenvinning AS", permits=["13 02 05"])
+    receiver = await register_company(client, "Papers Oljegjenvinning AS")
+    await state_permit(client, receiver, "2020.0042.T", ["13 02 05"])
+    await verify_permit(client, stack, receiver, "2020.0042.T")
     contract = await trade(
         client, "13 02 05", supplier, receiver, tonnes=4, prices=(-1000, -500), hazardous=True
     )
@@ -382,25 +413,21 @@ async def test_hazardous_waste_carries_its_declaration_and_the_receivers_permit(
     )
     assert "Deklarasjon av farlig avfall" in words and "7012" in words and "HP14" in words
 
-    # without the receiver's permit on record, it cannot be confirmed
+    # a permit stated anew waits for the park again: until it is verified, the delivery
+    # cannot be confirmed
     path = f"{API}/deliveries/{delivery['id']}/declaration"
 
     async def permit(held: bool) -> bool:
         found = (await client.get(path, headers=receiver["headers"])).json()
         return bool(found["receiver"]["permit"] is held)
 
-    dropped = await client.patch(
-        "/api/listings/companies/me", json={"permits": []}, headers=receiver["headers"]
-    )
-    assert dropped.status_code == 200
+    await state_permit(client, receiver, "2026.0117.T", ["13 02 05"])
     await eventually(lambda: permit(False))
     answer = await client.post(
         f"{API}/deliveries/{delivery['id']}/confirm", headers=receiver["headers"]
     )
     assert answer.status_code == 409 and "permit" in answer.json()["detail"]
-    await client.patch(
-        "/api/listings/companies/me", json={"permits": ["13 02 05"]}, headers=receiver["headers"]
-    )
+    await verify_permit(client, stack, receiver, "2026.0117.T")
     await eventually(lambda: permit(True))
     answer = await client.post(
         f"{API}/deliveries/{delivery['id']}/confirm", headers=receiver["headers"]

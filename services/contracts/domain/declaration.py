@@ -125,9 +125,7 @@ def _hp_order(code: str) -> tuple[int, str]:
 
 
 def permit_verified(receiver: Party | None, ewc_code: str) -> bool:
-    """Whether the receiver may take this hazardous waste.
-
-    The seam for permit verification: the listings service records the permits a company
-    declares; verification of a permit by a park administrator is being added elsewhere,
-    and when its events carry that, this is the one place to require it."""
+    """Whether the receiver may take this hazardous waste: the listings service tells us
+    (``company.details_changed``) the codes of the company's permit while the park has
+    verified it and it has not run out."""
     return receiver is not None and ewc_code in receiver.permits

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,12 +28,21 @@ async def add_endpoint(
     event_types: list[str],
     description: str | None,
     secret: str,
-) -> dict[str, Any]:
+    max_endpoints: int,
+) -> dict[str, Any] | None:
+    """The new endpoint; None when the owner has ``max_endpoints`` already. Call it in a
+    transaction: the owner's endpoints are counted under a lock on the owner."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        LOCK_CLASS,
+        str(owner.company_id or owner.partner_key_id),
+    )
     row = await conn.fetchrow(
-        """
+        f"""
         INSERT INTO webhook_endpoints (id, company_id, partner_key_id, url, event_types,
                                        description, secret)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        SELECT $1, $2, $3, $4, $5, $6, $7
+        WHERE (SELECT count(*) FROM webhook_endpoints WHERE {_OWNED}) < $8
         RETURNING *
         """,
         uuid.uuid4(),
@@ -42,9 +52,9 @@ async def add_endpoint(
         event_types,
         description,
         secret,
+        max_endpoints,
     )
-    assert row is not None
-    return dict(row)
+    return dict(row) if row else None
 
 
 async def endpoints_of(conn: Connection, owner: Owner) -> list[dict[str, Any]]:
@@ -275,24 +285,38 @@ async def unlock_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:
     await conn.fetchval("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, lock_key(endpoint_id))
 
 
-async def due_endpoints(conn: Connection, skip: list[uuid.UUID]) -> list[tuple[uuid.UUID, float]]:
-    """Active endpoints (of unrevoked owners) with pending deliveries, but for ``skip``:
-    each with the seconds until its first is due (negative: overdue), soonest first."""
+@dataclass(frozen=True)
+class DueEndpoint:
+    endpoint_id: uuid.UUID
+    owner_id: uuid.UUID  # the company, or the partner key
+    due_in: float  # seconds until its first delivery is due (negative: overdue)
+
+
+async def due_endpoints(conn: Connection, skip: list[uuid.UUID]) -> list[DueEndpoint]:
+    """Active endpoints (of unrevoked owners) with pending deliveries, but for ``skip``,
+    soonest due first; each owner's overdue ones interleaved with the others' (an owner's
+    second is listed after every owner's first), so no owner fills the list."""
     rows = await conn.fetch(
         """
-        SELECT d.endpoint_id,
-               extract(epoch FROM min(d.next_attempt_at) - now())::float8 AS due_in
-        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-        WHERE d.status = 'pending' AND e.status = 'active'
-          AND NOT d.endpoint_id = ANY($1::uuid[])
-          AND NOT EXISTS (SELECT 1 FROM revoked_api_keys r WHERE r.key_id = e.partner_key_id)
-        GROUP BY d.endpoint_id
-        ORDER BY due_in
-        LIMIT 500
+        WITH due AS (
+            SELECT d.endpoint_id, coalesce(e.company_id, e.partner_key_id) AS owner_id,
+                   extract(epoch FROM min(d.next_attempt_at) - now())::float8 AS due_in
+            FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+            WHERE d.status = 'pending' AND e.status = 'active'
+              AND NOT d.endpoint_id = ANY($1::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM revoked_api_keys r WHERE r.key_id = e.partner_key_id)
+            GROUP BY d.endpoint_id, e.company_id, e.partner_key_id
+        )
+        SELECT endpoint_id, owner_id, due_in FROM (
+            SELECT *, row_number() OVER (PARTITION BY owner_id, due_in > 0 ORDER BY due_in) AS nth
+            FROM due
+        ) ranked
+        ORDER BY due_in > 0, CASE WHEN due_in > 0 THEN 0 ELSE nth END, due_in
+        LIMIT 1000
         """,
         skip,
     )
-    return [(r["endpoint_id"], r["due_in"]) for r in rows]
+    return [DueEndpoint(r["endpoint_id"], r["owner_id"], r["due_in"]) for r in rows]
 
 
 async def lock_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:

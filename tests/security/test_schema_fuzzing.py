@@ -1,0 +1,157 @@
+"""Schema fuzzing (issue 15, finding 5 and "schema fuzzing in CI"): schemathesis generates
+requests from every service's OpenAPI document and sends them to a running stack of our
+own, as a company's administrator and as a park administrator; not one answer may be a
+server error or a status code the document does not list.
+
+Bounded: a few examples per operation (``SYMBIOSIS_FUZZ_EXAMPLES``, 6 by default). The
+counts (operations, requests, failures) are printed and written to
+``test-artifacts/schema-fuzzing.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.settings import SERVICES
+from tests.conftest import STRIPE_API_KEY, MailDrop, create_database
+from tests.security.probes import company_with_admin, park_admin_token
+from tests.support import REPO, Infra, Stack, running_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+EXAMPLES = int(os.environ.get("SYMBIOSIS_FUZZ_EXAMPLES", "6"))
+# Signing out would end the fuzzer's own credential (tests/security/test_revocation.py
+# tests it); everything else is fuzzed.
+NOT_FUZZED = ("sign_out",)
+
+
+@pytest.fixture(scope="module")
+async def fuzz_database(infra: Infra) -> str:
+    return await create_database(infra)
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(
+    infra: Infra,
+    fuzz_database: str,
+    stripe_mock: str,
+    mail_drop: tuple[MailDrop, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """A stack of its own: what the fuzzer creates and tries must not meet other tests."""
+    env = {
+        "SYMBIOSIS_STRIPE_API_KEY": STRIPE_API_KEY,
+        "SYMBIOSIS_STRIPE_API_BASE": stripe_mock,
+        "SYMBIOSIS_STRIPE_WEBHOOK_SECRET": "whsec_fuzzing_stack_secret",
+        "SYMBIOSIS_SMTP_HOST": "127.0.0.1",
+        "SYMBIOSIS_SMTP_PORT": str(mail_drop[1]),
+        "SYMBIOSIS_SMTP_STARTTLS": "false",
+    }
+    with running_stack(
+        infra, fuzz_database, tmp_path_factory.mktemp("fuzz"), extra_env=env
+    ) as stack:
+        yield stack
+
+
+def schemathesis_command() -> str:
+    found = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("schemathesis is not installed: run `make setup`", pytrace=False)
+    return found
+
+
+def fuzz(stack: Stack, service: str, token: str, workdir: Path) -> dict[str, Any]:
+    """One schemathesis run against one service's document; its JSON report."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [
+        schemathesis_command(),
+        "run",
+        f"{stack.url}/api/{service}/schema/openapi.json",
+        "--url",
+        stack.url,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "not_a_server_error,status_code_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(EXAMPLES),
+        "--workers",
+        "2",
+        "--seed",
+        "1515",
+        "--request-timeout",
+        "30",
+        "--report",
+        "json",
+        "--report-dir",
+        str(workdir),
+        *(arg for name in NOT_FUZZED for arg in ("--exclude-operation-id", name)),
+    ]
+    ran = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False
+    )
+    reports = sorted(workdir.glob("json-*.json"))
+    assert reports, f"schemathesis wrote no report:\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
+    report: dict[str, Any] = json.loads(reports[-1].read_text())
+    report["output"] = ran.stdout
+    return report
+
+
+async def test_no_server_error_and_no_undocumented_status_anywhere(
+    fuzz_stack: Stack, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient(base_url=fuzz_stack.url, timeout=15) as client:
+        company = await company_with_admin(client, "Fuzzed Company AS")
+    callers = {
+        "company admin": company["token"],
+        "park administrator": park_admin_token(fuzz_stack),
+    }
+    runs: list[dict[str, Any]] = []
+    for caller, token in callers.items():
+        for service in SERVICES:
+            report = fuzz(fuzz_stack, service, token, tmp_path / caller.replace(" ", "-") / service)
+            runs.append(
+                {
+                    "service": service,
+                    "as": caller,
+                    "operations": report["operations"]["tested"],
+                    "requests": report["test_cases"]["generated"],
+                    "failures": report["test_cases"]["with_failures"],
+                    "errors": report["test_cases"]["errored"] + len(report["errors"]),
+                    "found": report["failures"],
+                    "output": report["output"][-4000:] if report["failures"] else "",
+                }
+            )
+    totals = {
+        key: sum(run[key] for run in runs)
+        for key in ("operations", "requests", "failures", "errors")
+    }
+    summary = {"examples_per_operation": EXAMPLES, "totals": totals, "runs": runs}
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "schema-fuzzing.json").write_text(json.dumps(summary, indent=2, default=str))
+    for run in runs:
+        print(
+            f"schemathesis {run['service']:>13} as {run['as']:<18}: {run['operations']:3} "
+            f"operations, {run['requests']:5} requests, {run['failures']} failures"
+        )
+    print(f"schemathesis in all: {totals}")
+    assert totals["operations"] > 0 and totals["requests"] > 0
+    problems = [
+        f"{run['service']} as {run['as']}: {run['found']}\n{run['output']}"
+        for run in runs
+        if run["failures"] or run["errors"]
+    ]
+    assert not problems, "\n\n".join(problems)
