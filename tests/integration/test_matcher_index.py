@@ -195,3 +195,47 @@ async def test_a_new_knowledge_base_re_keys_the_index_it_inherits(pool: Pool) ->
         found = await storage.ranked_counterparts(conn, kiln, 100)
     assert [c.listing_id for c, _ in found] == [ash.listing_id]
     assert await rekey(pool) == 0
+
+
+async def test_a_listing_without_a_site_reads_its_best_counterparts_not_all_of_them(
+    pool: Pool,
+) -> None:
+    """The tail of issue 19: a need without a site met every offer of its resource in the
+    country, and the matcher applied the rules to each of them to keep 20. Now it reads
+    the index best bound first and stops once the rest cannot make the cut: of 400 offers,
+    sited and not, it reads a few pages, and proposes what a scan of all 400 proposes."""
+    need = OpenListing(
+        uuid.uuid4(),
+        COMPANIES[0],
+        "need",
+        "030105",
+        None,
+        "Boiler fuel",
+        Decimal(50),
+        "t",
+        price_per_unit_ore=60_000,
+    )
+    offers = [
+        OpenListing(
+            uuid.UUID(int=i + 1),
+            COMPANIES[1 + i % 3],
+            "offer",
+            "030105",
+            None,
+            f"Sawdust {i}",
+            Decimal(1 + i % 37),
+            "t",
+            latitude=None if i % 4 == 0 else 59.0 + (i % 50) / 25,
+            longitude=None if i % 4 == 0 else 8.0 + (i % 70) / 20,
+            price_per_unit_ore=10_000 + (i * 7919) % 50_000,
+        )
+        for i in range(400)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM open_listings")
+        for offer in offers:
+            await storage.index_listing(conn, offer, index_version())
+        found = await shortlist(conn, need, 5)
+        assert found.best() == best_proposals(need, offers, 5)
+        assert len(found.best()) == 5
+        assert found.read <= 50  # pages of 10 and 40 at most, not 400
