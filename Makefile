@@ -10,7 +10,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 PORTAL := services/portal
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup up test lint typecheck check docs clean bench eval stripe-mock chromium vendor messages kafka-jars peppol
+.PHONY: test-fast setup up test lint typecheck check docs clean bench eval stripe-mock chromium vendor messages kafka-jars peppol
 
 setup: $(VENV)/.installed
 
@@ -52,8 +52,14 @@ chromium:
 peppol: setup
 	$(BIN)/python -c "from tests.peppol import artefacts; print(*artefacts().values(), sep=chr(10))"
 
+# Every test, with the coverage of the code the test process runs (the services started as
+# processes by the end-to-end tests are not measured).
 test: setup chromium peppol
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
+
+# The unit tests alone: no database, no broker, no browser; well under a minute.
+test-fast: setup
+	$(BIN)/pytest tests/unit -q
 
 lint: setup
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,7 @@ from shared.events import (
     payload_of,
 )
 from shared.health import membership
+from shared.observability import CONSUMED, DEAD_LETTERED, HANDLER_SECONDS, consuming, failed
 from shared.outbox import OutboxMessage, Publish
 from shared.settings import Settings
 
@@ -215,6 +217,7 @@ def subscribe(
         position = (record.partition, record.offset)
         declared = next((v for k, v in record.headers or () if k == "ce_type"), None)
         if declared is not None and declared in known and declared not in wanted:
+            CONSUMED.labels(topic, declared.decode(), "skipped").inc()
             return  # a type of this topic that this consumer does not act on
         try:
             if declared is not None and declared not in known:
@@ -224,28 +227,61 @@ def subscribe(
                 raise PoisonMessage(f"unknown event type {envelope.type!r}")
             handler = by_type.get(envelope.type)
             if handler is None:
+                CONSUMED.labels(topic, envelope.type, "skipped").inc()
                 return
             payload = payload_of(envelope)
         except PoisonMessage as exc:
+            CONSUMED.labels(topic, "unknown", "dead_lettered").inc()
             await poison(record, f"poison: {exc}")
             return
-        try:
-            await handler(envelope, payload)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("handler outage, will retry", topic=topic, error=repr(exc))
-            await asyncio.sleep(1.0)
-            raise
-        except Exception as exc:
-            tries = attempts.get(position, 0) + 1
-            if tries >= MAX_ATTEMPTS:
-                attempts.pop(position, None)
-                log.error("handler failed, dead-lettering", topic=topic, error=repr(exc))
-                await poison(record, f"handler failed {tries} times: {exc!r}")
-                return
-            attempts[position] = tries
-            log.warning("handler failed, will retry", topic=topic, tries=tries, error=repr(exc))
-            await asyncio.sleep(0.2 * 2**tries)
-            raise
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        with consuming(
+            topic,
+            headers,
+            envelope.type,
+            envelope.correlationid,
+            **{
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": group_id,
+                "messaging.message.id": str(envelope.id),
+            },
+        ) as span:
+            started = time.perf_counter()
+            try:
+                await handler(envelope, payload)
+            except TRANSIENT_ERRORS as exc:
+                failed(span, exc)
+                CONSUMED.labels(topic, envelope.type, "retried").inc()
+                log.warning("handler outage, will retry", topic=topic, error=repr(exc))
+                await asyncio.sleep(1.0)
+                raise
+            except Exception as exc:
+                failed(span, exc)
+                tries = attempts.get(position, 0) + 1
+                if tries >= MAX_ATTEMPTS:
+                    attempts.pop(position, None)
+                    CONSUMED.labels(topic, envelope.type, "dead_lettered").inc()
+                    log.error("handler failed, dead-lettering", topic=topic, error=repr(exc))
+                    await poison(record, f"handler failed {tries} times: {exc!r}")
+                    return
+                attempts[position] = tries
+                CONSUMED.labels(topic, envelope.type, "retried").inc()
+                log.warning("handler failed, will retry", topic=topic, tries=tries, error=repr(exc))
+                await asyncio.sleep(0.2 * 2**tries)
+                raise
+            finally:
+                HANDLER_SECONDS.labels(topic, envelope.type).observe(time.perf_counter() - started)
+            # the consumers' access log: one line per event, with its correlation id
+            log.info(
+                "event handled",
+                topic=topic,
+                type=envelope.type,
+                partition=record.partition,
+                offset=record.offset,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        CONSUMED.labels(topic, envelope.type, "handled").inc()
         attempts.pop(position, None)
 
     async def on_batch(message: KafkaMessage) -> None:
@@ -287,6 +323,7 @@ async def dead_letter(
         }
     )
     log.warning("dead-lettered", topic=record.topic, offset=record.offset, reason=reason)
+    DEAD_LETTERED.labels(record.topic).inc()
     await broker.publish(
         record.value or b"",
         topic=dead_letter_topic(record.topic),

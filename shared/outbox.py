@@ -27,6 +27,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from shared.db import Connection, Pool, is_alive
 from shared.events import Envelope
+from shared.observability import PRODUCED, carrier
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,9 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
         topic,
         envelope.subject,
         envelope.to_bytes(),
-        {"content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_type": envelope.type},
+        # the trace context (traceparent) and correlation id of what is being done, so the
+        # consumers' spans and log lines join this request's (shared.observability)
+        {**carrier(), "content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_type": envelope.type},
     )
     # Delivered at commit; wakes the relays of this schema at once.
     await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
@@ -141,6 +144,7 @@ class OutboxRelay:
                     continue
                 if row["key"] not in failed_keys:
                     sent.append(row["id"])
+                    PRODUCED.labels(row["topic"]).inc()
             if sent:
                 await conn.execute(
                     "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from shared.http import (
 from shared.idempotency import IdempotencyMiddleware, request_pool
 from shared.kafka import create_broker, outbox_publisher, wait_for_topics
 from shared.migrations import migrate
+from shared.observability import QUEUE_DEPTH, consumer_lag, metrics_text, outbox_backlog
 from shared.outbox import RELAY, OutboxRelay
 from shared.retention import prune_periodically
 from shared.revocations import subscribe_revocations
@@ -42,6 +43,8 @@ from shared.topology import TOPOLOGY
 from shared.workers import WorkerRuntime
 
 RegisterConsumers = Callable[[KafkaBroker, Pool, Settings], None]
+# A service's own queues, read when /metrics is scraped: queue name -> work waiting.
+Queues = Callable[[Pool], Awaitable[dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ServiceSpec:
     register_consumers: RegisterConsumers | None = None
     background: tuple[Callable[[Pool, Settings], Coroutine[Any, Any, None]], ...] = ()
     dependencies: dict[str, Provide] = field(default_factory=dict)
+    queues: Queues | None = None
 
     @property
     def api_path(self) -> str:
@@ -143,6 +147,27 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
             headers={} if ok else {"Retry-After": "5"},
         )
 
+    @get("/metrics", opt={PUBLIC: True}, include_in_schema=False, sync_to_thread=False)
+    async def metrics(state: State) -> Response[bytes]:
+        """Prometheus metrics of this process (on the service's own port; the gateway does
+        not pass /metrics on)."""
+        pool: Pool = state.pool
+        broker: KafkaBroker = state.broker
+
+        async def queues() -> None:
+            if spec.queues is not None:
+                for name, depth in (await spec.queues(pool)).items():
+                    QUEUE_DEPTH.labels(name).set(depth)
+
+        body, media_type = await metrics_text(
+            [
+                functools.partial(outbox_backlog, pool),
+                functools.partial(consumer_lag, broker),
+                queues,
+            ]
+        )
+        return Response(body, media_type=media_type)
+
     router = Router(
         path=spec.api_path,
         route_handlers=[health, *spec.route_handlers],
@@ -153,7 +178,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         },
     )
     app = Litestar(
-        route_handlers=[router],
+        route_handlers=[router, metrics],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,

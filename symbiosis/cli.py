@@ -40,23 +40,28 @@ def _fail(message: str) -> typer.Exit:
 
 def _configure_logging(settings: Settings, process: str) -> None:
     from shared.logs import configure_logging
+    from shared.observability import configure_tracing
 
     configure_logging(settings.log_level, settings.log_format, process=process)
+    configure_tracing(process)
 
 
 def _run(app: Any, host: str, port: int, *, edge: bool = False) -> None:
-    """Serve an ASGI app with uvicorn, its lines in our log format and our access log. At
-    the ``edge`` (the gateway) the client's own X-Forwarded-For is never believed."""
+    """Serve an ASGI app with uvicorn, its lines in our log format and our access log, each
+    request in its span with its correlation id (shared.observability). At the ``edge`` (the
+    gateway) the client's own X-Forwarded-For is never believed."""
     import uvicorn
 
     from shared.logs import AccessLog
+    from shared.observability import Observed, route_of
+    from symbiosis.gateway import route_at_edge
 
     # main() restores SIGPIPE's default for the commands whose output may go to `head`; a
     # server must ignore it, or a client that hangs up before its answer is written (a
     # gateway cutting off an oversized body) kills the whole process.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     uvicorn.run(
-        AccessLog(app),
+        Observed(AccessLog(app), routes=route_at_edge if edge else route_of),
         host=host,
         port=port,
         log_config=None,  # logging is ours (shared.logs): uvicorn's handlers would bypass it

@@ -35,6 +35,8 @@ from typing import Any
 import httpx
 
 from shared.http import cookieless
+from shared.observability import carrier
+from shared.settings import SERVICES
 
 # Plain ASGI types: the proxy handles lifespan and http scopes alike.
 Scope = MutableMapping[str, Any]
@@ -58,6 +60,8 @@ HOP_BY_HOP = {
 }
 # Who the caller is, as the gateway alone may say.
 FORWARDING = {"x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"}
+# Replaced by the gateway's own span's context and the request's correlation id.
+TRACING = {"traceparent", "tracestate", "x-correlation-id"}
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class Gateway:
             await self._index(send)
             return
         if parts[1] != "api":
-            if self._portal is None:
+            if self._portal is None or path.rstrip("/") == "/metrics":  # for operators only
                 await self._problem(send, 404, "Not found", f"nothing is served at {path}")
                 return
             await self._proxy(self._portal, scope, receive, send, "portal")
@@ -149,8 +153,10 @@ class Gateway:
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | FORWARDING
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | FORWARDING | TRACING
         ]
+        # this request's trace context and correlation id (shared.observability.Observed)
+        headers.extend(carrier().items())
         announced = _content_length(scope)
         if announced is not None and announced > self.limits.max_body_bytes:
             await self._too_large(send)
@@ -331,3 +337,11 @@ def _response_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
     if "x-content-type-options" not in response.headers:
         headers.append((b"x-content-type-options", b"nosniff"))
     return headers
+
+
+def route_at_edge(scope: Scope) -> str:
+    """The gateway's metric label for a request: the service it went to, or the portal."""
+    parts = str(scope.get("path", "")).split("/")
+    if len(parts) > 2 and parts[1] == "api":
+        return f"/api/{parts[2]}" if parts[2] in SERVICES else "/api/unknown"
+    return "portal"

@@ -11,7 +11,8 @@ out="${1:-$here/secrets}"
 mkdir -p "$out"
 command -v openssl >/dev/null || { echo "error: openssl is needed" >&2; exit 1; }
 
-for principal in admin listings matching contracts notifications; do
+# (grafana_admin: the password of Grafana's admin, for the operators' dashboard)
+for principal in admin listings matching contracts notifications grafana_admin; do
   if [ ! -s "$out/$principal" ]; then
     # URL-safe, so that it needs no quoting in a properties file or a JAAS line
     openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n' > "$out/$principal"

@@ -14,6 +14,7 @@ from services.contracts.invoices import InvoiceController
 from services.contracts.negotiations import NegotiationController, expire_periodically
 from services.contracts.reports import ReportController
 from services.contracts.statistics import StatisticsController
+from services.contracts.storage import invoices
 from services.contracts.webhooks import StripeWebhookController
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -37,5 +38,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         register_consumers=handlers.register,
         background=(expire_periodically, invoice_periodically),
+        queues=invoices.stripe_queue,
     )
     return create_service_app(spec, settings or Settings())

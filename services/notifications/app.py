@@ -11,6 +11,7 @@ from services.notifications.api import InboxController
 from services.notifications.directory import PreferencesController
 from services.notifications.email import email_periodically
 from services.notifications.live import listen
+from services.notifications.storage import queues
 from services.notifications.webhook_delivery import deliver_periodically
 from services.notifications.webhooks import WebhookEndpointController
 from shared.service import ServiceSpec, create_service_app
@@ -28,5 +29,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[InboxController, PreferencesController, WebhookEndpointController],
         register_consumers=handlers.register,
         background=(listen, deliver_periodically, email_periodically),
+        queues=queues.depths,
     )
     return create_service_app(spec, settings or Settings())

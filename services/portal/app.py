@@ -48,6 +48,7 @@ from services.portal.pages import render, sign_in_path
 from services.portal.problems import FormErrors, explain
 from services.portal.session import served_over_https, session_secret
 from services.portal.templating import template_engine
+from shared.observability import metrics_text
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -191,6 +192,14 @@ async def health() -> dict[str, str]:
     return {"status": "ok", "service": "portal"}
 
 
+@get("/metrics", name="metrics", include_in_schema=False)
+async def metrics() -> Response[bytes]:
+    """Prometheus metrics of the portal's process (its own port; the gateway refuses
+    /metrics)."""
+    body, media_type = await metrics_text([])
+    return Response(body, media_type=media_type)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     settings = settings or Settings()
     secret = session_secret(settings)
@@ -207,6 +216,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Litestar(
         route_handlers=[
             health,
+            metrics,
             *PAGES,
             create_static_files_router(path="/static", directories=[STATIC], name="static"),
         ],

@@ -15,6 +15,7 @@ import httpx
 
 from services.portal.i18n import Language
 from shared.http import cookieless
+from shared.observability import carrier
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Api:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.client:
             headers["X-Forwarded-For"] = self.client
-        return headers
+        return headers | carrier()  # this page's trace context and correlation id
 
     async def respond(
         self,

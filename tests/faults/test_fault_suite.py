@@ -32,9 +32,10 @@ import pytest
 from tests.conftest import MailDrop
 from tests.faults.conftest import Servers
 from tests.faults.flow import Flow, Tally, table
-from tests.support import Stack
+from tests.support import REPO, Stack
 
 PAIRS = 200  # 400 listings
+ARTIFACTS = REPO / "test-artifacts"
 SERVICES = ("listings", "matching", "contracts", "notifications")
 SIDES = ("supplier", "receiver")
 
@@ -106,7 +107,10 @@ def deliveries(flow: Flow) -> dict[str, Counter[int]]:
 
 @pytest.mark.timeout(900)
 async def test_kills_of_every_part_lose_nothing_and_double_nothing(
-    fault_stack: Stack, servers: Servers, mail_drop: tuple[MailDrop, int]
+    fault_stack: Stack,
+    servers: Servers,
+    mail_drop: tuple[MailDrop, int],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     drop, _ = mail_drop
     url = fault_stack.env["SYMBIOSIS_DATABASE_URL"]
@@ -209,17 +213,21 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
     receiver.shutdown()
 
     report = Tally(PAIRS, {**tally.counts, **emails(drop, flow), **deliveries(flow)})
-    print()
-    print(
+    lines = [
         table(
             f"{PAIRS} pairs ({2 * PAIRS} listings posted in {posted:.0f} s), "
             f"{len(recovered)} faults",
             report.rows(),
-        )
-    )
-    for what, seconds in recovered:
-        print(f"  {what:<34} back at work in {seconds:5.1f} s")
-    print(f"  answers to the flow's POSTs (retries included): {dict(sorted(flow.answers.items()))}")
+        ),
+        *(f"  {what:<34} back at work in {seconds:5.1f} s" for what, seconds in recovered),
+        f"  answers to the flow's POSTs (retries included): {dict(sorted(flow.answers.items()))}",
+    ]
+    # shown in the run's output even when it passes (CI's log is where the table is read),
+    # and kept in test-artifacts/
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "fault-suite.txt").write_text("\n".join(lines) + "\n")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
 
     for what, pairs, lost, doubled in report.rows():
         if what.startswith(("webhooks", "e-mail copies")):

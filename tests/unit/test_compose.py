@@ -337,3 +337,62 @@ def test_dockerfile_builds_the_package() -> None:
     )
     users = re.findall(r"^\s*USER\s+(\S+)", text, re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must not run as root"
+
+
+# --- What operators see: Prometheus and Grafana ---------------------------------------------
+
+PROMETHEUS = yaml.safe_load((ROOT / "infra/prometheus/prometheus.yml").read_text())
+DASHBOARD = json.loads((ROOT / "infra/grafana/dashboards/symbiosis.json").read_text())
+
+
+def test_prometheus_scrapes_every_service_and_the_portal_on_its_port() -> None:
+    served = {what: (name, port) for name, (what, port) in _serving().items()}
+    _, portal = _parse_cli("portal")
+    served["portal"] = ("portal", int(portal["port"]))
+    targets = {
+        job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+        for job in PROMETHEUS["scrape_configs"]
+    }
+    expected = {
+        what: [f"{name}:{port}"] for what, (name, port) in served.items() if what != "gateway"
+    }
+    assert targets == expected
+    mounts = CONTAINERS["prometheus"]["volumes"]
+    assert "./infra/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    for container in ("prometheus", "grafana"):
+        published = [str(p) for p in CONTAINERS[container]["ports"]]
+        assert all(p.startswith("127.0.0.1:") for p in published), (container, published)
+
+
+def test_the_dashboard_shows_only_metrics_the_services_export() -> None:
+    from prometheus_client import REGISTRY
+
+    import shared.observability  # noqa: F401 - registers the metrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    exported = {
+        metric.name + suffix
+        for metric in REGISTRY.collect()
+        for suffix in suffixes.get(metric.type, ("",))
+    }
+    exprs = [t["expr"] for panel in DASHBOARD["panels"] for t in panel["targets"]]
+    named = {name for expr in exprs for name in re.findall(r"\bsymbiosis_[a-z_]+", expr)}
+    assert named and named <= exported, named - exported
+    titles = " ".join(panel["title"].lower() for panel in DASHBOARD["panels"])
+    for topic in ("throughput", "latency", "lag", "backlog", "errors"):
+        assert topic in titles, topic
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    grafana = CONTAINERS["grafana"]
+    assert "./infra/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
+    assert "./infra/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    provisioning = ROOT / "infra/grafana/provisioning"
+    sources = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
+    assert sources["datasources"][0]["url"] == "http://prometheus:9090"
+    boards = yaml.safe_load((provisioning / "dashboards/symbiosis.yml").read_text())
+    assert boards["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (
+        grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin"
+    )
+    assert "grafana_admin" in COMPOSE["secrets"]

@@ -494,3 +494,18 @@ IMPACT_COLUMNS = (
     "factors",
     "basis",
 )
+
+
+async def stripe_queue(pool: Pool) -> dict[str, float]:
+    """Work waiting for Stripe, for the metrics: invoices and credit notes queued."""
+    found = await pool.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM invoices WHERE status = 'queued') AS invoices,
+               (SELECT count(*) FROM credit_notes WHERE status = 'queued') AS credit_notes
+        """
+    )
+    assert found is not None
+    return {
+        "stripe_invoices": found["invoices"],
+        "stripe_credit_notes": found["credit_notes"],
+    }

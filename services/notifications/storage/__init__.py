@@ -1,4 +1,4 @@
 """All SQL of the notifications service, one module per area: ``inbox`` (the notes),
-``email`` (the e-mail queue), ``people`` (the directory and its e-mail preferences) and
-``webhooks`` (endpoints, deliveries and their attempts). Callers import the module they
-need; nothing is re-exported here."""
+``email`` (the e-mail queue), ``people`` (the directory and its e-mail preferences),
+``webhooks`` (endpoints, deliveries and their attempts) and ``queues`` (for the metrics).
+Callers import the module they need; nothing is re-exported here."""
