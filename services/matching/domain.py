@@ -14,12 +14,14 @@ worth: the price gap and its surplus, transport, and the CO2e it avoids.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from shared import knowledge
@@ -34,7 +36,7 @@ from shared.resources import (
     default_transport,
     energy_per_unit,
 )
-from shared.units import convert, dimension
+from shared.units import convert, dimension, to_base
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
 # The widest a road listing is looked for without a maximum of its own (kept for callers).
@@ -113,19 +115,16 @@ class Proposal:
     details: tuple[ReasonDetail, ...] = ()
 
 
-def rank(proposal: Proposal) -> tuple[float, float, float, str]:
-    """Best first: the most money to share (less haulage), then the most CO2e saved, then
-    the nearest."""
-    return _rank_key(proposal.value, proposal.proposal_id)
-
-
-def _rank_key(value: ProposalValue, proposal: uuid.UUID) -> tuple[float, float, float, str]:
+def rank_key(value: ProposalValue, counterpart: uuid.UUID) -> tuple[float, float, float, uuid.UUID]:
+    """Where a proposal ranks among a listing's, best first: the most money to share (less
+    haulage), then the most CO2e saved, then the nearest, then by the counterpart's listing
+    id (the order the index reads equal counterparts in)."""
     co2e = value.co2e_net_kg if value.co2e_net_kg is not None else value.co2e_avoided_kg
     return (
         -float((value.surplus_ore or 0) - (value.transport_cost_ore or 0)),
         -float(co2e or 0),
         value.distance_km or 0.0,
-        str(proposal),
+        counterpart,
     )
 
 
@@ -600,31 +599,274 @@ def _proposal(
     )
 
 
+def _valued(
+    listing: OpenListing, other: OpenListing, haulage_ore_per_tkm: int | None
+) -> Valued | None:
+    """The pair of ``listing`` and ``other`` valued and ranked, or None when it is no trade."""
+    if other.kind == listing.kind:
+        return None
+    offer, need = _sides(listing, other)
+    if not fits(offer, need):
+        return None
+    quantity = _quantity(offer, need)
+    value = value_of(offer, need, quantity, haulage_ore_per_tkm)
+    return Valued(rank_key(value, other.listing_id), offer, need, quantity, value)
+
+
+@dataclass(frozen=True)
+class Valued:
+    """A pair that fits, with its value and its place in the ranking (``rank``)."""
+
+    key: tuple[float, float, float, uuid.UUID]
+    offer: OpenListing
+    need: OpenListing
+    quantity: Decimal
+    value: ProposalValue
+
+
+class Shortlist:
+    """A listing's best ``limit`` proposals among the counterparts added so far.
+
+    The matcher reads counterparts in the order of what a pair with each could at best be
+    worth (``Bound``, computed by the index); once the next could not rank among the best
+    ``limit`` (``settled``), no later one can, and the rest need not be read.
+    """
+
+    def __init__(
+        self, listing: OpenListing, limit: int, haulage_ore_per_tkm: int | None = None
+    ) -> None:
+        self.listing = listing
+        self.limit = limit
+        self.haulage_ore_per_tkm = haulage_ore_per_tkm
+        self.read = 0
+        self._best: list[Valued] = []
+
+    def add(self, candidates: Iterable[OpenListing]) -> None:
+        for other in candidates:
+            self.read += 1
+            valued = _valued(self.listing, other, self.haulage_ore_per_tkm)
+            if valued is not None:
+                self._best.append(valued)
+        self._best.sort(key=lambda v: v.key)
+        del self._best[self.limit :]
+
+    def settled(self, bound: Bound, counterpart: uuid.UUID) -> bool:
+        """Whether the shortlist is final once ``counterpart`` is read, when the index reads
+        the rest after it: each of them ranks at or after its bound and (on a tie) its own
+        id, so none can when that place is after the last of a full shortlist."""
+        if self.limit <= 0:
+            return True
+        if len(self._best) < self.limit:
+            return False
+        return (*bound.rank, counterpart) >= self._best[-1].key
+
+    def best(self) -> list[Proposal]:
+        """The best proposals, best first, with their reasons."""
+        return [_proposal(v.offer, v.need, v.quantity, v.value) for v in self._best]
+
+
 def best_proposals(
     listing: OpenListing,
-    candidates: list[OpenListing],
+    candidates: Iterable[OpenListing],
     limit: int,
     haulage_ore_per_tkm: int | None = None,
-) -> tuple[set[uuid.UUID], list[Proposal]]:
-    """Every counterpart that fits (as proposal ids) and the ``limit`` best proposals, best
-    first; the reasons are written only for those."""
-    valued = []
-    for other in candidates:
-        if other.kind == listing.kind:
-            continue
-        offer, need = _sides(listing, other)
-        if not fits(offer, need):
-            continue
-        quantity = _quantity(offer, need)
-        valued.append((offer, need, quantity, value_of(offer, need, quantity, haulage_ore_per_tkm)))
-    ranked = sorted(
-        valued,
-        key=lambda item: _rank_key(item[3], proposal_id(item[0].listing_id, item[1].listing_id)),
+) -> list[Proposal]:
+    """The ``limit`` best proposals between ``listing`` and the candidates, best first; the
+    reasons are written only for those."""
+    shortlist = Shortlist(listing, limit, haulage_ore_per_tkm)
+    shortlist.add(candidates)
+    return shortlist.best()
+
+
+def fitting(listing: OpenListing, candidates: Iterable[OpenListing]) -> set[uuid.UUID]:
+    """The candidates that make a trade with ``listing`` (their listing ids)."""
+    return {
+        other.listing_id
+        for other in candidates
+        if other.kind != listing.kind and fits(*_sides(listing, other))
+    }
+
+
+# --- what the index keeps to read the best counterparts first ---------------------------
+
+# The base unit of each dimension (``shared.units``): amounts and prices are kept in it.
+BASE_UNITS = {"mass": "kg", "energy": "kWh", "volume": "m3", "count": "pieces"}
+# Bump when what ``terms_of`` computes changes: the index is then re-keyed at start.
+TERMS_FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the index keeps of a listing beside its keys, so that the database can bound
+    what a pair with it is worth before any rule is applied: the dimension of its unit and
+    (an offer) those its quantity converts to; its quantity and price in the base unit of
+    that dimension (kg, kWh, m3, pieces); how far it may go; for an offer the CO2e one base
+    unit avoids by the use it serves (never below 0); and its quality as the rules read it:
+    an offer's stated values, a need's limits."""
+
+    dimension: str
+    dimensions: tuple[str, ...]
+    amount: float
+    price_ore: float | None  # per base unit
+    reach_km: float
+    co2e_any: float | None  # an offer: kg CO2e per base unit in a use without its own row
+    co2e_uses: tuple[str, ...] = ()  # an offer: the uses with a row of their own
+    co2e_rates: tuple[float, ...] = ()  # and their kg CO2e per base unit
+    # an offer: what it states, as (property, unit, lowest, highest); a need: its limits, as
+    # (property, unit, min, max) (``fits``)
+    quality: tuple[tuple[str, str | None, float | None, float | None], ...] = ()
+
+
+def terms_of(listing: OpenListing) -> Terms:
+    base = to_base(Decimal(1), listing.unit)
+    price = listing.price_per_unit_ore
+    uses = _uses_with_impact(listing.resource) if listing.kind == "offer" else ()
+    return Terms(
+        dimension=dimension(listing.unit),
+        dimensions=_dimensions(listing),
+        amount=float(listing.quantity * base),
+        price_ore=None if price is None else float(Decimal(price) / base),
+        reach_km=listing.reach_km,
+        co2e_any=_co2e_rate(listing, None) if listing.kind == "offer" else None,
+        co2e_uses=uses,
+        co2e_rates=tuple(_co2e_rate(listing, use) for use in uses),
+        quality=_quality_terms(listing),
     )
-    return (
-        {proposal_id(offer.listing_id, need.listing_id) for offer, need, _, _ in valued},
-        [_proposal(*item) for item in ranked[:limit]],
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _quality_terms(
+    listing: OpenListing,
+) -> tuple[tuple[str, str | None, float | None, float | None], ...]:
+    """An offer's stated properties (the last statement of each, as ``fits`` reads them)
+    with their lowest and highest values; a need's limits that bound something."""
+    if listing.kind == "offer":
+        stated = {q["property"]: q for q in listing.quality}
+        return tuple(
+            (name, have.get("unit"), *map(_number, _stated_bounds(have)))
+            for name, have in stated.items()
+        )
+    return tuple(
+        (q["property"], q["unit"], _number(q.get("min")), _number(q.get("max")))
+        for q in listing.quality
+        if q.get("min") is not None or q.get("max") is not None
     )
+
+
+def _dimensions(listing: OpenListing) -> tuple[str, ...]:
+    """The dimensions of the units a need may have for this offer's quantity to convert
+    (``quantity_of``): its own, and through the energy it holds, energy and perhaps mass
+    or volume. A need's is its own."""
+    own = dimension(listing.unit)
+    if (
+        listing.kind != "offer"
+        or energy_per_unit(listing.resource, listing.quality, listing.unit) is None
+    ):
+        return (own,)
+    return tuple(
+        name
+        for name, unit in BASE_UNITS.items()
+        if name == own or energy_per_unit(listing.resource, listing.quality, unit) is not None
+    )
+
+
+@cache
+def _uses_with_impact(resource: str) -> tuple[str, ...]:
+    """The uses that have an impact row of their own for the resource."""
+    return tuple(sorted(use for found, use in knowledge.impacts() if found == resource and use))
+
+
+def _co2e_rate(offer: OpenListing, use: str | None) -> float:
+    """kg CO2e one base unit of the offer avoids when it serves ``use`` (``value_of``), or 0
+    when that is below 0 or not estimated (a pair ranks by ``co2e or 0``)."""
+    base_unit = BASE_UNITS[dimension(offer.unit)]
+    rate = knowledge.avoided(offer.resource, Decimal(1), base_unit, use, offer.quality).kg
+    return max(0.0, rate or 0.0)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a listing looks up its counterparts with, beside its own ``Terms``: the use a
+    pair serves decides its CO2e row, and ``knowledge.link`` decides the use by how the
+    offer serves the need (the same resource or an accepted one: the need's use; a member
+    of the need's class: none; a substitute: the substitute's use; else the need's use).
+
+    For an offer: its resource, the classes it is a member of, and the needs' resources it
+    substitutes for with the CO2e rate of each substitute's use. For a need: the resource
+    it names, those it accepts, its use, the members of its class, and the resources that
+    substitute for it with the use each serves."""
+
+    terms: Terms
+    keys: list[str]
+    resource: str | None = None
+    accepts: tuple[str, ...] = ()
+    need_use: str | None = None
+    members: tuple[str, ...] = ()
+    substitute_resources: tuple[str, ...] = ()
+    substitute_uses: tuple[str, ...] = ()
+    substitute_rates: tuple[float, ...] = ()
+
+
+def lookup_of(listing: OpenListing) -> Lookup:
+    terms = terms_of(listing)
+    keys = candidate_resources(listing)
+    if listing.kind == "offer":
+        needs = [
+            (need, found.use)
+            for need, offers in sorted(knowledge.substitutes().items())
+            if (found := offers.get(listing.resource)) is not None
+        ]
+        return Lookup(
+            terms,
+            keys,
+            resource=listing.resource,
+            members=knowledge.classes_of_code().get(listing.resource, ()),
+            substitute_resources=tuple(need for need, _ in needs),
+            substitute_rates=tuple(_co2e_rate(listing, use) for _, use in needs),
+        )
+    named = listing.named or ""
+    offers = sorted(knowledge.substitutes().get(named, {}).items())
+    members = knowledge.members().get(named.removeprefix("class:"), ())
+    return Lookup(
+        terms,
+        keys,
+        resource=listing.named,
+        accepts=listing.accepts,
+        need_use=listing.use,
+        members=tuple(m.code for m in members) if named.startswith("class:") else (),
+        substitute_resources=tuple(offer for offer, _ in offers),
+        substitute_uses=tuple(found.use for _, found in offers),
+    )
+
+
+def index_version() -> str:
+    """The version of the index's keys and terms: they are computed again, at start, for
+    listings indexed under another (``handlers.rekey``)."""
+    digest = hashlib.sha256(f"{knowledge.version()}/{TERMS_FORMAT}".encode())
+    for (resource, use), impact in sorted(knowledge.impacts().items()):
+        digest.update(f"{resource}/{use}/{impact!r}".encode())
+    for key, factor in sorted(knowledge.emission_factors().items()):
+        digest.update(f"{key}={factor.value}/{factor.unit}".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What a pair with a counterpart could at best be worth, in the ranking's terms: the
+    most money to share less haulage (øre), the most CO2e (kg), the least distance (km).
+    The index computes it from the two listings' ``Terms``; every pair's ``rank_key`` is at
+    or after it."""
+
+    money_ore: float
+    co2e_kg: float
+    km: float
+
+    @property
+    def rank(self) -> tuple[float, float, float]:
+        return (-self.money_ore, -self.co2e_kg, self.km)
 
 
 def planned(

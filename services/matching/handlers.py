@@ -15,11 +15,11 @@ from services.matching import storage
 from services.matching.domain import (
     OpenListing,
     Proposal,
-    best_proposals,
-    candidate_resources,
+    fits,
+    index_version,
     locks_for,
 )
-from shared import knowledge
+from services.matching.matcher import shortlist
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -120,7 +120,7 @@ def expiry(settings: Settings) -> ReasonDetail:
 
 async def rekey(pool: Pool, batch: int = 500) -> int:
     """Re-key the index rows built from another knowledge base; how many."""
-    version = knowledge.version()
+    version = index_version()
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
@@ -170,13 +170,11 @@ async def match_listing(
     each new proposal; for a change, retract its proposals that no longer make the cut.
     Returns the proposals that stand for it, best first."""
     await storage.lock_resources(conn, locks_for(listing))
-    await storage.index_listing(conn, listing, knowledge.version())
-    candidates = await storage.counterparts(
-        conn, listing, candidate_resources(listing), listing.reach_km
+    await storage.index_listing(conn, listing, index_version())
+    found = await shortlist(
+        conn, listing, settings.max_proposals_per_listing, settings.haulage_ore_per_tkm
     )
-    fits, best = best_proposals(
-        listing, candidates, settings.max_proposals_per_listing, settings.haulage_ore_per_tkm
-    )
+    best = found.best()
     for proposal in best:
         if await storage.insert_proposal(conn, proposal):
             await announce(conn, proposed(proposal), proposal.proposal_id, cause)
@@ -188,13 +186,22 @@ async def match_listing(
                 continue
             if row["origin"] == "optimiser":
                 code = "retract.plan_changed"
-            elif row["id"] in fits:
+            elif await still_fits(conn, listing, row):
                 code = "retract.outranked"
             else:
                 code = "retract.no_fit"
             reason = ReasonDetail(code=code, params=params)
             await retract_one(conn, row, reason, cause.correlationid)
     return best
+
+
+async def still_fits(conn: Connection, listing: OpenListing, row: dict[str, Any]) -> bool:
+    """Whether the pair of an open proposal of ``listing`` still makes a trade."""
+    other_id = row["need_id"] if listing.kind == "offer" else row["offer_id"]
+    other = await storage.open_listing(conn, other_id)
+    if other is None or other.kind == listing.kind:
+        return False
+    return fits(*((listing, other) if listing.kind == "offer" else (other, listing)))
 
 
 def proposed(proposal: Proposal) -> TradeProposed:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import datetime
 from typing import Any
 
-from services.matching.domain import OpenListing, Proposal
+from services.matching.domain import (
+    Bound,
+    OpenListing,
+    Proposal,
+    Terms,
+    lookup_of,
+    terms_of,
+)
 from shared.db import Connection
 
 _COLUMNS = """listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
@@ -17,9 +25,25 @@ _SELECT_OPEN = f"SELECT {_COLUMNS} FROM open_listings"
 
 
 def _open_listing(row: Any) -> OpenListing:
-    fields = {name: value for name, value in dict(row).items() if name != "indexed_at"}
     return OpenListing(
-        **{**fields, "quality": tuple(row["quality"]), "accepts": tuple(row["accepts"])}
+        listing_id=row["listing_id"],
+        company_id=row["company_id"],
+        kind=row["kind"],
+        ewc_code=row["ewc_code"],
+        resource_class=row["resource_class"],
+        title=row["title"],
+        quantity=row["quantity"],
+        unit=row["unit"],
+        available_from=row["available_from"],
+        available_until=row["available_until"],
+        quality=tuple(row["quality"]),
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        price_per_unit_ore=row["price_per_unit_ore"],
+        accepts=tuple(row["accepts"]),
+        use=row["use"],
+        transport_mode=row["transport_mode"],
+        max_distance_km=row["max_distance_km"],
     )
 
 
@@ -82,20 +106,78 @@ async def index_listing(conn: Connection, listing: OpenListing, keys_version: st
 
 
 async def _key_rows(conn: Connection, listing: OpenListing, keys: list[str]) -> None:
-    """The listing's rows of the key index: one per key, with its kind, company and site."""
+    """The listing's rows of the key index: one per key, with its kind, company, site,
+    window, resource and use, and the terms a lookup bounds a pair's worth by
+    (``domain.terms_of``)."""
     await conn.execute("DELETE FROM open_listing_keys WHERE listing_id = $1", listing.listing_id)
     await conn.execute(
-        """
-        INSERT INTO open_listing_keys (listing_id, key, kind, company_id, latitude, longitude)
-        SELECT $1, key, $3, $4, $5, $6 FROM unnest($2::text[]) AS key
-        """,
-        listing.listing_id,
-        keys,
+        _INSERT_KEY_ROWS, listing.listing_id, keys, *key_terms(listing, terms_of(listing))
+    )
+
+
+# The columns of a key row beside its listing id and key.
+KEY_TERMS = (
+    "kind",
+    "company_id",
+    "latitude",
+    "longitude",
+    "available_from",
+    "available_until",
+    "resource",
+    "use",
+    "dimension",
+    "dimensions",
+    "amount",
+    "price_ore",
+    "reach_km",
+    "co2e_any",
+    "co2e_uses",
+    "co2e_rates",
+    "quality_properties",
+    "quality_units",
+    "quality_low",
+    "quality_high",
+)
+_INSERT_KEY_ROWS = f"""
+    INSERT INTO open_listing_keys (listing_id, key, {", ".join(KEY_TERMS)})
+    SELECT $1, key, {", ".join(f"${n}" for n in range(3, 3 + len(KEY_TERMS)))}
+    FROM unnest($2::text[]) AS key"""
+
+
+def key_terms(listing: OpenListing, terms: Terms) -> tuple[Any, ...]:
+    """The values of ``KEY_TERMS`` for the listing (a site without both coordinates is
+    none, as ``domain.distance_km`` reads it)."""
+    sited = listing.latitude is not None and listing.longitude is not None
+    return (
         listing.kind,
         listing.company_id,
-        listing.latitude,
-        listing.longitude,
+        listing.latitude if sited else None,
+        listing.longitude if sited else None,
+        listing.available_from,
+        listing.available_until,
+        listing.resource,
+        listing.use,
+        terms.dimension,
+        list(terms.dimensions),
+        terms.amount,
+        terms.price_ore,
+        terms.reach_km,
+        terms.co2e_any,
+        list(terms.co2e_uses),
+        list(terms.co2e_rates),
+        *(list(column) for column in _quality_columns(terms)),
     )
+
+
+def _quality_columns(
+    terms: Terms,
+) -> tuple[
+    tuple[str, ...], tuple[str | None, ...], tuple[float | None, ...], tuple[float | None, ...]
+]:
+    if not terms.quality:
+        return (), (), (), ()
+    names, units, low, high = zip(*terms.quality, strict=True)
+    return names, units, low, high
 
 
 async def stale_keys(conn: Connection, keys_version: str, limit: int) -> list[OpenListing]:
@@ -141,44 +223,261 @@ def bounding_box(latitude: float, longitude: float, km: float) -> tuple[float, f
     return south, north, west, east
 
 
-async def counterparts(
-    conn: Connection, listing: OpenListing, keys: list[str], within_km: float
-) -> list[OpenListing]:
-    """Open listings of the other kind that share an index key with ``keys``, from other
-    companies, and (when the listing has a site) without a site or inside the box around it
-    that holds every point within ``within_km``; the exact rules are the matcher's."""
-    others = "key = ANY($1::text[]) AND kind <> $2 AND company_id <> $3"
-    if listing.latitude is None or listing.longitude is None:
-        rows = await conn.fetch(
-            f"""{_SELECT_OPEN} WHERE listing_id IN (
-                SELECT listing_id FROM open_listing_keys WHERE {others})
-            ORDER BY indexed_at, listing_id""",
-            keys,
-            listing.kind,
-            listing.company_id,
+# A pair's money (øre, surplus less haulage), CO2e (kg) and distance (km) as the database
+# can bound them from the two listings' terms (``domain.Terms``, ``domain.Lookup``): the
+# price gap times the smaller amount; the CO2e rate of the use the pair serves (the
+# greater of two where the link could take either) times the smaller amount; the
+# great-circle distance. Across dimensions (tonnes of steam against MWh: the rules
+# convert) and for rows indexed before the terms existed, money and CO2e are unbounded.
+# Parameters are ``@name`` (``_numbered``).
+_AMOUNT = "least(@amount::float8, k.amount)"
+_GAP = {
+    "offer": "(k.price_ore - @price::float8)",
+    "need": "(@price::float8 - k.price_ore)",
+}
+_OFFER_RATE = (
+    "coalesce((@co2e_rates::float8[])[array_position(@co2e_uses::text[], k.use)], "
+    "@co2e_any::float8)"
+)
+_SUBSTITUTE_USE = "(@substitute_uses::text[])[array_position(@substitute_resources, k.resource)]"
+_NEED_RATE = "coalesce(k.co2e_rates[array_position(k.co2e_uses, {use})], k.co2e_any)"
+_RATE = {
+    # the offer's rates come with the lookup; the need's resource and use are on the row
+    "offer": f"""CASE WHEN k.resource = @resource::text THEN {_OFFER_RATE}
+        WHEN k.resource = ANY(@members::text[]) THEN greatest({_OFFER_RATE}, @co2e_any)
+        WHEN k.resource = ANY(@substitute_resources::text[]) THEN greatest({_OFFER_RATE},
+            (@substitute_rates::float8[])[array_position(@substitute_resources, k.resource)])
+        ELSE {_OFFER_RATE} END""",
+    # the offers' rates are on the rows; the need's resource, use and substitutes come with it
+    "need": f"""coalesce(CASE
+        WHEN k.resource = @resource::text OR k.resource = ANY(@accepts::text[])
+            THEN {_NEED_RATE.format(use="@need_use::text")}
+        WHEN k.resource = ANY(@members::text[]) THEN k.co2e_any
+        WHEN k.resource = ANY(@substitute_resources::text[]) THEN greatest(
+            {_NEED_RATE.format(use="@need_use")},
+            {_NEED_RATE.format(use=_SUBSTITUTE_USE)})
+        ELSE {_NEED_RATE.format(use="@need_use")} END, 'Infinity')""",
+}
+_UNBOUNDED = "k.dimension IS DISTINCT FROM @dimension::text"
+_MONEY = {
+    kind: f"CASE WHEN {_UNBOUNDED} THEN 'Infinity'::float8 "
+    f"WHEN @price::float8 IS NULL OR k.price_ore IS NULL THEN 0 ELSE {gap} * {_AMOUNT} END"
+    for kind, gap in _GAP.items()
+}
+_MONEY_ERROR = f"coalesce(1e-12 * (abs(k.price_ore) + abs(@price::float8)) * {_AMOUNT}, 0)"
+_CO2E = {
+    kind: f"CASE WHEN {_UNBOUNDED} THEN 'Infinity'::float8 ELSE greatest(0, {rate}) * {_AMOUNT} END"
+    for kind, rate in _RATE.items()
+}
+# The great-circle distance (km) from the listing's site to the row's.
+_KM = """2 * 6371.0 * asin(least(1, sqrt(
+    power(sin(radians(k.latitude - @latitude::float8) / 2), 2)
+    + cos(radians(@latitude::float8)) * cos(radians(k.latitude))
+      * power(sin(radians(k.longitude - @longitude::float8) / 2), 2))))"""
+
+
+def _rounded(value: str, error: str, scale: int, up: bool) -> str:
+    """``value`` rounded as the ranking rounds it (``scale`` 1: to the øre, 100: to two
+    decimals), when floating point cannot move it across a half (``error``: how far it may
+    be from the exact value); else the next step up (an upper bound) or down (a lower one).
+    Bounds that are exact make equal pairs tie exactly, so the index's order by listing id
+    decides between them, as the ranking does."""
+    low, high = f"({value} - {error}) * {scale}", f"({value} + {error}) * {scale}"
+    edge = f"ceil({high})" if up else f"floor({low})"
+    return f"""CASE WHEN {value} = 'Infinity' THEN {value}
+        WHEN round({low}) = round({high}) THEN round({value} * {scale}) / {scale}
+        ELSE {edge} / {scale} END"""
+
+
+# Windows overlap (``domain.windows_overlap``); rows indexed before windows pass.
+_WINDOW = """(greatest(@from::date, k.available_from) IS NULL
+    OR least(@until::date, k.available_until) IS NULL
+    OR greatest(@from::date, k.available_from) <= least(@until::date, k.available_until))"""
+# The quantities convert: the need's dimension is among the offer's (``Terms``); rows
+# indexed before the terms pass.
+_CONVERTS = {
+    "offer": "(k.dimensions IS NULL OR k.dimension = ANY(@dimensions::text[]))",
+    "need": "(k.dimensions IS NULL OR @dimension::text = ANY(k.dimensions))",
+}
+# The quality rule (``fits``) for the first ``_LIMITS_CHECKED`` limits of a need (the
+# rules check every one): what the offer states of the property, in the same unit, meets
+# the limit. An offer's statements come with its lookup and the limits are on the needs'
+# rows, or the other way round; rows indexed before the terms pass. Written out rather
+# than as a subquery, which costs more than the rest of a row.
+_LIMITS_CHECKED = 2
+
+
+def _limit_met(position: str, units: str, low: str, high: str, limit: tuple[str, ...]) -> str:
+    """Whether the statement at ``position`` (NULL: none) meets ``limit`` (its property,
+    unit, min and max)."""
+    _, unit, minimum, maximum = limit
+    return f"""coalesce({units}[{position}] = {unit}
+        AND ({minimum} IS NULL OR {low}[{position}] >= {minimum})
+        AND ({maximum} IS NULL OR {high}[{position}] <= {maximum}), false)"""
+
+
+def _quality(kind: str, limits: int) -> str:
+    if kind == "offer":  # the limits are the rows'
+        checks = []
+        for j in range(1, _LIMITS_CHECKED + 1):
+            limit = tuple(f"k.quality_{column}[{j}]" for column in _QUALITY_COLUMNS)
+            position = f"array_position(@quality_properties::text[], {limit[0]})"
+            met = _limit_met(
+                position,
+                "(@quality_units::text[])",
+                "(@quality_low::float8[])",
+                "(@quality_high::float8[])",
+                limit,
+            )
+            checks.append(f"(coalesce(cardinality(k.quality_properties), 0) < {j} OR {met})")
+        return " AND ".join(checks)
+    checks = []  # the listing's limits
+    for j in range(1, min(limits, _LIMITS_CHECKED) + 1):
+        limit = tuple(f"@quality_{column}_{j}::{t}" for column, t in _QUALITY_TYPES)
+        position = f"array_position(k.quality_properties, {limit[0]})"
+        checks.append(
+            _limit_met(position, "k.quality_units", "k.quality_low", "k.quality_high", limit)
         )
-        return [_open_listing(r) for r in rows]
-    south, north, west, east = bounding_box(listing.latitude, listing.longitude, within_km)
-    rows = await conn.fetch(
-        f"""
-        {_SELECT_OPEN} WHERE listing_id IN (
-            SELECT listing_id FROM open_listing_keys WHERE {others}
-              AND latitude BETWEEN $4 AND $5 AND longitude BETWEEN $6 AND $7
-            UNION ALL
-            SELECT listing_id FROM open_listing_keys WHERE {others}
-              AND (latitude IS NULL OR longitude IS NULL)
-        )
-        ORDER BY indexed_at, listing_id
-        """,
-        keys,
-        listing.kind,
-        listing.company_id,
-        south,
-        north,
-        west,
-        east,
+    return f"(k.dimension IS NULL OR ({' AND '.join(checks)}))"
+
+
+_QUALITY_COLUMNS = ("properties", "units", "low", "high")
+_QUALITY_TYPES = (("properties", "text"), ("units", "text"), ("low", "float8"), ("high", "float8"))
+_ORDER = ("rank_money", "rank_co2e", "bound_km", "listing_id")
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``@name`` as ``$n``, and the names in the order of their numbers."""
+    names: list[str] = []
+
+    def number(found: re.Match[str]) -> str:
+        if found[1] not in names:
+            names.append(found[1])
+        return f"${names.index(found[1]) + 1}"
+
+    return re.sub(r"@(\w+)", number, sql), tuple(names)
+
+
+def _ranked_sql(kind: str, sited: bool, limits: int) -> tuple[str, tuple[str, ...]]:
+    """Counterparts of a listing of ``kind``, best bound first: rows of the other kind that
+    share a key, from other companies, whose windows overlap and quantities convert, and
+    (for a listing with a site) without a site or within reach of it (a box the index
+    narrows, then the distance with a margin), and whose quality meets the first limits
+    (a need's: ``limits`` of them); read in pages, each after the last row of the page
+    before (``@after_*``)."""
+    raw = (
+        f"k.listing_id, {_MONEY[kind]} AS money, {_MONEY_ERROR} AS money_error, "
+        f"{_CO2E[kind]} AS co2e"
     )
-    return [_open_listing(r) for r in rows]
+    others = f"""FROM open_listing_keys k
+        WHERE k.key = ANY(@keys::text[]) AND k.kind = @other_kind::text
+          AND k.company_id <> @company::uuid AND {_WINDOW} AND {_CONVERTS[kind]}"""
+    if kind == "offer" or limits:
+        others += f" AND {_quality(kind, limits)}"
+    if sited:
+        found = f"""
+            SELECT {raw}, {_KM} AS km {others}
+              AND k.latitude BETWEEN @south::float8 AND @north::float8
+              AND k.longitude BETWEEN @west::float8 AND @east::float8
+              AND {_KM} <= least(@reach::float8, k.reach_km) + 0.01
+            UNION ALL
+            SELECT {raw}, 0::float8 AS km {others} AND k.latitude IS NULL"""
+    else:
+        found = f"SELECT {raw}, 0::float8 AS km {others}"
+    money_error = "(money_error + 1e-12 * abs(money) + 1e-9)"
+    bounds = f"""DISTINCT listing_id,
+        -({_rounded("money", money_error, 1, up=True)}) AS rank_money,
+        -({_rounded("co2e", "(1e-12 * co2e + 1e-9)", 100, up=True)}) AS rank_co2e,
+        {_rounded("km", "1e-7", 100, up=False)} AS bound_km"""
+    columns = ", ".join(f"l.{name.strip()}" for name in _COLUMNS.split(","))
+    return _numbered(f"""
+        SELECT {columns}, top.rank_money, top.rank_co2e, top.bound_km
+        FROM (SELECT * FROM (SELECT {bounds} FROM ({found} OFFSET 0) AS raw) AS found
+              WHERE @after_money::float8 IS NULL
+                 OR ({", ".join(_ORDER)}) > (@after_money::float8, @after_co2e::float8,
+                                            @after_km::float8, @after_id::uuid)
+              ORDER BY {", ".join(_ORDER)} LIMIT @limit::int) AS top
+        JOIN open_listings l USING (listing_id)
+        ORDER BY {", ".join(f"top.{column}" for column in _ORDER)}""")
+
+
+_RANKED = {
+    (kind, sited, limits): _ranked_sql(kind, sited, limits)
+    for kind in _GAP
+    for sited in (False, True)
+    for limits in range(_LIMITS_CHECKED + 1)
+}
+
+
+async def ranked_counterparts(
+    conn: Connection,
+    listing: OpenListing,
+    limit: int,
+    after: tuple[OpenListing, Bound] | None = None,
+) -> list[tuple[OpenListing, Bound]]:
+    """Open listings that could make a trade with ``listing``, at most ``limit``, in the
+    order of what a pair with each could at best be worth (``domain.Bound``), from the one
+    after ``after`` (the last of the page before).
+
+    A superset of those that fit: those of the other kind that share an index key with it,
+    of other companies, whose windows overlap and quantities convert, and (when the
+    listing has a site) without a site or within reach of it; the exact rules are the
+    matcher's.
+    """
+    lookup = lookup_of(listing)
+    terms = lookup.terms
+    last: tuple[Any, ...] = (None, None, None, None)
+    if after is not None:
+        other, bound = after
+        last = (*bound.rank, other.listing_id)
+    values: dict[str, Any] = {
+        "keys": lookup.keys,
+        "other_kind": "need" if listing.kind == "offer" else "offer",
+        "company": listing.company_id,
+        "limit": limit,
+        "after_money": last[0],
+        "after_co2e": last[1],
+        "after_km": last[2],
+        "after_id": last[3],
+        "dimension": terms.dimension,
+        "dimensions": list(terms.dimensions),
+        "amount": terms.amount,
+        "price": terms.price_ore,
+        "co2e_any": terms.co2e_any,
+        "co2e_uses": list(terms.co2e_uses),
+        "co2e_rates": list(terms.co2e_rates),
+        "resource": lookup.resource,
+        "accepts": list(lookup.accepts),
+        "need_use": lookup.need_use,
+        "members": list(lookup.members),
+        "substitute_resources": list(lookup.substitute_resources),
+        "substitute_uses": list(lookup.substitute_uses),
+        "substitute_rates": list(lookup.substitute_rates),
+        "from": listing.available_from,
+        "until": listing.available_until,
+    }
+    sited = listing.latitude is not None and listing.longitude is not None
+    if listing.latitude is not None and listing.longitude is not None:
+        south, north, west, east = bounding_box(listing.latitude, listing.longitude, terms.reach_km)
+        values.update(
+            latitude=listing.latitude,
+            longitude=listing.longitude,
+            reach=terms.reach_km,
+            south=south,
+            north=north,
+            west=west,
+            east=east,
+        )
+    for name, column in zip(_QUALITY_COLUMNS, _quality_columns(terms), strict=True):
+        values[f"quality_{name}"] = list(column)
+        for j, value in enumerate(column[:_LIMITS_CHECKED], 1):
+            values[f"quality_{name}_{j}"] = value
+    limits = min(len(terms.quality), _LIMITS_CHECKED) if listing.kind == "need" else 0
+    sql, names = _RANKED[(listing.kind, sited, limits)]
+    rows = await conn.fetch(sql, *(values[name] for name in names))
+    return [
+        (_open_listing(r), Bound(-r["rank_money"], -r["rank_co2e"], r["bound_km"])) for r in rows
+    ]
 
 
 async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:

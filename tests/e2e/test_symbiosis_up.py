@@ -49,6 +49,9 @@ def up_env(data_dir: Path, http_port: int) -> dict[str, str]:
             "SYMBIOSIS_EMBEDDED_STRIPE_MOCK_PORT": str(http_port + 8),
             "SYMBIOSIS_EMBEDDED_KAFKA_CONTROLLER_PORT": str(http_port + 9),
             "SYMBIOSIS_EMBEDDED_SMTP_PORT": str(http_port + 10),
+            # The test's webhook receivers listen on the loopback, which the exchange
+            # refuses unless the park allows it (issue 15).
+            "SYMBIOSIS_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         }
     )
     return env

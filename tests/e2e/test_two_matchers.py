@@ -10,7 +10,6 @@ sees the first; proposal ids derive from the pair, so none is made twice.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +21,7 @@ import pytest
 
 from services.matching.domain import OpenListing, propose
 from shared.events import Envelope, Topic
+from shared.settings import SERVICES
 from tests.conftest import create_database
 from tests.support import (
     Infra,
@@ -140,20 +140,37 @@ async def test_two_instances_propose_what_one_would_and_nothing_twice(
     subjects = [e.subject for e in events if e.type == "trade.proposed"]
     assert len(subjects) == len(set(subjects)) == len(expected)  # each announced once
 
-    # both instances still hold partitions of the listings topic
-    for name in ("matching", "matching-2"):
-        assert latest_assignment(stack, name), name
+    # both instances still hold partitions of the listings topic, each its own
+    assert await both_members(stack)
 
 
-def latest_assignment(stack: Stack, name: str) -> str:
-    """The partitions of the listings topic last assigned to this instance's matcher."""
-    found = re.findall(
-        rf"newly assigned partitions \{{([^}}]*)\}} for group "
-        rf"{re.escape(stack.namespace)}matching\b(?!-)",
-        stack.log(name),
+# Where each instance answers: the first on its service's port, the second beside the stack.
+def instance_port(stack: Stack, name: str) -> int:
+    return stack.http_port + (6 if name == "matching-2" else 1 + SERVICES.index("matching"))
+
+
+async def partitions(stack: Stack, name: str) -> list[int]:
+    """The partitions of the listings topic this instance's matcher holds, as its own
+    readiness report says (``/api/matching/health``, asked of the instance itself)."""
+    url = f"http://127.0.0.1:{instance_port(stack, name)}/api/matching/health"
+    async with httpx.AsyncClient(timeout=5) as client:
+        try:
+            report = (await client.get(url)).json()
+        except (httpx.TransportError, ValueError):
+            return []
+    groups = report.get("checks", {}).get("consumers", {}).get("groups", [])
+    return next(
+        (
+            list(g["partitions"])
+            for g in groups
+            if g["topic"].endswith(Topic.LISTINGS.value) and g["joined"]
+        ),
+        [],
     )
-    return found[-1] if found else ""
 
 
 async def both_members(stack: Stack) -> bool:
-    return all(latest_assignment(stack, name) for name in ("matching", "matching-2"))
+    """Both instances hold partitions of the listings topic, and none holds one twice."""
+    held = [await partitions(stack, name) for name in ("matching", "matching-2")]
+    every = [p for found in held for p in found]
+    return all(held) and len(every) == len(set(every))

@@ -1,5 +1,5 @@
-"""The indexed matcher (resource and site-box lookup in PostgreSQL, then the rules) proposes
-exactly what a brute-force scan over every open listing proposes, on random parks; and no
+"""The indexed matcher (the key index read best bound first in PostgreSQL, then the rules)
+proposes exactly what a brute-force scan over every open listing proposes, on random parks; and no
 proposal breaks a constraint, checked here independently of the matcher's own rules."""
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import services.matching as matching_package
-from services.matching import storage
+from services.matching import matcher, storage
 from services.matching.domain import (
     OpenListing,
-    candidate_resources,
+    best_proposals,
     distance_km,
+    fitting,
+    index_version,
     propose,
+    rank_key,
 )
-from shared import knowledge
+from services.matching.matcher import shortlist
 from shared.db import Pool, create_pool
 from shared.migrations import migrate
 from shared.units import convert
@@ -118,26 +121,40 @@ def holds_independently(offer: OpenListing, need: OpenListing, quantity: Decimal
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(park=st.lists(listings(), min_size=1, max_size=40, unique_by=lambda x: x.listing_id))
-async def test_the_indexed_matcher_finds_what_a_scan_of_every_listing_finds(
-    pool: Pool, park: list[OpenListing]
+@given(
+    park=st.lists(listings(), min_size=1, max_size=40, unique_by=lambda x: x.listing_id),
+    limit=st.sampled_from([1, 2, 3, 10]),
+    haulage=st.sampled_from([None, 0, 250]),
+)
+async def test_the_indexed_matcher_proposes_what_a_scan_of_every_listing_proposes(
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    park: list[OpenListing],
+    limit: int,
+    haulage: int | None,
 ) -> None:
+    """The index reads every counterpart that fits, best bound first, each bound at or
+    before the pair's place in the ranking; the matcher's shortlist (read in pages, until
+    the rest cannot make the cut) is the brute force's, pair for pair, in the same order."""
+    monkeypatch.setattr(matcher, "MIN_PAGE", 1)  # pages of 2 rows and up: several per lookup
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM open_listings")
         for listing in park:
-            await storage.index_listing(conn, listing, knowledge.version())
+            await storage.index_listing(conn, listing, index_version())
         for listing in park:
-            candidates = await storage.counterparts(
-                conn, listing, candidate_resources(listing), listing.reach_km
-            )
-            indexed = {p.proposal_id: p for c in candidates if (p := propose(listing, c))}
-            scanned = {
-                p.proposal_id: p
-                for other in park
-                if other.listing_id != listing.listing_id and (p := propose(listing, other))
-            }
-            assert indexed.keys() == scanned.keys()
-            for proposal in indexed.values():
+            others = [other for other in park if other.listing_id != listing.listing_id]
+            read = await storage.ranked_counterparts(conn, listing, 10_000)
+            ids = [other.listing_id for other, _ in read]
+            assert len(ids) == len(set(ids))
+            assert fitting(listing, others) <= set(ids)
+            places = [(*bound.rank, other.listing_id) for other, bound in read]
+            assert places == sorted(places)
+            for (other, _), place in zip(read, places, strict=True):
+                if (proposal := propose(listing, other, haulage)) is not None:
+                    assert rank_key(proposal.value, other.listing_id) >= place
+            found = await shortlist(conn, listing, limit, haulage)
+            assert found.best() == best_proposals(listing, others, limit, haulage)
+            for proposal in found.best():
                 holds_independently(proposal.offer, proposal.need, proposal.quantity)
 
 
@@ -172,9 +189,53 @@ async def test_a_new_knowledge_base_re_keys_the_index_it_inherits(pool: Pool) ->
             ash.listing_id,
             ash.resource,
         )
-        assert not await storage.counterparts(conn, kiln, candidate_resources(kiln), 100)
+        assert not await storage.ranked_counterparts(conn, kiln, 100)
     assert await rekey(pool) == 1
     async with pool.acquire() as conn:
-        found = await storage.counterparts(conn, kiln, candidate_resources(kiln), 100)
-    assert [c.listing_id for c in found] == [ash.listing_id]
+        found = await storage.ranked_counterparts(conn, kiln, 100)
+    assert [c.listing_id for c, _ in found] == [ash.listing_id]
     assert await rekey(pool) == 0
+
+
+async def test_a_listing_without_a_site_reads_its_best_counterparts_not_all_of_them(
+    pool: Pool,
+) -> None:
+    """The tail of issue 19: a need without a site met every offer of its resource in the
+    country, and the matcher applied the rules to each of them to keep 20. Now it reads
+    the index best bound first and stops once the rest cannot make the cut: of 400 offers,
+    sited and not, it reads a few pages, and proposes what a scan of all 400 proposes."""
+    need = OpenListing(
+        uuid.uuid4(),
+        COMPANIES[0],
+        "need",
+        "030105",
+        None,
+        "Boiler fuel",
+        Decimal(50),
+        "t",
+        price_per_unit_ore=60_000,
+    )
+    offers = [
+        OpenListing(
+            uuid.UUID(int=i + 1),
+            COMPANIES[1 + i % 3],
+            "offer",
+            "030105",
+            None,
+            f"Sawdust {i}",
+            Decimal(1 + i % 37),
+            "t",
+            latitude=None if i % 4 == 0 else 59.0 + (i % 50) / 25,
+            longitude=None if i % 4 == 0 else 8.0 + (i % 70) / 20,
+            price_per_unit_ore=10_000 + (i * 7919) % 50_000,
+        )
+        for i in range(400)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM open_listings")
+        for offer in offers:
+            await storage.index_listing(conn, offer, index_version())
+        found = await shortlist(conn, need, 5)
+        assert found.best() == best_proposals(need, offers, 5)
+        assert len(found.best()) == 5
+        assert found.read <= 50  # pages of 10 and 40 at most, not 400
