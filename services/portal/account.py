@@ -249,6 +249,9 @@ def _set_language_cookie(
         )
 
 
+NEW_KEY = "new_api_key"  # the session key of a new API key, shown once
+
+
 class CompanyController(Controller):
     """The company's page: its profile, its people and its API keys."""
 
@@ -293,7 +296,13 @@ class CompanyController(Controller):
 
     @get("/", name="company")
     async def show(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        return await self._page(request, api)
+        """The company; after a key is created, its secret this once (kept in the encrypted
+        session between the post and this page, then dropped)."""
+        session = dict(request.session)
+        new_key = session.pop(NEW_KEY, None)
+        if new_key is not None:
+            request.set_session(session)
+        return await self._page(request, api, new_key=new_key)
 
     @post("/invoicing")
     async def invoicing(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
@@ -344,7 +353,7 @@ class CompanyController(Controller):
         return see_other(f"/listings/{created['id']}/edit")
 
     @post("/api-keys")
-    async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template:
+    async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         form = await form_of(request)
         label = form.get("label", "").strip()
         if not label:
@@ -359,7 +368,11 @@ class CompanyController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        return await self._page(request, api, new_key=created)
+        # Post, then redirect: reloading the page must not create a second key.
+        request.set_session(
+            {**request.session, NEW_KEY: {"label": created["label"], "api_key": created["api_key"]}}
+        )
+        return see_other("/company")
 
     @post("/api-keys/{key_id:uuid}/revoke")
     async def revoke_key(

@@ -445,6 +445,10 @@ async def test_an_admin_creates_lists_and_revokes_an_api_key(
         secret = (await notice.locator("code.secret").inner_text()).strip()
         assert len(secret) >= 20
         await shoot(page, "company-api-key-created")
+        # A reload neither shows it again nor creates a second key.
+        await page.reload()
+        await expect(page.locator("body")).not_to_contain_text(secret)
+        await expect(page.locator("tr", has_text=label)).to_have_count(1)
 
         async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
             key = {"Authorization": f"Bearer {secret}"}
