@@ -78,9 +78,11 @@ docs: setup
 kafka-jars: setup
 	$(BIN)/symbiosis kafka-jars --pin
 
-# The portal's browser libraries (htmx, its SSE extension, Chart.js and its Sankey chart) come from the npm registry at
-# the versions pinned in $(PORTAL)/package-lock.json; the files used are committed under
-# $(PORTAL)/static/vendor/ with their licences, so running the portal needs no npm.
+# The portal's browser libraries (htmx, its SSE extension, Chart.js and its Sankey chart,
+# Leaflet) come from the npm registry at the versions pinned in $(PORTAL)/package-lock.json;
+# the files used are committed under $(PORTAL)/static/vendor/ with their licences, so running
+# the portal needs no npm. axe-core, which the browser tests run on every page, goes to
+# tests/e2e/vendor/.
 vendor:
 	cd $(PORTAL) && npm ci --ignore-scripts --no-audit --no-fund
 	cp $(PORTAL)/node_modules/htmx.org/dist/htmx.min.js $(PORTAL)/static/vendor/htmx.min.js
@@ -91,6 +93,12 @@ vendor:
 	cp $(PORTAL)/node_modules/chart.js/LICENSE.md $(PORTAL)/static/vendor/chart.js.LICENSE.md
 	cp $(PORTAL)/node_modules/chartjs-chart-sankey/dist/chartjs-chart-sankey.min.js $(PORTAL)/static/vendor/chartjs-chart-sankey.min.js
 	cp $(PORTAL)/node_modules/chartjs-chart-sankey/LICENSE $(PORTAL)/static/vendor/chartjs-chart-sankey.LICENSE
+	mkdir -p $(PORTAL)/static/vendor/leaflet/images tests/e2e/vendor
+	cp $(PORTAL)/node_modules/leaflet/dist/leaflet.js $(PORTAL)/node_modules/leaflet/dist/leaflet.css $(PORTAL)/static/vendor/leaflet/
+	cp $(PORTAL)/node_modules/leaflet/dist/images/*.png $(PORTAL)/static/vendor/leaflet/images/
+	cp $(PORTAL)/node_modules/leaflet/LICENSE $(PORTAL)/static/vendor/leaflet/LICENSE
+	cp $(PORTAL)/node_modules/axe-core/axe.min.js tests/e2e/vendor/axe.min.js
+	cp $(PORTAL)/node_modules/axe-core/LICENSE tests/e2e/vendor/axe-core.LICENSE
 
 # Extract the portal's messages (code and templates) and merge them into the bokmål and
 # English catalogues; then translate the new entries (tests/unit/test_portal_i18n.py
@@ -114,3 +122,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.listings_search
 	$(BIN)/python -m benchmarks.matching_index
 	$(BIN)/python -m benchmarks.optimiser
+	$(BIN)/python -m benchmarks.portal_pages

@@ -35,7 +35,7 @@ from confluent_kafka.admin import (
 from pydantic import SecretStr
 
 from shared.settings import KAFKA_ADMIN, SERVICES, Settings
-from shared.topology import PARTNER_TOPICS, TOPOLOGY, all_topics
+from shared.topology import PARTNER_TOPICS, TOPOLOGY, all_topics, dead_lettered_topics
 
 ADMIN = KAFKA_ADMIN
 SCRAM_ITERATIONS = 8192
@@ -109,6 +109,10 @@ def service_grants(namespace: str, service: str) -> list[Grant]:
     grants: list[Grant] = []
     for topic in access.produces:
         grants += _topic(principal, namespace + topic.value, AclOperation.WRITE)
+        if topic in dead_lettered_topics():
+            # The park office's dead-letter console: the producer reads what its topic's
+            # consumers dead-lettered, and writes it back to its own topic to replay it.
+            grants += _topic(principal, namespace + topic.dead_letter, AclOperation.READ)
     for topic in access.consumes:
         grants += _topic(principal, namespace + topic.value, AclOperation.READ)
         grants += _topic(principal, namespace + topic.dead_letter, AclOperation.WRITE)

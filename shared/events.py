@@ -646,6 +646,26 @@ class PersonChanged(Payload):
     status: Literal["invited", "active", "disabled"]
 
 
+class PersonLinkIssued(Payload):
+    """A person is sent a one-time link by e-mail: to confirm the e-mail address they signed
+    their company up with (``confirm_email``), or to join their company (``invitation``).
+    The notifications service e-mails it; the link is good once, until ``expires_at``. It
+    travels on listings.events.v1, which only the exchange's own services read."""
+
+    event_type: ClassVar[str] = "person.link_issued"
+    topic: ClassVar[Topic] = Topic.LISTINGS
+
+    person_id: uuid.UUID
+    company_id: uuid.UUID | None
+    company_name: str = Field(description="The person's company, to name in the e-mail.")
+    email: str
+    name: str
+    language: Literal["nb", "en"]
+    purpose: Literal["confirm_email", "invitation"]
+    token: str = Field(description="The one-time token the link carries.")
+    expires_at: datetime
+
+
 class CompanyChanged(Payload):
     """A company registered, or changed its public profile or what it shares with partners:
     the facts about a company that partners (carriers, ERP vendors, authorities) may know."""

@@ -29,6 +29,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
 
 from shared.auth import InvalidCredentials, Principal, TokenVerifier
+from shared.refusals import GENERIC, VALUE_PREFIX, FieldError, Refusal, field_error, plain
 from shared.revocations import is_revoked
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,9 @@ PUBLIC = "public"  # route opt key: no authentication
 class Problem(HTTPException):
     """A domain error a client can act on; rendered as problem details.
 
-    ``errors`` name the fields at fault: ``[{"field": "org_number", "message": "..."}]``.
+    ``errors`` name the fields at fault, each with a code and its parameters beside the
+    English message (``field_error("org_number", "company.org_number_taken", "...")``);
+    ``code`` and ``params`` say what the refusal is when no field is at fault.
     """
 
     def __init__(
@@ -49,14 +52,31 @@ class Problem(HTTPException):
         title: str,
         detail: str = "",
         *,
-        errors: list[dict[str, str]] | None = None,
+        errors: list[FieldError] | None = None,
         problem_type: str = "about:blank",
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail=detail or title, status_code=status_code, headers=headers)
         self.title = title
         self.errors = errors or []
         self.problem_type = problem_type
+        self.code = code or (self.errors[0].get("code") if self.errors else None)
+        self.params = {k: plain(v) for k, v in (params or {}).items()}
+
+    @classmethod
+    def invalid(cls, refusal: Refusal, field: str | None = None, status_code: int = 400) -> Problem:
+        """A 400 (or ``status_code``) naming the refused field with the refusal's code."""
+        error = refusal.as_error(field)
+        return cls(
+            status_code,
+            "The request is not valid",
+            f"{error['field']}: {refusal.message}",
+            errors=[error],
+            code=refusal.code,
+            params=refusal.params,
+        )
 
 
 def problem_response(
@@ -64,9 +84,11 @@ def problem_response(
     status: int,
     title: str,
     detail: str,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
     problem_type: str = "about:blank",
+    code: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": problem_type,
@@ -75,18 +97,50 @@ def problem_response(
         "detail": detail,
         "instance": request.url.path,
     }
+    if code:
+        body["code"] = code
+        body["params"] = params or {}
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{"code": GENERIC, "params": {}, **error} for error in errors]
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _validation_errors(extra: Any) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
+def _pydantic_errors(exc: BaseException) -> list[dict[str, Any]] | None:
+    """The errors pydantic reported, with their types and context, when it was pydantic
+    that refused (Litestar keeps them on the exception it raised from)."""
+    cause = exc.__cause__
+    found = getattr(cause, "errors", None)
+    if isinstance(found, list) and all(isinstance(e, dict) and "type" in e for e in found):
+        return found
+    return None
+
+
+def coded_error(error: dict[str, Any]) -> FieldError:
+    """One of pydantic's errors as an entry of ``errors``: a ``Refusal`` raised by a
+    validator keeps its code, parameters and field; pydantic's own become ``value.<type>``
+    with its context (``value.greater_than`` with ``{"gt": 0}``)."""
+    location = [str(part) for part in error.get("loc", ()) if part not in ("data", "body")]
+    field = ".".join(location)
+    context = dict(error.get("ctx") or {})
+    refusal = context.get("error")
+    if isinstance(refusal, Refusal):
+        return refusal.as_error(field or refusal.field)
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    kind = str(error.get("type") or "")
+    if kind in ("value_error", "assertion_error"):
+        return field_error(field or "body", GENERIC, message)
+    return field_error(
+        field or "body", f"{VALUE_PREFIX}{kind}" if kind else GENERIC, message, **context
+    )
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    errors: list[FieldError] = []
     for item in extra if isinstance(extra, list) else []:
         if isinstance(item, dict):
             field = str(item.get("key") or item.get("source") or "body")
             message = str(item.get("message", "invalid")).removeprefix("Value error, ")
-            errors.append({"field": field, "message": message})
+            errors.append(field_error(field, GENERIC, message))
     return errors
 
 
@@ -99,13 +153,16 @@ def on_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[s
         exc.errors,
         headers=dict(exc.headers or {}),
         problem_type=exc.problem_type,
+        code=exc.code,
+        params=exc.params,
     )
 
 
 def on_validation_error(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
-    errors = _validation_errors(exc.extra)
+    found = _pydantic_errors(exc)
+    errors = [coded_error(e) for e in found] if found else _validation_errors(exc.extra)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     return problem_response(request, exc.status_code, "The request is not valid", detail, errors)
 

@@ -35,6 +35,7 @@ from shared.idempotency import IdempotencyMiddleware, request_pool
 from shared.kafka import create_broker, outbox_publisher, wait_for_topics
 from shared.migrations import migrate
 from shared.observability import QUEUE_DEPTH, consumer_lag, metrics_text, outbox_backlog
+from shared.operations import OperationsController
 from shared.outbox import RELAY, OutboxRelay
 from shared.retention import prune_periodically
 from shared.revocations import subscribe_revocations
@@ -170,7 +171,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
 
     router = Router(
         path=spec.api_path,
-        route_handlers=[health, *spec.route_handlers],
+        route_handlers=[health, OperationsController, *spec.route_handlers],
         dependencies={
             "pool": Provide(provide_pool, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -180,7 +181,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
     app = Litestar(
         route_handlers=[router, metrics],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "service": spec.name}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_unstorable_input,
         logging_config=None,  # shared.logs configures logging once per process

@@ -36,6 +36,13 @@ TOPOLOGY: dict[str, Access] = {
     ),
 }
 
+
+def dead_lettered_topics() -> tuple[Topic, ...]:
+    """The topics some service consumes, so whose dead-letter topics may hold messages."""
+    consumed = {topic for access in TOPOLOGY.values() for topic in access.consumes}
+    return tuple(t for t in Topic if t in consumed)
+
+
 # Partners read this and nothing else; they never write.
 PARTNER_TOPICS: tuple[Topic, ...] = (Topic.PARTNERS,)
 

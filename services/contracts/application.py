@@ -107,6 +107,7 @@ async def _check_capacity(
                     "Not ready",
                     f"the exchange has not yet heard of listing {listing_id}; try again in a "
                     "moment",
+                    code="negotiation.not_ready",
                 )
             continue
         fits = await _fitting(conn, listing, ask)
@@ -123,6 +124,9 @@ async def _check_capacity(
                 + (f"; counter with at most {format_quantity(fits, ask.unit)}" if fits > 0 else ""),
                 field="quantity",
                 message=f"at most {format_quantity(fits, ask.unit)}",
+                code="negotiation.more_than_remains",
+                remaining=fits,
+                unit=ask.unit,
             )
 
 
@@ -479,6 +483,7 @@ async def record_delivery(
             "declaration (avfallsforskriften kapittel 11)",
             field="declaration",
             message="required for hazardous waste",
+            code="delivery.declaration_required",
         )
     delivery = await storage.insert_delivery(
         conn,
@@ -538,6 +543,7 @@ async def confirm_delivery(
                 f"a delivery of hazardous waste is confirmed only with its declaration: {problem}",
                 field="declaration",
                 message=problem,
+                code="delivery.declaration_incomplete",
             )
     answered = await storage.answer_delivery(conn, delivery.id, "confirmed", actor.subject_id, None)
     await invoice_delivery(conn, contract, answered, settings)

@@ -32,6 +32,7 @@ from services.contracts.problems import REFUSALS, company
 from shared.auth import Principal
 from shared.db import Connection, Pool
 from shared.http import Problem, example_body, principal_of
+from shared.refusals import Refusal
 from shared.settings import Settings
 from shared.units import Quantity, Unit
 
@@ -52,7 +53,11 @@ class CarrierModel(BaseModel):
         try:
             return str(orgnr.validate(value))
         except StdnumValidationError as exc:
-            raise ValueError(f"{value!r} is not a valid Norwegian organisation number") from exc
+            raise Refusal(
+                "company.org_number_invalid",
+                f"{value!r} is not a valid Norwegian organisation number",
+                value=value,
+            ) from exc
 
 
 class DeclarationModel(BaseModel):
@@ -176,6 +181,10 @@ def _declaration(data: NewDelivery) -> Declaration | None:
         return None
     try:
         return data.declaration.checked()
+    except Refusal as exc:
+        raise Problem.invalid(
+            exc, f"declaration.{exc.field}" if exc.field else "declaration"
+        ) from None
     except ValueError as exc:
         raise Problem(
             400,

@@ -10,13 +10,22 @@ from litestar.types import ExceptionHandlersMap
 from services.contracts.domain.refusals import Refused
 from shared.auth import Principal
 from shared.http import Problem, problem_response
+from shared.refusals import field_error
 
 STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 400}
 
 
 def on_refused(request: Request[Any, Any, Any], exc: Refused) -> Response[dict[str, Any]]:
-    errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
-    return problem_response(request, STATUS[exc.kind], exc.title, exc.detail, errors)
+    errors = [field_error(exc.field, exc.code, exc.message, **exc.params)] if exc.field else None
+    return problem_response(
+        request,
+        STATUS[exc.kind],
+        exc.title,
+        exc.detail,
+        errors,
+        code=exc.code,
+        params=exc.params,
+    )
 
 
 REFUSALS: ExceptionHandlersMap = {Refused: on_refused}

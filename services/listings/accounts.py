@@ -44,9 +44,11 @@ from shared.events import (
     CompanyChanged,
     CompanyDetailsChanged,
     PersonChanged,
+    PersonLinkIssued,
 )
 from shared.http import PUBLIC, Problem, company_of, example_body, principal_of, requires
 from shared.logs import client_address
+from shared.refusals import Refusal, field_error
 from shared.revocations import record_revocation, record_revoked_credential
 from shared.settings import Settings
 
@@ -125,9 +127,15 @@ class Location(Model):
     @model_validator(mode="after")
     def _something_given(self) -> Location:
         if (self.latitude is None) != (self.longitude is None):
-            raise ValueError("give both latitude and longitude, or neither")
+            raise Refusal(
+                "location.incomplete",
+                "give both latitude and longitude, or neither",
+                field="latitude" if self.latitude is None else "longitude",
+            )
         if self.plot is None and self.latitude is None:
-            raise ValueError("give a park plot, coordinates, or both")
+            raise Refusal(
+                "location.missing", "give a park plot, coordinates, or both", field="plot"
+            )
         return self
 
 
@@ -189,6 +197,12 @@ class FirstAdmin(Model):
     email: EmailStr
     password: SecretStr = Field(description=f"At least {domain.MIN_PASSWORD_LENGTH} characters.")
     language: Language = "nb"
+    confirm_email: bool = Field(
+        default=False,
+        description="Self-service sign-up: the admin can sign in only once they have "
+        "confirmed the e-mail address with the link the exchange e-mails them "
+        "(`/people/confirm-email`).",
+    )
 
     @field_validator("password")
     @classmethod
@@ -455,7 +469,7 @@ def _profile_columns(profile: CompanyProfile, only_set: bool) -> dict[str, Any]:
                 400,
                 "The request is not valid",
                 f"{name} cannot be empty",
-                errors=[{"field": name, "message": "cannot be null"}],
+                errors=[field_error(name, "value.missing", "cannot be null")],
             )
         columns[name] = value
     if "address" in fields:
@@ -485,7 +499,11 @@ class Person(BaseModel):
     @classmethod
     def of(cls, row: storage.PersonRow) -> Person:
         status: Literal["invited", "active", "disabled"] = (
-            "disabled" if row.disabled_at else "active" if row.password_hash else "invited"
+            "disabled"
+            if row.disabled_at
+            else "active"
+            if row.password_hash and not row.invitation_hash
+            else "invited"
         )
         return cls(
             id=row.id,
@@ -568,6 +586,7 @@ class CompanyController(Controller):
         ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
+        settings: NamedDependency[Settings],
     ) -> RegisteredCompany:
         """Register a company; receive its first API key (shown once) and, if given, its
         first admin, who can then sign in at `/auth/token`."""
@@ -588,10 +607,19 @@ class CompanyController(Controller):
                     HTTP_409_CONFLICT,
                     "Company already registered",
                     f"organisation number {data.org_number} is already registered",
-                    errors=[{"field": "org_number", "message": "already registered"}],
+                    errors=[
+                        field_error(
+                            "org_number",
+                            "company.org_number_taken",
+                            "already registered",
+                            value=data.org_number,
+                        )
+                    ],
                 ) from None
             admin = None
             if data.admin is not None:
+                token = secrets.token_urlsafe(32) if data.admin.confirm_email else None
+                expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
                 admin = await _insert_person(
                     conn,
                     company_id,
@@ -601,7 +629,11 @@ class CompanyController(Controller):
                     password_hash=password_hash,
                     field="admin.email",
                     language=data.admin.language,
+                    invitation_hash=_digest(token) if token else None,
+                    invitation_expires_at=expires_at if token else None,
                 )
+                if token:
+                    await send_link(conn, admin, row.name, "confirm_email", token, expires_at)
             await storage.insert_api_key(conn, key_id, company_id, "first key")
             await publish_event(conn, request, company_changed(row), company_id)
             await announce_company(conn, row)
@@ -921,7 +953,7 @@ async def _insert_person(
             HTTP_409_CONFLICT,
             "E-mail already in use",
             f"{email} already signs in to the exchange",
-            errors=[{"field": field, "message": "already in use"}],
+            errors=[field_error(field, "person.email_taken", "already in use", email=email)],
         ) from None
     await announce_person(conn, row)
     return row
@@ -930,6 +962,33 @@ async def _insert_person(
 async def announce_person(conn: Connection, row: storage.PersonRow) -> None:
     """Tell the other services (the notifications directory) who this person is now."""
     await publish_event(conn, None, Person.of(row).changed(), row.id)
+
+
+async def send_link(
+    conn: Connection,
+    row: storage.PersonRow,
+    company_name: str,
+    purpose: Literal["confirm_email", "invitation"],
+    token: str,
+    expires_at: datetime,
+) -> None:
+    """Have the notifications service e-mail the person their one-time link."""
+    await publish_event(
+        conn,
+        None,
+        PersonLinkIssued(
+            person_id=row.id,
+            company_id=row.company_id,
+            company_name=company_name,
+            email=row.email,
+            name=row.name,
+            language="en" if row.language == "en" else "nb",
+            purpose=purpose,
+            token=token,
+            expires_at=expires_at,
+        ),
+        row.id,
+    )
 
 
 class SignIn(Model):
@@ -1020,14 +1079,13 @@ class AuthController(Controller):
                 if random.random() < 0.01:  # housekeeping, not security
                     await storage.forget_old_throttle_counts(conn, 24 * 3600.0)
             raise Problem(401, "Unauthorized", "the e-mail or the password is wrong")
-        lifetime = settings.access_token_minutes * 60
-        token = issue_access_token(
-            signing_key,
-            person.id,
-            person.company_id,
-            person.role,  # type: ignore[arg-type]
-            lifetime,
-        )
+        if person.invitation_hash is not None:
+            raise Problem(
+                403,
+                "E-mail not confirmed",
+                "confirm your e-mail address with the link the exchange sent you first",
+                code="person.email_unconfirmed",
+            )
         async with pool.acquire() as conn, conn.transaction():
             await storage.take_back_attempt(conn, address, account)
             await audit(
@@ -1038,13 +1096,7 @@ class AuthController(Controller):
                 subject_id=person.id,
                 actor=Principal(person.id, person.company_id, person.role, "person"),  # type: ignore[arg-type]
             )
-        return AccessToken(
-            access_token=token,
-            expires_in=lifetime,
-            person_id=person.id,
-            company_id=person.company_id,
-            role=person.role,
-        )
+        return access_token(signing_key, settings, person)
 
     @post("/sign-out", status_code=HTTP_204_NO_CONTENT, operation_id="sign_out")
     async def sign_out(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]) -> None:
@@ -1079,6 +1131,26 @@ class AuthController(Controller):
             )
 
 
+def access_token(
+    signing_key: Ed25519PrivateKey, settings: Settings, person: storage.PersonRow
+) -> AccessToken:
+    """A signed-in person's access token."""
+    lifetime = settings.access_token_minutes * 60
+    return AccessToken(
+        access_token=issue_access_token(
+            signing_key,
+            person.id,
+            person.company_id,
+            person.role,  # type: ignore[arg-type]
+            lifetime,
+        ),
+        expires_in=lifetime,
+        person_id=person.id,
+        company_id=person.company_id,
+        role=person.role,
+    )
+
+
 class Invitation(Model):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
@@ -1097,6 +1169,10 @@ class InvitedPerson(BaseModel):
     person: Person
     invitation_token: str = Field(description="Give it to the colleague; shown only once.")
     expires_at: datetime
+
+
+class EmailConfirmation(Model):
+    token: str = Field(min_length=20, max_length=200, description="From the e-mailed link.")
 
 
 class Acceptance(Model):
@@ -1145,6 +1221,7 @@ class PeopleController(Controller):
         token = secrets.token_urlsafe(32)
         expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
         async with pool.acquire() as conn, conn.transaction():
+            company = await _company_or_404(conn, company_id)
             row = await _insert_person(
                 conn,
                 company_id,
@@ -1156,6 +1233,7 @@ class PeopleController(Controller):
                 invitation_expires_at=expires_at,
                 language=data.language,
             )
+            await send_link(conn, row, company.name, "invitation", token, expires_at)
             await audit(
                 conn,
                 request,
@@ -1165,6 +1243,45 @@ class PeopleController(Controller):
                 role=data.role,
             )
         return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
+
+    @post(
+        "/confirm-email",
+        opt={PUBLIC: True},
+        status_code=HTTP_200_OK,
+        operation_id="confirm_email",
+        security=[],
+    )
+    async def confirm_email(
+        self,
+        data: Annotated[
+            EmailConfirmation,
+            example_body(("Confirm", {"token": "the token from the e-mailed link"})),
+        ],
+        pool: NamedDependency[Pool],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+        settings: NamedDependency[Settings],
+    ) -> AccessToken:
+        """Confirm the e-mail address a company signed up with (the token of the link the
+        exchange e-mailed): the admin can sign in from now on, and is signed in."""
+        async with pool.acquire() as conn, conn.transaction():
+            person = await storage.person_by_invitation(conn, _digest(data.token))
+            if (
+                person is None
+                or person.password_hash is None
+                or person.invitation_expires_at is None
+                or person.invitation_expires_at < datetime.now(UTC)
+            ):
+                raise Problem(
+                    400,
+                    "Link not valid",
+                    "this link is unknown, used or expired; sign up again or sign in",
+                    errors=[
+                        field_error("token", "person.link_invalid", "unknown, used or expired")
+                    ],
+                )
+            confirmed = await storage.set_password(conn, person.id, person.password_hash)
+            await announce_person(conn, confirmed)
+        return access_token(signing_key, settings, confirmed)
 
     @post(
         "/accept-invitation",
@@ -1200,7 +1317,11 @@ class PeopleController(Controller):
                     400,
                     "Invitation not valid",
                     "this invitation is unknown, used or expired; ask your company admin again",
-                    errors=[{"field": "token", "message": "unknown, used or expired"}],
+                    errors=[
+                        field_error(
+                            "token", "person.invitation_invalid", "unknown, used or expired"
+                        )
+                    ],
                 )
             activated = await storage.set_password(conn, person.id, password_hash)
             await announce_person(conn, activated)

@@ -32,6 +32,7 @@ from shared.events import (
 )
 from shared.http import Problem, company_of, example_body, principal_of
 from shared.knowledge import use_names
+from shared.refusals import GENERIC, Refusal
 from shared.resources import RESOURCE_CLASSES
 from shared.units import Quantity, Unit, dimension, to_base
 
@@ -325,6 +326,11 @@ async def _check_permit(conn: Connection, company_id: uuid.UUID, ewc_code: str) 
             "ewc_code",
             f"{code.display} is hazardous and {why}; a need for it requires a permit the "
             "park has verified (PUT /companies/me/permit)",
+            code="listing.permit_missing",
+            waste_code=code.display,
+            permit=domain.permit_state(
+                permit.status if permit else None, permit.valid_until if permit else None
+            ),
         )
 
 
@@ -362,13 +368,13 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
         ) from None
 
 
-def _query_error(field: str, message: str) -> Problem:
-    return Problem(
-        400,
-        "The request is not valid",
-        f"{field}: {message}",
-        errors=[{"field": field, "message": message}],
-    )
+def _query_error(
+    field: str, message: str | Exception, code: str = GENERIC, **params: Any
+) -> Problem:
+    """A 400 naming ``field``; a ``Refusal`` keeps its own code and parameters."""
+    if isinstance(message, Refusal):
+        return Problem.invalid(message, field)
+    return Problem.invalid(Refusal(code, str(message), field=field, **params))
 
 
 class ListingController(Controller):
@@ -477,16 +483,25 @@ class ListingController(Controller):
             try:
                 code = domain.waste_code(ewc_code).code
             except ValueError as exc:
-                raise _query_error("ewc_code", str(exc)) from None
+                raise _query_error("ewc_code", exc) from None
         if resource_class is not None and resource_class not in RESOURCE_CLASSES:
-            raise _query_error("resource_class", f"unknown; one of {', '.join(RESOURCE_CLASSES)}")
+            raise _query_error(
+                "resource_class",
+                f"unknown; one of {', '.join(RESOURCE_CLASSES)}",
+                code="listing.resource_class_unknown",
+                value=resource_class,
+            )
         for name, bound in (("min_quantity", min_quantity), ("max_quantity", max_quantity)):
             if bound is not None and not (bound.is_finite() and 0 <= bound <= domain.MAX_QUANTITY):
                 raise _query_error(name, f"a number from 0 to {domain.MAX_QUANTITY:f}")
         if (min_quantity is not None or max_quantity is not None) and unit is None:
-            raise _query_error("unit", "give the unit of min_quantity and max_quantity")
+            raise _query_error(
+                "unit", "give the unit of min_quantity and max_quantity", code="search.unit_missing"
+            )
         if (lat is None) != (lon is None) or (within_km is not None and lat is None):
-            raise _query_error("lat", "give lat, lon and within_km together")
+            raise _query_error(
+                "lat", "give lat, lon and within_km together", code="search.distance_incomplete"
+            )
         if mine and viewer is None:
             raise _query_error("mine", "only a company has listings of its own")
         query = storage.ListingQuery(
@@ -567,14 +582,14 @@ class ListingController(Controller):
                 "internal_note",
             ):
                 if name in changes and changes[name] is None:
-                    raise _query_error(name, "cannot be null")
+                    raise _query_error(name, "cannot be null", code="value.missing")
             if "quality" in changes:
                 changes["quality"] = [q.model_dump() for q in data.quality or []]
                 if row.resource_class:
                     try:
                         domain.check_required_quality(row.resource_class, changes["quality"])
                     except ValueError as exc:
-                        raise _query_error("quality", str(exc)) from None
+                        raise _query_error("quality", exc) from None
             if "accepts" in changes:
                 if row.kind != "need":
                     raise _query_error("accepts", "only a need accepts other resources")
@@ -585,7 +600,7 @@ class ListingController(Controller):
                     changes.get("available_until", row.available_until),
                 )
             except ValueError as exc:
-                raise _query_error("available_until", str(exc)) from None
+                raise _query_error("available_until", exc) from None
             if data.quantity is not None:
                 taken = await storage.reserved_by_period(conn, listing_id)
                 reserved = max(taken.values(), default=Decimal(0))
@@ -595,6 +610,9 @@ class ListingController(Controller):
                         "quantity",
                         f"contracts already reserve {reserved.normalize():f} {row.unit}{per}; "
                         "the quantity cannot go below that",
+                        code="listing.quantity_below_reserved",
+                        reserved=reserved,
+                        unit=row.unit,
                     )
                 changes["remaining_quantity"] = periods.remaining(
                     data.quantity,
@@ -640,7 +658,7 @@ class ListingController(Controller):
                 try:
                     domain.check_required_quality(row.resource_class, row.quality)
                 except ValueError as exc:
-                    raise _query_error("quality", str(exc)) from None
+                    raise _query_error("quality", exc) from None
             if row.kind == "need" and row.hazardous:
                 await _check_permit(conn, company_id, row.ewc_code or "")
             opened = await storage.update_listing(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
@@ -22,7 +23,13 @@ from services.notifications.domain import ROUTES, Note
 from services.notifications.storage import email as email_store
 from services.notifications.storage import people as people_store
 from shared.db import Connection, Pool
-from shared.events import Envelope, NotificationDelivered, NotificationFailed, Topic
+from shared.events import (
+    Envelope,
+    NotificationDelivered,
+    NotificationFailed,
+    PersonLinkIssued,
+    Topic,
+)
 from shared.failpoints import crash_here
 from shared.outbox import enqueue
 from shared.settings import Settings
@@ -36,10 +43,39 @@ GIVE_UP_AFTER = 8  # attempts (backoff doubles from 10 s: about 40 minutes in al
 
 FOOTER = {
     "nb": "Åpne i portalen: {url}\n\n--\nViken Park symbiosebørs. Velg hvilke e-poster du "
-    "får under Innstillinger i portalen.",
+    "får under Innstillinger i portalen: {settings}",
     "en": "Open in the portal: {url}\n\n--\nViken Park symbiosis exchange. Choose which "
-    "e-mails you get under Settings in the portal.",
+    "e-mails you get under Settings in the portal: {settings}",
 }
+SETTINGS_PATH = "/settings"
+# The e-mail with a one-time link (events.PersonLinkIssued): subject and body by purpose.
+LINKS = {
+    ("confirm_email", "nb"): (
+        "Bekreft e-postadressen din hos Viken Park symbiosebørs",
+        "Hei {name},\n\n{company} er registrert på Viken Park symbiosebørs. Bekreft "
+        "e-postadressen din for å logge inn:\n\n{url}\n\nLenken kan brukes én gang, til "
+        "{expires}. Var det ikke du som registrerte bedriften, kan du se bort fra denne "
+        "e-posten.",
+    ),
+    ("confirm_email", "en"): (
+        "Confirm your e-mail address at the Viken Park symbiosis exchange",
+        "Hello {name},\n\n{company} is registered at the Viken Park symbiosis exchange. "
+        "Confirm your e-mail address to sign in:\n\n{url}\n\nThe link works once, until "
+        "{expires}. If you did not register the company, ignore this e-mail.",
+    ),
+    ("invitation", "nb"): (
+        "Du er invitert til {company} på Viken Park symbiosebørs",
+        "Hei {name},\n\nDu er invitert til å bli med {company} på Viken Park symbiosebørs. "
+        "Velg et passord her:\n\n{url}\n\nLenken kan brukes én gang, til {expires}.",
+    ),
+    ("invitation", "en"): (
+        "You are invited to {company} at the Viken Park symbiosis exchange",
+        "Hello {name},\n\nYou are invited to join {company} at the Viken Park symbiosis "
+        "exchange. Choose a password here:\n\n{url}\n\nThe link works once, until "
+        "{expires}.",
+    ),
+}
+LINK_PATHS = {"confirm_email": "/confirm", "invitation": "/join"}
 DIGEST = {
     "nb": ("Dagens varsler fra Viken Park ({count})", "Dette skjedde siden sist:"),
     "en": ("Today's notifications from Viken Park ({count})", "This happened since the last:"),
@@ -61,7 +97,8 @@ async def enqueue_emails(
         for person in await people_store.email_recipients(conn, note.company_id, envelope.type):
             language = person["language"]
             url = settings.gateway_url + note.link
-            body = f"{note.body.in_(language)}\n\n{FOOTER[language].format(url=url)}\n"
+            footer = FOOTER[language].format(url=url, settings=settings.gateway_url + SETTINGS_PATH)
+            body = f"{note.body.in_(language)}\n\n{footer}\n"
             await email_store.queue_email(
                 conn,
                 email_id=uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person['person_id']}"),
@@ -75,6 +112,35 @@ async def enqueue_emails(
                 body=body,
                 status="digest" if person["daily"] else "queued",
             )
+    await email_store.wake_sender(conn)
+
+
+async def enqueue_link(
+    conn: Connection, envelope: Envelope, link: PersonLinkIssued, settings: Settings
+) -> None:
+    """In the consumer's transaction: the e-mail with a person's one-time link, once."""
+    if link.company_id is None:
+        return
+    language = link.language
+    subject, body = LINKS[(link.purpose, language)]
+    url = f"{settings.gateway_url}{LINK_PATHS[link.purpose]}?{urlencode({'token': link.token})}"
+    expires = link.expires_at.astimezone(OSLO).strftime(
+        "%d.%m.%Y %H:%M" if language == "nb" else "%d %b %Y, %H:%M"
+    )
+    words = {"name": link.name, "company": link.company_name, "url": url, "expires": expires}
+    await email_store.queue_email(
+        conn,
+        email_id=uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{link.person_id}"),
+        event_id=envelope.id,
+        event_type=envelope.type,
+        person_id=link.person_id,
+        company_id=link.company_id,
+        to_address=link.email,
+        language=language,
+        subject=subject.format(**words),
+        body=body.format(**words) + "\n",
+        status="queued",
+    )
     await email_store.wake_sender(conn)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, notes_for
-from services.notifications.email import enqueue_emails
+from services.notifications.email import enqueue_emails, enqueue_link
 from services.notifications.partner_feed import companies_of, partner_envelope, partner_view
 from services.notifications.storage import companies as companies_store
 from services.notifications.storage import inbox as inbox_store
@@ -23,6 +23,7 @@ from shared.events import (
     Envelope,
     Payload,
     PersonChanged,
+    PersonLinkIssued,
     Topic,
 )
 from shared.kafka import subscribe
@@ -45,6 +46,9 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
             if isinstance(payload, PersonChanged):
                 await people_store.remember(conn, payload)
                 return
+            if isinstance(payload, PersonLinkIssued):
+                await enqueue_link(conn, envelope, payload, settings)
+                return
             if type(payload) in ROUTES:
                 notes = notes_for(envelope.id, payload)
                 for note in notes:
@@ -56,7 +60,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
 
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 
-    every: list[type[Payload]] = [*ROUTES, *PARTNER_FEED, PersonChanged]
+    every: list[type[Payload]] = [*ROUTES, *PARTNER_FEED, PersonChanged, PersonLinkIssued]
     every += [PAYLOAD_TYPES[name] for name in PARTNER_EVENT_TYPES]
     for topic in Topic:
         kinds = {kind for kind in every if kind.topic == topic}

@@ -38,6 +38,7 @@ from services.notifications.webhook_targets import AllowList, TargetRefused, che
 from shared.db import Connection, Pool
 from shared.events import PAYLOAD_TYPES, Envelope, Payload
 from shared.http import Problem, example_body, principal_of
+from shared.refusals import field_error
 from shared.settings import Settings
 
 DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
@@ -72,7 +73,7 @@ def checked_url(url: str, settings: Settings) -> str:
             400,
             "The request is not valid",
             f"url: {exc}",
-            errors=[{"field": "url", "message": str(exc)}],
+            errors=[field_error("url", "webhook.url_refused", str(exc))],
         ) from None
 
 
@@ -109,7 +110,15 @@ def check_event_types(owner: Owner, event_types: list[str]) -> list[str]:
         400,
         "The request is not valid",
         message,
-        errors=[{"field": "event_types", "message": message}],
+        errors=[
+            field_error(
+                "event_types",
+                "webhook.event_types_refused",
+                message,
+                refused=unknown or forbidden,
+                allowed=sorted(owner.receivable),
+            )
+        ],
     )
 
 
@@ -135,6 +144,8 @@ async def create_endpoint(
             "Too many webhook endpoints",
             f"you have {max_endpoints} webhook endpoints, as many as one may have; delete one "
             "first, or let one endpoint receive more event types",
+            code="webhook.too_many",
+            params={"max_endpoints": max_endpoints},
         )
     return row
 

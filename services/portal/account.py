@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
 from services.portal.client import Api, ApiProblem, Services
+from services.portal.forms import day as typed_day
 from services.portal.i18n import (
     LANGUAGES,
     N_,
@@ -51,6 +52,46 @@ def home_of(person: SignedIn) -> str:
     return PARK_ADMIN_HOME if person.is_park_admin else COMPANY_HOME
 
 
+async def start_session(
+    request: Request[Any, Any, Any],
+    services: Services,
+    token: dict[str, Any],
+    email: str,
+    next_path: str,
+) -> Response[Any]:
+    """Keep the person's access token in the session; on to ``next_path`` (or home)."""
+    person = SignedIn(
+        token=token["access_token"],
+        expires_at=time.time() + int(token["expires_in"]),
+        person_id=str(token["person_id"]),
+        company_id=str(token["company_id"]) if token.get("company_id") else None,
+        role=str(token["role"]),
+        email=email,
+    )
+    api = services.as_person(person.token, current_language(), client_address(request.scope))
+    language = await describe(api, person)
+    request.set_session({SESSION_KEY: person.model_dump()})
+    response: Response[Any] = see_other(next_path or home_of(person))
+    if language and not request.cookies.get(LANGUAGE_COOKIE):
+        _set_language_cookie(request, response, language)
+    return response
+
+
+async def describe(api: Api, person: SignedIn) -> str | None:
+    """Fill in the person's name and company (and e-mail); their preferred language."""
+    language = None
+    with contextlib.suppress(ApiProblem):  # a park administrator has no colleagues
+        for colleague in await api.get("listings", "/people"):
+            if str(colleague["id"]) == person.person_id:
+                person.name = colleague["name"]
+                person.email = colleague["email"]
+                language = colleague.get("language")
+    if person.company_id:
+        with contextlib.suppress(ApiProblem):
+            person.company_name = (await api.get("listings", "/companies/me"))["name"]
+    return language
+
+
 class AccountController(Controller):
     """Sign in, sign out and the language: open to everyone."""
 
@@ -89,7 +130,10 @@ class AccountController(Controller):
                 "listings", "/auth/token", {"email": email, "password": password}
             )
         except ApiProblem as problem:
-            if problem.status in (400, 401, 403):
+            if problem.code == "person.email_unconfirmed":
+                unconfirmed = _(N_("Confirm your e-mail address first: open the link we sent you."))
+                errors = FormErrors(unconfirmed, {"email": unconfirmed})
+            elif problem.status in (400, 401, 403):
                 errors = FormErrors(_(_WRONG_PASSWORD), {"password": _(_WRONG_PASSWORD)})
             elif problem.status == 429:
                 minutes = max(1, -(-problem.retry_after // 60))
@@ -102,22 +146,7 @@ class AccountController(Controller):
             else:
                 errors = explain(problem)
             return self._again(request, errors, email, next_path)
-        person = SignedIn(
-            token=token["access_token"],
-            expires_at=time.time() + int(token["expires_in"]),
-            person_id=str(token["person_id"]),
-            company_id=str(token["company_id"]) if token.get("company_id") else None,
-            role=str(token["role"]),
-            email=email,
-        )
-        language = await self._describe(
-            services.as_person(person.token, current_language(), client), person
-        )
-        request.set_session({SESSION_KEY: person.model_dump()})
-        response: Response[Any] = see_other(next_path or home_of(person))
-        if language and not request.cookies.get(LANGUAGE_COOKIE):
-            _set_language_cookie(request, response, language)
-        return response
+        return await start_session(request, services, token, email, next_path)
 
     @staticmethod
     def _again(
@@ -131,20 +160,6 @@ class AccountController(Controller):
             values={"email": email},
             next=next_path,
         )
-
-    @staticmethod
-    async def _describe(api: Api, person: SignedIn) -> str | None:
-        """Fill in the person's name and company; their preferred language, if any."""
-        language = None
-        with contextlib.suppress(ApiProblem):  # a park administrator has no colleagues
-            for colleague in await api.get("listings", "/people"):
-                if str(colleague["id"]) == person.person_id:
-                    person.name = colleague["name"]
-                    language = colleague.get("language")
-        if person.company_id:
-            with contextlib.suppress(ApiProblem):
-                person.company_name = (await api.get("listings", "/companies/me"))["name"]
-        return language
 
     @get("/join", name="join")
     async def join_form(self, request: Request[Any, Any, Any], token: str = "") -> Template:
@@ -234,6 +249,9 @@ def _set_language_cookie(
         )
 
 
+NEW_KEY = "new_api_key"  # the session key of a new API key, shown once
+
+
 class CompanyController(Controller):
     """The company's page: its profile, its people and its API keys."""
 
@@ -278,7 +296,13 @@ class CompanyController(Controller):
 
     @get("/", name="company")
     async def show(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        return await self._page(request, api)
+        """The company; after a key is created, its secret this once (kept in the encrypted
+        session between the post and this page, then dropped)."""
+        session = dict(request.session)
+        new_key = session.pop(NEW_KEY, None)
+        if new_key is not None:
+            request.set_session(session)
+        return await self._page(request, api, new_key=new_key)
 
     @post("/invoicing")
     async def invoicing(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
@@ -310,7 +334,7 @@ class CompanyController(Controller):
         )
 
     @post("/suggestions")
-    async def draft(self, request: Request[Any, Any, Any], api: Api) -> Any:
+    async def draft(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         """A suggestion from the company's NACE codes becomes a draft listing in one click;
         the person lands on its edit page to fill in the quantity and quality."""
         form = await form_of(request)
@@ -329,7 +353,7 @@ class CompanyController(Controller):
         return see_other(f"/listings/{created['id']}/edit")
 
     @post("/api-keys")
-    async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template:
+    async def create_key(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         form = await form_of(request)
         label = form.get("label", "").strip()
         if not label:
@@ -344,10 +368,16 @@ class CompanyController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        return await self._page(request, api, new_key=created)
+        # Post, then redirect: reloading the page must not create a second key.
+        request.set_session(
+            {**request.session, NEW_KEY: {"label": created["label"], "api_key": created["api_key"]}}
+        )
+        return see_other("/company")
 
     @post("/api-keys/{key_id:uuid}/revoke")
-    async def revoke_key(self, request: Request[Any, Any, Any], api: Api, key_id: Any) -> Any:
+    async def revoke_key(
+        self, request: Request[Any, Any, Any], api: Api, key_id: Any
+    ) -> Template | Redirect:
         try:
             await api.delete("listings", f"/api-keys/{key_id}")
         except ApiProblem as problem:
@@ -357,7 +387,7 @@ class CompanyController(Controller):
         return see_other("/company")
 
     @post("/permit")
-    async def state_permit(self, request: Request[Any, Any, Any], api: Api) -> Any:
+    async def state_permit(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         """State the company's permit for hazardous waste; the park verifies it."""
         form = await form_of(request)
         body = {
@@ -374,8 +404,16 @@ class CompanyController(Controller):
                 missing,
             )
             return await self._page(request, api, status_code=400, errors=errors, values=form)
+        try:  # typed as the page's language writes a date (31.12.2026); the API takes ISO
+            body["valid_until"] = typed_day(str(body["valid_until"])).isoformat()
+        except ValueError:
+            errors = FormErrors(
+                _(N_("Some of what you entered needs correcting; see the marked fields.")),
+                {"valid_until": _(N_("Enter a date as day, month and year."))},
+            )
+            return await self._page(request, api, status_code=400, errors=errors, values=form)
         try:
-            await api.call("PUT", "listings", "/companies/me/permit", json=body)
+            await api.put("listings", "/companies/me/permit", body)
         except ApiProblem as problem:
             errors = explain(problem, fields, default_field="number")
             return await self._page(

@@ -33,15 +33,19 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Sen
 from services.portal import (
     account,
     audit,
+    console,
     contracts,
     dashboard,
     inbox,
     listings,
     partners,
     permits,
+    signup,
     trades,
     uncovering,
+    webhooks,
 )
+from services.portal import settings as settings_page
 from services.portal.client import ApiProblem, Services
 from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
@@ -62,6 +66,8 @@ SESSION_HOURS = 12
 PAGES: list[ControllerRouterHandler] = [
     account.AccountController,
     account.CompanyController,
+    signup.SignUpController,
+    signup.SuggestionsController,
     listings.ListingsController,
     listings.SearchController,
     trades.TradesController,
@@ -73,6 +79,9 @@ PAGES: list[ControllerRouterHandler] = [
     dashboard.DashboardController,
     partners.PartnersController,
     uncovering.UncoveringController,
+    console.ConsoleController,
+    settings_page.SettingsController,
+    webhooks.WebhooksController,
     audit.AuditController,
     permits.PermitsController,
 ]
@@ -164,7 +173,15 @@ def on_api_problem(request: Request[Any, Any, Any], exc: ApiProblem) -> Response
     return _error_page(request, explain(exc), exc.status if exc.status < 500 else 502)
 
 
+def _speak_readers_language(request: Request[Any, Any, Any]) -> None:
+    """An address no page answers never passed the language middleware: speak the
+    reader's language all the same."""
+    chosen = as_language(request.cookies.get(account.LANGUAGE_COOKIE))
+    use_language(chosen or negotiate(request.headers.get("accept-language")))
+
+
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    _speak_readers_language(request)
     if isinstance(exc, NotFoundException):
         errors = FormErrors(_(N_("There is no such page.")))
     elif isinstance(exc, PermissionDeniedException):
@@ -176,6 +193,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _speak_readers_language(request)
     log.exception("portal error", path=request.url.path, error=repr(exc))
     errors = FormErrors(_(N_("Something went wrong on our side. Try again later.")))
     return _error_page(request, errors, 500)
@@ -184,6 +202,12 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 def _error_page(request: Request[Any, Any, Any], errors: FormErrors, status: int) -> Response[Any]:
     template = "partials/error.html" if _is_htmx(request) else "error.html"
     return render(request, template, status_code=status, errors=errors)
+
+
+@get("/favicon.ico", name="favicon", include_in_schema=False)
+async def favicon() -> Redirect:
+    """Browsers that ask for /favicon.ico get the portal's icon."""
+    return Redirect(path="/static/favicon.svg", status_code=301)
 
 
 @get("/health", name="health", include_in_schema=False)
@@ -216,6 +240,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Litestar(
         route_handlers=[
             health,
+            favicon,
             metrics,
             *PAGES,
             create_static_files_router(path="/static", directories=[STATIC], name="static"),

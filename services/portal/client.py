@@ -25,7 +25,9 @@ class ApiProblem(Exception):
     status: int
     title: str
     detail: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
     retry_after: int = 0  # seconds, from a 429's Retry-After
 
     def __str__(self) -> str:
@@ -43,16 +45,24 @@ class ApiProblem(Exception):
             return cls(
                 response.status_code, response.reason_phrase or "Error", retry_after=retry_after
             )
-        errors = [
-            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+        errors: list[dict[str, Any]] = [
+            {
+                "field": str(e.get("field", "")),
+                "message": str(e.get("message", "")),
+                "code": str(e.get("code") or ""),
+                "params": e.get("params") if isinstance(e.get("params"), dict) else {},
+            }
             for e in body.get("errors") or []
             if isinstance(e, dict)
         ]
+        params = body.get("params")
         return cls(
             status=int(body.get("status") or response.status_code),
             title=str(body.get("title") or response.reason_phrase or "Error"),
             detail=str(body.get("detail") or ""),
             errors=errors,
+            code=str(body.get("code") or ""),
+            params=params if isinstance(params, dict) else {},
             retry_after=retry_after,
         )
 
@@ -147,6 +157,20 @@ class Api:
             return None
         return response.json()
 
+    async def peek(self, service: str, path: str) -> tuple[int, Any]:
+        """A GET whose answer is read whatever its status (a health check's 503 says why);
+        ``(503, None)`` when the service cannot be reached."""
+        try:
+            response = await self.services.http.get(
+                self.services.url(service, path), headers=self._headers()
+            )
+        except httpx.TransportError:
+            return UNREACHABLE, None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call("GET", service, path, params=params)
 
@@ -155,6 +179,9 @@ class Api:
 
     async def patch(self, service: str, path: str, body: Any) -> Any:
         return await self.call("PATCH", service, path, json=body)
+
+    async def put(self, service: str, path: str, body: Any) -> Any:
+        return await self.call("PUT", service, path, json=body)
 
     async def delete(self, service: str, path: str) -> Any:
         return await self.call("DELETE", service, path)

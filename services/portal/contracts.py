@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 
 from services.portal.client import Api
 from services.portal.forms import DELIVERY_FIELDS, delivery_body
+from services.portal.forms import day as typed_day
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, my_side, render, submit
 from services.portal.problems import FormErrors
@@ -182,6 +183,21 @@ FIGURES = {
 }
 
 
+def _period(typed: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The period's dates as the API takes them (ISO), from what was typed; and a message
+    for each that is not a date."""
+    period: dict[str, str | None] = {}
+    problems: dict[str, str] = {}
+    for name, text in typed.items():
+        period[name] = None
+        if text:
+            try:
+                period[name] = typed_day(text).isoformat()
+            except ValueError:
+                problems[name] = _(N_("Enter a date."))
+    return period, problems
+
+
 class ReportController(Controller):
     """The company's own figures for a period (the park's, for a park administrator)."""
 
@@ -200,14 +216,25 @@ class ReportController(Controller):
         start: str | None = None,
         until: str | None = None,
     ) -> Template:
-        period = {"start": start or None, "until": until or None}
+        typed = {"start": start or "", "until": until or ""}
+        period, problems = _period(typed)
+        errors = None
+        if problems:
+            errors = FormErrors(
+                _(N_("Some of what you entered needs correcting; see the marked fields.")),
+                problems,
+            )
+            period = {"start": None, "until": None}
         report = await api.get("contracts", self._which(person), **period)
         return render(
             request,
             "contracts/report.html",
+            status_code=400 if errors else 200,
+            errors=errors,
             report=report,
             figure_names={key: _(label) for key, label in FIGURES.items()},
-            values={k: v or "" for k, v in period.items()},
+            values=typed,
+            query={k: v for k, v in period.items() if v},
         )
 
     @get("/report/{kind:str}", name="report_download")
@@ -221,7 +248,7 @@ class ReportController(Controller):
     ) -> Response[bytes]:
         if kind not in ("pdf", "csv"):
             raise NotFoundException("no such download")
-        params = {"start": start or None, "until": until or None}
+        params, _problems = _period({"start": start or "", "until": until or ""})
         if kind == "pdf":
             params["lang"] = api.language
         return await download(api, f"{self._which(person)}/{kind}", **params)
@@ -240,7 +267,10 @@ class InvoicesController(Controller):
             api,
             {i["payer_company_id"] for i in invoices} | {i["payee_company_id"] for i in invoices},
         )
-        return render(request, "contracts/invoices.html", invoices=invoices, names=names)
+        titles = {c["id"]: c["title"] for c in await api.get("contracts", "/contracts")}
+        return render(
+            request, "contracts/invoices.html", invoices=invoices, names=names, titles=titles
+        )
 
     @get("/invoices/{invoice_id:uuid}", name="invoice")
     async def invoice(
@@ -248,4 +278,11 @@ class InvoicesController(Controller):
     ) -> Template:
         invoice = await api.get("contracts", f"/invoices/{invoice_id}")
         names = await company_names(api, {invoice["payer_company_id"], invoice["payee_company_id"]})
-        return render(request, "contracts/invoice.html", invoice=invoice, names=names)
+        contract = await api.get("contracts", f"/contracts/{invoice['contract_id']}")
+        return render(
+            request,
+            "contracts/invoice.html",
+            invoice=invoice,
+            names=names,
+            titles={contract["id"]: contract["title"]},
+        )

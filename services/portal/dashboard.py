@@ -20,10 +20,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from services.portal import plan
 from services.portal.client import Api, ApiProblem
+from services.portal.forms import day as typed_day
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
@@ -82,7 +83,7 @@ def period(
         parsed[name] = None
         if text:
             try:
-                parsed[name] = date.fromisoformat(text)
+                parsed[name] = typed_day(text)
             except ValueError:
                 problems[name] = _(N_("Enter a date."))
     first, last = parsed["start"], parsed["until"]
@@ -296,7 +297,7 @@ class DashboardController(Controller):
         )
 
     @post("/optimisations", name="dashboard-optimise")
-    async def optimise(self, request: Request[Any, Any, Any], api: Api) -> Any:
+    async def optimise(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         """Run the optimiser on today's open listings; the plan shows on the dashboard."""
         form = await form_of(request)
         body: dict[str, Any] = {
@@ -321,7 +322,7 @@ class DashboardController(Controller):
         return see_other("/dashboard#optimiser")
 
     @post("/optimisations/{plan_id:uuid}/accept", name="dashboard-accept")
-    async def accept(self, api: Api, plan_id: uuid.UUID) -> Any:
+    async def accept(self, api: Api, plan_id: uuid.UUID) -> Redirect:
         """Publish the plan's exchanges as proposals (the matcher's earlier plans go)."""
         await api.post("matching", f"/optimisations/{plan_id}/accept")
         return see_other("/dashboard#optimiser")

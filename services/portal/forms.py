@@ -3,7 +3,9 @@ from the plan) into the bodies the services' APIs take; no I/O here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -59,7 +61,12 @@ DELIVERY_FIELDS = {
     "weighbridge_ticket": "weighbridge_ticket",
     "measurement": "measurement",
     "carrier": "carrier_org_number",
+    "carrier.name": "carrier_name",
     "declaration": "waste_number",
+    "declaration.waste_number": "waste_number",
+    "declaration.description": "waste_description",
+    "declaration.properties": "properties",
+    "declaration.un_number": "un_number",
 }
 MEASUREMENTS = ("weighbridge", "meter", "volume", "count", "estimate")
 
@@ -71,6 +78,7 @@ _LATITUDE = N_("Enter a latitude between -90 and 90, or click the plan.")
 _LONGITUDE = N_("Enter a longitude between -180 and 180, or click the plan.")
 _CHOICE = N_("Choose one of the options.")
 _INVALID = N_("Some of what you entered needs correcting; see the marked fields.")
+_DATE = N_("Enter a date as day, month and year.")
 
 
 def number(text: str) -> Decimal:
@@ -83,6 +91,24 @@ def number(text: str) -> Decimal:
     if not value.is_finite():
         raise ValueError(text)
     return value
+
+
+_DAY = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$")
+
+
+def day(text: str) -> date:
+    """A date as people type it: ``31.12.2026``, ``31/12/2026``, ``31.12.26`` or ISO
+    ``2026-12-31``; ValueError if it is none."""
+    cleaned = text.strip().replace(" ", "")
+    try:
+        return date.fromisoformat(cleaned)
+    except ValueError:
+        pass
+    found = _DAY.match(cleaned)
+    if found is None:
+        raise ValueError(text)
+    dd, mm, yy = (int(part) for part in found.groups())
+    return date(yy + 2000 if yy < 100 else yy, mm, dd)
 
 
 def ore(kroner: Decimal) -> int:
@@ -141,6 +167,17 @@ class _Reader:
         value = ore(abs(amount))
         return -value if self.form.get(gate_fee_box) or amount < 0 else value
 
+    def day(self, name: str, *, required: bool = False) -> str | None:
+        """An ISO date for the API from what was typed."""
+        raw = self.text(name, required=required)
+        if not raw:
+            return None
+        try:
+            return day(raw).isoformat()
+        except ValueError:
+            self.errors[name] = _(_DATE)
+            return None
+
     def checkbox(self, name: str) -> bool:
         return bool(self.form.get(name))
 
@@ -184,9 +221,9 @@ def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
         body["max_distance_km"] = None if reach is None else float(reach)
     body["price_per_unit_ore"] = read.price("price", "gate_fee")
     for name in ("available_from", "available_until"):
-        value = read.text(name)
+        value = read.day(name)
         if value or not new:
-            body[name] = value or None
+            body[name] = value
     body["internal_note"] = read.text("internal_note")
     body["quality"] = _quality(read)
     if new:
@@ -250,7 +287,7 @@ def terms_body(form: Form, unit: str) -> dict[str, Any]:
         "schedule": read.choice("schedule", FREQUENCIES, "once"),
     }
     for name in ("delivery_from", "delivery_until"):
-        value = read.text(name)
+        value = read.day(name)
         if value:
             body[name] = value
     read.raise_if_any()
@@ -262,7 +299,7 @@ def delivery_body(form: Form, unit: str, hazardous: bool = False) -> dict[str, A
     weighbridge ticket), the carrier, and for hazardous waste the declaration's data."""
     read = _Reader(form)
     quantity = read.decimal("quantity", required=True, positive=True)
-    delivered_on = read.text("delivered_on", required=True)
+    delivered_on = read.day("delivered_on", required=True)
     body: dict[str, Any] = {"quantity": str(quantity), "unit": unit, "delivered_on": delivered_on}
     for name in ("weighbridge_note", "weighbridge_ticket"):
         value = read.text(name)
@@ -285,5 +322,42 @@ def delivery_body(form: Form, unit: str, hazardous: bool = False) -> dict[str, A
             ],
             "un_number": read.text("un_number") or None,
         }
+    read.raise_if_any()
+    return body
+
+
+_MISMATCH = N_("The two passwords are not the same.")
+
+
+def signup_body(form: Form) -> dict[str, Any]:
+    """The sign-up form as a company registration with its first admin, who confirms the
+    e-mail address before signing in."""
+    read = _Reader(form)
+    body: dict[str, Any] = {
+        "name": read.text("name", required=True),
+        "org_number": read.text("org_number", required=True).replace(" ", ""),
+        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+    }
+    address = {k: read.text(k) for k in ("street", "postcode", "city")}
+    if any(address.values()):
+        for name, value in address.items():
+            if not value:
+                read.errors[name] = _(_REQUIRED)
+        body["address"] = address
+    location = _location(read)
+    if location:
+        body["location"] = location
+    password = form.get("password") or ""
+    if not password:
+        read.errors["password"] = _(_REQUIRED)
+    elif form.get("again", "") != password:
+        read.errors["again"] = _(_MISMATCH)
+    body["admin"] = {
+        "name": read.text("admin_name", required=True),
+        "email": read.text("email", required=True),
+        "password": password,
+        "language": read.choice("language", ("nb", "en"), "nb"),
+        "confirm_email": True,
+    }
     read.raise_if_any()
     return body

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
 from services.portal.dashboard import NotParkAdmin, not_park_admin, park_admins_only
@@ -14,6 +14,8 @@ from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
+
+ISSUED_KEY = "issued_credential"
 
 
 class PartnersController(Controller):
@@ -45,10 +47,16 @@ class PartnersController(Controller):
 
     @get("/", name="partners")
     async def show(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        return await self._page(request, api)
+        """The credentials; after issuing one, its password this once (kept in the
+        encrypted session between the post and this page, then dropped)."""
+        session = dict(request.session)
+        issued = session.pop(ISSUED_KEY, None)
+        if issued is not None:
+            request.set_session(session)
+        return await self._page(request, api, issued=issued)
 
     @post("/")
-    async def issue(self, request: Request[Any, Any, Any], api: Api) -> Template:
+    async def issue(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         form = await form_of(request)
         label = form.get("label", "").strip()
         if not label:
@@ -63,10 +71,14 @@ class PartnersController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        return await self._page(request, api, issued=issued)
+        # Post, then redirect: reloading the page must not issue a second credential.
+        request.set_session({**request.session, ISSUED_KEY: issued})
+        return see_other("/partners")
 
     @post("/{credential_id:uuid}/revoke")
-    async def revoke(self, request: Request[Any, Any, Any], api: Api, credential_id: Any) -> Any:
+    async def revoke(
+        self, request: Request[Any, Any, Any], api: Api, credential_id: Any
+    ) -> Template | Redirect:
         try:
             await api.delete("listings", f"/partner-credentials/{credential_id}")
         except ApiProblem as problem:

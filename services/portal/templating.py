@@ -23,7 +23,7 @@ from services.portal.i18n import (
     translations,
 )
 from services.portal.reasons import in_words
-from services.portal.vocabulary import word
+from services.portal.vocabulary import per_unit, word
 from shared.ewc import spaced
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -100,6 +100,24 @@ def moment(value: Any) -> str:
     return format_datetime(parsed, format="short", tzinfo=OSLO, locale=_locale())
 
 
+DATE_FORMATS = {"nb": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
+
+
+def date_input(value: Any) -> str:
+    """A date as the page's language types it (``31.12.2026``, ``31/12/2026``); anything
+    that is not an ISO date (what the person typed) as it is."""
+    text = "" if value is None else str(value)
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return format_date(parsed, format=DATE_FORMATS[current_language()], locale=_locale())
+
+
+def date_example() -> str:
+    return date_input(date(2026, 12, 31).isoformat())
+
+
 def ewc(code: Any) -> str:
     """``030105`` as ``03 01 05``."""
     text = str(code or "")
@@ -116,13 +134,22 @@ def environment() -> Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        number=number, nok=nok, day=day, moment=moment, ewc=ewc, word=word, reason=in_words
+        number=number,
+        nok=nok,
+        day=day,
+        moment=moment,
+        ewc=ewc,
+        word=word,
+        per=per_unit,
+        date_input=date_input,
+        reason=in_words,
     )
     env.globals.update(
         language=current_language,
         LANGUAGES=LANGUAGES,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         plan=plan,
+        date_example=date_example,
     )
     return env
 

@@ -14,11 +14,57 @@ from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
 from services.portal.forms import FREQUENCIES, TERMS_FIELDS, TRANSPORTS, kroner, terms_body
+from services.portal.i18n import N_
 from services.portal.pages import DEPENDENCIES, form_of, my_side, render, submit
 from services.portal.problems import FormErrors
 from services.portal.session import SignedIn, signed_in
 
 OPEN = "open"
+
+
+# How the list of proposals can be ordered: open ones first (the newest change first), by
+# the newest change, or by title.
+SORTS: dict[str, str] = {
+    "open": N_("Open first"),
+    "newest": N_("Newest first"),
+    "title": N_("By title"),
+}
+PAGE_SIZE = 20
+SIDES = ("supplier", "receiver")
+
+
+def sort_trades(negotiations: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """The negotiations in the chosen order (the newest change first within a status)."""
+    newest = sorted(negotiations, key=lambda n: str(n["updated_at"]), reverse=True)
+    if sort == "title":
+        return sorted(newest, key=lambda n: str(n["title"]).casefold())
+    if sort == "open":
+        return sorted(newest, key=lambda n: n["status"] != OPEN)
+    return newest
+
+
+def page_of(items: list[dict[str, Any]], page: int) -> tuple[list[dict[str, Any]], int, int]:
+    """One page of the list, the page number (within the pages there are) and how many
+    pages there are (at least one)."""
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, pages
+
+
+async def listing_titles(api: Api, ids: set[str | None]) -> dict[str, dict[str, Any]]:
+    """Each listing's title and kind (a listing the company may no longer see is left
+    out), asked for all at once."""
+
+    async def one(listing_id: str) -> dict[str, Any] | None:
+        try:
+            listing: dict[str, Any] = await api.get("listings", f"/listings/{listing_id}")
+        except ApiProblem:
+            return None
+        return {"title": listing["title"], "kind": listing["kind"]}
+
+    ordered = sorted(i for i in ids if i)
+    found = await asyncio.gather(*map(one, ordered))
+    return {i: f for i, f in zip(ordered, found, strict=True) if f is not None}
 
 
 async def company_names(api: Api, ids: set[str]) -> dict[str, str]:
@@ -58,15 +104,26 @@ class TradesController(Controller):
 
     @get("/proposals", name="proposals")
     async def proposals(
-        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        sort: str = "open",
+        page: int = 1,
     ) -> Template:
-        """Every negotiation of the company, open ones first; the list alone for htmx."""
+        """Every negotiation of the company, a page at a time, each with the company's own
+        listing it serves and what the other side offers or needs; the list alone for htmx."""
         negotiations = await api.get("contracts", "/negotiations")
-        negotiations.sort(key=lambda n: (n["status"] != OPEN, n["updated_at"]), reverse=False)
-        names = await company_names(
-            api,
-            {n["supplier_company_id"] for n in negotiations}
-            | {n["receiver_company_id"] for n in negotiations},
+        sort = sort if sort in SORTS else "open"
+        shown, page, pages = page_of(sort_trades(negotiations, sort), page)
+        sides = {n["id"]: my_side(person, n) for n in shown}
+        names, listings = await asyncio.gather(
+            company_names(
+                api,
+                {n["supplier_company_id"] for n in shown}
+                | {n["receiver_company_id"] for n in shown},
+            ),
+            listing_titles(api, {n[key] for n in shown for key in ("offer_id", "need_id")}),
         )
         template = (
             "trades/list.html" if request.headers.get("hx-request") else "trades/proposals.html"
@@ -74,9 +131,15 @@ class TradesController(Controller):
         return render(
             request,
             template,
-            negotiations=negotiations,
+            negotiations=shown,
             names=names,
-            sides={n["id"]: my_side(person, n) for n in negotiations},
+            listings=listings,
+            sides=sides,
+            sort=sort,
+            sorts=SORTS,
+            page=page,
+            pages=pages,
+            total=len(negotiations),
         )
 
     async def _page(

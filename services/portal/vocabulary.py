@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from services.portal.i18n import N_, _
 
 WORDS: dict[str, str] = {
@@ -13,6 +16,11 @@ WORDS: dict[str, str] = {
     "invited": N_("invited"),
     "active": N_("active"),
     "disabled": N_("disabled"),
+    # webhooks and their deliveries
+    "paused": N_("paused"),
+    "pending": N_("pending"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
     # listings
     "offer": N_("offer"),
     "need": N_("need"),
@@ -106,3 +114,25 @@ def word(value: object) -> str:
     """A code word in the person's language; an unknown one as it is."""
     text = str(value)
     return _(WORDS[text]) if text in WORDS else text
+
+
+# A unit after "per" (one of it): "NOK 100 per tonne", not "per tonnes".
+PER_UNIT: dict[str, str] = {
+    "t": N_("tonne"),
+    "kg": N_("kg"),
+    "m3": N_("m³"),
+    "MWh": N_("MWh"),
+    "kWh": N_("kWh"),
+    "pieces": N_("piece"),
+}
+
+
+def per_unit(value: object) -> str:
+    """One of a unit, as it reads after "per"."""
+    text = str(value)
+    return _(PER_UNIT[text]) if text in PER_UNIT else word(text)
+
+
+def quantity(value: Any, unit: str, number: Callable[[Any], str]) -> str:
+    """``279.5`` ``t`` as "279,5 tonn" (nb) or "279.5 tonnes" (en)."""
+    return f"{number(value)} {word(unit)}"

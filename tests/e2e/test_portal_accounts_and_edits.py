@@ -120,7 +120,7 @@ async def test_an_admin_edits_a_listing_then_withdraws_it(browser: Browser, stac
             )
             await expect(
                 page.locator('dl.facts dt:text-is("Price per unit") + dd')
-            ).to_contain_text("NOK 120.50 per tonnes")
+            ).to_contain_text("NOK 120.50 per tonne")
             await expect(page.locator("h1")).to_have_text(title)
             await shoot(page, "listing-edited")
 
@@ -192,7 +192,7 @@ async def test_a_receiver_disputes_a_delivery_and_the_supplier_sees_why(
         reason = row.get_by_label("What is wrong?")
         await expect(reason).to_be_visible()
         await expect(reason).to_have_attribute("aria-invalid", "true")
-        await expect(row.locator(".message")).to_have_text("This is too short.")
+        await expect(row.locator(".message")).to_have_text("Enter at least 3 characters.")
         await expect(reason).to_have_value("no")
         await shoot(b, "contract-dispute-error")
 
@@ -445,6 +445,10 @@ async def test_an_admin_creates_lists_and_revokes_an_api_key(
         secret = (await notice.locator("code.secret").inner_text()).strip()
         assert len(secret) >= 20
         await shoot(page, "company-api-key-created")
+        # A reload neither shows it again nor creates a second key.
+        await page.reload()
+        await expect(page.locator("body")).not_to_contain_text(secret)
+        await expect(page.locator("tr", has_text=label)).to_have_count(1)
 
         async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
             key = {"Authorization": f"Bearer {secret}"}

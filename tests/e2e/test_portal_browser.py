@@ -186,6 +186,13 @@ async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, sta
         await b.goto("/proposals")
         trade = b.locator("#trade-list a", has_text="Plant trimmings")
         await expect(trade.first).to_be_visible(timeout=LIVE)
+        # the row says which of the receiver's listings it serves and what the other offers
+        row = b.locator("#trade-list tr", has=b.get_by_role("link", name=re.compile("^Plant trim")))
+        await expect(row.locator(".ours")).to_contain_text("Green waste for the digester")
+        await expect(row.locator(".ours")).to_contain_text("we need")
+        await expect(row.locator(".theirs")).to_contain_text(
+            f"{supplier['name']} offers: Plant trimmings from the greenhouses"
+        )
         await shoot(b, "proposals")
         await trade.first.click()
         await expect(b).to_have_url(re.compile(r"/negotiations/[0-9a-f-]{36}$"))

@@ -75,9 +75,7 @@ async def test_a_new_user_trades_on_the_demo_park_in_the_browser(
             await expect(bark.first).to_be_visible(timeout=60_000)
             # the bottom ash goes at a gate fee (the boiler pays the concrete plant), in words
             ash = b.locator("#trade-list tr", has_text="Bottom ash")
-            await expect(ash).to_contain_text(
-                "Gate fee NOK 275.00 per tonnes, paid by the supplier"
-            )
+            await expect(ash).to_contain_text("Gate fee NOK 275.00 per tonne, paid by the supplier")
             await shoot(b, "demo-proposals")
             await bark.first.click()
             await expect(b).to_have_url(re.compile(r"/negotiations/[0-9a-f-]{36}$"))

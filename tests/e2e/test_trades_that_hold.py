@@ -122,7 +122,14 @@ async def test_a_second_proposal_is_cut_to_what_the_first_contract_left(
         {"quantity": "200", "unit": "t", "price_per_unit_ore": 15000},
     )
     assert greedy.status_code == 409, greedy.text
-    assert greedy.json()["errors"] == [{"field": "quantity", "message": "at most 120 t"}]
+    assert greedy.json()["errors"] == [
+        {
+            "field": "quantity",
+            "message": "at most 120 t",
+            "code": "negotiation.more_than_remains",
+            "params": {"remaining": "120", "unit": "t"},
+        }
+    ]
     assert "only 120 t remain" in greedy.json()["detail"]
 
     # both sides are told, each in its language

@@ -15,6 +15,7 @@ from services.portal.listings import find_waste_codes
 from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
+from tests.support import REPO
 
 
 def test_numbers_are_read_with_a_decimal_comma_and_spaces() -> None:
@@ -76,20 +77,84 @@ def test_a_service_refusal_becomes_words_at_the_field() -> None:
         400,
         "The request is not valid",
         "ewc_code: '999999' is not a code of the European List of Waste",
-        [{"field": "ewc_code", "message": "'999999' is not a code of the European List of Waste"}],
+        [
+            {
+                "field": "ewc_code",
+                "message": "'999999' is not a code of the European List of Waste",
+                "code": "listing.ewc_code_unknown",
+                "params": {"value": "999999"},
+            }
+        ],
     )
     with speaking("nb"):
         said = explain(problem, LISTING_FIELDS)
     assert said.fields == {"ewc_code": "Dette er ikke en kode i den europeiske avfallslisten."}
-    assert said.detail == ""  # the service's English is not shown to a bokmål reader
+    assert said.detail == ""  # the service's English is never shown
     with speaking("en"):
-        said = explain(
-            ApiProblem(400, "Bad", "price_per_unit_ore must be less than..."), LISTING_FIELDS
+        price = ApiProblem(
+            400,
+            "Bad",
+            "price_per_unit_ore: less than...",
+            [
+                {
+                    "field": "price_per_unit_ore",
+                    "message": "Input should be less than or equal to 100000000000",
+                    "code": "value.less_than_equal",
+                    "params": {"le": 100000000000},
+                }
+            ],
         )
-    assert "price" in said.fields
-    with speaking("en"):
+        assert explain(price, LISTING_FIELDS).fields == {"price": "Enter 100,000,000,000 or less."}
         assert explain(ApiProblem(503, "Service unavailable")).summary.startswith("The exchange")
         assert explain(ApiProblem(500, "Internal error")).fields == {}
+
+
+def test_no_sentence_of_a_service_is_read() -> None:
+    """Two refusals alike in code and parameters read alike whatever their English says,
+    and a code the portal does not know is said in general words, not in the service's."""
+    base = {"field": "quantity", "code": "delivery.more_than_left", "params": {"left": "279.5"}}
+    said = []
+    for sentence in ("at most 279.5 t can be recorded", "the quantity must be a number"):
+        problem = ApiProblem(
+            409,
+            "More",
+            sentence,
+            [{**base, "message": sentence, "params": {"left": "279.5", "unit": "t"}}],
+        )
+        with speaking("en"):
+            said.append(explain(problem, {"quantity": "quantity"}))
+    assert said[0] == said[1]
+    assert said[0].fields == {"quantity": "At most 279.5 tonnes can be recorded on this contract."}
+    with speaking("nb"):
+        norwegian = explain(
+            ApiProblem(
+                409,
+                "More",
+                "x",
+                [{**base, "message": "x", "params": {"left": "279.5", "unit": "t"}}],
+            ),
+            {"quantity": "quantity"},
+        )
+    assert norwegian.fields == {"quantity": "Høyst 279,5 tonn kan registreres på denne kontrakten."}
+    unknown = ApiProblem(
+        400,
+        "Bad",
+        "List of Waste",
+        [
+            {
+                "field": "ewc_code",
+                "message": "not a code of the List of Waste",
+                "code": "listing.brand_new_rule",
+                "params": {},
+            }
+        ],
+    )
+    with speaking("en"):
+        assert explain(unknown, LISTING_FIELDS).fields == {
+            "ewc_code": "This value is not accepted."
+        }
+    source = (REPO / "services" / "portal" / "problems.py").read_text()
+    assert "import re" not in source and '["message"]' not in source and ".detail" not in source
 
 
 def test_the_plan_turns_clicks_into_positions_and_back() -> None:
@@ -193,9 +258,19 @@ def test_more_than_remains_is_said_at_the_quantity() -> None:
         409,
         "More than the listing has",
         "the offer cannot give 200 t: only 120 t remain",
-        [{"field": "quantity", "message": "at most 120 t"}],
+        [
+            {
+                "field": "quantity",
+                "message": "at most 120 t",
+                "code": "negotiation.more_than_remains",
+                "params": {"remaining": "120", "unit": "t"},
+            }
+        ],
+        code="negotiation.more_than_remains",
     )
     with speaking("en"):
         errors = explain(problem, {"quantity": "quantity"})
-    assert errors.fields == {"quantity": "More than the listing still has: enter less."}
-    assert "only 120 t remain" in errors.detail
+    assert errors.fields == {"quantity": "More than the listing still has: at most 120 tonnes."}
+    with speaking("nb"):
+        errors = explain(problem, {"quantity": "quantity"})
+    assert errors.fields == {"quantity": "Mer enn oppføringen har igjen: høyst 120 tonn."}

@@ -56,7 +56,13 @@ class Contract:
 
     def ensure_active(self) -> None:
         if self.status != "active":
-            raise Refused("conflict", "Not active", f"the contract is {self.status}")
+            raise Refused(
+                "conflict",
+                "Not active",
+                f"the contract is {self.status}",
+                code="contract.not_active",
+                status=self.status,
+            )
 
     def in_unit(self, quantity: Decimal, unit: str) -> Decimal:
         amount = convert(quantity, unit, self.unit)
@@ -67,6 +73,9 @@ class Contract:
                 f"{unit} cannot be converted to the contract's {self.unit}",
                 field="unit",
                 message=f"must measure what {self.unit} does",
+                code="contract.unit_mismatch",
+                unit=unit,
+                contract_unit=self.unit,
             )
         return amount
 
@@ -95,7 +104,12 @@ class Contract:
         it on an active contract, once it happened, within what the contract has left."""
         self.ensure_party(company_id)
         if company_id != self.supplier_company_id:
-            raise Refused("forbidden", "Forbidden", "only the supplier records deliveries")
+            raise Refused(
+                "forbidden",
+                "Forbidden",
+                "only the supplier records deliveries",
+                code="delivery.supplier_only",
+            )
         self.ensure_active()
         amount = self.in_unit(quantity, unit)
         if delivered_on > today:
@@ -105,6 +119,7 @@ class Contract:
                 "a delivery is recorded once it has happened",
                 field="delivered_on",
                 message="must not be in the future",
+                code="delivery.in_future",
             )
         confirmed, pending = self.sums(deliveries)
         left = self.quantity - confirmed - pending
@@ -117,6 +132,10 @@ class Contract:
                 f"confirmation, so at most {format_quantity(left, self.unit)} can be recorded",
                 field="quantity",
                 message="more than the contract allows",
+                code="delivery.more_than_left",
+                left=left,
+                unit=self.unit,
+                contracted=self.quantity,
             )
         return amount
 
@@ -204,10 +223,17 @@ class Delivery:
                 "Forbidden",
                 "only the receiver confirms or disputes a delivery; the supplier cannot "
                 "answer its own",
+                code="delivery.receiver_only",
             )
         if self.status == "recorded" or (dispute and self.status == "confirmed"):
             return
-        raise Refused("conflict", "Already answered", f"the delivery is already {self.status}")
+        raise Refused(
+            "conflict",
+            "Already answered",
+            f"the delivery is already {self.status}",
+            code="delivery.already_answered",
+            status=self.status,
+        )
 
     def facts(self, contract: Contract, note: str | None, at: datetime) -> dict[str, Any]:
         return {

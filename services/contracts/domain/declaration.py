@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.contracts.domain.invoice import Party
+from shared.refusals import Refusal
 
 HAZARDOUS_PROPERTIES: dict[str, tuple[str, str]] = {
     "HP1": ("Eksplosiv", "Explosive"),
@@ -62,24 +63,39 @@ class Declaration:
         """The declaration, or ValueError naming what is wrong."""
         number = waste_number.strip()
         if not _WASTE_NUMBER.match(number):
-            raise ValueError(
+            raise Refusal(
+                "declaration.waste_number_invalid",
                 f"{waste_number!r} is not a waste substance number (avfallsstoffnummer: four "
-                "digits from 7000, e.g. 7042 for organic solvents)"
+                "digits from 7000, e.g. 7042 for organic solvents)",
+                field="waste_number",
+                value=waste_number,
             )
         if len(description.strip()) < 3:
-            raise ValueError("describe the waste in a few words")
+            raise Refusal(
+                "declaration.description_short",
+                "describe the waste in a few words",
+                field="description",
+            )
         codes = sorted({p.strip().upper().replace(" ", "") for p in properties}, key=_hp_order)
         unknown = [c for c in codes if c not in HAZARDOUS_PROPERTIES]
         if unknown or not codes:
-            raise ValueError(
+            raise Refusal(
+                "declaration.properties_invalid",
                 "name the waste's hazardous properties as HP1 to HP15"
-                + (f" (not {', '.join(unknown)})" if unknown else "")
+                + (f" (not {', '.join(unknown)})" if unknown else ""),
+                field="properties",
+                unknown=unknown,
             )
         un = None
         if un_number:
             un = un_number.strip().upper().replace(" ", "")
             if not _UN_NUMBER.match(un):
-                raise ValueError(f"{un_number!r} is not a UN number (four digits, e.g. UN 1263)")
+                raise Refusal(
+                    "declaration.un_number_invalid",
+                    f"{un_number!r} is not a UN number (four digits, e.g. UN 1263)",
+                    field="un_number",
+                    value=un_number,
+                )
             un = un.removeprefix("UN")
         return cls(number, description.strip(), tuple(codes), un, (packaging or "").strip() or None)
 

@@ -106,10 +106,20 @@ class Negotiation:
         """Refused unless the negotiation is open and not past its expiry."""
         if self.status == "open" and self.expires_at < now:
             raise Refused(
-                "conflict", "Expired", f"the negotiation expired at {self.expires_at.isoformat()}"
+                "conflict",
+                "Expired",
+                f"the negotiation expired at {self.expires_at.isoformat()}",
+                code="negotiation.expired",
+                expired_at=self.expires_at,
             )
         if self.status != "open":
-            raise Refused("conflict", "Not open", f"the negotiation is {self.status}")
+            raise Refused(
+                "conflict",
+                "Not open",
+                f"the negotiation is {self.status}",
+                code="negotiation.not_open",
+                status=self.status,
+            )
 
     def accept(
         self, company_id: uuid.UUID, on_table: Terms, terms_id: uuid.UUID, now: datetime
@@ -134,16 +144,22 @@ class Negotiation:
                 + f"; answer version {on_table.version} ({on_table.id})",
                 field="terms_id",
                 message="not the terms on the table",
+                code="negotiation.terms_replaced",
+                version=on_table.version,
             )
         if on_table.price_per_unit_ore is None:
             raise Refused(
                 "conflict",
                 "No price yet",
                 "these terms have no price; counter with the price you want",
+                code="negotiation.no_price",
             )
         if on_table.accepted_by(side):
             raise Refused(
-                "conflict", "Already accepted", "you accepted these terms; the other side answers"
+                "conflict",
+                "Already accepted",
+                "you accepted these terms; the other side answers",
+                code="negotiation.already_accepted",
             )
         return side
 
@@ -159,6 +175,9 @@ class Negotiation:
                 f"{proposed.unit} cannot be converted to the proposal's {self.proposal_unit}",
                 field="unit",
                 message=f"must measure what {self.proposal_unit} does",
+                code="negotiation.unit_mismatch",
+                unit=proposed.unit,
+                proposal_unit=self.proposal_unit,
             )
         if proposed.schedule != "once" and (
             proposed.delivery_from is None or proposed.delivery_until is None
@@ -170,6 +189,7 @@ class Negotiation:
                 "and delivery_until",
                 field="delivery_until",
                 message="a stream needs its delivery window",
+                code="negotiation.stream_window_missing",
             )
         return side
 

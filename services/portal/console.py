@@ -1,0 +1,116 @@
+"""The park office's console: the system's health (each service's checks and outbox
+backlog, its consumer groups' lag) and the messages consumers dead-lettered, with their
+reason, each replayed after a fix with one click. Everything through the services' APIs,
+with the park administrator's token (shared/operations.py answers in every service)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from services.portal.client import Api, ApiProblem
+from services.portal.dashboard import NotParkAdmin, not_park_admin, park_admins_only
+from services.portal.i18n import N_, _
+from services.portal.pages import DEPENDENCIES, render, see_other
+from services.portal.problems import FormErrors, explain
+from services.portal.session import signed_in
+
+SERVICES = ("listings", "matching", "contracts", "notifications")
+# The services whose topic others consume, so that may hold dead letters.
+PRODUCERS = ("listings", "matching", "contracts")
+CHECKS: dict[str, str] = {
+    "database": N_("Database"),
+    "broker": N_("Event broker"),
+    "consumers": N_("Consumers"),
+    "outbox": N_("Outbox"),
+    "workers": N_("Background work"),
+}
+
+
+async def _health(api: Api, service: str) -> dict[str, Any]:
+    status, body = await api.peek(service, "/health")
+    checks = body.get("checks", {}) if isinstance(body, dict) else {}
+    outbox = checks.get("outbox", {}) if isinstance(checks, dict) else {}
+    return {
+        "service": service,
+        "ok": status == 200,
+        "reachable": body is not None,
+        "checks": {k: bool(v.get("ok")) for k, v in checks.items() if isinstance(v, dict)},
+        "unsent": outbox.get("unsent"),
+        "oldest": outbox.get("oldest_unsent_seconds"),
+    }
+
+
+async def _or_nothing(api: Api, service: str, path: str) -> list[dict[str, Any]] | None:
+    """The list the service answers, or None when it cannot answer now."""
+    try:
+        found: list[dict[str, Any]] = await api.get(service, path)
+    except ApiProblem as problem:
+        if problem.status in (401, 403):
+            raise
+        return None
+    return found
+
+
+class ConsoleController(Controller):
+    path = "/console"
+    guards = [signed_in, park_admins_only]
+    dependencies = DEPENDENCIES
+    exception_handlers = {NotParkAdmin: not_park_admin}
+
+    async def _system(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        *,
+        errors: FormErrors | None = None,
+        replayed: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        # All at once: each service's answer waits on the broker.
+        health, lags, letters = await asyncio.gather(
+            asyncio.gather(*(_health(api, s) for s in SERVICES)),
+            asyncio.gather(*(_or_nothing(api, s, "/operations/consumer-lag") for s in SERVICES)),
+            asyncio.gather(*(_or_nothing(api, s, "/operations/dead-letters") for s in PRODUCERS)),
+        )
+        return render(
+            request,
+            "console/system.html",
+            status_code=status_code,
+            errors=errors,
+            health=health,
+            check_names={k: _(v) for k, v in CHECKS.items()},
+            lags=dict(zip(SERVICES, lags, strict=True)),
+            letters=dict(zip(PRODUCERS, letters, strict=True)),
+            replayed=replayed,
+        )
+
+    @get("/", name="console")
+    async def home(self) -> Redirect:
+        return Redirect(path="/console/system")
+
+    @get("/system", name="console_system")
+    async def system(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        return await self._system(request, api)
+
+    @post("/system/dead-letters/{service:str}/{partition:int}/{offset:int}/replay")
+    async def replay(
+        self, request: Request[Any, Any, Any], api: Api, service: str, partition: int, offset: int
+    ) -> Template | Redirect:
+        """Send a dead-lettered message back to its topic, after a fix."""
+        if service not in PRODUCERS:
+            return see_other("/console/system")
+        try:
+            letter = await api.post(
+                service, f"/operations/dead-letters/{partition}/{offset}/replay"
+            )
+        except ApiProblem as problem:
+            if problem.status == 401:
+                raise
+            return await self._system(
+                request, api, errors=explain(problem), status_code=problem.status
+            )
+        return await self._system(request, api, replayed=letter)

@@ -1,0 +1,124 @@
+"""What the browser tests check on every portal page they show: axe-core finds no serious
+or critical accessibility violation, and no string of the other language's catalogue is on
+the page (no English on a bokmål page, no bokmål on an English one).
+
+axe-core comes from the npm registry at the version pinned in
+services/portal/package-lock.json (`make vendor` copies it to tests/e2e/vendor/).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+from playwright.async_api import Page
+
+from tests.support import REPO
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+LOCALES = REPO / "services" / "portal" / "locale"
+SCREENSHOTS = REPO / "screenshots"
+FAILING_IMPACTS = ("serious", "critical")
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
+
+
+@cache
+def _strings(language: str) -> frozenset[str]:
+    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    found: set[str] = set()
+    for message in catalog:
+        if not message.id:
+            continue
+        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        found.update(str(t) for t in texts if t)
+    return frozenset(found)
+
+
+@cache
+def foreign_phrases(language: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The other language's catalogue strings that cannot be read as this language's: the
+    literal pieces between placeholders, at least two words or one long word, and no piece
+    that this language's catalogue also uses."""
+    other = "en" if language == "nb" else "nb"
+    own = _strings(language)
+    own_text = "\n".join(own)
+    phrases: dict[str, re.Pattern[str]] = {}
+    for text in _strings(other):
+        for piece in _PLACEHOLDER.split(text):
+            piece = piece.strip(" .,:;()“”«»\u2013-")
+            words = piece.split()
+            if not words or piece in own or piece in own_text:
+                continue
+            if (len(words) >= 2 and len(piece) >= 8) or (len(words) == 1 and len(piece) >= 7):
+                phrases[piece] = re.compile(rf"(?<![\w-]){re.escape(piece)}(?![\w-])")
+    return tuple(sorted(phrases.items()))
+
+
+async def page_text(page: Page) -> str:
+    """What a reader (or a screen reader) gets: the text, and the words in attributes;
+    leaving out code (topic names, event types) and whatever is marked as in another
+    language (``lang``), as the language switch is."""
+    text: str = await page.evaluate(
+        """() => {
+          const own = document.documentElement.lang;
+          const body = document.body.cloneNode(true);
+          const skip = 'script,style,template,code,kbd,samp,pre';
+          for (const el of body.querySelectorAll(skip)) el.remove();
+          for (const el of body.querySelectorAll('[lang]')) {
+            if (el.getAttribute('lang') !== own) el.remove();
+          }
+          const parts = [document.title, body.textContent];
+          for (const el of body.querySelectorAll('[aria-label],[title],[placeholder],[alt]')) {
+            for (const name of ['aria-label', 'title', 'placeholder', 'alt']) {
+              const value = el.getAttribute(name);
+              if (value) parts.push(value);
+            }
+          }
+          for (const el of body.querySelectorAll('input[type=submit],input[type=button]')) {
+            parts.push(el.value);
+          }
+          return parts.join('\\n');
+        }"""
+    )
+    return text
+
+
+async def other_language_on(page: Page) -> list[str]:
+    """The other language's catalogue strings found on the page (the page's ``lang``)."""
+    language = await page.locator("html").get_attribute("lang") or "nb"
+    text = await page_text(page)
+    return [phrase for phrase, pattern in foreign_phrases(language) if pattern.search(text)]
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text())
+    result: dict[str, Any] = await page.evaluate(
+        """async () => await axe.run(document, {resultTypes: ['violations']})"""
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+async def check_page(page: Page, name: str) -> None:
+    """Photograph the page into screenshots/ and fail on an accessibility violation or on
+    words of the other language."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    violations = await axe_violations(page)
+    assert not violations, f"{name} ({page.url}): axe-core found {violations}"
+    foreign = await other_language_on(page)
+    assert not foreign, f"{name} ({page.url}): words of the other language: {foreign}"

@@ -1,0 +1,201 @@
+"""The park office's console in a real browser on the running services (real Apache Kafka):
+the system's health and consumer lag, and a message the notifications consumer
+dead-lettered, listed with its reason and replayed after the fix, whereupon the company's
+inbox has the note it had missed. Every page is checked by axe-core and for words of the
+other language, and photographed into screenshots/."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from playwright.async_api import Browser, expect
+
+from services.portal.i18n import _, speaking
+from shared.events import Envelope, ListingExpiring, Topic
+from tests.e2e.portal_checks import check_page
+from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_portal_browser import (
+    PASSWORD,
+    browser,
+    company_with_admin,
+    context,
+    submit_sign_in,
+)
+from tests.support import Infra, Stack, eventually
+
+pytestmark = pytest.mark.e2e
+__all__ = ["browser"]
+
+
+def said(language: str, message: str, **variables: Any) -> str:
+    with speaking("nb" if language == "nb" else "en"):
+        return _(message, **variables)
+
+
+async def dead_letter(infra: Infra, stack: Stack, envelope: Envelope, reason: str) -> None:
+    """What shared/kafka.py's dead_letter writes when the notifications consumer gives up on
+    a message of listings.events.v1 (here written as Kafka's admin)."""
+    origin = stack.namespace + Topic.LISTINGS.value
+    producer = AIOKafkaProducer(acks="all", **infra.admin_client_options())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            origin + ".dlq",
+            envelope.to_bytes(),
+            key=envelope.subject.encode(),
+            headers=[
+                ("dlq-reason", reason.encode()),
+                ("dlq-origin-topic", origin.encode()),
+                ("dlq-origin-partition", b"0"),
+                ("dlq-origin-offset", b"4242"),
+                ("dlq-consumer-group", (stack.namespace + "notifications").encode()),
+                ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+            ],
+        )
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_a_park_administrator_replays_a_dead_lettered_message(
+    browser: Browser, stack: Stack, infra: Infra, language: str
+) -> None:
+    company = await company_with_admin(stack, f"Konsoll Fisk {language.upper()} AS", "nb")
+    headers = {"Authorization": f"Bearer {company['api_key']}"}
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        posted = await client.post(
+            "/api/listings/listings/",
+            headers=headers,
+            json={
+                "kind": "offer",
+                "ewc_code": "020202",
+                "title": f"Fiskeslo {uuid.uuid4().hex[:6]}",
+                "quantity": "12",
+                "unit": "t",
+            },
+        )
+        assert posted.status_code == 201, posted.text
+        listing = posted.json()
+        # The notice that the listing closes soon, which notifications failed to handle.
+        until = date.today() + timedelta(days=3)
+        missed = Envelope.wrap(
+            ListingExpiring(
+                listing_id=listing["id"],
+                company_id=company["company"]["id"],
+                kind="offer",
+                title=listing["title"],
+                available_until=until,
+                days_left=3,
+            ),
+            source="/services/listings",
+            subject=listing["id"],
+        )
+        await dead_letter(
+            infra, stack, missed, "handler failed 5 times: ConnectionRefusedError('smtp')"
+        )
+
+        async def noted() -> bool:
+            inbox = (await client.get("/api/notifications/inbox/", headers=headers)).json()
+            return any(listing["title"] in note["title"] for note in inbox)
+
+        assert not await noted()
+
+        admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
+        assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+        made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
+        try:
+            page = await made.new_page()
+            await page.goto("/sign-in")
+            await submit_sign_in(page, admin_email)
+            await expect(page).to_have_url(re.compile(r"/dashboard"))
+            await page.get_by_role("link", name=said(language, "System health")).click()
+            await expect(page).to_have_url(re.compile(r"/console/system$"))
+            row = page.locator(f'#dead-letters tr[data-event="{missed.id}"]')
+            await expect(row).to_contain_text("listing.expiring")
+            await expect(row).to_contain_text("ConnectionRefusedError")
+            await expect(row).to_contain_text("notifications")
+            for service in ("listings", "matching", "contracts", "notifications"):
+                await expect(page.locator(f'tr[data-service="{service}"]')).to_contain_text(
+                    said(language, "working")
+                )
+            await check_page(page, f"console-system-{language}")
+
+            await row.get_by_role("button", name=re.compile(said(language, "Replay"))).click()
+            await expect(page.locator("#replayed")).to_contain_text("listings.events.v1")
+            await check_page(page, f"console-replayed-{language}")
+        finally:
+            await made.close()
+
+        # The consumer that had failed it takes it now: the company gets its note.
+        assert await eventually(noted, timeout=60)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_a_park_administrator_issues_a_partner_credentials_that_read_kafka(
+    browser: Browser, stack: Stack, language: str
+) -> None:
+    admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
+    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    partner = f"Østfold Transport {language.upper()} {uuid.uuid4().hex[:4]}"
+    made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
+    try:
+        page = await made.new_page()
+        await page.goto("/sign-in")
+        await submit_sign_in(page, admin_email)
+        await expect(page).to_have_url(re.compile(r"/dashboard"))
+        await page.get_by_role("link", name=said(language, "Partners"), exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/partners/?$"))
+        await check_page(page, f"console-partners-{language}")
+
+        # Nothing typed: the field says so, and nothing is issued.
+        issue = page.get_by_role("button", name=said(language, "Issue credentials"))
+        await issue.click()
+        await expect(page.locator("#label-error")).to_have_text(
+            said(language, "This field is required.")
+        )
+        await page.locator("#label").fill(partner)
+        await issue.click()
+        shown = page.get_by_role("status")
+        await expect(shown).to_contain_text(partner)
+        await check_page(page, f"console-partner-issued-{language}")
+        facts = [await d.inner_text() for d in await shown.locator("dd code").all()]
+        bootstrap, protocol, mechanism, username, password, topic = facts[:6]
+        prefix = (await shown.locator("dd").last.inner_text()).split()[-1]
+        row = page.locator("tbody tr", has_text=partner)
+        await expect(row).to_contain_text(said(language, "active"))
+        await expect(row).to_contain_text(username)
+        assert password not in await row.inner_text()
+
+        # The credentials the page showed once read the partner stream on the broker.
+        consumer = AIOKafkaConsumer(
+            topic,
+            group_id=f"{prefix}portal-test",
+            auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap,
+            security_protocol=protocol,
+            sasl_mechanism=mechanism,
+            sasl_plain_username=username,
+            sasl_plain_password=password,
+        )
+        await consumer.start()
+        try:
+            assert await consumer.getmany(timeout_ms=3000) is not None
+        finally:
+            await consumer.stop()
+
+        # A reload shows the list again: the password is gone and nothing is issued twice.
+        await page.reload()
+        await expect(page.get_by_role("status")).to_have_count(0)
+        assert password not in await page.locator("main").inner_text()
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name=re.compile(said(language, "Revoke"))).click()
+        await expect(row).to_contain_text(said(language, "revoked %(when)s", when="").strip())
+        await check_page(page, f"console-partner-revoked-{language}")
+    finally:
+        await made.close()
