@@ -152,11 +152,12 @@ async def count_listings(client: httpx.AsyncClient, company: dict[str, Any]) -> 
         ({"quantity": "-5"}, "quantity", "greater than zero"),
         ({"quantity": "0"}, "quantity", "greater than zero"),
         ({"unit": "barrels"}, "unit", ""),
-        ({"unit": "MWh"}, "body", "materials are measured in"),
-        ({"ewc_code": "030104"}, "body", "confirm it with"),
+        # rules across fields name the field a person would correct (issue 18)
+        ({"unit": "MWh"}, "unit", "materials are measured in"),
+        ({"ewc_code": "030104"}, "hazardous", "confirm it with"),
         (
             {"available_from": "2027-05-01", "available_until": "2027-04-01"},
-            "body",
+            "available_until",
             "ends before it starts",
         ),
         ({"price_per_unit_ore": 10**13}, "price_per_unit_ore", ""),

@@ -3,9 +3,9 @@ requests from every service's OpenAPI document and sends them to a running stack
 own, as a company's administrator and as a park administrator; not one answer may be a
 server error or a status code the document does not list.
 
-Bounded: a few examples per operation (``SYMBIOSIS_FUZZ_EXAMPLES``, 6 by default). The
-counts (operations, requests, failures) are printed and written to
-``test-artifacts/schema-fuzzing.json``.
+Bounded: a few examples per operation (``SYMBIOSIS_FUZZ_EXAMPLES``, 3 by default; the
+boundary values of schemathesis's coverage phase come on top). The counts (operations,
+requests, failures) are printed and written to ``test-artifacts/schema-fuzzing.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.support import REPO, Infra, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-EXAMPLES = int(os.environ.get("SYMBIOSIS_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("SYMBIOSIS_FUZZ_EXAMPLES", "3"))
 # Signing out would end the fuzzer's own credential (tests/security/test_revocation.py
 # tests it); everything else is fuzzed.
 NOT_FUZZED = ("sign_out",)
@@ -87,8 +87,10 @@ def fuzz(stack: Stack, service: str, token: str, workdir: Path) -> dict[str, Any
         "examples,coverage,fuzzing",
         "--max-examples",
         str(EXAMPLES),
+        # One worker: with two, Hypothesis (inside schemathesis) now and then fails in its
+        # own threads ("AST constructor recursion depth mismatch"), an error of the tool.
         "--workers",
-        "2",
+        "1",
         "--seed",
         "1515",
         "--request-timeout",
@@ -130,8 +132,12 @@ async def test_no_server_error_and_no_undocumented_status_anywhere(
                     "requests": report["test_cases"]["generated"],
                     "failures": report["test_cases"]["with_failures"],
                     "errors": report["test_cases"]["errored"] + len(report["errors"]),
-                    "found": report["failures"],
-                    "output": report["output"][-4000:] if report["failures"] else "",
+                    "found": [*report["failures"], *report["errors"]],
+                    "output": (
+                        report["output"][-4000:]
+                        if report["failures"] or report["errors"] or report["test_cases"]["errored"]
+                        else ""
+                    ),
                 }
             )
     totals = {
