@@ -21,7 +21,7 @@ from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from shared.db import Pool
-from shared.outbox import RELAY
+from shared.outbox import RELAY, backlog
 from shared.workers import WorkerRuntime
 
 CHECK_TIMEOUT = 2.0
@@ -101,18 +101,12 @@ def _consumers(broker: KafkaBroker) -> Check:
 
 
 async def _outbox(pool: Pool, workers: WorkerRuntime) -> Check:
-    row = await pool.fetchrow(
-        """
-        SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest
-        FROM outbox WHERE sent_at IS NULL
-        """
-    )
-    assert row is not None
+    unsent, oldest = await backlog(pool)
     relay = workers.workers.get(RELAY)
     detail: dict[str, Any] = {
         "relay": relay.state if relay is not None else "off",
-        "unsent": row["unsent"],
-        "oldest_unsent_seconds": round(float(row["oldest"] or 0), 1),
+        "unsent": unsent,
+        "oldest_unsent_seconds": round(oldest, 1),
     }
     # A relay that is off on purpose (another process relays) is no fault of this one.
     return Check(relay is None or relay.state == "running", detail)

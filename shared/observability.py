@@ -116,18 +116,6 @@ async def metrics_text(refreshers: list[Refresh]) -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-async def outbox_backlog(pool: Any) -> None:
-    """The outbox's unsent rows and the age of the oldest, into their gauges."""
-    row = await pool.fetchrow(
-        """
-        SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest
-        FROM outbox WHERE sent_at IS NULL
-        """
-    )
-    OUTBOX_UNSENT.set(row["unsent"])
-    OUTBOX_OLDEST.set(float(row["oldest"] or 0))
-
-
 async def consumer_lag(broker: Any) -> None:
     """Each assigned partition's lag (high-water mark minus this consumer's position)."""
     CONSUMER_LAG.clear()  # partitions that went to another instance are not ours to report

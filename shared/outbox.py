@@ -65,6 +65,19 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
     await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
 
 
+async def backlog(pool: Pool) -> tuple[int, float]:
+    """Rows not yet published, and the age in seconds of the oldest (0 when none): for
+    readiness and the metrics."""
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest
+        FROM outbox WHERE sent_at IS NULL
+        """
+    )
+    assert row is not None
+    return int(row["unsent"]), float(row["oldest"] or 0)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows of one schema, woken by NOTIFY or by a poll."""
 

@@ -34,9 +34,15 @@ from shared.http import (
 from shared.idempotency import IdempotencyMiddleware, request_pool
 from shared.kafka import create_broker, outbox_publisher, wait_for_topics
 from shared.migrations import migrate
-from shared.observability import QUEUE_DEPTH, consumer_lag, metrics_text, outbox_backlog
+from shared.observability import (
+    OUTBOX_OLDEST,
+    OUTBOX_UNSENT,
+    QUEUE_DEPTH,
+    consumer_lag,
+    metrics_text,
+)
 from shared.operations import OperationsController
-from shared.outbox import RELAY, OutboxRelay
+from shared.outbox import RELAY, OutboxRelay, backlog
 from shared.retention import prune_periodically
 from shared.revocations import subscribe_revocations
 from shared.settings import Settings
@@ -155,6 +161,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
         pool: Pool = state.pool
         broker: KafkaBroker = state.broker
 
+        async def outbox() -> None:
+            unsent, oldest = await backlog(pool)
+            OUTBOX_UNSENT.set(unsent)
+            OUTBOX_OLDEST.set(oldest)
+
         async def queues() -> None:
             if spec.queues is not None:
                 for name, depth in (await spec.queues(pool)).items():
@@ -162,7 +173,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
 
         body, media_type = await metrics_text(
             [
-                functools.partial(outbox_backlog, pool),
+                outbox,
                 functools.partial(consumer_lag, broker),
                 queues,
             ]
