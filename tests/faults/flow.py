@@ -133,7 +133,10 @@ class Flow:
                 if response.status_code == 201:
                     listing_id: str = response.json()["id"]
                     return listing_id
-                assert response.status_code in (409, 502, 503, 504), response.text
+                assert response.status_code in (409, 502, 503, 504), (
+                    f"{kind} {index}: {response.status_code} {response.text[:300]!r} "
+                    f"{dict(response.headers)}"
+                )
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:

@@ -72,6 +72,19 @@ async def all_healthy(client: httpx.AsyncClient, timeout: float = 120) -> float:
     return time.monotonic() - started
 
 
+def logged_errors(stack: Stack, last: int = 6) -> str:
+    """The last error lines and tracebacks of the gateway's and listings' logs."""
+    found = []
+    for name in ("gateway", "listings"):
+        lines = [
+            line[:1500]
+            for line in stack.log(name).splitlines()
+            if '"level": "error"' in line or "Traceback" in line or "Internal Server" in line
+        ]
+        found.append(f"--- {name}:\n" + "\n".join(lines[-last:]))
+    return "\n".join(found)
+
+
 def emails(drop: MailDrop, flow: Flow) -> dict[str, Counter[int]]:
     """Per side: distinct e-mails per pair (by Message-ID), and all copies per pair."""
     found: dict[str, Counter[int]] = {}
@@ -203,7 +216,11 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
                 await fault()
 
         started = time.monotonic()
-        await asyncio.gather(flow.run(PAIRS, rate=8), faults())
+        try:
+            await asyncio.gather(flow.run(PAIRS, rate=8), faults())
+        except AssertionError as exc:
+            # what the gateway and listings logged as errors, for whoever reads the failure
+            raise AssertionError(f"{exc}\n{logged_errors(fault_stack)}") from exc
         posted = time.monotonic() - started
         tally = await flow.settled(url, timeout=240)
 
