@@ -15,6 +15,20 @@ else:  # asyncpg's classes are generic only in its stubs
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
+# The database cannot be reached or has gone away: the connection was refused, lost or
+# terminated (PostgreSQL shutting down, or an administrator ending the backend). Answered
+# as an outage (503), retried by consumers, never a server error.
+DATABASE_LOST: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 

@@ -29,6 +29,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
 
 from shared.auth import InvalidCredentials, Principal, TokenVerifier
+from shared.db import DATABASE_LOST
 from shared.refusals import GENERIC, VALUE_PREFIX, FieldError, Refusal, field_error, plain
 from shared.revocations import is_revoked
 
@@ -213,14 +214,7 @@ def on_unexpected_error(
 
 
 # Failures of the database or a neighbour, not of the request: 503, try again shortly.
-OUTAGES: tuple[type[Exception], ...] = (
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
+OUTAGES: tuple[type[Exception], ...] = DATABASE_LOST
 
 
 def on_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

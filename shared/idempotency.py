@@ -41,8 +41,11 @@ from litestar.types import (
 )
 
 from shared.auth import Principal
-from shared.db import Connection, Pool
+from shared.db import DATABASE_LOST, Connection, Pool
 from shared.failpoints import crash_here
+
+# The database unreachable or gone: answered 503, the client retries with the same key.
+UNREACHABLE: tuple[type[Exception], ...] = (OSError, *DATABASE_LOST)
 
 HEADER = b"idempotency-key"
 KEPT_HOURS = 24
@@ -181,7 +184,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         try:
             async with pool.acquire() as conn:
                 await self._once(scope, send, next_app, conn, owner, key, digest, body)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        except UNREACHABLE:
             await _problem(
                 send,
                 503,

@@ -31,6 +31,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
 
+from shared.db import DATABASE_LOST
 from shared.events import (
     PAYLOAD_TYPES,
     Envelope,
@@ -52,11 +53,7 @@ EventHandler = Callable[[Envelope, Payload], Awaitable[None]]
 # Failures that say nothing about the message: retried for as long as they last.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    *DATABASE_LOST,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
 )
