@@ -43,6 +43,7 @@ import asyncpg
 
 import services.matching as matching_package
 from services.matching import storage
+from services.matching.config import MatchingSettings
 from services.matching.domain import (
     OpenListing,
     Proposal,
@@ -58,7 +59,6 @@ from shared.db import Pool, create_pool
 from shared.ewc import catalogue
 from shared.migrations import migrate
 from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES
-from shared.settings import Settings
 from shared.units import convert
 from symbiosis.embedded import EmbeddedPostgres
 from symbiosis.processes import stop_all
@@ -396,7 +396,7 @@ async def load(pool: Pool, database_url: str, generator: Generator, n: int) -> N
 
 # The matcher proposes a new listing's best counterparts, at most this many (the default of
 # SYMBIOSIS_MAX_PROPOSALS_PER_LISTING).
-LIMIT = Settings().max_proposals_per_listing
+LIMIT = MatchingSettings().max_proposals_per_listing
 
 
 def p(values: list[float], q: float) -> float:
@@ -618,7 +618,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=20261129)
     args = parser.parse_args()
-    settings = Settings()
+    settings = MatchingSettings()
     if settings.database_url:
         sys.exit(asyncio.run(run(args, settings.database_url.get_secret_value())))
     with tempfile.TemporaryDirectory() as folder:

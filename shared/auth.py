@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -21,8 +21,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-
-from shared.settings import Settings
 
 ISSUER = "viken-symbiosis"
 ALGORITHM = "EdDSA"
@@ -87,7 +85,17 @@ class Principal:
         return scope in self.scopes
 
 
-def ensure_signing_keys(settings: Settings) -> None:
+class SigningKeyPaths(Protocol):
+    """Where the token-signing key pair is: the listings service's settings (only it signs)."""
+
+    @property
+    def private_key_path(self) -> Path: ...
+
+    @property
+    def public_key_path(self) -> Path: ...
+
+
+def ensure_signing_keys(settings: SigningKeyPaths) -> None:
     """Create the Ed25519 key pair at the configured paths if the private key is missing."""
     private_path, public_path = settings.private_key_path, settings.public_key_path
     if private_path.exists():

@@ -8,7 +8,7 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request, Response, Router, get
@@ -49,22 +49,24 @@ from shared.settings import Settings
 from shared.topology import TOPOLOGY
 from shared.workers import WorkerRuntime
 
-RegisterConsumers = Callable[[KafkaBroker, Pool, Settings], None]
+# The service's own settings class (``services/<name>/config.py``).
+S = TypeVar("S", bound=Settings)
 # A service's own queues, read when /metrics is scraped: queue name -> work waiting.
 Queues = Callable[[Pool], Awaitable[dict[str, float]]]
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
-    """What makes one service: its name (also its schema), parts and topics."""
+class ServiceSpec(Generic[S]):
+    """What makes one service: its name (also its schema), parts and topics; its consumers and
+    background jobs take the service's own settings."""
 
     name: str
     title: str
     description: str
     migrations: Path
     route_handlers: Sequence[ControllerRouterHandler]
-    register_consumers: RegisterConsumers | None = None
-    background: tuple[Callable[[Pool, Settings], Coroutine[Any, Any, None]], ...] = ()
+    register_consumers: Callable[[KafkaBroker, Pool, S], None] | None = None
+    background: tuple[Callable[[Pool, S], Coroutine[Any, Any, None]], ...] = ()
     dependencies: dict[str, Provide] = field(default_factory=dict)
     queues: Queues | None = None
 
@@ -95,7 +97,7 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
+def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
     """The service's Litestar app; its lifespan runs migrations, consumers and the relay."""
     verifier = TokenVerifier(load_public_key(settings.public_key_path))
 
@@ -154,7 +156,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> Litestar:
             headers={} if ok else {"Retry-After": "5"},
         )
 
-    @get("/metrics", opt={PUBLIC: True}, include_in_schema=False, sync_to_thread=False)
+    @get("/metrics", opt={PUBLIC: True}, include_in_schema=False)
     async def metrics(state: State) -> Response[bytes]:
         """Prometheus metrics of this process (on the service's own port; the gateway does
         not pass /metrics on)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from shared.settings import ENV_PREFIX, Settings
+from shared.settings import ENV_PREFIX
+from symbiosis.config import StackSettings
 from symbiosis.errors import UserError
 
 
-async def create_park_admin(settings: Settings, email: str, name: str, secret: str) -> str:
+async def create_park_admin(settings: StackSettings, email: str, name: str, secret: str) -> str:
     import uuid
     from pathlib import Path as _Path
 

@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.settings import ENV_PREFIX, SERVICES, Settings
+from services.listings.config import ListingsSettings
+from shared.settings import ENV_PREFIX, SERVICES, ProcessSettings, Settings
+from symbiosis.config import SETTINGS_OF, GatewaySettings, StackSettings
 from symbiosis.errors import UserError
 
 app = typer.Typer(
@@ -38,7 +40,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _configure_logging(settings: Settings, process: str) -> None:
+def _configure_logging(settings: ProcessSettings, process: str) -> None:
     from shared.logs import configure_logging
     from shared.observability import configure_tracing
 
@@ -81,11 +83,11 @@ def serve(
     """Run one service (HTTP API, Kafka consumers and outbox relay) in this process."""
     if service not in APP_FACTORIES:
         raise _fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}")
-    chosen_port = port or Settings().service_port(service)
+    chosen_port = port or ProcessSettings().service_port(service)
     os.environ.setdefault(f"{ENV_PREFIX}INSTANCE", f"{socket.gethostname()}-{chosen_port}")
-    settings = Settings()
+    settings = SETTINGS_OF[service]()  # the service's own settings, and no other's
     _configure_logging(settings, service)
-    if service == "listings":
+    if isinstance(settings, ListingsSettings):
         from shared.auth import ensure_signing_keys
 
         ensure_signing_keys(settings)
@@ -95,7 +97,7 @@ def serve(
             f"set {ENV_PREFIX}AUTH_PUBLIC_KEY_FILE"
         )
     module_name, factory_name = APP_FACTORIES[service].split(":")
-    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), factory_name)
+    factory: Callable[[Any], Any] = getattr(importlib.import_module(module_name), factory_name)
     _run(factory(settings), host, chosen_port)
 
 
@@ -107,7 +109,7 @@ def gateway(
     """Serve every service's API on one origin: /api/<service>/..."""
     from symbiosis.gateway import Gateway
 
-    settings = Settings()
+    settings = GatewaySettings()
     _configure_logging(settings, "gateway")
     _run(
         Gateway(settings.upstreams(), portal=settings.portal_upstream),
@@ -124,8 +126,9 @@ def portal(
 ) -> None:
     """Run the web portal (pages for companies, on the services' APIs) in this process."""
     from services.portal.app import create_app
+    from services.portal.config import PortalSettings
 
-    settings = Settings()
+    settings = PortalSettings()
     _configure_logging(settings, "portal")
     _run(create_app(settings), host, port or settings.portal_port)
 
@@ -135,7 +138,7 @@ def keys() -> None:
     """Create the token-signing key pair if it does not exist yet."""
     from shared.auth import ensure_signing_keys
 
-    settings = Settings()
+    settings = ListingsSettings()
     ensure_signing_keys(settings)
     console.print(
         f"private key: {settings.private_key_path}\npublic key:  {settings.public_key_path}"
@@ -287,7 +290,7 @@ def create_park_admin(
         check_password(secret)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    settings = Settings()
+    settings = StackSettings()
     try:
         person_id = asyncio.run(add_park_admin(settings, address, name.strip(), secret))
     except UserError as exc:
@@ -362,7 +365,7 @@ def up(
     from symbiosis.embedded import embedded_data, remove_embedded_data
     from symbiosis.supervisor import Supervisor
 
-    settings = Settings()
+    settings = StackSettings()
     _configure_logging(settings, "symbiosis")
     try:
         with _exclusive(settings.data_dir):

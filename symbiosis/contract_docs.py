@@ -6,6 +6,8 @@
 - ``docs/api/<service>.openapi.json``: each service's OpenAPI document, from Litestar;
 - ``docs/park.schema.json`` and ``docs/plan.schema.json``: the park file that
   ``symbiosis optimize`` reads and the plan it writes, from pydantic;
+- ``docs/settings.md``: every setting, in the section of the processes that read it, from
+  the settings classes (``symbiosis.config``);
 - ``infra/kafka/server.properties``: docker-compose.yml's Kafka configuration, the
   embedded broker's with compose's listeners (``symbiosis.broker.server``).
 
@@ -25,10 +27,12 @@ from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
+from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys
 from shared.events import PARTNER_FEED, PAYLOAD_TYPES, Envelope, Payload, Topic
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES
 from symbiosis.broker.server import compose_properties
+from symbiosis.config import SETTINGS_OF, settings_reference
 
 DOCS = Path("docs")
 
@@ -108,12 +112,11 @@ def event_schemas() -> dict[str, dict[str, Any]]:
 
 def openapi_documents() -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as keys_dir:
-        settings = Settings(data_dir=Path(keys_dir))
-        ensure_signing_keys(settings)
+        ensure_signing_keys(ListingsSettings(data_dir=Path(keys_dir)))
         documents = {}
         for name in SERVICES:
             module = importlib.import_module(f"services.{name}.app")
-            app = module.create_app(settings)
+            app = module.create_app(SETTINGS_OF[name](data_dir=Path(keys_dir)))
             documents[name] = app.openapi_schema.to_schema()
     return documents
 
@@ -130,4 +133,5 @@ def generate() -> dict[Path, str]:
     files[DOCS / "park.schema.json"] = _dump(Park.model_json_schema())
     files[DOCS / "plan.schema.json"] = _dump(PlanReport.model_json_schema(mode="serialization"))
     files[Path("infra") / "kafka" / "server.properties"] = compose_properties()
+    files[DOCS / "settings.md"] = settings_reference()
     return files

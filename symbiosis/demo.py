@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from shared.settings import Settings
 from symbiosis.admins import create_park_admin
+from symbiosis.config import StackSettings
 from symbiosis.errors import UserError
 
 DEMO_FILE = Path(__file__).parent / "data" / "viken-park-demo.json"
@@ -42,7 +42,7 @@ def demo_park() -> dict[str, Any]:
     return park
 
 
-def keys_path(settings: Settings) -> Path:
+def keys_path(settings: StackSettings) -> Path:
     return settings.data_dir.resolve() / KEYS_FILE
 
 
@@ -79,7 +79,7 @@ def _bearer(secret: str) -> dict[str, str]:
 class DemoLoader:
     """One run of the demo load; ``save`` is called after every step."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient, path: Path) -> None:
+    def __init__(self, settings: StackSettings, client: httpx.AsyncClient, path: Path) -> None:
         self.settings = settings
         self.client = client
         self.path = path
@@ -227,7 +227,7 @@ class DemoLoader:
 
 
 async def load_demo(
-    settings: Settings,
+    settings: StackSettings,
     park: dict[str, Any] | None = None,
     *,
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,

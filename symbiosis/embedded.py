@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from shared.settings import ENV_PREFIX, Settings
+from shared.settings import ENV_PREFIX
+from symbiosis.config import StackSettings
 from symbiosis.errors import UserError
 from symbiosis.processes import Child, port_open
 
@@ -81,7 +82,7 @@ def _make_traversable(path: Path) -> None:
             folder.chmod(mode | 0o001)
 
 
-def embedded_database_url(settings: Settings) -> str:
+def embedded_database_url(settings: StackSettings) -> str:
     """The embedded PostgreSQL's URL, with the password `symbiosis up` made for it."""
     password = (settings.keys_dir / POSTGRES_PASSWORD_FILE).read_text(encoding="utf-8").strip()
     return (
@@ -354,7 +355,7 @@ class EmbeddedMailSink:
         return self.ready(self.launch(), timeout)
 
 
-def embedded_data(settings: Settings) -> list[Path]:
+def embedded_data(settings: StackSettings) -> list[Path]:
     """What the embedded servers and the demo keep in the data folder (the token-signing
     and other keys stay), as far as it exists. Refused when the exchange runs on servers
     of its own: those are not ours to empty."""
@@ -368,7 +369,7 @@ def embedded_data(settings: Settings) -> list[Path]:
     return [path for path in paths if path.exists()]
 
 
-def remove_embedded_data(settings: Settings) -> None:
+def remove_embedded_data(settings: StackSettings) -> None:
     """Delete the embedded database, event log, kept e-mails and demo keys, for a clean start."""
     paths = embedded_data(settings)
     EmbeddedPostgres(settings.data_dir, settings.embedded_postgres_port).stop_leftover()

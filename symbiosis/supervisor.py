@@ -18,11 +18,15 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from services.contracts.config import ContractsSettings
+from services.listings.config import ListingsSettings
+from services.notifications.config import NotificationsSettings
 from shared.auth import ensure_signing_keys
 from shared.broker_admin import ADMIN, ensure_password_files, provision_exchange
 from shared.db import ensure_database
-from shared.settings import ENV_PREFIX, PORTAL, SERVICES, Settings
+from shared.settings import ENV_PREFIX, PORTAL, SERVICES
 from symbiosis.broker.server import EmbeddedKafka
+from symbiosis.config import StackSettings, environment_for
 from symbiosis.embedded import (
     EmbeddedMailSink,
     EmbeddedPostgres,
@@ -42,7 +46,7 @@ Step = Callable[[str], AbstractContextManager[Callable[[str], None]]]
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, *, step: Step, console: Console) -> None:
+    def __init__(self, settings: StackSettings, *, step: Step, console: Console) -> None:
         self.settings = settings
         self.step = step
         self.console = console
@@ -103,6 +107,14 @@ class Supervisor:
         they can be ready (the broker, stripe-mock and the mail sink start side by side
         with the services, which wait for them)."""
         s = self.settings
+        # What `up` must know of two services' settings: whether Stripe and a mail server
+        # are configured (if not, it starts stripe-mock and the mail sink).
+        contracts = ContractsSettings()
+        stripe_api_key, stripe_webhook_secret = (
+            contracts.stripe_api_key,
+            contracts.stripe_webhook_secret,
+        )
+        smtp_host = NotificationsSettings().smtp_host
         env = dict(os.environ)
         waits: list[Callable[[], None]] = []
         ports = (
@@ -126,10 +138,10 @@ class Supervisor:
                 s.data_dir / "logs" / "kafka.log",
             )
             kafka.stop_leftover()
-        mock_binary = stripe_mock_binary() if s.stripe_api_key is None else None
+        mock_binary = stripe_mock_binary() if stripe_api_key is None else None
         if mock_binary is not None:
             ports.append(("127.0.0.1", s.embedded_stripe_mock_port, "stripe-mock"))
-        if s.smtp_host is None:
+        if smtp_host is None:
             ports.append(("127.0.0.1", s.embedded_smtp_port, "the mail sink"))
         if s.database_url is None:
             EmbeddedPostgres(s.data_dir, s.embedded_postgres_port).stop_leftover()
@@ -177,7 +189,7 @@ class Supervisor:
             asyncio.run(ensure_database(database_url))
         env[f"{ENV_PREFIX}DATABASE_URL"] = database_url
 
-        if s.stripe_api_key is None and mock_binary is None:
+        if stripe_api_key is None and mock_binary is None:
             self.console.print(
                 "[yellow]![/] No Stripe key and no stripe-mock: confirmed deliveries wait "
                 "in the invoice queue (`make stripe-mock` installs the mock with Go; or set "
@@ -195,9 +207,9 @@ class Supervisor:
             waits.append(mock_ready)
             env[f"{ENV_PREFIX}STRIPE_API_KEY"] = "sk_test_embeddedstripemock"
             env[f"{ENV_PREFIX}STRIPE_API_BASE"] = mock.url
-            if s.stripe_webhook_secret is None:
+            if stripe_webhook_secret is None:
                 env[f"{ENV_PREFIX}STRIPE_WEBHOOK_SECRET"] = webhook_secret(s.data_dir)
-        if s.smtp_host is None:
+        if smtp_host is None:
             sink = EmbeddedMailSink(s.data_dir, s.embedded_smtp_port)
             sink_child = sink.launch()
             self._keep(sink_child, sink.start)
@@ -212,7 +224,7 @@ class Supervisor:
             env[f"{ENV_PREFIX}SMTP_STARTTLS"] = "false"
             self.mail_folder = sink.folder
         with self.step("Creating the token-signing keys"):
-            ensure_signing_keys(s)
+            ensure_signing_keys(ListingsSettings(data_dir=s.data_dir))
         env[f"{ENV_PREFIX}DATA_DIR"] = str(s.data_dir.resolve())
         return env, waits
 
@@ -228,7 +240,11 @@ class Supervisor:
             commands |= {PORTAL: ["portal"], "gateway": ["gateway"]}
             for name, command in commands.items():
                 start = functools.partial(
-                    Child.start, name, [*exe, *command], logs / f"{name}.log", env=env
+                    Child.start,
+                    name,
+                    [*exe, *command],
+                    logs / f"{name}.log",
+                    env=environment_for(name, env),
                 )
                 self._keep(start(), start)
 

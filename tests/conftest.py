@@ -26,6 +26,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys
 from shared.settings import KAFKA_ADMIN, Settings
 from symbiosis.broker.server import EmbeddedKafka
@@ -211,7 +212,7 @@ def settings(infra: Infra, database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         outbox_poll_interval_seconds=0.5,
     )
-    ensure_signing_keys(settings)
+    ensure_signing_keys(ListingsSettings(data_dir=tmp_path))
     return settings
 
 

@@ -25,6 +25,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stdnum.no import kontonr, orgnr
 
+from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys
 from shared.broker_admin import ensure_password_files, provision
 from shared.kafka import client_options
@@ -142,7 +143,7 @@ class Stack:
         )
 
     def start_all(self) -> None:
-        ensure_signing_keys(Settings(data_dir=self.data_dir))
+        ensure_signing_keys(ListingsSettings(data_dir=self.data_dir))
         for name in (*SERVICES, PORTAL, "gateway"):
             self.start(name)
         self.wait_healthy(SERVICES)

@@ -9,6 +9,7 @@ from litestar import Litestar
 from services.contracts import handlers
 from services.contracts.api import ProposalController
 from services.contracts.billing import invoice_periodically
+from services.contracts.config import ContractsSettings
 from services.contracts.deliveries import ContractController, DeliveryController
 from services.contracts.invoices import InvoiceController
 from services.contracts.negotiations import NegotiationController, expire_periodically
@@ -17,10 +18,9 @@ from services.contracts.statistics import StatisticsController
 from services.contracts.storage import invoices
 from services.contracts.webhooks import StripeWebhookController
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: ContractsSettings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="contracts",
         title="Viken Park exchange: contracts",
@@ -40,4 +40,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         background=(expire_periodically, invoice_periodically),
         queues=invoices.stripe_queue,
     )
-    return create_service_app(spec, settings or Settings())
+    return create_service_app(spec, settings or ContractsSettings())

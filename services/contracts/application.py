@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contracts import impact, storage
+from services.contracts.config import ContractsSettings
 from services.contracts.domain import capacity
 from services.contracts.domain import invoice as billing
 from services.contracts.domain.contract import Contract, Delivery
@@ -29,7 +30,6 @@ from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared import events
 from shared.db import Connection
-from shared.settings import Settings
 from shared.units import convert, format_quantity
 
 
@@ -54,7 +54,7 @@ def today() -> date:
 
 
 async def open_negotiation(
-    conn: Connection, proposed: events.TradeProposed, at: datetime, settings: Settings
+    conn: Connection, proposed: events.TradeProposed, at: datetime, settings: ContractsSettings
 ) -> None:
     if not await storage.record_proposal(conn, proposed, at):
         return
@@ -162,7 +162,7 @@ async def accept(
     negotiation_id: uuid.UUID,
     actor: Actor,
     terms_id: uuid.UUID,
-    settings: Settings,
+    settings: ContractsSettings,
     correlation_id: str | None,
 ) -> None:
     """Accept the terms on the table; with the other side's acceptance they make a contract.
@@ -191,7 +191,7 @@ async def counter(
     negotiation_id: uuid.UUID,
     actor: Actor,
     proposed: events.Terms,
-    settings: Settings,
+    settings: ContractsSettings,
     correlation_id: str | None,
 ) -> None:
     """Put other terms on the table (they count as this side's acceptance)."""
@@ -260,7 +260,7 @@ async def decline(
     )
 
 
-def _expiry(settings: Settings) -> datetime:
+def _expiry(settings: ContractsSettings) -> datetime:
     return now() + timedelta(hours=settings.negotiation_expiry_hours)
 
 
@@ -424,7 +424,7 @@ async def listing_changed(conn: Connection, payload: events.Payload, at: datetim
 
 
 async def company_details_changed(
-    conn: Connection, company: events.CompanyDetailsChanged, settings: Settings
+    conn: Connection, company: events.CompanyDetailsChanged, settings: ContractsSettings
 ) -> None:
     """Remember the company's details; invoices that waited for them are issued now."""
     await storage.keep_company(conn, company)
@@ -522,7 +522,7 @@ async def confirm_delivery(
     conn: Connection,
     delivery_id: uuid.UUID,
     actor: Actor,
-    settings: Settings,
+    settings: ContractsSettings,
     correlation_id: str | None,
 ) -> Delivery:
     """The receiver confirms: the delivery is invoiced and counted; a hazardous one only with
@@ -638,7 +638,7 @@ async def cancel(
 
 
 async def invoice_delivery(
-    conn: Connection, contract: Contract, delivery: Delivery, settings: Settings
+    conn: Connection, contract: Contract, delivery: Delivery, settings: ContractsSettings
 ) -> Invoice | None:
     """A confirmed delivery with a price is invoiced by the payee (the seller): the receiver
     pays the supplier, or for a gate fee (a negative price) the supplier pays the receiver.
@@ -685,7 +685,7 @@ async def invoice_delivery(
     return await _issue(conn, invoice, settings)
 
 
-async def _issue(conn: Connection, invoice: Invoice, settings: Settings) -> Invoice:
+async def _issue(conn: Connection, invoice: Invoice, settings: ContractsSettings) -> Invoice:
     """Number and date a waiting invoice and queue it for Stripe, if both parties' details
     are there; else say what it waits for."""
     seller = await storage.company(conn, invoice.payee_company_id)

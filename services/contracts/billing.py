@@ -45,12 +45,12 @@ from asyncpg.pool import PoolConnectionProxy
 from stripe.params import InvoiceCreateParams
 
 from services.contracts.application import invoice_facts
+from services.contracts.config import ContractsSettings
 from services.contracts.domain.invoice import MVA_RATE, CreditNote, Invoice, format_account
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool, is_alive
 from shared.events import InvoiceIssued
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +88,9 @@ class Schedule:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def stripe_client(settings: Settings, http_client: stripe.HTTPClient) -> stripe.StripeClient:
+def stripe_client(
+    settings: ContractsSettings, http_client: stripe.HTTPClient
+) -> stripe.StripeClient:
     """A client of Stripe's API, or of stripe-mock when ``stripe_api_base`` points there.
 
     It does not retry by itself: a failed row is retried by the queue, with the same keys."""
@@ -322,7 +324,7 @@ class Invoicer:
 
 
 async def invoice_periodically(
-    pool: Pool, settings: Settings, schedule: Schedule | None = None
+    pool: Pool, settings: ContractsSettings, schedule: Schedule | None = None
 ) -> None:
     """Issue queued invoices through Stripe for as long as the service runs (a background job).
 

@@ -25,6 +25,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import orgnr
 
 from services.contracts import application, documents, storage
+from services.contracts.config import ContractsSettings
 from services.contracts.domain.contract import MEASUREMENTS, Contract, Delivery
 from services.contracts.domain.declaration import Declaration
 from services.contracts.domain.invoice import Party
@@ -33,7 +34,6 @@ from shared.auth import Principal
 from shared.db import Connection, Pool
 from shared.http import Problem, example_body, principal_of
 from shared.refusals import Refusal
-from shared.settings import Settings
 from shared.units import Quantity, Unit
 
 Language = Literal["nb", "en"]
@@ -337,7 +337,7 @@ class DeliveryController(Controller):
         request: Request[Any, Any, Any],
         delivery_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ContractsSettings],
     ) -> DeliveryView:
         """The receiver confirms a delivery: it is invoiced and counted in the impact ledger.
         Hazardous waste is confirmed only with its declaration and the receiver's permit."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from services.contracts import application
+from services.contracts.config import ContractsSettings
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -21,12 +22,11 @@ from shared.events import (
     TradeRetracted,
 )
 from shared.kafka import subscribe
-from shared.settings import Settings
 
 GROUP = "contracts"
 
 
-def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+def register(broker: KafkaBroker, pool: Pool, settings: ContractsSettings) -> None:
     async def on_trade_proposed(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, TradeProposed)
 

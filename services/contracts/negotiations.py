@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
 from services.contracts import application, storage
+from services.contracts.config import ContractsSettings
 from services.contracts.domain.negotiation import Negotiation
 from services.contracts.domain.negotiation import Terms as TermsRow
 from services.contracts.problems import REFUSALS, company
@@ -24,7 +25,6 @@ from shared import events
 from shared.auth import Principal
 from shared.db import Connection, Pool
 from shared.http import Problem, example_body, principal_of
-from shared.settings import Settings
 from shared.units import Quantity
 
 log = structlog.get_logger(__name__)
@@ -185,7 +185,7 @@ class NegotiationController(Controller):
             ),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ContractsSettings],
     ) -> NegotiationView:
         """Accept the terms on the table. When the other side has accepted them too, they make
         a contract (`contract.agreed`), which reserves the quantity on both listings."""
@@ -232,7 +232,7 @@ class NegotiationController(Controller):
             ),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ContractsSettings],
     ) -> NegotiationView:
         """Put other terms on the table (quantity, price, window, who transports, schedule);
         you accept them by proposing them, and the other side answers."""
@@ -277,7 +277,7 @@ async def expire_negotiations(pool: Pool) -> int:
         return await application.expire_negotiations(conn)
 
 
-async def expire_periodically(pool: Pool, settings: Settings) -> None:
+async def expire_periodically(pool: Pool, settings: ContractsSettings) -> None:
     every = min(60.0, settings.negotiation_expiry_hours * 3600 / 10)
     while True:
         try:

@@ -29,13 +29,13 @@ from pydantic import BaseModel, Field
 
 from services.contracts import application
 from services.contracts.application import invoice_facts
+from services.contracts.config import ContractsSettings
 from services.contracts.domain.invoice import Invoice
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool
 from shared.events import InvoiceFacts, InvoiceIssued, InvoicePaid, InvoicePaymentFailed
 from shared.http import PUBLIC, Problem
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -186,7 +186,7 @@ class StripeWebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ContractsSettings],
     ) -> WebhookReceipt:
         """Stripe's webhook endpoint for invoice events; Stripe calls it, not API clients.
 

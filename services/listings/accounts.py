@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from services.listings import domain, storage, throttling
+from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
 from services.listings.suggestions import SuggestionView, suggestion_views
 from shared.auth import Principal, issue_access_token, issue_api_key
@@ -50,7 +51,6 @@ from shared.http import PUBLIC, Problem, company_of, example_body, principal_of,
 from shared.logs import client_address
 from shared.refusals import Refusal, field_error
 from shared.revocations import record_revocation, record_revoked_credential
-from shared.settings import Settings
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that both answers take as long.
@@ -428,7 +428,7 @@ async def announce_unannounced(pool: Pool, batch: int = 100) -> int:
     return len(rows)
 
 
-async def announce_companies(pool: Pool, settings: Settings) -> None:
+async def announce_companies(pool: Pool, settings: ListingsSettings) -> None:
     """A background loop: tell the other services of the companies never announced (those
     registered before ``company.details_changed`` existed); new and changed ones are told as
     they register or change. The worker runtime restarts it after a failure."""
@@ -586,7 +586,7 @@ class CompanyController(Controller):
         ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> RegisteredCompany:
         """Register a company; receive its first API key (shown once) and, if given, its
         first admin, who can then sign in at `/auth/token`."""
@@ -1023,7 +1023,7 @@ class AuthController(Controller):
         ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> AccessToken:
         """Sign in with e-mail and password; the token identifies you to every service.
 
@@ -1132,7 +1132,7 @@ class AuthController(Controller):
 
 
 def access_token(
-    signing_key: Ed25519PrivateKey, settings: Settings, person: storage.PersonRow
+    signing_key: Ed25519PrivateKey, settings: ListingsSettings, person: storage.PersonRow
 ) -> AccessToken:
     """A signed-in person's access token."""
     lifetime = settings.access_token_minutes * 60
@@ -1213,7 +1213,7 @@ class PeopleController(Controller):
             ),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> InvitedPerson:
         """Invite a colleague (company admins). They choose a password with the token at
         `/people/accept-invitation`, then sign in."""
@@ -1259,7 +1259,7 @@ class PeopleController(Controller):
         ],
         pool: NamedDependency[Pool],
         signing_key: NamedDependency[Ed25519PrivateKey],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> AccessToken:
         """Confirm the e-mail address a company signed up with (the token of the link the
         exchange e-mailed): the admin can sign in from now on, and is signed in."""

@@ -19,16 +19,16 @@ from services.listings.accounts import (
     announce_companies,
 )
 from services.listings.api import ListingController
+from services.listings.config import ListingsSettings
 from services.listings.expiry import announce_periodically
 from services.listings.partners import PartnerCredentialController
 from services.listings.uncovering import ParkController, ResourceController, SuggestionController
 from shared.auth import load_private_key
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings()
+def create_app(settings: ListingsSettings | None = None) -> Litestar:
+    settings = settings or ListingsSettings()
     signing_key = load_private_key(settings.private_key_path)
     spec = ServiceSpec(
         name="listings",

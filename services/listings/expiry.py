@@ -9,16 +9,18 @@ import asyncpg
 import structlog
 
 from services.listings import storage
+from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
 from shared.db import Pool
 from shared.events import ListingExpiring
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 BATCH = 100
 
 
-async def announce_expiring(pool: Pool, settings: Settings, today: date | None = None) -> int:
+async def announce_expiring(
+    pool: Pool, settings: ListingsSettings, today: date | None = None
+) -> int:
     """Announce one batch of listings whose window ends soon; how many."""
     async with pool.acquire() as conn, conn.transaction():
         today = today or await storage.database_today(conn)
@@ -42,7 +44,7 @@ async def announce_expiring(pool: Pool, settings: Settings, today: date | None =
     return len(rows)
 
 
-async def announce_periodically(pool: Pool, settings: Settings) -> None:
+async def announce_periodically(pool: Pool, settings: ListingsSettings) -> None:
     while True:
         try:
             while await announce_expiring(pool, settings) >= BATCH:

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 
 from services.listings import storage
 from services.listings.api import facts
+from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
 from shared import periods
 from shared.consumer import apply_once
@@ -26,7 +27,6 @@ from shared.events import (
 )
 from shared.kafka import subscribe
 from shared.resources import convert_listing
-from shared.settings import Settings
 
 GROUP = "listings"
 
@@ -191,7 +191,7 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
             )
 
 
-def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+def register(broker: KafkaBroker, pool: Pool, settings: ListingsSettings) -> None:
     async def on_contract_agreed(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ContractAgreed)
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.listings import storage
 from services.listings.accounts import audit
+from services.listings.config import ListingsSettings
 from shared.broker_admin import (
     PARTNER_KEEPER,
     BrokerAdmin,
@@ -34,7 +35,6 @@ from shared.broker_admin import (
 )
 from shared.db import Pool
 from shared.http import Problem, example_body, principal_of
-from shared.settings import Settings
 from shared.topology import PARTNER_TOPICS
 
 
@@ -85,7 +85,7 @@ def partner_username(namespace: str, label: str) -> str:
     return f"{namespace}partner-{slug}-{secrets.token_hex(3)}"
 
 
-def _keeper(settings: Settings) -> BrokerAdmin:
+def _keeper(settings: ListingsSettings) -> BrokerAdmin:
     if settings.kafka_security_protocol == "PLAINTEXT":
         raise Problem(
             409,
@@ -127,7 +127,7 @@ class PartnerCredentialController(Controller):
             example_body(("A carrier's transport system", {"label": "Østfold Transport AS"})),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> IssuedPartnerCredential:
         """Give a partner a Kafka username and password that read the partner stream
         (park administrators); the password is shown once."""
@@ -181,7 +181,7 @@ class PartnerCredentialController(Controller):
         request: Request[Any, Any, Any],
         credential_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[ListingsSettings],
     ) -> PartnerCredential:
         """Cut a partner off (park administrators): its reads are refused at once and it can
         no longer sign in. Revoking twice is harmless."""

@@ -12,11 +12,11 @@ from litestar.params import FromPath
 from pydantic import BaseModel, Field
 
 from services.matching import storage
+from services.matching.config import MatchingSettings
 from services.matching.domain import checks
 from shared.db import Pool
 from shared.events import ProposalValue, ReasonDetail
 from shared.http import Problem, company_of
-from shared.settings import Settings
 from shared.units import Quantity
 
 
@@ -115,7 +115,7 @@ class ExplanationController(Controller):
         listing_id: FromPath[uuid.UUID],
         other_id: FromPath[uuid.UUID],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[MatchingSettings],
     ) -> Explanation:
         """For one of your open listings and another open listing: every rule of the match,
         whether it holds, and the numbers; so you see why a counterpart was not proposed."""

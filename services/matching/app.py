@@ -8,12 +8,12 @@ from litestar import Litestar
 
 from services.matching import handlers
 from services.matching.api import ExplanationController, ProposalController
+from services.matching.config import MatchingSettings
 from services.matching.optimisations import OptimisationController
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: MatchingSettings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="matching",
         title="Viken Park exchange: matching",
@@ -23,4 +23,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         register_consumers=handlers.register,
         background=(handlers.expire_periodically, handlers.rekey_on_start),
     )
-    return create_service_app(spec, settings or Settings())
+    return create_service_app(spec, settings or MatchingSettings())

@@ -12,6 +12,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from services.matching import storage
+from services.matching.config import MatchingSettings
 from services.matching.domain import (
     OpenListing,
     Proposal,
@@ -37,7 +38,6 @@ from shared.events import (
 from shared.kafka import subscribe
 from shared.outbox import enqueue
 from shared.reasons import render
-from shared.settings import Settings
 
 SOURCE = "/services/matching"
 GROUP = "matching"
@@ -99,7 +99,7 @@ def retraction(row: dict[str, Any], reason: ReasonDetail | None = None) -> Trade
     )
 
 
-async def expire_proposals(pool: Pool, settings: Settings) -> int:
+async def expire_proposals(pool: Pool, settings: MatchingSettings) -> int:
     """Expire one batch of unanswered proposals and tell their parties; how many."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await storage.expire_proposals(conn, settings.proposal_expiry_hours)
@@ -112,7 +112,7 @@ async def expire_proposals(pool: Pool, settings: Settings) -> int:
     return len(rows)
 
 
-def expiry(settings: Settings) -> ReasonDetail:
+def expiry(settings: MatchingSettings) -> ReasonDetail:
     return ReasonDetail(
         code="retract.expired", params={"days": round(settings.proposal_expiry_hours / 24, 2)}
     )
@@ -132,7 +132,7 @@ async def rekey(pool: Pool, batch: int = 500) -> int:
             return done
 
 
-async def rekey_on_start(pool: Pool, settings: Settings) -> None:
+async def rekey_on_start(pool: Pool, settings: MatchingSettings) -> None:
     """Once at start: a matcher with a new knowledge base re-keys the index it inherits, so
     listings indexed before are found by the new rules. Idle afterwards."""
     while True:
@@ -147,7 +147,7 @@ async def rekey_on_start(pool: Pool, settings: Settings) -> None:
     await asyncio.Event().wait()
 
 
-async def expire_periodically(pool: Pool, settings: Settings) -> None:
+async def expire_periodically(pool: Pool, settings: MatchingSettings) -> None:
     """Runs in every matching instance; SKIP LOCKED shares the batches between them."""
     every = min(60.0, settings.proposal_expiry_hours * 3600 / 10)
     while True:
@@ -162,7 +162,7 @@ async def expire_periodically(pool: Pool, settings: Settings) -> None:
 async def match_listing(
     conn: Connection,
     listing: OpenListing,
-    settings: Settings,
+    settings: MatchingSettings,
     cause: Envelope,
     changed: Sequence[str] | None = None,
 ) -> list[Proposal]:
@@ -224,7 +224,7 @@ def proposed(proposal: Proposal) -> TradeProposed:
     )
 
 
-def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+def register(broker: KafkaBroker, pool: Pool, settings: MatchingSettings) -> None:
     async def on_listing_opened(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ListingPublished | ListingUpdated)
         listing = OpenListing(

@@ -8,6 +8,7 @@ from litestar import Litestar
 
 from services.notifications import handlers
 from services.notifications.api import InboxController
+from services.notifications.config import NotificationsSettings
 from services.notifications.directory import PreferencesController
 from services.notifications.email import email_periodically
 from services.notifications.live import listen
@@ -15,10 +16,9 @@ from services.notifications.storage import queues
 from services.notifications.webhook_delivery import deliver_periodically
 from services.notifications.webhooks import WebhookEndpointController
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: NotificationsSettings | None = None) -> Litestar:
     spec = ServiceSpec(
         name="notifications",
         title="Viken Park exchange: notifications",
@@ -31,4 +31,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         background=(listen, deliver_periodically, email_periodically),
         queues=queues.depths,
     )
-    return create_service_app(spec, settings or Settings())
+    return create_service_app(spec, settings or NotificationsSettings())

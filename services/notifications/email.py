@@ -19,6 +19,7 @@ import aiosmtplib
 import asyncpg
 import structlog
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import ROUTES, Note
 from services.notifications.storage import email as email_store
 from services.notifications.storage import people as people_store
@@ -32,7 +33,6 @@ from shared.events import (
 )
 from shared.failpoints import crash_here
 from shared.outbox import enqueue
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 OSLO = ZoneInfo("Europe/Oslo")
@@ -45,7 +45,7 @@ FOOTER = {
     "nb": "Åpne i portalen: {url}\n\n--\nViken Park symbiosebørs. Velg hvilke e-poster du "
     "får under Innstillinger i portalen: {settings}",
     "en": "Open in the portal: {url}\n\n--\nViken Park symbiosis exchange. Choose which "
-    "e-mails you get under Settings in the portal: {settings}",
+    "e-mails you get under NotificationsSettings in the portal: {settings}",
 }
 SETTINGS_PATH = "/settings"
 # The e-mail with a one-time link (events.PersonLinkIssued): subject and body by purpose.
@@ -90,7 +90,7 @@ class Schedule:
 
 
 async def enqueue_emails(
-    conn: Connection, envelope: Envelope, notes: list[Note], settings: Settings
+    conn: Connection, envelope: Envelope, notes: list[Note], settings: NotificationsSettings
 ) -> None:
     """In the consumer's transaction: one e-mail per notified person, never two."""
     for note in notes:
@@ -116,7 +116,7 @@ async def enqueue_emails(
 
 
 async def enqueue_link(
-    conn: Connection, envelope: Envelope, link: PersonLinkIssued, settings: Settings
+    conn: Connection, envelope: Envelope, link: PersonLinkIssued, settings: NotificationsSettings
 ) -> None:
     """In the consumer's transaction: the e-mail with a person's one-time link, once."""
     if link.company_id is None:
@@ -145,7 +145,7 @@ async def enqueue_link(
 
 
 def message(
-    settings: Settings, to: str, subject: str, body: str, email_id: uuid.UUID
+    settings: NotificationsSettings, to: str, subject: str, body: str, email_id: uuid.UUID
 ) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.smtp_sender
@@ -156,7 +156,7 @@ def message(
     return mail
 
 
-async def smtp_send(settings: Settings, mail: EmailMessage) -> None:
+async def smtp_send(settings: NotificationsSettings, mail: EmailMessage) -> None:
     assert settings.smtp_host is not None
     await aiosmtplib.send(
         mail,
@@ -187,7 +187,9 @@ async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> 
     await enqueue(conn, Topic.NOTIFICATIONS, Envelope.wrap(event, source=SOURCE, subject=row["id"]))
 
 
-async def send_due(pool: Pool, settings: Settings, schedule: Schedule = Schedule()) -> int:
+async def send_due(
+    pool: Pool, settings: NotificationsSettings, schedule: Schedule = Schedule()
+) -> int:
     """Send the queued e-mails that are due; how many were tried.
 
     Each in a transaction of its own, recorded as sent as soon as the mail server accepted
@@ -234,7 +236,9 @@ def digest_due(now: datetime, hour: int) -> datetime:
     return today if local >= today else today - timedelta(days=1)
 
 
-async def send_digests(pool: Pool, settings: Settings, now: datetime | None = None) -> int:
+async def send_digests(
+    pool: Pool, settings: NotificationsSettings, now: datetime | None = None
+) -> int:
     """One e-mail per person with everything gathered for them before the last digest time,
     each person's in a transaction of its own; how many digests were sent."""
     cutoff = digest_due(now or datetime.now(UTC), settings.email_digest_hour)
@@ -270,7 +274,7 @@ async def send_digests(pool: Pool, settings: Settings, now: datetime | None = No
     return sent
 
 
-async def email_periodically(pool: Pool, settings: Settings) -> None:
+async def email_periodically(pool: Pool, settings: NotificationsSettings) -> None:
     """The e-mail worker: woken by NOTIFY, polling as a fallback; waits while no mail
     server is configured."""
     schedule = Schedule()

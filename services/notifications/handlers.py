@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, notes_for
 from services.notifications.email import enqueue_emails, enqueue_link
 from services.notifications.partner_feed import companies_of, partner_envelope, partner_view
@@ -28,12 +29,11 @@ from shared.events import (
 )
 from shared.kafka import subscribe
 from shared.outbox import enqueue
-from shared.settings import Settings
 
 GROUP = "notifications"
 
 
-def register(broker: KafkaBroker, pool: Pool, settings: Settings) -> None:
+def register(broker: KafkaBroker, pool: Pool, settings: NotificationsSettings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
             if isinstance(payload, CompanyChanged):

@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 import structlog
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.storage import inbox as inbox_store
 from shared import revocations
 from shared.db import Pool
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 QUEUE_SIZE = 100
@@ -92,7 +92,7 @@ class InboxHub:
 HUB = InboxHub()
 
 
-async def listen(pool: Pool, settings: Settings) -> None:
+async def listen(pool: Pool, settings: NotificationsSettings) -> None:
     """Keep one LISTEN connection open for the process's lifetime, reconnecting after an
     outage (the streams then catch up from the database)."""
     del settings

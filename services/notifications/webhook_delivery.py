@@ -55,6 +55,7 @@ import httpx
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.storage import webhooks as webhook_store
 from services.notifications.webhook_targets import (
     AllowList,
@@ -67,7 +68,6 @@ from shared.db import Connection, Pool, is_alive
 from shared.events import Envelope, NotificationDelivered, NotificationFailed, Payload, Topic
 from shared.http import cookieless
 from shared.outbox import enqueue
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -489,7 +489,7 @@ def _correlation(body: bytes) -> str | None:
 
 async def deliver_periodically(
     pool: Pool,
-    settings: Settings,
+    settings: NotificationsSettings,
     schedule: Schedule | None = None,
     resolver: Resolver = system_resolver,
 ) -> None:

@@ -32,6 +32,7 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, Owner, notes_for
 from services.notifications.storage import webhooks as webhook_store
 from services.notifications.webhook_targets import AllowList, TargetRefused, check_url
@@ -39,7 +40,6 @@ from shared.db import Connection, Pool
 from shared.events import PAYLOAD_TYPES, Envelope, Payload
 from shared.http import Problem, example_body, principal_of
 from shared.refusals import field_error
-from shared.settings import Settings
 
 DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret
@@ -59,12 +59,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(24)
 
 
-def allow_list(settings: Settings) -> AllowList:
+def allow_list(settings: NotificationsSettings) -> AllowList:
     """The park's allow-list of webhook hosts (``SYMBIOSIS_WEBHOOK_ALLOWED_HOSTS``)."""
     return AllowList.parse(settings.webhook_allowed_hosts)
 
 
-def checked_url(url: str, settings: Settings) -> str:
+def checked_url(url: str, settings: NotificationsSettings) -> str:
     """The URL, or a 400 problem naming ``url`` and saying why it may not be used."""
     try:
         return check_url(url, allow_list(settings))
@@ -367,7 +367,7 @@ class WebhookEndpointController(Controller):
             ),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[NotificationsSettings],
     ) -> EndpointWithSecret:
         """Register an endpoint to receive events as signed HTTPS POSTs (docs/webhooks.md).
         A company's administrators and API keys (`company:admin`) register the company's
@@ -418,7 +418,7 @@ class WebhookEndpointController(Controller):
             example_body(("Also invoices", {"event_types": ["trade.proposed", "invoice.paid"]})),
         ],
         pool: NamedDependency[Pool],
-        settings: NamedDependency[Settings],
+        settings: NamedDependency[NotificationsSettings],
     ) -> Endpoint:
         """Change the URL, the event types or the description (those you send). Pending
         deliveries go to the new URL; new types count for events processed from now on."""

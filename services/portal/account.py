@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
 from services.portal.client import Api, ApiProblem, Services
+from services.portal.config import PortalSettings
 from services.portal.forms import day as typed_day
 from services.portal.i18n import (
     LANGUAGES,
@@ -38,7 +39,6 @@ from services.portal.session import (
     signed_in,
 )
 from shared.logs import client_address
-from shared.settings import Settings
 
 LANGUAGE_COOKIE = "lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -238,7 +238,7 @@ def _set_language_cookie(
     request: Request[Any, Any, Any], response: Response[Any], language: str
 ) -> None:
     if language in LANGUAGES:
-        settings: Settings = request.app.state.settings
+        settings: PortalSettings = request.app.state.settings
         response.set_cookie(
             LANGUAGE_COOKIE,
             language,
@@ -439,5 +439,5 @@ class CompanyController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        settings: Settings = request.app.state.settings
+        settings: PortalSettings = request.app.state.settings
         return await self._page(request, api, invited=invited, join_base=settings.gateway_url)

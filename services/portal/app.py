@@ -47,13 +47,13 @@ from services.portal import (
 )
 from services.portal import settings as settings_page
 from services.portal.client import ApiProblem, Services
+from services.portal.config import PortalSettings
 from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
 from services.portal.problems import FormErrors, explain
 from services.portal.session import served_over_https, session_secret
 from services.portal.templating import template_engine
 from shared.observability import metrics_text
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -224,8 +224,10 @@ async def metrics() -> Response[bytes]:
     return Response(body, media_type=media_type)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
-    settings = settings or Settings()
+def create_app(
+    settings: PortalSettings | None = None, services: Services | None = None
+) -> Litestar:
+    settings = settings or PortalSettings()
     secret = session_secret(settings)
     secure = served_over_https(settings)
 

@@ -15,7 +15,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from pydantic import BaseModel
 
-from shared.settings import Settings
+from services.portal.config import PortalSettings
 
 # Sign in again a minute before the token would be refused.
 EXPIRY_MARGIN_SECONDS = 60
@@ -74,13 +74,13 @@ def provide_person(request: Request[Any, Any, Any]) -> SignedIn:
     return person
 
 
-def served_over_https(settings: Settings) -> bool:
+def served_over_https(settings: PortalSettings) -> bool:
     """Whether people reach the portal over https (``SYMBIOSIS_PUBLIC_URL``): then every
     cookie it sets is ``Secure`` and it asks browsers for https only (HSTS)."""
     return (settings.public_url or "").lower().startswith("https://")
 
 
-def session_secret(settings: Settings) -> bytes:
+def session_secret(settings: PortalSettings) -> bytes:
     """The 32-byte key of the session cookie: from the settings, else a random key made
     once and kept (0600) beside the token-signing keys."""
     if settings.portal_session_secret is not None:

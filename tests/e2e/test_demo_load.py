@@ -18,7 +18,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from shared.settings import Settings
+from symbiosis.config import StackSettings
 from symbiosis.demo import DemoError, demo_park, load_demo
 from tests.support import Stack, org_number
 
@@ -71,8 +71,8 @@ def small_park() -> dict[str, Any]:
     return park
 
 
-def settings_for(stack: Stack, data_dir: Path) -> Settings:
-    return Settings(
+def settings_for(stack: Stack, data_dir: Path) -> StackSettings:
+    return StackSettings(
         data_dir=data_dir,
         public_url=stack.url,
         database_url=stack.env["SYMBIOSIS_DATABASE_URL"],

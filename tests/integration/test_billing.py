@@ -41,16 +41,17 @@ from structlog.testing import capture_logs
 import services.contracts as contracts_package
 from services.contracts import documents
 from services.contracts.billing import OSLO, Invoicer, Schedule, invoice_periodically, stripe_client
+from services.contracts.config import ContractsSettings
 from services.contracts.domain.invoice import Party, kid
 from services.contracts.storage import invoices as invoice_store
 from services.contracts.webhooks import StripeWebhookController
+from services.listings.config import ListingsSettings
 from shared.auth import TokenVerifier, ensure_signing_keys, load_public_key
 from shared.db import Pool, create_pool
 from shared.events import Envelope
 from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
 from shared.migrations import migrate
 from shared.service import provide_pool, provide_settings
-from shared.settings import Settings
 from tests import peppol
 from tests.conftest import STRIPE_API_KEY as API_KEY
 from tests.support import REPO, eventually, free_port, stripe_invoice_event, stripe_signature
@@ -337,7 +338,7 @@ async def outbox(pool: Pool) -> list[Envelope]:
 @contextlib.asynccontextmanager
 async def invoicer(pool: Pool, api_base: str, schedule: Schedule = FAST) -> AsyncIterator[Invoicer]:
     http_client = stripe.HTTPXClient(timeout=10)
-    settings = Settings(stripe_api_key=SecretStr(API_KEY), stripe_api_base=api_base)
+    settings = ContractsSettings(stripe_api_key=SecretStr(API_KEY), stripe_api_base=api_base)
     try:
         yield Invoicer(pool, stripe_client(settings, http_client), schedule)
     finally:
@@ -580,7 +581,7 @@ from shared.db import create_pool
 from shared.settings import Settings
 
 async def main() -> None:
-    settings = Settings()
+    settings = ContractsSettings()
     pool = await create_pool(settings.require_database_url(), "contracts")
     await invoice_periodically(pool, settings, Schedule(poll_seconds=0.5, backoff_base_seconds=0.5))
 
@@ -640,7 +641,7 @@ async def test_a_worker_killed_in_the_middle_of_a_call_makes_no_second_invoice(
 
 
 async def test_a_notify_wakes_the_worker(pool: Pool, stripe_mock: str) -> None:
-    settings = Settings(stripe_api_key=SecretStr(API_KEY), stripe_api_base=stripe_mock)
+    settings = ContractsSettings(stripe_api_key=SecretStr(API_KEY), stripe_api_base=stripe_mock)
     task = asyncio.create_task(
         invoice_periodically(pool, settings, Schedule(poll_seconds=60, backoff_base_seconds=60))
     )
@@ -673,7 +674,7 @@ async def test_without_a_stripe_key_invoices_wait_in_the_queue(pool: Pool) -> No
     # runtime would take an ended loop for a failure)
     with capture_logs() as logs, pytest.raises(TimeoutError):
         await asyncio.wait_for(
-            invoice_periodically(pool, Settings(stripe_api_key=None), FAST), timeout=2
+            invoice_periodically(pool, ContractsSettings(stripe_api_key=None), FAST), timeout=2
         )
     [entry] = [e for e in logs if "Stripe" in e["event"]]
     assert entry["log_level"] == "warning"
@@ -699,7 +700,7 @@ def webhook_app(
 ) -> Litestar:
     """The webhook controller served as the contracts service serves it: the pool is made in
     the app's lifespan (the test client runs the app on an event loop of its own)."""
-    settings = Settings(stripe_webhook_secret=SecretStr(secret) if secret else None)
+    settings = ContractsSettings(stripe_webhook_secret=SecretStr(secret) if secret else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -880,7 +881,7 @@ async def test_without_a_webhook_secret_webhooks_are_refused(pool: Pool, databas
 async def test_the_webhook_needs_no_bearer_token(
     pool: Pool, database_url: str, tmp_path: Path
 ) -> None:
-    keys = Settings(data_dir=tmp_path)
+    keys = ListingsSettings(data_dir=tmp_path)
     ensure_signing_keys(keys)
 
     @get("/private")

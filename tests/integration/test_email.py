@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 
 import services.notifications as notifications_package
 from services.notifications import email
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import notes_for
 from services.notifications.storage.people import remember
 from shared.db import Pool, create_pool
@@ -91,7 +92,7 @@ async def test_the_right_people_get_one_e_mail_each_in_their_language(
     pool: Pool, smtp: tuple[MailDrop, int]
 ) -> None:
     inbox, port = smtp
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    settings = NotificationsSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
     kari, john = person(SUPPLIER, "Kari", "nb"), person(SUPPLIER, "John", "en")
     quiet, invited = person(SUPPLIER, "Quiet", "en"), person(SUPPLIER, "Newbie", "nb", "invited")
     countering = person(RECEIVER, "Other", "nb")
@@ -122,7 +123,7 @@ async def test_a_daily_digest_gathers_a_persons_e_mails_into_one(
     pool: Pool, smtp: tuple[MailDrop, int]
 ) -> None:
     inbox, port = smtp
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    settings = NotificationsSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
     kari = person(SUPPLIER, "Kari", "nb")
     async with pool.acquire() as conn:
         await remember(conn, kari)
@@ -140,7 +141,9 @@ async def test_a_daily_digest_gathers_a_persons_e_mails_into_one(
 
 
 async def test_an_outage_is_retried_then_given_up_and_reported(pool: Pool) -> None:
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_starttls=False)
+    settings = NotificationsSettings(
+        smtp_host="127.0.0.1", smtp_port=free_port(), smtp_starttls=False
+    )
     async with pool.acquire() as conn:
         await remember(conn, person(SUPPLIER, "Kari", "nb"))
     await notify(pool, countered(), settings)

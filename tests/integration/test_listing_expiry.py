@@ -13,11 +13,11 @@ import pytest
 
 import services.listings as listings_package
 from services.listings import storage
+from services.listings.config import ListingsSettings
 from services.listings.expiry import announce_expiring
 from shared.db import Pool, create_pool
 from shared.events import Envelope, ListingExpiring
 from shared.migrations import migrate
-from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ async def announced(pool: Pool, ids: set[uuid.UUID]) -> list[ListingExpiring]:
 
 
 async def test_ending_listings_are_announced_once_per_end_date(pool: Pool) -> None:
-    settings = Settings(listing_expiry_notice_days=7)
+    settings = ListingsSettings(listing_expiry_notice_days=7)
     owner = await company(pool)
     today = date.today()
     soon = await listing(pool, owner, today + timedelta(days=3))

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import services.matching as matching_package
+from services.matching.config import MatchingSettings
 from services.matching.domain import OpenListing
 from services.matching.handlers import match_listing
 from shared.db import Pool, create_pool
 from shared.events import Envelope, ListingWithdrawn
 from shared.migrations import migrate
-from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ async def events(pool: Pool) -> list[tuple[str, str]]:
 async def test_the_best_counterparts_are_proposed_first_and_a_change_recuts_them(
     pool: Pool,
 ) -> None:
-    settings = Settings(max_proposals_per_listing=2)
+    settings = MatchingSettings(max_proposals_per_listing=2)
     offers = [
         sawdust("offer", name, price, 50 if name == "A" else 20)
         for name, price in (("A", 0), ("B", 100), ("C", 200), ("D", 300))
@@ -81,7 +81,9 @@ async def test_the_best_counterparts_are_proposed_first_and_a_change_recuts_them
     async with pool.acquire() as conn:
         for offer in offers:
             async with conn.transaction():
-                await match_listing(conn, offer, Settings(max_proposals_per_listing=1), CAUSE)
+                await match_listing(
+                    conn, offer, MatchingSettings(max_proposals_per_listing=1), CAUSE
+                )
     await pool.execute("DELETE FROM proposals")
     await pool.execute("DELETE FROM outbox")
     async with pool.acquire() as conn, conn.transaction():
@@ -104,7 +106,7 @@ async def test_the_best_counterparts_are_proposed_first_and_a_change_recuts_them
     await pool.execute("DELETE FROM outbox")
     async with pool.acquire() as conn, conn.transaction():
         best = await match_listing(
-            conn, drier, Settings(max_proposals_per_listing=1), CAUSE, changed=["quantity"]
+            conn, drier, MatchingSettings(max_proposals_per_listing=1), CAUSE, changed=["quantity"]
         )
     assert [p.offer.title for p in best] == ["B"]
     assert await events(pool) == [

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import services.matching as matching_package
+from services.matching.config import MatchingSettings
 from services.matching.handlers import expire_proposals
 from shared.db import Pool, create_pool
 from shared.events import Envelope
 from shared.migrations import migrate
-from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ async def add_proposal(pool: Pool, age_hours: float) -> uuid.UUID:
 
 
 async def test_old_proposals_expire_and_are_announced_once(pool: Pool) -> None:
-    settings = Settings(proposal_expiry_hours=48)
+    settings = MatchingSettings(proposal_expiry_hours=48)
     old = await add_proposal(pool, 49)
     fresh = await add_proposal(pool, 47)
     assert await expire_proposals(pool, settings) == 1

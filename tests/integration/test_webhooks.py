@@ -20,6 +20,7 @@ import pytest
 import structlog.testing
 
 import services.notifications as notifications_package
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.storage import webhooks as webhook_store
 from services.notifications.webhook_delivery import (
@@ -163,6 +164,12 @@ FAST = Schedule(
     backoff_cap_seconds=0.2,
     give_up_after_seconds=60.0,
 )
+
+
+@pytest.fixture
+def settings(settings: Settings) -> NotificationsSettings:
+    """The test's settings as the notifications service reads them (webhooks are its own)."""
+    return NotificationsSettings(**settings.model_dump())
 
 
 @pytest.fixture

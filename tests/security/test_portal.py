@@ -15,10 +15,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, ConsoleMessage, expect
 
+from services.listings.config import ListingsSettings
 from services.portal.app import create_app
 from services.portal.client import Services
+from services.portal.config import PortalSettings
 from shared.auth import ensure_signing_keys
-from shared.settings import Settings
 from tests.e2e.test_portal_browser import browser, context, shoot, submit_sign_in
 from tests.security.probes import park_admin_token
 from tests.support import Stack, org_number
@@ -124,8 +125,8 @@ def fake_services() -> Services:
 async def test_over_https_every_cookie_is_secure_and_browsers_are_told_so(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, public_url="https://park.example")
-    ensure_signing_keys(settings)
+    settings = PortalSettings(data_dir=tmp_path, public_url="https://park.example")
+    ensure_signing_keys(ListingsSettings(data_dir=tmp_path))
     app = create_app(settings, services=fake_services())
     async with AsyncTestClient(app=app, base_url="https://park.example") as portal:
         form = await portal.get("/sign-in")

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from services.listings.config import ListingsSettings
 from shared.auth import issue_access_token, load_private_key
-from shared.settings import Settings
 from tests.security.probes import bearer, colleague, company_with_admin
 from tests.support import Stack, eventually
 
@@ -131,7 +131,7 @@ async def test_a_stream_ends_when_its_token_runs_out(
 ) -> None:
     company = await company_with_admin(client, "Short Token AS")
     me = (await client.get("/api/listings/people/", headers=bearer(company["token"]))).json()[0]
-    signing_key = load_private_key(Settings(data_dir=stack.data_dir).private_key_path)
+    signing_key = load_private_key(ListingsSettings(data_dir=stack.data_dir).private_key_path)
     short = issue_access_token(
         signing_key, uuid.UUID(me["id"]), uuid.UUID(company["company"]["id"]), "admin", 4
     )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import services.notifications as notifications_package
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.webhook_delivery import Schedule, deliver_periodically
 from services.notifications.webhooks import create_endpoint, enqueue_webhooks
@@ -25,6 +26,12 @@ from tests.integration.test_webhooks import HOLD, Receiver, proposed
 from tests.support import eventually, register_company
 
 HOOKS = "/api/notifications/webhooks/endpoints/"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> NotificationsSettings:
+    """The test's settings as the notifications service reads them (webhooks are its own)."""
+    return NotificationsSettings(**settings.model_dump())
 
 
 @pytest.mark.e2e

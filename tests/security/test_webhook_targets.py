@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 import services.notifications as notifications_package
+from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.webhook_delivery import Schedule, deliver_periodically
 from services.notifications.webhook_targets import (
@@ -69,6 +70,12 @@ NOT_PUBLIC = [
     "2001:db8::1",
 ]
 PUBLIC = ["8.8.8.8", "1.1.1.1", "151.101.1.69", "2001:4860:4860::8888", "2606:4700::1111"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> NotificationsSettings:
+    """The test's settings as the notifications service reads them (webhooks are its own)."""
+    return NotificationsSettings(**settings.model_dump())
 
 
 @pytest.mark.parametrize("address", NOT_PUBLIC)

@@ -17,8 +17,10 @@ import pytest
 import typer.main
 import yaml
 
-from shared.settings import ENV_PREFIX, SERVICES, Settings
+from services.listings.config import ListingsSettings
+from shared.settings import ENV_PREFIX, SERVICES
 from symbiosis.cli import app
+from symbiosis.config import SETTINGS_OF, variables
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -175,20 +177,24 @@ def test_command_is_a_cli_command(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", OWN)
-def test_environment_names_real_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    fields = {ENV_PREFIX + field.upper() for field in Settings.model_fields}
+def test_environment_names_only_the_containers_own_settings(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subcommand, params = _parse_cli(name)
+    cls = SETTINGS_OF[params["service"] if subcommand == "serve" else subcommand]
+    fields = variables(cls)
     env = {k: v for k, v in _environment(name).items() if k.startswith(ENV_PREFIX)}
     unknown = sorted(set(env) - fields)
     assert not unknown, (
-        f"compose service {name!r} sets {unknown}, which are no fields of "
-        f"shared.settings.Settings (known: {sorted(fields)})"
+        f"compose service {name!r} sets {unknown}, which {cls.__module__}.{cls.__name__} "
+        f"does not read (it reads: {sorted(fields)})"
     )
-    # The values must also pass Settings' own validation, as in the container.
+    # The values must also pass the class's own validation, as in the container.
     for key in fields:
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    Settings()
+    cls()
 
 
 def test_service_urls_point_at_the_services() -> None:
@@ -289,7 +295,7 @@ def test_signing_keys_are_made_once_and_shared() -> None:
         assert data_dir == _environment("keys").get(f"{ENV_PREFIX}DATA_DIR") == writer[0], (
             f"{name} and `keys` must share {ENV_PREFIX}DATA_DIR at the keys volume"
         )
-        settings = Settings(data_dir=Path(data_dir))
+        settings = ListingsSettings(data_dir=Path(data_dir))
         for key_file in (settings.private_key_path, settings.public_key_path):
             assert PurePosixPath(key_file).is_relative_to(target), (
                 f"{name} looks for {key_file}, outside the keys volume at {target}"
