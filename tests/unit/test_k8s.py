@@ -424,6 +424,7 @@ def port_problems(objects: list[Obj]) -> list[str]:
     return problems
 
 
+@cache
 def _routes(what: str, keys: Path) -> Callable[[str], int]:
     """GET a path of the app a Deployment runs, without its database or broker: the status."""
     settings = Settings(
@@ -545,6 +546,11 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
     scaled = of_kind(objects, "ScaledObject")
     auths = of_kind(objects, "TriggerAuthentication")
     config = config_map(objects)
+    # Topics and groups carry the namespace the services are given (shared/kafka.py).
+    prefix = config.get(f"{ENV_PREFIX}KAFKA_NAMESPACE", "")
+    protocol = config.get(f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    wanted_tls = "enable" if protocol == "SASL_SSL" else "disable"
+    wanted_sasl = "none" if protocol == "PLAINTEXT" else "scram_sha512"
     targets = {}
     for so_name, so in scaled.items():
         target = so["spec"]["scaleTargetRef"]["name"]
@@ -565,6 +571,8 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
                 f"{where}: maxReplicaCount {most} exceeds the {limit} partitions per topic "
                 f"({ENV_PREFIX}KAFKA_TOPIC_PARTITIONS); the extra pods would get no partition"
             )
+        if least > most:
+            problems.append(f"{where}: minReplicaCount {least} > maxReplicaCount {most}")
         if least < 1:
             problems.append(f"{where}: a service serves HTTP, it must not scale to zero")
         triggers = set()
@@ -577,6 +585,11 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
             if str(meta.get("allowIdleConsumers", "false")).lower() == "true":
                 problems.append(f"{where}: allowIdleConsumers would pass the partitions")
             triggers.add((meta.get("consumerGroup"), meta.get("topic")))
+            if (meta.get("tls", "disable"), meta.get("sasl", "none")) != (wanted_tls, wanted_sasl):
+                problems.append(
+                    f"{where}: tls {meta.get('tls')!r} and sasl {meta.get('sasl')!r} do not "
+                    f"sign in as the services do ({protocol}: tls {wanted_tls}, sasl {wanted_sasl})"
+                )
             source = meta.get("bootstrapServersFromEnv")
             if source is not None and not env.get(source):
                 problems.append(f"{where}: {source} is not set in {target}'s container")
@@ -587,7 +600,7 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
             auth = trigger.get("authenticationRef", {}).get("name")
             if auth not in auths:
                 problems.append(f"{where}: authenticationRef {auth} does not exist")
-        consumed = subscriptions(service)
+        consumed = {(prefix + group, prefix + topic) for group, topic in subscriptions(service)}
         for group, topic in sorted(triggers - consumed, key=str):
             problems.append(
                 f"{where}: {service} has no consumer group {group!r} on {topic!r} "
@@ -595,7 +608,7 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
             )
         for group, topic in sorted(consumed - triggers):
             problems.append(f"{where}: no lag trigger for {service}'s group {group} on {topic}")
-        topics = {t.value for t in TOPOLOGY[service].consumes}
+        topics = {prefix + t.value for t in TOPOLOGY[service].consumes}
         for _, topic in triggers:
             if topic not in topics:
                 problems.append(f"{where}: {service} does not consume {topic} (shared/topology.py)")
@@ -865,6 +878,18 @@ def test_scaling_check_fails_on_a_group_or_topic_the_code_does_not_consume() -> 
     assert any("no consumer group 'contract'" in p for p in problems), problems
     assert any("does not consume contracts.events.v1" in p for p in problems), problems
     assert any("no lag trigger for contracts's group contracts" in p for p in problems)
+
+
+def test_scaling_check_follows_the_kafka_settings() -> None:
+    """A namespace prefixes every group and topic; TLS and SASL as the services sign in."""
+    objects = rendered()
+    config = of_kind(objects, "ConfigMap")[CONFIG_MAP]["data"]
+    config[f"{ENV_PREFIX}KAFKA_NAMESPACE"] = "staging."
+    config[f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"
+    problems = scaling_problems(objects)
+    assert any("no consumer group 'matching' on 'listings.events.v1'" in p for p in problems)
+    assert any("no lag trigger for matching's group staging.matching" in p for p in problems)
+    assert any("ScaledObject/listings: tls 'disable'" in p for p in problems), problems
 
 
 def test_scaling_check_fails_past_the_partitions() -> None:
