@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import pkgutil
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -42,15 +41,14 @@ import typer.main
 import yaml
 from faststream.kafka import KafkaBroker
 from litestar.testing import TestClient
-from pydantic_settings import BaseSettings
 
-import services
-from shared import settings as shared_settings
+from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys
 from shared.revocations import subscribe_revocations
 from shared.settings import ENV_PREFIX, PORTAL, SERVICES, Settings
 from shared.topology import TOPOLOGY
 from symbiosis.cli import app as cli_app
+from symbiosis.config import SETTINGS_OF, GatewaySettings, variables
 from symbiosis.gateway import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +59,7 @@ KUBERNETES_VERSIONS = ("1.30", "1.37")
 # What the image runs as (infra/Dockerfile).
 IMAGE_USER = 10001
 GATEWAY = "gateway"
-CONFIG_MAP = "symbiosis-config"
+CONFIG_MAP = "symbiosis-services"  # the Kafka settings of the services
 KUSTOMIZATIONS = ("", "base", "kafka-setup")
 
 Obj = dict[str, Any]
@@ -263,31 +261,19 @@ def schema_problems(objects: list[Obj], version: str) -> list[str]:
 # --- What the code says ---------------------------------------------------------------------
 
 
-def _settings_classes() -> list[type[BaseSettings]]:
-    """Every settings class of the exchange: shared.settings and any services.*.settings."""
-    modules = [shared_settings]
-    for info in pkgutil.iter_modules(services.__path__):
-        try:
-            modules.append(importlib.import_module(f"services.{info.name}.settings"))
-        except ModuleNotFoundError:
-            continue
-    classes = []
-    for module in modules:
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, BaseSettings)
-                and value.model_config.get("env_prefix") == ENV_PREFIX
-            ):
-                classes.append(value)
-    return classes
-
-
 @cache
 def known_variables() -> frozenset[str]:
-    return frozenset(
-        ENV_PREFIX + field.upper() for cls in _settings_classes() for field in cls.model_fields
-    )
+    """Every variable some process of the exchange reads."""
+    return frozenset(name for cls in SETTINGS_OF.values() for name in variables(cls))
+
+
+def process_of(container: Obj) -> str | None:
+    """Which process of symbiosis.config.SETTINGS_OF a container runs."""
+    try:
+        subcommand, params = _cli_args(container)
+    except Exception:  # any refusal of the command line: deployment_problems names it
+        return None
+    return str(params["service"]) if subcommand == "serve" else subcommand
 
 
 @cache
@@ -295,8 +281,8 @@ def subscriptions(service: str) -> frozenset[tuple[str, str]]:
     """(consumer group, topic) of every consumer the service registers (no broker needed)."""
     broker = KafkaBroker("127.0.0.1:9")
     handlers = importlib.import_module(f"services.{service}.handlers")
-    handlers.register(broker, None, Settings())
-    subscribe_revocations(broker, None, Settings(), service)  # type: ignore[arg-type]
+    handlers.register(broker, None, SETTINGS_OF[service]())
+    subscribe_revocations(broker, None, SETTINGS_OF[service](), service)  # type: ignore[arg-type]
     pairs = set()
     for subscriber in broker.subscribers:
         for topic in subscriber.topics:
@@ -427,12 +413,9 @@ def port_problems(objects: list[Obj]) -> list[str]:
 @cache
 def _routes(what: str, keys: Path) -> Callable[[str], int]:
     """GET a path of the app a Deployment runs, without its database or broker: the status."""
-    settings = Settings(
-        data_dir=keys,
-        portal_session_secret="k8s-manifest-test-session-secret-0123456789",  # type: ignore[arg-type]
-    )
     if what == GATEWAY:
-        gateway = Gateway(settings.upstreams(), portal=settings.portal_upstream)
+        upstream = GatewaySettings(data_dir=keys)
+        gateway = Gateway(upstream.upstreams(), portal=upstream.portal_upstream)
 
         def get_gateway(path: str) -> int:
             # The gateway answers /api/ itself and sends every other path to a service or
@@ -450,6 +433,8 @@ def _routes(what: str, keys: Path) -> Callable[[str], int]:
             return asyncio.run(call())
 
         return get_gateway
+    extra = {"portal_session_secret": "k8s-manifest-test-session-secret-0123456789"}
+    settings = SETTINGS_OF[what](data_dir=keys, **(extra if what == PORTAL else {}))
     module = importlib.import_module(f"services.{what}.app")
     litestar_app = module.create_app(settings)
     paths = {route.path for route in litestar_app.routes}
@@ -509,7 +494,8 @@ def _env_of(container: Obj, objects: list[Obj]) -> dict[str, str | None]:
 
 
 def env_problems(objects: list[Obj], monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SYMBIOSIS_ variable is a setting, and the values given pass its validation."""
+    """Every SYMBIOSIS_ variable a container is given is one its process reads (each process
+    gets only its own, as under `symbiosis up`), and the values pass its settings class."""
     problems = []
     known = known_variables()
     for config_name, config in of_kind(objects, "ConfigMap").items():
@@ -518,20 +504,30 @@ def env_problems(objects: list[Obj], monkeypatch: pytest.MonkeyPatch) -> list[st
                 problems.append(f"ConfigMap/{config_name}: {key} is no setting")
     for owner, spec in pod_specs(objects):
         for container in spec["containers"]:
+            process = process_of(container)
+            if process not in SETTINGS_OF:
+                problems.append(f"{name(owner)}: runs {process}, which has no settings class")
+                continue
+            cls = SETTINGS_OF[process]
+            own = variables(cls)
             env = _env_of(container, objects)
             for key in env:
                 if not key.startswith(ENV_PREFIX):
                     problems.append(f"{name(owner)}: {key} lacks the {ENV_PREFIX} prefix")
                 elif key not in known:
                     problems.append(f"{name(owner)}: {key} is no setting")
+                elif key not in own:
+                    problems.append(
+                        f"{name(owner)}: {key} is not read by {process} ({cls.__name__})"
+                    )
             with monkeypatch.context() as patch:
                 for key in known:
                     patch.delenv(key, raising=False)
                 for key, value in env.items():
-                    if value is not None and key in known:
+                    if value is not None and key in own:
                         patch.setenv(key, value)
                 try:
-                    Settings()
+                    cls()
                 except Exception as exc:
                     problems.append(f"{name(owner)}: its settings do not validate: {exc}")
     return problems
@@ -712,7 +708,7 @@ def referenced_secrets(objects: list[Obj]) -> set[str]:
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("k8s-keys")
-    ensure_signing_keys(Settings(data_dir=folder))
+    ensure_signing_keys(ListingsSettings(data_dir=folder))
     return folder
 
 
@@ -856,8 +852,23 @@ def test_env_check_fails_on_a_variable_the_settings_do_not_know(
     _container(objects, "matching")["env"].append(
         {"name": "SYMBIOSIS_LOG_LEVEL", "value": "CHATTY"}
     )
+    # the Stripe key is contracts' alone; the services do not read where the others are
+    _container(objects, "matching")["env"].append(
+        {
+            "name": "SYMBIOSIS_STRIPE_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "symbiosis-stripe", "key": "api-key"}},
+        }
+    )
+    of_kind(objects, "ConfigMap")[CONFIG_MAP]["data"]["SYMBIOSIS_SERVICE_URLS"] = "{}"
     problems = env_problems(objects, monkeypatch)
     assert any("SYMBIOSIS_KAFKA_BOOTSTRAP is no setting" in p for p in problems), problems
+    assert any(
+        "Deployment/matching: SYMBIOSIS_STRIPE_API_KEY is not read by matching" in p
+        for p in problems
+    ), problems
+    assert any(
+        "Deployment/listings: SYMBIOSIS_SERVICE_URLS is not read by listings" in p for p in problems
+    ), problems
     assert any("Deployment/contracts: SYMBIOSIS_STRIPE_KEY is no setting" in p for p in problems)
     assert any("Deployment/matching: its settings do not validate" in p for p in problems)
 
