@@ -651,7 +651,7 @@ def hardening_problems(objects: list[Obj]) -> list[str]:
         pod = spec.get("securityContext", {})
         if pod.get("runAsNonRoot") is not True or pod.get("runAsUser") != IMAGE_USER:
             problems.append(f"{name(owner)}: must run as the image's user {IMAGE_USER}, non-root")
-        for container in spec["containers"]:
+        for container in spec["containers"] + spec.get("initContainers", []):
             sc = container.get("securityContext", {})
             if sc.get("allowPrivilegeEscalation") is not False:
                 problems.append(f"{name(owner)}: allowPrivilegeEscalation must be false")
@@ -750,9 +750,22 @@ def test_the_kafka_setup_job_runs_the_cli_command() -> None:
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert _cli_args(container)[0] == "kafka-setup"
     env = _env_of(container, rendered("kafka-setup"))
-    assert env[f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR"] in {
-        m["mountPath"] for m in container["volumeMounts"]
-    }
+    # It chmods its credentials folder: a folder its user makes in a writable emptyDir, into
+    # which the init container copies the Secret (a Secret's mount is root's and read-only).
+    folder = Path(str(env[f"{ENV_PREFIX}KAFKA_CREDENTIALS_DIR"]))
+    spec = job["spec"]["template"]["spec"]
+    empty = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+    secrets = {v["name"] for v in spec["volumes"] if "secret" in v}
+    assert any(
+        m["name"] in empty
+        and folder.is_relative_to(m["mountPath"])
+        and folder != Path(m["mountPath"])
+        for m in container["volumeMounts"]
+    ), f"{folder} is not a folder of its own in an emptyDir"
+    assert not any(m["name"] in secrets for m in container["volumeMounts"])
+    (init,) = spec["initContainers"]
+    assert any(m["name"] in secrets for m in init["volumeMounts"])
+    assert str(folder) in " ".join(init["command"])
 
 
 def test_liveness_answers_without_database_or_broker(keys: Path) -> None:
