@@ -574,6 +574,13 @@ def scaling_problems(objects: list[Obj]) -> list[str]:
         triggers = set()
         container = deployments[target]["spec"]["template"]["spec"]["containers"][0]
         env = _env_of(container, objects)
+        # kafka-setup names each service's principal the namespace followed by the service
+        username = env.get(f"{ENV_PREFIX}KAFKA_USERNAME")
+        if username is not None and username != prefix + service:
+            problems.append(
+                f"Deployment/{target}: {ENV_PREFIX}KAFKA_USERNAME {username!r} is not the "
+                f"principal kafka-setup makes for it ({prefix + service!r})"
+            )
         for trigger in so["spec"].get("triggers", []):
             if trigger.get("type") != "kafka":
                 continue
@@ -914,6 +921,10 @@ def test_scaling_check_follows_the_kafka_settings() -> None:
     assert any("no consumer group 'matching' on 'listings.events.v1'" in p for p in problems)
     assert any("no lag trigger for matching's group staging.matching" in p for p in problems)
     assert any("ScaledObject/listings: tls 'disable'" in p for p in problems), problems
+    assert any(
+        "Deployment/matching: SYMBIOSIS_KAFKA_USERNAME 'matching' is not the principal" in p
+        for p in problems
+    ), problems
 
 
 def test_scaling_check_fails_past_the_partitions() -> None:
