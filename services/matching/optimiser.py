@@ -66,6 +66,7 @@ from services.matching.domain import (
     fits,
     mode_of,
     price_per_need_unit,
+    serving,
     transport_factors,
     unblendable_limits_hold,
 )
@@ -189,30 +190,51 @@ def _stated(offer: OpenListing) -> dict[tuple[str, str], tuple[float, float]]:
     return found
 
 
-def _per_unit(offer: OpenListing, need: OpenListing, goal: Goal) -> tuple[float, float, float]:
-    """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need."""
-    ask = price_per_need_unit(offer, need.unit)
-    bid = price_per_need_unit(need, need.unit)
-    surplus = 0.0 if ask is None or bid is None else float(bid - ask) / 100
-    distance = distance_km(offer, need)
-    transport_kg = 0.0
-    mode = mode_of(offer, need)
-    if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
-        tonnes = float(convert(Decimal(1), need.unit, "t") or 0)
-        table = knowledge.emission_factors()
-        factors = transport_factors(mode)
-        transport_kg = tonnes * distance * float(sum(table[k].value for k in factors))
-        if goal.transport_cost_nok_per_tkm is not None:
-            surplus -= tonnes * distance * goal.transport_cost_nok_per_tkm
-    avoided, _, _ = co2e_avoided(offer, Decimal(1), need.unit, need)
-    co2e = (avoided or 0.0) - transport_kg
-    if goal.objective == "surplus":
-        value = surplus
-    elif goal.objective == "co2e":
-        value = co2e
-    else:
-        value = surplus + goal.carbon_price_nok_per_t * co2e / 1000
-    return surplus, co2e, value
+class _Values:
+    """Per-unit values of links, with what depends on one side only (or on the offer and the
+    need's unit) worked out once: the park's links repeat each offer hundreds of times."""
+
+    def __init__(self, goal: Goal) -> None:
+        self.goal = goal
+        self._prices: dict[tuple[uuid.UUID, str], Decimal | None] = {}
+        self._avoided: dict[tuple[uuid.UUID, str, str | None], float] = {}
+
+    def _price(self, listing: OpenListing, unit: str) -> Decimal | None:
+        key = (listing.listing_id, unit)
+        if key not in self._prices:
+            self._prices[key] = price_per_need_unit(listing, unit)
+        return self._prices[key]
+
+    def per_unit(
+        self, offer: OpenListing, need: OpenListing, distance: float | None
+    ) -> tuple[float, float, float]:
+        """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need."""
+        goal = self.goal
+        ask = self._price(offer, need.unit)
+        bid = self._price(need, need.unit)
+        surplus = 0.0 if ask is None or bid is None else float(bid - ask) / 100
+        transport_kg = 0.0
+        mode = mode_of(offer, need)
+        if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
+            tonnes = float(convert(Decimal(1), need.unit, "t") or 0)
+            table = knowledge.emission_factors()
+            factors = transport_factors(mode)
+            transport_kg = tonnes * distance * float(sum(table[k].value for k in factors))
+            if goal.transport_cost_nok_per_tkm is not None:
+                surplus -= tonnes * distance * goal.transport_cost_nok_per_tkm
+        # co2e_avoided depends on the offer, the unit and the use the offer serves
+        link = serving(offer, need)
+        key = (offer.listing_id, need.unit, link.use if link else None)
+        if key not in self._avoided:
+            self._avoided[key] = co2e_avoided(offer, Decimal(1), need.unit, need)[0] or 0.0
+        co2e = self._avoided[key] - transport_kg
+        if goal.objective == "surplus":
+            value = surplus
+        elif goal.objective == "co2e":
+            value = co2e
+        else:
+            value = surplus + goal.carbon_price_nok_per_t * co2e / 1000
+        return surplus, co2e, value
 
 
 def links(
@@ -231,6 +253,9 @@ def links(
             needs.append(listing)
     fixed_costs = fixed_costs or {}
     found = []
+    values = _Values(goal)
+    stated: dict[uuid.UUID, dict[tuple[str, str], tuple[float, float]]] = {}
+    conversions: dict[tuple[uuid.UUID, str], float] = {}
     for need in needs:
         limits = _limits(need)
         accepted = knowledge.accepted_by(need.named, need.use, need.accepts)
@@ -240,14 +265,20 @@ def links(
                     continue
                 if not unblendable_limits_hold(offer, need):
                     continue  # heat is never averaged: each supply holds the level alone
-                bounds = _stated(offer)
+                bounds = stated.get(offer.listing_id)
+                if bounds is None:
+                    bounds = stated[offer.listing_id] = _stated(offer)
                 if any((name, unit) not in bounds for name, unit, _, _ in limits):
                     continue  # a blend cannot be judged on a property the offer does not state
-                per = convert_listing(
-                    offer.resource, offer.quality, Decimal(1), need.unit, offer.unit
-                )
-                assert per is not None  # the units rule held
-                surplus, co2e, value = _per_unit(offer, need, goal)
+                per = conversions.get((offer.listing_id, need.unit))
+                if per is None:
+                    found_per = convert_listing(
+                        offer.resource, offer.quality, Decimal(1), need.unit, offer.unit
+                    )
+                    assert found_per is not None  # the units rule held
+                    per = conversions[(offer.listing_id, need.unit)] = float(found_per)
+                distance = distance_km(offer, need)
+                surplus, co2e, value = values.per_unit(offer, need, distance)
                 fixed = float(
                     fixed_costs.get((offer.listing_id, need.listing_id), goal.link_fixed_cost_nok)
                 )
@@ -255,8 +286,8 @@ def links(
                     Link(
                         offer=offer,
                         need=need,
-                        offer_units_per_unit=float(per),
-                        capacity=min(float(offer.quantity) / float(per), float(need.quantity)),
+                        offer_units_per_unit=per,
+                        capacity=min(float(offer.quantity) / per, float(need.quantity)),
                         surplus_nok=surplus,
                         co2e_net_kg=co2e,
                         coefficient=value,
@@ -265,7 +296,7 @@ def links(
                         # every other rule held above: only the need's limits can still fail
                         pairwise_quality=not need.quality
                         or fits(offer, need, goal.max_distance_km, permits),
-                        distance_km=distance_km(offer, need),
+                        distance_km=distance,
                     )
                 )
     return found
@@ -618,7 +649,10 @@ def optimise(
         share = outcome(
             (_flow(found[i], q) for i, q in zip(part, start, strict=True) if q > 0), goal
         )
-        limit = (deadline - time.perf_counter()) * len(part) / left
+        remaining = deadline - time.perf_counter()
+        # its share by links, but never less than an even share among the parts left: a
+        # small part needs a moment for presolve and the root, and usually ends far sooner
+        limit = max(remaining * len(part) / left, remaining / (len(parts) - len(reports)) / 4)
         left -= len(part)
         solved = _solve(found, part, pruned.caps, start, limit)
         variables += len(part) + solved.binaries
