@@ -1,5 +1,5 @@
 """The park-wide optimiser: which flows between all open offers and needs are best for the
-park as a whole. No I/O here; HiGHS (through ``scipy.optimize.milp``) solves the model.
+park as a whole. No I/O here; HiGHS (through its Python API, ``highspy``) solves the model.
 
 Model. One variable ``x`` per feasible link (offer i → need j), the flow in the need's unit;
 one binary ``y`` per link that has a fixed cost to open.
@@ -9,8 +9,22 @@ one binary ``y`` per link that has a fixed cost to open.
                sum_i x_ij <= D_j                          demand of need j
                sum_i (hi_ip - U_jp) x_ij <= 0              blended max limit U of property p
                sum_i (L_jp - lo_ip) x_ij <= 0              blended min limit L of property p
-               x_ij <= min(S_i / c_ij, D_j) y_ij           a fixed-cost link must be opened
-               x >= 0, y in {0, 1}
+               x_ij <= m_ij y_ij                            a fixed-cost link must be opened
+               0 <= x_ij <= m_ij, y in {0, 1}
+
+with ``m_ij`` the smallest bound every feasible plan keeps: ``min(S_i / c_ij, D_j)``,
+tightened for a flow that must be diluted by what its need's other supplies can absorb
+(``prune``). A link without a fixed cost has no ``y``.
+
+Solving. Before the model is built, ``prune`` removes the links no optimal plan needs (one
+that can carry no flow, or that is worth less than its fixed cost even at full flow and
+dilutes no blend that needs it), exactly. ``split`` then cuts the park into its independent
+parts, the connected components of the links kept (every row of the model holds one offer's
+or one need's links, so no row spans two parts), and each part is solved as its own MILP,
+smallest first, warm-started from the greedy plan's share of it, within a share of the time
+limit proportional to its links (the largest gets what the others left). The plan's bound is
+the sum of the parts' HiGHS dual bounds, its gap the plan against that sum; each part's
+status, plan, greedy share, bound and gap are reported (``Plan.parts``).
 
 A link is feasible when every pairwise rule of the matcher holds but quality (different
 companies, resource, permit, units, windows, distance) and the offer states every property
@@ -26,8 +40,9 @@ only in the money objectives.
 
 The greedy baseline takes links in order of ``v_ij``, each as full as supply and demand
 allow, only where quality holds pairwise (no blending), opening a fixed-cost link only if
-its flow pays for it. Its plan is feasible for the model, so the optimum is never worse; if
-the solver stops at its time limit with a worse incumbent, the greedy plan is kept.
+its flow pays for it. Its plan is feasible for the model (and uses no pruned link), so the
+optimum is never worse; if the solver stops at its time limit with a worse incumbent in a
+part, that part's greedy plan is kept.
 """
 
 from __future__ import annotations
@@ -40,9 +55,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import highspy
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
+from scipy.sparse import csc_matrix
 
 from services.matching.domain import (
     OpenListing,
@@ -51,6 +66,7 @@ from services.matching.domain import (
     fits,
     mode_of,
     price_per_need_unit,
+    serving,
     transport_factors,
     unblendable_limits_hold,
 )
@@ -59,6 +75,7 @@ from shared.resources import UNBLENDABLE, convert_listing
 from shared.units import convert, dimension
 
 TOLERANCE = 1e-6
+LARGE_PART_LINKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,23 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One independent part of the park (a connected component of the links kept), solved on
+    its own: its size, its greedy share, its plan and HiGHS's bound on it."""
+
+    offers: int
+    needs: int
+    links: int
+    binaries: int
+    status: str
+    objective: float
+    greedy: float
+    bound: float | None
+    gap: float | None
+    solve_seconds: float
+
+
+@dataclass(frozen=True)
 class Plan:
     goal: Goal
     best: Outcome
@@ -128,6 +162,8 @@ class Plan:
     variables: int
     binaries: int
     notes: tuple[str, ...] = field(default=())
+    pruned: int = 0  # links no optimal plan needs, left out of the model
+    parts: tuple[Part, ...] = field(default=())  # largest first
 
     @property
     def improvement(self) -> float:
@@ -155,30 +191,51 @@ def _stated(offer: OpenListing) -> dict[tuple[str, str], tuple[float, float]]:
     return found
 
 
-def _per_unit(offer: OpenListing, need: OpenListing, goal: Goal) -> tuple[float, float, float]:
-    """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need."""
-    ask = price_per_need_unit(offer, need.unit)
-    bid = price_per_need_unit(need, need.unit)
-    surplus = 0.0 if ask is None or bid is None else float(bid - ask) / 100
-    distance = distance_km(offer, need)
-    transport_kg = 0.0
-    mode = mode_of(offer, need)
-    if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
-        tonnes = float(convert(Decimal(1), need.unit, "t") or 0)
-        table = knowledge.emission_factors()
-        factors = transport_factors(mode)
-        transport_kg = tonnes * distance * float(sum(table[k].value for k in factors))
-        if goal.transport_cost_nok_per_tkm is not None:
-            surplus -= tonnes * distance * goal.transport_cost_nok_per_tkm
-    avoided, _, _ = co2e_avoided(offer, Decimal(1), need.unit, need)
-    co2e = (avoided or 0.0) - transport_kg
-    if goal.objective == "surplus":
-        value = surplus
-    elif goal.objective == "co2e":
-        value = co2e
-    else:
-        value = surplus + goal.carbon_price_nok_per_t * co2e / 1000
-    return surplus, co2e, value
+class _Values:
+    """Per-unit values of links, with what depends on one side only (or on the offer and the
+    need's unit) worked out once: the park's links repeat each offer hundreds of times."""
+
+    def __init__(self, goal: Goal) -> None:
+        self.goal = goal
+        self._prices: dict[tuple[uuid.UUID, str], Decimal | None] = {}
+        self._avoided: dict[tuple[uuid.UUID, str, str | None], float] = {}
+
+    def _price(self, listing: OpenListing, unit: str) -> Decimal | None:
+        key = (listing.listing_id, unit)
+        if key not in self._prices:
+            self._prices[key] = price_per_need_unit(listing, unit)
+        return self._prices[key]
+
+    def per_unit(
+        self, offer: OpenListing, need: OpenListing, distance: float | None
+    ) -> tuple[float, float, float]:
+        """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need."""
+        goal = self.goal
+        ask = self._price(offer, need.unit)
+        bid = self._price(need, need.unit)
+        surplus = 0.0 if ask is None or bid is None else float(bid - ask) / 100
+        transport_kg = 0.0
+        mode = mode_of(offer, need)
+        if distance is not None and mode != "pipe" and dimension(need.unit) == "mass":
+            tonnes = float(convert(Decimal(1), need.unit, "t") or 0)
+            table = knowledge.emission_factors()
+            factors = transport_factors(mode)
+            transport_kg = tonnes * distance * float(sum(table[k].value for k in factors))
+            if goal.transport_cost_nok_per_tkm is not None:
+                surplus -= tonnes * distance * goal.transport_cost_nok_per_tkm
+        # co2e_avoided depends on the offer, the unit and the use the offer serves
+        link = serving(offer, need)
+        key = (offer.listing_id, need.unit, link.use if link else None)
+        if key not in self._avoided:
+            self._avoided[key] = co2e_avoided(offer, Decimal(1), need.unit, need)[0] or 0.0
+        co2e = self._avoided[key] - transport_kg
+        if goal.objective == "surplus":
+            value = surplus
+        elif goal.objective == "co2e":
+            value = co2e
+        else:
+            value = surplus + goal.carbon_price_nok_per_t * co2e / 1000
+        return surplus, co2e, value
 
 
 def links(
@@ -197,6 +254,9 @@ def links(
             needs.append(listing)
     fixed_costs = fixed_costs or {}
     found = []
+    values = _Values(goal)
+    stated: dict[uuid.UUID, dict[tuple[str, str], tuple[float, float]]] = {}
+    conversions: dict[tuple[uuid.UUID, str], float] = {}
     for need in needs:
         limits = _limits(need)
         accepted = knowledge.accepted_by(need.named, need.use, need.accepts)
@@ -206,14 +266,20 @@ def links(
                     continue
                 if not unblendable_limits_hold(offer, need):
                     continue  # heat is never averaged: each supply holds the level alone
-                bounds = _stated(offer)
+                bounds = stated.get(offer.listing_id)
+                if bounds is None:
+                    bounds = stated[offer.listing_id] = _stated(offer)
                 if any((name, unit) not in bounds for name, unit, _, _ in limits):
                     continue  # a blend cannot be judged on a property the offer does not state
-                per = convert_listing(
-                    offer.resource, offer.quality, Decimal(1), need.unit, offer.unit
-                )
-                assert per is not None  # the units rule held
-                surplus, co2e, value = _per_unit(offer, need, goal)
+                per = conversions.get((offer.listing_id, need.unit))
+                if per is None:
+                    found_per = convert_listing(
+                        offer.resource, offer.quality, Decimal(1), need.unit, offer.unit
+                    )
+                    assert found_per is not None  # the units rule held
+                    per = conversions[(offer.listing_id, need.unit)] = float(found_per)
+                distance = distance_km(offer, need)
+                surplus, co2e, value = values.per_unit(offer, need, distance)
                 fixed = float(
                     fixed_costs.get((offer.listing_id, need.listing_id), goal.link_fixed_cost_nok)
                 )
@@ -221,15 +287,17 @@ def links(
                     Link(
                         offer=offer,
                         need=need,
-                        offer_units_per_unit=float(per),
-                        capacity=min(float(offer.quantity) / float(per), float(need.quantity)),
+                        offer_units_per_unit=per,
+                        capacity=min(float(offer.quantity) / per, float(need.quantity)),
                         surplus_nok=surplus,
                         co2e_net_kg=co2e,
                         coefficient=value,
                         fixed_cost_nok=fixed if goal.objective != "co2e" else 0.0,
                         bounds=bounds,
-                        pairwise_quality=fits(offer, need, goal.max_distance_km, permits),
-                        distance_km=distance_km(offer, need),
+                        # every other rule held above: only the need's limits can still fail
+                        pairwise_quality=not need.quality
+                        or fits(offer, need, goal.max_distance_km, permits),
+                        distance_km=distance,
                     )
                 )
     return found
@@ -322,104 +390,343 @@ def violations(found: list[Link], plan: Outcome) -> list[str]:
     return broken
 
 
+def _blend(link: Link) -> list[float]:
+    """The link's coefficient in each blend row of its need, in the order of ``_limits``
+    (a max limit's row before its min limit's): ``hi - U`` against a max limit U,
+    ``L - lo`` against a min limit L. Negative: the link dilutes the blend, leaving room for
+    others; positive: its flow must be diluted by others'; zero: neither."""
+    found = []
+    for name, unit, low, high in _limits(link.need):
+        lowest, highest = link.bounds[(name, unit)]
+        if high is not None:
+            found.append(highest - high)
+        if low is not None:
+            found.append(low - lowest)
+    return found
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """The links kept for the model, the smallest valid bound on each one's flow, and how
+    many were removed for each reason."""
+
+    kept: list[int]  # positions in ``found``
+    caps: dict[int, float]  # position -> upper bound on the flow
+    no_flow: int = 0  # its blend can never be diluted enough to carry anything
+    no_value: int = 0  # worth nothing, or less than its fixed cost even at full flow
+
+
+def prune(found: list[Link]) -> Pruned:
+    """Remove the links no optimal plan needs, and bound the flow of the others tightly.
+
+    The bound ``m_ij`` starts from ``min(S_i / c_ij, D_j)``. A link whose flow must be diluted
+    in a blend row of its need (coefficient ``a > 0``) can carry no more than its diluters
+    allow: ``a x <= sum_k (-a_k) x_k``, which is at most the diluters' ``sum (-a_k) m_k``, and,
+    since ``x + sum_k x_k <= D_j``, at most ``A (D_j - x)`` with ``A`` the strongest
+    diluter's ``-a_k``, so ``x <= D_j A / (a + A)``. Every feasible plan keeps these bounds.
+
+    Removed, both exactly (the optimum of the model is the same with or without them):
+    a link that can carry no flow (bound 0: nothing dilutes it); and a link that dilutes no
+    blend that needs it (no negative coefficient in a row where another link of the need has
+    a positive one) whose value cannot pay its way: ``v <= 0``, or a fixed cost
+    ``f >= v m`` even at its largest flow. Taking such a link out of any plan keeps every
+    supply and demand row feasible, and every blend row too: either its coefficient there is
+    >= 0, or every coefficient in the row is <= 0 and the row holds whatever flows. The
+    objective changes by ``f y - v x >= 0``. A link that dilutes a blend someone needs
+    diluted is kept even at a loss: it may let a more valuable flow into the same need.
+    Repeated until nothing changes, since each removal can tighten or free others.
+    """
+    blends = [_blend(link) for link in found]
+    alive = set(range(len(found)))
+    caps = {i: found[i].capacity for i in alive}
+    no_flow = no_value = 0
+    while True:
+        # per need and blend row: the strongest diluter, and what all diluters can absorb
+        strongest: dict[tuple[uuid.UUID, int], float] = defaultdict(float)
+        absorbs: dict[tuple[uuid.UUID, int], float] = defaultdict(float)
+        binding: set[tuple[uuid.UUID, int]] = set()  # rows some flow must be diluted in
+        for i in alive:
+            need = found[i].need.listing_id
+            for r, a in enumerate(blends[i]):
+                if a < 0:
+                    strongest[(need, r)] = max(strongest[(need, r)], -a)
+                    absorbs[(need, r)] += -a * found[i].capacity
+                elif a > 0:
+                    binding.add((need, r))
+        dropped = []
+        for i in alive:
+            link = found[i]
+            need = link.need.listing_id
+            demand = float(link.need.quantity)
+            cap = link.capacity
+            for r, a in enumerate(blends[i]):
+                if a > 0:
+                    most = strongest[(need, r)]
+                    cap = min(cap, demand * most / (a + most), absorbs[(need, r)] / a)
+            caps[i] = cap
+            if cap <= TOLERANCE:
+                dropped.append(i)
+                no_flow += 1
+            elif not any(a < 0 and (need, r) in binding for r, a in enumerate(blends[i])) and (
+                link.coefficient <= 0 or link.coefficient * cap <= link.fixed_cost_nok
+            ):
+                dropped.append(i)
+                no_value += 1
+        if not dropped:
+            break
+        alive.difference_update(dropped)
+    kept = sorted(alive)
+    return Pruned(kept, {i: caps[i] for i in kept}, no_flow, no_value)
+
+
+def split(found: list[Link], kept: Iterable[int]) -> list[list[int]]:
+    """The independent parts of the model: the connected components of the kept links, an
+    offer and a need joined by a link. Every row of the model (an offer's supply, a need's
+    demand and blend, a link's opening) holds the links of one offer or one need, so no row
+    spans two parts and each part's optimum is its share of the whole's. Largest first."""
+    parent: dict[uuid.UUID, uuid.UUID] = {}
+
+    def root(node: uuid.UUID) -> uuid.UUID:
+        while (up := parent.setdefault(node, node)) != node:
+            parent[node] = parent.setdefault(up, up)
+            node = parent[node]
+        return node
+
+    kept = list(kept)
+    for i in kept:
+        a, b = root(found[i].offer.listing_id), root(found[i].need.listing_id)
+        if a != b:
+            parent[a] = b
+    parts: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for i in kept:
+        parts[root(found[i].offer.listing_id)].append(i)
+    return sorted(parts.values(), key=lambda members: (-len(members), members[0]))
+
+
+@dataclass(frozen=True)
+class _Solved:
+    status: str
+    flows: list[float] | None  # per link of the part, the solver's best plan
+    bound: float | None
+    binaries: int
+    seconds: float
+    message: str
+
+
+def _solve(
+    found: list[Link], part: list[int], caps: Mapping[int, float], start: list[float], limit: float
+) -> _Solved:
+    """One part as a MILP in HiGHS, started from ``start`` (a feasible plan: greedy's)."""
+    n = len(part)
+    opening = [p for p, i in enumerate(part) if found[i].fixed_cost_nok > 0]
+    size = n + len(opening)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    upper: list[float] = []
+    by_offer: dict[uuid.UUID, list[int]] = defaultdict(list)
+    by_need: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for p, i in enumerate(part):
+        by_offer[found[i].offer.listing_id].append(p)
+        by_need[found[i].need.listing_id].append(p)
+    for members in by_offer.values():
+        index = len(upper)
+        for p in members:
+            rows.append(index)
+            cols.append(p)
+            vals.append(found[part[p]].offer_units_per_unit)
+        upper.append(float(found[part[members[0]]].offer.quantity))
+    for members in by_need.values():
+        index = len(upper)
+        for p in members:
+            rows.append(index)
+            cols.append(p)
+            vals.append(1.0)
+        upper.append(float(found[part[members[0]]].need.quantity))
+        coefficients = [_blend(found[part[p]]) for p in members]
+        for r in range(len(coefficients[0])):
+            if all(c[r] <= 0 for c in coefficients):
+                continue  # every supply keeps this limit on its own: the row cannot bind
+            index = len(upper)
+            for p, c in zip(members, coefficients, strict=True):
+                if c[r] != 0:
+                    rows.append(index)
+                    cols.append(p)
+                    vals.append(c[r])
+            upper.append(0.0)
+    for position, p in enumerate(opening):
+        index = len(upper)
+        rows += [index, index]
+        cols += [p, n + position]
+        vals += [1.0, -caps[part[p]]]
+        upper.append(0.0)
+    matrix = csc_matrix(
+        (np.array(vals), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+        shape=(len(upper), size),
+    )
+    lp = highspy.HighsLp()
+    lp.num_col_ = size
+    lp.num_row_ = len(upper)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_cost_ = np.array(
+        [found[i].coefficient for i in part] + [-found[part[p]].fixed_cost_nok for p in opening]
+    )
+    lp.col_lower_ = np.zeros(size)
+    lp.col_upper_ = np.array([caps[i] for i in part] + [1.0] * len(opening))
+    lp.row_lower_ = np.full(len(upper), -highspy.kHighsInf)
+    lp.row_upper_ = np.array(upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data
+    if opening:
+        lp.integrality_ = [highspy.HighsVarType.kContinuous] * n + [
+            highspy.HighsVarType.kInteger
+        ] * len(opening)
+    solver = highspy.Highs()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", max(limit, 0.01))
+    solver.setOptionValue("mip_rel_gap", 1e-6)
+    if n > LARGE_PART_LINKS:
+        # a large part's cuts are long rows: a pool of HiGHS's default 10,000 took the largest
+        # part at 5,000 listings (99,271 links) to 1.3 GB while raising its bound by 0.02 %
+        solver.setOptionValue("mip_pool_soft_limit", 1000)
+    solver.passModel(lp)
+    del lp, matrix, rows, cols, vals
+    if opening:
+        solution = highspy.HighsSolution()
+        solution.col_value = list(start) + [1.0 if start[p] > TOLERANCE else 0.0 for p in opening]
+        solution.value_valid = True
+        solver.setSolution(solution)
+    started = time.perf_counter()
+    solver.run()
+    seconds = time.perf_counter() - started
+    model = solver.getModelStatus()
+    info = solver.getInfo()
+    status = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time limit",
+    }.get(model, "failed")
+    found_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    flows = list(solver.getSolution().col_value[:n]) if found_plan else None
+    if not opening:
+        bound = info.objective_function_value if status == "optimal" else None
+    else:
+        bound = info.mip_dual_bound if math.isfinite(info.mip_dual_bound) else None
+    return _Solved(status, flows, bound, len(opening), seconds, solver.modelStatusToString(model))
+
+
+def _gap(objective: float, bound: float | None) -> float | None:
+    if bound is None:
+        return None
+    return max(0.0, (bound - objective) / max(abs(bound), 1e-9)) if bound else 0.0
+
+
 def optimise(
     listings: Iterable[OpenListing],
     goal: Goal,
     permits: Mapping[uuid.UUID, frozenset[str]] | None = None,
     fixed_costs: Mapping[tuple[uuid.UUID, uuid.UUID], Decimal] | None = None,
 ) -> Plan:
-    """The best plan for the park, with the greedy baseline and the solver's report."""
+    """The best plan for the park, with the greedy baseline and the solver's report per part.
+
+    The links no optimal plan needs are removed (``prune``), the rest split into independent
+    parts (``split``), and each part solved on its own, smallest first, from the greedy
+    plan's share of it, with the time left shared out in proportion to the parts' links (the
+    largest part gets whatever the smaller ones did not use). A part keeps the better of the
+    solver's plan and its greedy share. The plan's bound is the sum of the parts' bounds."""
+    started = time.perf_counter()
+    deadline = started + goal.time_limit_seconds
     found = links(listings, goal, permits, fixed_costs)
     baseline = greedy(found, goal)
-    n = len(found)
-    opening = [i for i, link in enumerate(found) if link.fixed_cost_nok > 0]
-    if n == 0:
-        return Plan(goal, baseline, baseline, "optimal", 0.0, 0.0, 0.0, 0, 0, 0)
-
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    upper: list[float] = []
-
-    def row(entries: Iterable[tuple[int, float]], bound: float) -> None:
-        index = len(upper)
-        for col, value in entries:
-            if value != 0:
-                rows.append(index)
-                cols.append(col)
-                vals.append(value)
-        upper.append(bound)
-
-    by_offer: dict[uuid.UUID, list[int]] = defaultdict(list)
-    by_need: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for i, link in enumerate(found):
-        by_offer[link.offer.listing_id].append(i)
-        by_need[link.need.listing_id].append(i)
-    for members in by_offer.values():
-        offer = found[members[0]].offer
-        row(((i, found[i].offer_units_per_unit) for i in members), float(offer.quantity))
-    for members in by_need.values():
-        need = found[members[0]].need
-        row(((i, 1.0) for i in members), float(need.quantity))
-        for name, unit, low, high in _limits(need):
-            if high is not None:
-                row(((i, found[i].bounds[(name, unit)][1] - high) for i in members), 0.0)
-            if low is not None:
-                row(((i, low - found[i].bounds[(name, unit)][0]) for i in members), 0.0)
-    for position, i in enumerate(opening):
-        row(((i, 1.0), (n + position, -found[i].capacity)), 0.0)
-
-    size = n + len(opening)
-    objective = np.zeros(size)
-    objective[:n] = [-link.coefficient for link in found]
-    objective[n:] = [found[i].fixed_cost_nok for i in opening]
-    matrix = coo_matrix(
-        (np.array(vals), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
-        shape=(len(upper), size),
-    ).tocsr()
-    integrality = np.zeros(size, dtype=np.int64)
-    integrality[n:] = 1
-    started = time.perf_counter()
-    result = milp(
-        objective,
-        constraints=LinearConstraint(matrix, -np.inf, np.array(upper)),
-        integrality=integrality,
-        bounds=Bounds(np.zeros(size), np.array([k.capacity for k in found] + [1.0] * len(opening))),
-        options={"time_limit": goal.time_limit_seconds, "mip_rel_gap": 1e-6, "disp": False},
-    )
-    seconds = time.perf_counter() - started
+    pruned = prune(found)
+    parts = split(found, pruned.kept)
+    in_greedy = {(f.offer.listing_id, f.need.listing_id): f.quantity for f in baseline.flows}
+    flows: list[Flow] = []
+    reports: list[Part] = []
     notes: list[str] = []
-    status = {0: "optimal", 1: "time limit"}.get(result.status, "failed")
-    if result.x is None:
-        notes.append(f"the solver found no plan ({result.message}); the greedy plan is kept")
-        best = baseline
-    else:
-        flows = [
-            _flow(link, float(quantity))
-            for link, quantity in zip(found, result.x[:n], strict=True)
-            if quantity > TOLERANCE
+    left = sum(len(part) for part in parts)
+    variables = binaries = 0
+    for part in reversed(parts):  # smallest first
+        start = [
+            in_greedy.get((found[i].offer.listing_id, found[i].need.listing_id), 0.0) for i in part
         ]
-        best = outcome(flows, goal)
-        if best.objective < baseline.objective:
-            notes.append("the solver stopped at a worse plan than greedy; the greedy plan is kept")
-            best = baseline
-    bound = getattr(result, "mip_dual_bound", None)
-    bound = None if bound is None or not math.isfinite(bound) else -float(bound)
-    gap = getattr(result, "mip_gap", None)
-    if not opening and result.status == 0:
-        gap, bound = 0.0, best.objective  # a linear programme solved to optimality
-    if bound is not None:
-        gap = max(0.0, (bound - best.objective) / max(abs(bound), 1e-9)) if bound else 0.0
+        share = outcome(
+            (_flow(found[i], q) for i, q in zip(part, start, strict=True) if q > 0), goal
+        )
+        remaining = deadline - time.perf_counter()
+        # its share by links, but never less than an even share among the parts left: a
+        # small part needs a moment for presolve and the root, and usually ends far sooner
+        limit = max(remaining * len(part) / left, remaining / (len(parts) - len(reports)) / 4)
+        left -= len(part)
+        solved = _solve(found, part, pruned.caps, start, limit)
+        variables += len(part) + solved.binaries
+        binaries += solved.binaries
+        best = share
+        if solved.flows is None:
+            notes.append(
+                f"a part of {len(part)} links: the solver found no plan ({solved.message}); "
+                "its greedy plan is kept"
+            )
+        else:
+            mine = outcome(
+                (
+                    _flow(found[i], q)
+                    for i, q in zip(part, solved.flows, strict=True)
+                    if q > TOLERANCE
+                ),
+                goal,
+            )
+            if mine.objective >= share.objective:
+                best = mine
+            else:
+                notes.append(
+                    f"a part of {len(part)} links: the solver stopped at a worse plan than "
+                    "greedy; its greedy plan is kept"
+                )
+        flows.extend(best.flows)
+        reports.append(
+            Part(
+                offers=len({found[i].offer.listing_id for i in part}),
+                needs=len({found[i].need.listing_id for i in part}),
+                links=len(part),
+                binaries=solved.binaries,
+                status=solved.status,
+                objective=best.objective,
+                greedy=share.objective,
+                bound=solved.bound,
+                gap=_gap(best.objective, solved.bound),
+                solve_seconds=solved.seconds,
+            )
+        )
+    plan = outcome(flows, goal)
+    reports.reverse()  # largest first
+    bounds = [r.bound for r in reports]
+    bound = (
+        None if any(b is None for b in bounds) else math.fsum(b for b in bounds if b is not None)
+    )
+    statuses = {r.status for r in reports}
+    status = (
+        "failed"
+        if "failed" in statuses
+        else "time limit"
+        if "time limit" in statuses
+        else "optimal"
+    )
+    if not parts:
+        bound = plan.objective
     return Plan(
         goal=goal,
-        best=best,
+        best=plan,
         greedy=baseline,
         status=status,
-        gap=None if gap is None else float(gap),
+        gap=_gap(plan.objective, bound),
         bound=bound,
-        solve_seconds=seconds,
-        links=n,
-        variables=size,
-        binaries=len(opening),
+        solve_seconds=sum(r.solve_seconds for r in reports),
+        links=len(found),
+        variables=variables,
+        binaries=binaries,
         notes=tuple(notes),
+        pruned=len(found) - len(pruned.kept),
+        parts=tuple(reports),
     )

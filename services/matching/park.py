@@ -290,17 +290,40 @@ class OutcomeReport(BaseModel):
     flows: list[FlowReport]
 
 
+class PartReport(BaseModel):
+    """One independent part of the park, solved on its own (see the optimiser's ``split``)."""
+
+    offers: int
+    needs: int
+    links: int = Field(description="Links in the part's model, after pruning.")
+    binaries: int
+    status: str = Field(description="`optimal`, `time limit` or `failed`.")
+    objective: float = Field(description="The part's plan, in the objective's unit.")
+    greedy: float = Field(description="The greedy plan's share of the part, its start.")
+    bound: float | None = Field(description="The solver's bound on the part.")
+    gap: float | None = Field(description="Relative gap of the part's plan to its bound.")
+    solve_seconds: float
+
+
 class PlanReport(BaseModel):
     """The optimiser's plan beside the greedy pairwise baseline, with the solver's report."""
 
     objective: Objective
     status: str = Field(description="`optimal`, `time limit` or `failed`.")
-    gap: float | None = Field(description="Relative gap to the solver's bound; 0 at optimum.")
+    gap: float | None = Field(
+        description="Relative gap to the bound (the sum of the parts' bounds); 0 at optimum."
+    )
     bound: float | None = Field(description="No plan can be worth more than this.")
     solve_seconds: float
     links: int = Field(description="Feasible offer → need links considered.")
     variables: int
     binaries: int
+    pruned: int = Field(
+        default=0, description="Links no optimal plan needs, left out of the model."
+    )
+    parts: list[PartReport] = Field(
+        default=[], description="The independent parts solved one by one, largest first."
+    )
     improvement: float = Field(description="Plan minus greedy, in the objective's unit.")
     plan: OutcomeReport
     greedy: OutcomeReport
@@ -317,6 +340,22 @@ class PlanReport(BaseModel):
             links=plan.links,
             variables=plan.variables,
             binaries=plan.binaries,
+            pruned=plan.pruned,
+            parts=[
+                PartReport(
+                    offers=p.offers,
+                    needs=p.needs,
+                    links=p.links,
+                    binaries=p.binaries,
+                    status=p.status,
+                    objective=p.objective,
+                    greedy=p.greedy,
+                    bound=p.bound,
+                    gap=p.gap,
+                    solve_seconds=round(p.solve_seconds, 4),
+                )
+                for p in plan.parts
+            ],
             improvement=plan.improvement,
             plan=_outcome(plan.best),
             greedy=_outcome(plan.greedy),

@@ -5,13 +5,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
 from typer.testing import CliRunner
 
-from services.matching.optimiser import links, violations
+from services.matching.optimiser import links, prune, split, violations
 from services.matching.park import Park, PlanReport
+from shared.resources import UNBLENDABLE
 from symbiosis.cli import app
 
 
@@ -110,7 +113,7 @@ def test_a_link_is_opened_only_when_its_flow_pays_its_fixed_cost() -> None:
         link_fixed_cost_nok=2500,
     )
     plan = park.optimise()
-    assert plan.binaries == 2
+    assert plan.binaries == 1 and plan.pruned == 1  # b's 2,000 NOK never pay 2,500
     assert [(f.offer.title, f.quantity) for f in plan.best.flows] == [("a", 10)]
     assert plan.best.objective == pytest.approx(10 * 200 - 500)
     assert plan.gap is not None and plan.gap <= 1e-6
@@ -296,3 +299,177 @@ def test_heat_is_never_averaged() -> None:
     used = {f.offer.title: f.quantity for f in plan.best.flows}
     assert used == pytest.approx({"steam-condensate": 50})
     assert violations(links(park.open_listings(), park.goal()), plan.best) == []
+
+
+def reference_optimum(park: Park) -> float:
+    """The optimum of the whole model, every feasible link in it and nothing split or
+    removed, solved by scipy's HiGHS: what pruning and splitting must reproduce."""
+    goal = park.goal()
+    found = links(park.open_listings(), goal)
+    if not found:
+        return 0.0
+    n = len(found)
+    opening = [i for i, k in enumerate(found) if k.fixed_cost_nok > 0]
+    rows: list[list[float]] = []
+    upper: list[float] = []
+    size = n + len(opening)
+
+    def row(entries: dict[int, float], bound: float) -> None:
+        line = [0.0] * size
+        for col, value in entries.items():
+            line[col] += value
+        rows.append(line)
+        upper.append(bound)
+
+    for offer in {k.offer.listing_id: k.offer for k in found}.values():
+        members = [i for i, k in enumerate(found) if k.offer.listing_id == offer.listing_id]
+        row({i: found[i].offer_units_per_unit for i in members}, float(offer.quantity))
+    for need in {k.need.listing_id: k.need for k in found}.values():
+        members = [i for i, k in enumerate(found) if k.need.listing_id == need.listing_id]
+        row({i: 1.0 for i in members}, float(need.quantity))
+        for q in need.quality:
+            if q["property"] in UNBLENDABLE:
+                continue
+            key = (q["property"], q["unit"])
+            if q.get("max") is not None:
+                row({i: found[i].bounds[key][1] - q["max"] for i in members}, 0.0)
+            if q.get("min") is not None:
+                row({i: q["min"] - found[i].bounds[key][0] for i in members}, 0.0)
+    for position, i in enumerate(opening):
+        row({i: 1.0, n + position: -found[i].capacity}, 0.0)
+    cost = [-k.coefficient for k in found] + [found[i].fixed_cost_nok for i in opening]
+    result = milp(
+        np.array(cost),
+        constraints=LinearConstraint(np.array(rows), -np.inf, np.array(upper)),
+        integrality=np.array([0] * n + [1] * len(opening)),
+        bounds=Bounds(np.zeros(size), np.array([k.capacity for k in found] + [1.0] * len(opening))),
+        options={"mip_rel_gap": 1e-9},
+    )
+    assert result.status == 0
+    return -float(result.fun)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parks())
+def test_pruning_and_splitting_keep_the_optimum_of_the_whole_model(park: Park) -> None:
+    plan = park.optimise()
+    assert plan.status == "optimal"
+    best = reference_optimum(park)
+    assert plan.best.objective == pytest.approx(best, rel=1e-5, abs=1e-4)
+    assert plan.bound is not None and plan.bound >= best - 1e-4 - 1e-5 * abs(best)
+    # the parts add up: their plans to the plan, their bounds to its bound
+    assert sum(p.objective for p in plan.parts) == pytest.approx(plan.best.objective, abs=1e-6)
+    assert sum(p.bound or 0 for p in plan.parts) == pytest.approx(plan.bound, abs=1e-6)
+    assert sum(p.links for p in plan.parts) + plan.pruned == plan.links
+
+
+def test_a_loss_making_supply_that_dilutes_a_blend_is_kept() -> None:
+    """Dry chips sold at a loss let wet, valuable chips into the boiler: pruning must not
+    remove a link only because its own value is negative when it dilutes a blend."""
+    park = Park(
+        listings=[
+            chips("dry", "sawmill", "offer", 10, 10, 310),  # 10 NOK/t below the boiler's bid
+            chips("wet", "joinery", "offer", 10, 40, 50),
+            chips("boiler", "heating", "need", 20, 25, 300),
+        ]
+    )
+    found = links(park.open_listings(), park.goal())
+    assert len(prune(found).kept) == 2
+    plan = park.optimise()
+    used = {f.offer.title: round(f.quantity, 6) for f in plan.best.flows}
+    assert used == {"dry": 10, "wet": 10}
+    assert plan.best.objective == pytest.approx(-10 * 10 + 10 * 250)
+
+
+def test_a_blend_bounds_the_flow_that_needs_diluting_and_prunes_what_nothing_dilutes() -> None:
+    park = Park(
+        listings=[
+            chips("dry", "sawmill", "offer", 5, 10, 100),
+            chips("wet", "joinery", "offer", 100, 40, 50),
+            chips("boiler", "heating", "need", 100, 25, 300),
+            chips("soaked", "forest", "offer", 100, 60, 0),
+            chips("kiln", "kilnco", "need", 50, 5, 300),  # ...here: nothing is drier than 5 %
+        ]
+    )
+    found = links(park.open_listings(), park.goal())
+    pruned = prune(found)
+    caps = {(found[i].offer.title, found[i].need.title): pruned.caps[i] for i in pruned.kept}
+    # 5 t at 15 points under the limit absorb 5 t at 15 points over it: at most 5 t of wet
+    assert caps[("wet", "boiler")] == pytest.approx(5)
+    assert caps[("dry", "boiler")] == pytest.approx(5)
+    # soaked → boiler: 35 points over, 5 t x 15 points of room: 75 / 35 t
+    assert caps[("soaked", "boiler")] == pytest.approx(75 / 35)
+    # nothing going to the kiln meets 5 %: none of its three links can carry a tonne
+    assert all(need != "kiln" for _, need in caps) and pruned.no_flow == 3
+    plan = park.optimise()
+    used = {f.offer.title: round(f.quantity, 6) for f in plan.best.flows}
+    # the 75 point-tonnes of room go to wet (250 NOK/t for 15 points over the limit), not to
+    # soaked (300 NOK/t for 35 points)
+    assert used == {"dry": 5, "wet": 5}
+    assert violations(found, plan.best) == []
+
+
+def test_a_link_that_cannot_pay_its_fixed_cost_is_left_out_of_the_model() -> None:
+    park = Park(
+        listings=[
+            chips("small", "sawmill", "offer", 2, 10, 100),  # 2 t x 200 NOK < 500 NOK
+            chips("large", "joinery", "offer", 10, 10, 100),  # 10 t x 200 NOK > 500 NOK
+            chips("boiler", "heating", "need", 10, 25, 300),
+        ],
+        link_fixed_cost_nok=500,
+    )
+    found = links(park.open_listings(), park.goal())
+    pruned = prune(found)
+    assert [found[i].offer.title for i in pruned.kept] == ["large"] and pruned.no_value == 1
+    plan = park.optimise()
+    assert plan.pruned == 1 and plan.binaries == 1
+    assert [(f.offer.title, f.quantity) for f in plan.best.flows] == [("large", 10)]
+
+
+def two_clusters() -> Park:
+    return Park(
+        listings=[
+            chips("a", "sawmill", "offer", 10, 10, 100),
+            chips("b", "joinery", "offer", 10, 10, 100),
+            chips("boiler", "heating", "need", 15, 25, 300),
+            water("w1", "utility", "offer", 100, 0, 1),
+            water("w2", "quarry", "offer", 100, 0, 1),
+            water("sink", "plant", "need", 150, 10, 2),
+            chips("stove", "bakery", "need", 1, 25, 50),  # 50 < 100: no offer pays to send
+        ],
+        link_fixed_cost_nok=10,
+    )
+
+
+def test_the_park_splits_into_the_parts_its_kept_links_join() -> None:
+    park = two_clusters()
+    found = links(park.open_listings(), park.goal())
+    everything = split(found, range(len(found)))
+    assert [sorted({found[i].offer.title for i in p}) for p in everything] == [
+        ["a", "b"],  # a and b both reach the boiler and the stove: one part of four links
+        ["w1", "w2"],
+    ]
+    assert [len(p) for p in everything] == [4, 2]
+    pruned = prune(found)
+    assert pruned.no_value == 2  # the stove's links: a loss at any flow
+    assert [len(p) for p in split(found, pruned.kept)] == [2, 2]
+
+
+def test_the_plan_reports_each_part_and_the_gap_from_the_sum_of_their_bounds() -> None:
+    park = two_clusters()
+    plan = park.optimise()
+    assert plan.status == "optimal" and plan.links == 6 and plan.pruned == 2
+    assert [(p.offers, p.needs, p.links, p.binaries, p.status) for p in plan.parts] == [
+        (2, 1, 2, 2, "optimal"),
+        (2, 1, 2, 2, "optimal"),
+    ]
+    chips_part, water_part = sorted(plan.parts, key=lambda p: p.objective, reverse=True)
+    assert chips_part.objective == pytest.approx(15 * 200 - 20)  # 10 t + 5 t, two links
+    assert chips_part.greedy == pytest.approx(15 * 200 - 20)
+    assert water_part.objective == pytest.approx(150 * 1 - 20)
+    assert plan.bound == pytest.approx(sum(p.bound or 0 for p in plan.parts))
+    assert plan.gap is not None and plan.gap <= 1e-6
+    report = PlanReport.of(plan)
+    assert [(p.links, p.status) for p in report.parts] == [(2, "optimal"), (2, "optimal")]
+    assert report.pruned == 2
+    assert sum(p.objective for p in report.parts) == pytest.approx(report.plan.objective)
