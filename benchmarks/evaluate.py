@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--details", action="store_true", help="list misses and extras")
     parser.add_argument(
-        "--split", choices=("dev", "held_out", "all"), default="all", help="which parks to run"
+        "--split", choices=("dev", "held_out", "fresh", "all"), default="all", help="which parks to run"
     )
     args = parser.parse_args(argv)
     paths = [
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ratio(r.correct + r.plausible, r.proposals):>8} "
             f"{ratio(r.uncovered, r.documented):>9}"
         )
-    for split in ("dev", "held_out", "all"):
+    for split in ("dev", "held_out", "fresh", "all"):
         chosen = [r for r in results if split == "all" or r.split == split]
         documented = sum(r.documented for r in chosen)
         found = sum(r.found for r in chosen)
