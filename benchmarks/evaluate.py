@@ -15,8 +15,11 @@ holds the two to the same answer) and through uncovering, and prints:
 - uncovering: documented exchanges whose real receiver's NACE class is among the five
   activities suggested for the supplier's by-product.
 
-The ``dev`` parks were used while writing the knowledge base; the ``held_out`` parks were
-written before their first run and not tuned on. Both are reported.
+The ``dev`` parks were used while writing the knowledge base. The ``held_out`` parks were
+written before their first run (``eval/held-out-first-run.txt``) and later read to find the
+matcher's faults, so they are seen now. The ``fresh`` parks were written, with their
+plausibility judgements, after that and before their first run
+(``eval/fresh-first-run.txt``), and are not to be tuned on. All three are reported.
 """
 
 from __future__ import annotations
