@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--details", action="store_true", help="list misses and extras")
     parser.add_argument(
-        "--split", choices=("dev", "held_out", "fresh", "all"), default="all", help="which parks to run"
+        "--split",
+        choices=("dev", "held_out", "fresh", "all"),
+        default="all",
+        help="which parks to run",
     )
     args = parser.parse_args(argv)
     paths = [

@@ -104,10 +104,10 @@ def holds_independently(offer: OpenListing, need: OpenListing, quantity: Decimal
     assert offer.kind == "offer" and need.kind == "need"
     assert offer.company_id != need.company_id
     distance = distance_km(offer, need)
-    limit = offer.reach_km
+    reach = offer.reach_km
     if need.max_distance_km is not None or need.transport_mode is not None:
-        limit = min(limit, need.reach_km)
-    assert distance is None or distance <= limit
+        reach = min(reach, need.reach_km)
+    assert distance is None or distance <= reach
     starts = [d for d in (offer.available_from, need.available_from) if d]
     ends = [d for d in (offer.available_until, need.available_until) if d]
     assert not starts or not ends or max(starts) <= min(ends)

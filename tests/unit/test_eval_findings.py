@@ -95,10 +95,9 @@ def test_liming_material_is_a_use_of_its_own() -> None:
 
 
 def test_an_offer_sent_by_rail_reaches_a_need_that_sets_no_distance() -> None:
-    here = {"latitude": 59.0, "longitude": 11.0}
-    far = {"latitude": 60.35, "longitude": 11.0}  # about 150 km north
-    gypsum = offer("100105", **here)
-    board = need(use="plasterboard_raw_material", **far)
+    gypsum = offer("100105", latitude=59.0, longitude=11.0)
+    # about 150 km north
+    board = need(use="plasterboard_raw_material", latitude=60.35, longitude=11.0)
     assert propose(gypsum, board) is None  # by road: 100 km
     by_rail = replace(gypsum, transport_mode="rail")
     made = propose(by_rail, board)
@@ -109,5 +108,8 @@ def test_an_offer_sent_by_rail_reaches_a_need_that_sets_no_distance() -> None:
     assert propose(by_rail, replace(board, max_distance_km=120.0)) is None
     assert propose(by_rail, replace(board, transport_mode="road")) is None
     # and a pipe still goes only as far as a pipe goes
-    steam = offer(resource_class="steam", unit="t", **here)
-    assert propose(steam, need(resource_class="steam", unit="t", **far)) is None
+    steam = offer(resource_class="steam", unit="t", latitude=59.0, longitude=11.0)
+    assert (
+        propose(steam, need(resource_class="steam", unit="t", latitude=60.35, longitude=11.0))
+        is None
+    )
