@@ -39,6 +39,9 @@ from shared.resources import (
 from shared.units import convert, dimension, to_base
 
 PROPOSAL_NAMESPACE = uuid.UUID("6f1d9a4e-4c61-4f4e-9a53-7d0b2c1f3e11")
+# The most any way of moving goes by default: what the index keeps as the reach of a need
+# that says neither how far nor how (each offer's own reach then decides).
+WIDEST_REACH_KM = max(DEFAULT_MAX_DISTANCE_KM.values())
 # The widest a road listing is looked for without a maximum of its own (kept for callers).
 MAX_DISTANCE_KM = DEFAULT_MAX_DISTANCE_KM["road"]
 
@@ -97,9 +100,14 @@ class OpenListing:
 
     @property
     def reach_km(self) -> float:
-        """The farthest the listing's company will trade."""
+        """The farthest the listing's company will trade with anyone: its own maximum, else
+        the default for the way it moves. A need that says neither leaves the distance to
+        the way each offer moves (``reach_km`` of a pair), so it may be as far as the
+        farthest-going way allows."""
         if self.max_distance_km is not None:
             return self.max_distance_km
+        if self.kind == "need" and self.transport_mode is None:
+            return WIDEST_REACH_KM
         return DEFAULT_MAX_DISTANCE_KM[self.mode]
 
     @property
@@ -244,8 +252,14 @@ def distance_km(a: OpenListing, b: OpenListing) -> float | None:
 
 def reach_km(offer: OpenListing, need: OpenListing, cap: float | None = None) -> float:
     """The farthest the pair may be apart: the nearer of the two listings' maximums (a
-    pipe goes as far as the offer's pipe goes)."""
-    reach = min(offer.reach_km, need.reach_km)
+    pipe goes as far as the offer's pipe goes). A need that names no maximum and no way of
+    moving takes the default of the way the offer moves: fly ash sent by rail goes as far
+    as rail goes, not as far as a lorry would (the road default held such a need to 100
+    km whatever the offer said)."""
+    if need.max_distance_km is None and need.transport_mode is None:
+        reach = offer.reach_km
+    else:
+        reach = min(offer.reach_km, need.reach_km)
     return reach if cap is None else min(reach, cap)
 
 
@@ -702,7 +716,7 @@ def fitting(listing: OpenListing, candidates: Iterable[OpenListing]) -> set[uuid
 # The base unit of each dimension (``shared.units``): amounts and prices are kept in it.
 BASE_UNITS = {"mass": "kg", "energy": "kWh", "volume": "m3", "count": "pieces"}
 # Bump when what ``terms_of`` computes changes: the index is then re-keyed at start.
-TERMS_FORMAT = "1"
+TERMS_FORMAT = "2"
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,9 @@ def listings(draw: st.DrawFn) -> OpenListing:
         use=use,
         accepts=("030101",) if kind == "need" and draw(st.integers(0, 5)) == 0 else (),
         max_distance_km=draw(st.sampled_from([None, None, 30.0, 170.0])),
+        # a need that says neither how far nor how takes the way the offer moves (rail
+        # goes 300 km), which the index must not cut at a road default
+        transport_mode=draw(st.sampled_from([None, None, "rail", "road"])),
     )
 
 
@@ -101,7 +104,10 @@ def holds_independently(offer: OpenListing, need: OpenListing, quantity: Decimal
     assert offer.kind == "offer" and need.kind == "need"
     assert offer.company_id != need.company_id
     distance = distance_km(offer, need)
-    assert distance is None or distance <= min(offer.reach_km, need.reach_km)
+    reach = offer.reach_km
+    if need.max_distance_km is not None or need.transport_mode is not None:
+        reach = min(reach, need.reach_km)
+    assert distance is None or distance <= reach
     starts = [d for d in (offer.available_from, need.available_from) if d]
     ends = [d for d in (offer.available_until, need.available_until) if d]
     assert not starts or not ends or max(starts) <= min(ends)

@@ -1,0 +1,54 @@
+"""The evaluation's parks are well formed and what ``make eval`` measures holds: every
+documented exchange is found, and no proposal on the fresh held-out parks is one their
+authors judged implausible before the first run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import evaluate
+
+PARKS = sorted(evaluate.CASES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", PARKS, ids=[p.stem for p in PARKS])
+def test_each_park_is_well_formed(path: Path) -> None:
+    case = json.loads(path.read_text())
+    assert case["split"] in ("dev", "held_out", "fresh")
+    listings = {item["id"] for item in case["listings"]}
+    assert len(listings) == len(case["listings"])
+    for exchange in case["exchanges"]:
+        assert exchange["source"] in case["sources"], exchange
+        assert {exchange["offer"], exchange["need"]} <= listings
+    for judged in case.get("plausible", ()):
+        assert {judged["offer"], judged["need"]} <= listings and judged["why"]
+    evaluate.listings_of(case)  # every code, class, use and NACE code is known
+
+
+def test_the_fresh_parks_first_run_is_kept() -> None:
+    first = (evaluate.CASES / "fresh-first-run.txt").read_text()
+    fresh = [json.loads(p.read_text()) for p in PARKS]
+    for case in fresh:
+        if case["split"] == "fresh":
+            assert case["park"][:52] in first
+
+
+@pytest.mark.parametrize("path", PARKS, ids=[p.stem for p in PARKS])
+def test_every_documented_exchange_is_proposed(path: Path) -> None:
+    result = evaluate.evaluate(path)
+    assert result.missed == [], result.missed
+
+
+def test_no_fresh_proposal_is_one_judged_implausible() -> None:
+    for path in PARKS:
+        result = evaluate.evaluate(path)
+        if result.split == "fresh":
+            assert result.correct + result.plausible == result.proposals, result.extra
+
+
+def test_the_report_prints_every_split(capsys: pytest.CaptureFixture[str]) -> None:
+    assert evaluate.main([]) == 0
+    text = capsys.readouterr().out
+    for split in ("dev", "held_out", "fresh", "all"):
+        assert f"total {split}" in text
