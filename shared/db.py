@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     Pool: TypeAlias = asyncpg.Pool[Any]
     Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 else:  # asyncpg's classes are generic only in its stubs
@@ -28,6 +32,19 @@ DATABASE_LOST: tuple[type[Exception], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+
+Row = TypeVar("Row", bound="DataclassInstance")
+
+
+def record_as(cls: type[Row], record: Mapping[str, Any] | asyncpg.Record) -> Row:
+    """The record as the frozen dataclass ``cls`` that names its row: each field taken from
+    the column of its name (a field the query does not select keeps its default)."""
+    return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record})
+
+
+def records_as(cls: type[Row], records: Iterable[Mapping[str, Any] | asyncpg.Record]) -> list[Row]:
+    return [record_as(cls, record) for record in records]
+
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from services.notifications.domain import LANGUAGES
 from services.notifications.live import HUB, Revoked
 from services.notifications.storage import inbox as inbox_store
+from services.notifications.storage.inbox import InboxNoteRow
 from shared.db import Pool
 from shared.http import Problem, company_of, principal_of
 from shared.revocations import is_revoked
@@ -60,19 +61,23 @@ def language_of(request: Request[Any, Any, Any], asked: str | None) -> Language:
     return "nb"
 
 
-def entry(row: dict[str, Any], language: Language) -> InboxEntry:
+def entry(row: InboxNoteRow, language: Language) -> InboxEntry:
     return InboxEntry(
-        **{k: row[k] for k in ("id", "event_id", "event_type", "subject_id", "link")},
+        id=row.id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        subject_id=row.subject_id,
+        link=row.link,
         language=language,
-        title=row["title_nb"] if language == "nb" else row["title"],
-        body=row["body_nb"] if language == "nb" else row["body"],
-        created_at=row["created_at"],
-        read_at=row["read_at"],
+        title=row.title_nb if language == "nb" else row.title,
+        body=row.body_nb if language == "nb" else row.body,
+        created_at=row.created_at,
+        read_at=row.read_at,
     )
 
 
-def _cursor(row: dict[str, Any]) -> str:
-    raw = f"{int(row['read_at'] is None)}|{row['created_at'].isoformat()}|{row['id']}"
+def _cursor(row: InboxNoteRow) -> str:
+    raw = f"{int(row.read_at is None)}|{row.created_at.isoformat()}|{row.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -177,7 +182,7 @@ class InboxController(Controller):
                         last = await inbox_store.newest_note_id(conn, company)
                 yield ServerSentEventMessage(data=count, event="unread")
                 for row in missed:
-                    last = row["id"]
+                    last = row.id
                     yield _message(row, language)
                 while True:
                     left = (principal.expires_at or float("inf")) - time.time()
@@ -200,13 +205,13 @@ class InboxController(Controller):
                             else await inbox_store.oldest_first(conn, company)
                         )
                     for row in rows:
-                        last = row["id"]
+                        last = row.id
                         yield _message(row, language)
 
         return ServerSentEvent(events(), headers={"Cache-Control": "no-store"})
 
 
-def _message(row: dict[str, Any], language: Language) -> ServerSentEventMessage:
+def _message(row: InboxNoteRow, language: Language) -> ServerSentEventMessage:
     return ServerSentEventMessage(
-        data=entry(row, language).model_dump_json(), event="notification", id=str(row["id"])
+        data=entry(row, language).model_dump_json(), event="notification", id=str(row.id)
     )

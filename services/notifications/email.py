@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.domain import ROUTES, Note
 from services.notifications.storage import email as email_store
 from services.notifications.storage import people as people_store
+from services.notifications.storage.email import QueuedEmail
 from shared.db import Connection, Pool
 from shared.events import (
     Envelope,
@@ -95,22 +95,22 @@ async def enqueue_emails(
     """In the consumer's transaction: one e-mail per notified person, never two."""
     for note in notes:
         for person in await people_store.email_recipients(conn, note.company_id, envelope.type):
-            language = person["language"]
+            language = person.language
             url = settings.gateway_url + note.link
             footer = FOOTER[language].format(url=url, settings=settings.gateway_url + SETTINGS_PATH)
             body = f"{note.body.in_(language)}\n\n{footer}\n"
             await email_store.queue_email(
                 conn,
-                email_id=uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person['person_id']}"),
+                email_id=uuid.uuid5(EMAIL_NAMESPACE, f"{envelope.id}/{person.person_id}"),
                 event_id=envelope.id,
                 event_type=envelope.type,
-                person_id=person["person_id"],
+                person_id=person.person_id,
                 company_id=note.company_id,
-                to_address=person["email"],
+                to_address=person.email,
                 language=language,
                 subject=note.title.in_(language),
                 body=body,
-                status="digest" if person["daily"] else "queued",
+                status="digest" if person.daily else "queued",
             )
     await email_store.wake_sender(conn)
 
@@ -169,14 +169,14 @@ async def smtp_send(settings: NotificationsSettings, mail: EmailMessage) -> None
     )
 
 
-async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> None:
+async def _outcome(conn: Connection, row: QueuedEmail, error: str | None) -> None:
     facts = {
-        "delivery_id": row["id"],
-        "notified_event_id": row["event_id"],
-        "notified_event_type": row["event_type"],
+        "delivery_id": row.id,
+        "notified_event_id": row.event_id,
+        "notified_event_type": row.event_type,
         "channel": "email",
-        "company_id": row["company_id"],
-        "attempts": row["attempts"] + 1,
+        "company_id": row.company_id,
+        "attempts": row.attempts + 1,
         "at": datetime.now(UTC),
     }
     event = (
@@ -184,7 +184,7 @@ async def _outcome(conn: Connection, row: dict[str, Any], error: str | None) -> 
         if error is None
         else NotificationFailed(**facts, error=error)
     )
-    await enqueue(conn, Topic.NOTIFICATIONS, Envelope.wrap(event, source=SOURCE, subject=row["id"]))
+    await enqueue(conn, Topic.NOTIFICATIONS, Envelope.wrap(event, source=SOURCE, subject=row.id))
 
 
 async def send_due(
@@ -202,31 +202,31 @@ async def send_due(
             row = await email_store.claim_due(conn, tried)
             if row is None:
                 return len(tried)
-            tried.append(row["id"])
+            tried.append(row.id)
             try:
-                mail = message(settings, row["to_address"], row["subject"], row["body"], row["id"])
+                mail = message(settings, row.to_address, row.subject, row.body, row.id)
                 await smtp_send(settings, mail)
             except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
                 await _failed_attempt(conn, row, repr(exc), schedule)
                 continue
             crash_here("email.after_smtp")
-            await email_store.mark_sent(conn, row["id"])
+            await email_store.mark_sent(conn, row.id)
             await _outcome(conn, row, None)
 
 
 async def _failed_attempt(
-    conn: Connection, row: dict[str, Any], error: str, schedule: Schedule
+    conn: Connection, row: QueuedEmail, error: str, schedule: Schedule
 ) -> None:
-    attempts = row["attempts"] + 1
+    attempts = row.attempts + 1
     if attempts >= GIVE_UP_AFTER:
-        await email_store.mark_failed(conn, row["id"], attempts, error[:1000])
+        await email_store.mark_failed(conn, row.id, attempts, error[:1000])
         await _outcome(conn, row, error[:1000])
         return
     delay = min(schedule.backoff_cap_seconds, schedule.backoff_base_seconds * 2 ** (attempts - 1))
     await email_store.retry_later(
-        conn, row["id"], attempts, error[:1000], random.uniform(delay / 2, delay)
+        conn, row.id, attempts, error[:1000], random.uniform(delay / 2, delay)
     )
-    log.warning("e-mail not sent, will retry", email_id=str(row["id"]), error=error)
+    log.warning("e-mail not sent, will retry", email_id=str(row.id), error=error)
 
 
 def digest_due(now: datetime, hour: int) -> datetime:
@@ -250,12 +250,12 @@ async def send_digests(
             items = await email_store.claim_digest(conn, person_id, cutoff)
             if not items:
                 continue  # sent by another worker meanwhile
-            language = items[0]["language"]
+            language = items[0].language
             subject, intro = DIGEST["nb" if language == "nb" else "en"]
-            parts = [intro, ""] + [f"* {i['subject']}\n{i['body']}" for i in items]
+            parts = [intro, ""] + [f"* {i.subject}\n{i.body}" for i in items]
             mail = message(
                 settings,
-                items[0]["to_address"],
+                items[0].to_address,
                 subject.format(count=len(items)),
                 "\n".join(parts),
                 uuid.uuid5(EMAIL_NAMESPACE, f"digest/{person_id}/{cutoff.isoformat()}"),
@@ -268,7 +268,7 @@ async def send_digests(
                 )
                 continue
             for item in items:
-                await email_store.mark_sent(conn, item["id"])
+                await email_store.mark_sent(conn, item.id)
                 await _outcome(conn, item, None)
             sent += 1
     return sent

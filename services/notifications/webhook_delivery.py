@@ -359,16 +359,16 @@ class WebhookWorker:
             row = await webhook_store.claim_due_delivery(conn, endpoint_id)
             if row is None:
                 return None
-            attempt = await webhook_store.start_attempt(conn, row["id"])
-        secrets = (row["secret"],) + ((row["previous_secret"],) if row["previous_secret"] else ())
+            attempt = await webhook_store.start_attempt(conn, row.id)
+        secrets = (row.secret,) + ((row.previous_secret,) if row.previous_secret else ())
         return Claimed(
-            delivery_id=row["id"],
+            delivery_id=row.id,
             endpoint_id=endpoint_id,
-            company_id=row["company_id"],
-            event_id=row["event_id"],
-            event_type=row["event_type"],
-            body=bytes(row["body"]),
-            url=row["url"],
+            company_id=row.company_id,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            body=bytes(row.body),
+            url=row.url,
             secrets=secrets,
             attempt=attempt,
         )
@@ -431,12 +431,12 @@ class WebhookWorker:
                     self._schedule.give_up_after_seconds,
                     self._schedule.backoff(claimed.attempt),
                 )
-                if row is not None and row["status"] == "failed":
+                if row is not None and row.status == "failed":
                     await _announce(conn, claimed, row, outcome.error or "failed")
                     log.warning(
                         "webhook delivery failed for good",
                         delivery_id=str(claimed.delivery_id),
-                        attempts=row["attempts"],
+                        attempts=row.attempts,
                         error=outcome.error,
                     )
             await webhook_store.finish_attempt(
@@ -450,7 +450,7 @@ class WebhookWorker:
 
 
 async def _announce(
-    conn: Connection, claimed: Claimed, row: dict[str, Any], error: str | None
+    conn: Connection, claimed: Claimed, row: webhook_store.DeliveryOutcome, error: str | None
 ) -> None:
     """``notification.delivered`` (no error) or ``notification.failed`` to the outbox."""
     facts: dict[str, Any] = {
@@ -460,8 +460,8 @@ async def _announce(
         "channel": "webhook",
         "company_id": claimed.company_id,
         "endpoint_id": claimed.endpoint_id,
-        "attempts": row["attempts"],
-        "at": row["completed_at"],
+        "attempts": row.attempts,
+        "at": row.completed_at,
     }
     payload: Payload = (
         NotificationDelivered(**facts)

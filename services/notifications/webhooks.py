@@ -24,7 +24,7 @@ import base64
 import secrets
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
@@ -35,6 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import PARTNER_EVENT_TYPES, ROUTES, Owner, notes_for
 from services.notifications.storage import webhooks as webhook_store
+from services.notifications.storage.webhooks import (
+    DeliveryRow,
+    DeliveryStatus,
+    EndpointRow,
+    EndpointStatus,
+)
 from services.notifications.webhook_targets import AllowList, TargetRefused, check_url
 from shared.db import Connection, Pool
 from shared.events import PAYLOAD_TYPES, Envelope, Payload
@@ -44,9 +50,6 @@ from shared.refusals import field_error
 DELIVERY_NAMESPACE = uuid.UUID("8f3c2a61-4b7e-4d0a-9c5e-6a1b2c3d4e5f")
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a prefix, not a secret
 ROTATION_GRACE_SECONDS = 24 * 3600  # the previous secret still signs this long after a rotation
-
-EndpointStatus = Literal["active", "paused"]
-DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
 def delivery_id(event_id: uuid.UUID, endpoint_id: uuid.UUID) -> uuid.UUID:
@@ -132,7 +135,7 @@ async def create_endpoint(
     event_types: list[str],
     description: str | None,
     max_endpoints: int = 10,
-) -> dict[str, Any]:
+) -> EndpointRow:
     """A new endpoint of the owner's, with a new secret; a 409 problem when the owner has
     ``max_endpoints`` already."""
     row = await webhook_store.add_endpoint(
@@ -152,7 +155,7 @@ async def create_endpoint(
 
 async def rotate_secret(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """A new secret; the one it replaces still signs (as a second ``v1``) for 24 hours."""
     return await webhook_store.replace_secret(
         conn, owner, endpoint_id, new_secret(), float(ROTATION_GRACE_SECONDS)
@@ -241,16 +244,20 @@ class Endpoint(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> Endpoint:
+    def of(cls, row: EndpointRow) -> Endpoint:
         return cls(
-            **{k: row[k] for k in ("id", "url", "event_types", "description", "status")},
-            paused_reason=row["paused_reason"],
-            company_id=row["company_id"],
-            previous_secret_valid_until=row["previous_secret_expires_at"]
-            if row["previous_secret"]
+            id=row.id,
+            url=row.url,
+            event_types=row.event_types,
+            description=row.description,
+            status=row.status,
+            paused_reason=row.paused_reason,
+            company_id=row.company_id,
+            previous_secret_valid_until=row.previous_secret_expires_at
+            if row.previous_secret
             else None,
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -260,8 +267,8 @@ class EndpointWithSecret(Endpoint):
     )
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> EndpointWithSecret:
-        return cls(**Endpoint.of(row).model_dump(), secret=row["secret"])
+    def of(cls, row: EndpointRow) -> EndpointWithSecret:
+        return cls(**Endpoint.of(row).model_dump(), secret=row.secret)
 
 
 class Attempt(BaseModel):
@@ -293,29 +300,32 @@ class Delivery(BaseModel):
     attempts: list[Attempt]
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> Delivery:
+    def of(cls, row: DeliveryRow) -> Delivery:
         return cls(
-            **{
-                k: row[k]
-                for k in (
-                    "id",
-                    "event_id",
-                    "event_type",
-                    "status",
-                    "last_error",
-                    "created_at",
-                    "completed_at",
-                )
-            },
-            next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+            id=row.id,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            status=row.status,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
             attempts=[
-                Attempt(**{k: a[k] for k in Attempt.model_fields}) for a in row["attempt_log"]
+                Attempt(
+                    number=a.number,
+                    started_at=a.started_at,
+                    finished_at=a.finished_at,
+                    duration_ms=a.duration_ms,
+                    status_code=a.status_code,
+                    error=a.error,
+                )
+                for a in row.attempt_log
             ],
         )
 
 
-def _cursor(row: dict[str, Any]) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+def _cursor(row: DeliveryRow) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 

@@ -23,6 +23,7 @@ import services.notifications as notifications_package
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.storage import webhooks as webhook_store
+from services.notifications.storage.webhooks import DeliveryRow, EndpointRow
 from services.notifications.webhook_delivery import (
     INTERRUPTED,
     Schedule,
@@ -257,11 +258,11 @@ async def consume(pool: Pool, envelope: Envelope) -> None:
 
 async def endpoint(
     pool: Pool, owner: Owner, url: str, *event_types: str, paused: bool = False
-) -> dict[str, Any]:
+) -> EndpointRow:
     async with pool.acquire() as conn:
         row = await create_endpoint(conn, owner, url, list(event_types), None)
         if paused:
-            await webhook_store.pause_endpoint(conn, owner, row["id"], "paused by you")
+            await webhook_store.pause_endpoint(conn, owner, row.id, "paused by you")
     return row
 
 
@@ -270,7 +271,7 @@ async def deliveries(pool: Pool) -> set[tuple[uuid.UUID, uuid.UUID]]:
     return {(r["event_id"], r["endpoint_id"]) for r in rows}
 
 
-async def delivery(pool: Pool, endpoint_id: uuid.UUID) -> dict[str, Any]:
+async def delivery(pool: Pool, endpoint_id: uuid.UUID) -> DeliveryRow:
     async with pool.acquire() as conn:
         rows = await webhook_store.deliveries_page(conn, endpoint_id, 10, None)
     assert len(rows) == 1, rows
@@ -334,18 +335,18 @@ async def test_an_event_reaches_exactly_the_endpoints_that_may_receive_it(pool: 
     await consume(pool, listing)
 
     assert await deliveries(pool) == {
-        (trade.id, to_supplier["id"]),
-        (trade.id, paused["id"]),  # made, and waits for the endpoint to be resumed
-        (listing.id, partner["id"]),
+        (trade.id, to_supplier.id),
+        (trade.id, paused.id),  # made, and waits for the endpoint to be resumed
+        (listing.id, partner.id),
     }
-    assert {other_type["id"], counters["id"], other_company["id"], revoked["id"]}.isdisjoint(
+    assert {other_type.id, counters.id, other_company.id, revoked.id}.isdisjoint(
         {e for _, e in await deliveries(pool)}
     )
     row = await pool.fetchrow(
         "SELECT id, body, status FROM webhook_deliveries WHERE endpoint_id = $1",
-        to_supplier["id"],
+        to_supplier.id,
     )
-    assert row["id"] == delivery_id(trade.id, to_supplier["id"])
+    assert row["id"] == delivery_id(trade.id, to_supplier.id)
     assert row["status"] == "pending"
     assert Envelope.model_validate_json(bytes(row["body"])) == trade
 
@@ -359,7 +360,7 @@ async def test_the_worker_signs_retries_and_logs_every_attempt(
     event = proposed(company, uuid.uuid4())
     await consume(pool, event)
     async with worker(pool, settings):
-        found = await eventually(lambda: _status(pool, hook["id"], "delivered"), timeout=15)
+        found = await eventually(lambda: _status(pool, hook.id, "delivered"), timeout=15)
     assert found
     requests = receiver.on("/flaky")
     assert len(requests) == 3
@@ -368,25 +369,25 @@ async def test_the_worker_signs_retries_and_logs_every_attempt(
     for request in requests:
         assert request.headers["content-type"] == "application/cloudevents+json"
         assert request.headers["viken-event-id"] == str(event.id)
-        assert request.headers["viken-delivery-id"] == str(delivery_id(event.id, hook["id"]))
-        assert verify(request.headers["viken-signature"], request.body, hook["secret"])
+        assert request.headers["viken-delivery-id"] == str(delivery_id(event.id, hook.id))
+        assert verify(request.headers["viken-signature"], request.body, hook.secret)
         assert request.headers["viken-signature"].count("v1=") == 1
 
-    log = await delivery(pool, hook["id"])
-    assert log["status"] == "delivered" and log["attempts"] == 3
-    attempts = sorted(log["attempt_log"], key=lambda a: a["number"])
-    assert [(a["status_code"], a["error"]) for a in attempts] == [
+    log = await delivery(pool, hook.id)
+    assert log.status == "delivered" and log.attempts == 3
+    attempts = sorted(log.attempt_log, key=lambda a: a.number)
+    assert [(a.status_code, a.error) for a in attempts] == [
         (500, "HTTP 500"),
         (502, "HTTP 502"),
         (200, None),
     ]
-    assert all(a["finished_at"] is not None and a["duration_ms"] >= 0 for a in attempts)
-    assert [a["number"] for a in log["attempt_log"]] == [3, 2, 1]  # newest first
+    assert all(a.finished_at is not None and a.duration_ms >= 0 for a in attempts)
+    assert [a.number for a in log.attempt_log] == [3, 2, 1]  # newest first
 
     events = await outbox(pool)
     assert [e.type for e in events] == ["notification.delivered"]
     announced = events[0].payload()
-    assert events[0].subject == str(log["id"])
+    assert events[0].subject == str(log.id)
     assert events[0].correlationid == "c-1"
     assert announced.model_dump(include={"channel", "attempts", "notified_event_id"}) == {
         "channel": "webhook",
@@ -417,19 +418,19 @@ async def test_a_delivery_fails_for_good_after_the_bounded_time(
         give_up_after_seconds=1.5,
     )
     async with worker(pool, settings, bounded):
-        await eventually(lambda: _status(pool, hook["id"], "failed"), timeout=15)
+        await eventually(lambda: _status(pool, hook.id, "failed"), timeout=15)
         sent = len(receiver.on("/down"))
         await asyncio.sleep(1.0)
         assert len(receiver.on("/down")) == sent  # no attempt after it failed
-    log = await delivery(pool, hook["id"])
-    assert log["attempts"] == sent >= 2
-    assert log["last_error"] == "HTTP 503"
-    assert (log["completed_at"] - log["created_at"]).total_seconds() >= 1.5
+    log = await delivery(pool, hook.id)
+    assert log.attempts == sent >= 2
+    assert log.last_error == "HTTP 503"
+    assert (log.completed_at - log.created_at).total_seconds() >= 1.5
     events = await outbox(pool)
     assert [e.type for e in events] == ["notification.failed"]
     failed = events[0].payload().model_dump()
     assert failed["attempts"] == sent and failed["error"] == "HTTP 503"
-    assert failed["company_id"] == company and failed["endpoint_id"] == hook["id"]
+    assert failed["company_id"] == company and failed["endpoint_id"] == hook.id
 
 
 async def test_410_gone_pauses_the_endpoint_and_its_deliveries_wait_until_resumed(
@@ -441,14 +442,14 @@ async def test_410_gone_pauses_the_endpoint_and_its_deliveries_wait_until_resume
     receiver.script("/gone", 410)
     await consume(pool, proposed(company, uuid.uuid4()))
     async with worker(pool, settings):
-        await eventually(lambda: _paused(pool, hook["id"]))
+        await eventually(lambda: _paused(pool, hook.id))
         await consume(pool, proposed(company, uuid.uuid4()))
         await asyncio.sleep(1.0)
         assert len(receiver.on("/gone")) == 1  # nothing is sent while paused
         statuses = await pool.fetch("SELECT status FROM webhook_deliveries")
         assert [r["status"] for r in statuses] == ["pending", "pending"]
         async with pool.acquire() as conn, conn.transaction():
-            await webhook_store.resume_endpoint(conn, owner, hook["id"])
+            await webhook_store.resume_endpoint(conn, owner, hook.id)
         await eventually(lambda: _delivered(pool, 2), timeout=10)
     assert len(receiver.on("/gone")) == 3
     assert [e.type for e in await outbox(pool)] == ["notification.delivered"] * 2
@@ -475,10 +476,10 @@ async def test_a_rotated_secret_signs_beside_the_previous_one_for_a_day(
     owner = Owner(company_id=company)
     hook = await endpoint(pool, owner, receiver.url("/rotating"), "trade.proposed")
     async with pool.acquire() as conn:
-        rotated = await rotate_secret(conn, owner, hook["id"])
-    assert rotated is not None and rotated["secret"] != hook["secret"]
-    assert rotated["secret"].startswith("whsec_") and len(rotated["secret"]) == 38
-    grace = (rotated["previous_secret_expires_at"] - rotated["updated_at"]).total_seconds()
+        rotated = await rotate_secret(conn, owner, hook.id)
+    assert rotated is not None and rotated.secret != hook.secret
+    assert rotated.secret.startswith("whsec_") and len(rotated.secret) == 38
+    grace = (rotated.previous_secret_expires_at - rotated.updated_at).total_seconds()
     assert grace == pytest.approx(24 * 3600, abs=5)
     async with worker(pool, settings):
         await consume(pool, proposed(company, uuid.uuid4()))
@@ -490,12 +491,12 @@ async def test_a_rotated_secret_signs_beside_the_previous_one_for_a_day(
         await eventually(lambda: _delivered(pool, 2), timeout=10)
     during, after = receiver.on("/rotating")
     assert during.headers["viken-signature"].count("v1=") == 2
-    for secret in (rotated["secret"], hook["secret"]):
+    for secret in (rotated.secret, hook.secret):
         verify(during.headers["viken-signature"], during.body, secret)
     assert after.headers["viken-signature"].count("v1=") == 1
-    verify(after.headers["viken-signature"], after.body, rotated["secret"])
+    verify(after.headers["viken-signature"], after.body, rotated.secret)
     with pytest.raises(SignatureError):
-        verify(after.headers["viken-signature"], after.body, hook["secret"])
+        verify(after.headers["viken-signature"], after.body, hook.secret)
 
 
 async def test_two_workers_send_one_request_at_a_time_per_endpoint_and_each_once(
@@ -522,7 +523,7 @@ async def test_two_workers_send_one_request_at_a_time_per_endpoint_and_each_once
         assert receiver.most_open[f"/{company}"] == 1  # never two at once to one endpoint
         assert (
             await pool.fetchval(
-                "SELECT sum(attempts) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
+                "SELECT sum(attempts) FROM webhook_deliveries WHERE endpoint_id = $1", hook.id
             )
             == 5
         )
@@ -545,16 +546,16 @@ async def test_an_attempt_cut_short_is_logged_as_interrupted_and_sent_again(
     async with worker(pool, settings):
         await eventually(lambda: _received(receiver, "/held", 1))
     # that worker stopped with the request out; another one takes the endpoint over
-    cut = await delivery(pool, hook["id"])
-    assert cut["status"] == "pending" and cut["attempt_log"][0]["finished_at"] is None
+    cut = await delivery(pool, hook.id)
+    assert cut.status == "pending" and cut.attempt_log[0].finished_at is None
     async with worker(pool, settings):
-        await eventually(lambda: _status(pool, hook["id"], "delivered"), timeout=10)
+        await eventually(lambda: _status(pool, hook.id, "delivered"), timeout=10)
     first, again = receiver.on("/held")
     for header in ("viken-event-id", "viken-delivery-id"):
         assert first.headers[header] == again.headers[header]
     assert first.body == again.body
-    log = await delivery(pool, hook["id"])
-    assert [(a["number"], a["status_code"], a["error"]) for a in log["attempt_log"]] == [
+    log = await delivery(pool, hook.id)
+    assert [(a.number, a.status_code, a.error) for a in log.attempt_log] == [
         (2, 200, None),
         (1, None, INTERRUPTED),
     ]
@@ -581,18 +582,18 @@ async def test_an_endpoint_deleted_while_its_attempt_is_recorded_goes_cleanly(
             await eventually(lambda: _received(receiver, "/doomed", 1))
             async with pool.acquire() as conn, conn.transaction():
                 await conn.execute(
-                    "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", doomed["id"]
+                    "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE", doomed.id
                 )
                 await conn.execute(
                     "SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 FOR UPDATE",
-                    doomed["id"],
+                    doomed.id,
                 )
                 receiver.release()  # the request ends unanswered; the worker records it
                 await eventually(lambda: _someone_waits_for_a_lock(pool))
-                assert await webhook_store.delete_endpoint(conn, owner, doomed["id"])
+                assert await webhook_store.delete_endpoint(conn, owner, doomed.id)
             # the worker carries on with the other endpoint
             await consume(pool, cancelled(company))
-            await eventually(lambda: _status(pool, kept["id"], "delivered"), timeout=10)
+            await eventually(lambda: _status(pool, kept.id, "delivered"), timeout=10)
     assert [e for e in logs if e["log_level"] in ("warning", "error", "critical")] == []
     assert await pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 1
     assert await pool.fetchval("SELECT count(*) FROM webhook_attempts") == 1

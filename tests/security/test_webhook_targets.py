@@ -235,7 +235,7 @@ async def _endpoint_for(pool: Pool, url: str) -> tuple[uuid.UUID, uuid.UUID]:
         row = await create_endpoint(conn, Owner(company_id=company), url, ["trade.proposed"], None)
         envelope = proposed(company, uuid.uuid4())
         await enqueue_webhooks(conn, envelope, envelope.payload())
-    return row["id"], delivery_id(envelope.id, row["id"])
+    return row.id, delivery_id(envelope.id, row.id)
 
 
 @pytest.mark.integration

@@ -5,12 +5,34 @@ then sent, retried or given up."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from shared.db import Connection
+from shared.db import Connection, record_as, records_as
 
 CHANNEL = "emails_queued"  # NOTIFY: new e-mails to send
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    """One e-mail to one person about one event: ``queued`` to send, gathered for a
+    ``digest``, ``sent`` or ``failed``."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    person_id: uuid.UUID
+    company_id: uuid.UUID
+    to_address: str
+    language: str
+    subject: str
+    body: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
 
 
 async def queue_email(
@@ -54,7 +76,7 @@ async def wake_sender(conn: Connection) -> None:
     await conn.execute(f"NOTIFY {CHANNEL}")
 
 
-async def claim_due(conn: Connection, tried: list[uuid.UUID]) -> dict[str, Any] | None:
+async def claim_due(conn: Connection, tried: list[uuid.UUID]) -> QueuedEmail | None:
     """The queued e-mail whose time has come first, but for those ``tried`` already this
     round, locked for this transaction (others skip it); None when there is none."""
     row = await conn.fetchrow(
@@ -65,7 +87,7 @@ async def claim_due(conn: Connection, tried: list[uuid.UUID]) -> dict[str, Any] 
         """,
         tried,
     )
-    return dict(row) if row else None
+    return record_as(QueuedEmail, row) if row else None
 
 
 async def digest_recipients(conn: Connection, cutoff: datetime) -> list[uuid.UUID]:
@@ -79,7 +101,7 @@ async def digest_recipients(conn: Connection, cutoff: datetime) -> list[uuid.UUI
 
 async def claim_digest(
     conn: Connection, person_id: uuid.UUID, cutoff: datetime
-) -> list[dict[str, Any]]:
+) -> list[QueuedEmail]:
     """One person's e-mails gathered for the digest up to ``cutoff``, oldest first, locked
     for this transaction (others skip them)."""
     rows = await conn.fetch(
@@ -90,7 +112,7 @@ async def claim_digest(
         person_id,
         cutoff,
     )
-    return [dict(r) for r in rows]
+    return records_as(QueuedEmail, rows)
 
 
 async def mark_sent(conn: Connection, email_id: uuid.UUID) -> None:

@@ -4,13 +4,31 @@ announces a new one to the live streams (``live``)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from services.notifications.domain import Note
-from shared.db import Connection
+from shared.db import Connection, record_as, records_as
 
 CHANNEL = "inbox"  # NOTIFY payload: "<company id> <note id>"
+
+
+@dataclass(frozen=True)
+class InboxNoteRow:
+    """A note in a company's inbox, in English (``title``, ``body``) and bokmål."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    subject_id: str
+    title: str
+    body: str
+    title_nb: str
+    body_nb: str
+    link: str
+    created_at: datetime
+    read_at: datetime | None
 
 
 async def add_note(
@@ -46,7 +64,7 @@ async def inbox_page(
     company_id: uuid.UUID,
     limit: int,
     after: tuple[bool, datetime, uuid.UUID] | None,
-) -> list[dict[str, Any]]:
+) -> list[InboxNoteRow]:
     """One page: unread first, newest first; ``after`` is the last row of the previous page."""
     rows = await conn.fetch(
         """
@@ -61,7 +79,7 @@ async def inbox_page(
         limit,
         *(after if after else (None, None, None)),
     )
-    return [dict(r) for r in rows]
+    return records_as(InboxNoteRow, rows)
 
 
 async def unread_count(conn: Connection, company_id: uuid.UUID) -> int:
@@ -71,18 +89,16 @@ async def unread_count(conn: Connection, company_id: uuid.UUID) -> int:
     return count
 
 
-async def note(
-    conn: Connection, note_id: uuid.UUID, company_id: uuid.UUID
-) -> dict[str, Any] | None:
+async def note(conn: Connection, note_id: uuid.UUID, company_id: uuid.UUID) -> InboxNoteRow | None:
     row = await conn.fetchrow(
         "SELECT * FROM inbox WHERE id = $1 AND company_id = $2", note_id, company_id
     )
-    return dict(row) if row else None
+    return record_as(InboxNoteRow, row) if row else None
 
 
 async def notes_since(
     conn: Connection, company_id: uuid.UUID, note_id: uuid.UUID
-) -> list[dict[str, Any]]:
+) -> list[InboxNoteRow]:
     """Notes newer than ``note_id`` (which the caller saw last), oldest first."""
     rows = await conn.fetch(
         """
@@ -96,7 +112,7 @@ async def notes_since(
         company_id,
         note_id,
     )
-    return [dict(r) for r in rows]
+    return records_as(InboxNoteRow, rows)
 
 
 async def newest_note_id(conn: Connection, company_id: uuid.UUID) -> uuid.UUID | None:
@@ -107,16 +123,16 @@ async def newest_note_id(conn: Connection, company_id: uuid.UUID) -> uuid.UUID |
     return found
 
 
-async def oldest_first(conn: Connection, company_id: uuid.UUID) -> list[dict[str, Any]]:
+async def oldest_first(conn: Connection, company_id: uuid.UUID) -> list[InboxNoteRow]:
     rows = await conn.fetch(
         "SELECT * FROM inbox WHERE company_id = $1 ORDER BY created_at, id LIMIT 500", company_id
     )
-    return [dict(r) for r in rows]
+    return records_as(InboxNoteRow, rows)
 
 
 async def mark_read(
     conn: Connection, note_id: uuid.UUID, company_id: uuid.UUID
-) -> dict[str, Any] | None:
+) -> InboxNoteRow | None:
     row = await conn.fetchrow(
         """
         UPDATE inbox SET read_at = coalesce(read_at, now())
@@ -125,7 +141,7 @@ async def mark_read(
         note_id,
         company_id,
     )
-    return dict(row) if row else None
+    return record_as(InboxNoteRow, row) if row else None
 
 
 async def ping(conn: Connection) -> None:

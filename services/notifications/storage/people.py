@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
-from shared.db import Connection
+from shared.db import Connection, records_as
 from shared.events import PersonChanged
+
+
+@dataclass(frozen=True)
+class EmailRecipient:
+    """An active person who wants an event type by e-mail, and whether in a daily digest."""
+
+    person_id: uuid.UUID
+    email: str
+    language: Literal["nb", "en"]
+    daily: bool
 
 
 async def remember(conn: Connection, person: PersonChanged) -> None:
@@ -34,10 +45,9 @@ async def remember(conn: Connection, person: PersonChanged) -> None:
 
 async def email_recipients(
     conn: Connection, company_id: uuid.UUID, event_type: str
-) -> list[dict[str, Any]]:
+) -> list[EmailRecipient]:
     """The active people of the company who want this event type by e-mail (their own
-    choice, else the company's default, else yes): ``person_id``, ``email``, ``language``
-    and ``daily`` (whether they take a daily digest)."""
+    choice, else the company's default, else yes)."""
     rows = await conn.fetch(
         """
         SELECT p.person_id, p.email, p.language, coalesce(d.daily, false) AS daily
@@ -54,7 +64,7 @@ async def email_recipients(
         company_id,
         event_type,
     )
-    return [dict(r) for r in rows]
+    return records_as(EmailRecipient, rows)
 
 
 async def active_address(conn: Connection, person_id: uuid.UUID | None) -> tuple[str, str] | None:

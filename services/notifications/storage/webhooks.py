@@ -4,17 +4,96 @@ records of each attempt."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.notifications.domain import Owner
-from shared.db import Connection
+from shared.db import Connection, record_as, records_as
 
 CHANNEL = "webhooks"  # NOTIFY: new deliveries, or an endpoint resumed
 LOCK_CLASS = 0x56504B57  # first key of the two-key advisory locks on endpoints ("VPKW")
+
+# --- Rows ----------------------------------------------------------------------------------
+
+EndpointStatus = Literal["active", "paused"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    """A webhook endpoint, with its secrets (only the owner ever sees it)."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID | None
+    partner_key_id: uuid.UUID | None
+    url: str
+    event_types: list[str]
+    description: str | None
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    status: EndpointStatus
+    paused_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt of a delivery: open while ``finished_at`` is None."""
+
+    delivery_id: uuid.UUID
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One event for one endpoint, as its log shows it (no body), with its attempts."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    attempt_log: tuple[AttemptRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery claimed to send, with what sending takes: the URL, and the secrets that
+    sign (``previous_secret`` only while it is still valid)."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    body: bytes
+    url: str
+    company_id: uuid.UUID | None
+    secret: str
+    previous_secret: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """Where a delivery stands after an attempt."""
+
+    status: DeliveryStatus
+    attempts: int
+    completed_at: datetime | None
+
 
 # --- Endpoints -----------------------------------------------------------------------------
 
@@ -29,7 +108,7 @@ async def add_endpoint(
     description: str | None,
     secret: str,
     max_endpoints: int,
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """The new endpoint; None when the owner has ``max_endpoints`` already. Call it in a
     transaction: the owner's endpoints are counted under a lock on the owner."""
     await conn.execute(
@@ -54,10 +133,10 @@ async def add_endpoint(
         secret,
         max_endpoints,
     )
-    return dict(row) if row else None
+    return record_as(EndpointRow, row) if row else None
 
 
-async def endpoints_of(conn: Connection, owner: Owner) -> list[dict[str, Any]]:
+async def endpoints_of(conn: Connection, owner: Owner) -> list[EndpointRow]:
     """The owner's endpoints, oldest first."""
     rows = await conn.fetch(
         """
@@ -68,10 +147,10 @@ async def endpoints_of(conn: Connection, owner: Owner) -> list[dict[str, Any]]:
         owner.company_id,
         owner.partner_key_id,
     )
-    return [dict(r) for r in rows]
+    return records_as(EndpointRow, rows)
 
 
-async def endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
+async def endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> EndpointRow | None:
     """The endpoint if it is the owner's."""
     row = await conn.fetchrow(
         f"SELECT * FROM webhook_endpoints WHERE id = $1 AND {_OWNED}",
@@ -79,12 +158,12 @@ async def endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> di
         owner.company_id,
         owner.partner_key_id,
     )
-    return dict(row) if row else None
+    return record_as(EndpointRow, row) if row else None
 
 
 async def update_endpoint(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID, changes: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """Change ``url``, ``event_types`` and ``description`` (those given)."""
     columns = [c for c in ("url", "event_types", "description") if c in changes]
     sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=4))
@@ -96,12 +175,12 @@ async def update_endpoint(
         owner.partner_key_id,
         *(changes[c] for c in columns),
     )
-    return dict(row) if row else None
+    return record_as(EndpointRow, row) if row else None
 
 
 async def pause_endpoint(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID, reason: str
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """Paused (an endpoint paused already keeps its first reason)."""
     row = await conn.fetchrow(
         f"""
@@ -115,12 +194,12 @@ async def pause_endpoint(
         owner.partner_key_id,
         reason,
     )
-    return dict(row) if row else None
+    return record_as(EndpointRow, row) if row else None
 
 
 async def resume_endpoint(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """Active again; its waiting deliveries are due at once (and the worker is woken)."""
     row = await conn.fetchrow(
         f"""
@@ -141,12 +220,12 @@ async def resume_endpoint(
         endpoint_id,
     )
     await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return dict(row)
+    return record_as(EndpointRow, row)
 
 
 async def replace_secret(
     conn: Connection, owner: Owner, endpoint_id: uuid.UUID, secret: str, grace_seconds: float
-) -> dict[str, Any] | None:
+) -> EndpointRow | None:
     """The new secret signs; the one it replaces is kept as the previous secret, valid for
     ``grace_seconds`` more."""
     row = await conn.fetchrow(
@@ -163,7 +242,7 @@ async def replace_secret(
         secret,
         grace_seconds,
     )
-    return dict(row) if row else None
+    return record_as(EndpointRow, row) if row else None
 
 
 async def delete_endpoint(conn: Connection, owner: Owner, endpoint_id: uuid.UUID) -> bool:
@@ -185,7 +264,7 @@ async def deliveries_page(
     endpoint_id: uuid.UUID,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     """Newest first, each with its attempts (newest first); ``after`` ends the last page."""
     rows = await conn.fetch(
         """
@@ -201,15 +280,20 @@ async def deliveries_page(
         limit,
         *(after if after else (None, None)),
     )
-    deliveries = [dict(r) | {"attempt_log": []} for r in rows]
-    by_id = {d["id"]: d for d in deliveries}
-    for attempt in await conn.fetch(
-        "SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) "
-        "ORDER BY delivery_id, number DESC",
-        list(by_id),
+    attempts: dict[uuid.UUID, list[AttemptRow]] = {r["id"]: [] for r in rows}
+    for attempt in records_as(
+        AttemptRow,
+        await conn.fetch(
+            "SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[]) "
+            "ORDER BY delivery_id, number DESC",
+            list(attempts),
+        ),
     ):
-        by_id[attempt["delivery_id"]]["attempt_log"].append(dict(attempt))
-    return deliveries
+        attempts[attempt.delivery_id].append(attempt)
+    return [
+        dataclasses.replace(record_as(DeliveryRow, r), attempt_log=tuple(attempts[r["id"]]))
+        for r in rows
+    ]
 
 
 async def company_endpoints_for(
@@ -343,7 +427,7 @@ async def interrupt_unfinished_attempts(
     )
 
 
-async def claim_due_delivery(conn: Connection, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
+async def claim_due_delivery(conn: Connection, endpoint_id: uuid.UUID) -> DueDelivery | None:
     """The endpoint's oldest due delivery while it is active, locked for this transaction
     (others skip it), with what it takes to send it: the URL and the secrets that sign."""
     row = await conn.fetchrow(
@@ -360,7 +444,7 @@ async def claim_due_delivery(conn: Connection, endpoint_id: uuid.UUID) -> dict[s
         """,
         endpoint_id,
     )
-    return dict(row) if row else None
+    return record_as(DueDelivery, row) if row else None
 
 
 async def start_attempt(conn: Connection, delivery_id: uuid.UUID) -> int:
@@ -377,18 +461,18 @@ async def start_attempt(conn: Connection, delivery_id: uuid.UUID) -> int:
     return attempt
 
 
-async def mark_delivered(conn: Connection, delivery_id: uuid.UUID) -> dict[str, Any] | None:
-    """Delivered, if still pending: its ``attempts`` and ``completed_at``."""
+async def mark_delivered(conn: Connection, delivery_id: uuid.UUID) -> DeliveryOutcome | None:
+    """Delivered, if still pending: where it stands now."""
     row = await conn.fetchrow(
         """
         UPDATE webhook_deliveries
         SET status = 'delivered', completed_at = now(), last_error = NULL
         WHERE id = $1 AND status = 'pending'
-        RETURNING attempts, completed_at
+        RETURNING status, attempts, completed_at
         """,
         delivery_id,
     )
-    return dict(row) if row else None
+    return record_as(DeliveryOutcome, row) if row else None
 
 
 async def pause_gone_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:
@@ -416,10 +500,10 @@ async def retry_or_fail_delivery(
     error: str | None,
     give_up_after_seconds: float,
     backoff_seconds: float,
-) -> dict[str, Any] | None:
+) -> DeliveryOutcome | None:
     """If still pending: failed once ``give_up_after_seconds`` have passed since it was
-    made, else due again after ``backoff_seconds`` (but no later than that moment); its
-    ``status``, ``attempts`` and ``completed_at``."""
+    made, else due again after ``backoff_seconds`` (but no later than that moment); where
+    it stands now."""
     row = await conn.fetchrow(
         """
         UPDATE webhook_deliveries d
@@ -438,7 +522,7 @@ async def retry_or_fail_delivery(
         give_up_after_seconds,
         backoff_seconds,
     )
-    return dict(row) if row else None
+    return record_as(DeliveryOutcome, row) if row else None
 
 
 async def finish_attempt(
