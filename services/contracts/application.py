@@ -662,23 +662,25 @@ async def invoice_delivery(
     kind = "" if price > 0 else "Gate fee: "
     invoice = await invoice_store.insert_invoice(
         conn,
-        id=uuid.uuid4(),
-        delivery_id=delivery.id,
-        contract_id=contract.id,
-        payer_company_id=payer,
-        payee_company_id=payee,
-        description=f"{kind}{contract.title}, {format_quantity(quantity, contract.unit)} "
-        f"delivered {delivery.delivered_on.isoformat()}",
-        quantity=quantity,
-        unit=contract.unit,
-        unit_price_ore=abs(price),
-        net_ore=figures.net,
-        mva_ore=figures.vat,
-        total_ore=figures.total,
-        platform_fee_ore=figures.fee,
-        status="waiting",
-        delivery_date=delivery.delivered_on,
-        gate_fee=price < 0,
+        invoice_store.NewInvoice(
+            id=uuid.uuid4(),
+            delivery_id=delivery.id,
+            contract_id=contract.id,
+            payer_company_id=payer,
+            payee_company_id=payee,
+            description=f"{kind}{contract.title}, {format_quantity(quantity, contract.unit)} "
+            f"delivered {delivery.delivered_on.isoformat()}",
+            quantity=quantity,
+            unit=contract.unit,
+            unit_price_ore=abs(price),
+            net_ore=figures.net,
+            mva_ore=figures.vat,
+            total_ore=figures.total,
+            platform_fee_ore=figures.fee,
+            status="waiting",
+            delivery_date=delivery.delivered_on,
+            gate_fee=price < 0,
+        ),
     )
     if invoice is None:
         return None  # the delivery has its invoice already

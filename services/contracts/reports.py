@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import astuple, fields
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,6 +26,10 @@ from shared.db import Pool
 from shared.http import Problem, principal_of
 
 Language = Literal["nb", "en"]
+
+# The CSV's columns of exchanges: those of its rows, or a short header when there are none.
+_EXCHANGE_COLUMNS = [f.name for f in fields(figures_store.ReportExchange)]
+_EMPTY_EXCHANGE_COLUMNS = ["delivered_on", "delivery_id", "resource", "quantity"]
 
 
 class Figure(BaseModel):
@@ -113,10 +118,9 @@ async def _csv(pool: Pool, report: Report, company_id: uuid.UUID | None) -> Resp
             conn, company_id, report.period_from, report.period_until
         )
     writer.writerow([])
-    columns = list(rows[0]) if rows else ["delivered_on", "delivery_id", "resource", "quantity"]
-    writer.writerow(columns)
+    writer.writerow(_EXCHANGE_COLUMNS if rows else _EMPTY_EXCHANGE_COLUMNS)
     for row in rows:
-        writer.writerow(["" if row[c] is None else str(row[c]) for c in columns])
+        writer.writerow(["" if v is None else str(v) for v in astuple(row)])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -80,11 +81,14 @@ class StatisticsController(Controller):
         async with pool.acquire() as conn:
             head = await figures_store.headline(conn, start, until)
             tables = {
-                name: await figures_store.table(conn, name, start, until)
+                name: [asdict(row) for row in await figures_store.table(conn, name, start, until)]
                 for name in figures_store.QUERIES
             }
         return Statistics(
-            period_from=start, period_until=until, headline=Headline(**head), **tables
+            period_from=start,
+            period_until=until,
+            headline=Headline.model_validate(head, from_attributes=True),
+            **tables,
         )
 
     @get("/csv/{table:str}", operation_id="park_statistics_csv", media_type="text/csv")
@@ -109,11 +113,10 @@ class StatisticsController(Controller):
         async with pool.acquire() as conn:
             rows = await figures_store.table(conn, table, start, until)
         out = io.StringIO()
-        columns = list(rows[0]) if rows else _columns(table)
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=_columns(table), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else str(v) for k, v in row.items()})
+            writer.writerow({k: "" if v is None else str(v) for k, v in asdict(row).items()})
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -122,5 +125,5 @@ class StatisticsController(Controller):
 
 
 def _columns(table: str) -> list[str]:
-    """The header of an empty table: the query's own column names."""
+    """The header of a table: its row's fields, the query's own column names."""
     return figures_store.COLUMNS[table]

@@ -15,9 +15,9 @@ class Totals:
     deliveries: int
     supplied_tonnes: Decimal
     received_tonnes: Decimal
-    earned_ore: int
-    paid_ore: int
-    saved_ore: int
+    earned_ore: Decimal  # sums of øre: PostgreSQL's sum of bigint is numeric
+    paid_ore: Decimal
+    saved_ore: Decimal
     tonnes_diverted: Decimal
     virgin_material_tonnes: Decimal
     water_m3: Decimal

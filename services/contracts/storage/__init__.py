@@ -5,11 +5,11 @@ dataclasses."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 
@@ -17,28 +17,23 @@ from services.contracts.domain.capacity import Hold, Listing
 from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.domain.invoice import Party
 from services.contracts.domain.negotiation import Negotiation, Proposal, Step, Terms
-from shared.db import Connection
+from shared.db import Connection, Row, record_as, records_as
 from shared.events import CompanyDetailsChanged, ListingFacts, TradeProposed
 
-R = TypeVar("R")
+
+def row(cls: type[Row], record: asyncpg.Record | None) -> Row | None:
+    """The record as the dataclass ``cls`` (``shared.db.record_as``), or None."""
+    return None if record is None else record_as(cls, record)
 
 
-def row(cls: type[R], record: asyncpg.Record | None) -> R | None:
-    """The record as the dataclass ``cls`` (its fields picked by name), or None."""
-    if record is None:
-        return None
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    return cls(**{n: record[n] for n in names if n in record})
+def rows(cls: type[Row], records: Iterable[asyncpg.Record]) -> list[Row]:
+    return records_as(cls, records)
 
 
-def rows(cls: type[R], records: list[asyncpg.Record]) -> list[R]:
-    return [r for r in (row(cls, x) for x in records) if r is not None]
-
-
-def one(cls: type[R], record: asyncpg.Record | None) -> R:
-    found = row(cls, record)
-    assert found is not None
-    return found
+def one(cls: type[Row], record: asyncpg.Record | None) -> Row:
+    """The record a statement always returns, as the dataclass ``cls``."""
+    assert record is not None
+    return record_as(cls, record)
 
 
 async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at: datetime) -> bool:

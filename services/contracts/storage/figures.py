@@ -3,13 +3,134 @@ the impact ledger (one row per confirmed delivery) and the contracts."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from decimal import Decimal
 
 from services.contracts.domain.report import Totals
 from services.contracts.storage import one
-from shared.db import Connection
+from shared.db import Connection, record_as, records_as
+
+# --- Rows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: str  # YYYY-MM
+    deliveries: int
+    tonnes: Decimal
+    co2e_avoided_kg: Decimal
+    nok: Decimal
+
+
+@dataclass(frozen=True)
+class ResourceFigures:
+    resource: str
+    deliveries: int
+    unit: str
+    quantity: Decimal
+    tonnes_diverted: Decimal
+    co2e_avoided_kg: Decimal
+    nok: Decimal
+
+
+@dataclass(frozen=True)
+class CompanyFigures:
+    company_id: uuid.UUID
+    deliveries_supplied: int
+    deliveries_received: int
+    tonnes_supplied: Decimal
+    tonnes_received: Decimal
+    nok_received: Decimal
+    nok_paid: Decimal
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Supplier → receiver of one resource: a link of a Sankey diagram."""
+
+    source: uuid.UUID
+    target: uuid.UUID
+    resource: str
+    unit: str
+    quantity: Decimal
+    deliveries: int
+    co2e_avoided_kg: Decimal
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One confirmed delivery's impact, as the statistics list it."""
+
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    delivered_on: date
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    resource: str
+    quantity: Decimal
+    unit: str
+    tonnes_diverted: Decimal | None
+    water_m3: Decimal | None
+    energy_mwh: Decimal | None
+    co2e_avoided_kg: Decimal | None
+    transport_kg_co2e: Decimal | None
+    nok: Decimal
+    supplier_gain_nok: Decimal | None
+    receiver_gain_nok: Decimal | None
+    basis: str
+    factors: str | None  # the factors' keys, space-separated
+
+
+@dataclass(frozen=True)
+class ReportExchange:
+    """One exchange behind a company's (or the park's) report, as its CSV lists it."""
+
+    delivered_on: date
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    resource: str
+    quantity: Decimal
+    unit: str
+    tonnes_diverted: Decimal | None
+    water_m3: Decimal | None
+    energy_mwh: Decimal | None
+    co2e_avoided_kg: Decimal | None
+    transport_kg_co2e: Decimal | None
+    nok: Decimal
+    factors: str | None
+
+
+@dataclass(frozen=True)
+class HeadlineFigures:
+    """The park's totals for a period."""
+
+    deliveries: int
+    tonnes_exchanged: Decimal
+    tonnes_diverted: Decimal
+    water_m3: Decimal
+    energy_mwh: Decimal
+    co2e_avoided_kg: Decimal
+    transport_kg_co2e: Decimal
+    nok_moved: Decimal
+    active_contracts: int
+    active_companies: int
+
+
+FigureRow = MonthFigures | ResourceFigures | CompanyFigures | Flow | Exchange
+
+# Each table of the statistics, and the row it is made of.
+TABLES: dict[str, type[FigureRow]] = {
+    "months": MonthFigures,
+    "resources": ResourceFigures,
+    "companies": CompanyFigures,
+    "flows": Flow,
+    "exchanges": Exchange,
+}
 
 _WHERE = (
     "WHERE reversed_at IS NULL AND ($1::date IS NULL OR delivered_on >= $1) "
@@ -65,47 +186,9 @@ QUERIES: dict[str, str] = {
 }
 
 
+# The header of each table, also when it is empty: its row's fields, in the query's order.
 COLUMNS: dict[str, list[str]] = {
-    "months": ["month", "deliveries", "tonnes", "co2e_avoided_kg", "nok"],
-    "resources": [
-        "resource",
-        "deliveries",
-        "unit",
-        "quantity",
-        "tonnes_diverted",
-        "co2e_avoided_kg",
-        "nok",
-    ],
-    "companies": [
-        "company_id",
-        "deliveries_supplied",
-        "deliveries_received",
-        "tonnes_supplied",
-        "tonnes_received",
-        "nok_received",
-        "nok_paid",
-    ],
-    "flows": ["source", "target", "resource", "unit", "quantity", "deliveries", "co2e_avoided_kg"],
-    "exchanges": [
-        "delivery_id",
-        "contract_id",
-        "delivered_on",
-        "supplier_company_id",
-        "receiver_company_id",
-        "resource",
-        "quantity",
-        "unit",
-        "tonnes_diverted",
-        "water_m3",
-        "energy_mwh",
-        "co2e_avoided_kg",
-        "transport_kg_co2e",
-        "nok",
-        "supplier_gain_nok",
-        "receiver_gain_nok",
-        "basis",
-        "factors",
-    ],
+    name: [f.name for f in dataclasses.fields(cls)] for name, cls in TABLES.items()
 }
 
 
@@ -130,18 +213,18 @@ HEADLINE = f"""
 """
 
 
-async def headline(conn: Connection, start: date | None, end: date | None) -> dict[str, Any]:
+async def headline(conn: Connection, start: date | None, end: date | None) -> HeadlineFigures:
     """The period's totals (delivery dates, inclusive; None: unbounded)."""
     row = await conn.fetchrow(HEADLINE, start, end)
     assert row is not None  # an aggregate always has a row
-    return dict(row)
+    return record_as(HeadlineFigures, row)
 
 
 async def table(
     conn: Connection, name: str, start: date | None, end: date | None
-) -> list[dict[str, Any]]:
+) -> list[FigureRow]:
     """One of ``QUERIES``' tables for the period."""
-    return [dict(r) for r in await conn.fetch(QUERIES[name], start, end)]
+    return list(records_as(TABLES[name], await conn.fetch(QUERIES[name], start, end)))
 
 
 _TONNES = "CASE unit WHEN 't' THEN quantity WHEN 'kg' THEN quantity / 1000 END"
@@ -193,21 +276,18 @@ async def report(
     return one(Totals, await conn.fetchrow(REPORT, start, end, company_id))
 
 
+REPORT_ROWS = f"""
+    SELECT delivered_on, delivery_id, contract_id, supplier_company_id,
+           receiver_company_id, resource, quantity, unit, tonnes_diverted, water_m3,
+           energy_mwh, co2e_avoided_kg, transport_kg_co2e, amount_ore / 100.0 AS nok,
+           (SELECT string_agg(f->>'key', ' ') FROM jsonb_array_elements(factors) f)
+               AS factors
+    FROM impact_entries WHERE {_MINE} ORDER BY delivered_on, delivery_id
+"""
+
+
 async def report_rows(
     conn: Connection, company_id: uuid.UUID | None, start: date | None, end: date | None
-) -> list[dict[str, Any]]:
+) -> list[ReportExchange]:
     """Each exchange behind a report, as the CSV lists them."""
-    rows = await conn.fetch(
-        f"""
-        SELECT delivered_on, delivery_id, contract_id, supplier_company_id,
-               receiver_company_id, resource, quantity, unit, tonnes_diverted, water_m3,
-               energy_mwh, co2e_avoided_kg, transport_kg_co2e, amount_ore / 100.0 AS nok,
-               (SELECT string_agg(f->>'key', ' ') FROM jsonb_array_elements(factors) f)
-                   AS factors
-        FROM impact_entries WHERE {_MINE} ORDER BY delivered_on, delivery_id
-        """,
-        start,
-        end,
-        company_id,
-    )
-    return [dict(r) for r in rows]
+    return records_as(ReportExchange, await conn.fetch(REPORT_ROWS, start, end, company_id))

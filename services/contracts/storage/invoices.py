@@ -4,7 +4,9 @@ written for each confirmed delivery."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,17 +21,42 @@ Db = Connection | Pool
 # --- Queuing and numbering (application.py) ------------------------------------------------
 
 
-async def insert_invoice(conn: Connection, **columns: Any) -> Invoice | None:
+@dataclass(frozen=True)
+class NewInvoice:
+    """What a delivery's invoice is made with, before it waits for the parties' details."""
+
+    id: uuid.UUID
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    payer_company_id: uuid.UUID
+    payee_company_id: uuid.UUID
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_ore: int
+    net_ore: int
+    mva_ore: int
+    total_ore: int
+    platform_fee_ore: int
+    status: str
+    delivery_date: date
+    gate_fee: bool
+
+
+_NEW_INVOICE_COLUMNS = [f.name for f in dataclasses.fields(NewInvoice)]
+
+
+async def insert_invoice(conn: Connection, invoice: NewInvoice) -> Invoice | None:
     """Record a delivery's invoice once (the billing worker is woken at commit); None when
     the delivery has one already."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO invoices ({", ".join(columns)})
-        VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+        INSERT INTO invoices ({", ".join(_NEW_INVOICE_COLUMNS)})
+        VALUES ({", ".join(f"${i}" for i in range(1, len(_NEW_INVOICE_COLUMNS) + 1))})
         ON CONFLICT (delivery_id) DO NOTHING
         RETURNING *
         """,
-        *columns.values(),
+        *dataclasses.astuple(invoice),
     )
     await conn.execute("NOTIFY invoices_queued")
     return row(Invoice, record)
@@ -451,19 +478,42 @@ async def proposal_unit(conn: Connection, proposal_id: uuid.UUID) -> str | None:
     return None if unit is None else str(unit)
 
 
-async def add_impact_entry(conn: Connection, entry: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class ImpactEntry:
+    """What one confirmed delivery did for the park: a row of the impact ledger."""
+
+    delivery_id: uuid.UUID
+    contract_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    resource: str  # the EWC code, or ``class:<resource class>``
+    delivered_on: date
+    quantity: Decimal  # in ``unit``, the contract's
+    unit: str
+    tonnes_diverted: Decimal | None
+    water_m3: Decimal | None
+    energy_mwh: Decimal | None
+    co2e_avoided_kg: Decimal | None
+    transport_kg_co2e: Decimal | None
+    amount_ore: int
+    supplier_gain_ore: int | None
+    receiver_gain_ore: int | None
+    factors: list[dict[str, Any]]  # JSON: each factor's key, value, unit, source, year
+    basis: str
+
+
+IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactEntry)]
+
+
+async def add_impact_entry(conn: Connection, entry: ImpactEntry) -> None:
     """One row per confirmed delivery; a second call for the same delivery adds nothing."""
     await conn.execute(
-        """
-        INSERT INTO impact_entries (delivery_id, contract_id, supplier_company_id,
-                                    receiver_company_id, resource, delivered_on, quantity, unit,
-                                    tonnes_diverted, water_m3, energy_mwh, co2e_avoided_kg,
-                                    transport_kg_co2e, amount_ore, supplier_gain_ore,
-                                    receiver_gain_ore, factors, basis)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+        f"""
+        INSERT INTO impact_entries ({", ".join(IMPACT_COLUMNS)})
+        VALUES ({", ".join(f"${i}" for i in range(1, len(IMPACT_COLUMNS) + 1))})
         ON CONFLICT (delivery_id) DO NOTHING
         """,
-        *(entry[column] for column in IMPACT_COLUMNS),
+        *(getattr(entry, column) for column in IMPACT_COLUMNS),
     )
 
 
@@ -472,28 +522,6 @@ async def reverse_impact(conn: Connection, delivery_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE impact_entries SET reversed_at = now() WHERE delivery_id = $1", delivery_id
     )
-
-
-IMPACT_COLUMNS = (
-    "delivery_id",
-    "contract_id",
-    "supplier_company_id",
-    "receiver_company_id",
-    "resource",
-    "delivered_on",
-    "quantity",
-    "unit",
-    "tonnes_diverted",
-    "water_m3",
-    "energy_mwh",
-    "co2e_avoided_kg",
-    "transport_kg_co2e",
-    "amount_ore",
-    "supplier_gain_ore",
-    "receiver_gain_ore",
-    "factors",
-    "basis",
-)
 
 
 async def stripe_queue(pool: Pool) -> dict[str, float]:

@@ -400,7 +400,7 @@ async def due_endpoints(conn: Connection, skip: list[uuid.UUID]) -> list[DueEndp
         """,
         skip,
     )
-    return [DueEndpoint(r["endpoint_id"], r["owner_id"], r["due_in"]) for r in rows]
+    return records_as(DueEndpoint, rows)
 
 
 async def lock_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:
