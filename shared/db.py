@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -39,7 +40,12 @@ Row = TypeVar("Row", bound="DataclassInstance")
 def record_as(cls: type[Row], record: Mapping[str, Any] | asyncpg.Record) -> Row:
     """The record as the frozen dataclass ``cls`` that names its row: each field taken from
     the column of its name (a field the query does not select keeps its default)."""
-    return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record})
+    return cls(**{name: record[name] for name in _field_names(cls) if name in record})
+
+
+@functools.cache
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def records_as(cls: type[Row], records: Iterable[Mapping[str, Any] | asyncpg.Record]) -> list[Row]:
