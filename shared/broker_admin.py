@@ -270,9 +270,15 @@ class BrokerAdmin:
 
 
 def ensure_password_files(folder: Path, principals: Iterable[str]) -> dict[str, str]:
-    """Each principal's password, made on first use and kept in ``folder`` (mode 0600)."""
+    """Each principal's password, made on first use and kept in ``folder`` (mode 0600).
+
+    A folder of another user's (Docker's and Kubernetes' secrets, mounted read-only and
+    owned by root) is only read: its mode is its owner's to set."""
+    import os
+
     folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    if folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
     passwords: dict[str, str] = {}
     for principal in principals:
         path = folder / principal

@@ -124,7 +124,44 @@ class ReasonDetail(BaseModel):
     )
 
 
-class ListingFacts(Payload):
+class ListingTerms(BaseModel):
+    """The terms of a listing that the matcher respects beyond what, how much, when and
+    where: declared once, here. The API's draft and answer, the listing's event and the
+    matcher's open listing take them from this class by name (``TERMS``), so a new term is
+    this declaration, a column in each service's table, the field of each domain model and
+    the rule that uses it."""
+
+    accepts: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="A need's other acceptable resources: List of Waste codes (six digits) "
+        "or `class:<name>`; any of them serves it.",
+    )
+    use: str | None = Field(
+        default=None,
+        description="What a need is for (`biogas_feedstock`, `boiler_fuel`, "
+        "`cement_raw_material`, ...): every resource the knowledge base allows for that use "
+        "serves it. A need may name a use and no resource.",
+    )
+    transport_mode: TransportMode | None = Field(
+        default=None,
+        description="How it moves: `road`, `pipe`, `ship` or `rail`; None: the class's usual "
+        "(pipe for heat, steam, cold, water and gases, road otherwise).",
+    )
+    max_distance_km: float | None = Field(
+        default=None,
+        gt=0,
+        le=20000,
+        description="Farthest the listing's company will trade; None: the exchange's default "
+        "for its transport (100 km by road, 20 km by pipe, 300 km by rail, 1000 km by ship).",
+    )
+
+
+# The names of the terms: what every mapping of a listing's terms iterates over.
+TERMS: tuple[str, ...] = tuple(ListingTerms.model_fields)
+
+
+class ListingFacts(Payload, ListingTerms):
     """What the exchange knows of a listing; shared by its published and updated events."""
 
     listing_id: uuid.UUID = Field(description="The listing (also the event's subject).")
@@ -156,28 +193,6 @@ class ListingFacts(Payload):
     price_per_unit_ore: int | None = Field(
         default=None,
         description="NOK øre per unit, excluding MVA; negative: a gate fee the supplier pays.",
-    )
-    accepts: tuple[str, ...] = Field(
-        default=(),
-        description="A need's other acceptable resources: List of Waste codes (six digits) "
-        "or `class:<name>`; any of them serves it.",
-    )
-    use: str | None = Field(
-        default=None,
-        description="What a need is for (`biogas_feedstock`, `boiler_fuel`, "
-        "`cement_raw_material`, ...): every resource the knowledge base allows for that use "
-        "serves it. A need may name a use and no resource.",
-    )
-    transport_mode: TransportMode | None = Field(
-        default=None,
-        description="How it moves: `road`, `pipe`, `ship` or `rail`; None: the class's usual "
-        "(pipe for heat, steam, cold, water and gases, road otherwise).",
-    )
-    max_distance_km: float | None = Field(
-        default=None,
-        gt=0,
-        description="Farthest the listing's company will trade; None: the exchange's default "
-        "for its transport (100 km by road, 20 km by pipe).",
     )
 
 

@@ -156,6 +156,13 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
             headers={} if ok else {"Retry-After": "5"},
         )
 
+    @get("/live", opt={PUBLIC: True}, include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """Liveness: the process serves requests. It asks nothing else, so an orchestrator
+        that restarts by it does not restart every instance while the database or the
+        broker is away (that is readiness, ``/health``, which answers 503 then)."""
+        return {"status": "ok", "service": spec.name}
+
     @get("/metrics", opt={PUBLIC: True}, include_in_schema=False)
     async def metrics(state: State) -> Response[bytes]:
         """Prometheus metrics of this process (on the service's own port; the gateway does
@@ -184,7 +191,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
 
     router = Router(
         path=spec.api_path,
-        route_handlers=[health, OperationsController, *spec.route_handlers],
+        route_handlers=[health, live, OperationsController, *spec.route_handlers],
         dependencies={
             "pool": Provide(provide_pool, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),

@@ -62,6 +62,22 @@ class ProcessSettings(BaseSettings):
         "lines; `auto`: readable in a terminal, JSON otherwise (log files, containers).",
     )
 
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses and networks (comma-separated) of the proxies in front of "
+        "this process whose X-Forwarded-For names the client: for the gateway, the load "
+        "balancer or ingress in front of it (default: none, the client's header is never "
+        "believed); for a service and the portal, the gateway (default: 127.0.0.1, where "
+        "`up` runs it; in a cluster, the gateway pods' network). Sign-in throttling and the "
+        "audit log see the address this gives.",
+    )
+
+    def forwarded_allow_ips(self, *, edge: bool) -> str | None:
+        """Whom uvicorn believes X-Forwarded-For from; None: nobody."""
+        if self.trusted_proxies is not None:
+            return self.trusted_proxies.strip() or None
+        return None if edge else "127.0.0.1"
+
     @cached_property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"

@@ -48,10 +48,24 @@ def _configure_logging(settings: ProcessSettings, process: str) -> None:
     configure_tracing(process)
 
 
-def _run(app: Any, host: str, port: int, *, edge: bool = False) -> None:
+def server_options(settings: ProcessSettings, *, edge: bool = False) -> dict[str, Any]:
+    """uvicorn's options for a process: X-Forwarded-For is believed only from the proxies
+    in front of it (``SYMBIOSIS_TRUSTED_PROXIES``); at the ``edge`` (the gateway) by default
+    from nobody, so a client cannot say who it is."""
+    trusted = settings.forwarded_allow_ips(edge=edge)
+    return {
+        "log_config": None,  # logging is ours (shared.logs): uvicorn's handlers would bypass it
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": trusted is not None,
+        "forwarded_allow_ips": trusted,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def _run(app: Any, host: str, port: int, settings: ProcessSettings, *, edge: bool = False) -> None:
     """Serve an ASGI app with uvicorn, its lines in our log format and our access log, each
-    request in its span with its correlation id (shared.observability). At the ``edge`` (the
-    gateway) the client's own X-Forwarded-For is never believed."""
+    request in its span with its correlation id (shared.observability)."""
     import uvicorn
 
     from shared.logs import AccessLog
@@ -66,11 +80,7 @@ def _run(app: Any, host: str, port: int, *, edge: bool = False) -> None:
         Observed(AccessLog(app), routes=route_at_edge if edge else route_of),
         host=host,
         port=port,
-        log_config=None,  # logging is ours (shared.logs): uvicorn's handlers would bypass it
-        log_level="warning",
-        access_log=False,
-        proxy_headers=not edge,
-        timeout_graceful_shutdown=5,
+        **server_options(settings, edge=edge),
     )
 
 
@@ -98,7 +108,7 @@ def serve(
         )
     module_name, factory_name = APP_FACTORIES[service].split(":")
     factory: Callable[[Any], Any] = getattr(importlib.import_module(module_name), factory_name)
-    _run(factory(settings), host, chosen_port)
+    _run(factory(settings), host, chosen_port, settings)
 
 
 @app.command()
@@ -115,6 +125,7 @@ def gateway(
         Gateway(settings.upstreams(), portal=settings.portal_upstream),
         host or settings.http_host,
         port or settings.http_port,
+        settings,
         edge=True,
     )
 
@@ -130,7 +141,7 @@ def portal(
 
     settings = PortalSettings()
     _configure_logging(settings, "portal")
-    _run(create_app(settings), host, port or settings.portal_port)
+    _run(create_app(settings), host, port or settings.portal_port, settings)
 
 
 @app.command()

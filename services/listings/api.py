@@ -22,8 +22,11 @@ from services.listings.outbox import publish_event
 from shared import periods
 from shared.db import Connection, Pool
 from shared.events import (
+    TERMS,
     Frequency,
+    ListingFacts,
     ListingPublished,
+    ListingTerms,
     ListingUpdated,
     ListingWithdrawn,
     QualitySpec,
@@ -65,7 +68,7 @@ EXAMPLE_WOOD_NEED: dict[str, Any] = {
 }
 
 
-class ListingDraft(BaseModel):
+class ListingDraft(ListingTerms):
     """An offer (something the company has) or a need (something it wants).
 
     Name the resource with a List of Waste code (`ewc_code`) or a resource class
@@ -107,29 +110,6 @@ class ListingDraft(BaseModel):
     )
     hazardous: bool = Field(
         default=False, description="Must be true for a hazardous List of Waste code."
-    )
-    accepts: list[str] = Field(
-        default_factory=list,
-        max_length=50,
-        description="A need's other acceptable resources: List of Waste codes or "
-        "`class:<name>`; any of them serves it.",
-    )
-    use: str | None = Field(
-        default=None,
-        description="What a need is for; every resource the knowledge base allows for the "
-        "use serves it (`GET /uses` lists them).",
-    )
-    transport_mode: TransportMode | None = Field(
-        default=None,
-        description="`road`, `pipe`, `ship` or `rail`. Default: pipe for heat, steam, cold, "
-        "water and gases, road for the rest.",
-    )
-    max_distance_km: float | None = Field(
-        default=None,
-        gt=0,
-        le=20000,
-        description="Farthest you will trade. Default: 100 km by road, 20 km by pipe, 300 km "
-        "by rail, 1000 km by ship.",
     )
     internal_note: str = Field(default="", max_length=2000, description="Seen only by you.")
     publish: bool = Field(default=True, description="False keeps it as a draft.")
@@ -201,7 +181,7 @@ class ListingChange(BaseModel):
         return None if value is None else domain.positive_quantity(value)
 
 
-class Listing(BaseModel):
+class Listing(ListingTerms):
     id: uuid.UUID
     company_id: uuid.UUID
     kind: str
@@ -222,10 +202,6 @@ class Listing(BaseModel):
     transport: str
     price_per_unit_ore: int | None
     gate_fee: bool = Field(description="True when the supplier pays (negative price).")
-    accepts: list[str] = Field(default=[], description="A need's other acceptable resources.")
-    use: str | None = Field(default=None, description="What a need is for.")
-    transport_mode: str | None = Field(default=None, description="As given; None: the usual.")
-    max_distance_km: float | None = Field(default=None, description="As given; None: default.")
     internal_note: str | None = Field(description="Only for the listing's own company.")
     status: str
     created_at: datetime
@@ -264,10 +240,7 @@ class Listing(BaseModel):
             transport=row.transport,
             price_per_unit_ore=row.price_per_unit_ore,
             gate_fee=(row.price_per_unit_ore or 0) < 0,
-            accepts=row.accepts,
-            use=row.use,
-            transport_mode=row.transport_mode,
-            max_distance_km=row.max_distance_km,
+            **{name: getattr(row, name) for name in TERMS},
             internal_note=row.internal_note if row.company_id == viewer else None,
             status=row.status,
             created_at=row.created_at,
@@ -282,31 +255,11 @@ class ListingPage(BaseModel):
 
 
 def facts(row: storage.ListingRow) -> dict[str, Any]:
-    """The fields of the listing's events, from its row."""
+    """The fields of the listing's events, from its row: each by its name (the row's ``id``
+    is the event's ``listing_id``)."""
     return {
-        "listing_id": row.id,
-        "company_id": row.company_id,
-        "kind": row.kind,
-        "ewc_code": row.ewc_code,
-        "resource_class": row.resource_class,
-        "title": row.title,
-        "quantity": row.quantity,
-        "remaining_quantity": row.remaining_quantity,
-        "unit": row.unit,
-        "hazardous": row.hazardous,
-        "frequency": row.frequency,
-        "available_from": row.available_from,
-        "available_until": row.available_until,
-        "quality": tuple(QualitySpec(**q) for q in row.quality),
-        "plot": row.plot,
-        "latitude": row.latitude,
-        "longitude": row.longitude,
-        "transport": row.transport,
-        "price_per_unit_ore": row.price_per_unit_ore,
-        "accepts": tuple(row.accepts),
-        "use": row.use,
-        "transport_mode": row.transport_mode,
-        "max_distance_km": row.max_distance_km,
+        name: getattr(row, "id" if name == "listing_id" else name)
+        for name in ListingFacts.model_fields
     }
 
 
@@ -427,10 +380,7 @@ class ListingController(Controller):
                 "longitude": location.longitude if location else company.longitude,
                 "transport": data.transport,
                 "price_per_unit_ore": data.price_per_unit_ore,
-                "accepts": data.accepts,
-                "use": data.use,
-                "transport_mode": data.transport_mode,
-                "max_distance_km": data.max_distance_km,
+                **{name: getattr(data, name) for name in TERMS},
                 "internal_note": data.internal_note,
                 "status": "open" if data.publish else "draft",
             }

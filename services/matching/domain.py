@@ -18,14 +18,14 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from shared import knowledge
-from shared.events import ProposalValue, ReasonDetail
+from shared.events import ListingFacts, ProposalValue, ReasonDetail
 from shared.ewc import catalogue
 from shared.reasons import render
 from shared.resources import (
@@ -63,6 +63,16 @@ class OpenListing:
     use: str | None = None
     transport_mode: str | None = None
     max_distance_km: float | None = None
+
+    @classmethod
+    def of(cls, facts: ListingFacts) -> OpenListing:
+        """The open listing an event describes, each field taken by its name; its quantity
+        is what remains of it."""
+        values = {f.name: getattr(facts, f.name) for f in fields(cls)}
+        values["quantity"] = facts.remaining_quantity or facts.quantity
+        values["quality"] = tuple(q.model_dump() for q in facts.quality)
+        values["accepts"] = tuple(facts.accepts)
+        return cls(**values)
 
     @property
     def named(self) -> str | None:

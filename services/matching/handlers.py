@@ -227,26 +227,7 @@ def proposed(proposal: Proposal) -> TradeProposed:
 def register(broker: KafkaBroker, pool: Pool, settings: MatchingSettings) -> None:
     async def on_listing_opened(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ListingPublished | ListingUpdated)
-        listing = OpenListing(
-            listing_id=payload.listing_id,
-            company_id=payload.company_id,
-            kind=payload.kind,
-            ewc_code=payload.ewc_code,
-            resource_class=payload.resource_class,
-            title=payload.title,
-            quantity=payload.remaining_quantity or payload.quantity,
-            unit=payload.unit,
-            available_from=payload.available_from,
-            available_until=payload.available_until,
-            quality=tuple(q.model_dump() for q in payload.quality),
-            latitude=payload.latitude,
-            longitude=payload.longitude,
-            price_per_unit_ore=payload.price_per_unit_ore,
-            accepts=payload.accepts,
-            use=payload.use,
-            transport_mode=payload.transport_mode,
-            max_distance_km=payload.max_distance_km,
-        )
+        listing = OpenListing.of(payload)
 
         async def effect(conn: Connection) -> None:
             changed = payload.changed if isinstance(payload, ListingUpdated) else None

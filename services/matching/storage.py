@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -18,33 +19,29 @@ from services.matching.domain import (
 )
 from shared.db import Connection
 
-_COLUMNS = """listing_id, company_id, kind, ewc_code, resource_class, title, quantity, unit,
-    available_from, available_until, quality, latitude, longitude, price_per_unit_ore,
-    accepts, use, transport_mode, max_distance_km"""
+# The open listing's columns are its domain model's fields, by name (``domain.OpenListing``).
+_FIELDS = tuple(f.name for f in fields(OpenListing))
+# Fields kept as tuples in the model and as arrays (or JSON lists) in the table.
+_SEQUENCES = frozenset(f.name for f in fields(OpenListing) if isinstance(f.default, tuple))
+_COLUMNS = ", ".join(_FIELDS)
 _SELECT_OPEN = f"SELECT {_COLUMNS} FROM open_listings"
 
 
 def _open_listing(row: Any) -> OpenListing:
-    return OpenListing(
-        listing_id=row["listing_id"],
-        company_id=row["company_id"],
-        kind=row["kind"],
-        ewc_code=row["ewc_code"],
-        resource_class=row["resource_class"],
-        title=row["title"],
-        quantity=row["quantity"],
-        unit=row["unit"],
-        available_from=row["available_from"],
-        available_until=row["available_until"],
-        quality=tuple(row["quality"]),
-        latitude=row["latitude"],
-        longitude=row["longitude"],
-        price_per_unit_ore=row["price_per_unit_ore"],
-        accepts=tuple(row["accepts"]),
-        use=row["use"],
-        transport_mode=row["transport_mode"],
-        max_distance_km=row["max_distance_km"],
-    )
+    values: dict[str, Any] = {
+        name: tuple(row[name]) if name in _SEQUENCES else row[name] for name in _FIELDS
+    }
+    return OpenListing(**values)
+
+
+# What index_listing writes: the model's fields, then what the index derives from them.
+_INDEXED = (*_FIELDS, "resource", "keys", "keys_version")
+_INDEX_LISTING = f"""
+    INSERT INTO open_listings ({", ".join(_INDEXED)})
+    VALUES ({", ".join(f"${i}" for i in range(1, len(_INDEXED) + 1))})
+    ON CONFLICT (listing_id) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in _INDEXED if c != "listing_id")}
+"""
 
 
 async def lock_resources(conn: Connection, resources: list[str]) -> None:
@@ -61,48 +58,16 @@ async def lock_resources(conn: Connection, resources: list[str]) -> None:
 
 
 async def index_listing(conn: Connection, listing: OpenListing, keys_version: str) -> None:
+    keys = sorted(listing.keys)
+    values = [getattr(listing, name) for name in _FIELDS]
     await conn.execute(
-        """
-        INSERT INTO open_listings (listing_id, company_id, kind, ewc_code, resource_class,
-                                   resource, title, quantity, unit, available_from,
-                                   available_until, quality, latitude, longitude,
-                                   price_per_unit_ore, accepts, use, transport_mode,
-                                   max_distance_km, keys, keys_version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21)
-        ON CONFLICT (listing_id) DO UPDATE SET
-            title = excluded.title, quantity = excluded.quantity, unit = excluded.unit,
-            available_from = excluded.available_from,
-            available_until = excluded.available_until, quality = excluded.quality,
-            latitude = excluded.latitude, longitude = excluded.longitude,
-            price_per_unit_ore = excluded.price_per_unit_ore, accepts = excluded.accepts,
-            use = excluded.use, transport_mode = excluded.transport_mode,
-            max_distance_km = excluded.max_distance_km, keys = excluded.keys,
-            keys_version = excluded.keys_version
-        """,
-        listing.listing_id,
-        listing.company_id,
-        listing.kind,
-        listing.ewc_code,
-        listing.resource_class,
+        _INDEX_LISTING,
+        *(list(v) if isinstance(v, tuple) else v for v in values),
         listing.resource,
-        listing.title,
-        listing.quantity,
-        listing.unit,
-        listing.available_from,
-        listing.available_until,
-        list(listing.quality),
-        listing.latitude,
-        listing.longitude,
-        listing.price_per_unit_ore,
-        list(listing.accepts),
-        listing.use,
-        listing.transport_mode,
-        listing.max_distance_km,
-        sorted(listing.keys),
+        keys,
         keys_version,
     )
-    await _key_rows(conn, listing, sorted(listing.keys))
+    await _key_rows(conn, listing, keys)
 
 
 async def _key_rows(conn: Connection, listing: OpenListing, keys: list[str]) -> None:

@@ -578,7 +578,7 @@ WORKER = """
 import asyncio
 from services.contracts.billing import Schedule, invoice_periodically
 from shared.db import create_pool
-from shared.settings import Settings
+from services.contracts.config import ContractsSettings
 
 async def main() -> None:
     settings = ContractsSettings()

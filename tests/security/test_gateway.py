@@ -15,6 +15,8 @@ import pytest
 import uvicorn
 
 from shared.settings import Settings
+from symbiosis.cli import server_options
+from symbiosis.config import GatewaySettings
 from symbiosis.gateway import Gateway, Limits
 from tests.security.probes import connections_to, raw_request, rss_mb, status_of
 from tests.support import Stack, free_port, register_company
@@ -103,17 +105,12 @@ async def test_an_unannounced_oversized_body_is_cut_off_at_the_limit(stack: Stac
 
 
 @contextlib.asynccontextmanager
-async def serving(gateway: Gateway) -> AsyncIterator[int]:
+async def serving(gateway: Gateway, settings: GatewaySettings | None = None) -> AsyncIterator[int]:
+    """The gateway served as `symbiosis gateway` serves it (``server_options``)."""
     port = free_port()
+    options = server_options(settings or GatewaySettings(), edge=True)
     server = uvicorn.Server(
-        uvicorn.Config(
-            gateway,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="on",
-            proxy_headers=False,  # as `symbiosis gateway` runs it
-        )
+        uvicorn.Config(gateway, host="127.0.0.1", port=port, lifespan="on", **options)
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -181,8 +178,10 @@ async def test_a_client_that_stalls_its_body_gets_a_408() -> None:
             assert time.monotonic() - started < 4
 
 
-async def test_callers_cannot_say_where_they_come_from() -> None:
-    """The gateway replaces X-Forwarded-For (the services throttle sign-ins and audit by it)."""
+async def forwarded_upstream_sees(
+    headers: dict[str, str], settings: GatewaySettings | None = None
+) -> list[bytes]:
+    """The header lines a service receives for a request through the gateway."""
     seen: list[bytes] = []
 
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -196,15 +195,32 @@ async def test_callers_cannot_say_where_they_come_from() -> None:
     upstream = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         async with (
-            serving(Gateway({"listings": upstream})) as port,
+            serving(Gateway({"listings": upstream}), settings) as port,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            await http.get(
-                f"http://127.0.0.1:{port}/api/listings/x",
-                headers={"X-Forwarded-For": "198.51.100.1", "X-Real-IP": "198.51.100.2"},
-            )
+            await http.get(f"http://127.0.0.1:{port}/api/listings/x", headers=headers)
     finally:
         server.close()
-    lines = [line.lower() for line in seen[0].split(b"\r\n")]
+    return [line.lower() for line in seen[0].split(b"\r\n")]
+
+
+async def test_callers_cannot_say_where_they_come_from() -> None:
+    """The gateway replaces X-Forwarded-For (the services throttle sign-ins and audit by it)."""
+    lines = await forwarded_upstream_sees(
+        {"X-Forwarded-For": "198.51.100.1", "X-Real-IP": "198.51.100.2"}
+    )
     assert b"x-forwarded-for: 127.0.0.1" in lines
+    assert not any(b"198.51.100" in line for line in lines)
+
+
+async def test_behind_a_trusted_proxy_the_client_is_the_one_it_names() -> None:
+    """Behind a load balancer or ingress (here: the test, on 127.0.0.1, in its place) the
+    gateway takes the client from the proxy's X-Forwarded-For, and only from it: what the
+    client itself put first in the header is not believed. The addresses are only header
+    values; nothing is sent to them."""
+    behind = GatewaySettings(trusted_proxies="127.0.0.0/8, 10.20.0.0/16")
+    lines = await forwarded_upstream_sees(
+        {"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.20.0.7"}, behind
+    )
+    assert b"x-forwarded-for: 203.0.113.9" in lines
     assert not any(b"198.51.100" in line for line in lines)

@@ -119,3 +119,13 @@ def test_the_reference_lists_every_variable_once() -> None:
     every = set().union(*(variables(cls) for cls in SETTINGS_OF.values()))
     for name in every:
         assert text.count(f"| `{name}` |") == 1, name
+
+
+def test_forwarded_addresses_are_believed_only_from_the_proxies_in_front() -> None:
+    # the gateway is the edge: by default it believes nobody's X-Forwarded-For
+    assert GatewaySettings().forwarded_allow_ips(edge=True) is None
+    # behind it, a service believes the gateway, which `up` runs on 127.0.0.1
+    assert ListingsSettings().forwarded_allow_ips(edge=False) == "127.0.0.1"
+    behind_ingress = GatewaySettings(trusted_proxies="10.42.0.0/16")
+    assert behind_ingress.forwarded_allow_ips(edge=True) == "10.42.0.0/16"
+    assert ListingsSettings(trusted_proxies="").forwarded_allow_ips(edge=False) is None
