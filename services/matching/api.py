@@ -61,7 +61,7 @@ class ProposalController(Controller):
             row = await storage.proposal_of(conn, proposal_id, company_of(request, "trades:read"))
         if row is None:
             raise Problem(404, "Not found", f"no proposal {proposal_id} of yours")
-        return ProposalView(**row)
+        return ProposalView.model_validate(row, from_attributes=True)
 
     @get("/", operation_id="list_match_proposals")
     async def mine(
@@ -72,7 +72,7 @@ class ProposalController(Controller):
         """Trades the matcher proposed in which the caller supplies or receives."""
         async with pool.acquire() as conn:
             rows = await storage.proposals_of(conn, company_of(request, "trades:read"))
-        return [ProposalView(**r) for r in rows]
+        return [ProposalView.model_validate(r, from_attributes=True) for r in rows]
 
 
 class CheckView(BaseModel):
@@ -140,14 +140,14 @@ class ExplanationController(Controller):
         async with pool.acquire() as conn:
             row = await storage.matcher_proposal(conn, offer.listing_id, need.listing_id)
         note = None
-        if fits and (row is None or row["status"] != "proposed"):
+        if fits and (row is None or row.status != "proposed"):
             note = (
                 f"the pair fits, but each listing is proposed only its "
                 f"{settings.max_proposals_per_listing} best counterparts when it opens or "
                 "changes, and this pair did not rank among them"
                 if row is None
-                else f"the pair fits again, but its proposal was {row['status']}: "
-                f"{row['retract_reason']}; it is proposed anew when either listing changes"
+                else f"the pair fits again, but its proposal was {row.status}: "
+                f"{row.retract_reason}; it is proposed anew when either listing changes"
             )
         return Explanation(
             offer_id=offer.listing_id,
@@ -159,7 +159,7 @@ class ExplanationController(Controller):
                 )
                 for c in found
             ],
-            proposal_id=None if row is None else row["id"],
-            proposal_status=None if row is None else row["status"],
+            proposal_id=None if row is None else row.id,
+            proposal_status=None if row is None else row.status,
             note=note,
         )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 import structlog
@@ -54,23 +54,23 @@ async def announce(conn: Connection, event: Payload, subject: uuid.UUID, cause: 
 
 async def retract_one(
     conn: Connection,
-    row: dict[str, Any],
+    row: storage.ProposalRow,
     reason: ReasonDetail,
     correlation_id: str | uuid.UUID | None,
 ) -> bool:
     """Retract one open proposal and say so; False if it was no longer open."""
     text = render(reason.code, reason.params, "en")
-    retracted_at = await storage.retract(conn, row["id"], text)
+    retracted_at = await storage.retract(conn, row.id, text)
     if retracted_at is None:
         return False
-    row = {**row, "retract_reason": text, "retracted_at": retracted_at}
+    row = dataclasses.replace(row, retract_reason=text, retracted_at=retracted_at)
     await enqueue(
         conn,
         Topic.PROPOSALS,
         Envelope.wrap(
             retraction(row, reason),
             source=SOURCE,
-            subject=row["id"],
+            subject=row.id,
             correlation_id=correlation_id,
         ),
     )
@@ -85,17 +85,17 @@ async def retract_all(
         await retract_one(conn, row, reason, cause.correlationid)
 
 
-def retraction(row: dict[str, Any], reason: ReasonDetail | None = None) -> TradeRetracted:
+def retraction(row: storage.ProposalRow, reason: ReasonDetail | None = None) -> TradeRetracted:
     return TradeRetracted(
-        proposal_id=row["id"],
-        offer_id=row["offer_id"],
-        need_id=row["need_id"],
-        supplier_company_id=row["supplier_company_id"],
-        receiver_company_id=row["receiver_company_id"],
-        title=row["offer_title"] or "a proposed trade",
-        reason=row["retract_reason"],
+        proposal_id=row.id,
+        offer_id=row.offer_id,
+        need_id=row.need_id,
+        supplier_company_id=row.supplier_company_id,
+        receiver_company_id=row.receiver_company_id,
+        title=row.offer_title or "a proposed trade",
+        reason=row.retract_reason,
         reason_detail=reason,
-        retracted_at=row["retracted_at"],
+        retracted_at=row.retracted_at,
     )
 
 
@@ -107,7 +107,7 @@ async def expire_proposals(pool: Pool, settings: MatchingSettings) -> int:
             await enqueue(
                 conn,
                 Topic.PROPOSALS,
-                Envelope.wrap(retraction(row, expiry(settings)), source=SOURCE, subject=row["id"]),
+                Envelope.wrap(retraction(row, expiry(settings)), source=SOURCE, subject=row.id),
             )
     return len(rows)
 
@@ -182,9 +182,9 @@ async def match_listing(
         params = {"title": listing.title, "changed": list(changed)}
         standing = {p.proposal_id for p in best}
         for row in await storage.open_proposals_of(conn, listing.listing_id):
-            if row["id"] in standing:
+            if row.id in standing:
                 continue
-            if row["origin"] == "optimiser":
+            if row.origin == "optimiser":
                 code = "retract.plan_changed"
             elif await still_fits(conn, listing, row):
                 code = "retract.outranked"
@@ -195,9 +195,9 @@ async def match_listing(
     return best
 
 
-async def still_fits(conn: Connection, listing: OpenListing, row: dict[str, Any]) -> bool:
+async def still_fits(conn: Connection, listing: OpenListing, row: storage.ProposalRow) -> bool:
     """Whether the pair of an open proposal of ``listing`` still makes a trade."""
-    other_id = row["need_id"] if listing.kind == "offer" else row["offer_id"]
+    other_id = row.need_id if listing.kind == "offer" else row.offer_id
     other = await storage.open_listing(conn, other_id)
     if other is None or other.kind == listing.kind:
         return False

@@ -63,24 +63,22 @@ class AcceptedPlan(BaseModel):
     superseded: int = Field(description="Open proposals of earlier plans, retracted.")
 
 
-async def _view(pool: Pool, row: dict[str, Any]) -> PlanView:
+async def _view(pool: Pool, row: storage.PlanRow) -> PlanView:
     async with pool.acquire() as conn:
         pairwise = await storage.open_matcher_proposals(conn)
-    report = PlanReport.model_validate(row["report"])
+    report = PlanReport.model_validate(row.report)
     return PlanView(
-        id=row["id"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        accepted_at=row["accepted_at"],
-        goal=GoalSpec.model_validate(row["goal"]),
+        id=row.id,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        accepted_at=row.accepted_at,
+        goal=GoalSpec.model_validate(row.goal),
         report=report,
         pairwise=PairwiseSummary(
             open_proposals=len(pairwise),
-            surplus_nok=sum((p["value"] or {}).get("surplus_ore") or 0 for p in pairwise) / 100,
+            surplus_nok=sum((p.value or {}).get("surplus_ore") or 0 for p in pairwise) / 100,
             co2e_net_kg=sum(
-                (p["value"] or {}).get("co2e_net_kg")
-                or (p["value"] or {}).get("co2e_avoided_kg")
-                or 0
+                (p.value or {}).get("co2e_net_kg") or (p.value or {}).get("co2e_avoided_kg") or 0
                 for p in pairwise
             ),
         ),
@@ -192,13 +190,13 @@ class OptimisationController(Controller):
             row = await storage.plan(conn, plan_id, lock=True)
             if row is None:
                 raise Problem(404, "Not found", f"no plan {plan_id}")
-            if row["accepted_at"] is not None:
+            if row.accepted_at is not None:
                 raise Problem(
                     409,
                     "Already accepted",
-                    f"plan {plan_id} was accepted at {row['accepted_at'].isoformat()}",
+                    f"plan {plan_id} was accepted at {row.accepted_at.isoformat()}",
                 )
-            report = PlanReport.model_validate(row["report"])
+            report = PlanReport.model_validate(row.report)
             sources = Counter(flow.need_id for flow in report.plan.flows)
             for flow in report.plan.flows:
                 offer = await storage.open_listing(conn, flow.offer_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from services.matching.domain import (
@@ -17,7 +18,7 @@ from services.matching.domain import (
     lookup_of,
     terms_of,
 )
-from shared.db import Connection
+from shared.db import Connection, record_as, records_as
 
 # The open listing's columns are its domain model's fields, by name (``domain.OpenListing``).
 _FIELDS = tuple(f.name for f in fields(OpenListing))
@@ -42,6 +43,53 @@ _INDEX_LISTING = f"""
     ON CONFLICT (listing_id) DO UPDATE SET
         {", ".join(f"{c} = excluded.{c}" for c in _INDEXED if c != "listing_id")}
 """
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    """A row of ``proposals``; ``offer_title`` where the query joins the offer's title."""
+
+    id: uuid.UUID
+    offer_id: uuid.UUID
+    need_id: uuid.UUID
+    supplier_company_id: uuid.UUID
+    receiver_company_id: uuid.UUID
+    ewc_code: str | None
+    resource_class: str | None
+    quantity: Decimal
+    unit: str
+    reasons: list[str]
+    reason_details: list[dict[str, Any]]
+    value: dict[str, Any] | None
+    status: str
+    retracted_at: datetime | None
+    retract_reason: str | None
+    created_at: datetime
+    origin: str
+    plan_id: uuid.UUID | None
+    offer_title: str | None = None
+
+
+@dataclass(frozen=True)
+class PairProposal:
+    """Where the matcher's own proposal of a pair stands."""
+
+    id: uuid.UUID
+    status: str
+    retract_reason: str | None
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A row of ``plans``: the optimiser's goal and report as JSON documents."""
+
+    id: uuid.UUID
+    goal: dict[str, Any]
+    report: dict[str, Any]
+    created_by: uuid.UUID
+    created_at: datetime
+    accepted_by: uuid.UUID | None
+    accepted_at: datetime | None
 
 
 async def lock_resources(conn: Connection, resources: list[str]) -> None:
@@ -479,7 +527,7 @@ async def insert_proposal(conn: Connection, proposal: Proposal) -> bool:
     return bool(inserted)
 
 
-async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[dict[str, Any]]:
+async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[ProposalRow]:
     rows = await conn.fetch(
         """
         SELECT * FROM proposals WHERE supplier_company_id = $1 OR receiver_company_id = $1
@@ -487,10 +535,10 @@ async def proposals_of(conn: Connection, company_id: uuid.UUID) -> list[dict[str
         """,
         company_id,
     )
-    return [dict(r) for r in rows]
+    return records_as(ProposalRow, rows)
 
 
-async def open_proposals_of(conn: Connection, listing_id: uuid.UUID) -> list[dict[str, Any]]:
+async def open_proposals_of(conn: Connection, listing_id: uuid.UUID) -> list[ProposalRow]:
     rows = await conn.fetch(
         """
         SELECT p.*, o.title AS offer_title FROM proposals p
@@ -500,7 +548,7 @@ async def open_proposals_of(conn: Connection, listing_id: uuid.UUID) -> list[dic
         """,
         listing_id,
     )
-    return [dict(r) for r in rows]
+    return records_as(ProposalRow, rows)
 
 
 async def retract(conn: Connection, proposal_id: uuid.UUID, reason: str) -> datetime | None:
@@ -523,7 +571,7 @@ async def open_listing(conn: Connection, listing_id: uuid.UUID) -> OpenListing |
 
 async def proposal_of(
     conn: Connection, proposal_id: uuid.UUID, company_id: uuid.UUID
-) -> dict[str, Any] | None:
+) -> ProposalRow | None:
     row = await conn.fetchrow(
         """
         SELECT * FROM proposals
@@ -532,12 +580,12 @@ async def proposal_of(
         proposal_id,
         company_id,
     )
-    return dict(row) if row else None
+    return record_as(ProposalRow, row) if row else None
 
 
 async def expire_proposals(
     conn: Connection, older_than_hours: float, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[ProposalRow]:
     """Mark open proposals older than the limit expired; several instances share the work."""
     rows = await conn.fetch(
         """
@@ -555,7 +603,7 @@ async def expire_proposals(
         limit,
         f"the proposal expired after {older_than_hours / 24:g} days without agreement",
     )
-    return [dict(r) for r in rows]
+    return records_as(ProposalRow, rows)
 
 
 async def all_open_listings(conn: Connection) -> list[OpenListing]:
@@ -564,14 +612,14 @@ async def all_open_listings(conn: Connection) -> list[OpenListing]:
     return [_open_listing(r) for r in rows]
 
 
-async def open_matcher_proposals(conn: Connection) -> list[dict[str, Any]]:
+async def open_matcher_proposals(conn: Connection) -> list[ProposalRow]:
     rows = await conn.fetch(
         """
         SELECT * FROM proposals WHERE status = 'proposed' AND origin = 'matcher'
         ORDER BY created_at, id
         """
     )
-    return [dict(r) for r in rows]
+    return records_as(ProposalRow, rows)
 
 
 async def insert_plan(
@@ -580,7 +628,7 @@ async def insert_plan(
     goal: dict[str, Any],
     report: dict[str, Any],
     created_by: uuid.UUID,
-) -> dict[str, Any]:
+) -> PlanRow:
     row = await conn.fetchrow(
         """
         INSERT INTO plans (id, goal, report, created_by) VALUES ($1, $2, $3, $4)
@@ -592,24 +640,24 @@ async def insert_plan(
         created_by,
     )
     assert row is not None
-    return dict(row)
+    return record_as(PlanRow, row)
 
 
-async def plan(conn: Connection, plan_id: uuid.UUID, lock: bool = False) -> dict[str, Any] | None:
+async def plan(conn: Connection, plan_id: uuid.UUID, lock: bool = False) -> PlanRow | None:
     row = await conn.fetchrow(
         "SELECT * FROM plans WHERE id = $1" + (" FOR UPDATE" if lock else ""), plan_id
     )
-    return dict(row) if row else None
+    return record_as(PlanRow, row) if row else None
 
 
-async def plans(conn: Connection, limit: int) -> list[dict[str, Any]]:
+async def plans(conn: Connection, limit: int) -> list[PlanRow]:
     rows = await conn.fetch("SELECT * FROM plans ORDER BY created_at DESC, id LIMIT $1", limit)
-    return [dict(r) for r in rows]
+    return records_as(PlanRow, rows)
 
 
 async def mark_plan_accepted(
     conn: Connection, plan_id: uuid.UUID, accepted_by: uuid.UUID
-) -> dict[str, Any]:
+) -> PlanRow:
     row = await conn.fetchrow(
         """
         UPDATE plans SET accepted_by = $2, accepted_at = now() WHERE id = $1 RETURNING *
@@ -618,10 +666,10 @@ async def mark_plan_accepted(
         accepted_by,
     )
     assert row is not None
-    return dict(row)
+    return record_as(PlanRow, row)
 
 
-async def open_plan_proposals(conn: Connection, except_plan: uuid.UUID) -> list[dict[str, Any]]:
+async def open_plan_proposals(conn: Connection, except_plan: uuid.UUID) -> list[ProposalRow]:
     """Open proposals of earlier accepted plans, which a newly accepted plan supersedes."""
     rows = await conn.fetch(
         """
@@ -632,12 +680,12 @@ async def open_plan_proposals(conn: Connection, except_plan: uuid.UUID) -> list[
         """,
         except_plan,
     )
-    return [dict(r) for r in rows]
+    return records_as(ProposalRow, rows)
 
 
 async def matcher_proposal(
     conn: Connection, offer_id: uuid.UUID, need_id: uuid.UUID
-) -> dict[str, Any] | None:
+) -> PairProposal | None:
     row = await conn.fetchrow(
         """
         SELECT id, status, retract_reason FROM proposals
@@ -646,4 +694,4 @@ async def matcher_proposal(
         offer_id,
         need_id,
     )
-    return dict(row) if row else None
+    return record_as(PairProposal, row) if row else None

@@ -1,4 +1,4 @@
-"""Each row dataclass of the contracts and notifications storage modules against the
+"""Each row dataclass of the contracts, notifications and matching storage modules against the
 schema its migrations make (on a real PostgreSQL): every field is a column of its table
 (or of its query), with the Python type asyncpg gives that column, None allowed exactly
 where the column is nullable. A column renamed or dropped, or a field mistyped, fails
@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pytest
 
 import services.contracts as contracts_package
+import services.matching as matching_package
 import services.notifications as notifications_package
 from services.contracts.domain.capacity import Listing
 from services.contracts.domain.contract import Contract, Delivery
@@ -27,6 +28,8 @@ from services.contracts.domain.negotiation import Negotiation, Proposal, Step, T
 from services.contracts.domain.report import Totals
 from services.contracts.storage import _NEGOTIATION, figures
 from services.contracts.storage import invoices as invoice_store
+from services.matching import storage as matching_storage
+from services.matching.domain import OpenListing
 from services.notifications.storage import email, inbox, webhooks
 from shared.db import Pool, create_pool
 from shared.migrations import migrate
@@ -47,7 +50,9 @@ PYTHON_TYPE: dict[str, tuple[type, ...]] = {
     "date": (dt.date,),
     "timestamptz": (dt.datetime,),
     "bytea": (bytes,),
-    "jsonb": (dict, list),
+    # a JSON document; an array may be kept as a tuple where the storage module converts it
+    # (the matcher's open listing, a frozen model)
+    "jsonb": (dict, list, tuple),
     "json": (dict, list),
     "_text": (list, tuple),
     "text[]": (list, tuple),
@@ -192,3 +197,25 @@ async def test_the_contracts_queries_give_their_rows_columns(contracts: Pool) ->
     assert list(exchanges) == [f.name for f in dataclasses.fields(figures.ReportExchange)]
     _check(figures.ReportExchange, exchanges, all_columns=True)
     _check(Negotiation, await _query(contracts, _NEGOTIATION), all_columns=False)
+
+
+@pytest.fixture
+async def matching(database_url: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(database_url, "matching")
+    async with pool.acquire() as conn:
+        await migrate(conn, "matching", Path(matching_package.__file__).parent / "migrations")
+    yield pool
+    await pool.close()
+
+
+async def test_the_matching_rows_are_their_tables(matching: Pool) -> None:
+    async def table(name: str) -> dict[str, tuple[str, bool | None]]:
+        return await _table(matching, "matching", name)
+
+    proposals = await table("proposals")
+    _check(matching_storage.ProposalRow, proposals, all_columns=True)
+    _check(matching_storage.PairProposal, proposals, all_columns=False)
+    _check(matching_storage.PlanRow, await table("plans"), all_columns=True)
+    # The open listing is the matcher's domain model: its table holds each of its fields
+    # (and what the index derives from them), by name.
+    _check(OpenListing, await table("open_listings"), all_columns=False)
