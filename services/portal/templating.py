@@ -19,6 +19,7 @@ from services.portal import plan
 from services.portal.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
+    N_,
     current_language,
     translations,
 )
@@ -150,8 +151,18 @@ def environment() -> Environment:
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         plan=plan,
         date_example=date_example,
+        park_map=park_map,
+        place=plan.marker,
     )
     return env
+
+
+def park_map(**what: Any) -> dict[str, Any]:
+    """The data of a map of the park (plan.map_data), its tiles' credit in the reader's
+    language."""
+    link = f'<a href="{plan.COPYRIGHT}">OpenStreetMap</a>'
+    credit = "© " + _gettext(N_("%(openstreetmap)s contributors")) % {"openstreetmap": link}
+    return plan.map_data(credit, **what)
 
 
 def template_engine() -> JinjaTemplateEngine:

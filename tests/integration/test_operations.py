@@ -138,7 +138,7 @@ async def test_the_kafka_clients_are_kept_open_and_opened_again_after_a_failure(
         assert operations.connects == 1
         # A client that fails (a broker restarted): the question is asked again on newly
         # opened ones, and the failed ones are closed.
-        admin, offsets = await operations._clients()
+        admin, _offsets = await operations._clients()
 
         async def fails(*args: object) -> None:
             raise KafkaConnectionError("the broker went")
