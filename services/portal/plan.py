@@ -93,7 +93,8 @@ def zone_bands() -> list[tuple[str, float, float]]:
 # The online base map: OpenStreetMap's standard tiles (https://operations.osmfoundation.org/
 # policies/tiles/: attribution shown, no bulk downloading; the browser asks only for what it
 # shows). Offline, or when a tile fails, static/map.js draws the plan instead.
-TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+TILE_ORIGIN = "https://tile.openstreetmap.org"
+TILES = TILE_ORIGIN + "/{z}/{x}/{y}.png"
 COPYRIGHT = "https://www.openstreetmap.org/copyright"
 
 
