@@ -38,9 +38,9 @@
     canvas.innerHTML = "";
     canvas.classList.add("map-live");
 
-    var map = L.map(canvas, { scrollWheelZoom: false, attributionControl: true });
+    var map = L.map(canvas, { scrollWheelZoom: false, zoomSnap: 0.25 });
     map.attributionControl.setPrefix("");
-    map.fitBounds(bounds);
+    map.fitBounds(bounds, { padding: [12, 12] });
     var planLayer = L.svgOverlay(plan, planBounds, { interactive: false });
     var tiles = null;
 
