@@ -162,7 +162,8 @@ def park_map(**what: Any) -> dict[str, Any]:
     language."""
     link = f'<a href="{plan.COPYRIGHT}">OpenStreetMap</a>'
     credit = "© " + _gettext(N_("%(openstreetmap)s contributors")) % {"openstreetmap": link}
-    return plan.map_data(credit, **what)
+    texts = {"zoom_in": _gettext(N_("Zoom in")), "zoom_out": _gettext(N_("Zoom out"))}
+    return plan.map_data(credit, **what) | {"texts": texts}
 
 
 def template_engine() -> JinjaTemplateEngine:

@@ -38,7 +38,8 @@
     canvas.innerHTML = "";
     canvas.classList.add("map-live");
 
-    var map = L.map(canvas, { scrollWheelZoom: false, zoomSnap: 0.25 });
+    var map = L.map(canvas, { scrollWheelZoom: false, zoomSnap: 0.25, zoomControl: false });
+    L.control.zoom({ zoomInTitle: data.texts.zoom_in, zoomOutTitle: data.texts.zoom_out }).addTo(map);
     map.attributionControl.setPrefix("");
     map.fitBounds(bounds, { padding: [12, 12] });
     var planLayer = L.svgOverlay(plan, planBounds, { interactive: false });
