@@ -21,6 +21,7 @@ from tests.e2e.test_portal_browser import (
     BLOCKED,
     PASSWORD,
     browser,
+    company_with_admin,
     context,
     create_listing,
     sign_in,
@@ -139,5 +140,25 @@ async def test_the_map_in_bokmal_falls_back_to_the_plan_and_places_a_need(
         await page.locator(".map-canvas").click(position={"x": 250, "y": 250})
         await expect(page.locator("#latitude")).not_to_have_value("")
         await check_page(page, "map-listing-new-nb")
+    finally:
+        await made.close()
+
+
+async def test_a_distance_without_a_site_is_refused_at_the_field(
+    browser: Browser, stack: Stack
+) -> None:
+    company = await company_with_admin(stack, "Tomtløs AS", language="nb")
+    made = await context(browser, stack, locale="nb-NO")
+    try:
+        page = await made.new_page()
+        await sign_in(page, company)
+        answer = await page.goto("/search?within_km=2")
+        assert answer is not None and answer.status == 400
+        await expect(page.locator("#within_km-error")).to_have_text(
+            "Bedriftens tomt har ingen posisjon: plasser den på bedriftssiden først."
+        )
+        await expect(page.locator("#within_km")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("[data-map] path.home")).to_have_count(0)
+        await check_page(page, "map-search-no-site-nb")
     finally:
         await made.close()
