@@ -52,6 +52,8 @@ ADMIN_PAGES = [
     "/report",
     "/uncovering",
     "/console/system",
+    "/console/companies",
+    "/console/plans",
     "/permits",
     "/audit",
 ]

@@ -7,6 +7,12 @@ dead-letter topic and writes a replayed message back to its own topic, nothing e
 (`shared/broker_admin.py`). Replaying is safe: every consumer applies an event id once
 (`shared/consumer.py`), so only the consumer that failed the message acts on it again. The
 dead-letter topic is a log: a replayed message stays in it, shown as replayable again.
+
+A service keeps one `Operations` for its life (`operations_lifespan`): its admin client
+and its offsets consumer (a consumer in no group, used only to ask partitions' offsets)
+are opened on the first question, kept open (signing in to the broker costs more than
+the questions), closed at shutdown, and opened again once when a question fails on them.
+Reading the dead letters themselves takes a consumer of its own, only when there are some.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from litestar import Controller, Request, get, post
+from aiokafka.errors import KafkaError
+from litestar import Controller, Litestar, Request, get, post
 from pydantic import BaseModel, Field
 
 from shared.http import Problem, principal_of
@@ -33,6 +40,7 @@ NEWEST = 200
 PREVIEW = 600
 READ_SECONDS = 10.0
 DLQ_HEADERS = ("dlq-reason", "dlq-origin-topic", "dlq-origin-partition", "dlq-origin-offset")
+T = TypeVar("T")
 
 
 class DeadLetter(BaseModel):
@@ -121,41 +129,71 @@ class Operations:
         self.settings = settings
         self.service = service
         self.options = client_options(settings, service)
+        self._admin: AIOKafkaAdminClient | None = None
+        self._offsets: AIOKafkaConsumer | None = None
+        self._opening = asyncio.Lock()
+        self.connects = 0  # how many times the kept clients were opened
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        """The kept admin client and offsets consumer, opened on first use."""
+        async with self._opening:
+            if self._admin is None or self._offsets is None:
+                admin = AIOKafkaAdminClient(**self.options)
+                offsets = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **self.options)
+                try:
+                    await asyncio.gather(admin.start(), offsets.start())
+                except BaseException:
+                    await _closed(admin, offsets)
+                    raise
+                self._admin, self._offsets = admin, offsets
+                self.connects += 1
+            return self._admin, self._offsets
+
+    async def _with_clients(
+        self, ask: Callable[[AIOKafkaAdminClient, AIOKafkaConsumer], Awaitable[T]]
+    ) -> T:
+        """``ask`` on the kept clients; when it fails on them (a broker restarted, a
+        connection went), once more on newly opened ones."""
+        clients = await self._clients()
+        try:
+            return await ask(*clients)
+        except (KafkaError, OSError):
+            await self._forget(clients)
+            return await ask(*await self._clients())
+
+    async def _forget(self, clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer]) -> None:
+        async with self._opening:
+            if (self._admin, self._offsets) == clients:
+                self._admin = self._offsets = None
+        await _closed(*clients)
+
+    async def close(self) -> None:
+        """Close the kept clients (at the service's shutdown); a later question opens
+        them again."""
+        async with self._opening:
+            admin, offsets = self._admin, self._offsets
+            self._admin = self._offsets = None
+        await _closed(admin, offsets)
 
     @contextlib.asynccontextmanager
     async def _consumer(self) -> AsyncIterator[AIOKafkaConsumer]:
-        """A consumer in no group, with the cluster's topics known (for manual assignment)."""
-        async with self._consumer_starting() as starting:
-            yield await starting
-
-    @contextlib.asynccontextmanager
-    async def _consumer_starting(self) -> AsyncIterator[asyncio.Future[AIOKafkaConsumer]]:
-        """A consumer that connects (and signs in) while the caller does something else:
-        await the future for it."""
+        """A consumer in no group of its own, for reading assigned partitions."""
         consumer = AIOKafkaConsumer(
             group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **self.options
         )
-
-        async def start() -> AIOKafkaConsumer:
-            await consumer.start()
-            return consumer
-
-        starting = asyncio.ensure_future(start())
         try:
-            yield starting
+            await consumer.start()
+            yield consumer
         finally:
-            with contextlib.suppress(Exception):
-                await starting
             await asyncio.sleep(0)  # let its background tasks start before they are stopped
             await consumer.stop()
 
     async def _partitions(self, names: list[str]) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(**self.options)
-        await admin.start()
-        try:
-            described = await admin.describe_topics(names)
-        finally:
-            await admin.close()
+        async def ask(admin: AIOKafkaAdminClient, _: AIOKafkaConsumer) -> list[Any]:
+            described: list[Any] = await admin.describe_topics(names)
+            return described
+
+        described = await self._with_clients(ask)
         return sorted(
             TopicPartition(topic["topic"], part["partition"])
             for topic in described
@@ -163,21 +201,36 @@ class Operations:
             for part in topic.get("partitions", ())
         )
 
+    async def _bounds(
+        self, partitions: list[TopicPartition]
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """Each partition's first and end offsets."""
+
+        async def ask(
+            _: AIOKafkaAdminClient, offsets: AIOKafkaConsumer
+        ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+            starts, ends = await asyncio.gather(
+                offsets.beginning_offsets(partitions), offsets.end_offsets(partitions)
+            )
+            return starts, ends
+
+        return await self._with_clients(ask)
+
     async def dead_letters(self) -> list[DeadLetter]:
         """The newest dead letters of the service's topic, newest first."""
         found: list[DeadLetter] = []
         names = [self.settings.kafka_namespace + t for t in dead_letter_topics(self.service)]
         if not names:
             return found
-        async with self._consumer_starting() as starting:
-            partitions = await self._partitions(names)
-            consumer = await starting
-            if not partitions:
-                return found
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            starts = await consumer.beginning_offsets(partitions)
-            pending = {tp for tp in partitions if ends[tp] > starts[tp]}
+        partitions = await self._partitions(names)
+        if not partitions:
+            return found
+        starts, ends = await self._bounds(partitions)
+        pending = {tp for tp in partitions if ends[tp] > starts[tp]}
+        if not pending:  # the usual case: nothing to read, no consumer to open
+            return found
+        async with self._consumer() as consumer:
+            consumer.assign(sorted(pending))
             for tp in pending:
                 consumer.seek(tp, max(starts[tp], ends[tp] - NEWEST))
             deadline = asyncio.get_running_loop().time() + READ_SECONDS
@@ -199,12 +252,11 @@ class Operations:
         tp = TopicPartition(self.settings.kafka_namespace + name, partition)
         if tp not in await self._partitions([tp.topic]):
             raise _no_such(name, partition, offset)
+        starts, ends = await self._bounds([tp])
+        if not starts[tp] <= offset < ends[tp]:
+            raise _no_such(name, partition, offset)
         async with self._consumer() as consumer:
             consumer.assign([tp])
-            end = (await consumer.end_offsets([tp]))[tp]
-            start = (await consumer.beginning_offsets([tp]))[tp]
-            if not start <= offset < end:
-                raise _no_such(name, partition, offset)
             consumer.seek(tp, offset)
             record = await asyncio.wait_for(consumer.getone(tp), READ_SECONDS)
         letter = _dead_letter(self.settings, record)
@@ -231,25 +283,22 @@ class Operations:
         """Each of the service's consumer groups, partition by partition."""
         prefix = self.settings.kafka_namespace + self.service
         rows: list[GroupLag] = []
-        async with self._consumer_starting() as starting:
-            admin = AIOKafkaAdminClient(**self.options)
-            await admin.start()
-            try:
-                groups = sorted(
-                    g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)
-                )
-                offsets = await asyncio.gather(
-                    *(admin.list_consumer_group_offsets(group) for group in groups)
-                )
-                committed: dict[str, dict[TopicPartition, Any]] = dict(
-                    zip(groups, offsets, strict=True)
-                )
-            finally:
-                await admin.close()
-            partitions = sorted({tp for found in committed.values() for tp in found})
-            if not partitions:
-                return rows
-            ends = await (await starting).end_offsets(partitions)
+
+        async def ask(
+            admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer
+        ) -> tuple[dict[str, dict[TopicPartition, Any]], dict[TopicPartition, int]]:
+            groups = sorted(
+                g[0] for g in await admin.list_consumer_groups() if str(g[0]).startswith(prefix)
+            )
+            found = await asyncio.gather(
+                *(admin.list_consumer_group_offsets(group) for group in groups)
+            )
+            committed = dict(zip(groups, found, strict=True))
+            partitions = sorted({tp for part in committed.values() for tp in part})
+            ends = await offsets.end_offsets(partitions) if partitions else {}
+            return committed, ends
+
+        committed, ends = await self._with_clients(ask)
         for group, found in committed.items():
             for tp, meta in sorted(found.items()):
                 offset = meta.offset if meta is not None and meta.offset >= 0 else None
@@ -267,14 +316,33 @@ class Operations:
         return rows
 
 
+async def _closed(*clients: AIOKafkaAdminClient | AIOKafkaConsumer | None) -> None:
+    """Close each client, whatever state it is in."""
+    for client in clients:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+
+
+@contextlib.asynccontextmanager
+async def operations_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The service's one `Operations`, its Kafka clients closed at shutdown."""
+    operations = Operations(app.state.settings, app.state.service)
+    app.state.operations = operations
+    try:
+        yield
+    finally:
+        await operations.close()
+
+
 def _no_such(topic: str, partition: int, offset: int) -> Problem:
     return Problem(404, "Not found", f"no message at {topic} partition {partition} offset {offset}")
 
 
 def _operations(request: Request[Any, Any, Any]) -> Operations:
     principal_of(request, "park:admin")
-    state = request.app.state
-    return Operations(state.settings, state.service)
+    operations: Operations = request.app.state.operations
+    return operations
 
 
 class OperationsController(Controller):

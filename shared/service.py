@@ -41,7 +41,7 @@ from shared.observability import (
     consumer_lag,
     metrics_text,
 )
-from shared.operations import OperationsController
+from shared.operations import OperationsController, operations_lifespan
 from shared.outbox import RELAY, OutboxRelay, backlog
 from shared.retention import prune_periodically
 from shared.revocations import subscribe_revocations
@@ -200,7 +200,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
     )
     app = Litestar(
         route_handlers=[router, metrics],
-        lifespan=[lifespan],
+        lifespan=[lifespan, operations_lifespan],
         state=State({"settings": settings, "service": spec.name}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_unstorable_input,

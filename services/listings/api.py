@@ -167,6 +167,9 @@ class ListingChange(BaseModel):
     transport_mode: TransportMode | None = None
     max_distance_km: float | None = Field(default=None, gt=0, le=20000)
     accepts: list[str] | None = Field(default=None, max_length=50, description="Needs only.")
+    location: Location | None = Field(
+        default=None, description="Where the listing is: a park plot, coordinates, or both."
+    )
 
     @field_validator("accepts")
     @classmethod
@@ -509,11 +512,16 @@ class ListingController(Controller):
                     "A stricter limit",
                     {"quality": [{"property": "moisture", "unit": "%", "max": 40}]},
                 ),
+                (
+                    "Moved to another plot",
+                    {"location": {"plot": "C2", "latitude": 59.2471, "longitude": 11.0355}},
+                ),
             ),
         ],
         pool: NamedDependency[Pool],
     ) -> Listing:
-        """Change quantity, price, window, quality, transport or text of your listing."""
+        """Change quantity, price, window, quality, transport, location or text of your
+        listing."""
         company_id = company_of(request, "listings:write")
         changes = {name: getattr(data, name) for name in data.model_fields_set}
         async with pool.acquire() as conn, conn.transaction():
@@ -530,6 +538,7 @@ class ListingController(Controller):
                 "transport",
                 "quality",
                 "internal_note",
+                "location",
             ):
                 if name in changes and changes[name] is None:
                     raise _query_error(name, "cannot be null", code="value.missing")
@@ -540,6 +549,11 @@ class ListingController(Controller):
                         domain.check_required_quality(row.resource_class, changes["quality"])
                     except ValueError as exc:
                         raise _query_error("quality", exc) from None
+            if "location" in changes and data.location is not None:
+                del changes["location"]
+                changes["plot"] = data.location.plot
+                changes["latitude"] = data.location.latitude
+                changes["longitude"] = data.location.longitude
             if "accepts" in changes:
                 if row.kind != "need":
                     raise _query_error("accepts", "only a need accepts other resources")

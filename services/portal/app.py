@@ -40,6 +40,7 @@ from services.portal import (
     listings,
     partners,
     permits,
+    plan,
     signup,
     trades,
     uncovering,
@@ -88,13 +89,14 @@ PAGES: list[ControllerRouterHandler] = [
 
 
 # What the browser may load and run: only this site's own scripts, styles and images (the
-# vendored libraries are served from /static), no inline script, no framing by other sites.
+# vendored libraries are served from /static) and the map's tiles, no inline script, no
+# framing by other sites.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        f"img-src 'self' data: {plan.TILE_ORIGIN}",
         "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",

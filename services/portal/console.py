@@ -1,7 +1,8 @@
-"""The park office's console: the system's health (each service's checks and outbox
-backlog, its consumer groups' lag) and the messages consumers dead-lettered, with their
-reason, each replayed after a fix with one click. Everything through the services' APIs,
-with the park administrator's token (shared/operations.py answers in every service)."""
+"""The park office's console: the park's companies on the map, the optimiser's plans,
+and the system's health (each service's checks and outbox backlog, its consumer groups'
+lag) and the messages consumers dead-lettered, with their reason, each replayed after a
+fix with one click. Everything through the services' APIs, with the park administrator's
+token (shared/operations.py answers in every service)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
-from services.portal.dashboard import NotParkAdmin, not_park_admin, park_admins_only
+from services.portal.dashboard import (
+    OBJECTIVES,
+    PLAN_STATUSES,
+    NotParkAdmin,
+    all_companies,
+    company_markers,
+    not_park_admin,
+    park_admins_only,
+    placed,
+)
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, render, see_other
 from services.portal.problems import FormErrors, explain
@@ -86,6 +96,32 @@ class ConsoleController(Controller):
             lags=dict(zip(SERVICES, lags, strict=True)),
             letters=dict(zip(PRODUCERS, letters, strict=True)),
             replayed=replayed,
+        )
+
+    @get("/companies", name="console_companies")
+    async def companies(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        """Every company of the park, where it is, and its permit's state."""
+        companies = sorted(await all_companies(api), key=lambda c: str(c["name"]).casefold())
+        return render(
+            request,
+            "console/companies.html",
+            companies=companies,
+            markers=company_markers(placed(companies)),
+        )
+
+    @get("/plans", name="console_plans")
+    async def plans(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        """The optimiser's latest plans, newest first, each with its figures."""
+        plans, companies = await asyncio.gather(
+            api.get("matching", "/optimisations", limit=20), all_companies(api)
+        )
+        return render(
+            request,
+            "console/plans.html",
+            plans=plans,
+            names={str(c["id"]): c["name"] for c in companies},
+            objectives=OBJECTIVES,
+            plan_statuses=PLAN_STATUSES,
         )
 
     @get("/", name="console")

@@ -138,38 +138,46 @@ def sankey(flows: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> dict
 def exchange_lines(
     flows: Iterable[Mapping[str, Any]], companies: Mapping[str, Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """One line on the plan per pair of companies that exchanged, thicker for more
-    deliveries; pairs where either company has no place on the plan are left out."""
+    """One line on the map per pair of companies that exchanged, thicker for more
+    deliveries; pairs where either company has no place on the map are left out."""
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for flow in flows:
         source, target = str(flow["source"]), str(flow["target"])
         a, b = companies.get(source), companies.get(target)
-        if not a or not b or "x" not in a or "x" not in b:
+        if not a or not b or "lat" not in a or "lat" not in b:
             continue
         line = pairs.setdefault(
             (source, target),
-            {"x1": a["x"], "y1": a["y"], "x2": b["x"], "y2": b["y"], "deliveries": 0, "what": []},
+            {"from": [a["lat"], a["lon"]], "to": [b["lat"], b["lon"]], "deliveries": 0, "what": []},
         )
         line["deliveries"] += int(flow["deliveries"])
         line["what"].append(f"{resource_name(str(flow['resource']))}")
-    for line in pairs.values():
-        line["width"] = min(10, 2 + line["deliveries"])
-        line["title"] = ", ".join(dict.fromkeys(line["what"]))
+    for (source, target), line in pairs.items():
+        line["weight"] = min(10, 2 + line["deliveries"])
+        what = ", ".join(dict.fromkeys(line.pop("what")))
+        line["label"] = f"{companies[source]['name']} → {companies[target]['name']}: {what}"
     return list(pairs.values())
 
 
 def placed(companies: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each company with its point on the plan, when it has a place there."""
+    """Each company with its position, when it has one near the park."""
     out: dict[str, dict[str, Any]] = {}
     for company in companies:
         entry: dict[str, Any] = {"id": str(company["id"]), "name": company["name"]}
         location = company.get("location") or {}
         lat, lon = location.get("latitude"), location.get("longitude")
-        if lat is not None and lon is not None and plan.on_plan(lat, lon):
-            entry["x"], entry["y"] = plan.to_point(lat, lon)
+        if lat is not None and lon is not None and plan.near_park(lat, lon):
+            entry["lat"], entry["lon"] = lat, lon
             entry["plot"] = location.get("plot")
         out[entry["id"]] = entry
     return out
+
+
+def company_markers(companies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any] | None]:
+    return [
+        plan.marker(c.get("lat"), c.get("lon"), str(c["name"]), kind="company")
+        for c in companies.values()
+    ]
 
 
 async def all_companies(api: Api) -> list[dict[str, Any]]:
@@ -257,6 +265,7 @@ class DashboardController(Controller):
                 "sankey": sankey(figures["flows"], names),
             },
             lines=exchange_lines(figures["flows"], companies),
+            company_markers=company_markers(companies),
             latest_plan=plans[0] if plans else None,
             tables=TABLES,
         )

@@ -226,10 +226,9 @@ def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
             body[name] = value
     body["internal_note"] = read.text("internal_note")
     body["quality"] = _quality(read)
-    if new:
-        location = _location(read)
-        if location:
-            body["location"] = location
+    location = _location(read)
+    if location:
+        body["location"] = location
     read.raise_if_any()
     if new and body.get("available_from") is None:
         body.pop("available_from", None)

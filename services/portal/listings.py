@@ -20,9 +20,11 @@ from services.portal.forms import (
     kroner,
     listing_body,
 )
+from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
+from services.portal.plan import marker as place
 from services.portal.problems import FormErrors, explain
-from services.portal.session import signed_in
+from services.portal.session import SignedIn, signed_in
 from services.portal.trades import company_names
 from shared.knowledge import use_names
 from shared.resources import TRANSPORT_MODES, open_classes
@@ -38,9 +40,11 @@ SEARCH_FILTERS = (
     "unit",
     "min_quantity",
     "max_quantity",
+    "within_km",
     "sort",
     "cursor",
 )
+_NO_SITE = N_("Your company's site has no position: place it on the company page first.")
 
 
 def find_waste_codes(query: str, limit: int = PICKER_LIMIT) -> list[Hit]:
@@ -65,6 +69,9 @@ def _form_values(listing: dict[str, Any]) -> dict[str, Any]:
         if listing.get("max_distance_km") is None
         else str(listing["max_distance_km"]),
     }
+    location = listing.get("location") or {}
+    for key in ("plot", "latitude", "longitude"):
+        values[key] = "" if location.get(key) is None else str(location[key])
     for i, row in enumerate(listing.get("quality") or []):
         for key in ("property", "unit", "min", "max", "value"):
             value = row.get(key)
@@ -199,17 +206,47 @@ class SearchController(Controller):
     dependencies = DEPENDENCIES
 
     @get("/search", name="search")
-    async def search(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        """The park's open listings, filtered as the listings search API filters."""
+    async def search(self, request: Request[Any, Any, Any], api: Api, person: SignedIn) -> Template:
+        """The park's open listings, filtered as the listings search API filters; with a
+        distance, those within it of the company's site. Results are drawn on the map."""
         filters = {k: request.query_params.get(k, "") for k in SEARCH_FILTERS}
         page: dict[str, Any] = {"items": [], "next_cursor": None}
         errors = None
-        try:
-            page = await api.get("listings", "/listings", status="open", limit=50, **filters)
-        except ApiProblem as problem:
-            errors = explain(problem, {k: k for k in SEARCH_FILTERS})
+        site = None
+        if person.company_id:
+            site = ((await api.get("listings", "/companies/me")).get("location")) or {}
+        near: dict[str, Any] = {}
+        if filters["within_km"]:
+            if site and site.get("latitude") is not None:
+                near = {"lat": site["latitude"], "lon": site["longitude"]}
+            else:
+                errors = FormErrors(
+                    _(N_("Some of what you entered needs correcting; see the marked fields.")),
+                    {"within_km": _(_NO_SITE)},
+                )
+        if errors is None:
+            try:
+                page = await api.get(
+                    "listings", "/listings", status="open", limit=50, **filters, **near
+                )
+            except ApiProblem as problem:
+                errors = explain(problem, {k: k for k in SEARCH_FILTERS} | {"lat": "within_km"})
         fragment = request.headers.get("hx-request") == "true"
         names = await company_names(api, {str(item["company_id"]) for item in page["items"]})
+        markers = [
+            place(
+                (item.get("location") or {}).get("latitude"),
+                (item.get("location") or {}).get("longitude"),
+                f"{item['title']} ({names.get(str(item['company_id'])) or _('another company')})",
+                kind="result",
+                href=f"/listings/{item['id']}",
+            )
+            for item in page["items"]
+        ]
+        if site:
+            markers.append(
+                place(site.get("latitude"), site.get("longitude"), _("Our site"), kind="home")
+            )
         return render(
             request,
             "listings/results.html" if fragment else "listings/search.html",
@@ -222,6 +259,7 @@ class SearchController(Controller):
             kinds=KINDS,
             units=UNITS,
             resource_classes=open_classes(),
+            markers=markers,
         )
 
     @get("/waste-codes", name="waste_codes")

@@ -19,6 +19,7 @@ from services.portal import plan
 from services.portal.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
+    N_,
     current_language,
     translations,
 )
@@ -150,8 +151,19 @@ def environment() -> Environment:
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         plan=plan,
         date_example=date_example,
+        park_map=park_map,
+        place=plan.marker,
     )
     return env
+
+
+def park_map(**what: Any) -> dict[str, Any]:
+    """The data of a map of the park (plan.map_data), its tiles' credit in the reader's
+    language."""
+    link = f'<a href="{plan.COPYRIGHT}">OpenStreetMap</a>'
+    credit = "© " + _gettext(N_("%(openstreetmap)s contributors")) % {"openstreetmap": link}
+    texts = {"zoom_in": _gettext(N_("Zoom in")), "zoom_out": _gettext(N_("Zoom out"))}
+    return plan.map_data(credit, **what) | {"texts": texts}
 
 
 def template_engine() -> JinjaTemplateEngine:

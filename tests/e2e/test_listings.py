@@ -195,6 +195,50 @@ async def test_update_and_withdraw_only_your_own(client: httpx.AsyncClient) -> N
     ).status_code == 409
 
 
+async def test_a_listings_location_changes_later_and_is_told_to_the_park(
+    client: httpx.AsyncClient, stack: Stack, infra: Infra
+) -> None:
+    owner = await register_company(client, "Mover AS")
+    listing = await post(client, owner, HEAT_OFFER)
+    path = f"/api/listings/listings/{listing['id']}"
+    here = {"lat": 59.2531, "lon": 11.0412, "within_km": 0.2}
+    assert listing["id"] not in await search(client, owner, **here)
+    for bad, field in (
+        ({"location": {"latitude": 95, "longitude": 11.03}}, "latitude"),
+        ({"location": {"latitude": 59.25}}, "longitude"),
+        ({"location": None}, "location"),
+    ):
+        refused = await client.patch(path, headers=owner["headers"], json=bad)
+        assert refused.status_code == 400, refused.text
+        assert field in refused.text and refused.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+    unchanged = (await client.get(path, headers=owner["headers"])).json()
+    assert unchanged["location"] == HEAT_OFFER["location"]
+
+    moved = await client.patch(
+        path,
+        headers=owner["headers"],
+        json={"location": {"plot": "A4", "latitude": 59.2531, "longitude": 11.0412}},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["location"] == {"plot": "A4", "latitude": 59.2531, "longitude": 11.0412}
+    assert listing["id"] in await search(client, owner, **here)
+
+    async def told() -> bool:
+        for record in await read_topic(infra, stack.namespace + Topic.LISTINGS):
+            try:
+                event = Envelope.model_validate_json(record.value)
+            except ValueError:  # other tests' poison messages
+                continue
+            if event.type == "listing.updated" and event.subject == listing["id"]:
+                data = event.data
+                return bool(data["changed"] == ["location"] and data["latitude"] == 59.2531)
+        return False
+
+    await eventually(told)
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [

@@ -11,12 +11,21 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Route,
+    async_playwright,
+    expect,
+)
 
 from tests import peppol
 from tests.e2e.test_trade_papers import text_of
@@ -37,6 +46,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "screenshots"
 PASSWORD = "a long passphrase for the portal"
+LOOPBACK = ip_network("127.0.0.0/8")
 LIVE = 60_000  # ms: how long a live notification may take (matcher, contracts, notifications)
 
 
@@ -52,10 +62,42 @@ async def browser() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
+        new_context = browser.new_context
+
+        async def local_context(**options: Any) -> BrowserContext:
+            made = await new_context(**options)
+            await keep_local(made)
+            return made
+
+        browser.new_context = local_context  # type: ignore[method-assign]
         try:
             yield browser
         finally:
             await browser.close()
+
+
+BLOCKED: dict[int, list[str]] = {}  # context id -> the requests refused, in order
+
+
+async def keep_local(made: BrowserContext) -> None:
+    """Refuse every request of the context that does not go to 127.0.0.0/8 (the map's
+    tiles among them): the tests never reach the internet, and see the offline fallback.
+    The refused addresses are kept in BLOCKED, for a test to see what was asked."""
+    refused = BLOCKED.setdefault(id(made), [])
+
+    async def route(request: Route) -> None:
+        host = urlsplit(request.request.url).hostname or ""
+        try:
+            local = ip_address(host) in LOOPBACK
+        except ValueError:
+            local = False
+        if local:
+            await request.continue_()
+        else:
+            refused.append(request.request.url)
+            await request.abort("internetdisconnected")
+
+    await made.route(lambda _url: True, route)
 
 
 async def company_with_admin(stack: Stack, name: str, language: str = "en") -> dict[str, Any]:
@@ -133,8 +175,9 @@ async def create_listing(
     await page.get_by_label("Property 1").fill("moisture")
     await page.get_by_label("At most 1").fill("45")
     await page.get_by_label("Unit of measure 1").fill("%")
-    # A click on the park plan fills latitude and longitude.
-    await page.locator("svg[data-plan]").click(position={"x": point[0], "y": point[1]})
+    # A click on the map fills latitude and longitude.
+    await expect(page.locator("[data-map]")).to_have_attribute("data-ready", "1")
+    await page.locator(".map-canvas").click(position={"x": point[0], "y": point[1]})
     await expect(page.get_by_label("Latitude")).not_to_have_value("")
     await expect(page.get_by_label("Longitude")).not_to_have_value("")
     await shoot(page, shot)

@@ -27,6 +27,7 @@ from tests.e2e.test_portal_browser import (
     context,
     submit_sign_in,
 )
+from tests.e2e.test_portal_map import company_on_the_map, shown_on_the_plan
 from tests.support import Infra, Stack, eventually
 
 pytestmark = pytest.mark.e2e
@@ -197,5 +198,39 @@ async def test_a_park_administrator_issues_a_partner_credentials_that_read_kafka
         await row.get_by_role("button", name=re.compile(said(language, "Revoke"))).click()
         await expect(row).to_contain_text(said(language, "revoked %(when)s", when="").strip())
         await check_page(page, f"console-partner-revoked-{language}")
+    finally:
+        await made.close()
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+async def test_the_console_shows_the_parks_companies_on_the_map_and_the_optimisers_plans(
+    browser: Browser, stack: Stack, language: str
+) -> None:
+    company = await company_on_the_map(stack, f"Konsollsag {language.upper()} AS", language)
+    admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
+    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
+    try:
+        page = await made.new_page()
+        await page.goto("/sign-in")
+        await submit_sign_in(page, admin_email)
+        await expect(page).to_have_url(re.compile(r"/dashboard"))
+        await page.get_by_role("link", name=said(language, "Companies"), exact=True).click()
+        await expect(page).to_have_url(re.compile(r"/console/companies$"))
+        row = page.locator(f'#companies tr[data-company="{company["company"]["id"]}"]')
+        await expect(row).to_contain_text(company["name"])
+        await expect(row).to_contain_text("B2")
+        await shown_on_the_plan(page)
+        dots = page.locator("[data-map] path.company")
+        assert await dots.count() >= 1
+        await check_page(page, f"console-companies-{language}")
+
+        # A plan run from the dashboard is listed among the optimiser's plans.
+        await page.goto("/dashboard")
+        await page.get_by_role("button", name=said(language, "Run the optimiser")).click()
+        await page.get_by_role("link", name=said(language, "The optimiser's plans")).click()
+        await expect(page).to_have_url(re.compile(r"/console/plans$"))
+        await expect(page.locator("#plans tbody tr[data-plan]").first).to_be_visible()
+        await check_page(page, f"console-plans-{language}")
     finally:
         await made.close()

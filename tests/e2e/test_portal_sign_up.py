@@ -142,8 +142,9 @@ async def fill_sign_up(page: Page, email: str, org: str) -> None:
     await page.locator("#street").fill("Toftebergveien 3")
     await page.locator("#postcode").fill("1617")
     await page.locator("#city").fill("Fredrikstad")
-    # A click on the park's plan places the company.
-    await page.locator("svg[data-plan]").click(position={"x": 300, "y": 420})
+    # A click on the map places the company.
+    await expect(page.locator("[data-map]")).to_have_attribute("data-ready", "1")
+    await page.locator(".map-canvas").click(position={"x": 300, "y": 300})
     await expect(page.locator("#latitude")).not_to_have_value("")
     await page.locator("#plot").fill("C3")
     await page.locator("#admin_name").fill("Kari Sagbruk")

@@ -29,13 +29,16 @@ async def service_settings(infra: Infra, tmp_path: Path) -> Settings:
     # New SCRAM credentials take a moment to reach the broker's authenticator.
     deadline = time.monotonic() + 30
     while True:
+        operations = Operations(settings, "listings")
         try:
-            await Operations(settings, "listings").lag()
+            await operations.lag()
             return settings
         except KafkaConnectionError:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+        finally:
+            await operations.close()
 
 
 async def test_dead_letters_are_listed_and_replayed_by_the_topics_owner(
@@ -65,6 +68,7 @@ async def test_dead_letters_are_listed_and_replayed_by_the_topics_owner(
 
     started = time.monotonic()
     listings = Operations(service_settings, "listings")
+    contracts = Operations(service_settings, "contracts")
     [letter] = await listings.dead_letters()
     assert time.monotonic() - started < 8, "reading a short dead-letter topic takes seconds"
     assert (letter.origin_topic, letter.consumer_group) == (Topic.LISTINGS.value, "matching")
@@ -74,9 +78,11 @@ async def test_dead_letters_are_listed_and_replayed_by_the_topics_owner(
         "e-1",
     )
     # Other services own no part of it.
-    assert await Operations(service_settings, "contracts").dead_letters() == []
+    assert await contracts.dead_letters() == []
+    await contracts.close()
 
     replayed = await listings.replay(letter.partition, letter.offset)
+    await listings.close()
     assert replayed.replayed_at is not None
     [record] = await read_topic(infra, origin)
     assert record.value == b'{"id": "e-1", "type": "listing.published", "subject": "l-1"}'
@@ -110,6 +116,40 @@ async def test_a_services_consumer_lag_is_told_by_partition(
         await consumer.commit({TopicPartition(topic, 0): 1})
     finally:
         await consumer.stop()
-    rows = await Operations(service_settings, "listings").lag()
+    operations = Operations(service_settings, "listings")
+    try:
+        rows = await operations.lag()
+    finally:
+        await operations.close()
     [row] = [r for r in rows if r.topic == Topic.CONTRACTS.value and r.partition == 0]
     assert (row.group, row.committed, row.end, row.lag) == ("listings", 1, 3, 2)
+
+
+async def test_the_kafka_clients_are_kept_open_and_opened_again_after_a_failure(
+    service_settings: Settings,
+) -> None:
+    """Signing in to the broker for every question made the console's system health slow
+    (408 ms): one admin client and one offsets consumer serve every question."""
+    operations = Operations(service_settings, "listings")
+    try:
+        for _ in range(3):
+            await operations.lag()
+            assert await operations.dead_letters() == []
+        assert operations.connects == 1
+        # A client that fails (a broker restarted): the question is asked again on newly
+        # opened ones, and the failed ones are closed.
+        admin, _offsets = await operations._clients()
+
+        async def fails(*args: object) -> None:
+            raise KafkaConnectionError("the broker went")
+
+        admin.list_consumer_groups = fails
+        rows = await operations.lag()
+        assert operations.connects == 2 and isinstance(rows, list)
+        assert admin._closed and (await operations._clients())[0] is not admin
+    finally:
+        await operations.close()
+    assert operations._admin is None and operations._offsets is None
+    await operations.lag()  # a question after close opens them once more
+    assert operations.connects == 3
+    await operations.close()

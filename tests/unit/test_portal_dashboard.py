@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from services.portal import plan
-from services.portal.dashboard import exchange_lines, period, placed, resource_name, sankey
+from services.portal.dashboard import (
+    company_markers,
+    exchange_lines,
+    period,
+    placed,
+    resource_name,
+    sankey,
+)
 from services.portal.i18n import speaking
 
 TODAY = date(2027, 3, 15)
@@ -58,7 +67,7 @@ def test_sankey_goes_supplier_resource_receiver_and_adds_up_per_unit() -> None:
     assert chart["labels"]["x:class:heat:MWh"].startswith("Heat")
 
 
-def test_routes_join_companies_on_the_plan_and_skip_those_off_it() -> None:
+def test_routes_join_companies_on_the_map_and_skip_those_far_from_the_park() -> None:
     companies = placed(
         [
             {"id": A, "name": "Sagbruk", "location": {"latitude": 59.25, "longitude": 11.03}},
@@ -66,14 +75,27 @@ def test_routes_join_companies_on_the_plan_and_skip_those_off_it() -> None:
             {"id": C, "name": "Far away", "location": {"latitude": 60.0, "longitude": 10.0}},
         ]
     )
-    assert "x" not in companies[C]
+    assert "lat" not in companies[C]
     flows = [
         {"source": A, "target": B, "resource": "030105", "deliveries": 2},
         {"source": A, "target": B, "resource": "030101", "deliveries": 1},
         {"source": A, "target": C, "resource": "030105", "deliveries": 1},
     ]
     (line,) = exchange_lines(flows, companies)
-    assert (line["x1"], line["y1"]) == plan.to_point(59.25, 11.03)
-    assert (line["x2"], line["y2"]) == plan.to_point(59.245, 11.035)
-    assert line["deliveries"] == 3 and line["width"] == 5
-    assert line["title"] == f"{resource_name('030105')}, {resource_name('030101')}"
+    assert (line["from"], line["to"]) == ([59.25, 11.03], [59.245, 11.035])
+    assert line["deliveries"] == 3 and line["weight"] == 5
+    what = f"{resource_name('030105')}, {resource_name('030101')}"
+    assert line["label"] == f"Sagbruk → Bioenergi: {what}"
+    data = plan.map_data("credit", markers=company_markers(companies), lines=[line])
+    assert [m["label"] for m in data["markers"]] == ["Sagbruk", "Bioenergi"]
+    assert data["tiles"]["url"].startswith("https://tile.openstreetmap.org/")
+    assert data["plan"] == [[plan.SOUTH, plan.WEST], [plan.NORTH, plan.EAST]]
+
+
+def test_the_map_covers_the_park_and_every_point_drawn_on_it() -> None:
+    near = plan.marker(59.30, 11.10, "Neighbour")
+    data = plan.map_data("credit", markers=[near, plan.marker(None, None)], pick=True)
+    assert data["bounds"] == [[plan.SOUTH, plan.WEST], [59.30, 11.10]]
+    assert data["pick"] and len(data["markers"]) == 1
+    assert plan.near_park(59.30, 11.10) and not plan.near_park(60.0, 10.0)
+    assert plan.distance_km((59.0, 11.0), (60.0, 11.0)) == pytest.approx(111.2, abs=0.1)
