@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.listings import domain, storage
 from services.listings.accounts import Location
 from services.listings.outbox import publish_event
+from services.listings.reservations import facts
 from shared import periods
 from shared.db import Connection, Pool
 from shared.events import (
     TERMS,
     Frequency,
-    ListingFacts,
     ListingPublished,
     ListingTerms,
     ListingUpdated,
@@ -255,15 +255,6 @@ class Listing(ListingTerms):
 class ListingPage(BaseModel):
     items: list[Listing]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
-
-
-def facts(row: storage.ListingRow) -> dict[str, Any]:
-    """The fields of the listing's events, from its row: each by its name (the row's ``id``
-    is the event's ``listing_id``)."""
-    return {
-        name: getattr(row, "id" if name == "listing_id" else name)
-        for name in ListingFacts.model_fields
-    }
 
 
 async def _check_permit(conn: Connection, company_id: uuid.UUID, ewc_code: str) -> None:

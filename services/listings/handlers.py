@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Any
-
 from faststream.kafka import KafkaBroker
 
 from services.listings import storage
-from services.listings.api import facts
 from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
-from shared import periods
+from services.listings.reservations import (
+    facts,
+    in_listing_unit,
+    refusal,
+    remaining_after,
+    shares_of,
+    status_after_releasing,
+    status_after_reserving,
+)
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
@@ -26,64 +29,8 @@ from shared.events import (
     Topic,
 )
 from shared.kafka import subscribe
-from shared.resources import convert_listing
 
 GROUP = "listings"
-
-
-def shares_of(
-    contract: ContractAgreed, listing: storage.ListingRow, wanted: Decimal
-) -> dict[date, Decimal]:
-    """What the contract takes of the listing, period by period (``shared.periods``)."""
-    terms = contract.terms
-    return periods.shares(
-        listing.frequency,
-        wanted,
-        terms.schedule if terms else "once",
-        terms.delivery_from if terms else None,
-        terms.delivery_until if terms else None,
-        max(contract.agreed_at.date(), listing.available_from),
-    )
-
-
-def in_listing_unit(listing: storage.ListingRow, quantity: Decimal, unit: str) -> Decimal | None:
-    """A contract's quantity in the listing's unit: tonnes of steam agreed in MWh reserve
-    the tonnes that hold that energy (by the listing's stated pressure and temperature)."""
-    resource = listing.ewc_code or f"class:{listing.resource_class}"
-    return convert_listing(resource, listing.quality, quantity, unit, listing.unit)
-
-
-def refusal(
-    contract: ContractAgreed,
-    listing: storage.ListingRow | None,
-    wanted: Decimal | None,
-    taken: dict[date, Decimal],
-) -> str | None:
-    """Why this listing cannot give the contract its quantity, or None when it can."""
-    if listing is None:
-        return "no such listing"
-    if listing.status not in ("open", "reserved"):
-        return f"the listing is {listing.status}"
-    if wanted is None:
-        return f"{contract.unit} cannot be converted to the listing's unit {listing.unit}"
-    over = periods.overbooked(listing.quantity, taken, shares_of(contract, listing, wanted))
-    if over:
-        period, free = min(over.items())
-        if period == periods.ONCE:
-            return (
-                f"the contract needs {wanted.normalize():f} {listing.unit}, but only "
-                f"{free.normalize():f} remain"
-            )
-        return (
-            f"the contract needs more than the listing has in the period from "
-            f"{period.isoformat()}: only {free.normalize():f} remain ({listing.unit})"
-        )
-    return None
-
-
-def remaining_after(listing: storage.ListingRow, taken: dict[date, Decimal]) -> Decimal:
-    today = max(date.today(), listing.available_from)
-    return periods.remaining(listing.quantity, taken, listing.frequency, today)
 
 
 async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAgreed) -> None:
@@ -127,12 +74,10 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
         ):
             continue
         remaining = remaining_after(listing, await storage.reserved_by_period(conn, listing_id))
-        # A stream renews every period: it stays open for the periods it still has.
-        full = remaining == 0 and listing.frequency == "once"
         updated = await storage.update_listing(
             conn,
             listing_id,
-            {"remaining_quantity": remaining, "status": "reserved" if full else "open"},
+            {"remaining_quantity": remaining, "status": status_after_reserving(listing, remaining)},
         )
         await publish_event(
             conn,
@@ -175,9 +120,10 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
         if given <= 0:
             continue
         taken = await storage.reserved_by_period(conn, listing_id)
-        changes: dict[str, Any] = {"remaining_quantity": remaining_after(listing, taken)}
-        if listing.status == "reserved":
-            changes["status"] = "open"
+        changes = {
+            "remaining_quantity": remaining_after(listing, taken),
+            "status": status_after_releasing(listing),
+        }
         updated = await storage.update_listing(conn, listing_id, changes)
         if updated.status == "open":
             await publish_event(
