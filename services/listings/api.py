@@ -16,11 +16,10 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.listings import domain, storage
+from services.listings import domain, rules, storage
 from services.listings.accounts import Location
 from services.listings.outbox import publish_event
-from services.listings.reservations import facts
-from shared import periods
+from services.listings.rules import facts
 from shared.db import Connection, Pool
 from shared.events import (
     TERMS,
@@ -514,70 +513,22 @@ class ListingController(Controller):
         """Change quantity, price, window, quality, transport, location or text of your
         listing."""
         company_id = company_of(request, "listings:write")
-        changes = {name: getattr(data, name) for name in data.model_fields_set}
+        sent = data.model_dump(include=data.model_fields_set)
         async with pool.acquire() as conn, conn.transaction():
             row = await storage.own_listing_for_update(conn, listing_id, company_id)
             if row is None:
                 raise _not_found(listing_id)
             if row.status in ("withdrawn", "closed"):
                 raise Problem(409, "Conflict", f"the listing is {row.status}; it cannot change")
-            for name in (
-                "title",
-                "description",
-                "quantity",
-                "available_from",
-                "transport",
-                "quality",
-                "internal_note",
-                "location",
-            ):
-                if name in changes and changes[name] is None:
-                    raise _query_error(name, "cannot be null", code="value.missing")
-            if "quality" in changes:
-                changes["quality"] = [q.model_dump() for q in data.quality or []]
-                if row.resource_class:
-                    try:
-                        domain.check_required_quality(row.resource_class, changes["quality"])
-                    except ValueError as exc:
-                        raise _query_error("quality", exc) from None
-            if "location" in changes and data.location is not None:
-                del changes["location"]
-                changes["plot"] = data.location.plot
-                changes["latitude"] = data.location.latitude
-                changes["longitude"] = data.location.longitude
-            if "accepts" in changes:
-                if row.kind != "need":
-                    raise _query_error("accepts", "only a need accepts other resources")
-                changes["accepts"] = changes["accepts"] or []
+            reserved = (
+                await storage.reserved_by_period(conn, listing_id)
+                if data.quantity is not None
+                else {}
+            )
             try:
-                domain.check_window(
-                    changes.get("available_from", row.available_from),
-                    changes.get("available_until", row.available_until),
-                )
-            except ValueError as exc:
-                raise _query_error("available_until", exc) from None
-            if data.quantity is not None:
-                taken = await storage.reserved_by_period(conn, listing_id)
-                reserved = max(taken.values(), default=Decimal(0))
-                if data.quantity < reserved:
-                    per = "" if row.frequency == "once" else " in one period"
-                    raise _query_error(
-                        "quantity",
-                        f"contracts already reserve {reserved.normalize():f} {row.unit}{per}; "
-                        "the quantity cannot go below that",
-                        code="listing.quantity_below_reserved",
-                        reserved=reserved,
-                        unit=row.unit,
-                    )
-                changes["remaining_quantity"] = periods.remaining(
-                    data.quantity,
-                    taken,
-                    row.frequency,
-                    max(date.today(), changes.get("available_from") or row.available_from),
-                )
-                changes["quantity_base"] = to_base(data.quantity, row.unit)
-                if row.status == "reserved" and changes["remaining_quantity"] > 0:
-                    changes["status"] = "open"
+                changes = rules.changes_to(row, sent, reserved)
+            except Refusal as refused:
+                raise Problem.invalid(refused, refused.field) from None
             updated = await storage.update_listing(conn, listing_id, changes)
             if updated.status == "open":
                 await publish_event(

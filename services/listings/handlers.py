@@ -7,7 +7,7 @@ from faststream.kafka import KafkaBroker
 from services.listings import storage
 from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
-from services.listings.reservations import (
+from services.listings.rules import (
     facts,
     in_listing_unit,
     refusal,

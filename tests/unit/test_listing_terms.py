@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.listings import api
-from services.listings.reservations import facts
+from services.listings.rules import facts
 from services.listings.storage import ListingRow
 from services.matching import storage as matching_storage
 from services.matching.domain import OpenListing

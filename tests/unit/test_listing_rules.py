@@ -1,6 +1,7 @@
-"""The rules of a listing's quantity, without a database: what a contract may reserve, what
-remains, and the status that leaves (``services.listings.reservations``). The end-to-end
-tests of trades that hold run the same rules through Kafka and PostgreSQL."""
+"""The rules of a listing, without a database: what a change writes or refuses, what a
+contract may reserve, what remains, and the status that leaves (``services.listings.rules``).
+The end-to-end tests of listings and of trades that hold run the same rules through the API,
+Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from services.listings.reservations import (
+import pytest
+
+from services.listings.rules import (
+    changes_to,
     in_listing_unit,
     refusal,
     remaining_after,
@@ -18,6 +22,7 @@ from services.listings.reservations import (
 )
 from services.listings.storage import ListingRow
 from shared.events import ContractAgreed, Terms
+from shared.refusals import Refusal
 
 TODAY = date(2027, 1, 4)
 AGREED = datetime(2027, 1, 4, 9, tzinfo=UTC)
@@ -124,3 +129,37 @@ def test_giving_back_opens_a_reserved_listing_and_leaves_the_others() -> None:
     assert status_after_releasing(listing(status="reserved")) == "open"
     assert status_after_releasing(listing(status="open")) == "open"
     assert status_after_releasing(listing(status="withdrawn")) == "withdrawn"
+
+
+def test_a_change_writes_its_columns_and_what_follows_from_them() -> None:
+    offer = listing(status="reserved", quantity=Decimal(100), remaining_quantity=Decimal(0))
+    changes = changes_to(
+        offer,
+        {"quantity": Decimal(150), "location": {"plot": "C2", "latitude": 59.2, "longitude": 11}},
+        reserved={date.min: Decimal(100)},
+        today=TODAY,
+    )
+    assert changes["remaining_quantity"] == Decimal(50)
+    assert changes["quantity_base"] == Decimal(150000)  # kg
+    assert changes["status"] == "open"  # reserved in full, and there is more now
+    assert (changes["plot"], changes["latitude"], changes["longitude"]) == ("C2", 59.2, 11)
+    assert "location" not in changes
+
+
+def test_a_change_is_refused_at_its_field() -> None:
+    offer = listing()
+    cases = [
+        ({"title": None}, "title", "value.missing"),
+        ({"accepts": ["020304"]}, "accepts", "value.invalid"),
+        ({"available_until": date(2026, 12, 1)}, "available_until", None),
+        ({"quantity": Decimal(10)}, "quantity", "listing.quantity_below_reserved"),
+    ]
+    for sent, field, code in cases:
+        with pytest.raises(Refusal) as refused:
+            changes_to(offer, sent, reserved={date.min: Decimal(60)}, today=TODAY)
+        assert refused.value.field == field, sent
+        if code is not None:
+            assert refused.value.code == code, sent
+    with pytest.raises(Refusal) as below:
+        changes_to(offer, {"quantity": Decimal(10)}, {date.min: Decimal(60)})
+    assert below.value.params == {"reserved": "60", "unit": "t"}
