@@ -51,8 +51,16 @@ Publish = Callable[[OutboxMessage], Awaitable[Awaitable[object]]]
 
 async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
     """Write ``envelope`` to the outbox of the connection's schema; call inside a transaction."""
+    # One statement: the row, and a notification delivered at commit that wakes the relays
+    # of this schema at once.
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        """
+        WITH written AS (
+            INSERT INTO outbox (event_id, topic, key, payload, headers)
+            VALUES ($1, $2, $3, $4, $5) RETURNING id
+        )
+        SELECT pg_notify('outbox_' || current_schema(), '') FROM written
+        """,
         envelope.id,
         topic,
         envelope.subject,
@@ -61,8 +69,6 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
         # consumers' spans and log lines join this request's (shared.observability)
         {**carrier(), "content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_type": envelope.type},
     )
-    # Delivered at commit; wakes the relays of this schema at once.
-    await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
 
 
 async def backlog(pool: Pool) -> tuple[int, float]:
@@ -99,6 +105,11 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""
+        return (await self._publish_batch())[0]
+
+    async def _publish_batch(self) -> tuple[int, int]:
+        """Publish one batch of unsent rows: how many were published, and how many were
+        claimed (fewer than the batch's size: nothing more was waiting)."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -109,7 +120,7 @@ class OutboxRelay:
                 self._batch_size,
             )
             if not rows:
-                return 0
+                return 0, 0
             claimed = [r["id"] for r in rows]
             held_elsewhere = {
                 r["key"]: r["first_id"]
@@ -164,7 +175,7 @@ class OutboxRelay:
                 )
         if failure is not None:
             raise failure
-        return len(sent)
+        return len(sent), len(rows)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -181,8 +192,13 @@ class OutboxRelay:
                     if not is_alive(self._listener):
                         await self._drop_listener()
                         self._listener = await self._listen()
-                    while await self.publish_pending() >= 1:
-                        pass
+                    # Cleared before each read: a row committed after it sets it again, so
+                    # the wait below returns at once; a read of less than a full batch
+                    # found all there was (no empty read to end each wake-up).
+                    while True:
+                        self._wake.clear()
+                        if (await self._publish_batch())[1] < self._batch_size:
+                            break
                     backoff = self._poll_interval
                 except Exception as exc:  # the database or the broker; the rows wait
                     log.warning("outbox relay failed, retrying", error=repr(exc), backoff=backoff)
@@ -190,7 +206,6 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
         finally:

@@ -219,3 +219,42 @@ async def test_a_failing_effect_records_nothing(pool: Pool) -> None:
 
 
 def _unused(*_: Any) -> None: ...
+
+
+async def test_a_wake_up_reads_the_outbox_once_and_misses_no_row(pool: Pool) -> None:
+    """A read that claims less than a full batch found all there was: the relay does not
+    read again to find nothing (issue 19); a row committed while it publishes still wakes
+    it."""
+    published: list[str] = []
+    reads = 0
+
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
+        published.append(message.key)
+        if message.key == "first":  # committed while the relay is busy with "first"
+            await write_events(pool, ["during"])
+        return acked()
+
+    relay = OutboxRelay(pool, publish, poll_interval=60)
+    read = relay._publish_batch
+
+    async def counted() -> tuple[int, int]:
+        nonlocal reads
+        reads += 1
+        return await read()
+
+    relay._publish_batch = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # listening, after its first read found nothing
+        reads = 0
+        await write_events(pool, ["first"])
+        deadline = time.monotonic() + 5
+        while published != ["first", "during"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert published == ["first", "during"]
+        assert reads == 2  # one for each wake-up, none that found nothing
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
