@@ -418,8 +418,10 @@ async def main_async(args: argparse.Namespace) -> None:
     stack = Stack(folder / "data", free_block(11))
     stack.start()
     try:
-        ceilings = await asyncio.to_thread(broker_ceilings, stack, args.ceiling_messages)
+        await asyncio.sleep(10)  # what starting leaves to do (re-keying, first polls)
         idle = await idle_cpu(stack, args.idle_seconds)
+        ceilings = await asyncio.to_thread(broker_ceilings, stack, args.ceiling_messages)
+        await asyncio.sleep(10)  # the broker settles after the ceilings' 1 KB messages
         steps = []
         first = 0
         for rate in args.rates:
