@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 # The relay's name among the service's background loops (shared.workers).
 RELAY = "outbox-relay"
+# Woken by a NOTIFY, the relay waits this long before it reads, so that the rows committed
+# meanwhile go in the same batch (one transaction and one produce request), not one each.
+GATHER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,13 @@ class OutboxRelay:
         *,
         poll_interval: float = 2.0,
         batch_size: int = 100,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self._pool = pool
         self._publish = publish
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        self._gather_seconds = gather_seconds
         self._wake = asyncio.Event()
         self._channel = ""
         self._listener: PoolConnectionProxy[Any] | None = None
@@ -111,29 +116,29 @@ class OutboxRelay:
         """Publish one batch of unsent rows: how many were published, and how many were
         claimed (fewer than the batch's size: nothing more was waiting)."""
         async with self._pool.acquire() as conn, conn.transaction():
+            # One statement claims the batch and says, for each row, whether an older unsent
+            # row of its key is held by another relay (then it waits for that one). A key's
+            # ids are assigned in commit order, so the statement's snapshot already holds
+            # every older row of a key it claims a row of.
             rows = await conn.fetch(
                 """
-                SELECT id, topic, key, payload, headers FROM outbox
-                WHERE sent_at IS NULL ORDER BY id LIMIT $1
-                FOR UPDATE SKIP LOCKED
+                WITH claimed AS MATERIALIZED (
+                    SELECT id, topic, key, payload, headers FROM outbox
+                    WHERE sent_at IS NULL ORDER BY id LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                )
+                SELECT c.id, c.topic, c.key, c.payload, c.headers,
+                       EXISTS (
+                           SELECT FROM outbox o
+                           WHERE o.sent_at IS NULL AND o.key = c.key AND o.id < c.id
+                             AND o.id NOT IN (SELECT id FROM claimed)
+                       ) AS older_elsewhere
+                FROM claimed c ORDER BY c.id
                 """,
                 self._batch_size,
             )
             if not rows:
                 return 0, 0
-            claimed = [r["id"] for r in rows]
-            held_elsewhere = {
-                r["key"]: r["first_id"]
-                for r in await conn.fetch(
-                    """
-                    SELECT key, min(id) AS first_id FROM outbox
-                    WHERE sent_at IS NULL AND key = ANY($1::text[]) AND NOT id = ANY($2::bigint[])
-                    GROUP BY key
-                    """,
-                    list({r["key"] for r in rows}),
-                    claimed,
-                )
-            }
             # All of the batch is handed to the producer first, then its acks are awaited:
             # one round of waiting per batch, not per row. The idempotent producer keeps a
             # key's records in order on their partition; if one still fails, the later rows
@@ -142,8 +147,7 @@ class OutboxRelay:
             failure: Exception | None = None
             try:
                 for row in rows:
-                    first_elsewhere = held_elsewhere.get(row["key"])
-                    if first_elsewhere is not None and first_elsewhere < row["id"]:
+                    if row["older_elsewhere"]:
                         continue  # an older event of this key is still with another relay
                     ack = await self._publish(
                         OutboxMessage(
@@ -208,6 +212,8 @@ class OutboxRelay:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                if self._wake.is_set() and self._gather_seconds > 0:
+                    await asyncio.sleep(self._gather_seconds)
         finally:
             await self._drop_listener()
 
