@@ -44,7 +44,15 @@ from shared.events import (
     payload_of,
 )
 from shared.health import membership
-from shared.observability import CONSUMED, DEAD_LETTERED, HANDLER_SECONDS, consuming, failed
+from shared.observability import (
+    CONSUMED,
+    DEAD_LETTERED,
+    HANDLER_SECONDS,
+    TRACEPARENT,
+    consuming,
+    failed,
+    trace_id_of,
+)
 from shared.outbox import OutboxMessage, Publish
 from shared.settings import Settings
 
@@ -317,7 +325,11 @@ def subscribe(
         """Once the event's effects are committed: its access-log line (with its correlation
         id) and its count."""
         record, envelope = event.record, event.envelope
-        with structlog.contextvars.bound_contextvars(correlation_id=envelope.correlationid):
+        fields = {"correlation_id": envelope.correlationid}
+        traceparent = next((v for k, v in record.headers or () if k == TRACEPARENT), None)
+        if traceparent and (trace_id := trace_id_of(traceparent.decode(errors="replace"))):
+            fields["trace_id"] = trace_id  # the consumer's span, if any, is of the same trace
+        with structlog.contextvars.bound_contextvars(**fields):
             log.info(
                 "event handled",
                 topic=topic,
