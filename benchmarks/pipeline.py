@@ -209,6 +209,7 @@ class Step:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # wall seconds over which ``cpu`` was counted (drain included)
     to_proposal: list[float] = field(default_factory=list)
     to_notes: list[float] = field(default_factory=list)
     load: float = 0.0
@@ -275,6 +276,7 @@ async def run_step(
 
         processes = stack.processes()
         cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
+        counted_from = time.monotonic()
         step.load = os.getloadavg()[0]
         interval = 2 / rate  # one pair: two listings
         started = time.monotonic()
@@ -294,6 +296,7 @@ async def run_step(
             for name, p in processes.items()
             if p.is_running()
         }
+        step.cpu_seconds = time.monotonic() - counted_from
     return step
 
 
@@ -330,7 +333,33 @@ async def drain(stack: Stack, step: Step, within: float = 120.0) -> None:
         step.to_notes.append(float(row["noted"]) - posted)
 
 
-def report(steps: list[Step], ceilings: tuple[float, float]) -> None:
+async def idle_cpu(stack: Stack, seconds: float) -> tuple[dict[str, float], float]:
+    """Each process's CPU seconds a second while nothing is posted (polls, heartbeats, the
+    broker's own work), and the load average then."""
+    processes = stack.processes()
+    before = {name: cpu_seconds(p) for name, p in processes.items()}
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - started
+    rates = {name: (cpu_seconds(p) - before[name]) / elapsed for name, p in processes.items()}
+    return rates, os.getloadavg()[0]
+
+
+def per_listing(step: Step, idle: dict[str, float]) -> dict[str, float]:
+    """Each process's CPU milliseconds per listing posted in ``step``, less what it spends
+    idle over the same seconds: the work the listings caused, whatever the machine's load
+    stretched the step to."""
+    return {
+        name: (used - idle.get(name, 0.0) * step.cpu_seconds) / max(1, step.posted) * 1000
+        for name, used in step.cpu.items()
+    }
+
+
+def report(
+    steps: list[Step],
+    ceilings: tuple[float, float],
+    idle: tuple[dict[str, float], float] | None = None,
+) -> None:
     produced, consumed = ceilings
     print(f"\nbroker ceiling: {produced:,.0f} messages/s produced, {consumed:,.0f} consumed (1 KB)")
     header = (
@@ -361,6 +390,19 @@ def report(steps: list[Step], ceilings: tuple[float, float]) -> None:
     print(f"{'rate/s':>7}" + "".join(f"{name:>15}" for name in names))
     for step in steps:
         print(f"{step.rate:>7.0f}" + "".join(f"{step.cpu.get(n, 0):>15.1f}" for n in names))
+    if idle is not None:
+        rates, load = idle
+        print(f"\nidle, CPU % of one core (load {load:.1f}):")
+        print(f"{'':>7}" + "".join(f"{rates.get(n, 0) * 100:>15.1f}" for n in names))
+        print("\nCPU ms per listing, less the idle CPU of the step's seconds:")
+        print(f"{'rate/s':>7}" + "".join(f"{name:>15}" for name in names) + f"{'total':>10}")
+        for step in steps:
+            net = per_listing(step, rates)
+            print(
+                f"{step.rate:>7.0f}"
+                + "".join(f"{net.get(n, 0):>15.2f}" for n in names)
+                + f"{sum(net.values()):>10.2f}"
+            )
     print(
         f"\nsustainable rate (POST to both inbox notes p99 < {E2E_LIMIT_SECONDS:g} s): "
         f"{sustainable:.0f} listings/s; {sustainable / produced:.4f} of the broker's produce "
@@ -376,7 +418,10 @@ async def main_async(args: argparse.Namespace) -> None:
     stack = Stack(folder / "data", free_block(11))
     stack.start()
     try:
+        await asyncio.sleep(10)  # what starting leaves to do (re-keying, first polls)
+        idle = await idle_cpu(stack, args.idle_seconds)
         ceilings = await asyncio.to_thread(broker_ceilings, stack, args.ceiling_messages)
+        await asyncio.sleep(10)  # the broker settles after the ceilings' 1 KB messages
         steps = []
         first = 0
         for rate in args.rates:
@@ -388,7 +433,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{len(step.to_notes)} of {len(step.pairs)} pairs through",
                 flush=True,
             )
-        report(steps, ceilings)
+        report(steps, ceilings, idle)
     finally:
         stack.stop()
 
@@ -403,6 +448,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="each step's length")
     parser.add_argument("--ceiling-messages", type=int, default=50_000)
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=15.0,
+        help="how long each process's idle CPU is measured, before the steps",
+    )
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(main_async(parser.parse_args()))
 

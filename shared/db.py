@@ -14,9 +14,11 @@ import asyncpg
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    _BaseConnection: TypeAlias = asyncpg.Connection[Any]
     Pool: TypeAlias = asyncpg.Pool[Any]
     Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 else:  # asyncpg's classes are generic only in its stubs
+    _BaseConnection = asyncpg.Connection
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -54,6 +56,53 @@ def records_as(cls: type[Row], records: Iterable[Mapping[str, Any] | asyncpg.Rec
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+# Statements that leave state in the session, beyond their transaction: a session advisory
+# lock (``pg_advisory_lock``, ``pg_try_advisory_lock``, shared or not; the ``_xact_`` ones
+# end with their transaction), LISTEN, a declared cursor (WITH HOLD outlives its
+# transaction), a session setting (``SET`` but ``SET LOCAL``, ``set_config``). Found
+# anywhere in a statement's text: a false alarm costs one reset, a miss would leak.
+_SESSION_SQL = re.compile(
+    r"advisory_lock|\blisten\b|\bdeclare\b|set_config|"
+    r"(?:^|;)\s*set\s+(?!local\b|transaction\b|constraints\b)",
+    re.IGNORECASE,
+)
+
+
+class PooledConnection(_BaseConnection):
+    """A pooled connection that notes whether it took state that outlives a transaction
+    (``_SESSION_SQL``), so that the pool runs asyncpg's reset query (``pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL``) only for such a connection when it comes back, not
+    after every checkout. Every statement passes through ``execute`` (text without
+    arguments) or ``_get_statement`` (everything prepared: fetch*, execute with arguments,
+    executemany, cursors)."""
+
+    session_state = False
+
+    def _note(self, query: str) -> None:
+        if not self.session_state and _SESSION_SQL.search(query):
+            self.session_state = True
+
+    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:  # noqa: ASYNC109  (asyncpg's signature)
+        self._note(query)
+        return await super().execute(query, *args, timeout=timeout)
+
+    async def _get_statement(self, query: str, timeout: float | None, **options: Any) -> Any:  # noqa: ASYNC109
+        self._note(query)
+        return await super()._get_statement(query, timeout, **options)  # type: ignore[misc]
+
+
+async def reset_connection(conn: asyncpg.Connection[Any]) -> None:
+    """What the pool does with a connection that comes back, after asyncpg rolled back a
+    transaction left open and dropped its listeners' callbacks: asyncpg's reset query when
+    the connection took session state, nothing otherwise."""
+    if not getattr(conn, "session_state", True):
+        return
+    query = conn.get_reset_query()
+    if query:
+        await conn.execute(query)
+    if isinstance(conn, PooledConnection):
+        conn.session_state = False
+
 
 def is_alive(conn: Connection | None) -> bool:
     """Whether a connection held for long (a LISTEN, a lock) can still be used: not closed
@@ -88,6 +137,8 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         min_size=min_size,
         max_size=max_size,
         init=init_connection,
+        connection_class=PooledConnection,
+        reset=reset_connection,
         server_settings={"search_path": f"{schema}, public", "application_name": schema},
     )
     assert pool is not None

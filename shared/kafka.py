@@ -4,8 +4,8 @@ Delivery rules, set explicitly rather than left to library defaults:
 - every client signs in with SASL/SCRAM-SHA-512 as its own principal, which the broker's
   ACLs allow exactly the topics and groups of ``shared.topology``;
 - producers wait for all in-sync replicas (acks=all) and use the idempotent producer;
-- consumers never auto-commit: a message's offset is committed after its handler
-  returned, i.e. after the handler's database transaction committed
+- consumers never auto-commit: a batch's offsets are committed after its handlers
+  returned, i.e. after the batch's database transaction committed
   (``AckPolicy.NACK_ON_ERROR``); a handler that raises is redelivered;
 - a message that cannot be decoded or validated goes to ``<topic>.dlq`` with the
   reason and origin in headers, and the partition moves on.
@@ -17,6 +17,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +28,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.security import parse_security
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram512
 
+from shared.consumer import batch
 from shared.db import DATABASE_LOST
 from shared.events import (
     PAYLOAD_TYPES,
@@ -42,13 +44,38 @@ from shared.events import (
     payload_of,
 )
 from shared.health import membership
-from shared.observability import CONSUMED, DEAD_LETTERED, HANDLER_SECONDS, consuming, failed
+from shared.observability import (
+    CONSUMED,
+    DEAD_LETTERED,
+    HANDLER_SECONDS,
+    TRACEPARENT,
+    consuming,
+    failed,
+    trace_id_of,
+)
 from shared.outbox import OutboxMessage, Publish
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Envelope, Payload], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """A record this consumer acts on, decoded, with its handler."""
+
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope
+    payload: Payload
+    handler: EventHandler
+
+
+async def _records(message: StreamMessage[Any]) -> Any:
+    """The subscriber's decoder: the poll's records as they came (a tuple), for ``subscribe``
+    to decode only those it acts on; FastStream's own decoder would parse every body."""
+    return message.raw_message
+
 
 # Failures that say nothing about the message: retried for as long as they last.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -66,6 +93,11 @@ HEARTBEAT_INTERVAL_MS = 1_000
 # Records handled per batch (one offset commit each), and how long a poll waits for them.
 BATCH_RECORDS = 200
 BATCH_WAIT_MS = 50
+# The broker answers a fetch once this much is there or this long has passed: under load a
+# consumer fetches (and commits, and opens a transaction) at most about 20 times a second,
+# not once for every record; each hop waits at most 50 ms more when the topic is quiet.
+FETCH_MIN_BYTES = 64 * 1024
+FETCH_MAX_WAIT_MS = 50
 
 
 def security(settings: Settings, principal: str) -> BaseSecurity | None:
@@ -183,10 +215,14 @@ def subscribe(
 ) -> None:
     """Consume ``topic`` in ``group_id``: each event to the handler of its payload class.
 
-    Records come in batches (up to ``BATCH_RECORDS``), handled one after the other in
-    offset order, each in its handler's own transaction; the batch's offsets are committed
-    once, after the last. A failure rewinds to the batch's first record: the records before
-    it come again and are skipped by their event ids (``shared.consumer.apply_once``).
+    Records come in batches (up to ``BATCH_RECORDS``; the broker gathers them for up to
+    ``FETCH_MAX_WAIT_MS``), handled one after the other in offset order, all in one
+    transaction (``shared.consumer.batch``: every ``apply_once`` of the batch joins it); the
+    transaction commits after the last, and then the batch's offsets are committed, once.
+    When a handler fails, the batch's transaction is rolled back (nothing of it was kept)
+    and its events are handled again one at a time, each in its own transaction, with the
+    retries and dead letters below. A failure there rewinds to the batch's first record: the
+    records before it come again and are skipped by their event ids.
 
     Events of other known types are skipped, by their ``ce_type`` header without decoding
     (a topic carries many types). Poison messages, events of a type the exchange does not
@@ -210,12 +246,12 @@ def subscribe(
             if len(dead) > 10_000:
                 dead.clear()
 
-    async def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
-        position = (record.partition, record.offset)
+    async def prepare(record: ConsumerRecord[bytes, bytes]) -> _Event | None:
+        """The record's event and its handler; None for a record skipped or dead-lettered."""
         declared = next((v for k, v in record.headers or () if k == "ce_type"), None)
         if declared is not None and declared in known and declared not in wanted:
             CONSUMED.labels(topic, declared.decode(), "skipped").inc()
-            return  # a type of this topic that this consumer does not act on
+            return None  # a type of this topic that this consumer does not act on
         try:
             if declared is not None and declared not in known:
                 raise PoisonMessage(f"unknown event type {declared.decode(errors='replace')!r}")
@@ -225,74 +261,125 @@ def subscribe(
             handler = by_type.get(envelope.type)
             if handler is None:
                 CONSUMED.labels(topic, envelope.type, "skipped").inc()
-                return
+                return None
             payload = payload_of(envelope)
         except PoisonMessage as exc:
             CONSUMED.labels(topic, "unknown", "dead_lettered").inc()
             await poison(record, f"poison: {exc}")
-            return
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+            return None
+        return _Event(record, envelope, payload, handler)
+
+    async def handle(event: _Event, *, batched: bool) -> float | None:
+        """Run the event's handler; the seconds it took, or None when it was dead-lettered.
+        In a batch a failure is raised as it is (the batch is then rolled back and its
+        events handled one by one); alone, it is retried or dead-lettered as the module
+        says."""
+        record, envelope = event.record, event.envelope
+        position = (record.partition, record.offset)
         with consuming(
             topic,
-            headers,
+            record.headers or (),
             envelope.type,
             envelope.correlationid,
             **{
                 "messaging.kafka.destination.partition": record.partition,
                 "messaging.kafka.offset": record.offset,
                 "messaging.consumer.group.name": group_id,
-                "messaging.message.id": str(envelope.id),
+                "messaging.message.id": envelope.id,
             },
         ) as span:
             started = time.perf_counter()
             try:
-                await handler(envelope, payload)
+                await event.handler(envelope, event.payload)
             except TRANSIENT_ERRORS as exc:
                 failed(span, exc)
+                if batched:
+                    raise
                 CONSUMED.labels(topic, envelope.type, "retried").inc()
                 log.warning("handler outage, will retry", topic=topic, error=repr(exc))
                 await asyncio.sleep(1.0)
                 raise
             except Exception as exc:
                 failed(span, exc)
+                if batched:
+                    raise
                 tries = attempts.get(position, 0) + 1
                 if tries >= MAX_ATTEMPTS:
                     attempts.pop(position, None)
                     CONSUMED.labels(topic, envelope.type, "dead_lettered").inc()
                     log.error("handler failed, dead-lettering", topic=topic, error=repr(exc))
                     await poison(record, f"handler failed {tries} times: {exc!r}")
-                    return
+                    return None
                 attempts[position] = tries
                 CONSUMED.labels(topic, envelope.type, "retried").inc()
                 log.warning("handler failed, will retry", topic=topic, tries=tries, error=repr(exc))
                 await asyncio.sleep(0.2 * 2**tries)
                 raise
-            finally:
-                HANDLER_SECONDS.labels(topic, envelope.type).observe(time.perf_counter() - started)
-            # the consumers' access log: one line per event, with its correlation id
+            seconds = time.perf_counter() - started
+            HANDLER_SECONDS.labels(topic, envelope.type).observe(seconds)
+            if not batched:
+                handled(event, seconds)
+        return seconds
+
+    def handled(event: _Event, seconds: float) -> None:
+        """Once the event's effects are committed: its access-log line (with its correlation
+        id) and its count."""
+        record, envelope = event.record, event.envelope
+        fields = {"correlation_id": envelope.correlationid}
+        traceparent = next((v for k, v in record.headers or () if k == TRACEPARENT), None)
+        if traceparent and (trace_id := trace_id_of(traceparent.decode(errors="replace"))):
+            fields["trace_id"] = trace_id  # the consumer's span, if any, is of the same trace
+        with structlog.contextvars.bound_contextvars(**fields):
             log.info(
                 "event handled",
                 topic=topic,
                 type=envelope.type,
                 partition=record.partition,
                 offset=record.offset,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(seconds * 1000, 1),
             )
         CONSUMED.labels(topic, envelope.type, "handled").inc()
-        attempts.pop(position, None)
+        attempts.pop((record.partition, record.offset), None)
 
-    async def on_batch(message: KafkaMessage) -> None:
-        records = message.raw_message  # a tuple of records (a list on the test broker)
-        for record in records if isinstance(records, tuple | list) else (records,):
-            await on_record(record)
+    async def on_batch(records: Any) -> None:
+        # The records of one poll: a tuple (a list on the test broker), offset order.
+        events = [
+            event
+            for record in (records if isinstance(records, tuple | list) else (records,))
+            if (event := await prepare(record)) is not None
+        ]
+        if len(events) > 1:
+            done: list[tuple[_Event, float]] = []
+            try:
+                async with batch():
+                    for event in events:
+                        seconds = await handle(event, batched=True)
+                        assert seconds is not None
+                        done.append((event, seconds))
+            except Exception as exc:  # nothing of the batch was kept; one by one below
+                log.info(
+                    "batch rolled back, handling its events one by one",
+                    topic=topic,
+                    events=len(events),
+                    error=repr(exc),
+                )
+            else:
+                for event, seconds in done:
+                    handled(event, seconds)
+                return
+        for event in events:
+            await handle(event, batched=False)
 
     on_batch.__name__ = f"{group_id}_{topic.replace('.', '_')}"
     broker.subscriber(
         topic,
         group_id=group_id,
         batch=True,
+        decoder=_records,
         max_records=BATCH_RECORDS,
         batch_timeout_ms=BATCH_WAIT_MS,
+        fetch_min_bytes=FETCH_MIN_BYTES,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",

@@ -26,11 +26,12 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -168,7 +169,9 @@ def configure_tracing(
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     if install:
+        global _recording
         trace.set_tracer_provider(provider)
+        _recording = exporting
     return provider
 
 
@@ -207,13 +210,46 @@ def carrier() -> dict[str, str]:
     return headers
 
 
+# Whether consumer spans can be recorded in this process: false once ``configure_tracing``
+# installed a provider that exports nothing, and then ``consuming`` makes no span at all.
+_recording = True
+_TRACE_HEADERS = frozenset({TRACEPARENT, "tracestate", "baggage"})
+
+Headers = Mapping[str, str] | Iterable[tuple[str, bytes]]
+
+
+def _trace_headers(headers: Headers) -> dict[str, str]:
+    """The headers that carry trace context, as text (a Kafka record's are bytes)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return {
+        key: value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        for key, value in pairs
+        if key in _TRACE_HEADERS
+    }
+
+
 @contextmanager
 def consuming(
-    topic: str, headers: Mapping[str, str], event_type: str, correlation_id: str, **attributes: Any
+    topic: str, headers: Headers, event_type: str, correlation_id: str, **attributes: Any
 ) -> Iterator[trace.Span]:
     """A consumer's span for one event, a child of the span that enqueued it, with the
-    event's correlation id bound into every log line of its handling."""
-    parent = propagate.extract(dict(headers))
+    event's correlation id bound into every log line of its handling. When this process
+    records no spans, none is made: the enqueuing span's context is made current instead,
+    so the handler's log lines and its own events still carry the trace id."""
+    parent = propagate.extract(_trace_headers(headers))
+    if not _recording:
+        span = trace.get_current_span(parent)
+        context = span.get_span_context()
+        token = otel_context.attach(parent)
+        try:
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=correlation_id,
+                trace_id=format(context.trace_id, "032x") if context.is_valid else None,
+            ):
+                yield span
+        finally:
+            otel_context.detach(token)
+        return
     with (
         tracer.start_as_current_span(
             f"{topic} process",
@@ -225,7 +261,10 @@ def consuming(
                 "messaging.destination.name": topic,
                 "symbiosis.event_type": event_type,
                 "symbiosis.correlation_id": correlation_id,
-                **attributes,
+                **{
+                    name: str(value) if isinstance(value, uuid.UUID) else value
+                    for name, value in attributes.items()
+                },
             },
         ) as span,
         structlog.contextvars.bound_contextvars(

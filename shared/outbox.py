@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 # The relay's name among the service's background loops (shared.workers).
 RELAY = "outbox-relay"
+# Woken by a NOTIFY, the relay waits this long before it reads, so that the rows committed
+# meanwhile go in the same batch (one transaction and one produce request), not one each.
+GATHER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,16 @@ Publish = Callable[[OutboxMessage], Awaitable[Awaitable[object]]]
 
 async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
     """Write ``envelope`` to the outbox of the connection's schema; call inside a transaction."""
+    # One statement: the row, and a notification delivered at commit that wakes the relays
+    # of this schema at once.
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        """
+        WITH written AS (
+            INSERT INTO outbox (event_id, topic, key, payload, headers)
+            VALUES ($1, $2, $3, $4, $5) RETURNING id
+        )
+        SELECT pg_notify('outbox_' || current_schema(), '') FROM written
+        """,
         envelope.id,
         topic,
         envelope.subject,
@@ -61,8 +72,6 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope) -> None:
         # consumers' spans and log lines join this request's (shared.observability)
         {**carrier(), "content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_type": envelope.type},
     )
-    # Delivered at commit; wakes the relays of this schema at once.
-    await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
 
 
 async def backlog(pool: Pool) -> tuple[int, float]:
@@ -88,41 +97,48 @@ class OutboxRelay:
         *,
         poll_interval: float = 2.0,
         batch_size: int = 100,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self._pool = pool
         self._publish = publish
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        self._gather_seconds = gather_seconds
         self._wake = asyncio.Event()
         self._channel = ""
         self._listener: PoolConnectionProxy[Any] | None = None
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""
+        return (await self._publish_batch())[0]
+
+    async def _publish_batch(self) -> tuple[int, int]:
+        """Publish one batch of unsent rows: how many were published, and how many were
+        claimed (fewer than the batch's size: nothing more was waiting)."""
         async with self._pool.acquire() as conn, conn.transaction():
+            # One statement claims the batch and says, for each row, whether an older unsent
+            # row of its key is held by another relay (then it waits for that one). A key's
+            # ids are assigned in commit order, so the statement's snapshot already holds
+            # every older row of a key it claims a row of.
             rows = await conn.fetch(
                 """
-                SELECT id, topic, key, payload, headers FROM outbox
-                WHERE sent_at IS NULL ORDER BY id LIMIT $1
-                FOR UPDATE SKIP LOCKED
+                WITH claimed AS MATERIALIZED (
+                    SELECT id, topic, key, payload, headers FROM outbox
+                    WHERE sent_at IS NULL ORDER BY id LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                )
+                SELECT c.id, c.topic, c.key, c.payload, c.headers,
+                       EXISTS (
+                           SELECT FROM outbox o
+                           WHERE o.sent_at IS NULL AND o.key = c.key AND o.id < c.id
+                             AND o.id NOT IN (SELECT id FROM claimed)
+                       ) AS older_elsewhere
+                FROM claimed c ORDER BY c.id
                 """,
                 self._batch_size,
             )
             if not rows:
-                return 0
-            claimed = [r["id"] for r in rows]
-            held_elsewhere = {
-                r["key"]: r["first_id"]
-                for r in await conn.fetch(
-                    """
-                    SELECT key, min(id) AS first_id FROM outbox
-                    WHERE sent_at IS NULL AND key = ANY($1::text[]) AND NOT id = ANY($2::bigint[])
-                    GROUP BY key
-                    """,
-                    list({r["key"] for r in rows}),
-                    claimed,
-                )
-            }
+                return 0, 0
             # All of the batch is handed to the producer first, then its acks are awaited:
             # one round of waiting per batch, not per row. The idempotent producer keeps a
             # key's records in order on their partition; if one still fails, the later rows
@@ -131,8 +147,7 @@ class OutboxRelay:
             failure: Exception | None = None
             try:
                 for row in rows:
-                    first_elsewhere = held_elsewhere.get(row["key"])
-                    if first_elsewhere is not None and first_elsewhere < row["id"]:
+                    if row["older_elsewhere"]:
                         continue  # an older event of this key is still with another relay
                     ack = await self._publish(
                         OutboxMessage(
@@ -164,7 +179,7 @@ class OutboxRelay:
                 )
         if failure is not None:
             raise failure
-        return len(sent)
+        return len(sent), len(rows)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -181,8 +196,13 @@ class OutboxRelay:
                     if not is_alive(self._listener):
                         await self._drop_listener()
                         self._listener = await self._listen()
-                    while await self.publish_pending() >= 1:
-                        pass
+                    # Cleared before each read: a row committed after it sets it again, so
+                    # the wait below returns at once; a read of less than a full batch
+                    # found all there was (no empty read to end each wake-up).
+                    while True:
+                        self._wake.clear()
+                        if (await self._publish_batch())[1] < self._batch_size:
+                            break
                     backoff = self._poll_interval
                 except Exception as exc:  # the database or the broker; the rows wait
                     log.warning("outbox relay failed, retrying", error=repr(exc), backoff=backoff)
@@ -190,9 +210,10 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                if self._wake.is_set() and self._gather_seconds > 0:
+                    await asyncio.sleep(self._gather_seconds)
         finally:
             await self._drop_listener()
 

@@ -219,3 +219,77 @@ async def test_a_failing_effect_records_nothing(pool: Pool) -> None:
 
 
 def _unused(*_: Any) -> None: ...
+
+
+async def test_a_wake_up_reads_the_outbox_once_and_misses_no_row(pool: Pool) -> None:
+    """A read that claims less than a full batch found all there was: the relay does not
+    read again to find nothing (issue 19); a row committed while it publishes still wakes
+    it."""
+    published: list[str] = []
+    reads = 0
+
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
+        published.append(message.key)
+        if message.key == "first":  # committed while the relay is busy with "first"
+            await write_events(pool, ["during"])
+        return acked()
+
+    relay = OutboxRelay(pool, publish, poll_interval=60)
+    read = relay._publish_batch
+
+    async def counted() -> tuple[int, int]:
+        nonlocal reads
+        reads += 1
+        return await read()
+
+    relay._publish_batch = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # listening, after its first read found nothing
+        reads = 0
+        await write_events(pool, ["first"])
+        deadline = time.monotonic() + 5
+        while published != ["first", "during"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert published == ["first", "during"]
+        assert reads == 2  # one for each wake-up, none that found nothing
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_rows_committed_together_go_in_one_batch(pool: Pool) -> None:
+    """Woken by a NOTIFY, the relay waits a moment before it reads, so that rows committed
+    meanwhile share its transaction and produce request (issue 19)."""
+    batches: list[int] = []
+    published: list[str] = []
+
+    async def publish(message: OutboxMessage) -> Awaitable[object]:
+        published.append(message.key)
+        return acked()
+
+    relay = OutboxRelay(pool, publish, poll_interval=60, gather_seconds=1.0)
+    read = relay._publish_batch
+
+    async def counted() -> tuple[int, int]:
+        done = await read()
+        if done[1]:
+            batches.append(done[1])
+        return done
+
+    relay._publish_batch = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # listening
+        await write_events(pool, ["a", "b", "a"])  # three transactions, three NOTIFYs
+        deadline = time.monotonic() + 5
+        while sum(batches) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert published == ["a", "b", "a"]
+        assert batches == [3]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

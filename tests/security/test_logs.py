@@ -90,6 +90,32 @@ def test_secrets_in_text_are_redacted(text: str) -> None:
     assert "swordfish" not in redact_text(text)
 
 
+def test_the_one_search_before_the_patterns_misses_no_secret() -> None:
+    """``redact_text`` runs its patterns only when one search over all of them finds
+    something (issue 19: a line costs a tenth of what it did); each pattern alone must
+    still be found by it, with its own flags."""
+    from shared.logs import _ANY_SECRET_TEXT, _SECRET_TEXT
+
+    examples = [
+        "vpk_eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJlc2ln",
+        "sk_live_abcd1234",
+        "whsec_abcd1234",
+        "$argon2id$v=19$m=65536",
+        "AUTHORIZATION: BASIC dXNlcjpwYXNz",
+        "POSTGRESQL://user:pw@host/db",
+        "Client_Secret = 'abc'",
+        "Failing row contains (1, x)",
+        "t=1,V1=" + "ab" * 20,
+    ]
+    for (pattern, _), text in zip(_SECRET_TEXT, examples, strict=True):
+        assert pattern.search(text), (pattern.pattern, text)
+        assert _ANY_SECRET_TEXT.search(text), text
+        assert redact_text(text) != text
+    for harmless in ("listing.published", "listings.events.v1", "0af7651916cd43dd8448eb211c"):
+        assert _ANY_SECRET_TEXT.search(harmless) is None
+        assert redact_text(harmless) == harmless
+
+
 async def test_the_access_log_has_the_path_but_not_the_query(written: io.StringIO) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
