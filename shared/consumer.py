@@ -116,4 +116,8 @@ async def apply_once(
         if not await conn.fetchval(_RECORD, consumer, envelope.id, topic):
             return False
         await effect(conn)
+        # As a batch's commit does: an effect that caught a failed statement left the
+        # transaction aborted, whose COMMIT PostgreSQL would answer with a silent rollback.
+        # This statement fails instead, so nothing is committed as applied.
+        await conn.execute("SELECT 1")
         return True

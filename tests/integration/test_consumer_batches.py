@@ -141,6 +141,24 @@ async def test_a_batch_whose_transaction_failed_unseen_keeps_nothing(pool: Pool)
     assert [r["event_id"] for r in await effects(pool)] == [first.id]
 
 
+async def test_an_event_whose_transaction_failed_unseen_is_not_applied(pool: Pool) -> None:
+    """The same outside a batch (an event applied on its own, as after a failed batch): the
+    effect's failure is raised, not committed away."""
+    event = proposed()
+
+    async def swallowing(conn: Connection) -> None:
+        await record(conn, event)
+        with contextlib.suppress(asyncpg.DivisionByZeroError):
+            await conn.execute("SELECT 1 / 0")
+
+    with pytest.raises(asyncpg.InFailedSQLTransactionError):
+        await apply_once(pool, "single", TOPIC, event, swallowing)
+    assert await effects(pool) == []
+    assert await pool.fetchval("SELECT count(*) FROM processed_events") == 0
+    assert await apply_once(pool, "single", TOPIC, event, lambda c: record(c, event))
+    assert [r["event_id"] for r in await effects(pool)] == [event.id]
+
+
 async def test_a_batch_that_applies_nothing_opens_no_transaction(pool: Pool) -> None:
     async with batch() as current:
         pass
