@@ -48,6 +48,8 @@ part, that part's greedy plan is kept.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -73,6 +75,24 @@ from services.matching.domain import (
 from shared import knowledge
 from shared.resources import UNBLENDABLE, convert_listing
 from shared.units import convert, dimension
+
+
+def _silence_the_banner() -> None:
+    """HiGHS's library writes its banner straight to the process's standard output the first
+    time a solver is made, where a service's log is one JSON object per line. Made once here,
+    at import (before the service serves or logs anything), with that output sent nowhere."""
+    sys.stdout.flush()
+    saved, nowhere = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(nowhere, 1)
+        highspy.Highs()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(nowhere)
+
+
+_silence_the_banner()
 
 TOLERANCE = 1e-6
 LARGE_PART_LINKS = 10_000

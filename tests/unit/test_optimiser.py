@@ -473,3 +473,16 @@ def test_the_plan_reports_each_part_and_the_gap_from_the_sum_of_their_bounds() -
     assert [(p.links, p.status) for p in report.parts] == [(2, "optimal"), (2, "optimal")]
     assert report.pruned == 2
     assert sum(p.objective for p in report.parts) == pytest.approx(report.plan.objective)
+
+
+def test_the_solver_writes_nothing_to_standard_output() -> None:
+    """A service's log is its standard output, one JSON object per line: HiGHS's banner,
+    which its library prints when the first solver is made, must not reach it."""
+    import subprocess
+    import sys
+
+    script = "import services.matching.optimiser, highspy; highspy.Highs(); print('ours')"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout == "ours\n"
