@@ -60,8 +60,10 @@ def foreign_phrases(language: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 async def page_text(page: Page) -> str:
     """What a reader (or a screen reader) gets: the text, and the words in attributes;
-    leaving out code (topic names, event types) and whatever is marked as in another
-    language (``lang``), as the language switch is."""
+    leaving out code (topic names, event types), whatever is marked as in another
+    language (``lang``), as the language switch is, and what people wrote themselves
+    (company names, listing titles: ``translate="no"``), which the park's other tests
+    name in English."""
     text: str = await page.evaluate(
         """() => {
           const own = document.documentElement.lang;
@@ -71,6 +73,7 @@ async def page_text(page: Page) -> str:
           for (const el of body.querySelectorAll('[lang]')) {
             if (el.getAttribute('lang') !== own) el.remove();
           }
+          for (const el of body.querySelectorAll('[translate="no"]')) el.remove();
           const parts = [document.title, body.textContent];
           for (const el of body.querySelectorAll('[aria-label],[title],[placeholder],[alt]')) {
             for (const name of ['aria-label', 'title', 'placeholder', 'alt']) {

@@ -62,16 +62,27 @@
     }
     window.addEventListener("offline", showPlan);
 
+    // A label names companies and listings as they wrote them: text, never markup, and
+    // not in the page's language (translate="no").
+    function named(label) {
+      var span = document.createElement("span");
+      span.textContent = label;
+      span.setAttribute("translate", "no");
+      return span;
+    }
+
     (data.lines || []).forEach(function (line) {
       L.polyline([line.from, line.to], { className: "exchange", weight: line.weight || 3 })
-        .bindTooltip(line.label || "")
+        .bindTooltip(named(line.label || ""))
         .addTo(map);
     });
     (data.markers || []).forEach(function (marker) {
       var dot = L.circleMarker([marker.lat, marker.lon], {
         className: marker.kind || "place", radius: marker.kind === "home" ? 9 : 7,
       }).addTo(map);
-      if (marker.label) dot.bindTooltip(marker.label, { permanent: !!data.labels, direction: "right" });
+      if (marker.label) {
+        dot.bindTooltip(named(marker.label), { permanent: !!data.labels, direction: "right" });
+      }
       if (marker.href) dot.on("click", function () { window.location.assign(marker.href); });
     });
 
