@@ -200,7 +200,7 @@ async def test_one_trace_and_one_correlation_id_follow_a_listing_to_both_inboxes
             ("symbiosis-notifications", "trade.proposed") in consumed
         )
 
-    await eventually(whole, timeout=30)
+    await eventually(whole, timeout=90)  # spans are exported in batches, every few seconds
     spans = collector.of_trace(correlation)
     ids = {s.span_id for s in spans}
     roots = [s for s in spans if not s.parent_id or s.parent_id == "0" * 16]
