@@ -162,3 +162,26 @@ async def test_a_distance_without_a_site_is_refused_at_the_field(
         await check_page(page, "map-search-no-site-nb")
     finally:
         await made.close()
+
+
+async def test_a_name_on_the_map_is_shown_as_text_never_as_markup(
+    browser: Browser, stack: Stack
+) -> None:
+    """What people wrote (here a listing's title with HTML in it) is a tooltip's text: the
+    map never reads it as markup."""
+    company = await company_on_the_map(stack, "Kartmerke AS", "en")
+    made = await context(browser, stack)
+    try:
+        page = await made.new_page()
+        await sign_in(page, company)
+        tag = uuid.uuid4().hex[:6]
+        title = f"<b>Bark</b> {tag}"
+        await create_listing(page, "offer", title, "12", "80", (200, 160), "map-markup-listing")
+        await page.goto(f"/search?q={tag}&within_km=20")
+        await shown_on_the_plan(page)
+        await page.locator("[data-map] path.result").hover()
+        tooltip = page.locator(".leaflet-tooltip")
+        await expect(tooltip).to_contain_text(title)
+        await expect(tooltip.locator("b")).to_have_count(0)
+    finally:
+        await made.close()
