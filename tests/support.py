@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import importlib
 import json
 import os
 import random
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +25,22 @@ from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
 from stdnum.no import kontonr, orgnr
 
 from services.listings.config import ListingsSettings
-from shared.auth import ensure_signing_keys
+from shared.auth import TokenVerifier, ensure_signing_keys, load_public_key
 from shared.broker_admin import ensure_password_files, provision
+from shared.db import Pool, create_pool
+from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
 from shared.kafka import client_options
+from shared.migrations import migrate
+from shared.service import provide_pool, provide_settings
 from shared.settings import KAFKA_ADMIN, PORTAL, SERVICES, Settings
 
 T = TypeVar("T")
@@ -236,6 +248,57 @@ def stack_env(infra: Infra, database_url: str, data_dir: Path, http_port: int) -
         }
     )
     return env
+
+
+@contextlib.asynccontextmanager
+async def service_client(
+    route_handlers: Sequence[ControllerRouterHandler],
+    settings: Settings,
+    keys: ListingsSettings,
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """Some of a service's controllers served in the test as the service serves them (its
+    pool on ``settings``' database, its settings, problem answers and bearer tokens signed by
+    ``keys``), without Kafka or the rest of the stack."""
+    schema = settings.__class__.__module__.split(".")[1]  # services.<name>.config
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(settings.require_database_url(), schema)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = Litestar(
+        route_handlers=route_handlers,
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        dependencies={
+            "pool": Provide(provide_pool, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            DefineMiddleware(
+                BearerAuthentication, verifier=TokenVerifier(load_public_key(keys.public_key_path))
+            )
+        ],
+    )
+    async with AsyncTestClient(app=app) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def migrated_pool(database_url: str, service: str) -> AsyncIterator[Pool]:
+    """A pool of ``service``'s schema, migrated as the service migrates it at start."""
+    package = importlib.import_module(f"services.{service}")
+    pool = await create_pool(database_url, service)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, service, Path(package.__file__).parent / "migrations")
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:

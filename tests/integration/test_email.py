@@ -7,22 +7,19 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
-import services.notifications as notifications_package
 from services.notifications import email
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import notes_for
 from services.notifications.storage.people import remember
-from shared.db import Pool, create_pool
+from shared.db import Pool
 from shared.events import Envelope, NegotiationCountered, PersonChanged, Terms
-from shared.migrations import migrate
 from shared.settings import Settings
 from tests.conftest import MailDrop
-from tests.support import free_port
+from tests.support import free_port, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +40,8 @@ def smtp() -> Iterator[tuple[MailDrop, int]]:
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 def person(company: uuid.UUID, name: str, language: str, status: str = "active") -> PersonChanged:

@@ -4,7 +4,6 @@ read back as the park's statistics and reports, in JSON and CSV, over HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import uuid
@@ -15,12 +14,8 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.testing import AsyncTestClient
 
-import services.contracts as contracts_package
 from services.contracts import application, impact, storage
 from services.contracts.config import ContractsSettings
 from services.contracts.domain.contract import Contract, Delivery
@@ -29,25 +24,18 @@ from services.contracts.statistics import StatisticsController
 from services.contracts.storage import figures
 from services.listings.config import ListingsSettings
 from shared.auth import (
-    TokenVerifier,
     ensure_signing_keys,
     issue_api_key,
     load_private_key,
-    load_public_key,
 )
-from shared.db import Pool, create_pool
-from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
-from shared.migrations import migrate
-from shared.service import provide_pool, provide_settings
+from shared.db import Pool
+from tests.support import migrated_pool, service_client
 
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "contracts")
-    async with pool.acquire() as conn:
-        await migrate(conn, "contracts", Path(contracts_package.__file__).parent / "migrations")
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "contracts") as pool:
+        yield pool
 
 
 async def confirmed_delivery(pool: Pool, supplier: uuid.UUID) -> tuple[Contract, Delivery]:
@@ -122,30 +110,9 @@ def keys(tmp_path: Path) -> ListingsSettings:
 async def client(
     pool: Pool, database_url: str, keys: ListingsSettings
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(database_url, "contracts")
-        try:
-            yield
-        finally:
-            await app.state.pool.close()
-
-    app = Litestar(
-        route_handlers=[StatisticsController, ReportController],
-        lifespan=[lifespan],
-        state=State({"settings": ContractsSettings(database_url=database_url)}),
-        dependencies={
-            "pool": Provide(provide_pool, sync_to_thread=False),
-            "settings": Provide(provide_settings, sync_to_thread=False),
-        },
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            DefineMiddleware(
-                BearerAuthentication, verifier=TokenVerifier(load_public_key(keys.public_key_path))
-            )
-        ],
-    )
-    async with AsyncTestClient(app=app) as running:
+    async with service_client(
+        [StatisticsController, ReportController], ContractsSettings(database_url=database_url), keys
+    ) as running:
         yield running
 
 

@@ -4,7 +4,6 @@ delivery log, and the inbox page by page in both languages."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,12 +11,8 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.testing import AsyncTestClient
 
-import services.notifications as notifications_package
 from services.listings.config import ListingsSettings
 from services.notifications.api import InboxController
 from services.notifications.config import NotificationsSettings
@@ -26,28 +21,19 @@ from services.notifications.storage import inbox as inbox_store
 from services.notifications.storage import webhooks as webhook_store
 from services.notifications.webhooks import WebhookEndpointController
 from shared.auth import (
-    TokenVerifier,
     ensure_signing_keys,
     issue_api_key,
     load_private_key,
-    load_public_key,
 )
-from shared.db import Pool, create_pool
-from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
-from shared.migrations import migrate
-from shared.service import provide_pool, provide_settings
+from shared.db import Pool
 from shared.settings import Settings
+from tests.support import migrated_pool, service_client
 
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 @pytest.fixture
@@ -63,30 +49,7 @@ async def client(
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     own = NotificationsSettings(**settings.model_dump() | {"webhook_allowed_hosts": "127.0.0.1"})
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(database_url, "notifications")
-        try:
-            yield
-        finally:
-            await app.state.pool.close()
-
-    app = Litestar(
-        route_handlers=[InboxController, WebhookEndpointController],
-        lifespan=[lifespan],
-        state=State({"settings": own}),
-        dependencies={
-            "pool": Provide(provide_pool, sync_to_thread=False),
-            "settings": Provide(provide_settings, sync_to_thread=False),
-        },
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            DefineMiddleware(
-                BearerAuthentication, verifier=TokenVerifier(load_public_key(keys.public_key_path))
-            )
-        ],
-    )
-    async with AsyncTestClient(app=app) as running:
+    async with service_client([InboxController, WebhookEndpointController], own, keys) as running:
         yield running
 
 

@@ -13,14 +13,10 @@ import typing
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
-import services.contracts as contracts_package
-import services.matching as matching_package
-import services.notifications as notifications_package
 from services.contracts.domain.capacity import Listing
 from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.domain.invoice import CreditNote, Invoice
@@ -31,8 +27,8 @@ from services.contracts.storage import invoices as invoice_store
 from services.matching import storage as matching_storage
 from services.matching.domain import OpenListing
 from services.notifications.storage import email, inbox, webhooks
-from shared.db import Pool, create_pool
-from shared.migrations import migrate
+from shared.db import Pool
+from tests.support import migrated_pool
 
 # PostgreSQL's type (information_schema's udt_name, or a query's column type) → what
 # asyncpg decodes it to (JSON decoded by shared.db.init_connection).
@@ -107,22 +103,14 @@ def _check(
 
 @pytest.fixture
 async def notifications(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 @pytest.fixture
 async def contracts(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "contracts")
-    async with pool.acquire() as conn:
-        await migrate(conn, "contracts", Path(contracts_package.__file__).parent / "migrations")
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "contracts") as pool:
+        yield pool
 
 
 async def _table(pool: Pool, schema: str, table: str) -> dict[str, tuple[str, bool | None]]:
@@ -201,11 +189,8 @@ async def test_the_contracts_queries_give_their_rows_columns(contracts: Pool) ->
 
 @pytest.fixture
 async def matching(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "matching")
-    async with pool.acquire() as conn:
-        await migrate(conn, "matching", Path(matching_package.__file__).parent / "migrations")
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "matching") as pool:
+        yield pool
 
 
 async def test_the_matching_rows_are_their_tables(matching: Pool) -> None:

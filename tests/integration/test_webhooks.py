@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog.testing
 
-import services.notifications as notifications_package
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.storage import webhooks as webhook_store
@@ -49,9 +47,8 @@ from shared.events import (
     Terms,
     TradeProposed,
 )
-from shared.migrations import migrate
 from shared.settings import Settings
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -175,13 +172,8 @@ def settings(settings: Settings) -> NotificationsSettings:
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -9,21 +9,18 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-import services.notifications as notifications_package
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.webhook_delivery import Schedule, deliver_periodically
 from services.notifications.webhooks import create_endpoint, enqueue_webhooks
-from shared.db import Pool, create_pool
-from shared.migrations import migrate
+from shared.db import Pool
 from shared.settings import Settings
 from tests.integration.test_webhooks import HOLD, Receiver, proposed
-from tests.support import eventually, register_company
+from tests.support import eventually, migrated_pool, register_company
 
 HOOKS = "/api/notifications/webhooks/endpoints/"
 
@@ -64,13 +61,8 @@ async def test_a_company_may_register_ten_endpoints_and_no_more(
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 @pytest.mark.integration

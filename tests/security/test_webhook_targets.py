@@ -13,12 +13,10 @@ import contextlib
 import ipaddress
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-import services.notifications as notifications_package
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
 from services.notifications.webhook_delivery import Schedule, deliver_periodically
@@ -32,11 +30,10 @@ from services.notifications.webhook_targets import (
     system_resolver,
 )
 from services.notifications.webhooks import create_endpoint, delivery_id, enqueue_webhooks
-from shared.db import Pool, create_pool
-from shared.migrations import migrate
+from shared.db import Pool
 from shared.settings import Settings
 from tests.integration.test_webhooks import Receiver, proposed
-from tests.support import Stack, eventually, register_company
+from tests.support import Stack, eventually, migrated_pool, register_company
 
 NOT_PUBLIC = [
     "127.0.0.1",
@@ -198,13 +195,8 @@ async def test_a_company_cannot_register_an_endpoint_inside_the_park(
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, "notifications")
-    async with pool.acquire() as conn:
-        await migrate(
-            conn, "notifications", Path(notifications_package.__file__).parent / "migrations"
-        )
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url, "notifications") as pool:
+        yield pool
 
 
 FAST = Schedule(

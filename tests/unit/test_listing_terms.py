@@ -5,9 +5,7 @@ them dropped would fail here, not silently in the matcher."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import fields
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +15,7 @@ from services.listings.storage import ListingRow
 from services.matching import storage as matching_storage
 from services.matching.domain import OpenListing
 from shared.events import TERMS, ListingPublished, ListingTerms
+from tests.unit.test_listing_rules import listing
 
 # A value for each term that no default has, so a term lost on the way is seen.
 GIVEN: dict[str, Any] = {
@@ -28,33 +27,16 @@ GIVEN: dict[str, Any] = {
 
 
 def row(**terms: Any) -> ListingRow:
-    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    return ListingRow(
-        id=uuid.uuid4(),
-        company_id=uuid.uuid4(),
+    """A need for 40 t of whey, open, with ``terms``."""
+    return listing(
         kind="need",
         ewc_code="020301",
-        resource_class=None,
-        hazardous=False,
         title="Whey for feed",
-        description="",
-        quantity=Decimal(40),
-        remaining_quantity=Decimal(40),
-        unit="t",
-        frequency="once",
-        available_from=date(2027, 1, 1),
-        available_until=None,
-        quality=[],
         plot="B2",
         latitude=59.2,
         longitude=10.9,
-        transport="either",
-        price_per_unit_ore=None,
-        internal_note="",
-        status="open",
-        created_at=now,
-        published_at=now,
-        updated_at=now,
+        quantity=Decimal(40),
+        remaining_quantity=Decimal(40),
         **terms,
     )
 
