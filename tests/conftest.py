@@ -34,6 +34,20 @@ from symbiosis.embedded import EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
 from tests.support import REPO, Infra, Stack, free_port, free_port_block, running_stack
 
+# What the suites that measure write to test-artifacts/, printed at the end of the run (the
+# test processes' own output is not shown when they run under pytest-xdist).
+REPORTED_ARTIFACTS = ("fault-suite.txt",)
+_RUN_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for name in REPORTED_ARTIFACTS:
+        path = REPO / "test-artifacts" / name
+        if path.is_file() and path.stat().st_mtime >= _RUN_STARTED:
+            terminalreporter.write_sep("-", f"test-artifacts/{name}")
+            terminalreporter.write(path.read_text())
+
+
 STRIPE_MOCK_VERSION = "v0.203.0"  # as the Makefile's `stripe-mock` target
 STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters or digits
 

@@ -123,8 +123,30 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
     fault_stack: Stack,
     servers: Servers,
     mail_drop: tuple[MailDrop, int],
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    progress: list[str] = []
+    try:
+        await _run_suite(fault_stack, servers, mail_drop, progress)
+    except BaseException as exc:
+        # what was reached before the failure, in test-artifacts/ (the run's summary prints
+        # it), so that a failure or a run cut short says where it stopped
+        lines = ["fault suite failed after:", *progress, f"  failure: {exc!r}"[:3000]]
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "fault-suite.txt").write_text("\n".join(lines) + "\n")
+        raise
+
+
+async def _run_suite(
+    fault_stack: Stack,
+    servers: Servers,
+    mail_drop: tuple[MailDrop, int],
+    progress: list[str],
+) -> None:
+    started = time.monotonic()
+
+    def reached(step: str) -> None:
+        progress.append(f"  {time.monotonic() - started:6.1f} s  {step}")
+
     drop, _ = mail_drop
     url = fault_stack.env["SYMBIOSIS_DATABASE_URL"]
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
@@ -141,6 +163,7 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
                 fault_stack.start(name)
                 await all_healthy(client)
                 recovered.append((f"SIGKILL {name}", time.monotonic() - killed))
+                reached(f"SIGKILL {name}: back in {recovered[-1][1]:.1f} s")
 
             return kill
 
@@ -152,6 +175,7 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
             await asyncio.to_thread(servers.start_kafka)
             await all_healthy(client)
             recovered.append(("SIGKILL Apache Kafka", time.monotonic() - killed))
+            reached(f"SIGKILL Apache Kafka: back in {recovered[-1][1]:.1f} s")
 
         async def kill_postgres() -> None:
             assert servers.postgres is not None
@@ -176,6 +200,7 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
             await asyncio.to_thread(servers.start_postgres)
             await all_healthy(client)
             recovered.append(("SIGKILL PostgreSQL", time.monotonic() - killed))
+            reached(f"SIGKILL PostgreSQL: back in {recovered[-1][1]:.1f} s")
 
         async def drop_connections() -> None:
             killed = time.monotonic()
@@ -190,9 +215,11 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
             assert dropped >= 8  # the services' pools and their LISTEN connections
             await all_healthy(client)
             recovered.append((f"drop all {dropped} connections", time.monotonic() - killed))
+            reached(f"dropped {dropped} connections: back in {recovered[-1][1]:.1f} s")
 
         flow = Flow(client, "Fault Suite")
         await flow.start(people=True)
+        reached("companies, people and webhooks made")
         hooks = f"http://127.0.0.1:{receiver.server_port}/{flow.tag.replace(' ', '-')}"
         await flow.hook("supplier", f"{hooks}/supplier")
         await flow.hook("receiver", f"{hooks}/receiver")
@@ -215,14 +242,16 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
                     await asyncio.sleep(0.1)
                 await fault()
 
-        started = time.monotonic()
+        flowing = time.monotonic()
         try:
             await asyncio.gather(flow.run(PAIRS, rate=8), faults())
         except AssertionError as exc:
             # what the gateway and listings logged as errors, for whoever reads the failure
             raise AssertionError(f"{exc}\n{logged_errors(fault_stack)}") from exc
-        posted = time.monotonic() - started
+        posted = time.monotonic() - flowing
+        reached(f"{2 * PAIRS} listings posted in {posted:.0f} s; answers {dict(flow.answers)}")
         tally = await flow.settled(url, timeout=240)
+        reached("every pair's proposal, negotiation and notes in the databases")
 
         def delivered() -> bool:
             counts = {**emails(drop, flow), **deliveries(flow)}
@@ -236,6 +265,7 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not delivered():
             await asyncio.sleep(1)
+        reached(f"e-mails and webhooks delivered: {delivered()}")
         await asyncio.sleep(3)  # late copies, if any
     receiver.shutdown()
 
@@ -249,12 +279,10 @@ async def test_kills_of_every_part_lose_nothing_and_double_nothing(
         *(f"  {what:<34} back at work in {seconds:5.1f} s" for what, seconds in recovered),
         f"  answers to the flow's POSTs (retries included): {dict(sorted(flow.answers.items()))}",
     ]
-    # shown in the run's output even when it passes (CI's log is where the table is read),
-    # and kept in test-artifacts/
+    # kept in test-artifacts/, and printed in the run's summary (CI's log is where the table
+    # is read), even when it passes
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "fault-suite.txt").write_text("\n".join(lines) + "\n")
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
 
     for what, pairs, lost, doubled in report.rows():
         if what.startswith(("webhooks", "e-mail copies")):
