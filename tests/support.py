@@ -161,7 +161,11 @@ class Stack:
         self.wait_healthy(SERVICES)
         self.wait_healthy([PORTAL])
 
-    def wait_healthy(self, names: tuple[str, ...] | list[str], timeout: float = 90) -> None:
+    def wait_healthy(self, names: tuple[str, ...] | list[str], timeout: float = 240) -> None:
+        """Until each of ``names`` answers its health check with 200. A process that exits
+        fails at once, with its log; the timeout is for one that hangs, and is generous
+        because a loaded machine (two test processes each starting a stack, 12 Python
+        processes importing at once) took over 90 s to start one."""
         deadline = time.monotonic() + timeout
         pending = set(names)
         last: dict[str, str] = {}
