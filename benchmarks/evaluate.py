@@ -15,6 +15,11 @@ holds the two to the same answer) and through uncovering, and prints:
 - uncovering: documented exchanges whose real receiver's NACE class is among the five
   activities suggested for the supplier's by-product.
 
+``--rules`` also prints what candidate rules for proposing fewer pairs per listing would
+do to recall and precision (a listing's cover: its counterparts, best first by the
+matcher's ranking, until they take or cover all of it; the best one or two of each
+listing), and the documented exchanges each would lose. None is applied by the matcher.
+
 The ``dev`` parks were used while writing the knowledge base. The ``held_out`` parks were
 written before their first run (``eval/held-out-first-run.txt``) and later read to find the
 matcher's faults, so they are seen now. The ``fresh`` parks were written, with their
@@ -28,12 +33,13 @@ import argparse
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.matching.domain import OpenListing, Proposal, propose
+from services.matching.domain import OpenListing, Proposal, propose, quantity_of, rank_key
 from shared import knowledge, uncovering
 from shared.ewc import lookup
 from shared.resources import RESOURCE_CLASSES
@@ -55,6 +61,9 @@ class Result:
     missed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     not_uncovered: list[str] = field(default_factory=list)
+    # (offer, need) -> proposal, and the documented pairs: for ``--rules``
+    made: dict[tuple[str, str], Proposal] = field(default_factory=dict)
+    exchanges: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _resource(text: str) -> tuple[str | None, str | None]:
@@ -120,6 +129,8 @@ def evaluate(path: Path) -> Result:
         if offer_name not in listings or need_name not in listings:
             raise SystemExit(f"{path.name}: exchange names an unknown listing")
     result = Result(case["park"], case["split"], documented=len(documented))
+    result.made = proposals
+    result.exchanges = documented
     result.proposals = len(proposals)
     result.found = len(documented & proposals.keys())
     result.correct = result.found
@@ -151,6 +162,105 @@ def evaluate(path: Path) -> Result:
     return result
 
 
+def _ranked(result: Result, side: int) -> dict[str, list[tuple[str, str]]]:
+    """Each listing's pairs on ``side`` (0: offers, 1: needs), best first by the matcher's
+    ranking (``rank_key``)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for pair in result.made:
+        found.setdefault(pair[side], []).append(pair)
+    for pairs in found.values():
+        pairs.sort(
+            key=lambda pair: rank_key(
+                result.made[pair].value,
+                (result.made[pair].need if side == 0 else result.made[pair].offer).listing_id,
+                result.made[pair].quantity,
+                result.made[pair].unit,
+            )
+        )
+    return found
+
+
+def _share(made: Proposal, side: int) -> Decimal:
+    """The share of the listing on ``side`` that the pair moves."""
+    if side == 1:
+        return made.quantity / made.need.quantity
+    whole = quantity_of(made.offer, made.unit)
+    assert whole is not None
+    return made.quantity / whole
+
+
+def _rate(made: Proposal) -> tuple[float, float | None]:
+    """What a pair is worth per unit before its transport: money and CO2e a unit."""
+    value = made.value
+    money = float(value.price_gap_ore_per_unit or 0)
+    kg = value.co2e_avoided_kg
+    return money, None if kg is None else round(kg / float(made.quantity), 6)
+
+
+def _covering(result: Result, side: int) -> set[tuple[str, str]]:
+    """The pairs each listing on ``side`` would keep if it were proposed only to the
+    counterparts, best first, that together take (or cover) all of it, and to any later
+    one worth as much per unit as the last of those (they differ only by haulage)."""
+    kept: set[tuple[str, str]] = set()
+    for pairs in _ranked(result, side).values():
+        covered, last = Decimal(0), None
+        for pair in pairs:
+            made = result.made[pair]
+            if covered >= 1 and _rate(made) != last:
+                continue
+            kept.add(pair)
+            covered += _share(made, side)
+            last = _rate(made) if covered >= 1 and last is None else last
+    return kept
+
+
+def _top(result: Result, limit: int) -> set[tuple[str, str]]:
+    """The pairs among the best ``limit`` of their offer or of their need (the matcher
+    proposes a listing's best when it opens, whichever of the two opens last)."""
+    kept: set[tuple[str, str]] = set()
+    for side in (0, 1):
+        for pairs in _ranked(result, side).values():
+            kept.update(pairs[:limit])
+    return kept
+
+
+RULES: dict[str, Callable[[Result], set[tuple[str, str]]]] = {
+    "every pair that fits (today)": lambda r: set(r.made),
+    "offer's cover": lambda r: _covering(r, 0),
+    "need's cover": lambda r: _covering(r, 1),
+    "both covers": lambda r: _covering(r, 0) & _covering(r, 1),
+    "either cover": lambda r: _covering(r, 0) | _covering(r, 1),
+    "best 1 of offer or need": lambda r: _top(r, 1),
+    "best 2 of offer or need": lambda r: _top(r, 2),
+}
+
+
+def rule_report(results: list[Result]) -> list[str]:
+    """What each candidate rule for proposing fewer pairs per listing would do: recall and
+    precision per split, and the documented exchanges it would lose."""
+    lines = [
+        f"{'rule':<30} {'split':<9} {'found':>6} {'proposals':>9} {'recall':>8} {'precision':>9}"
+    ]
+    lost: list[str] = []
+    for name, rule in RULES.items():
+        for split in ("dev", "held_out", "fresh"):
+            chosen = [r for r in results if r.split == split]
+            documented = sum(r.documented for r in chosen)
+            kept = [(r, rule(r)) for r in chosen]
+            found = sum(len(r.exchanges & pairs) for r, pairs in kept)
+            proposals = sum(len(pairs) for _, pairs in kept)
+            lines.append(
+                f"{name:<30} {split:<9} {found:>6} {proposals:>9} "
+                f"{ratio(found, documented):>8} {ratio(found, proposals):>9}"
+            )
+            lost.extend(
+                f"  {name} loses {o} → {n} ({r.park[:40]})"
+                for r, pairs in kept
+                for o, n in sorted(r.exchanges - pairs)
+            )
+    return lines + lost
+
+
 def ratio(part: int, whole: int) -> str:
     return "-" if whole == 0 else f"{100 * part / whole:5.1f} %"
 
@@ -158,6 +268,11 @@ def ratio(part: int, whole: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--details", action="store_true", help="list misses and extras")
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="also print what candidate rules for proposing fewer pairs per listing would do",
+    )
     parser.add_argument(
         "--split",
         choices=("dev", "held_out", "fresh", "all"),
@@ -204,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.details:
                 for line in r.not_uncovered:
                     print(f"  not uncovered: {line}")
+    if args.rules:
+        print("\nCandidate rules for proposing fewer pairs per listing (not applied):")
+        print("\n".join(rule_report(results)))
     return 0
 
 

@@ -133,17 +133,64 @@ class Proposal:
     details: tuple[ReasonDetail, ...] = ()
 
 
-def rank_key(value: ProposalValue, counterpart: uuid.UUID) -> tuple[float, float, float, uuid.UUID]:
+def rank_key(
+    value: ProposalValue,
+    counterpart: uuid.UUID,
+    quantity: Decimal | None = None,
+    unit: str | None = None,
+) -> tuple[float, float, float, uuid.UUID]:
     """Where a proposal ranks among a listing's, best first: the most money to share (less
     haulage), then the most CO2e saved, then the nearest, then by the counterpart's listing
-    id (the order the index reads equal counterparts in)."""
+    id (the order the index reads equal counterparts in).
+
+    A pair whose CO2e is not estimated is not counted as saving nothing (which put 5,000 t
+    of whey, whose disposal route alone has a factor, above 150,000 t of distillers' grains
+    with none for the same feed need): given its ``quantity`` and ``unit``, it counts as
+    moving that quantity at ``unestimated_rate`` (the least any sourced row of the
+    knowledge base estimates per unit of that dimension), less its transport, so the more
+    it moves the better it ranks. The figure is for the ranking only; the proposal still
+    says its CO2e is not estimated."""
     co2e = value.co2e_net_kg if value.co2e_net_kg is not None else value.co2e_avoided_kg
+    if co2e is None and quantity is not None and unit is not None:
+        co2e = ranking_co2e(quantity, unit, value.transport_kg_co2e)
     return (
         -float((value.surplus_ore or 0) - (value.transport_cost_ore or 0)),
         -float(co2e or 0),
         value.distance_km or 0.0,
         counterpart,
     )
+
+
+# The rate (kg CO2e per base unit) a dimension's pairs rank by when no sourced row of the
+# knowledge base estimates any use of that dimension above 0: quantity still orders them,
+# and any estimated saving ranks above them.
+NOMINAL_RATE = 1e-6
+
+
+@cache
+def unestimated_rate(unit_dimension: str) -> float:
+    """kg CO2e per base unit (``BASE_UNITS``) that the ranking counts for a pair whose CO2e
+    is not estimated: the smallest positive rate any impact row of the knowledge base gives
+    for a quantity of that dimension (for mass today the energy-recovery counterfactual
+    alone, about 4.7 kg a tonne), else ``NOMINAL_RATE``. It is a floor, not an estimate of
+    the pair: a trade that puts a by-product to use avoids at least what the least useful
+    estimated trade avoids."""
+    base_unit = BASE_UNITS[unit_dimension]
+    rates = [
+        found.kg
+        for resource, use in knowledge.impacts()
+        if (found := knowledge.avoided(resource, Decimal(1), base_unit, use)).kg is not None
+        and found.kg > 0
+    ]
+    return min(rates, default=NOMINAL_RATE)
+
+
+def ranking_co2e(quantity: Decimal, unit: str, transport_kg_co2e: float | None) -> float:
+    """The CO2e a pair that is not estimated ranks by (``rank_key``), rounded as a
+    proposal's CO2e is."""
+    amount = float(to_base(quantity, unit))
+    moved = amount * unestimated_rate(dimension(unit))
+    return round(moved - (transport_kg_co2e or 0.0), 2)
 
 
 def proposal_id(offer_id: uuid.UUID, need_id: uuid.UUID) -> uuid.UUID:
@@ -634,7 +681,9 @@ def _valued(
         return None
     quantity = _quantity(offer, need)
     value = value_of(offer, need, quantity, haulage_ore_per_tkm)
-    return Valued(rank_key(value, other.listing_id), offer, need, quantity, value)
+    return Valued(
+        rank_key(value, other.listing_id, quantity, need.unit), offer, need, quantity, value
+    )
 
 
 @dataclass(frozen=True)
@@ -716,7 +765,7 @@ def fitting(listing: OpenListing, candidates: Iterable[OpenListing]) -> set[uuid
 # The base unit of each dimension (``shared.units``): amounts and prices are kept in it.
 BASE_UNITS = {"mass": "kg", "energy": "kWh", "volume": "m3", "count": "pieces"}
 # Bump when what ``terms_of`` computes changes: the index is then re-keyed at start.
-TERMS_FORMAT = "2"
+TERMS_FORMAT = "3"
 
 
 @dataclass(frozen=True)
@@ -804,11 +853,15 @@ def _uses_with_impact(resource: str) -> tuple[str, ...]:
 
 
 def _co2e_rate(offer: OpenListing, use: str | None) -> float:
-    """kg CO2e one base unit of the offer avoids when it serves ``use`` (``value_of``), or 0
-    when that is below 0 or not estimated (a pair ranks by ``co2e or 0``)."""
-    base_unit = BASE_UNITS[dimension(offer.unit)]
+    """kg CO2e one base unit of the offer avoids when it serves ``use`` (``value_of``), 0
+    when that is below 0, and when it is not estimated the rate the ranking counts such a
+    pair at (``unestimated_rate``): the bound of a pair must be at or before its rank."""
+    unit_dimension = dimension(offer.unit)
+    base_unit = BASE_UNITS[unit_dimension]
     rate = knowledge.avoided(offer.resource, Decimal(1), base_unit, use, offer.quality).kg
-    return max(0.0, rate or 0.0)
+    if rate is None:
+        return unestimated_rate(unit_dimension)
+    return max(0.0, rate)
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,10 @@ async def test_the_indexed_matcher_proposes_what_a_scan_of_every_listing_propose
             assert places == sorted(places)
             for (other, _), place in zip(read, places, strict=True):
                 if (proposal := propose(listing, other, haulage)) is not None:
-                    assert rank_key(proposal.value, other.listing_id) >= place
+                    place_of = rank_key(
+                        proposal.value, other.listing_id, proposal.quantity, proposal.unit
+                    )
+                    assert place_of >= place
             found = await shortlist(conn, listing, limit, haulage)
             assert found.best() == best_proposals(listing, others, limit, haulage)
             for proposal in found.best():

@@ -115,3 +115,44 @@ async def test_the_best_counterparts_are_proposed_first_and_a_change_recuts_them
             "after a change to quantity of 'boiler', better counterparts rank above this one",
         )
     ]
+
+
+def feed(kind: str, code: str | None, tonnes: int, latitude: float) -> OpenListing:
+    return OpenListing(
+        listing_id=uuid.uuid4(),
+        company_id=uuid.uuid4(),
+        kind=kind,
+        ewc_code=code,
+        resource_class=None,
+        title=code or "feed need",
+        quantity=Decimal(tonnes),
+        unit="t",
+        latitude=latitude,
+        longitude=16.0,
+        use=None if code else "animal_feed",
+    )
+
+
+async def test_a_trade_whose_co2e_is_not_estimated_is_not_ranked_as_saving_nothing(
+    pool: Pool,
+) -> None:
+    """Through the index: 5,000 t of whey (only its disposal route has a factor), nearer,
+    and 150,000 t of distillers' grains (no factor) for one feed need with room for one
+    proposal: the grains are proposed, as they move thirty times as much; the proposal
+    still says its CO2e is not estimated."""
+    await pool.execute("DELETE FROM open_listings")
+    await pool.execute("DELETE FROM proposals")
+    whey = feed("offer", "020501", 5_000, 58.51)
+    grains = feed("offer", "020702", 150_000, 58.6)
+    need = feed("need", None, 150_000, 58.5)
+    async with pool.acquire() as conn:
+        for offer in (whey, grains):
+            async with conn.transaction():
+                await match_listing(
+                    conn, offer, MatchingSettings(max_proposals_per_listing=1), CAUSE
+                )
+    await pool.execute("DELETE FROM proposals")
+    async with pool.acquire() as conn, conn.transaction():
+        best = await match_listing(conn, need, MatchingSettings(max_proposals_per_listing=1), CAUSE)
+    assert [p.offer.title for p in best] == ["020702"]
+    assert best[0].value.co2e_avoided_kg is None

@@ -52,3 +52,23 @@ def test_the_report_prints_every_split(capsys: pytest.CaptureFixture[str]) -> No
     text = capsys.readouterr().out
     for split in ("dev", "held_out", "fresh", "all"):
         assert f"total {split}" in text
+
+
+def test_the_candidate_rules_are_measured_against_todays_proposals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--rules`` prints each candidate rule per split; the first is today's: every pair
+    that fits, so its figures are the evaluation's own. A listing's cover never loses its
+    best pair."""
+    assert evaluate.main(["--rules"]) == 0
+    text = capsys.readouterr().out
+    assert "Candidate rules" in text and "offer's cover" in text
+    results = [evaluate.evaluate(path) for path in PARKS]
+    for result in results:
+        today = evaluate.RULES["every pair that fits (today)"](result)
+        assert today == set(result.made)
+        for side in (0, 1):
+            kept = evaluate._covering(result, side)
+            assert kept <= today
+            for pairs in evaluate._ranked(result, side).values():
+                assert pairs[0] in kept

@@ -8,14 +8,18 @@ import uuid
 from decimal import Decimal
 
 from services.matching.domain import (
+    NOMINAL_RATE,
     Bound,
     OpenListing,
     Shortlist,
     best_proposals,
     propose,
     rank_key,
+    ranking_co2e,
     terms_of,
+    unestimated_rate,
 )
+from shared.events import ProposalValue
 
 
 def listing(
@@ -78,3 +82,65 @@ def test_terms_are_in_the_base_unit_of_the_dimension() -> None:
     assert (terms.dimension, terms.amount, terms.price_ore) == ("mass", 2000.0, 150.0)
     need = listing("need", "500", "kg")
     assert (terms_of(need).amount, terms_of(need).price_ore) == (500.0, None)
+
+
+def feed_offer(code: str, tonnes: int, latitude: float) -> OpenListing:
+    return OpenListing(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        "offer",
+        code,
+        None,
+        code,
+        Decimal(tonnes),
+        "t",
+        latitude=latitude,
+        longitude=16.0,
+    )
+
+
+def test_a_pair_whose_co2e_is_not_estimated_ranks_by_what_it_moves_not_as_zero() -> None:
+    """5,000 t of whey (only its disposal route has a factor) ranked above 150,000 t of
+    distillers' grains (no factor at all) for the same feed need, and nearer: a pair not
+    estimated counted as saving nothing. It now counts as moving its tonnes at the least
+    rate any sourced row gives a tonne, less its haulage."""
+    need = OpenListing(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        "need",
+        None,
+        None,
+        "Protein feed",
+        Decimal(150_000),
+        "t",
+        use="animal_feed",
+        latitude=58.5,
+        longitude=16.0,
+    )
+    whey = feed_offer("020501", 5_000, 58.51)
+    grains = feed_offer("020702", 150_000, 58.6)
+    made = {p.offer.title: p for p in (propose(whey, need), propose(grains, need)) if p}
+    assert made["020702"].value.co2e_avoided_kg is None  # still said: not estimated
+    assert made["020501"].value.co2e_avoided_kg is not None
+    best = best_proposals(need, [whey, grains], 2)
+    assert [p.offer.title for p in best] == ["020702", "020501"]
+    assert [p.offer.title for p in best_proposals(need, [whey, grains], 1)] == ["020702"]
+
+
+def test_the_rate_a_pair_not_estimated_ranks_by_is_the_least_sourced_rate_of_its_dimension() -> (
+    None
+):
+    mass = unestimated_rate("mass")
+    assert 0.004 < mass < 0.005  # kg a kg: the energy-recovery counterfactual alone
+    assert unestimated_rate("energy") == NOMINAL_RATE  # no energy row estimates above 0
+    assert ranking_co2e(Decimal(2), "t", 1.5) == round(2000 * mass - 1.5, 2)
+    # the index's bound for such an offer counts the same rate, so it is never below
+    grains = feed_offer("020702", 10, 58.6)
+    assert terms_of(grains).co2e_any == mass
+
+
+def test_an_estimated_saving_is_still_ranked_by_its_estimate() -> None:
+    value = ProposalValue(co2e_avoided_kg=10.0, co2e_net_kg=8.0)
+    assert rank_key(value, uuid.UUID(int=1), Decimal(1000), "t")[1] == -8.0
+    unknown = ProposalValue()
+    assert rank_key(unknown, uuid.UUID(int=1))[1] == 0.0  # without a quantity: nothing to go by
