@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from typer.testing import CliRunner
 
+from services.matching import optimiser
 from services.matching.optimiser import links, prune, split, violations
 from services.matching.park import Park, PlanReport
 from shared.resources import UNBLENDABLE
@@ -361,6 +362,44 @@ def test_pruning_and_splitting_keep_the_optimum_of_the_whole_model(park: Park) -
     assert sum(p.objective for p in plan.parts) == pytest.approx(plan.best.objective, abs=1e-6)
     assert sum(p.bound or 0 for p in plan.parts) == pytest.approx(plan.bound, abs=1e-6)
     assert sum(p.links for p in plan.parts) + plan.pruned == plan.links
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parks())
+def test_a_part_started_from_a_restricted_model_keeps_the_optimum(park: Park) -> None:
+    """Every part goes the way of a large one (its LP relaxation, a restricted MILP on the
+    links the relaxation points at, then the whole part's MILP from that plan): the plan is
+    still the optimum of the whole model, and the bound still above it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "CORE_PART_LINKS", 0)
+        patch.setattr(optimiser, "CORE_PER_NODE", 1)
+        plan = park.optimise()
+    best = reference_optimum(park)
+    assert plan.status == "optimal"
+    assert plan.best.objective == pytest.approx(best, rel=1e-5, abs=1e-4)
+    assert plan.bound is not None and plan.bound >= best - 1e-4 - 1e-5 * abs(best)
+    assert violations(links(park.open_listings(), park.goal()), plan.best) == []
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parks())
+def test_a_part_too_large_for_its_milp_is_bounded_by_its_relaxation(park: Park) -> None:
+    """Every part goes the way of the largest (no MILP of the whole part: a plan from the
+    restricted MILP, the bound from the LP relaxation): the plan keeps every limit and is
+    never worse than greedy nor better than the optimum, and the bound is never below it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "CORE_PART_LINKS", 0)
+        patch.setattr(optimiser, "LARGE_PART_LINKS", 0)
+        patch.setattr(optimiser, "CORE_PER_NODE", 1)
+        plan = park.optimise()
+    best = reference_optimum(park)
+    tolerance = 1e-4 + 1e-5 * abs(best)
+    assert violations(links(park.open_listings(), park.goal()), plan.best) == []
+    assert plan.greedy.objective - 1e-6 <= plan.best.objective <= best + tolerance
+    assert plan.bound is not None and plan.bound >= best - tolerance
+    assert plan.gap is not None and plan.gap >= 0
+    if plan.status == "optimal":
+        assert plan.best.objective == pytest.approx(best, rel=1e-5, abs=1e-4)
 
 
 def test_a_loss_making_supply_that_dilutes_a_blend_is_kept() -> None:
