@@ -52,9 +52,10 @@ from services.matching.domain import (
     distance_km,
     fits,
     index_version,
+    lookup_of,
     terms_of,
 )
-from services.matching.matcher import shortlist
+from services.matching.matcher import FIRST_PAGE, GROWTH, MIN_PAGE, shortlist
 from shared.db import Pool, create_pool
 from shared.ewc import catalogue
 from shared.migrations import migrate
@@ -409,22 +410,39 @@ def p(values: list[float], q: float) -> float:
 @dataclass(frozen=True)
 class Matched:
     """One probe matched: its time (ms), the candidates the rules were applied to, and the
-    proposals, best first."""
+    proposals, best first; for the indexed path also the CPU it took (ms), this process's
+    and its PostgreSQL backend's (None when the backend's is not readable here)."""
 
     ms: float
     read: int
     best: list[Proposal]
+    cpu_ms: float | None = None
+
+
+def backend_cpu_ns(pid: int) -> int | None:
+    """The CPU time (ns) a PostgreSQL backend on this machine has run, from the kernel's
+    scheduler statistics; None when it is elsewhere (``SYMBIOSIS_DATABASE_URL``)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
     """As the matcher does it, on a pooled connection (acquiring it is not timed): the index
-    read best bound first, the rules on what it returns, until the rest cannot make the cut."""
+    read best bound first, the rules on what it returns, until the rest cannot make the cut.
+    Its CPU is this process's (``process_time``) and the backend's over the same call."""
     async with pool.acquire() as conn:
-        started = time.perf_counter()
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        backend = backend_cpu_ns(pid)
+        cpu, started = time.process_time(), time.perf_counter()
         found = await shortlist(conn, probe, LIMIT)
         best = found.best()
         elapsed = (time.perf_counter() - started) * 1000
-    return Matched(elapsed, found.read, best)
+        cpu = time.process_time() - cpu
+        after = backend_cpu_ns(pid)
+    used = None if backend is None or after is None else cpu * 1000 + (after - backend) / 1e6
+    return Matched(elapsed, found.read, best, used)
 
 
 TABLE_SCAN_PROBES = 10
@@ -444,6 +462,19 @@ def match_brute(probe: OpenListing, everything: list[OpenListing]) -> Matched:
     started = time.perf_counter()
     best = best_proposals(probe, everything, LIMIT)
     return Matched((time.perf_counter() - started) * 1000, len(everything), best)
+
+
+SLOWEST = 8
+
+
+def pages(read: int) -> int:
+    """The pages the matcher read to return ``read`` rows (``matcher.shortlist``'s sizes)."""
+    size, total, count = max(FIRST_PAGE * LIMIT, MIN_PAGE), 0, 1
+    while total + size < read:
+        total += size
+        size *= GROWTH
+        count += 1
+    return count
 
 
 def row(label: str, ms: list[float], candidates: str = "", fitting: str = "") -> str:
@@ -542,7 +573,34 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 f"{len(everything):,}",
             ),
         ]
+        cpu = [m.cpu_ms for m in indexed if m.cpu_ms is not None]
+        if len(cpu) == len(indexed):
+            lines[1:1] = [
+                row(f"  CPU ms, {label}", [m.cpu_ms for m in group if m.cpu_ms is not None])
+                for label, group in (
+                    ("every probe", indexed),
+                    ("with a site", sited),
+                    ("without a site", unsited),
+                )
+                if group
+            ]
         print("\n".join(lines))
+        if len(cpu) == len(indexed):
+            print(
+                f"\nthe {SLOWEST} probes that took the most CPU (this process's and PostgreSQL's):"
+            )
+            for number, m in sorted(enumerate(indexed), key=lambda item: -(item[1].cpu_ms or 0.0))[
+                :SLOWEST
+            ]:
+                probe = probes[number]
+                terms = lookup_of(probe).terms
+                print(
+                    f"  probe {number:>4}: {m.cpu_ms or 0.0:6.2f} ms CPU, {m.ms:7.2f} ms, "
+                    f"{probe.kind} of {probe.resource}, "
+                    f"{'a site' if probe.latitude is not None else 'no site'}, reach "
+                    f"{terms.reach_km:,.0f} km, {len(lookup_of(probe).keys)} keys, "
+                    f"{m.read} read in {pages(m.read)} pages"
+                )
         ratio = statistics.median(m.ms for m in brute) / statistics.median(m.ms for m in first)
         scanned_first = indexed[: len(table_scan)]
         scan_ratio = statistics.median(table_scan) / statistics.median(m.ms for m in scanned_first)
