@@ -104,6 +104,7 @@ LARGE_PART_LINKS = 10_000  # above: no MILP of the whole part, its LP relaxation
 CORE_PART_LINKS = 2_000  # above: a plan from a restricted MILP first (``_core``)
 CORE_PER_NODE = 3  # the links each offer and need brings into the restricted MILP
 CORE_SHARE = 0.4  # of a part's time, for the restricted MILP when the whole part follows
+PROVEN_GAP = 1e-6  # HiGHS's mip_rel_gap here: a plan this close to its bound is optimal
 
 
 @dataclass(frozen=True)
@@ -670,7 +671,7 @@ def _solve(
     n = len(part)
     lp, opening = _model(found, part, caps)
     solver = _highs(limit)
-    solver.setOptionValue("mip_rel_gap", 1e-6)
+    solver.setOptionValue("mip_rel_gap", PROVEN_GAP)
     if n > LARGE_PART_LINKS:
         # a large part's cuts are long rows: a pool of HiGHS's default 10,000 took the largest
         # part at 5,000 listings (99,271 links) to 1.3 GB while raising its bound by 0.02 %
@@ -720,11 +721,11 @@ def _solve_part(
     greedy's, and the whole part's MILP starts from that plan with the time left; a part of
     over ``LARGE_PART_LINKS`` links gets no MILP of its own (its root alone took most of a
     minute and a gigabyte at 99,271 links), and its bound is the relaxation's."""
-    if len(part) <= CORE_PART_LINKS:
-        return _solve(found, part, caps, start, limit)
+    binaries = sum(1 for i in part if found[i].fixed_cost_nok > 0)
+    if len(part) <= CORE_PART_LINKS or not binaries:
+        return _solve(found, part, caps, start, limit)  # without binaries: an LP, solved
     started = time.perf_counter()
     deadline = started + limit
-    binaries = sum(1 for i in part if found[i].fixed_cost_nok > 0)
     relaxed = _relax(found, part, caps, limit)
     core = _core(found, part, relaxed, start, CORE_PER_NODE)
     large = len(part) > LARGE_PART_LINKS
@@ -757,7 +758,8 @@ def _solve_part(
         if whole.bound is not None:
             bounds.append(whole.bound)
     bound = min(bounds) if bounds else None
-    proven = bound is not None and _gap(_worth(found, part, plan), bound) == 0
+    gap = _gap(_worth(found, part, plan), bound)
+    proven = gap is not None and gap <= PROVEN_GAP
     proven = proven or solved_whole
     return _Solved(
         "optimal" if proven else "time limit",
