@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, suppress
 from email import message_from_bytes
 from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -334,6 +334,23 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def interrupt(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Ctrl-C to `up`, as a person stops it. If it has not stopped within ``timeout``, it
+    and every process it started are killed, so that a failing test leaves no stack running
+    behind it, and the test fails."""
+    children = descendants(process.pid)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        for child in [*children, *descendants(process.pid)]:
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
+        process.kill()
+        process.wait(10)
+        raise AssertionError(f"`up` did not stop within {timeout} s of Ctrl-C") from None
+
+
 @pytest.mark.timeout(600)  # two starts of `up`, a trade and its notifications
 def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port_block(11)
@@ -405,8 +422,7 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
                 notified_on_the_demo_park(f"http://127.0.0.1:{port}", keys, tmp_path / "data")
             )
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        interrupt(process, 60)
     assert process.returncode == 0
     assert "Stopped." in log.read_text()
     time.sleep(0.5)
@@ -421,10 +437,10 @@ def test_up_with_demo_proposes_trades_and_stops_cleanly(tmp_path: Path) -> None:
             inbox = client.get("/api/notifications/inbox/", headers=bioenergy).json()
             assert sum(e["event_type"] == "trade.proposed" for e in inbox) == 5
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        interrupt(process, 60)
 
 
+@pytest.mark.timeout(480)  # two starts of `up`, each allowed 180 s
 def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
     port = free_port_block(11)
     env = up_env(tmp_path / "data", port)
@@ -446,8 +462,7 @@ def test_a_crashed_up_leaves_no_orphans_and_no_lock(tmp_path: Path) -> None:
     try:
         wait_for(log, "Press Ctrl-C to stop.", process, timeout=120)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        interrupt(process, 60)
 
 
 def test_a_port_in_use_gives_a_clear_message(tmp_path: Path) -> None:
@@ -537,8 +552,7 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
         assert "--reset-demo" in output and "Traceback" not in output
         assert httpx.get(f"{url}/api/listings/health", timeout=10).status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        interrupt(process, 60)
     assert process.returncode == 0
 
     # --reset-demo asks first; with nobody at a terminal to answer, nothing is deleted.
@@ -560,8 +574,7 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
     log = tmp_path / "reset.log"
     process = start_up(env, log, ("--reset-demo", "--yes"))
     wait_until(lambda: companies_registered(data) >= 1, process, log, timeout=180)
-    process.send_signal(signal.SIGINT)
-    process.wait(60)
+    interrupt(process, 60)
     assert process.returncode == 0
     assert companies_registered(data) < len(park["companies"])
 
@@ -576,8 +589,7 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
     log = tmp_path / "last.log"
     process = start_up(env, log)
     wait_until(lambda: listings_posted(data) == len(park["listings"]), process, log, 180)
-    process.send_signal(signal.SIGINT)
-    process.wait(60)
+    interrupt(process, 60)
 
     # The next `up` finishes the demo: every company once, every listing once, and every
     # printed sign-in works.
@@ -622,8 +634,7 @@ def test_an_interrupted_demo_load_is_finished_by_the_next_up(tmp_path: Path) -> 
             names = [c["name"] for c in everyone]
             assert sorted(names) == sorted(c["name"] for c in park["companies"])
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
+        interrupt(process, 60)
 
 
 def child_running(pid: int, *words: str) -> psutil.Process:
@@ -703,6 +714,5 @@ def test_up_starts_again_whatever_dies(tmp_path: Path) -> None:
                 time.sleep(0.5)
             assert len(proposals) == 1
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(90)
+        interrupt(process, 90)
     assert process.returncode == 0
