@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -172,3 +173,86 @@ def _dsn_database(dsn: str) -> tuple[str, str] | None:
     if not match or match["db"] == "postgres":
         return None
     return f"{match['base']}/postgres{match['rest'] or ''}", match["db"]
+
+
+LENT_POOL = "lent_pool"  # the request's RequestPool in the ASGI scope's state
+
+
+class RequestPool(asyncpg.Pool):  # asyncpg's Pool to the handlers' type checks
+    """One HTTP request's view of the service's pool: the first statement checks a
+    connection out, and every later one of the request (the credential's revocation check,
+    the handler's queries, an idempotent POST's transaction) runs on that same connection,
+    so a request costs one checkout, not one per statement. The connection goes back when
+    the answer starts (``answered``): what runs after that (a live stream's later queries, a
+    background task) checks out its own, as does a use that overlaps one in progress (two
+    statements cannot share a connection at once). Only what handlers use of a pool is
+    offered; it never opens or closes connections itself."""
+
+    __slots__ = ("_busy", "_done", "_held", "_pool_of_request")
+
+    def __init__(self, pool: Pool) -> None:  # no connections of its own: not super().__init__
+        self._pool_of_request = pool
+        self._held: Any = None  # the connection checked out (a pool's proxy)
+        self._busy = False
+        self._done = False
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Connection]:  # type: ignore[override]
+        if self._busy or self._done:
+            async with self._pool_of_request.acquire() as conn:
+                yield conn
+            return
+        if self._held is None:
+            self._held = await self._pool_of_request.acquire()
+        self._busy = True
+        try:
+            yield self._held
+        finally:
+            self._busy = False
+            if self._done:
+                await self._give_back()
+
+    async def answered(self) -> None:
+        """The request is answered: its connection goes back (at once, or when the use in
+        progress ends)."""
+        self._done = True
+        if not self._busy:
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        conn, self._held = self._held, None
+        if conn is not None:
+            await self._pool_of_request.release(conn)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
+        async with self.acquire() as conn:
+            return await conn.execute(query, *args, timeout=timeout)
+
+    async def executemany(self, command: str, args: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        async with self.acquire() as conn:
+            await conn.executemany(command, args, timeout=timeout)
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:  # type: ignore[override]  # noqa: ASYNC109
+        async with self.acquire() as conn:
+            return await conn.fetch(query, *args, timeout=timeout)
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:  # type: ignore[override]  # noqa: ASYNC109
+        async with self.acquire() as conn:
+            return await conn.fetchrow(query, *args, timeout=timeout)
+
+    async def fetchval(
+        self,
+        query: str,
+        *args: Any,
+        column: int = 0,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args, column=column, timeout=timeout)
+
+
+def lent_pool(scope: Mapping[str, Any]) -> RequestPool | None:
+    """The request's ``RequestPool``, when the service lends one (``LendConnection``)."""
+    state = scope.get("state") or {}
+    lent = state.get(LENT_POOL)
+    return lent if isinstance(lent, RequestPool) else None

@@ -29,7 +29,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from litestar.types import ASGIApp, ExceptionHandlersMap, Method, Scopes
 
 from shared.auth import InvalidCredentials, Principal, TokenVerifier
-from shared.db import DATABASE_LOST
+from shared.db import DATABASE_LOST, lent_pool
 from shared.refusals import GENERIC, VALUE_PREFIX, FieldError, Refusal, field_error, plain
 from shared.revocations import is_revoked
 
@@ -339,7 +339,8 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             principal = self._verifier.verify(connection.headers.get("authorization"))
         except InvalidCredentials as exc:
             raise NotAuthorizedException(detail=str(exc)) from exc
-        if await is_revoked(connection.app.state.pool, principal):
+        pool = lent_pool(connection.scope) or connection.app.state.pool  # the request's one
+        if await is_revoked(pool, principal):
             raise NotAuthorizedException(
                 detail="this API key has been revoked"
                 if principal.kind == "api_key"

@@ -41,7 +41,7 @@ from litestar.types import (
 )
 
 from shared.auth import Principal
-from shared.db import DATABASE_LOST, Connection, Pool
+from shared.db import DATABASE_LOST, Connection, Pool, lent_pool
 from shared.failpoints import crash_here
 
 # The database unreachable or gone: answered 503, the client retries with the same key.
@@ -180,7 +180,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         body = b"".join(chunks)
         owner = _caller(scope)
         digest = hashlib.sha256(b"\0".join([b"POST", scope["path"].encode(), body])).hexdigest()
-        pool: Pool = scope["app"].state.pool
+        pool: Pool = lent_pool(scope) or scope["app"].state.pool  # the request's connection
         try:
             async with pool.acquire() as conn:
                 await self._once(scope, send, next_app, conn, owner, key, digest, body)

@@ -14,15 +14,16 @@ from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware, DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 from pydantic import BaseModel, Field
 
 from shared.auth import TokenVerifier, load_public_key
-from shared.db import Pool, create_pool
+from shared.db import LENT_POOL, Pool, RequestPool, create_pool, lent_pool
 from shared.health import readiness
 from shared.http import (
     EXCEPTION_HANDLERS,
@@ -87,14 +88,49 @@ class Readiness(BaseModel):
 
 
 def provide_pool(request: Request[Any, Any, Any]) -> Pool:
-    """The service's pool; for a POST with an Idempotency-Key, that request's transaction."""
-    pool: Pool = request.app.state.pool
+    """The service's pool as this request sees it: for a POST with an Idempotency-Key, that
+    request's transaction; otherwise the request's one connection (``LendConnection``)."""
+    pool: Pool = lent_pool(request.scope) or request.app.state.pool
     return request_pool(request.scope, pool)
+
+
+class LendConnection(ASGIMiddleware):
+    """One pool checkout per HTTP request: the request gets a ``RequestPool`` that checks a
+    connection out on its first statement and keeps it for the rest of the request (the
+    revocation check of ``BearerAuthentication``, the idempotency claim, the handler's
+    queries), and gives it back when the answer starts, or when the request ends without
+    one. Outermost, so that every later layer finds it."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        lent = RequestPool(scope["app"].state.pool)
+        scope.setdefault("state", {})[LENT_POOL] = lent
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await lent.answered()
+            await send(message)
+
+        try:
+            await next_app(scope, receive, sending)
+        finally:
+            await lent.answered()
 
 
 def provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
     return settings
+
+
+def http_middleware(verifier: TokenVerifier, api_path: str) -> list[Any]:
+    """What every request of a service passes through, outermost first: its one pool
+    checkout, the bearer credential (but the API's schema), the Idempotency-Key."""
+    return [
+        LendConnection(),
+        DefineMiddleware(BearerAuthentication, verifier=verifier, exclude=[f"^{api_path}/schema"]),
+        IdempotencyMiddleware(),
+    ]
 
 
 def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
@@ -205,14 +241,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_unstorable_input,
         logging_config=None,  # shared.logs configures logging once per process
-        middleware=[
-            DefineMiddleware(
-                BearerAuthentication,
-                verifier=verifier,
-                exclude=[f"^{spec.api_path}/schema"],
-            ),
-            IdempotencyMiddleware(),
-        ],
+        middleware=http_middleware(verifier, spec.api_path),
         openapi_config=OpenAPIConfig(
             title=spec.title,
             version="1",
