@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +70,36 @@ class _Event:
     envelope: Envelope
     payload: Payload
     handler: EventHandler
+
+
+# Handlers that ride along on a service's own subscription of a topic (``also_handle``).
+_RIDERS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, dict[type[Payload], EventHandler]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def also_handle(
+    broker: KafkaBroker, topic: str, handlers: Mapping[type[Payload], EventHandler]
+) -> None:
+    """Let the next ``subscribe`` of ``topic`` on ``broker`` (the service's own consumer of
+    it) also run ``handlers``, instead of a consumer group of their own reading the whole
+    topic again. What no subscription took is given back by ``unclaimed``."""
+    _RIDERS.setdefault(broker, {})[topic] = dict(handlers)
+
+
+def unclaimed(broker: KafkaBroker, topic: str) -> dict[type[Payload], EventHandler]:
+    """The handlers of ``also_handle`` that no subscription of ``topic`` took."""
+    return _RIDERS.get(broker, {}).pop(topic, {})
+
+
+def _both(first: EventHandler, then: EventHandler) -> EventHandler:
+    """Two handlers of one event type, one after the other (each applies once on its own)."""
+
+    async def handler(envelope: Envelope, payload: Payload) -> None:
+        await first(envelope, payload)
+        await then(envelope, payload)
+
+    return handler
 
 
 async def _records(message: StreamMessage[Any]) -> Any:
@@ -224,13 +255,19 @@ def subscribe(
     retries and dead letters below. A failure there rewinds to the batch's first record: the
     records before it come again and are skipped by their event ids.
 
+    The handlers ``also_handle`` left for ``topic`` join those of this subscription (and
+    run after it for an event type both handle).
+
     Events of other known types are skipped, by their ``ce_type`` header without decoding
     (a topic carries many types). Poison messages, events of a type the exchange does not
     know among them, go to the dead-letter topic. A handler that keeps failing for a reason
     other than an outage is dead-lettered after ``MAX_ATTEMPTS`` tries so the partition
     moves on.
     """
-    by_type = {kind.event_type: handler for kind, handler in handlers.items()}
+    combined = dict(handlers)
+    for kind, rider in _RIDERS.get(broker, {}).pop(settings.kafka_namespace + topic, {}).items():
+        combined[kind] = _both(combined[kind], rider) if kind in combined else rider
+    by_type = {kind.event_type: handler for kind, handler in combined.items()}
     attempts: dict[tuple[int, int], int] = {}
     dead: set[tuple[int, int, int]] = set()  # dead-lettered already, if the batch comes again
     group_id = settings.kafka_namespace + group_id

@@ -7,14 +7,15 @@ listings service's events, so that a revocation holds within seconds everywhere:
 - ``access_token.revoked``: one access token ended by signing out.
 
 Each service records them in its own schema (``revoked_api_keys``, ``revoked_credentials``)
-through an apply-once consumer of its own, and every recording is announced on the
-``revocations`` NOTIFY channel, so that what holds a credential open (the notifications
-service's live streams) lets go at once.
+through apply-once handlers on its own consumer of the listings topic, and every recording
+is announced on the ``revocations`` NOTIFY channel, so that what holds a credential open
+(the notifications service's live streams) lets go at once.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -24,7 +25,7 @@ from shared.auth import Principal
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import AccessTokenRevoked, ApiKeyRevoked, Envelope, Payload, PersonChanged, Topic
-from shared.kafka import subscribe
+from shared.kafka import EventHandler, also_handle, subscribe, unclaimed
 from shared.settings import Settings
 
 CHANNEL = "revocations"  # NOTIFY payload: the revoked credential's id
@@ -71,9 +72,19 @@ async def is_revoked(pool: Pool | Connection, principal: Principal) -> bool:
 
 
 def subscribe_revocations(
-    broker: KafkaBroker, pool: Pool, settings: Settings, service: str
+    broker: KafkaBroker,
+    pool: Pool,
+    settings: Settings,
+    service: str,
+    register: Callable[[], None] = lambda: None,
 ) -> None:
-    group = f"{service}-credentials"
+    """Record revocations from the listings topic, on the service's own consumer of it:
+    ``register`` (which subscribes the service's consumers) finds the handlers below waiting
+    for its subscription of the topic (``shared.kafka.also_handle``), so a service reads the
+    topic in one consumer group, not two. A service that has no consumer of the topic gets
+    one of its own, ``<service>-credentials``. Each recording applies once under that name,
+    whichever group delivers it."""
+    group = f"{service}-credentials"  # the apply-once name, and the group when on its own
 
     async def on_key_revoked(envelope: Envelope, payload: Payload) -> None:
         assert isinstance(payload, ApiKeyRevoked)
@@ -103,14 +114,13 @@ def subscribe_revocations(
 
         await apply_once(pool, group, Topic.LISTINGS, envelope, effect)
 
-    subscribe(
-        broker,
-        settings,
-        Topic.LISTINGS,
-        group_id=group,
-        handlers={
-            ApiKeyRevoked: on_key_revoked,
-            PersonChanged: on_person_changed,
-            AccessTokenRevoked: on_token_revoked,
-        },
-    )
+    handlers: dict[type[Payload], EventHandler] = {
+        ApiKeyRevoked: on_key_revoked,
+        PersonChanged: on_person_changed,
+        AccessTokenRevoked: on_token_revoked,
+    }
+    also_handle(broker, settings.kafka_namespace + Topic.LISTINGS, handlers)
+    register()
+    alone = unclaimed(broker, settings.kafka_namespace + Topic.LISTINGS)
+    if alone:
+        subscribe(broker, settings, Topic.LISTINGS, group_id=group, handlers=alone)

@@ -104,7 +104,11 @@ class LendConnection(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        lent = RequestPool(scope["app"].state.pool)
+        pool: Pool | None = getattr(scope["app"].state, "pool", None)
+        if pool is None:  # not started (or not started yet): nothing to lend
+            await next_app(scope, receive, send)
+            return
+        lent = RequestPool(pool)
         scope.setdefault("state", {})[LENT_POOL] = lent
 
         async def sending(message: Message) -> None:
@@ -145,9 +149,16 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> Litestar:
                 await migrate(conn, spec.name, spec.migrations)
             await wait_for_topics(settings, spec.name, TOPOLOGY[spec.name].topics)
             broker = create_broker(settings, spec.name)
-            subscribe_revocations(broker, pool, settings, spec.name)
-            if spec.register_consumers is not None:
-                spec.register_consumers(broker, pool, settings)
+            register = spec.register_consumers
+            subscribe_revocations(
+                broker,
+                pool,
+                settings,
+                spec.name,
+                (lambda: register(broker, pool, settings))
+                if register is not None
+                else lambda: None,
+            )
             await broker.start()
             relay = OutboxRelay(
                 pool,

@@ -281,8 +281,14 @@ def subscriptions(service: str) -> frozenset[tuple[str, str]]:
     """(consumer group, topic) of every consumer the service registers (no broker needed)."""
     broker = KafkaBroker("127.0.0.1:9")
     handlers = importlib.import_module(f"services.{service}.handlers")
-    handlers.register(broker, None, SETTINGS_OF[service]())
-    subscribe_revocations(broker, None, SETTINGS_OF[service](), service)  # type: ignore[arg-type]
+    settings = SETTINGS_OF[service]()
+    subscribe_revocations(
+        broker,
+        None,  # type: ignore[arg-type]
+        settings,
+        service,
+        lambda: handlers.register(broker, None, settings),
+    )
     pairs = set()
     for subscriber in broker.subscribers:
         for topic in subscriber.topics:
