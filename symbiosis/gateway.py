@@ -1,8 +1,10 @@
 """One origin for every service: ``/api/<service>/...`` is passed to that service, and
 every other path to the web portal.
 
-A small streaming reverse proxy (responses, including Server-Sent Events, are passed
-on as they arrive). In docker compose the same gateway runs in its own container.
+A small streaming reverse proxy on a pooled HTTP/1.1 client (aiohttp: a C parser on
+asyncio's own transports): headers and bodies are passed on as the bytes they are, never
+decoded or re-encoded, and responses, including Server-Sent Events, as they arrive. In
+docker compose the same gateway runs in its own container.
 
 What it holds to, whatever a client does:
 
@@ -11,9 +13,11 @@ What it holds to, whatever a client does:
   more than that without announcing it is cut off at the limit. Bodies are streamed to the
   service, never gathered in memory.
 - **Every hop has a timeout**: reading the client's body (408), connecting to a service,
-  waiting for a free connection (503), sending to and reading from it (504). A live stream
-  counts as reading: its service sends a comment every 15 s, so a stream that is silent for
-  ``Limits.read_seconds`` has stalled.
+  waiting for a free connection (503), sending to and reading from it (504: the service's
+  answer must begin within ``Limits.write_seconds`` + ``Limits.read_seconds`` of the
+  request, and each later piece within ``Limits.read_seconds`` of the one before). A live
+  stream counts as reading: its service sends a comment every 15 s, so a stream that is
+  silent for ``Limits.read_seconds`` has stalled.
 - **A closed client closes its upstream.** While an answer is streamed the gateway watches
   for the client going away and then closes the service connection at once, so closed live
   streams never pile up. Live streams (``Accept: text/event-stream``) use a pool of their
@@ -28,13 +32,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+import yarl
 
-from shared.http import cookieless
 from shared.observability import carrier
 from shared.settings import SERVICES
 
@@ -58,10 +62,15 @@ HOP_BY_HOP = {
     "host",
     "content-length",
 }
+# A response's own length is passed on (the body is passed as it came, never re-encoded).
+RESPONSE_HOP_BY_HOP = {name.encode() for name in HOP_BY_HOP - {"content-length"}}
 # Who the caller is, as the gateway alone may say.
 FORWARDING = {"x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"}
 # Replaced by the gateway's own span's context and the request's correlation id.
 TRACING = {"traceparent", "tracestate", "x-correlation-id"}
+DROPPED = {name.encode() for name in HOP_BY_HOP | FORWARDING | TRACING}
+# What aiohttp would add of its own to a request that lacks it: nothing but what came.
+NOT_ADDED = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
 
 @dataclass(frozen=True)
@@ -99,26 +108,38 @@ class Gateway:
         self._upstreams = dict(upstreams)
         self._portal = portal
         self.limits = limits or Limits()
-        timeout = httpx.Timeout(
-            connect=self.limits.connect_seconds,
-            read=self.limits.read_seconds,
-            write=self.limits.write_seconds,
-            pool=self.limits.pool_seconds,
-        )
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            cookies=cookieless(),
-            limits=httpx.Limits(
-                max_connections=self.limits.max_connections,
-                max_keepalive_connections=min(50, self.limits.max_connections),
-            ),
-        )
-        # Live streams: one connection each for as long as the browser keeps it open.
-        self._streams = httpx.AsyncClient(
-            timeout=timeout,
-            cookies=cookieless(),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
-        )
+        # Made in the serving event loop, on the first request (aiohttp binds to its loop).
+        self._client: aiohttp.ClientSession | None = None
+        self._streams: aiohttp.ClientSession | None = None
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        if self._client is None or self._streams is None:
+            limits = self.limits
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=limits.pool_seconds + limits.connect_seconds,  # a free one, or a new one
+                sock_connect=limits.connect_seconds,
+                sock_read=limits.read_seconds,
+            )
+
+            def session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+                return aiohttp.ClientSession(
+                    connector=connector,
+                    timeout=timeout,
+                    cookie_jar=aiohttp.DummyCookieJar(),  # each browser's cookies are its own
+                    auto_decompress=False,  # bodies pass as they came
+                    skip_auto_headers=NOT_ADDED,
+                    raise_for_status=False,
+                )
+
+            self._client = session(
+                aiohttp.TCPConnector(
+                    limit=limits.max_connections, limit_per_host=0, keepalive_timeout=30
+                )
+            )
+            # Live streams: one connection each for as long as the browser keeps it open.
+            self._streams = session(aiohttp.TCPConnector(limit=0, force_close=True))
+        return self._client, self._streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -144,41 +165,65 @@ class Gateway:
 
     def open_connections(self) -> int:
         """Connections to the services now open, live streams included (for the tests)."""
-        pools = (c._transport._pool for c in (self._client, self._streams))  # type: ignore[attr-defined]
-        return sum(len(pool.connections) for pool in pools)
+        open_now = 0
+        for session in (self._client, self._streams):
+            if session is not None:
+                connector: Any = session.connector
+                open_now += len(connector._acquired)
+                open_now += sum(len(idle) for idle in connector._conns.values())
+        return open_now
 
     async def _proxy(
         self, upstream: str, scope: Scope, receive: Receive, send: Send, name: str
     ) -> None:
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | FORWARDING | TRACING
-        ]
-        # this request's trace context and correlation id (shared.observability.Observed)
-        headers.extend(carrier().items())
-        announced = _content_length(scope)
+        announced = None
+        streaming = False
+        headers: list[tuple[str, str]] = []
+        for key, value in scope["headers"]:
+            lower = key.lower()
+            if lower == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = None
+            elif lower == b"accept" and b"text/event-stream" in value.lower():
+                streaming = True
+            if lower not in DROPPED:
+                headers.append((key.decode("latin-1"), value.decode("latin-1")))
         if announced is not None and announced > self.limits.max_body_bytes:
             await self._too_large(send)
             return
+        # this request's trace context and correlation id (shared.observability.Observed)
+        headers.extend(carrier().items())
         method = scope["method"]
         has_body = method not in ("GET", "HEAD", "OPTIONS")
         if announced is not None and has_body:
-            headers.append(("content-length", str(announced)))
+            headers.append(("Content-Length", str(announced)))
         client = scope.get("client")
         if client:
-            headers.append(("x-forwarded-for", client[0]))
+            headers.append(("X-Forwarded-For", client[0]))
         url = upstream + scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
-        streaming = any(
-            k.lower() == "accept" and "text/event-stream" in v.lower() for k, v in headers
-        )
-        http = self._streams if streaming else self._client
-        content = self._body(receive) if has_body else None
-        request = http.build_request(method, url, headers=headers, content=content)
+        regular, live = self._sessions()
+        http = live if streaming else regular
         try:
-            response = await http.send(request, stream=True)
+            try:
+                async with asyncio.timeout(self.limits.write_seconds + self.limits.read_seconds):
+                    response = await http.request(
+                        method,
+                        yarl.URL(url, encoded=True),  # the path as the client sent it
+                        headers=headers,
+                        data=self._body(receive) if has_body else None,
+                        allow_redirects=False,
+                        chunked=None if announced is not None or not has_body else True,
+                    )
+            except aiohttp.ClientError as exc:
+                # aiohttp sends the body in a task of its own and wraps what stopped it
+                reason = _reason(exc)
+                if reason is exc:
+                    raise
+                raise reason from exc
         except _BodyTooLarge:
             await self._too_large(send)
             return
@@ -189,13 +234,20 @@ class Gateway:
             return
         except _ClientGone:
             return
-        except httpx.TimeoutException as exc:
-            status, title = (503, "Service unavailable") if _waiting(exc) else (504, "Timeout")
+        except aiohttp.ConnectionTimeoutError:  # no free connection, or none made in time
             await self._problem(
-                send, status, title, f"the {name} service did not answer in time; try again"
+                send,
+                503,
+                "Service unavailable",
+                f"the {name} service did not answer in time; try again",
             )
             return
-        except httpx.TransportError:
+        except TimeoutError:  # sent, and no answer in time
+            await self._problem(
+                send, 504, "Timeout", f"the {name} service did not answer in time; try again"
+            )
+            return
+        except (aiohttp.ClientError, OSError):
             await self._problem(
                 send,
                 503,
@@ -206,7 +258,7 @@ class Gateway:
         try:
             await self._relay(response, receive, send)
         finally:
-            await response.aclose()
+            response.close()  # after a whole answer its connection is back in the pool
 
     async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
         """The client's body as it arrives, cut off at the limit and at a stalled client."""
@@ -228,22 +280,22 @@ class Gateway:
             if not message.get("more_body"):
                 return
 
-    async def _relay(self, response: httpx.Response, receive: Receive, send: Send) -> None:
+    async def _relay(self, response: aiohttp.ClientResponse, receive: Receive, send: Send) -> None:
         """Pass the answer on as it arrives, until it ends or the client goes away."""
 
         async def forward() -> None:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": _response_headers(response),
+                    "status": response.status,
+                    "headers": _response_headers(response.raw_headers),
                 }
             )
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except httpx.TransportError:
-                pass  # the service went away mid-answer: end what was sent
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                pass  # the service went away or stalled mid-answer: end what was sent
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         async def client_gone() -> None:
@@ -301,40 +353,38 @@ class Gateway:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
+    async def aclose(self) -> None:
+        """Close the connections to the services."""
+        for session in (self._client, self._streams):
+            if session is not None:
+                await session.close()
+        self._client = self._streams = None
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self._client.aclose()
-                await self._streams.aclose()
+                await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _reason(exc: BaseException) -> BaseException:
+    """What stopped a request: the client's body (too large, stalled, gone) when that was
+    it, else aiohttp's own error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _BodyTooLarge | _BodyTimeout | _ClientGone):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
-def _waiting(exc: httpx.TimeoutException) -> bool:
-    """Whether the time ran out before the request reached the service (no connection)."""
-    return isinstance(exc, httpx.PoolTimeout | httpx.ConnectTimeout)
-
-
-def _response_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in response.headers.multi_items()
-        if k.lower() not in HOP_BY_HOP
-    ]
-    if "x-content-type-options" not in response.headers:
+def _response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    headers = [(k, v) for k, v in raw if k.lower() not in RESPONSE_HOP_BY_HOP]
+    if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
         headers.append((b"x-content-type-options", b"nosniff"))
     return headers
 
