@@ -52,6 +52,8 @@ def server_options(settings: ProcessSettings, *, edge: bool = False) -> dict[str
     """uvicorn's options for a process: X-Forwarded-For is believed only from the proxies
     in front of it (``SYMBIOSIS_TRUSTED_PROXIES``); at the ``edge`` (the gateway) by default
     from nobody, so a client cannot say who it is."""
+    from symbiosis.gateway import SERVICE_KEEP_ALIVE_SECONDS
+
     trusted = settings.forwarded_allow_ips(edge=edge)
     return {
         "log_config": None,  # logging is ours (shared.logs): uvicorn's handlers would bypass it
@@ -60,6 +62,9 @@ def server_options(settings: ProcessSettings, *, edge: bool = False) -> dict[str
         "proxy_headers": trusted is not None,
         "forwarded_allow_ips": trusted,
         "timeout_graceful_shutdown": 5,
+        # Behind the gateway, idle connections stay open longer than the gateway keeps them,
+        # so that it never sends a request on one the service is closing.
+        "timeout_keep_alive": 5 if edge else SERVICE_KEEP_ALIVE_SECONDS,
     }
 
 

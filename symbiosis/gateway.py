@@ -37,10 +37,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import structlog
 import yarl
 
 from shared.observability import carrier
 from shared.settings import SERVICES
+
+log = structlog.get_logger(__name__)
 
 # Plain ASGI types: the proxy handles lifespan and http scopes alike.
 Scope = MutableMapping[str, Any]
@@ -83,7 +86,16 @@ class Limits:
     pool_seconds: float = 5.0  # waiting for a free connection to a service
     write_seconds: float = 30.0
     read_seconds: float = 60.0  # between two pieces of a service's answer
-    max_connections: int = 200  # per service, for everything but live streams
+    max_connections: int = 200  # in all, for everything but live streams
+    # An idle connection to a service is closed by the gateway after this long: always
+    # before the service would close it (``SERVICE_KEEP_ALIVE_SECONDS``), or a request sent
+    # on a connection the service is closing at that moment would fail.
+    keepalive_seconds: float = 30.0
+
+
+# How long a service keeps an idle connection open (uvicorn's ``timeout_keep_alive`` under
+# the gateway): longer than the gateway's ``Limits.keepalive_seconds``.
+SERVICE_KEEP_ALIVE_SECONDS = 75
 
 
 class _BodyTooLarge(Exception):
@@ -134,7 +146,9 @@ class Gateway:
 
             self._client = session(
                 aiohttp.TCPConnector(
-                    limit=limits.max_connections, limit_per_host=0, keepalive_timeout=30
+                    limit=limits.max_connections,
+                    limit_per_host=0,
+                    keepalive_timeout=limits.keepalive_seconds,
                 )
             )
             # Live streams: one connection each for as long as the browser keeps it open.
@@ -247,7 +261,8 @@ class Gateway:
                 send, 504, "Timeout", f"the {name} service did not answer in time; try again"
             )
             return
-        except (aiohttp.ClientError, OSError):
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning("service not reachable", service=name, error=repr(exc))
             await self._problem(
                 send,
                 503,
