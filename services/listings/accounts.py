@@ -1245,6 +1245,44 @@ class PeopleController(Controller):
         return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
 
     @post(
+        "/{person_id:uuid}/invitation",
+        status_code=HTTP_201_CREATED,
+        operation_id="renew_invitation",
+    )
+    async def renew_invitation(
+        self,
+        request: Request[Any, Any, Any],
+        person_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+        settings: NamedDependency[ListingsSettings],
+    ) -> InvitedPerson:
+        """E-mail an invited colleague a new link (company admins): the one sent before
+        stops working. 404 unless they are of your company and have not joined yet."""
+        company_id = company_of(request, "company:admin")
+        token = secrets.token_urlsafe(32)
+        expires_at = datetime.now(UTC) + timedelta(hours=settings.invitation_hours)
+        async with pool.acquire() as conn, conn.transaction():
+            company = await _company_or_404(conn, company_id)
+            row = await storage.renew_invitation(
+                conn, person_id, company_id, _digest(token), expires_at
+            )
+            if row is None:
+                raise Problem(
+                    404, "Not found", f"no open invitation of {person_id} in your company"
+                )
+            await send_link(conn, row, company.name, "invitation", token, expires_at)
+            await audit(
+                conn,
+                request,
+                "person.invited",
+                company_id=company_id,
+                subject_id=row.id,
+                role=row.role,
+                renewed=True,
+            )
+        return InvitedPerson(person=Person.of(row), invitation_token=token, expires_at=expires_at)
+
+    @post(
         "/confirm-email",
         opt={PUBLIC: True},
         status_code=HTTP_200_OK,

@@ -307,6 +307,29 @@ async def colleagues(conn: Connection, company_id: uuid.UUID) -> list[PersonRow]
     return [PersonRow(**dict(r)) for r in rows]
 
 
+async def renew_invitation(
+    conn: Connection,
+    person_id: uuid.UUID,
+    company_id: uuid.UUID,
+    invitation_hash: str,
+    expires_at: datetime,
+) -> PersonRow | None:
+    """A new link for an open invitation (the old one stops working); None unless the
+    person is of the company and still invited."""
+    row = await conn.fetchrow(
+        """
+        UPDATE people SET invitation_hash = $3, invitation_expires_at = $4
+        WHERE id = $1 AND company_id = $2 AND password_hash IS NULL AND disabled_at IS NULL
+        RETURNING *
+        """,
+        person_id,
+        company_id,
+        invitation_hash,
+        expires_at,
+    )
+    return PersonRow(**dict(row)) if row else None
+
+
 async def disable_person(
     conn: Connection, person_id: uuid.UUID, company_id: uuid.UUID
 ) -> PersonRow | None:

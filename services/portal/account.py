@@ -250,6 +250,7 @@ def _set_language_cookie(
 
 
 NEW_KEY = "new_api_key"  # the session key of a new API key, shown once
+INVITED = "invited"  # the session key of who was just invited, said once
 
 
 class CompanyController(Controller):
@@ -300,9 +301,10 @@ class CompanyController(Controller):
         session between the post and this page, then dropped)."""
         session = dict(request.session)
         new_key = session.pop(NEW_KEY, None)
-        if new_key is not None:
+        invited = session.pop(INVITED, None)
+        if new_key is not None or invited is not None:
             request.set_session(session)
-        return await self._page(request, api, new_key=new_key)
+        return await self._page(request, api, new_key=new_key, invited=invited)
 
     @post("/invoicing")
     async def invoicing(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
@@ -422,7 +424,7 @@ class CompanyController(Controller):
         return see_other("/company")
 
     @post("/people")
-    async def invite(self, request: Request[Any, Any, Any], api: Api) -> Template:
+    async def invite(self, request: Request[Any, Any, Any], api: Api) -> Template | Redirect:
         form = await form_of(request)
         body = {
             "name": form.get("name", "").strip(),
@@ -439,5 +441,40 @@ class CompanyController(Controller):
             return await self._page(
                 request, api, status_code=problem.status, errors=errors, values=form
             )
-        settings: PortalSettings = request.app.state.settings
-        return await self._page(request, api, invited=invited, join_base=settings.gateway_url)
+        # The link goes by e-mail only (the listings service has the notifications service
+        # send it): the page says who was invited, never the link.
+        person = invited["person"]
+        request.set_session(
+            {**request.session, INVITED: {"name": person["name"], "email": person["email"]}}
+        )
+        return see_other("/company#colleagues")
+
+    @post("/people/{person_id:uuid}/resend")
+    async def resend(
+        self, request: Request[Any, Any, Any], api: Api, person_id: Any
+    ) -> Template | Redirect:
+        """E-mail an open invitation again, with a new link (the old one stops working)."""
+        try:
+            renewed = await api.post("listings", f"/people/{person_id}/invitation")
+        except ApiProblem as problem:
+            return await self._page(
+                request, api, status_code=problem.status, errors=explain(problem)
+            )
+        person = renewed["person"]
+        request.set_session(
+            {**request.session, INVITED: {"name": person["name"], "email": person["email"]}}
+        )
+        return see_other("/company#colleagues")
+
+    @post("/people/{person_id:uuid}/withdraw")
+    async def withdraw(
+        self, request: Request[Any, Any, Any], api: Api, person_id: Any
+    ) -> Template | Redirect:
+        """Withdraw an open invitation: the e-mailed link no longer works."""
+        try:
+            await api.delete("listings", f"/people/{person_id}")
+        except ApiProblem as problem:
+            return await self._page(
+                request, api, status_code=problem.status, errors=explain(problem)
+            )
+        return see_other("/company#colleagues")

@@ -360,3 +360,39 @@ def signup_body(form: Form) -> dict[str, Any]:
     }
     read.raise_if_any()
     return body
+
+
+# The profile's API fields and the form's, for marking the field a service refused.
+PROFILE_FIELDS = {
+    "name": "name",
+    "nace_codes": "nace_codes",
+    "address": "street",
+    "address.street": "street",
+    "address.postcode": "postcode",
+    "address.city": "city",
+    "location": "plot",
+    "location.plot": "plot",
+    "location.latitude": "latitude",
+    "location.longitude": "longitude",
+}
+
+
+def profile_body(form: Form) -> dict[str, Any]:
+    """The company profile form as the change the listings service takes: its name, NACE
+    codes, address and place in the park (a plot, a point on the map, or both)."""
+    read = _Reader(form)
+    body: dict[str, Any] = {
+        "name": read.text("name", required=True),
+        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+    }
+    address = {k: read.text(k) for k in ("street", "postcode", "city")}
+    if any(address.values()):
+        for name, value in address.items():
+            if not value:
+                read.errors[name] = _(_REQUIRED)
+        body["address"] = address
+    location = _location(read)
+    if location:
+        body["location"] = location
+    read.raise_if_any()
+    return body

@@ -146,7 +146,20 @@ async def test_an_admin_invites_a_colleague_who_accepts_and_signs_in(
     )
     assert invited.status_code == 201, invited.text
     assert invited.json()["person"]["status"] == "invited"
-    token = invited.json()["invitation_token"]
+    first_token = invited.json()["invitation_token"]
+    person_id = invited.json()["person"]["id"]
+
+    # sent again: a new token; the first no longer works
+    renewal = f"/api/listings/people/{person_id}/invitation"
+    renewed = await client.post(renewal, headers=admin)
+    assert renewed.status_code == 201, renewed.text
+    token = renewed.json()["invitation_token"]
+    assert token != first_token and renewed.json()["person"]["status"] == "invited"
+    replaced = await client.post(
+        "/api/listings/people/accept-invitation",
+        json={"token": first_token, "password": PASSWORD},
+    )
+    assert replaced.status_code == 400
 
     # before accepting, the colleague cannot sign in
     response = await client.post(
@@ -165,8 +178,11 @@ async def test_an_admin_invites_a_colleague_who_accepts_and_signs_in(
         "/api/listings/people/accept-invitation", json={"token": token, "password": PASSWORD}
     )
     assert again.status_code == 400  # an invitation is used once
+    # someone who has joined has no invitation to send again
+    assert (await client.post(renewal, headers=admin)).status_code == 404
 
     member = bearer(await sign_in(client, email))
+    assert (await client.post(renewal, headers=member)).status_code == 403
     colleagues = (await client.get("/api/listings/people/", headers=member)).json()
     assert sorted(p["email"] for p in colleagues) == sorted([registered["email"], email])
     # a member may post listings but may not manage people or keys
@@ -183,7 +199,6 @@ async def test_an_admin_invites_a_colleague_who_accepts_and_signs_in(
     ).status_code == 403
 
     # the admin disables the colleague: signing in no longer works
-    person_id = invited.json()["person"]["id"]
     assert (
         await client.delete(f"/api/listings/people/{person_id}", headers=admin)
     ).status_code == 200

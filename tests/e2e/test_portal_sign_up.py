@@ -73,6 +73,10 @@ async def test_a_company_signs_itself_up_and_reaches_its_first_proposal(
         await expect(page.locator("html")).to_have_attribute("lang", "nb")
         await page.get_by_role("link", name=nb("Sign up your company")).click()
         await expect(page).to_have_url(re.compile(r"/sign-up$"))
+        # The map places the company, not a listing.
+        await expect(page.locator("[data-map] figcaption")).to_have_text(
+            nb("Click the map to place the company, or type its latitude and longitude below.")
+        )
         await check_page(page, "sign-up-empty")
 
         # A wrong organisation number is refused at its field, in bokmål, before anything

@@ -8,13 +8,22 @@ from decimal import Decimal
 import pytest
 
 from services.portal.client import ApiProblem
-from services.portal.forms import LISTING_FIELDS, listing_body, number, ore, terms_body
+from services.portal.forms import (
+    LISTING_FIELDS,
+    PROFILE_FIELDS,
+    listing_body,
+    number,
+    ore,
+    profile_body,
+    terms_body,
+)
 from services.portal.i18n import speaking
 from services.portal.inbox import parse_events
 from services.portal.listings import find_waste_codes
 from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
+from services.portal.profile import profile_values
 from tests.support import REPO
 
 
@@ -274,3 +283,36 @@ def test_more_than_remains_is_said_at_the_quantity() -> None:
     with speaking("nb"):
         errors = explain(problem, {"quantity": "quantity"})
     assert errors.fields == {"quantity": "Mer enn oppføringen har igjen: høyst 120 tonn."}
+
+
+def test_a_company_profile_form_becomes_the_change_of_the_company() -> None:
+    form = {
+        "name": " Tofteberg Teglverk AS ",
+        "nace_codes": "23.32, 23.61;16.10",
+        "street": "Tofteberg 7",
+        "postcode": "1617",
+        "city": "Fredrikstad",
+        "plot": "C3",
+        "latitude": "59,2470",
+        "longitude": "11.034",
+    }
+    body = profile_body(form)
+    assert body == {
+        "name": "Tofteberg Teglverk AS",
+        "nace_codes": ["23.32", "23.61", "16.10"],
+        "address": {"street": "Tofteberg 7", "postcode": "1617", "city": "Fredrikstad"},
+        "location": {"plot": "C3", "latitude": 59.247, "longitude": 11.034},
+    }
+    # The company as the API gives it fills the form in again as it was typed.
+    shown = profile_values({**body, "org_number": "921300034"})
+    assert profile_body(shown) == body
+    # The API's refusals land on the form's fields.
+    assert PROFILE_FIELDS["location.latitude"] == "latitude"
+    assert PROFILE_FIELDS["address.postcode"] == "postcode"
+
+
+def test_a_profile_without_a_name_or_with_half_an_address_is_refused_at_the_fields() -> None:
+    with speaking("nb"), pytest.raises(FormErrors) as refused:
+        profile_body({"name": "", "street": "Tofteberg 7", "latitude": "nord", "longitude": "11"})
+    assert set(refused.value.fields) == {"name", "postcode", "city", "latitude"}
+    assert refused.value.fields["name"] == "Dette feltet må fylles ut."
