@@ -224,6 +224,12 @@ class ListingWithdrawn(Payload):
     listing_id: uuid.UUID
     company_id: uuid.UUID
     withdrawn_at: datetime
+    reason: Literal["company_suspended"] | None = Field(
+        default=None,
+        description="Why, when the company did not take it off itself: `company_suspended` "
+        "(the park office suspended the company; the listing is published again, with "
+        "`listing.published`, when the company is reinstated).",
+    )
 
 
 class ListingExpiring(Payload):
@@ -701,6 +707,12 @@ class CompanyChanged(Payload):
         "and contracts (a contract's, only when both of its companies share).",
     )
     changed_at: datetime
+    status: Literal["registered", "verified", "suspended"] | None = Field(
+        default=None,
+        description="The company's standing with the park office: `registered`, `verified` "
+        "by the park, or `suspended` (it may not trade; its open listings are withdrawn from "
+        "the exchange until it is reinstated). None in events from before standing existed.",
+    )
 
 
 class CompanyAddress(BaseModel):

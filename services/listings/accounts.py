@@ -32,9 +32,10 @@ from pydantic import (
     model_validator,
 )
 
-from services.listings import domain, storage, throttling
+from services.listings import domain, standing, storage, throttling
 from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
+from services.listings.rules import facts
 from services.listings.suggestions import SuggestionView, suggestion_views
 from shared.auth import Principal, issue_access_token, issue_api_key
 from shared.db import Connection, Pool
@@ -44,6 +45,8 @@ from shared.events import (
     CompanyAddress,
     CompanyChanged,
     CompanyDetailsChanged,
+    ListingPublished,
+    ListingWithdrawn,
     PersonChanged,
     PersonLinkIssued,
 )
@@ -361,6 +364,14 @@ class Company(BaseModel):
     vat_registered: bool
     bank_account: str | None
     language: str
+    status: standing.CompanyStatus = Field(
+        description="Its standing with the park office: `registered`, `verified` by the "
+        "park, or `suspended` (it cannot post, publish or change listings, and its open "
+        "listings are off the exchange, until the park reinstates it)."
+    )
+    status_reason: str | None = Field(description="Why it is suspended (when it is).")
+    status_changed_at: datetime | None = Field(description="When the park last changed it.")
+    verified_at: datetime | None = Field(description="When the park verified the company.")
     created_at: datetime
     updated_at: datetime
 
@@ -384,6 +395,10 @@ class Company(BaseModel):
             vat_registered=row.vat_registered,
             bank_account=row.bank_account,
             language=row.language,
+            status=_status(row.status),
+            status_reason=row.status_reason,
+            status_changed_at=row.status_changed_at,
+            verified_at=row.verified_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -438,6 +453,10 @@ async def announce_companies(pool: Pool, settings: ListingsSettings) -> None:
         await asyncio.sleep(settings.listing_expiry_check_seconds)
 
 
+def _status(text: str) -> standing.CompanyStatus:
+    return next((s for s in standing.STATUSES if s == text), "registered")
+
+
 def company_changed(row: storage.CompanyRow) -> CompanyChanged:
     """What partners may know of a company, as an event."""
     return CompanyChanged(
@@ -450,6 +469,7 @@ def company_changed(row: storage.CompanyRow) -> CompanyChanged:
         longitude=row.longitude,
         share_terms_with_partners=row.share_terms_with_partners,
         changed_at=row.updated_at,
+        status=_status(row.status),
     )
 
 
@@ -741,6 +761,67 @@ class CompanyController(Controller):
             row = await _company_or_404(conn, company_id)
             return Company.of(row, await storage.permit_of(conn, company_id))
 
+    @post(
+        "/{company_id:uuid}/verify",
+        status_code=HTTP_200_OK,
+        operation_id="verify_company",
+        guards=[requires("park:admin")],
+    )
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Company:
+        """Verify a registered company (park administrators): the park office has checked
+        who it is. 409 (`company.transition_impossible`) if it is verified or suspended."""
+        return await _change_standing(request, pool, company_id, "verify", None)
+
+    @post(
+        "/{company_id:uuid}/suspend",
+        status_code=HTTP_200_OK,
+        operation_id="suspend_company",
+        guards=[requires("park:admin")],
+    )
+    async def suspend(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        data: Annotated[
+            Suspension,
+            example_body(("Suspend", {"reason": "Unpaid park fees since March"})),
+        ],
+        pool: NamedDependency[Pool],
+    ) -> Company:
+        """Suspend a company (park administrators), with the reason its people are shown.
+        Until it is reinstated it cannot post, publish or change listings (refused with
+        `company.suspended`), its open listings are withdrawn from the exchange
+        (`listing.withdrawn` with `reason: company_suspended`: the matcher drops them and
+        retracts their open proposals), and others no longer find them. Its people and API
+        keys still sign in and read: agreed contracts, deliveries and invoices go on."""
+        try:
+            reason = standing.suspension_reason(data.reason)
+        except Refusal as refused:
+            raise Problem.invalid(refused, refused.field) from None
+        return await _change_standing(request, pool, company_id, "suspend", reason)
+
+    @post(
+        "/{company_id:uuid}/reinstate",
+        status_code=HTTP_200_OK,
+        operation_id="reinstate_company",
+        guards=[requires("park:admin")],
+    )
+    async def reinstate(
+        self,
+        request: Request[Any, Any, Any],
+        company_id: FromPath[uuid.UUID],
+        pool: NamedDependency[Pool],
+    ) -> Company:
+        """Reinstate a suspended company (park administrators): it is verified again if the
+        park had verified it, may post again, and its listings still open are published
+        again (`listing.published`) for the matcher."""
+        return await _change_standing(request, pool, company_id, "reinstate", None)
+
     @put("/me/permit", operation_id="state_my_permit")
     async def state_permit(
         self,
@@ -850,6 +931,99 @@ class CompanyController(Controller):
     ) -> Permit:
         """Reject a company's permit (park administrators), with the reason it is shown."""
         return await _review(request, pool, company_id, data, "rejected")
+
+
+class Suspension(Model):
+    reason: str = Field(
+        min_length=1,
+        max_length=standing.MAX_REASON_LENGTH,
+        description="Why the company is suspended; its people are shown it.",
+    )
+
+
+async def _change_standing(
+    request: Request[Any, Any, Any],
+    pool: Pool,
+    company_id: uuid.UUID,
+    action: standing.StandingAction,
+    reason: str | None,
+) -> Company:
+    """Apply a park administrator's decision on a company's standing, with its audit line,
+    its ``company.changed`` event and, for a suspension or a reinstatement, its open
+    listings withdrawn from or published again on the exchange."""
+    principal = principal_of(request, "park:admin")
+    async with pool.acquire() as conn, conn.transaction():
+        current = await storage.company_for_update(conn, company_id)
+        if current is None:
+            raise Problem(404, "Not found", f"no company {company_id}")
+        try:
+            status = standing.transition(
+                _status(current.status), action, was_verified=current.verified_at is not None
+            )
+        except Refusal as refused:
+            raise Problem(
+                HTTP_409_CONFLICT,
+                "Conflict",
+                refused.message,
+                code=refused.code,
+                params=refused.params,
+            ) from None
+        row = await storage.set_company_status(
+            conn, company_id, status, reason, principal.subject_id
+        )
+        listings = await storage.open_listings_of(conn, company_id)
+        if action == "suspend":
+            for listing in listings:
+                await publish_event(
+                    conn,
+                    request,
+                    ListingWithdrawn(
+                        listing_id=listing.id,
+                        company_id=company_id,
+                        withdrawn_at=row.updated_at,
+                        reason="company_suspended",
+                    ),
+                    listing.id,
+                )
+        elif action == "reinstate":
+            for listing in listings:
+                await publish_event(
+                    conn,
+                    request,
+                    ListingPublished(
+                        **facts(listing), published_at=listing.published_at or row.updated_at
+                    ),
+                    listing.id,
+                )
+        await publish_event(conn, request, company_changed(row), company_id)
+        await audit(
+            conn,
+            request,
+            f"company.{standing.PAST[action]}",
+            company_id=company_id,
+            subject_id=company_id,
+            status=status,
+            previous=current.status,
+            reason=reason,
+            listings=len(listings) if action != "verify" else None,
+        )
+        permit = await storage.permit_of(conn, company_id)
+    return Company.of(row, permit)
+
+
+async def refuse_if_suspended(conn: Connection, company_id: uuid.UUID) -> None:
+    """A 403 (``company.suspended``, with the reason) when the park has suspended the
+    company: it may not post, publish or change listings."""
+    status, reason = await storage.company_status(conn, company_id)
+    if not standing.may_trade(status):
+        raise Problem(
+            403,
+            "Company suspended",
+            f"the park office has suspended your company ({reason}); it cannot post, "
+            "publish or change listings until it is reinstated",
+            code="company.suspended",
+            params={"reason": reason or ""},
+        )
 
 
 class PermitReview(Model):
@@ -1088,6 +1262,7 @@ class AuthController(Controller):
             )
         async with pool.acquire() as conn, conn.transaction():
             await storage.take_back_attempt(conn, address, account)
+            await storage.mark_signed_in(conn, person.id)
             await audit(
                 conn,
                 request,
@@ -1186,9 +1361,52 @@ class Acceptance(Model):
         return value
 
 
+class ParkPerson(Person):
+    """A person of the park, for its administrators."""
+
+    company_name: str | None = Field(description="Their company's name; none for the park's.")
+    last_signed_in_at: datetime | None = Field(description="When they last signed in, if ever.")
+
+
+class ParkPeoplePage(BaseModel):
+    items: list[ParkPerson]
+    total: int = Field(description="How many people there are in all.")
+
+
+PeopleSort = Literal["name", "email", "company", "role", "last_sign_in"]
+
+
 class PeopleController(Controller):
     path = "/people"
     tags = ["people"]
+
+    @get("/park", operation_id="list_park_people")
+    async def park(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        sort: FromQuery[PeopleSort] = "name",
+        order: FromQuery[Literal["asc", "desc"]] = "asc",
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+    ) -> ParkPeoplePage:
+        """Every person of every company, and the park's administrators (park
+        administrators): name, e-mail, company, role, status and last sign-in; one page,
+        sorted by `sort` (`name`, `email`, `company`, `role`, `last_sign_in`) in `order`."""
+        principal_of(request, "park:admin")
+        async with pool.acquire() as conn:
+            rows, total = await storage.park_people(conn, sort, order == "desc", limit, offset)
+        return ParkPeoplePage(
+            items=[
+                ParkPerson(
+                    **Person.of(r.person).model_dump(),
+                    company_name=r.company_name,
+                    last_signed_in_at=r.person.last_signed_in_at,
+                )
+                for r in rows
+            ],
+            total=total,
+        )
 
     @get("/", operation_id="list_colleagues")
     async def colleagues(
@@ -1603,6 +1821,9 @@ AUDIT_ACTIONS = (
     "permit.stated",
     "permit.verified",
     "permit.rejected",
+    "company.verified",
+    "company.suspended",
+    "company.reinstated",
 )
 
 

@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.listings import domain, rules, storage
-from services.listings.accounts import Location
+from services.listings.accounts import Location, refuse_if_suspended
 from services.listings.outbox import publish_event
 from services.listings.rules import facts
 from shared.db import Connection, Pool
@@ -347,6 +347,7 @@ class ListingController(Controller):
             company = await storage.get_company(conn, company_id)
             if company is None:
                 raise Problem(404, "Not found", "the company of this credential no longer exists")
+            await refuse_if_suspended(conn, company_id)
             if data.kind == "need" and data.hazardous:
                 await _check_permit(conn, company_id, data.ewc_code or "")
             location = data.location
@@ -518,6 +519,7 @@ class ListingController(Controller):
             row = await storage.own_listing_for_update(conn, listing_id, company_id)
             if row is None:
                 raise _not_found(listing_id)
+            await refuse_if_suspended(conn, company_id)
             if row.status in ("withdrawn", "closed"):
                 raise Problem(409, "Conflict", f"the listing is {row.status}; it cannot change")
             reserved = (
@@ -560,6 +562,7 @@ class ListingController(Controller):
                 raise Problem(
                     409, "Conflict", f"only a draft can be published; this is {row.status}"
                 )
+            await refuse_if_suspended(conn, company_id)
             if row.resource_class:
                 try:
                     domain.check_required_quality(row.resource_class, row.quality)

@@ -36,6 +36,11 @@ class CompanyRow:
     vat_registered: bool = True
     bank_account: str | None = None
     language: str = "nb"
+    status: str = "registered"
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    status_changed_by: uuid.UUID | None = None
+    verified_at: datetime | None = None
 
 
 class DuplicateEmail(Exception):
@@ -55,6 +60,7 @@ class PersonRow:
     created_at: datetime
     disabled_at: datetime | None
     language: str = "nb"
+    last_signed_in_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -344,6 +350,107 @@ async def disable_person(
     return PersonRow(**dict(row)) if row else None
 
 
+async def company_for_update(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:
+    row = await conn.fetchrow("SELECT * FROM companies WHERE id = $1 FOR UPDATE", company_id)
+    return _company(row) if row else None
+
+
+async def set_company_status(
+    conn: Connection,
+    company_id: uuid.UUID,
+    status: str,
+    reason: str | None,
+    changed_by: uuid.UUID,
+) -> CompanyRow:
+    """The company's new standing; verifying it stamps ``verified_at`` (kept through a
+    suspension)."""
+    row = await conn.fetchrow(
+        """
+        UPDATE companies SET status = $2, status_reason = $3, status_changed_at = now(),
+            status_changed_by = $4, updated_at = now(),
+            verified_at = CASE WHEN $2 = 'verified' THEN coalesce(verified_at, now())
+                               ELSE verified_at END
+        WHERE id = $1 RETURNING *
+        """,
+        company_id,
+        status,
+        reason,
+        changed_by,
+    )
+    assert row is not None
+    return _company(row)
+
+
+async def company_status(conn: Connection, company_id: uuid.UUID) -> tuple[str, str | None]:
+    """The company's standing and the reason given for it, locked against a change of it
+    while the caller's transaction posts a listing."""
+    row = await conn.fetchrow(
+        "SELECT status, status_reason FROM companies WHERE id = $1 FOR SHARE", company_id
+    )
+    return (row["status"], row["status_reason"]) if row else ("registered", None)
+
+
+async def open_listings_of(conn: Connection, company_id: uuid.UUID) -> list[ListingRow]:
+    rows = await conn.fetch(
+        f"SELECT {_LISTING_COLUMNS} FROM listings WHERE company_id = $1 AND status = 'open' "
+        "ORDER BY created_at, id",
+        company_id,
+    )
+    return [r for r in (_listing(row) for row in rows) if r]
+
+
+async def mark_signed_in(conn: Connection, person_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE people SET last_signed_in_at = now() WHERE id = $1", person_id)
+
+
+@dataclass(frozen=True)
+class ParkPersonRow:
+    """A person of the park with their company's name, for the park's people page."""
+
+    person: PersonRow
+    company_name: str | None
+
+
+# The orders the park's people page sorts by: a column, then the id to break ties.
+PEOPLE_ORDERS = {
+    "name": "lower(p.name)",
+    "email": "lower(p.email)",
+    "company": "lower(coalesce(c.name, ''))",
+    "role": "p.role",
+    "last_sign_in": "p.last_signed_in_at",
+}
+
+
+async def park_people(
+    conn: Connection, sort: str, descending: bool, limit: int, offset: int
+) -> tuple[list[ParkPersonRow], int]:
+    """One page of every person of the park, sorted; and how many there are in all."""
+    order = PEOPLE_ORDERS[sort]  # a KeyError for an unknown sort: the caller checks it
+    direction = "DESC" if descending else "ASC"
+    nulls = "NULLS LAST"
+    rows = await conn.fetch(
+        f"""
+        SELECT p.*, c.name AS company_name, count(*) OVER () AS total
+        FROM people p LEFT JOIN companies c ON c.id = p.company_id
+        ORDER BY {order} {direction} {nulls}, p.id {direction}
+        LIMIT $1 OFFSET $2
+        """,
+        limit,
+        offset,
+    )
+    if not rows and offset:
+        total = await conn.fetchval("SELECT count(*) FROM people")
+    else:
+        total = rows[0]["total"] if rows else 0
+    people = [
+        ParkPersonRow(
+            PersonRow(**{k: r[k] for k in PersonRow.__dataclass_fields__}), r["company_name"]
+        )
+        for r in rows
+    ]
+    return people, int(total)
+
+
 async def unannounced_companies(conn: Connection, limit: int) -> list[CompanyRow]:
     """Companies whose details were never told to the other services, locked."""
     rows = await conn.fetch(
@@ -612,15 +719,20 @@ async def release_reservation(
 async def get_visible_listing(
     conn: Connection, listing_id: uuid.UUID, viewer: uuid.UUID | None
 ) -> ListingRow | None:
-    """A listing the viewer may see: its own in any state, others' only while open."""
+    """A listing the viewer may see: its own in any state, others' only while open (and
+    its company not suspended)."""
     return _listing(
         await conn.fetchrow(
             f"SELECT {_LISTING_COLUMNS} FROM listings "
-            "WHERE id = $1 AND (company_id = $2 OR status = 'open')",
+            f"WHERE id = $1 AND (company_id = $2 OR (status = 'open' AND {_NOT_SUSPENDED}))",
             listing_id,
             viewer,
         )
     )
+
+
+# Others do not see the listings of a company the park has suspended.
+_NOT_SUSPENDED = "company_id NOT IN (SELECT id FROM companies WHERE status = 'suspended')"
 
 
 @dataclass(frozen=True)
@@ -712,7 +824,10 @@ async def search_listings(conn: Connection, query: ListingQuery) -> list[Listing
     branches = (
         [f"company_id = {viewer}"]
         if query.mine
-        else ["status = 'open'", f"company_id = {viewer} AND status <> 'open'"]
+        else [
+            f"status = 'open' AND (company_id = {viewer} OR {_NOT_SUSPENDED})",
+            f"company_id = {viewer} AND status <> 'open'",
+        ]
     )
     selected = f"SELECT {_LISTING_COLUMNS}, quantity_base FROM listings"
     parts = [f"{selected} WHERE {' AND '.join([branch, *where])} {order}" for branch in branches]
