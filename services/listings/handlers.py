@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from services.listings import storage
+from services.listings import standing, storage
 from services.listings.config import ListingsSettings
 from services.listings.outbox import publish_event
 from services.listings.rules import (
@@ -94,7 +94,7 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
             listing_id,
             correlation_id=envelope.correlationid,
         )
-        if updated.status == "open":
+        if updated.status == "open" and await _on_the_exchange(conn, updated):
             await publish_event(
                 conn,
                 None,
@@ -104,6 +104,14 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
                 listing_id,
                 correlation_id=envelope.correlationid,
             )
+
+
+async def _on_the_exchange(conn: Connection, listing: storage.ListingRow) -> bool:
+    """Whether the matcher should hear of the open listing's new amount: not while its
+    company is suspended (its listings are withdrawn; reinstating publishes them as they
+    are then)."""
+    status, _ = await storage.company_status(conn, listing.company_id)
+    return standing.may_trade(status)
 
 
 async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractCancelled) -> None:
@@ -125,7 +133,7 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
             "status": status_after_releasing(listing),
         }
         updated = await storage.update_listing(conn, listing_id, changes)
-        if updated.status == "open":
+        if updated.status == "open" and await _on_the_exchange(conn, updated):
             await publish_event(
                 conn,
                 None,
