@@ -32,6 +32,9 @@ ACTIONS: dict[str, str] = {
     "permit.stated": N_("Permit stated"),
     "permit.verified": N_("Permit verified"),
     "permit.rejected": N_("Permit rejected"),
+    "company.verified": N_("Company verified"),
+    "company.suspended": N_("Company suspended"),
+    "company.reinstated": N_("Company reinstated"),
 }
 REASONS: dict[str, str] = {
     "wrong password": N_("wrong password"),

@@ -7,9 +7,10 @@ token (shared/operations.py answers in every service)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
@@ -24,7 +25,7 @@ from services.portal.dashboard import (
     placed,
 )
 from services.portal.i18n import N_, _
-from services.portal.pages import DEPENDENCIES, render, see_other
+from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
 
@@ -38,6 +39,24 @@ CHECKS: dict[str, str] = {
     "outbox": N_("Outbox"),
     "workers": N_("Background work"),
 }
+
+
+# A company's standing with the park office (services/listings/standing.py), in words.
+STANDINGS: dict[str, str] = {
+    "registered": N_("registered"),
+    "verified": N_("verified"),
+    "suspended": N_("suspended"),
+}
+STANDING_ACTIONS = ("verify", "suspend", "reinstate")
+# The park's people page: its sort keys (the listings API's) and their column names.
+PEOPLE_COLUMNS: dict[str, str] = {
+    "name": N_("Name"),
+    "email": N_("E-mail"),
+    "company": N_("Company"),
+    "role": N_("Role"),
+    "last_sign_in": N_("Last sign-in"),
+}
+PEOPLE_PAGE = 50
 
 
 async def _health(api: Api, service: str) -> dict[str, Any]:
@@ -98,15 +117,103 @@ class ConsoleController(Controller):
             replayed=replayed,
         )
 
-    @get("/companies", name="console_companies")
-    async def companies(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        """Every company of the park, where it is, and its permit's state."""
+    async def _companies(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        *,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
         companies = sorted(await all_companies(api), key=lambda c: str(c["name"]).casefold())
         return render(
             request,
             "console/companies.html",
+            status_code=status_code,
+            errors=errors,
+            values=values,
             companies=companies,
+            standings={k: _(v) for k, v in STANDINGS.items()},
             markers=company_markers(placed(companies)),
+        )
+
+    @get("/companies", name="console_companies")
+    async def companies(self, request: Request[Any, Any, Any], api: Api) -> Template:
+        """Every company of the park, where it is, its standing and its permit's state."""
+        return await self._companies(request, api)
+
+    @post("/companies/{company_id:uuid}/{action:str}")
+    async def change_standing(
+        self, request: Request[Any, Any, Any], api: Api, company_id: Any, action: str
+    ) -> Template | Redirect:
+        """Verify, suspend (with the reason its people are shown) or reinstate a company."""
+        if action not in STANDING_ACTIONS:
+            return see_other("/console/companies")
+        field = f"reason-{company_id}"
+        form = await form_of(request)
+        body: dict[str, Any] | None = None
+        if action == "suspend":
+            reason = form.get("reason", "").strip()
+            values = {field: form.get("reason", "")}
+            if not reason:
+                errors = FormErrors(
+                    _(N_("Say why the company is suspended: its people are shown the reason.")),
+                    {field: _(N_("This field is required."))},
+                )
+                return await self._companies(
+                    request, api, errors=errors, values=values, status_code=400
+                )
+            body = {"reason": reason}
+        try:
+            await api.post("listings", f"/companies/{company_id}/{action}", body)
+        except ApiProblem as problem:
+            if problem.status == 401:
+                raise
+            errors = explain(problem, {"reason": field}, default_field=field)
+            return await self._companies(
+                request,
+                api,
+                errors=errors,
+                values={field: form.get("reason", "")},
+                status_code=problem.status,
+            )
+        return see_other(f"/console/companies#company-{company_id}")
+
+    @get("/people", name="console_people")
+    async def people(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        sort: str = "name",
+        order: str = "asc",
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Parameter(ge=5, le=500)] = PEOPLE_PAGE,
+    ) -> Template:
+        """Every person of every company, a page of ``size`` at a time, sorted by a
+        column."""
+        sort = sort if sort in PEOPLE_COLUMNS else "name"
+        order = order if order in ("asc", "desc") else "asc"
+        found = await api.get(
+            "listings",
+            "/people/park",
+            sort=sort,
+            order=order,
+            limit=size,
+            offset=(page - 1) * size,
+        )
+        total = int(found["total"])
+        return render(
+            request,
+            "console/people.html",
+            people=found["items"],
+            total=total,
+            page=page,
+            pages=max(1, -(-total // size)),
+            size=size,
+            sort=sort,
+            order=order,
+            columns={k: _(v) for k, v in PEOPLE_COLUMNS.items()},
         )
 
     @get("/plans", name="console_plans")

@@ -86,6 +86,9 @@ FIELD_MESSAGES: dict[str, str] = {
     ),
     "company.nace_code_invalid": N_("%(value)s is not a NACE code (for example 16.10)."),
     "company.nace_code_unknown": N_("%(value)s is not in the NACE list."),
+    "company.suspension_reason_missing": N_(
+        "Say why the company is suspended: its people are shown the reason."
+    ),
     "company.permit_not_hazardous": N_(
         "%(waste_code)s is not hazardous waste; permits are kept only for hazardous codes."
     ),
@@ -171,6 +174,13 @@ SUMMARIES: dict[str, str] = {
     "delivery.more_than_left": N_("More than the contract has left; see the marked field."),
     "delivery.declaration_incomplete": N_(
         "The declaration is not complete, or your permit for this waste is not on record."
+    ),
+    "company.suspended": N_(
+        "The park office has suspended your company: it cannot post, publish or change "
+        "listings until the park reinstates it. The reason given: %(reason)s"
+    ),
+    "company.transition_impossible": N_(
+        "The company's standing has changed in the meantime; see it as it is now."
     ),
     "webhook.too_many": N_(
         "You have as many webhooks as a company may have (%(max_endpoints)s): delete one first."
@@ -262,7 +272,12 @@ def explain(
     if problem.status >= 500:
         return FormErrors(_(_SERVER))
     status_summary = _SUMMARIES.get(problem.status, _SUMMARIES[400])
-    summary = _(SUMMARIES[problem.code]) if problem.code in SUMMARIES else _(status_summary)
+    summary = _(status_summary)
+    if problem.code in SUMMARIES:
+        try:
+            summary = _(SUMMARIES[problem.code], **_params(problem.params or {}))
+        except (KeyError, ValueError, TypeError):
+            summary = _(status_summary)
     fields: dict[str, str] = {}
     fallback = N_("This value is not accepted.")
     for error in problem.errors:
