@@ -100,6 +100,16 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
         await expect(row.locator("td.standing")).to_contain_text(REASON)
         await check_page(page, f"console-company-suspended-{language}")
 
+        # The audit log says who suspended it, and why.
+        await page.get_by_role("link", name=said(language, "Audit log")).click()
+        await page.get_by_label(said(language, "What")).select_option("company.suspended")
+        await page.get_by_role("button", name=said(language, "Show")).click()
+        entry = page.locator('tr[data-action="company.suspended"]', has_text=company["name"])
+        await expect(entry).to_contain_text(said(language, "Company suspended"))
+        await expect(entry).to_contain_text(REASON)
+        await check_page(page, f"audit-company-suspended-{language}")
+        await page.get_by_role("link", name=said(language, "Companies"), exact=True).click()
+
         # The company's user tries to post and is told why, in bokmål.
         user = await member.new_page()
         await sign_in(user, company)
