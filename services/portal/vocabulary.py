@@ -76,6 +76,10 @@ WORDS: dict[str, str] = {
     "MWh": N_("MWh"),
     "kWh": N_("kWh"),
     "pieces": N_("pieces"),
+    # a hazardous-waste permit's state
+    "stated": N_("stated"),
+    "verified": N_("verified"),
+    "rejected": N_("rejected"),
     # negotiations and contracts
     "agreed": N_("agreed"),
     "declined": N_("declined"),
