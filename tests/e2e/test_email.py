@@ -35,13 +35,15 @@ async def register(client: httpx.AsyncClient, name: str, language: str) -> dict[
 
 
 def steam(kind: str) -> dict[str, Any]:
-    # steam is this module's own resource
-    temperature = {"value": 180} if kind == "offer" else {"min": 150}
-    pressure = {"value": 6} if kind == "offer" else {"min": 5}
+    # high-pressure steam is this module's own resource: test_trades_that_hold trades steam
+    # of 6 bar, which this need refuses, and its needs take 10 bar at most, which this offer
+    # exceeds (tests sharing a stack must not match each other's listings)
+    temperature = {"value": 230} if kind == "offer" else {"min": 220}
+    pressure = {"value": 25} if kind == "offer" else {"min": 20}
     return {
         "kind": kind,
         "resource_class": "steam",
-        "title": "Steam, 6 bar",
+        "title": "Steam, 25 bar",
         "quantity": "50",
         "unit": "MWh",
         "quality": [
@@ -77,8 +79,8 @@ async def test_each_admin_is_mailed_in_their_language_and_as_they_prefer(
 
     [norwegian] = await eventually(lambda: mailed(supplier["email"], 1))
     [english] = await eventually(lambda: mailed(receiver["email"], 1))
-    assert norwegian["Subject"] == "En kjøper til tilbudet ditt: Steam, 6 bar"
-    assert english["Subject"] == "A supplier for your need: Steam, 6 bar"
+    assert norwegian["Subject"] == "En kjøper til tilbudet ditt: Steam, 25 bar"
+    assert english["Subject"] == "A supplier for your need: Steam, 25 bar"
     assert "/negotiations/" in english.get_payload(decode=True).decode()
 
     # the receiver's admin switches to Norwegian and turns off e-mails of withdrawn proposals
@@ -125,12 +127,12 @@ async def test_each_admin_is_mailed_in_their_language_and_as_they_prefer(
     )
     assert response.status_code == 200
     [_, now_norwegian] = await eventually(lambda: mailed(receiver["email"], 2))
-    assert now_norwegian["Subject"] == "Motbud: Steam, 6 bar"
+    assert now_norwegian["Subject"] == "Motbud: Steam, 25 bar"
     # withdrawing the offer retracts the proposal: the supplier is mailed, the receiver not
     offers = (
         await client.get("/api/listings/listings/?mine=true", headers=supplier["headers"])
     ).json()
-    offer_id = next(o["id"] for o in offers["items"] if o["title"] == "Steam, 6 bar")
+    offer_id = next(o["id"] for o in offers["items"] if o["title"] == "Steam, 25 bar")
     await client.post(f"/api/listings/listings/{offer_id}/withdraw", headers=supplier["headers"])
     await eventually(lambda: mailed(supplier["email"], 2))
     time.sleep(2)

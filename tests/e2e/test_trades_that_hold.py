@@ -222,7 +222,8 @@ async def test_two_acceptances_at_the_same_moment_make_one_contract(
 
 
 async def test_a_stream_reserves_per_period(client: httpx.AsyncClient) -> None:
-    # Steam (a resource class this test alone trades), 350 MWh a month.
+    # Steam of 6 bar, 350 MWh a month (test_email trades steam of 20 bar and more, which these
+    # needs refuse and this offer does not reach).
     steam = {"resource_class": "steam", "unit": "MWh", "frequency": "monthly"}
     quality = [
         {"property": "temperature_c", "unit": "°C", "value": 160},
@@ -256,7 +257,7 @@ async def test_a_stream_reserves_per_period(client: httpx.AsyncClient) -> None:
                 "quantity": "350",
                 "quality": [
                     {"property": "temperature_c", "unit": "°C", "min": 120},
-                    {"property": "pressure_bar", "unit": "bar", "min": 4},
+                    {"property": "pressure_bar", "unit": "bar", "min": 4, "max": 10},
                 ],
                 "price_per_unit_ore": 20000,
             },
