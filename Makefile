@@ -52,13 +52,10 @@ chromium:
 peppol: setup
 	$(BIN)/python -c "from tests.peppol import artefacts; print(*artefacts().values(), sep=chr(10))"
 
-# Every test, in two processes (pytest-xdist; the tests of one file stay in one process, so
-# a file's own stack starts once), with the coverage of the code the test processes run (the
-# services started as processes by the end-to-end tests are not measured).
-TEST_WORKERS ?= 2
+# Every test, with the coverage of the code the test process runs (the services started as
+# processes by the end-to-end tests are not measured); the 25 slowest are printed.
 test: setup chromium peppol
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 \
-		--cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
+	$(BIN)/pytest --durations=25 --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
 
 # The unit tests alone: no database, no broker, no browser; well under a minute.
 test-fast: setup

@@ -34,29 +34,8 @@ from symbiosis.embedded import EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
 from tests.support import REPO, Infra, Stack, free_port, free_port_block, running_stack
 
-# The longest test files, run first: pytest-xdist hands whole files to its two processes in
-# the order collected, so a long file collected last would keep one process busy alone at the
-# end. The rest keep their order.
-LONGEST_FIRST = (
-    "tests/e2e/test_symbiosis_up.py",
-    "tests/security/test_schema_fuzzing.py",
-    "tests/faults/test_fault_suite.py",
-    "tests/e2e/test_portal_every_page.py",
-    "tests/faults/test_crash_findings.py",
-    "tests/e2e/test_portal_demo.py",
-    "tests/e2e/test_k8s_pods.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(
-        key=lambda item: rank.get(item.path.relative_to(REPO).as_posix(), len(LONGEST_FIRST))
-    )
-
-
-# What the suites that measure write to test-artifacts/, printed at the end of the run (the
-# test processes' own output is not shown when they run under pytest-xdist).
+# What the suites that measure write to test-artifacts/, printed at the end of the run (a
+# test's own output is captured).
 REPORTED_ARTIFACTS = ("fault-suite.txt",)
 _RUN_STARTED = time.time()
 
