@@ -37,6 +37,9 @@ def profile_values(company: dict[str, Any]) -> dict[str, str]:
     }
 
 
+PROFILE, SHARING = "account/profile.html", "account/sharing.html"
+
+
 class CompanySettingsController(Controller):
     """``/settings/profile`` and ``/settings/sharing``: pages of the company's settings."""
 
@@ -44,8 +47,9 @@ class CompanySettingsController(Controller):
     guards = [signed_in]
     dependencies = DEPENDENCIES
 
-    async def _profile(
+    async def _page(
         self,
+        template: str,
         request: Request[Any, Any, Any],
         api: Api,
         *,
@@ -54,10 +58,12 @@ class CompanySettingsController(Controller):
         values: dict[str, str] | None = None,
         saved: bool = False,
     ) -> Template:
+        """A settings page of the company, its form filled from the company unless the
+        values a refused form sent are given."""
         company = await api.get("listings", "/companies/me")
         return render(
             request,
-            "account/profile.html",
+            template,
             status_code=status_code,
             errors=errors,
             values=values if values is not None else profile_values(company),
@@ -67,7 +73,7 @@ class CompanySettingsController(Controller):
 
     @get("/profile", name="company_profile")
     async def profile(self, request: Request[Any, Any, Any], api: Api, saved: str = "") -> Template:
-        return await self._profile(request, api, saved=saved == SAVED)
+        return await self._page(PROFILE, request, api, saved=saved == SAVED)
 
     @post("/profile")
     async def change_profile(
@@ -83,35 +89,15 @@ class CompanySettingsController(Controller):
         return await submit(
             send,
             form,
-            partial(self._profile, request, api),
+            partial(self._page, PROFILE, request, api),
             f"/settings/profile?saved={SAVED}",
             fields=PROFILE_FIELDS,
             default_field="name",
         )
 
-    async def _sharing(
-        self,
-        request: Request[Any, Any, Any],
-        api: Api,
-        *,
-        status_code: int = 200,
-        errors: FormErrors | None = None,
-        values: dict[str, str] | None = None,
-        saved: bool = False,
-    ) -> Template:
-        company = await api.get("listings", "/companies/me")
-        return render(
-            request,
-            "account/sharing.html",
-            status_code=status_code,
-            errors=errors,
-            company=company,
-            saved=saved,
-        )
-
     @get("/sharing", name="partner_sharing")
     async def sharing(self, request: Request[Any, Any, Any], api: Api, saved: str = "") -> Template:
-        return await self._sharing(request, api, saved=saved == SAVED)
+        return await self._page(SHARING, request, api, saved=saved == SAVED)
 
     @post("/sharing")
     async def change_sharing(
@@ -123,7 +109,7 @@ class CompanySettingsController(Controller):
         return await submit(
             partial(api.patch, "listings", "/companies/me", body),
             form,
-            partial(self._sharing, request, api),
+            partial(self._page, SHARING, request, api),
             f"/settings/sharing?saved={SAVED}",
             keep_values=False,
         )
