@@ -88,6 +88,8 @@ class Stack:
             "SYMBIOSIS_EMBEDDED_KAFKA_CONTROLLER_PORT": str(self.port + 9),
             "SYMBIOSIS_EMBEDDED_SMTP_PORT": str(self.port + 10),
             "SYMBIOSIS_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+            # the broker's Java as a production broker runs it: C2, not the quick start
+            "SYMBIOSIS_EMBEDDED_KAFKA_JIT": "full",
         }
         return env
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -185,6 +186,13 @@ def docs(
     console.print("docs/ is up to date" if not stale else f"wrote {len(stale)} file(s)")
 
 
+class JitChoice(StrEnum):
+    """How the embedded broker's Java compiles (symbiosis.broker.server.JIT_OPTIONS)."""
+
+    quick = "quick"
+    full = "full"
+
+
 @app.command()
 def kafka(
     data_dir: Annotated[
@@ -198,6 +206,14 @@ def kafka(
         Path | None,
         typer.Option(help="Folder for the admin's password; default: DATA_DIR/credentials."),
     ] = None,
+    jit: Annotated[
+        JitChoice,
+        typer.Option(
+            help="How Java compiles: quick (C1 only, serial GC: about half the CPU to start, "
+            "as `symbiosis up` runs it by default) or full (the JVM's defaults, as a "
+            "production broker runs).",
+        ),
+    ] = JitChoice.quick,
 ) -> None:
     """Run the embedded Apache Kafka (KRaft, SASL/SCRAM, ACLs) in the foreground, as
     `symbiosis up` runs it; for CI and for trying a cluster by hand. Prints one line when
@@ -211,6 +227,7 @@ def kafka(
         controller_port or port + 1,
         credentials or data_dir / "credentials",
         data_dir / "kafka.log",
+        jit="full" if jit is JitChoice.full else "quick",
     )
     try:
         with _step(f"Apache Kafka {broker.runtime.version} (jars from Maven Central)") as news:

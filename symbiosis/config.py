@@ -6,6 +6,7 @@ notifications alone)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import Field
 
@@ -48,6 +49,14 @@ class StackSettings(Settings):
         ge=1,
         le=65535,
         description="Port of the embedded broker's KRaft controller (internal, 127.0.0.1).",
+    )
+    embedded_kafka_jit: Literal["quick", "full"] = Field(
+        default="quick",
+        description="How the embedded broker's Java compiles: `quick`, C1 only and serial "
+        "garbage collection, which starts it on about half the CPU (a start on a busy machine "
+        "takes about half as long) for a broker that carries one park's traffic; `full`, the "
+        "Java default (C2 and G1), as a production broker runs (the pipeline benchmark uses "
+        "it).",
     )
     embedded_smtp_port: int = Field(
         default=12525,

@@ -136,6 +136,7 @@ class Supervisor:
                 s.embedded_kafka_controller_port,
                 s.keys_dir / "kafka",
                 s.data_dir / "logs" / "kafka.log",
+                jit=s.embedded_kafka_jit,
             )
             kafka.stop_leftover()
         mock_binary = stripe_mock_binary() if stripe_api_key is None else None

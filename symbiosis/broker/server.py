@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from shared.broker_admin import ADMIN, BrokerAdmin, ensure_password_files
 from shared.settings import Settings
@@ -22,6 +23,15 @@ from symbiosis.processes import Child, port_open
 
 # Long enough for a slow machine's first start; the tests and CI wait as long.
 START_TIMEOUT = 120.0
+
+Jit = Literal["quick", "full"]
+# The Java options of each way of compiling. `quick`: C1 alone (no C2 compiler threads
+# burning a core while the broker starts) and the serial collector (no G1 threads): about
+# half the CPU to start. `full`: the JVM's defaults, as a production broker runs.
+JIT_OPTIONS: dict[Jit, tuple[str, ...]] = {
+    "quick": ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+    "full": (),
+}
 
 
 class BrokerStartError(RuntimeError):
@@ -160,6 +170,7 @@ class EmbeddedKafka:
         *,
         listeners: Listeners | None = None,
         broker_pem: Path | None = None,
+        jit: Jit = "quick",
     ) -> None:
         self.folder = folder.resolve()
         self.port = port
@@ -169,6 +180,7 @@ class EmbeddedKafka:
         self.runtime = runtime or KafkaRuntime()
         self.listeners = listeners or embedded_listeners(port, controller_port)
         self.broker_pem = broker_pem
+        self.jit = jit
         self.child: Child | None = None
 
     @property
@@ -184,9 +196,10 @@ class EmbeddedKafka:
             kafka_namespace=namespace,
         )
 
-    def _java(self, *args: str) -> list[str]:
+    def _java(self, *args: str, jit: Jit | None = None) -> list[str]:
         return [
             str(self.runtime.java),
+            *JIT_OPTIONS[jit or self.jit],
             "-Xms128m",
             "-Xmx512m",
             "-Djava.awt.headless=true",
@@ -265,6 +278,7 @@ class EmbeddedKafka:
                 cluster_id(),
                 "--add-scram",
                 scram,
+                jit="quick",  # a tool that runs for a second: C2 would only cost a core
             ),
             capture_output=True,  # it echoes the bootstrap records, credentials included
             text=True,
