@@ -55,7 +55,7 @@ peppol: setup
 # Every test, with the coverage of the code the test process runs (the services started as
 # processes by the end-to-end tests are not measured); the 25 slowest are printed.
 test: setup chromium peppol
-	$(BIN)/pytest --durations=25 --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
+	$(BIN)/pytest --durations=25 --junitxml=test-artifacts/junit.xml --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
 
 # The unit tests alone: no database, no broker, no browser; well under a minute.
 test-fast: setup
