@@ -40,7 +40,9 @@ temperature limit only when it meets that limit on its own.
 
 ``v_ij`` per unit of the need: ``surplus`` is the need's price minus the offer's (0 when
 either is missing) less transport cost; ``co2e`` is kg CO2e avoided less road-transport
-emissions; ``mix`` is surplus plus CO2e at the carbon price. ``f_ij`` is in NOK and counts
+emissions (a pair whose CO2e is not estimated counts the least any sourced row estimates
+per unit of its dimension, as the matcher's ranking does); ``mix`` is surplus plus CO2e at
+the carbon price. ``f_ij`` is in NOK and counts
 only in the money objectives.
 
 The greedy baseline takes links in order of ``v_ij``, each as full as supply and demand
@@ -76,10 +78,11 @@ from services.matching.domain import (
     serving,
     transport_factors,
     unblendable_limits_hold,
+    unestimated_rate,
 )
 from shared import knowledge
 from shared.resources import UNBLENDABLE, convert_listing
-from shared.units import convert, dimension
+from shared.units import convert, dimension, to_base
 
 
 def _silence_the_banner() -> None:
@@ -129,6 +132,7 @@ class Link:
     capacity: float  # in the need's unit
     surplus_nok: float  # per need unit, transport cost deducted
     co2e_net_kg: float  # per need unit, transport emissions deducted
+    co2e_estimated: bool  # false: co2e_net_kg counts the ranking's floor (``unestimated_rate``)
     coefficient: float  # v_ij
     fixed_cost_nok: float
     bounds: Mapping[tuple[str, str], tuple[float, float]]  # offer's (lowest, highest) stated
@@ -144,6 +148,7 @@ class Flow:
     surplus_nok: float
     co2e_net_kg: float
     fixed_cost_nok: float
+    co2e_estimated: bool = True  # false: co2e_net_kg is the ranking's floor, not an estimate
 
     @property
     def unit(self) -> str:
@@ -227,7 +232,7 @@ class _Values:
     def __init__(self, goal: Goal) -> None:
         self.goal = goal
         self._prices: dict[tuple[uuid.UUID, str], Decimal | None] = {}
-        self._avoided: dict[tuple[uuid.UUID, str, str | None], float] = {}
+        self._avoided: dict[tuple[uuid.UUID, str, str | None], tuple[float, bool]] = {}
 
     def _price(self, listing: OpenListing, unit: str) -> Decimal | None:
         key = (listing.listing_id, unit)
@@ -237,8 +242,11 @@ class _Values:
 
     def per_unit(
         self, offer: OpenListing, need: OpenListing, distance: float | None
-    ) -> tuple[float, float, float]:
-        """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need."""
+    ) -> tuple[float, float, float, bool]:
+        """Surplus (NOK), net CO2e (kg) and the objective's value, per unit of the need, and
+        whether the CO2e is estimated. A pair whose CO2e is not estimated counts as avoiding
+        the least any sourced row estimates for its dimension (``unestimated_rate``), as the
+        matcher's ranking counts it (``rank_key``), not as avoiding nothing."""
         goal = self.goal
         ask = self._price(offer, need.unit)
         bid = self._price(need, need.unit)
@@ -256,15 +264,24 @@ class _Values:
         link = serving(offer, need)
         key = (offer.listing_id, need.unit, link.use if link else None)
         if key not in self._avoided:
-            self._avoided[key] = co2e_avoided(offer, Decimal(1), need.unit, need)[0] or 0.0
-        co2e = self._avoided[key] - transport_kg
+            kg = co2e_avoided(offer, Decimal(1), need.unit, need)[0]
+            self._avoided[key] = (
+                (
+                    float(to_base(Decimal(1), need.unit)) * unestimated_rate(dimension(need.unit)),
+                    False,
+                )
+                if kg is None
+                else (kg, True)
+            )
+        avoided, estimated = self._avoided[key]
+        co2e = avoided - transport_kg
         if goal.objective == "surplus":
             value = surplus
         elif goal.objective == "co2e":
             value = co2e
         else:
             value = surplus + goal.carbon_price_nok_per_t * co2e / 1000
-        return surplus, co2e, value
+        return surplus, co2e, value, estimated
 
 
 def links(
@@ -308,7 +325,7 @@ def links(
                     assert found_per is not None  # the units rule held
                     per = conversions[(offer.listing_id, need.unit)] = float(found_per)
                 distance = distance_km(offer, need)
-                surplus, co2e, value = values.per_unit(offer, need, distance)
+                surplus, co2e, value, estimated = values.per_unit(offer, need, distance)
                 fixed = float(
                     fixed_costs.get((offer.listing_id, need.listing_id), goal.link_fixed_cost_nok)
                 )
@@ -320,6 +337,7 @@ def links(
                         capacity=min(float(offer.quantity) / per, float(need.quantity)),
                         surplus_nok=surplus,
                         co2e_net_kg=co2e,
+                        co2e_estimated=estimated,
                         coefficient=value,
                         fixed_cost_nok=fixed if goal.objective != "co2e" else 0.0,
                         bounds=bounds,
@@ -354,6 +372,7 @@ def _flow(link: Link, quantity: float) -> Flow:
         surplus_nok=link.surplus_nok * quantity,
         co2e_net_kg=link.co2e_net_kg * quantity,
         fixed_cost_nok=link.fixed_cost_nok,
+        co2e_estimated=link.co2e_estimated,
     )
 
 

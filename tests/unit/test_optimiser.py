@@ -13,6 +13,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from typer.testing import CliRunner
 
 from services.matching import optimiser
+from services.matching.domain import unestimated_rate
 from services.matching.optimiser import links, prune, split, violations
 from services.matching.park import Park, PlanReport
 from shared.resources import UNBLENDABLE
@@ -525,3 +526,26 @@ def test_the_solver_writes_nothing_to_standard_output() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout == "ours\n"
+
+
+def test_a_pair_whose_co2e_is_not_estimated_counts_as_the_ranking_counts_it() -> None:
+    """Issue 16: the matcher ranks a pair whose CO2e is not estimated by the least sourced
+    rate of its dimension (``unestimated_rate``), not as saving nothing; the optimiser's
+    objective counts it the same way, so such an exchange is planned rather than left out."""
+    draff = {"resource": "02 07 04", "unit": "t", "quantity": 10}  # no impact row
+    park = Park(
+        objective="co2e",
+        listings=[
+            {"id": "distillery", "company": "a", "kind": "offer", **draff},
+            {"id": "farm", "company": "b", "kind": "need", **draff},
+        ],
+    )
+    (link,) = links(park.open_listings(), park.goal())
+    rate = unestimated_rate("mass")  # kg CO2e per kg
+    assert not link.co2e_estimated and link.coefficient == pytest.approx(1000 * rate)
+    plan = park.optimise()
+    assert [(f.offer.title, f.quantity, f.co2e_estimated) for f in plan.best.flows] == [
+        ("distillery", 10, False)
+    ]
+    assert plan.best.co2e_net_kg == pytest.approx(10_000 * rate)
+    assert PlanReport.of(plan).plan.flows[0].co2e_estimated is False
