@@ -22,10 +22,12 @@ dilutes no blend that needs it), exactly. ``split`` then cuts the park into its 
 parts, the connected components of the links kept (every row of the model holds one offer's
 or one need's links, so no row spans two parts), and each part is solved as its own MILP,
 smallest first, warm-started from the greedy plan's share of it, within a share of the time
-limit proportional to its links (the largest gets what the others left). A part of over
-``CORE_PART_LINKS`` links first has its LP relaxation solved, then a restricted MILP on the
-links the relaxation points at (those it uses, greedy's, and each offer's and need's best
-by reduced cost) finds a plan, from which the whole part's MILP starts; a part of over
+limit proportional to its links (the largest gets what the others left). Every part with
+binaries first has its LP relaxation solved and strengthened by rounds of flow covers on its
+supply and demand rows (``Cover``, ``_relax``), which then join its MILPs' rows. A part of
+over ``CORE_PART_LINKS`` links then has a restricted MILP on the links the relaxation
+points at (those it uses, greedy's, and each offer's and need's best by reduced cost) find
+a plan, from which the whole part's MILP starts; a part of over
 ``LARGE_PART_LINKS`` links gets no MILP of its own, and its bound is its relaxation's. The
 plan's bound is the sum of the parts' bounds (each the least of its relaxation's and its
 MILP's dual bound), its gap the plan against that sum; each part's status, plan, greedy
@@ -108,6 +110,9 @@ CORE_PART_LINKS = 2_000  # above: a plan from a restricted MILP first (``_core``
 CORE_PER_NODE = 3  # the links each offer and need brings into the restricted MILP
 CORE_SHARE = 0.4  # of a part's time, for the restricted MILP when the whole part follows
 PROVEN_GAP = 1e-6  # HiGHS's mip_rel_gap here: a plan this close to its bound is optimal
+CUT_ROUNDS = 50  # at most, of flow covers added to a part's LP relaxation (``_relax``)
+CUT_PROGRESS = 1e-6  # a round that moves the relaxation's bound by less ends them
+CUT_SHARE = 0.2  # of a part's time, at most, for the rounds of flow covers
 
 
 @dataclass(frozen=True)
@@ -552,10 +557,15 @@ def split(found: list[Link], kept: Iterable[int]) -> list[list[int]]:
 
 
 def _model(
-    found: list[Link], part: list[int], caps: Mapping[int, float]
+    found: list[Link],
+    part: list[int],
+    caps: Mapping[int, float],
+    cuts: Iterable[Cover] = (),
 ) -> tuple[highspy.HighsLp, list[int]]:
     """One part's MILP for HiGHS, and the positions (in ``part``) of the links with a
-    binary: the columns are the links' flows, then those binaries in that order."""
+    binary: the columns are the links' flows, then those binaries in that order. ``cuts``
+    (flow covers, ``Cover``) are added as rows, each without the terms of links not in
+    ``part`` (a plan of the part carries nothing on them, so the cut still holds)."""
     n = len(part)
     opening = [p for p, i in enumerate(part) if found[i].fixed_cost_nok > 0]
     size = n + len(opening)
@@ -599,6 +609,22 @@ def _model(
         cols += [p, n + position]
         vals += [1.0, -caps[part[p]]]
         upper.append(0.0)
+    where = {i: p for p, i in enumerate(part)}
+    binary = {p: n + position for position, p in enumerate(opening)}
+    for cut in cuts:
+        index = len(upper)
+        for i, weight, charge in cut.terms:
+            at = where.get(i)
+            if at is None:
+                continue
+            rows.append(index)
+            cols.append(at)
+            vals.append(weight)
+            if charge:
+                rows.append(index)
+                cols.append(binary[at])
+                vals.append(-charge)
+        upper.append(cut.upper)
     matrix = csc_matrix(
         (np.array(vals), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
         shape=(len(upper), size),
@@ -629,15 +655,116 @@ def _highs(limit: float) -> highspy.Highs:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """A flow cover inequality on one offer's supply row or one need's demand row,
+
+        sum_{j in C} a_j x_j + sum_{j in C} (u_j - lambda)^+ (1 - y_j) <= b,
+
+    over a set ``C`` of the row's links that each have a binary ``y_j``, with ``a_j`` the
+    link's weight in the row (offer units per need unit, or 1), ``u_j = a_j m_j`` its
+    largest use of the row, ``b`` the row's bound and ``lambda = sum_C u_j - b > 0`` by how
+    much ``C`` can overfill it. Every plan keeps it: with every link of ``C`` open it is the
+    row itself (the other links of the row carry nothing negative); with a set ``T`` of
+    them closed (their flow 0), the open ones carry at most ``min(b, b + lambda - u_T)``,
+    and ``sum_T (u_j - lambda)^+ <= (u_T - lambda)^+`` since ``lambda > 0``, so the left
+    side is at most ``b``. The LP relaxation charges a link ``f x / m``, its flow's share of
+    its bound; a cover forces a link that cannot be full, because the row is shared, to be
+    opened further (Padberg, Van Roy and Wolsey, "Valid linear inequalities for fixed
+    charge problems", Operations Research 33(4), 1985).
+
+    Stored as ``sum a_j x_j - sum (u_j - lambda)^+ y_j <= b - sum (u_j - lambda)^+``:
+    ``terms`` holds (link, ``a_j``, ``(u_j - lambda)^+``) and ``upper`` the right side."""
+
+    terms: tuple[tuple[int, float, float], ...]
+    upper: float
+
+
+def _covers(
+    found: list[Link],
+    part: list[int],
+    caps: Mapping[int, float],
+    flows: list[float],
+    opened: Mapping[int, float],
+) -> list[Cover]:
+    """The flow covers the LP point (``flows`` per position in ``part``, ``opened`` its
+    binaries by position) breaks, one at most per supply and demand row: ``C`` is the row's
+    links that carry flow, extended (most open first, then largest) until it overfills the
+    row, as Van Roy and Wolsey's separation heuristic takes it."""
+    rows: dict[tuple[str, uuid.UUID], list[tuple[int, float, float, float, float]]] = defaultdict(
+        list
+    )
+    bounds: dict[tuple[str, uuid.UUID], float] = {}
+    for p, i in enumerate(part):
+        if p not in opened:
+            continue  # no binary: left out of C (its flow is never negative)
+        link = found[i]
+        a = link.offer_units_per_unit
+        offer = ("offer", link.offer.listing_id)
+        need = ("need", link.need.listing_id)
+        rows[offer].append((i, a, a * caps[i], a * flows[p], opened[p]))
+        rows[need].append((i, 1.0, caps[i], flows[p], opened[p]))
+        bounds[offer] = float(link.offer.quantity)
+        bounds[need] = float(link.need.quantity)
+    found_cuts = []
+    for key, items in rows.items():
+        b = bounds[key]
+        scale = max(1.0, b)
+        cover = [item for item in items if item[3] > TOLERANCE * scale]
+        if not cover:
+            continue
+        excess = math.fsum(item[2] for item in cover) - b
+        if excess <= TOLERANCE * scale:
+            rest = sorted(
+                (item for item in items if item[3] <= TOLERANCE * scale),
+                key=lambda item: (-item[4], -item[2], item[0]),
+            )
+            for item in rest:
+                cover.append(item)
+                excess += item[2]
+                if excess > TOLERANCE * scale:
+                    break
+            else:
+                continue  # the row cannot be overfilled: no cover
+        charges = [max(item[2] - excess, 0.0) for item in cover]
+        left = math.fsum(item[3] for item in cover) + math.fsum(
+            c * (1 - item[4]) for c, item in zip(charges, cover, strict=True)
+        )
+        if left - b <= TOLERANCE * scale:
+            continue
+        found_cuts.append(
+            Cover(
+                tuple((item[0], item[1], c) for c, item in zip(charges, cover, strict=True)),
+                b - math.fsum(charges),
+            )
+        )
+    return found_cuts
+
+
+@dataclass(frozen=True)
 class _Relaxed:
     bound: float | None  # the LP optimum: no plan of the part is worth more
     flows: list[float]  # per link of the part, the LP's flow
     scores: list[float]  # per link: the LP's reduced cost of opening it at its full bound
+    cuts: tuple[Cover, ...] = ()  # the flow covers added, valid for every plan of the part
+    rounds: int = 0
 
 
-def _relax(found: list[Link], part: list[int], caps: Mapping[int, float], limit: float) -> _Relaxed:
-    """The part's LP relaxation (every binary between 0 and 1): its optimum bounds every
-    plan of the part from above, as the MILP's does."""
+def _relax(
+    found: list[Link],
+    part: list[int],
+    caps: Mapping[int, float],
+    limit: float,
+    rounds: int | None = None,
+    share: float = CUT_SHARE,
+) -> _Relaxed:
+    """The part's LP relaxation (every binary between 0 and 1), strengthened by rounds of
+    flow covers (``_covers``) the LP point breaks, each round re-solved from the last basis,
+    until none is broken, the bound moves by less than ``CUT_PROGRESS``, ``rounds`` (default
+    ``CUT_ROUNDS``) are done or ``share`` of ``limit`` seconds is spent. Its optimum, with
+    every cut valid for every plan, bounds every plan of the part from above, as the MILP's
+    does."""
+    rounds = CUT_ROUNDS if rounds is None else rounds
+    deadline = time.perf_counter() + limit * share
     lp, opening = _model(found, part, caps)
     solver = _highs(limit)
     solver.passModel(lp)
@@ -646,13 +773,57 @@ def _relax(found: list[Link], part: list[int], caps: Mapping[int, float], limit:
     n = len(part)
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return _Relaxed(None, [0.0] * n, [0.0] * n)
+    bound = solver.getInfo().objective_function_value
     solution = solver.getSolution()
+    cuts: list[Cover] = []
+    where = {i: p for p, i in enumerate(part)}
+    binary = {p: n + position for position, p in enumerate(opening)}
+    done = 0
+    while done < rounds and time.perf_counter() < deadline:
+        values = solution.col_value
+        found_cuts = _covers(
+            found, part, caps, list(values[:n]), {p: values[c] for p, c in binary.items()}
+        )
+        if not found_cuts:
+            break
+        starts: list[int] = []
+        indices: list[int] = []
+        coefficients: list[float] = []
+        upper: list[float] = []
+        for cut in found_cuts:
+            starts.append(len(indices))
+            for i, weight, charge in cut.terms:
+                p = where[i]
+                indices.append(p)
+                coefficients.append(weight)
+                if charge:
+                    indices.append(binary[p])
+                    coefficients.append(-charge)
+            upper.append(cut.upper)
+        solver.addRows(
+            len(found_cuts),
+            np.full(len(found_cuts), -highspy.kHighsInf),
+            np.array(upper),
+            len(indices),
+            np.array(starts, dtype=np.int32),
+            np.array(indices, dtype=np.int32),
+            np.array(coefficients),
+        )
+        solver.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        solver.run()
+        if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            break  # out of time: the last optimum's bound stands
+        cuts.extend(found_cuts)
+        done += 1
+        solution = solver.getSolution()
+        previous, bound = bound, solver.getInfo().objective_function_value
+        if previous - bound <= CUT_PROGRESS * max(abs(bound), 1.0):
+            break
     duals = list(solution.col_dual)
     scores = [duals[p] * caps[i] for p, i in enumerate(part)]
     for position, p in enumerate(opening):
         scores[p] += duals[n + position]
-    bound = solver.getInfo().objective_function_value
-    return _Relaxed(bound, list(solution.col_value[:n]), scores)
+    return _Relaxed(bound, list(solution.col_value[:n]), scores, tuple(cuts), done)
 
 
 def _core(
@@ -684,11 +855,17 @@ class _Solved:
 
 
 def _solve(
-    found: list[Link], part: list[int], caps: Mapping[int, float], start: list[float], limit: float
+    found: list[Link],
+    part: list[int],
+    caps: Mapping[int, float],
+    start: list[float],
+    limit: float,
+    cuts: Iterable[Cover] = (),
 ) -> _Solved:
-    """One part as a MILP in HiGHS, started from ``start`` (a feasible plan)."""
+    """One part as a MILP in HiGHS, started from ``start`` (a feasible plan), with ``cuts``
+    (flow covers every plan keeps) among its rows."""
     n = len(part)
-    lp, opening = _model(found, part, caps)
+    lp, opening = _model(found, part, caps, cuts)
     solver = _highs(limit)
     solver.setOptionValue("mip_rel_gap", PROVEN_GAP)
     if n > LARGE_PART_LINKS:
@@ -735,17 +912,30 @@ def _worth(found: list[Link], part: list[int], flows: list[float]) -> float:
 def _solve_part(
     found: list[Link], part: list[int], caps: Mapping[int, float], start: list[float], limit: float
 ) -> _Solved:
-    """One part: a small one as its MILP (``_solve``). A larger one's LP relaxation is solved
-    first, a restricted MILP on the links it points at (``_core``) then finds a plan from
+    """One part. Its LP relaxation is solved first and strengthened by flow covers
+    (``_relax``); a small part is then solved as its MILP (``_solve``) with those covers,
+    its bound the lesser of the two. For a larger one, a restricted MILP on the links the
+    relaxation points at (``_core``) then finds a plan from
     greedy's, and the whole part's MILP starts from that plan with the time left; a part of
     over ``LARGE_PART_LINKS`` links gets no MILP of its own (its root alone took most of a
     minute and a gigabyte at 99,271 links), and its bound is the relaxation's."""
     binaries = sum(1 for i in part if found[i].fixed_cost_nok > 0)
-    if len(part) <= CORE_PART_LINKS or not binaries:
+    if not binaries:
         return _solve(found, part, caps, start, limit)  # without binaries: an LP, solved
     started = time.perf_counter()
     deadline = started + limit
     relaxed = _relax(found, part, caps, limit)
+    if len(part) <= CORE_PART_LINKS:
+        small = _solve(found, part, caps, start, deadline - time.perf_counter(), relaxed.cuts)
+        bounds = [b for b in (relaxed.bound, small.bound) if b is not None]
+        return _Solved(
+            small.status,
+            small.flows,
+            min(bounds) if bounds else None,
+            small.binaries,
+            time.perf_counter() - started,
+            small.message,
+        )
     core = _core(found, part, relaxed, start, CORE_PER_NODE)
     large = len(part) > LARGE_PART_LINKS
     left = deadline - time.perf_counter()
@@ -755,6 +945,7 @@ def _solve_part(
         caps,
         [start[p] for p in core],
         left if large else left * CORE_SHARE,
+        relaxed.cuts,
     )
     plan = list(start)
     if restricted.flows is not None:
@@ -767,7 +958,7 @@ def _solve_part(
     message = restricted.message
     solved_whole = False
     if not large:
-        whole = _solve(found, part, caps, plan, deadline - time.perf_counter())
+        whole = _solve(found, part, caps, plan, deadline - time.perf_counter(), relaxed.cuts)
         message = whole.message
         solved_whole = whole.status == "optimal"
         if whole.flows is not None and _worth(found, part, whole.flows) >= _worth(
