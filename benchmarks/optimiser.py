@@ -15,7 +15,8 @@ HiGHS's time summed over the parts (``plan.solve_seconds``); total is the wall t
 ``optimise()``, which builds the links again, runs the greedy baseline, prunes, splits and
 solves every part within ``--time-limit`` (the limit counts from its start), and cpu is
 the process's CPU time over the same call (it does not depend on the machine's load, as
-the wall time does). The gap is the plan against the sum of the parts' HiGHS dual bounds.
+the wall time does). The gap is the plan against the sum of the parts' bounds (each the
+least of its LP relaxation's, strengthened by flow covers, and its MILP's dual bound).
 Peak RSS is the process's high-water mark after the size (``getrusage``; sizes run
 smallest first, so each figure is the peak of that size's run or an earlier one's; the
 links built for the build time are dropped before ``optimise()`` runs, and those the plans

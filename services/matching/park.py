@@ -278,7 +278,12 @@ class FlowReport(BaseModel):
     quantity: float = Field(description="In `unit`, the need's unit.")
     unit: str
     surplus_nok: float
-    co2e_net_kg: float
+    co2e_net_kg: float = Field(
+        description="CO2e avoided net of transport; for a pair whose CO2e is not estimated "
+        "(`co2e_estimated` false), the least any sourced row estimates for its quantity's "
+        "dimension, as the matcher ranks such a pair, less transport."
+    )
+    co2e_estimated: bool = True
     fixed_cost_nok: float
 
 
@@ -382,6 +387,7 @@ def _outcome(outcome: Outcome) -> OutcomeReport:
                 unit=f.unit,
                 surplus_nok=f.surplus_nok,
                 co2e_net_kg=f.co2e_net_kg,
+                co2e_estimated=f.co2e_estimated,
                 fixed_cost_nok=f.fixed_cost_nok,
             )
             for f in outcome.flows

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from typer.testing import CliRunner
 
 from services.matching import optimiser
+from services.matching.domain import unestimated_rate
 from services.matching.optimiser import links, prune, split, violations
 from services.matching.park import Park, PlanReport
 from shared.resources import UNBLENDABLE
@@ -525,3 +526,128 @@ def test_the_solver_writes_nothing_to_standard_output() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout == "ours\n"
+
+
+def test_a_pair_whose_co2e_is_not_estimated_counts_as_the_ranking_counts_it() -> None:
+    """Issue 16: the matcher ranks a pair whose CO2e is not estimated by the least sourced
+    rate of its dimension (``unestimated_rate``), not as saving nothing; the optimiser's
+    objective counts it the same way, so such an exchange is planned rather than left out."""
+    draff = {"resource": "02 07 04", "unit": "t", "quantity": 10}  # no impact row
+    park = Park(
+        objective="co2e",
+        listings=[
+            {"id": "distillery", "company": "a", "kind": "offer", **draff},
+            {"id": "farm", "company": "b", "kind": "need", **draff},
+        ],
+    )
+    (link,) = links(park.open_listings(), park.goal())
+    rate = unestimated_rate("mass")  # kg CO2e per kg
+    assert not link.co2e_estimated and link.coefficient == pytest.approx(1000 * rate)
+    plan = park.optimise()
+    assert [(f.offer.title, f.quantity, f.co2e_estimated) for f in plan.best.flows] == [
+        ("distillery", 10, False)
+    ]
+    assert plan.best.co2e_net_kg == pytest.approx(10_000 * rate)
+    assert PlanReport.of(plan).plan.flows[0].co2e_estimated is False
+
+
+def test_flow_covers_charge_a_link_that_a_shared_supply_keeps_from_being_full() -> None:
+    """The sawmill's 20 t can fill the heating plant (15 t) or the dryer (10 t), not both:
+    the LP relaxation opens the dryer's link halfway and pays half its fixed cost; the flow
+    cover on the sawmill's supply (15 + 10 - 20 = 5 t too many) makes it pay more, and the
+    bound comes down towards the optimum without passing it."""
+    park = Park(
+        listings=[
+            chips("a", "sawmill", "offer", 20, 0, 0),
+            chips("b", "joinery", "offer", 20, 0, 50),
+            chips("p", "heating", "need", 15, 100, 100),
+            chips("r", "dryer", "need", 10, 100, 100),
+        ],
+        link_fixed_cost_nok=300,
+    )
+    found = links(park.open_listings(), park.goal())
+    pruned = prune(found)
+    plain = optimiser._relax(found, pruned.kept, pruned.caps, 10, rounds=0)
+    covered = optimiser._relax(found, pruned.kept, pruned.caps, 10)
+    assert plain.bound == pytest.approx(1650) and not plain.cuts
+    assert covered.cuts and covered.bound == pytest.approx(1550)
+    assert reference_optimum(park) == pytest.approx(1400) == park.optimise().best.objective
+
+
+@st.composite
+def single_node_sets(draw: st.DrawFn) -> tuple[Park, list[float], list[float]]:
+    """A few offers and needs of one resource, every link with a fixed cost, and a point of
+    the LP relaxation's box (a flow within each link's bound, an opening at least its share)."""
+    offers = draw(st.integers(1, 4))
+    needs = draw(st.integers(1, 3))
+    listings = [
+        chips(f"o{k}", f"s{k}", "offer", draw(st.integers(1, 40)), 0, 0) for k in range(offers)
+    ] + [chips(f"n{k}", f"r{k}", "need", draw(st.integers(1, 40)), 100, 100) for k in range(needs)]
+    park = Park(listings=listings, link_fixed_cost_nok=100)
+    size = offers * needs
+    shares = draw(st.lists(st.floats(0, 1), min_size=size, max_size=size))
+    opened = [
+        s + (1 - s) * t
+        for s, t in zip(
+            shares, draw(st.lists(st.floats(0, 1), min_size=size, max_size=size)), strict=True
+        )
+    ]
+    return park, shares, opened
+
+
+@settings(max_examples=300, deadline=None)
+@given(single_node_sets())
+def test_every_flow_cover_holds_for_every_plan(case: tuple[Park, list[float], list[float]]) -> None:
+    """Every cover ``_covers`` finds for any point is kept by every plan: for each way of
+    opening the cover's links, the most its left side can reach over the plans with those
+    links open (an LP over the supply and demand rows, by scipy) is at most its bound."""
+    park, shares, opened = case
+    found = links(park.open_listings(), park.goal())
+    part = list(range(len(found)))
+    caps = {i: found[i].capacity for i in part}
+    flows = [s * caps[i] for i, s in zip(part, shares, strict=True)]
+    cuts = optimiser._covers(found, part, caps, flows, dict(enumerate(opened)))
+    offers = sorted({k.offer.listing_id for k in found})
+    needs = sorted({k.need.listing_id for k in found})
+    rows = [
+        [k.offer_units_per_unit if k.offer.listing_id == o else 0.0 for k in found] for o in offers
+    ]
+    rows += [[1.0 if k.need.listing_id == n else 0.0 for k in found] for n in needs]
+    upper = [
+        float(next(k.offer.quantity for k in found if k.offer.listing_id == o)) for o in offers
+    ]
+    upper += [float(next(k.need.quantity for k in found if k.need.listing_id == n)) for n in needs]
+    for cut in cuts:
+        members = [i for i, _, _ in cut.terms]
+        for pattern in range(2 ** len(members)):
+            open_ = {i for b, i in enumerate(members) if pattern >> b & 1}
+            weights = {i: w for i, w, _ in cut.terms}
+            result = linprog(
+                [-weights.get(i, 0.0) for i in part],
+                A_ub=np.array(rows),
+                b_ub=np.array(upper),
+                bounds=[(0, caps[i] if i in open_ or i not in weights else 0) for i in part],
+            )
+            assert result.status == 0
+            reach = -result.fun - sum(c for i, _, c in cut.terms if i in open_)
+            assert reach <= cut.upper + 1e-6 * max(1.0, abs(cut.upper))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parks())
+def test_a_plan_has_a_bound_when_no_milp_ends_in_time(park: Park) -> None:
+    """Every part's relaxation is solved before any MILP: when no MILP finds anything in
+    its time (as on a loaded machine at 5,000 listings), the plan is greedy's and still has
+    a bound, never below the optimum."""
+
+    def out_of_time(*args: Any, **kwargs: Any) -> Any:
+        return optimiser._Solved("time limit", None, None, 0, 0.0, "Time limit reached")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "_solve", out_of_time)
+        plan = park.optimise()
+    if any(k.fixed_cost_nok > 0 for k in links(park.open_listings(), park.goal())):
+        assert plan.bound is not None and plan.gap is not None
+        best = reference_optimum(park)
+        assert plan.bound >= best - 1e-4 - 1e-5 * abs(best)
+    assert plan.best.objective == pytest.approx(plan.greedy.objective)
