@@ -457,7 +457,7 @@ def optimize(
             flow.need,
             f"{flow.quantity:,.3f} {flow.unit}",
             f"{flow.surplus_nok:,.0f}",
-            f"{flow.co2e_net_kg:,.0f}",
+            f"{flow.co2e_net_kg:,.0f}" if flow.co2e_estimated else "not estimated",
         )
     console.print(table)
     gap = "n/a" if report.gap is None else f"{report.gap:.2%}"

@@ -167,7 +167,7 @@ class Outcome:
     flows: tuple[Flow, ...]
     objective: float
     surplus_nok: float
-    co2e_net_kg: float
+    co2e_net_kg: float  # of the flows whose CO2e is estimated (``outcome``)
     fixed_costs_nok: float
 
 
@@ -356,17 +356,21 @@ def links(
 
 
 def outcome(flows: Iterable[Flow], goal: Goal) -> Outcome:
+    """What ``flows`` are worth. The objective counts a flow whose CO2e is not estimated at
+    the ranking's floor, as the model did; the CO2e the plan reports is only what is
+    estimated, so that a floor is never shown as CO2e avoided."""
     flows = tuple(flows)
     surplus = sum(f.surplus_nok for f in flows)
-    co2e = sum(f.co2e_net_kg for f in flows)
+    counted = sum(f.co2e_net_kg for f in flows)
+    estimated = sum(f.co2e_net_kg for f in flows if f.co2e_estimated)
     fixed = sum(f.fixed_cost_nok for f in flows)
     if goal.objective == "surplus":
         objective = surplus - fixed
     elif goal.objective == "co2e":
-        objective = co2e
+        objective = counted
     else:
-        objective = surplus + goal.carbon_price_nok_per_t * co2e / 1000 - fixed
-    return Outcome(flows, objective, surplus, co2e, fixed)
+        objective = surplus + goal.carbon_price_nok_per_t * counted / 1000 - fixed
+    return Outcome(flows, objective, surplus, estimated, fixed)
 
 
 def _flow(link: Link, quantity: float) -> Flow:

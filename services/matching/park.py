@@ -288,9 +288,15 @@ class FlowReport(BaseModel):
 
 
 class OutcomeReport(BaseModel):
-    objective: float = Field(description="The goal's value: NOK, or kg CO2e for `co2e`.")
+    objective: float = Field(
+        description="The goal's value: NOK, or kg CO2e for `co2e`. A flow whose CO2e is not "
+        "estimated counts in it at the floor its `co2e_net_kg` gives."
+    )
     surplus_nok: float
-    co2e_net_kg: float
+    co2e_net_kg: float = Field(
+        description="CO2e avoided net of transport by the flows whose CO2e is estimated; the "
+        "others' floors are not CO2e avoided and are left out."
+    )
     fixed_costs_nok: float
     flows: list[FlowReport]
 

@@ -547,8 +547,31 @@ def test_a_pair_whose_co2e_is_not_estimated_counts_as_the_ranking_counts_it() ->
     assert [(f.offer.title, f.quantity, f.co2e_estimated) for f in plan.best.flows] == [
         ("distillery", 10, False)
     ]
-    assert plan.best.co2e_net_kg == pytest.approx(10_000 * rate)
-    assert PlanReport.of(plan).plan.flows[0].co2e_estimated is False
+    assert plan.best.objective == pytest.approx(10_000 * rate)
+    # a floor is not CO2e avoided: the plan reports none
+    assert plan.best.co2e_net_kg == 0
+    report = PlanReport.of(plan)
+    assert report.plan.co2e_net_kg == 0 and report.plan.flows[0].co2e_estimated is False
+
+
+def test_the_optimise_command_says_when_a_flows_co2e_is_not_estimated(tmp_path: Path) -> None:
+    draff = {"resource": "02 07 04", "unit": "t", "quantity": 10}  # no impact row
+    park_file = tmp_path / "park.json"
+    park_file.write_text(
+        json.dumps(
+            {
+                "objective": "co2e",
+                "listings": [
+                    {"id": "distillery", "company": "a", "kind": "offer", **draff},
+                    {"id": "farm", "company": "b", "kind": "need", **draff},
+                ],
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["optimize", str(park_file)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.output.splitlines() if "distillery" in line]
+    assert "not estimated" in row
 
 
 def test_flow_covers_charge_a_link_that_a_shared_supply_keeps_from_being_full() -> None:
