@@ -2,7 +2,7 @@
 brute-force scan over all of them, measured in the same run, with the same results.
 
     make bench    (or: .venv/bin/python -m benchmarks.matching_index [--listings N]
-                   [--queries Q] [--brute-probes B] [--seed S])
+                   [--queries Q] [--brute-probes B] [--seed S] [--pin CORE])
 
 Uses SYMBIOSIS_DATABASE_URL when set, else starts the embedded PostgreSQL in a temporary
 folder. The matching service's migrations are applied to a scratch schema
@@ -12,8 +12,12 @@ most common, sites over southern Norway), then matches Q new probe listings of t
 mix as the matcher does (``matcher.shortlist``: the key index read best bound first, in
 pages, the rules applied to what it returns until the rest cannot make the cut), timed on
 a pooled connection (acquiring it is not timed; the probes are not inserted, so each sees
-the same N listings). The brute force calls ``best_proposals`` on every open listing, held
-in memory (it pays for no database access), for the first B probes. Every probe compared
+the same N listings): the wall time, and the time this process's thread and its PostgreSQL
+backend ran on a core and waited for one (the kernel's scheduler statistics), at p50 and
+p99, for every probe and per kind of probe (offer or need, with a site or without, reach
+over 100 km or not), beside the load average. ``--pin CORE`` runs this process on one
+core. The brute force calls ``best_proposals`` on every open listing, held in memory (it
+pays for no database access), for the first B probes. Every probe compared
 must find the same best proposals (pairs, order, quantities, values and reasons) both
 ways; the run exits non-zero when one does not.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -409,40 +414,67 @@ def p(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Matched:
-    """One probe matched: its time (ms), the candidates the rules were applied to, and the
-    proposals, best first; for the indexed path also the CPU it took (ms), this process's
-    and its PostgreSQL backend's (None when the backend's is not readable here)."""
+    """One probe matched: its wall time (ms), the candidates the rules were applied to, and
+    the proposals, best first; for the indexed path also the time it ran on a core and the
+    time it waited for one (ms), this process's thread and its PostgreSQL backend's together
+    (None when the backend's are not readable here)."""
 
     ms: float
     read: int
     best: list[Proposal]
     cpu_ms: float | None = None
+    wait_ms: float | None = None
 
 
-def backend_cpu_ns(pid: int) -> int | None:
-    """The CPU time (ns) a PostgreSQL backend on this machine has run, from the kernel's
-    scheduler statistics; None when it is elsewhere (``SYMBIOSIS_DATABASE_URL``)."""
+@dataclass(frozen=True)
+class Sched:
+    """What the kernel's scheduler counted for a thread (``/proc/.../schedstat``): the time
+    it ran on a core and the time it was ready to run but waited for one (ns)."""
+
+    run_ns: int
+    wait_ns: int
+
+    def __sub__(self, before: Sched) -> Sched:
+        return Sched(self.run_ns - before.run_ns, self.wait_ns - before.wait_ns)
+
+    def __add__(self, other: Sched) -> Sched:
+        return Sched(self.run_ns + other.run_ns, self.wait_ns + other.wait_ns)
+
+
+def schedstat(path: str) -> Sched | None:
+    """The scheduler's counts in ``path``; None when it is not readable (a backend on
+    another machine, ``SYMBIOSIS_DATABASE_URL``)."""
     try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        run, wait, *_ = Path(path).read_text().split()
+        return Sched(int(run), int(wait))
+    except (OSError, ValueError):
         return None
+
+
+def this_thread() -> Sched:
+    """This thread's counts: the probes run on the event loop's thread alone."""
+    found = schedstat("/proc/thread-self/schedstat")
+    assert found is not None, "the benchmark reads the scheduler's statistics of Linux"
+    return found
 
 
 async def match_indexed(pool: Pool, probe: OpenListing) -> Matched:
     """As the matcher does it, on a pooled connection (acquiring it is not timed): the index
     read best bound first, the rules on what it returns, until the rest cannot make the cut.
-    Its CPU is this process's (``process_time``) and the backend's over the same call."""
+    Its time on a core and waiting for one are this thread's and the backend's over the
+    same call."""
     async with pool.acquire() as conn:
-        pid = await conn.fetchval("SELECT pg_backend_pid()")
-        backend = backend_cpu_ns(pid)
-        cpu, started = time.process_time(), time.perf_counter()
+        backend = f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}/schedstat"
+        backend_before, before = schedstat(backend), this_thread()
+        started = time.perf_counter()
         found = await shortlist(conn, probe, LIMIT)
         best = found.best()
         elapsed = (time.perf_counter() - started) * 1000
-        cpu = time.process_time() - cpu
-        after = backend_cpu_ns(pid)
-    used = None if backend is None or after is None else cpu * 1000 + (after - backend) / 1e6
-    return Matched(elapsed, found.read, best, used)
+        client, backend_after = this_thread() - before, schedstat(backend)
+    if backend_before is None or backend_after is None:
+        return Matched(elapsed, found.read, best)
+    used = client + (backend_after - backend_before)
+    return Matched(elapsed, found.read, best, used.run_ns / 1e6, used.wait_ns / 1e6)
 
 
 TABLE_SCAN_PROBES = 10
@@ -478,10 +510,59 @@ def pages(read: int) -> int:
 
 
 def row(label: str, ms: list[float], candidates: str = "", fitting: str = "") -> str:
+    """A line of the brute force's and the table scan's (wall time only)."""
+    blank = f"{'':>8} {'':>8} {'':>8} {'':>8}"
     return (
-        f"{label:<34} {len(ms):>6} {statistics.median(ms):>9.2f} {p(ms, 99):>9.2f} "
-        f"{max(ms):>9.2f} {candidates:>10} {fitting:>9}"
+        f"{label:<38} {len(ms):>6} {statistics.median(ms):>8.2f} {p(ms, 99):>8.2f} "
+        f"{max(ms):>8.2f} {blank} {candidates:>10} {'':>5} {fitting:>8}"
     )
+
+
+HEADER = (
+    f"{'':<38} {'':>6} {'wall ms':^26} {'on a core ms':^17} {'waiting ms':^17}\n"
+    f"{'':<38} {'probes':>6} {'p50':>8} {'p99':>8} {'max':>8} {'p50':>8} {'p99':>8} "
+    f"{'p50':>8} {'p99':>8} {'candidates':>10} {'pages':>5} {'fitting':>8}"
+)
+
+
+def kind_of(probe: OpenListing) -> str:
+    """The kind of probe, as the lookup tells them apart (``storage.ranked_counterparts``)."""
+    if probe.latitude is None or probe.longitude is None:
+        return f"{probe.kind}, without a site"
+    if lookup_of(probe).terms.reach_km > storage.NEAR_KM:
+        return f"{probe.kind}, a site, reach over {storage.NEAR_KM} km"
+    return f"{probe.kind}, a site, reach {storage.NEAR_KM} km or less"
+
+
+def kinds(probes: list[OpenListing], matched: list[Matched]) -> list[tuple[str, list[Matched]]]:
+    """Every probe, then the probes of each kind (``kind_of``), in a fixed order."""
+    groups: dict[str, list[Matched]] = {}
+    for probe, m in zip(probes, matched, strict=True):
+        groups.setdefault(kind_of(probe), []).append(m)
+    return [("every probe", matched), *((f"  {k}", groups[k]) for k in sorted(groups))]
+
+
+def timed_row(label: str, group: list[Matched]) -> str:
+    """A line of the indexed probes: wall time, time on a core and waiting for one
+    (blank when the backend's are not readable), candidates and pages read."""
+    wall = [m.ms for m in group]
+    cpu = [m.cpu_ms for m in group if m.cpu_ms is not None]
+    wait = [m.wait_ms for m in group if m.wait_ms is not None]
+    sched = (
+        f"{p(cpu, 50):>8.2f} {p(cpu, 99):>8.2f} {p(wait, 50):>8.2f} {p(wait, 99):>8.2f}"
+        if len(cpu) == len(group) and len(wait) == len(group)
+        else f"{'':>8} {'':>8} {'':>8} {'':>8}"
+    )
+    return (
+        f"{label:<38} {len(group):>6} {p(wall, 50):>8.2f} {p(wall, 99):>8.2f} "
+        f"{max(wall):>8.2f} {sched} {mean([m.read for m in group]):>10} "
+        f"{statistics.mean(pages(m.read) for m in group):>5.2f} {'':>8}"
+    )
+
+
+def uptime() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
 
 
 def mean(values: list[int]) -> str:
@@ -512,11 +593,15 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
         probes = [generator.listing() for _ in range(args.queries)]
         compared = min(args.brute_probes, len(probes))
 
+        # The brute force's 100,000 listings in memory are no part of the matcher: a full
+        # collection of them in the middle of a probe took 200 ms of this process's CPU.
+        gc.collect()
+        gc.freeze()
         for _ in range(10):  # warm the cache and the pool's connections
             await match_indexed(pool, generator.listing())
-        load_before = os.getloadavg()
+        load_before = uptime()
         indexed = [await match_indexed(pool, probe) for probe in probes]
-        load_after = os.getloadavg()
+        load_after = uptime()
         table_scan = [
             await match_table_scan(pool, probe)
             for probe in probes[: min(compared, TABLE_SCAN_PROBES)]
@@ -533,34 +618,21 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 report_difference(number, probe, indexed[number], scanned)
 
         first = indexed[:compared]
+        cores = ", ".join(map(str, sorted(os.sched_getaffinity(0))))
+        where = f"core {cores}" if args.pin is not None else "any core"
         print(
             f"matching one new listing against {args.listings:,} open listings "
-            f"(ms per probe, seed {args.seed}; load average "
-            f"{load_before[0]:.2f} before the indexed probes, {load_after[0]:.2f} after, "
-            f"on {os.cpu_count()} cores)\n"
+            f"(ms per probe, seed {args.seed}, on {os.cpu_count()} cores; niceness "
+            f"{os.nice(0)}; this process on "
+            f"{where})"
         )
         print(
-            f"{'':<34} {'probes':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
-            f"{'candidates':>10} {'fitting':>9}"
+            f"before the indexed probes: {load_before}\nafter them:                {load_after}\n"
         )
-        sited = [m for m, probe in zip(indexed, probes, strict=True) if probe.latitude is not None]
-        unsited = [m for m, probe in zip(indexed, probes, strict=True) if probe.latitude is None]
+        print(HEADER)
         lines = [
-            row(
-                "indexed: the matcher's shortlist",
-                [m.ms for m in indexed],
-                mean([m.read for m in indexed]),
-            ),
-            *(
-                row(f"  probes {label}", [m.ms for m in group], mean([m.read for m in group]))
-                for label, group in (("with a site", sited), ("without a site", unsited))
-                if group
-            ),
-            row(
-                f"indexed, the first {compared} probes",
-                [m.ms for m in first],
-                mean([m.read for m in first]),
-            ),
+            *(timed_row(label, group) for label, group in kinds(probes, indexed)),
+            timed_row(f"indexed, the first {compared} probes", first),
             row(
                 "brute force, the same probes",
                 [m.ms for m in brute],
@@ -573,19 +645,13 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 f"{len(everything):,}",
             ),
         ]
-        cpu = [m.cpu_ms for m in indexed if m.cpu_ms is not None]
-        if len(cpu) == len(indexed):
-            lines[1:1] = [
-                row(f"  CPU ms, {label}", [m.cpu_ms for m in group if m.cpu_ms is not None])
-                for label, group in (
-                    ("every probe", indexed),
-                    ("with a site", sited),
-                    ("without a site", unsited),
-                )
-                if group
-            ]
         print("\n".join(lines))
-        if len(cpu) == len(indexed):
+        print(
+            "\non a core: the time this process's thread and its PostgreSQL backend ran; "
+            "waiting: the time either was ready to run and waited for a core (the kernel's "
+            "scheduler statistics); the wall time is both, the round trips and the rest"
+        )
+        if all(m.cpu_ms is not None for m in indexed):
             print(
                 f"\nthe {SLOWEST} probes that took the most CPU (this process's and PostgreSQL's):"
             )
@@ -595,7 +661,8 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
                 probe = probes[number]
                 terms = lookup_of(probe).terms
                 print(
-                    f"  probe {number:>4}: {m.cpu_ms or 0.0:6.2f} ms CPU, {m.ms:7.2f} ms, "
+                    f"  probe {number:>4}: {m.cpu_ms or 0.0:6.2f} ms CPU, "
+                    f"{m.wait_ms or 0.0:6.2f} ms waiting, {m.ms:7.2f} ms, "
                     f"{probe.kind} of {probe.resource}, "
                     f"{'a site' if probe.latitude is not None else 'no site'}, reach "
                     f"{terms.reach_km:,.0f} km, {len(lookup_of(probe).keys)} keys, "
@@ -675,7 +742,15 @@ def main() -> None:
         "--brute-probes", type=int, default=200, help="the first B probes also run brute force"
     )
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument(
+        "--pin",
+        type=int,
+        metavar="CORE",
+        help="run this process on that core alone (its PostgreSQL backends are not pinned)",
+    )
     args = parser.parse_args()
+    if args.pin is not None:
+        os.sched_setaffinity(0, {args.pin})
     settings = MatchingSettings()
     if settings.database_url:
         sys.exit(asyncio.run(run(args, settings.database_url.get_secret_value())))

@@ -357,6 +357,7 @@ def _quality(kind: str, limits: int) -> str:
 _QUALITY_COLUMNS = ("properties", "units", "low", "high")
 _QUALITY_TYPES = (("properties", "text"), ("units", "text"), ("low", "float8"), ("high", "float8"))
 _ORDER = ("rank_money", "rank_co2e", "bound_km", "listing_id")
+_SIDES = ("south", "north", "west", "east")
 
 
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -371,13 +372,29 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return re.sub(r"@(\w+)", number, sql), tuple(names)
 
 
-def _ranked_sql(kind: str, sited: bool, limits: int) -> tuple[str, tuple[str, ...]]:
+# How far a key row of the usual reach may be traded: the road's default, the farthest of
+# every way of moving but rail's and ship's. A lookup that reaches farther reads the rows
+# within it from the lookup index in a box of this size around its site, and only the rows
+# that reach farther (or whose reach is unknown) in its whole box, from an index of their own
+# (``open_listing_keys_far``, migration 0014, whose predicate is ``FAR_ROWS`` word for word:
+# PostgreSQL uses a partial index only for a query that repeats its condition).
+NEAR_KM = 100
+FAR_ROWS = f"(k.reach_km > {NEAR_KM} OR k.reach_km IS NULL)"
+
+
+def _ranked_sql(kind: str, site: str, limits: int) -> tuple[str, tuple[str, ...]]:
     """Counterparts of a listing of ``kind``, best bound first: rows of the other kind that
     share a key, from other companies, whose windows overlap and quantities convert, and
     (for a listing with a site) without a site or within reach of it (a box the index
     narrows, then the distance with a margin), and whose quality meets the first limits
     (a need's: ``limits`` of them); read in pages, each after the last row of the page
     before (``@after_*``).
+
+    ``site`` is ``"none"`` (the listing has none), ``"near"`` (its reach is ``NEAR_KM`` or
+    less: one box) or ``"far"`` (it reaches farther: the rows of the usual reach in a box
+    of ``NEAR_KM`` (``@near_*``), since a pair is never farther apart than the nearer of
+    the two reaches, and the rows that reach farther in the whole box). A need that sets no
+    distance keeps a reach of 1,000 km: it read every offer of its keys in the country.
 
     The longitude is compared as ``k.longitude + 0``, a filter on the index's rows rather
     than a condition of the index: as a condition after the latitude's range, PostgreSQL 18
@@ -392,14 +409,21 @@ def _ranked_sql(kind: str, sited: bool, limits: int) -> tuple[str, tuple[str, ..
           AND k.company_id <> @company::uuid AND {_WINDOW} AND {_CONVERTS[kind]}"""
     if kind == "offer" or limits:
         others += f" AND {_quality(kind, limits)}"
-    if sited:
-        found = f"""
-            SELECT {raw}, {_KM} AS km {others}
-              AND k.latitude BETWEEN @south::float8 AND @north::float8
-              AND k.longitude + 0 BETWEEN @west::float8 AND @east::float8
-              AND {_KM} <= least(@reach::float8, k.reach_km) + 0.01
-            UNION ALL
-            SELECT {raw}, 0::float8 AS km {others} AND k.latitude IS NULL"""
+
+    def within(box: str, rows: str = "") -> str:
+        return f"""
+            SELECT {raw}, {_KM} AS km {others} {rows}
+              AND k.latitude BETWEEN @{box}south::float8 AND @{box}north::float8
+              AND k.longitude + 0 BETWEEN @{box}west::float8 AND @{box}east::float8
+              AND {_KM} <= least(@reach::float8, k.reach_km) + 0.01"""
+
+    unsited = f"SELECT {raw}, 0::float8 AS km {others} AND k.latitude IS NULL"
+    if site == "near":
+        found = f"{within('')} UNION ALL {unsited}"
+    elif site == "far":
+        found = f"""{within("near_", f"AND k.reach_km <= {NEAR_KM}")}
+            UNION ALL {within("", f"AND {FAR_ROWS}")}
+            UNION ALL {unsited}"""
     else:
         found = f"SELECT {raw}, 0::float8 AS km {others}"
     money_error = "(money_error + 1e-12 * abs(money) + 1e-9)"
@@ -420,9 +444,9 @@ def _ranked_sql(kind: str, sited: bool, limits: int) -> tuple[str, tuple[str, ..
 
 
 _RANKED = {
-    (kind, sited, limits): _ranked_sql(kind, sited, limits)
+    (kind, site, limits): _ranked_sql(kind, site, limits)
     for kind in _GAP
-    for sited in (False, True)
+    for site in ("none", "near", "far")
     for limits in range(_LIMITS_CHECKED + 1)
 }
 
@@ -474,24 +498,19 @@ async def ranked_counterparts(
         "from": listing.available_from,
         "until": listing.available_until,
     }
-    sited = listing.latitude is not None and listing.longitude is not None
+    site = "none"
     if listing.latitude is not None and listing.longitude is not None:
-        south, north, west, east = bounding_box(listing.latitude, listing.longitude, terms.reach_km)
-        values.update(
-            latitude=listing.latitude,
-            longitude=listing.longitude,
-            reach=terms.reach_km,
-            south=south,
-            north=north,
-            west=west,
-            east=east,
-        )
+        site = "far" if terms.reach_km > NEAR_KM else "near"
+        values.update(latitude=listing.latitude, longitude=listing.longitude, reach=terms.reach_km)
+        for box, km in (("", terms.reach_km), ("near_", min(terms.reach_km, NEAR_KM))):
+            bounds = bounding_box(listing.latitude, listing.longitude, km)
+            values.update(zip((f"{box}{side}" for side in _SIDES), bounds, strict=True))
     for name, column in zip(_QUALITY_COLUMNS, _quality_columns(terms), strict=True):
         values[f"quality_{name}"] = list(column)
         for j, value in enumerate(column[:_LIMITS_CHECKED], 1):
             values[f"quality_{name}_{j}"] = value
     limits = min(len(terms.quality), _LIMITS_CHECKED) if listing.kind == "need" else 0
-    sql, names = _RANKED[(listing.kind, sited, limits)]
+    sql, names = _RANKED[(listing.kind, site, limits)]
     rows = await conn.fetch(sql, *(values[name] for name in names))
     return [
         (_open_listing(r), Bound(-r["rank_money"], -r["rank_co2e"], r["bound_km"])) for r in rows

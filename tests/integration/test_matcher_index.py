@@ -4,6 +4,7 @@ proposal breaks a constraint, checked here independently of the matcher's own ru
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -248,3 +249,72 @@ async def test_a_listing_without_a_site_reads_its_best_counterparts_not_all_of_t
         assert found.best() == best_proposals(need, offers, 5)
         assert len(found.best()) == 5
         assert found.read <= 50  # pages of 10 and 40 at most, not 400
+
+
+class _Statements:
+    """A connection that keeps the statements the lookup sends (to explain them)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.sent.append((sql, args))
+        return await self.conn.fetch(sql, *args)
+
+
+def _index_rows_read(plan: dict[str, Any]) -> dict[str, int]:
+    """Rows each index of the plan read (returned or removed by its filter)."""
+    read: dict[str, int] = {}
+    if "Index Name" in plan:
+        rows = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        read[plan["Index Name"]] = read.get(plan["Index Name"], 0) + round(rows)
+    for child in plan.get("Plans", []):
+        for name, rows in _index_rows_read(child).items():
+            read[name] = read.get(name, 0) + rows
+    return read
+
+
+async def test_a_need_without_a_distance_reads_the_offers_of_road_reach_near_it_only(
+    pool: Pool,
+) -> None:
+    """The tail of issue 19, second round: a need that sets no distance keeps a reach of
+    1,000 km, and its lookup read every offer of its resource in that box, though an offer
+    that goes by road is never traded beyond 100 km. Now it reads those within 100 km of
+    the need and, from an index of their own, the offers that go farther: of 150 offers by
+    road 230 km away, 40 near and 10 by rail 230 km away, it reads 50 and finds the same
+    counterparts as a scan of all 200."""
+    need = OpenListing(
+        uuid.uuid4(), COMPANIES[0], "need", "030105", None, "Boiler fuel", Decimal(50), "t",
+        latitude=59.9, longitude=10.75, price_per_unit_ore=60_000,
+    )  # fmt: skip
+
+    def offer(i: int, latitude: float, mode: str | None) -> OpenListing:
+        return OpenListing(
+            uuid.UUID(int=i + 1), COMPANIES[1 + i % 3], "offer", "030105", None, f"Chips {i}",
+            Decimal(1 + i % 37), "t", latitude=latitude, longitude=10.75 + (i % 9) / 10,
+            price_per_unit_ore=10_000 + (i * 7919) % 50_000, transport_mode=mode,
+        )  # fmt: skip
+
+    offers = [
+        *(offer(i, 62.0 + (i % 5) / 100, None) for i in range(150)),  # by road, 230 km north
+        *(offer(i, 59.9 + (i % 7) / 20, None) for i in range(150, 190)),  # by road, near
+        *(offer(i, 62.0, "rail") for i in range(190, 200)),  # by rail (300 km), 230 km north
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM open_listings")
+        for listing in offers:
+            await storage.index_listing(conn, listing, index_version())
+        await conn.execute("ANALYZE open_listing_keys")
+        statements = _Statements(conn)
+        read = await storage.ranked_counterparts(statements, need, 1_000)  # type: ignore[arg-type]
+        assert {other.listing_id for other, _ in read} == fitting(need, offers)
+        assert len(read) == 50
+        (sql, args), *_ = statements.sent
+        # the plan a table of 100,000 listings gets: no sequential scan of the key rows
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL enable_bitmapscan = off")
+        plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+        rows = _index_rows_read((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+        assert rows.get("open_listing_keys_far") == 10
+        assert rows.get("open_listing_keys_lookup") == 40
