@@ -427,18 +427,21 @@ def _ranked_sql(kind: str, site: str, limits: int) -> tuple[str, tuple[str, ...]
     else:
         found = f"SELECT {raw}, 0::float8 AS km {others}"
     money_error = "(money_error + 1e-12 * abs(money) + 1e-9)"
-    bounds = f"""DISTINCT listing_id,
+    bounds = f"""listing_id,
         -({_rounded("money", money_error, 1, up=True)}) AS rank_money,
         -({_rounded("co2e", "(1e-12 * co2e + 1e-9)", 100, up=True)}) AS rank_co2e,
         {_rounded("km", "1e-7", 100, up=False)} AS bound_km"""
     columns = ", ".join(f"l.{name.strip()}" for name in _COLUMNS.split(","))
+    order = ", ".join(_ORDER)
     return _numbered(f"""
         SELECT {columns}, top.rank_money, top.rank_co2e, top.bound_km
-        FROM (SELECT * FROM (SELECT {bounds} FROM ({found} OFFSET 0) AS raw) AS found
-              WHERE @after_money::float8 IS NULL
-                 OR ({", ".join(_ORDER)}) > (@after_money::float8, @after_co2e::float8,
-                                            @after_km::float8, @after_id::uuid)
-              ORDER BY {", ".join(_ORDER)} LIMIT @limit::int) AS top
+        FROM (SELECT DISTINCT * FROM (
+                SELECT * FROM (SELECT {bounds} FROM ({found} OFFSET 0) AS raw) AS found
+                WHERE @after_money::float8 IS NULL
+                   OR ({order}) > (@after_money::float8, @after_co2e::float8,
+                                   @after_km::float8, @after_id::uuid)
+                ORDER BY {order} LIMIT @limit::int * cardinality(@keys::text[])) AS first
+              ORDER BY {order} LIMIT @limit::int) AS top
         JOIN open_listings l USING (listing_id)
         ORDER BY {", ".join(f"top.{column}" for column in _ORDER)}""")
 
