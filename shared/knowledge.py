@@ -80,7 +80,9 @@ def use_names() -> dict[str, UseName]:
             raise KnowledgeError(f"{where}: a use needs a snake-case id and a label")
         if row["use"] in found:
             raise KnowledgeError(f"{where}: duplicate use {row['use']}")
-        found[row["use"]] = UseName(row["use"], row["label"], row["label_nb"] or row["label"])
+        if not row["label_nb"]:
+            raise KnowledgeError(f"{where}: label_nb is empty")
+        found[row["use"]] = UseName(row["use"], row["label"], row["label_nb"])
     return found
 
 
@@ -382,15 +384,32 @@ class Activity:
     parent: str
     level: int
     name: str
+    name_nb: str  # the team's bokmål translation (not SSB's official SN2007 text)
+
+    def named(self, language: str) -> str:
+        """The activity's name in ``language`` (``nb``: bokmål; any other: English)."""
+        return self.name_nb if language == "nb" else self.name
 
 
 @cache
 def nace() -> dict[str, Activity]:
-    """The NACE list shipped (see shared/data/README.md), by code (``16.11``)."""
-    return {
-        row["code"]: Activity(row["code"], row["parent"], int(row["level"]), row["name"])
-        for _, row in _rows("nace.csv")
-    }
+    """The NACE list shipped (see shared/data/README.md), by code (``16.11``); a row
+    without its English or bokmål name is refused."""
+    found: dict[str, Activity] = {}
+    for where, row in _rows("nace.csv"):
+        for column in ("name", "name_nb"):
+            if not row.get(column):
+                raise KnowledgeError(f"{where}: {column} is empty")
+        found[row["code"]] = Activity(
+            row["code"], row["parent"], int(row["level"]), row["name"], row["name_nb"]
+        )
+    return found
+
+
+def activity_name(code: str, language: str) -> str:
+    """A NACE code's name in ``language`` (``nb`` or ``en``); an unknown code as it is."""
+    activity = nace().get(code.strip())
+    return activity.named(language) if activity is not None else code
 
 
 @dataclass(frozen=True)
