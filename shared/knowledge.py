@@ -463,6 +463,71 @@ def flows_of(code: str) -> list[Flow]:
     return []
 
 
+# --- the knowledge base's prose in bokmål -----------------------------------------------
+
+# A reference to the List of Waste inside a basis: its words come from the list itself.
+_SUB_CHAPTER = re.compile(
+    r"List of Waste sub-chapter (\d\d) (\d\d) \((.*)\): the wastes of this activity"
+)
+_CODE = re.compile(r"List of Waste (\d\d) (\d\d) (\d\d) \((.*)\)")
+
+
+@cache
+def prose_nb() -> dict[str, str]:
+    """The team's bokmål for the parts of the knowledge base's bases, sources and
+    treatments that people read (``prose-nb.csv``; not an official translation)."""
+    found: dict[str, str] = {}
+    for where, row in _rows("prose-nb.csv"):
+        if not row["text"] or not row["text_nb"]:
+            raise KnowledgeError(f"{where}: text and text_nb are both needed")
+        if row["text"] in found:
+            raise KnowledgeError(f"{where}: duplicate text")
+        found[row["text"]] = row["text_nb"]
+    return found
+
+
+def _part_nb(part: str) -> str | None:
+    sub_chapter = _SUB_CHAPTER.fullmatch(part)
+    if sub_chapter is not None:
+        prefix = sub_chapter[1] + sub_chapter[2]
+        entry = next((e for c, e in catalogue().items() if c.startswith(prefix)), None)
+        if entry is None:
+            return None
+        return (
+            f"Avfallslistens underkapittel {sub_chapter[1]} {sub_chapter[2]} "
+            f"({entry.sub_chapter_nb}): avfallet fra denne virksomheten"
+        )
+    code = _CODE.fullmatch(part)
+    if code is not None:
+        found = catalogue().get(code[1] + code[2] + code[3])
+        if found is None:
+            return None
+        return f"Avfallslisten {code[1]} {code[2]} {code[3]} ({found.description_nb})"
+    return prose_nb().get(part)
+
+
+def prose(text: str, language: str) -> str:
+    """A basis, source or treatment of the knowledge base in ``language``: as written in
+    English; in bokmål part by part (parts are separated by "; "), a List of Waste reference
+    in the list's bokmål. A part nobody translated stays English (a unit test fails for
+    one in the shipped files)."""
+    if language != "nb" or not text:
+        return text
+    return "; ".join(_part_nb(part) or part for part in text.split("; "))
+
+
+def untranslated_prose() -> list[str]:
+    """The parts of the shipped bases, sources and treatments without bokmål."""
+    texts = [f.basis for f in nace_flows()]
+    for rules in use_graph().values():
+        texts += [t for r in rules for t in (r.source, r.treatment)]
+    texts += [m.basis for found in members().values() for m in found]
+    texts += [s.basis for found in substitutes().values() for s in found.values()]
+    return sorted(
+        {part for text in texts if text for part in text.split("; ") if _part_nb(part) is None}
+    )
+
+
 # --- emission factors and impact -------------------------------------------------------
 
 

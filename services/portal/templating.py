@@ -26,7 +26,7 @@ from services.portal.i18n import (
 from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, word
 from shared.ewc import description, spaced
-from shared.knowledge import activity_name
+from shared.knowledge import activity_name, prose
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -137,6 +137,11 @@ def activity(code: Any) -> str:
     return activity_name(str(code or ""), current_language())
 
 
+def knowledge_text(text: Any) -> str:
+    """A basis, source or treatment from the knowledge base in the page's language."""
+    return prose(str(text or ""), current_language())
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -154,6 +159,7 @@ def environment() -> Environment:
         ewc=ewc,
         waste=waste,
         activity=activity,
+        knowledge=knowledge_text,
         word=word,
         per=per_unit,
         date_input=date_input,

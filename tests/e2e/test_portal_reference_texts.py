@@ -97,6 +97,9 @@ async def test_bokmal_pages_show_the_list_of_waste_and_the_activities_in_bokmal(
             # the company page's suggestions: the codes' descriptions and the activity's name
             text = await _main_text(page, "/company")
             _speaks(text, language, codes=["030101", "030105"], activities=["16.11"])
+            # and why: the basis, with the List of Waste sub-chapter's own words
+            english, bokmal = "the wastes of this activity", "avfallet fra denne virksomheten"
+            assert (bokmal in text, english in text) == (language == "nb", language == "en")
             assert (NOTE_NB in text) == (language == "nb")
             await shoot(page, f"reference-texts-company-{language}")
             # the picker, by a word only the bokmål description of 10 02 10 has

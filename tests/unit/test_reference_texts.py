@@ -107,3 +107,69 @@ def test_the_picker_finds_a_code_by_its_bokmal_description(typed: str, code: str
     assert code in hits
     assert hits[code].label_nb == catalogue()[code].description_nb
     assert hits[code].label == catalogue()[code].description
+
+
+def test_every_basis_source_and_treatment_people_read_has_its_bokmal() -> None:
+    assert knowledge.untranslated_prose() == []
+
+
+def test_a_basis_reads_in_bokmal_with_the_list_of_wastes_own_words() -> None:
+    basis = knowledge.flows_of("16.11")[0].basis
+    assert basis.startswith("List of Waste sub-chapter 03 01")
+    assert knowledge.prose(basis, "en") == basis
+    assert knowledge.prose(basis, "nb") == (
+        "Avfallslistens underkapittel 03 01 (Avfall fra treforedling og fra produksjon av "
+        "plater og møbler): avfallet fra denne virksomheten"
+    )
+    assert knowledge.prose("dewatering", "nb") == "avvanning"
+
+
+def test_prose_is_refused_without_its_bokmal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for shipped in knowledge.DATA.glob("*.csv"):
+        (tmp_path / shipped.name).write_bytes(shipped.read_bytes())
+    _without(knowledge.DATA / "prose-nb.csv", "text_nb", tmp_path / "prose-nb.csv")
+    monkeypatch.setattr(knowledge, "DATA", tmp_path)
+    with pytest.raises(KnowledgeError, match=r"prose-nb\.csv:5: text and text_nb are both needed"):
+        knowledge.prose_nb.__wrapped__()
+
+
+@pytest.mark.parametrize(
+    ("code", "params"),
+    [
+        (
+            "resource.use",
+            {
+                "offer": "100102",
+                "use": "cement_addition",
+                "permit": True,
+                "treatment": "conformity with EN 450-1",
+                "basis_kind": "standard",
+                "source": "EN 450-1:2012 Fly ash for concrete (coal fly ash, and co-combustion "
+                "fly ash within its limits)",
+            },
+        ),
+        (
+            "resource.member",
+            {
+                "code": "100102",
+                "resource_class": "class:ash",
+                "basis": "List of Waste 10 01 02 (Coal fly ash); BAT Reference Document for "
+                "Large Combustion Plants (JRC, 2017): FGD gypsum to plasterboard and cement, fly "
+                "ash to cement and concrete, bottom ash to construction",
+            },
+        ),
+    ],
+)
+def test_a_matchers_reason_from_the_knowledge_base_reads_in_bokmal(
+    code: str, params: dict[str, object]
+) -> None:
+    from shared import reasons
+
+    nb = reasons.render(code, params, "nb")
+    en = reasons.render(code, params, "en")
+    for english in ("conformity with", "Fly ash for concrete", "Coal fly ash", "plasterboard"):
+        assert english not in nb, nb
+    assert "Flyveaske" in nb or "flyveaske" in nb, nb
+    assert ("Coal fly ash" in en) == (code == "resource.member"), en
