@@ -173,3 +173,51 @@ def test_a_matchers_reason_from_the_knowledge_base_reads_in_bokmal(
         assert english not in nb, nb
     assert "Flyveaske" in nb or "flyveaske" in nb, nb
     assert ("Coal fly ash" in en) == (code == "resource.member"), en
+
+
+def test_the_dashboard_names_a_code_in_the_pages_language() -> None:
+    from services.portal.dashboard import resource_name
+    from services.portal.i18n import speaking
+
+    with speaking("nb"):
+        assert resource_name("100102") == "10 01 02 Flyveaske fra kull"
+        assert resource_name("030105", short=True) == "03 01 05 Sagflis"
+    with speaking("en"):
+        assert resource_name("100102") == "10 01 02 Coal fly ash"
+
+
+def test_a_delivery_note_names_the_resource_in_the_buyers_language() -> None:
+    import uuid
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from services.contracts.documents import resource_name
+    from services.contracts.domain.contract import Contract
+
+    some = uuid.uuid4()
+    contract = Contract(
+        id=some,
+        negotiation_id=some,
+        terms_id=some,
+        offer_id=some,
+        need_id=some,
+        supplier_company_id=some,
+        receiver_company_id=some,
+        title="Aske fra kjel 2",
+        ewc_code="100102",
+        resource_class=None,
+        quantity=Decimal(10),
+        unit="t",
+        price_per_unit_ore=100,
+        delivery_from=None,
+        delivery_until=None,
+        transport="receiver",
+        schedule="once",
+        value=None,
+        status="active",
+        status_reason=None,
+        agreed_at=datetime.now(UTC),
+        ended_at=None,
+    )
+    assert resource_name(contract, "nb") == "Aske fra kjel 2 (Flyveaske fra kull)"
+    assert resource_name(contract, "en") == "Aske fra kjel 2 (Coal fly ash)"
