@@ -17,7 +17,7 @@ from shared.knowledge import KnowledgeError, activity_name, nace, use_names
 from shared.vocabulary import find, words
 
 # Names that are the same word in both languages.
-SAME_IN_BOTH = {"Aluminium", "Bitumen", "Glass"}
+SAME_IN_BOTH = {"Aluminium", "Bitumen", "Glass", "Hydrogen"}
 
 
 def test_every_waste_code_has_its_bokmal_texts() -> None:
@@ -221,3 +221,12 @@ def test_a_delivery_note_names_the_resource_in_the_buyers_language() -> None:
     )
     assert resource_name(contract, "nb") == "Aske fra kjel 2 (Flyveaske fra kull)"
     assert resource_name(contract, "en") == "Aske fra kjel 2 (Coal fly ash)"
+
+
+def test_every_resource_class_and_property_has_its_bokmal_name() -> None:
+    from shared.resources import RESOURCE_CLASSES
+
+    for name, kind in RESOURCE_CLASSES.items():
+        assert kind.label_nb and (kind.label_nb != kind.label or kind.label in SAME_IN_BOTH), name
+        for prop in kind.properties:
+            assert prop.label_nb, (name, prop.name)
