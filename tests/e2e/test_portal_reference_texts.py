@@ -100,6 +100,8 @@ async def test_bokmal_pages_show_the_list_of_waste_and_the_activities_in_bokmal(
             # and why: the basis, with the List of Waste sub-chapter's own words
             english, bokmal = "the wastes of this activity", "avfallet fra denne virksomheten"
             assert (bokmal in text, english in text) == (language == "nb", language == "en")
+            assert (NOTE_NB in text) == (language == "nb")
+            await shoot(page, f"reference-texts-company-{language}")
             # a suggestion made a draft in one click is written in the page's language
             row = page.locator("tr", has_text="03 01 05")
             await row.get_by_role(
@@ -112,8 +114,6 @@ async def test_bokmal_pages_show_the_list_of_waste_and_the_activities_in_bokmal(
             activity = NACE["16.11"]["name_nb" if language == "nb" else "name"]
             assert f"16.11 ({activity})" in described, described
             assert (bokmal in described) == (language == "nb"), described
-            assert (NOTE_NB in text) == (language == "nb")
-            await shoot(page, f"reference-texts-company-{language}")
             # the picker, by a word only the bokmål description of 10 02 10 has
             await page.goto("/listings/new?kind=offer")
             await page.locator("#ewc_code").fill("glødeskall")
