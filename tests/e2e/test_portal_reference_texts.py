@@ -21,6 +21,7 @@ from tests.e2e.test_accounts import create_park_admin
 from tests.e2e.test_portal_browser import PASSWORD, browser, shoot, submit_sign_in
 from tests.e2e.test_portal_every_page import new_context
 from tests.e2e.test_portal_uncovering import company
+from tests.e2e.test_trade_papers import trade
 from tests.support import Stack
 
 pytestmark = pytest.mark.e2e
@@ -139,5 +140,30 @@ async def test_bokmal_pages_show_the_list_of_waste_and_the_activities_in_bokmal(
             _speaks(await loop.inner_text(), language, activities=["23.51"])
             assert (NOTE_NB in await page.locator("main").inner_text()) == (language == "nb")
             await shoot(page, f"reference-texts-uncovering-{language}")
+        finally:
+            await made.close()
+
+
+async def test_a_contract_page_names_its_waste_code_in_the_pages_language(
+    browser: Browser, stack: Stack
+) -> None:
+    tag = uuid.uuid4().hex[:4]
+    supplier = await company(stack, f"Svalbard Betong {tag} AS", "23.63", "nb")
+    receiver = await company(stack, f"Svalbard Fylling {tag} AS", "16.11", "en")
+    for side in (supplier, receiver):
+        side["headers"] = {"Authorization": f"Bearer {side['api_key']}"}
+    # waste concrete (10 13 14), traded by this test alone
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        contract = await trade(client, "10 13 14", supplier, receiver, tonnes=12)
+    for language in ("nb", "en"):
+        made = await new_context(browser, stack, language)
+        page = await made.new_page()
+        try:
+            await page.goto("/sign-in")
+            await submit_sign_in(page, supplier["email"])
+            await expect(page).not_to_have_url(re.compile("/sign-in"))
+            text = await _main_text(page, f"/contracts/{contract['id']}")
+            _speaks(text, language, codes=["101314"])
+            assert (NOTE_NB in text) == (language == "nb")
         finally:
             await made.close()
