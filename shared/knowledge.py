@@ -80,7 +80,9 @@ def use_names() -> dict[str, UseName]:
             raise KnowledgeError(f"{where}: a use needs a snake-case id and a label")
         if row["use"] in found:
             raise KnowledgeError(f"{where}: duplicate use {row['use']}")
-        found[row["use"]] = UseName(row["use"], row["label"], row["label_nb"] or row["label"])
+        if not row["label_nb"]:
+            raise KnowledgeError(f"{where}: label_nb is empty")
+        found[row["use"]] = UseName(row["use"], row["label"], row["label_nb"])
     return found
 
 
@@ -382,15 +384,32 @@ class Activity:
     parent: str
     level: int
     name: str
+    name_nb: str  # the team's bokmål translation (not SSB's official SN2007 text)
+
+    def named(self, language: str) -> str:
+        """The activity's name in ``language`` (``nb``: bokmål; any other: English)."""
+        return self.name_nb if language == "nb" else self.name
 
 
 @cache
 def nace() -> dict[str, Activity]:
-    """The NACE list shipped (see shared/data/README.md), by code (``16.11``)."""
-    return {
-        row["code"]: Activity(row["code"], row["parent"], int(row["level"]), row["name"])
-        for _, row in _rows("nace.csv")
-    }
+    """The NACE list shipped (see shared/data/README.md), by code (``16.11``); a row
+    without its English or bokmål name is refused."""
+    found: dict[str, Activity] = {}
+    for where, row in _rows("nace.csv"):
+        for column in ("name", "name_nb"):
+            if not row.get(column):
+                raise KnowledgeError(f"{where}: {column} is empty")
+        found[row["code"]] = Activity(
+            row["code"], row["parent"], int(row["level"]), row["name"], row["name_nb"]
+        )
+    return found
+
+
+def activity_name(code: str, language: str) -> str:
+    """A NACE code's name in ``language`` (``nb`` or ``en``); an unknown code as it is."""
+    activity = nace().get(code.strip())
+    return activity.named(language) if activity is not None else code
 
 
 @dataclass(frozen=True)
@@ -442,6 +461,71 @@ def flows_of(code: str) -> list[Flow]:
     if activity is not None and activity.parent in table:
         return flows_of(activity.parent)
     return []
+
+
+# --- the knowledge base's prose in bokmål -----------------------------------------------
+
+# A reference to the List of Waste inside a basis: its words come from the list itself.
+_SUB_CHAPTER = re.compile(
+    r"List of Waste sub-chapter (\d\d) (\d\d) \((.*)\): the wastes of this activity"
+)
+_CODE = re.compile(r"List of Waste (\d\d) (\d\d) (\d\d) \((.*)\)")
+
+
+@cache
+def prose_nb() -> dict[str, str]:
+    """The team's bokmål for the parts of the knowledge base's bases, sources and
+    treatments that people read (``prose-nb.csv``; not an official translation)."""
+    found: dict[str, str] = {}
+    for where, row in _rows("prose-nb.csv"):
+        if not row["text"] or not row["text_nb"]:
+            raise KnowledgeError(f"{where}: text and text_nb are both needed")
+        if row["text"] in found:
+            raise KnowledgeError(f"{where}: duplicate text")
+        found[row["text"]] = row["text_nb"]
+    return found
+
+
+def _part_nb(part: str) -> str | None:
+    sub_chapter = _SUB_CHAPTER.fullmatch(part)
+    if sub_chapter is not None:
+        prefix = sub_chapter[1] + sub_chapter[2]
+        entry = next((e for c, e in catalogue().items() if c.startswith(prefix)), None)
+        if entry is None:
+            return None
+        return (
+            f"Avfallslistens underkapittel {sub_chapter[1]} {sub_chapter[2]} "
+            f"({entry.sub_chapter_nb}): avfallet fra denne virksomheten"
+        )
+    code = _CODE.fullmatch(part)
+    if code is not None:
+        found = catalogue().get(code[1] + code[2] + code[3])
+        if found is None:
+            return None
+        return f"Avfallslisten {code[1]} {code[2]} {code[3]} ({found.description_nb})"
+    return prose_nb().get(part)
+
+
+def prose(text: str, language: str) -> str:
+    """A basis, source or treatment of the knowledge base in ``language``: as written in
+    English; in bokmål part by part (parts are separated by "; "), a List of Waste reference
+    in the list's bokmål. A part nobody translated stays English (a unit test fails for
+    one in the shipped files)."""
+    if language != "nb" or not text:
+        return text
+    return "; ".join(_part_nb(part) or part for part in text.split("; "))
+
+
+def untranslated_prose() -> list[str]:
+    """The parts of the shipped bases, sources and treatments without bokmål."""
+    texts = [f.basis for f in nace_flows()]
+    for rules in use_graph().values():
+        texts += [t for r in rules for t in (r.source, r.treatment)]
+    texts += [m.basis for found in members().values() for m in found]
+    texts += [s.basis for found in substitutes().values() for s in found.values()]
+    return sorted(
+        {part for text in texts if text for part in text.split("; ") if _part_nb(part) is None}
+    )
 
 
 # --- emission factors and impact -------------------------------------------------------

@@ -181,10 +181,15 @@ def _permit(p: Params, lang: Language) -> str:
 
 
 def _treatment(p: Params, lang: Language) -> str:
-    text = str(p.get("treatment") or "")
+    text = knowledge.prose(str(p.get("treatment") or ""), lang)
     if not text:
         return ""
     return f"; {'krever først' if lang == 'nb' else 'needs first'}: {text}"
+
+
+def _prose(name: str) -> Callable[[Params, Language], str]:
+    """A basis or source from the knowledge base, in bokmål where the team has it."""
+    return lambda p, lang: knowledge.prose(str(p.get(name) or ""), lang)
 
 
 def _net(p: Params, lang: Language) -> str:
@@ -257,6 +262,7 @@ CATALOGUE: dict[str, Render] = {
         "{code} is {resource_class} ({basis})",
         code=_waste,
         resource_class=_res("resource_class"),
+        basis=_prose("basis"),
     ),
     "resource.substitute": _t(
         "{offer} dekker et behov for {need} som {use} ({basis}){permit}{treatment}",
@@ -266,6 +272,7 @@ CATALOGUE: dict[str, Render] = {
         use=_use(),
         permit=_permit,
         treatment=_treatment,
+        basis=_prose("basis"),
     ),
     "resource.use": _t(
         "{offer} kan brukes som {use} etter kunnskapsbasen ({source}){permit}{treatment}",
@@ -274,6 +281,7 @@ CATALOGUE: dict[str, Render] = {
         use=_use(),
         permit=_permit,
         treatment=_treatment,
+        source=_prose("source"),
     ),
     "resource.none": _t(
         "{offer} dekker ikke behovet for {need}",
@@ -287,6 +295,7 @@ CATALOGUE: dict[str, Render] = {
         "{offer} may not serve as {use} ({source})",
         offer=_res("offer"),
         use=_use(),
+        source=_prose("source"),
     ),
     # permits
     "permit.declared": _t(

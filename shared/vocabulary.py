@@ -1,7 +1,8 @@
 """Finding a resource by the words people use: List of Waste codes by their digits or their
-description, and codes and classes by everyday words and synonyms in bokmål and English
-(``shared/data/waste-words.csv``: gips, slam, aske, sagflis, fiskeslo, myse, gjødsel,
-yeast, molasses, ...), forgiving of typos and inflected forms (rapidfuzz)."""
+description (in English or in the team's bokmål), and codes and classes by everyday words
+and synonyms in bokmål and English (``shared/data/waste-words.csv``: gips, slam, aske,
+sagflis, fiskeslo, myse, gjødsel, yeast, molasses, ...), forgiving of typos and inflected
+forms (rapidfuzz)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,17 @@ def _hit(resource: str, matched: str, score: float) -> Hit:
         kind = RESOURCE_CLASSES[resource.removeprefix("class:")]
         return Hit(resource, kind.label, kind.label_nb or kind.label, False, matched, score)
     entry = catalogue()[resource]
-    return Hit(resource, entry.description, entry.description, entry.hazardous, matched, score)
+    return Hit(resource, entry.description, entry.description_nb, entry.hazardous, matched, score)
+
+
+def _description_score(text: str, typed: list[str], description: str) -> float | None:
+    """How well what was typed matches a description (lower case), or None."""
+    if text in description:
+        return 101.0
+    if all(w in description for w in typed):
+        return 100.0
+    score = float(fuzz.token_set_ratio(text, description, processor=utils.default_process))
+    return score if score >= DESCRIPTION_SCORE else None
 
 
 def find(query: str, limit: int = LIMIT) -> list[Hit]:
@@ -93,15 +104,12 @@ def find(query: str, limit: int = LIMIT) -> list[Hit]:
             found.setdefault(resource, _hit(resource, word, float(score) + 1))
     typed = re.findall(r"\w+", text)
     for entry in entries:
-        description = entry.description.lower()
-        if text in description:
-            score = 101.0
-        elif all(w in description for w in typed):
-            score = 100.0
-        else:
-            score = fuzz.token_set_ratio(text, description, processor=utils.default_process)
-            if score < DESCRIPTION_SCORE:
-                continue
-        found.setdefault(entry.code, _hit(entry.code, entry.description, float(score) - 1))
+        best: tuple[float, str] | None = None
+        for description in (entry.description, entry.description_nb):
+            found_score = _description_score(text, typed, description.lower())
+            if found_score is not None and (best is None or found_score > best[0]):
+                best = (found_score, description)
+        if best is not None:
+            found.setdefault(entry.code, _hit(entry.code, best[1], best[0] - 1))
     ranked = sorted(found.values(), key=lambda h: (-h.score, h.resource))
     return ranked[:limit]

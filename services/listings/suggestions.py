@@ -33,8 +33,9 @@ def label_of(resource: str | None, use: str | None) -> tuple[str, str]:
         kind = RESOURCE_CLASSES[resource.removeprefix("class:")]
         return kind.label, kind.label_nb or kind.label
     entry = catalogue().get(resource)
-    text = entry.description if entry else resource
-    return text, text
+    if entry is None:
+        return resource, resource
+    return entry.description, entry.description_nb
 
 
 def suggestion_views(nace_codes: list[str]) -> list[SuggestionView]:

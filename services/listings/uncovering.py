@@ -55,6 +55,33 @@ class DraftRequest(BaseModel):
     nace: str
     resource: str | None = None
     use: str | None = None
+    language: Literal["en", "nb"] = Field(
+        default="en",
+        description="The language of the draft's title and description: `nb` writes them in "
+        "the exchange's own bokmål translation (not the official texts), `en` (the default) in "
+        "English.",
+    )
+
+
+def _draft_title(chosen: SuggestionView, language: str) -> str:
+    return (chosen.label_nb if language == "nb" else chosen.label)[:200]
+
+
+def _draft_description(chosen: SuggestionView, language: str) -> str:
+    """Where the draft came from, in the language asked for."""
+    activity = knowledge.activity_name(chosen.nace, language)
+    basis = knowledge.prose(chosen.basis, language)
+    if language == "nb":
+        text = (
+            f"Foreslått ut fra virksomheten {chosen.nace} ({activity}): {basis}. "
+            "Fyll inn mengde, enhet og kvalitet før du publiserer."
+        )
+    else:
+        text = (
+            f"Suggested from your activity {chosen.nace} ({activity}): {basis}. "
+            "Set the quantity, unit and quality before you publish."
+        )
+    return text[:5000]
 
 
 class ActivityView(BaseModel):
@@ -251,11 +278,8 @@ class SuggestionController(Controller):
                     "resource_class": resource_class,
                     "use": chosen.use,
                     "hazardous": bool(entry and entry.hazardous),
-                    "title": chosen.label[:200],
-                    "description": (
-                        f"Suggested from your activity {chosen.nace} ({chosen.activity}): "
-                        f"{chosen.basis}. Set the quantity, unit and quality before you publish."
-                    )[:5000],
+                    "title": _draft_title(chosen, data.language),
+                    "description": _draft_description(chosen, data.language),
                     "quantity": quantity,
                     "remaining_quantity": quantity,
                     "unit": unit,

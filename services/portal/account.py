@@ -345,6 +345,7 @@ class CompanyController(Controller):
             "nace": form.get("nace", ""),
             "resource": form.get("resource") or None,
             "use": form.get("use") or None,
+            "language": current_language(),
         }
         try:
             created = await api.post("listings", "/companies/me/suggestions/draft", body)

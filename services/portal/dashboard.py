@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from services.portal import plan
 from services.portal.client import Api, ApiProblem
 from services.portal.forms import day as typed_day
-from services.portal.i18n import N_, _
+from services.portal.i18n import N_, _, current_language
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import person_of, signed_in
@@ -97,7 +97,8 @@ def resource_name(resource: str, short: bool = False) -> str:
     code's description up to its first comma, for a chart's label)."""
     entry = catalogue().get(resource)
     if entry is not None:
-        words = entry.description.split(",")[0] if short else entry.description
+        text = entry.described(current_language())
+        words = text.split(",")[0] if short else text
         return f"{spaced(resource)} {words}"
     return word(resource.removeprefix("class:"))
 

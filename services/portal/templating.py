@@ -25,7 +25,8 @@ from services.portal.i18n import (
 )
 from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, word
-from shared.ewc import spaced
+from shared.ewc import description, spaced
+from shared.knowledge import activity_name, prose
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -125,6 +126,22 @@ def ewc(code: Any) -> str:
     return spaced(text)
 
 
+def waste(code: Any) -> str:
+    """A List of Waste code's description in the page's language (in bokmål: the team's
+    translation, see shared/data/README.md)."""
+    return description(str(code or ""), current_language())
+
+
+def activity(code: Any) -> str:
+    """A NACE code's name in the page's language."""
+    return activity_name(str(code or ""), current_language())
+
+
+def knowledge_text(text: Any) -> str:
+    """A basis, source or treatment from the knowledge base in the page's language."""
+    return prose(str(text or ""), current_language())
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -140,6 +157,9 @@ def environment() -> Environment:
         day=day,
         moment=moment,
         ewc=ewc,
+        waste=waste,
+        activity=activity,
+        knowledge=knowledge_text,
         word=word,
         per=per_unit,
         date_input=date_input,

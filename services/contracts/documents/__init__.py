@@ -37,7 +37,7 @@ def credit_note_ehf(invoice: Invoice, note: CreditNote) -> bytes:
 
 def resource_name(contract: Contract, language: str) -> str:
     if contract.ewc_code:
-        return f"{contract.title} ({lookup(contract.ewc_code).description})"
+        return f"{contract.title} ({lookup(contract.ewc_code).described(language)})"
     known = RESOURCE_CLASSES.get(contract.resource_class or "")
     label = (known.label_nb if language == "nb" else known.label) if known else ""
     return f"{contract.title} ({label})" if label else contract.title
