@@ -44,8 +44,10 @@ def free_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-def environment(data: Path, port: int) -> dict[str, str]:
+def environment(data: Path, port: int, kafka_jit: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYMBIOSIS_")}
+    if kafka_jit:
+        env["SYMBIOSIS_EMBEDDED_KAFKA_JIT"] = kafka_jit
     env |= {
         "SYMBIOSIS_DATA_DIR": str(data),
         "SYMBIOSIS_HTTP_PORT": str(port),
@@ -100,10 +102,16 @@ def one_run(env: dict[str, str]) -> tuple[dict[str, float], float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--kafka-jit",
+        choices=("quick", "full"),
+        help="How the embedded broker's Java compiles (SYMBIOSIS_EMBEDDED_KAFKA_JIT); "
+        "default: as `symbiosis up` runs it",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="symbiosis-startup-"))
     try:
-        env = environment(folder / "data", free_block(11))
+        env = environment(folder / "data", free_block(11), args.kafka_jit)
         _, first_ready, _ = one_run(env)
         print(f"first run (database, broker log and demo made): ready in {first_ready:.1f} s")
         runs = [one_run(env) for _ in range(args.runs)]
