@@ -82,8 +82,16 @@ _DATE = N_("Enter a date as day, month and year.")
 
 
 def number(text: str) -> Decimal:
-    """``12,5``, ``12.5`` or ``1 200`` as a Decimal; ValueError if it is none."""
-    cleaned = text.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    """``12,5``, ``12.5``, ``1 200`` or -3 written with a minus sign (U+2212) as a Decimal;
+    ValueError if it is none."""
+    cleaned = (
+        text.strip()
+        .replace("\u00a0", "")
+        .replace("\u202f", "")
+        .replace(" ", "")
+        .replace(",", ".")
+        .replace("\u2212", "-")
+    )
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
@@ -109,6 +117,15 @@ def day(text: str) -> date:
         raise ValueError(text)
     dd, mm, yy = (int(part) for part in found.groups())
     return date(yy + 2000 if yy < 100 else yy, mm, dd)
+
+
+def machine_number(text: str) -> str:
+    """A number a person typed (``2,5``) as the services' APIs read it (``2.5``); what is
+    not a number as it is, for the service to refuse at its field."""
+    try:
+        return str(number(text)) if text.strip() else text
+    except ValueError:
+        return text
 
 
 def ore(kroner: Decimal) -> int:

@@ -4,6 +4,7 @@ expects them."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -115,6 +116,25 @@ def date_input(value: Any) -> str:
     return format_date(parsed, format=DATE_FORMATS[current_language()], locale=_locale())
 
 
+_MACHINE_DECIMAL = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def decimal_input(value: Any) -> str:
+    """A number as the page's language types it in a field, without grouping (``59,2134``
+    on a bokmål page, ``59.2134`` on an English one); what the person typed (anything
+    that is not a number as the services write it) as it is."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    text = str(value).strip()
+    if not isinstance(value, int | float | Decimal) and not _MACHINE_DECIMAL.match(text):
+        return str(value)
+    amount = _as_decimal(text)
+    if amount is None or not amount.is_finite():
+        return str(value)
+    shown = format_decimal(amount, format="0.##########", locale=_locale())
+    return shown.replace("\u2212", "-")  # a minus sign people can type back
+
+
 def date_example() -> str:
     return date_input(date(2026, 12, 31).isoformat())
 
@@ -143,6 +163,7 @@ def environment() -> Environment:
         word=word,
         per=per_unit,
         date_input=date_input,
+        decimal_input=decimal_input,
         reason=in_words,
     )
     env.globals.update(
