@@ -288,6 +288,22 @@ def _location(read: _Reader) -> dict[str, Any] | None:
     return location or None
 
 
+def _address_and_place(read: _Reader) -> dict[str, Any]:
+    """A company's address (all of it or none) and its place in the park, as the sign-up
+    and the profile forms have them."""
+    found: dict[str, Any] = {}
+    address = {k: read.text(k) for k in ("street", "postcode", "city")}
+    if any(address.values()):
+        for name, value in address.items():
+            if not value:
+                read.errors[name] = _(_REQUIRED)
+        found["address"] = address
+    location = _location(read)
+    if location:
+        found["location"] = location
+    return found
+
+
 def terms_body(form: Form, unit: str) -> dict[str, Any]:
     """A counter-offer: quantity, price (a gate fee when ticked), transport and schedule."""
     read = _Reader(form)
@@ -354,15 +370,7 @@ def signup_body(form: Form) -> dict[str, Any]:
         "org_number": read.text("org_number", required=True).replace(" ", ""),
         "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
     }
-    address = {k: read.text(k) for k in ("street", "postcode", "city")}
-    if any(address.values()):
-        for name, value in address.items():
-            if not value:
-                read.errors[name] = _(_REQUIRED)
-        body["address"] = address
-    location = _location(read)
-    if location:
-        body["location"] = location
+    body.update(_address_and_place(read))
     password = form.get("password") or ""
     if not password:
         read.errors["password"] = _(_REQUIRED)
@@ -402,14 +410,6 @@ def profile_body(form: Form) -> dict[str, Any]:
         "name": read.text("name", required=True),
         "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
     }
-    address = {k: read.text(k) for k in ("street", "postcode", "city")}
-    if any(address.values()):
-        for name, value in address.items():
-            if not value:
-                read.errors[name] = _(_REQUIRED)
-        body["address"] = address
-    location = _location(read)
-    if location:
-        body["location"] = location
+    body.update(_address_and_place(read))
     read.raise_if_any()
     return body
