@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.portal.i18n import N_, _
+from services.portal.nace import split_codes
 from services.portal.problems import FormErrors
 from shared.resources import TRANSPORT_MODES
 
@@ -368,7 +369,7 @@ def signup_body(form: Form) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": read.text("name", required=True),
         "org_number": read.text("org_number", required=True).replace(" ", ""),
-        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+        "nace_codes": split_codes(read.text("nace_codes")),
     }
     body.update(_address_and_place(read))
     password = form.get("password") or ""
@@ -408,7 +409,7 @@ def profile_body(form: Form) -> dict[str, Any]:
     read = _Reader(form)
     body: dict[str, Any] = {
         "name": read.text("name", required=True),
-        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+        "nace_codes": split_codes(read.text("nace_codes")),
     }
     body.update(_address_and_place(read))
     read.raise_if_any()

@@ -24,6 +24,7 @@ from services.portal.i18n import (
     current_language,
     translations,
 )
+from services.portal.nace import chosen_activities, split_codes
 from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, word
 from shared.ewc import spaced
@@ -174,6 +175,7 @@ def environment() -> Environment:
         date_example=date_example,
         park_map=park_map,
         place=plan.marker,
+        nace_chosen=lambda text: chosen_activities(split_codes(str(text or ""))),
     )
     return env
 
