@@ -2,10 +2,13 @@
 
     .venv/bin/python -m benchmarks.portal_pages [--rounds 20]
 
-Runs `symbiosis up --demo` on a data folder and ports of its own (127.0.0.1), signs in
+Runs `symbiosis up --demo` on a data folder and ports of its own (127.0.0.1; the ports in
+SYMBIOSIS_HTTP_PORT and SYMBIOSIS_EMBEDDED_*_PORT when they are set), signs in
 through the portal's own form as a demo company's administrator and as the park
-administrator, and asks the gateway for every page each of them has (the list pages, and
-one listing, negotiation, contract and invoice found on them), one after the other: once
+administrator, and asks the gateway for every page each of them has (the list pages, one
+listing (and its edit form), negotiation, contract and invoice found on them, what the
+pickers fetch as a person types, and the pages of people not signed in), one after the
+other: once
 to warm up (not counted), then ``--rounds`` times. Prints each page's median, p95 and
 slowest time to the whole HTML answer, and the pages whose p95 is over the target. The
 load average at the start is printed too: a busy machine is slower.
@@ -43,8 +46,13 @@ COMPANY_PAGES = [
     "/inbox",
     "/company",
     "/settings",
+    "/settings/profile",
+    "/settings/sharing",
     "/suggestions",
     "/webhooks",
+    # what the pickers fetch as a person types (htmx fragments)
+    "/waste-codes?q=sagflis",
+    "/nace-codes?q=16.1",
 ]
 ADMIN_PAGES = [
     "/dashboard",
@@ -53,10 +61,13 @@ ADMIN_PAGES = [
     "/uncovering",
     "/console/system",
     "/console/companies",
+    "/console/people",
     "/console/plans",
     "/permits",
     "/audit",
 ]
+# The pages of people not signed in.
+ANONYMOUS_PAGES = ["/sign-in", "/sign-up", "/join", "/confirm"]
 # One of each kind of detail page, found as a link on a list page.
 DETAILS = {
     "/listings": re.compile(r'href="(/listings/[0-9a-f-]{36})"'),
@@ -107,6 +118,8 @@ def with_details(client: httpx.Client, pages: list[str]) -> list[str]:
     for page, link in DETAILS.items():
         if page in pages and (match := link.search(client.get(page).text)):
             found.append(match[1])
+            if page == "/listings":
+                found.append(f"{match[1]}/edit")
     return found
 
 
@@ -126,6 +139,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="symbiosis-portal-pages-"))
     port = free_block(11)
     env = environment(folder / "data", port)
+    # Ports the caller was given (SYMBIOSIS_HTTP_PORT, SYMBIOSIS_EMBEDDED_*_PORT) are kept.
+    env |= {
+        k: v for k, v in os.environ.items() if k.startswith("SYMBIOSIS_") and k.endswith("_PORT")
+    }
+    port = int(env["SYMBIOSIS_HTTP_PORT"])
     load = os.getloadavg()[0]
     process = start(env)
     try:
@@ -134,9 +152,11 @@ def main() -> None:
         company = keys["sagbruk"]["admin"]
         admin = keys["park_admin"]
         time.sleep(10)  # the demo's proposals become negotiations a little after `up`
+        anonymous = httpx.Client(base_url=url, timeout=30, headers={"Accept-Language": "nb"})
         who = [
             ("company", signed_in(url, company["email"], company["password"]), COMPANY_PAGES),
             ("park", signed_in(url, admin["email"], admin["password"]), ADMIN_PAGES),
+            ("anonymous", anonymous, ANONYMOUS_PAGES),
         ]
         times: dict[str, list[float]] = {}
         for role, client, pages in who:
