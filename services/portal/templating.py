@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar.contrib.jinja import JinjaTemplateEngine
 
 from services.portal import plan
+from services.portal.forms import number as number_typed
 from services.portal.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -136,6 +137,17 @@ def decimal_input(value: Any) -> str:
     return shown.replace("\u2212", "-")  # a minus sign people can type back
 
 
+def coordinate(value: Any) -> float | None:
+    """A latitude or longitude as the services write it or as a person typed it (``59,2134``
+    or ``59.2134``); None when it is none."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(number_typed(str(value)))
+    except ValueError:
+        return None
+
+
 def date_example() -> str:
     return date_input(date(2026, 12, 31).isoformat())
 
@@ -165,6 +177,7 @@ def environment() -> Environment:
         per=per_unit,
         date_input=date_input,
         decimal_input=decimal_input,
+        coordinate=coordinate,
         reason=in_words,
     )
     env.globals.update(

@@ -4,6 +4,7 @@ point; both forms are read back, on every form and in the search's filters."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from services.portal.forms import machine_number, number, profile_body, signup_body
 from services.portal.i18n import speaking
 from services.portal.profile import profile_values
-from services.portal.templating import decimal_input, environment
+from services.portal.templating import coordinate, decimal_input, environment
 
 
 def field(language: str, name: str, value: Any, attrs: str = "inputmode=decimal") -> str:
@@ -83,3 +84,20 @@ def test_a_minus_sign_is_read_as_a_minus() -> None:
 )
 def test_a_number_filter_is_sent_as_the_api_reads_it(typed: str, sent: str) -> None:
     assert machine_number(typed) == sent
+
+
+def test_a_refused_form_keeps_the_place_typed_with_a_comma_on_the_plan() -> None:
+    """The plan places the marker from what was typed, in either form (a comma was read as
+    no number, and the marker went off the plan)."""
+    assert coordinate("59,2134") == coordinate("59.2134") == coordinate(59.2134) == 59.2134
+    assert coordinate("nord") is None and coordinate("") is None and coordinate(None) is None
+    template = environment().get_template("partials/plan.html")
+    with speaking("nb"):
+        typed, written = (
+            template.render(latitude=lat, longitude=lon, interactive=True, values={}, errors=None)
+            for lat, lon in (("59,249", "11,033"), (59.249, 11.033))
+        )
+    marker = re.compile(r'<circle class="marker" r="10" cx="([-\d.]+)" cy="([-\d.]+)"')
+    found = marker.search(typed)
+    assert found and found.groups() != ("-100", "-100")
+    assert found.groups() == marker.search(written).groups()  # type: ignore[union-attr]
