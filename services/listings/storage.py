@@ -837,11 +837,13 @@ async def search_listings(conn: Connection, query: ListingQuery) -> list[Listing
 
 async def listings_ending(conn: Connection, within_days: int, limit: int = 100) -> list[ListingRow]:
     """Open listings whose window ends within ``within_days`` and that were not yet
-    announced for that end date; locked, so two replicas never announce one twice."""
+    announced for that end date; locked, so two replicas never announce one twice. A
+    suspended company's listings are off the exchange and it cannot change them: they
+    wait until it is reinstated."""
     rows = await conn.fetch(
         f"""
         SELECT {_LISTING_COLUMNS} FROM listings
-        WHERE status = 'open' AND available_until IS NOT NULL
+        WHERE status = 'open' AND available_until IS NOT NULL AND {_NOT_SUSPENDED}
           AND available_until BETWEEN current_date AND current_date + $1::int
           AND expiry_warned_for IS DISTINCT FROM available_until
         ORDER BY available_until, id LIMIT $2

@@ -54,6 +54,7 @@ from services.portal.i18n import N_, _, as_language, negotiate, use_language
 from services.portal.pages import render, sign_in_path
 from services.portal.problems import FormErrors, explain
 from services.portal.session import served_over_https, session_secret
+from services.portal.standing import Standings, look_up_standing
 from services.portal.templating import template_engine
 from shared.observability import metrics_text
 
@@ -238,6 +239,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.services = services or Services(settings.upstreams())
+        app.state.standings = Standings()
         try:
             yield
         finally:
@@ -252,6 +254,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[STATIC], name="static"),
         ],
         lifespan=[lifespan],
+        before_request=look_up_standing,
         state=State({"settings": settings}),
         middleware=[
             language_middleware,

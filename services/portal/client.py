@@ -6,7 +6,8 @@ every answer that is not a success becomes an ``ApiProblem`` (RFC 9457 problem d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,41 @@ class ApiProblem(Exception):
 UNREACHABLE = 503
 
 
+class Remembered:
+    """Answers that change seldom and are the same for everyone signed in (a company's
+    name), kept for ``seconds`` so that a page naming fifty companies does not ask fifty
+    times; ``forget`` drops one at once (the portal changed it)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._known: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        known = self._known.get(key)
+        if known is None or self._clock() >= known[0]:
+            return None
+        return known[1]
+
+    def put(self, key: str, value: Any) -> None:
+        self._known[key] = (self._clock() + self._seconds, value)
+
+    def forget(self, key: str) -> None:
+        self._known.pop(key, None)
+
+
+# How long a company's name is known without asking again (a rename made on this portal is
+# seen at once).
+NAMES_SECONDS = 60.0
+
+
 class Services:
     """One HTTP client for the portal's life, and where each service is."""
 
     def __init__(
         self, upstreams: Mapping[str, str], transport: httpx.AsyncBaseTransport | None = None
     ):
+        self.names = Remembered(NAMES_SECONDS)
         self._upstreams = dict(upstreams)
         self._client = httpx.AsyncClient(
             cookies=cookieless(),

@@ -167,6 +167,7 @@ class ConsoleController(Controller):
             body = {"reason": reason}
         try:
             await api.post("listings", f"/companies/{company_id}/{action}", body)
+            request.app.state.standings.forget(str(company_id))
         except ApiProblem as problem:
             if problem.status == 401:
                 raise

@@ -25,6 +25,7 @@ from litestar.response import Redirect, Template
 from services.portal import plan
 from services.portal.client import Api, ApiProblem
 from services.portal.forms import day as typed_day
+from services.portal.forms import machine_number
 from services.portal.i18n import N_, _, current_language
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
@@ -315,7 +316,7 @@ class DashboardController(Controller):
             "time_limit_seconds": 20,
         }
         if form.get("carbon_price"):
-            body["carbon_price_nok_per_t"] = form["carbon_price"]
+            body["carbon_price_nok_per_t"] = machine_number(form["carbon_price"])
         try:
             await api.post("matching", "/optimisations", body)
         except ApiProblem as problem:

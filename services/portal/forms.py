@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.portal.i18n import N_, _
+from services.portal.nace import split_codes
 from services.portal.problems import FormErrors
 from shared.resources import TRANSPORT_MODES
 
@@ -82,8 +83,16 @@ _DATE = N_("Enter a date as day, month and year.")
 
 
 def number(text: str) -> Decimal:
-    """``12,5``, ``12.5`` or ``1 200`` as a Decimal; ValueError if it is none."""
-    cleaned = text.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    """``12,5``, ``12.5``, ``1 200`` or -3 written with a minus sign (U+2212) as a Decimal;
+    ValueError if it is none."""
+    cleaned = (
+        text.strip()
+        .replace("\u00a0", "")
+        .replace("\u202f", "")
+        .replace(" ", "")
+        .replace(",", ".")
+        .replace("\u2212", "-")
+    )
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
@@ -109,6 +118,15 @@ def day(text: str) -> date:
         raise ValueError(text)
     dd, mm, yy = (int(part) for part in found.groups())
     return date(yy + 2000 if yy < 100 else yy, mm, dd)
+
+
+def machine_number(text: str) -> str:
+    """A number a person typed (``2,5``) as the services' APIs read it (``2.5``); what is
+    not a number as it is, for the service to refuse at its field."""
+    try:
+        return str(number(text)) if text.strip() else text
+    except ValueError:
+        return text
 
 
 def ore(kroner: Decimal) -> int:
@@ -271,6 +289,22 @@ def _location(read: _Reader) -> dict[str, Any] | None:
     return location or None
 
 
+def _address_and_place(read: _Reader) -> dict[str, Any]:
+    """A company's address (all of it or none) and its place in the park, as the sign-up
+    and the profile forms have them."""
+    found: dict[str, Any] = {}
+    address = {k: read.text(k) for k in ("street", "postcode", "city")}
+    if any(address.values()):
+        for name, value in address.items():
+            if not value:
+                read.errors[name] = _(_REQUIRED)
+        found["address"] = address
+    location = _location(read)
+    if location:
+        found["location"] = location
+    return found
+
+
 def terms_body(form: Form, unit: str) -> dict[str, Any]:
     """A counter-offer: quantity, price (a gate fee when ticked), transport and schedule."""
     read = _Reader(form)
@@ -335,17 +369,9 @@ def signup_body(form: Form) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": read.text("name", required=True),
         "org_number": read.text("org_number", required=True).replace(" ", ""),
-        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+        "nace_codes": split_codes(read.text("nace_codes")),
     }
-    address = {k: read.text(k) for k in ("street", "postcode", "city")}
-    if any(address.values()):
-        for name, value in address.items():
-            if not value:
-                read.errors[name] = _(_REQUIRED)
-        body["address"] = address
-    location = _location(read)
-    if location:
-        body["location"] = location
+    body.update(_address_and_place(read))
     password = form.get("password") or ""
     if not password:
         read.errors["password"] = _(_REQUIRED)
@@ -383,16 +409,8 @@ def profile_body(form: Form) -> dict[str, Any]:
     read = _Reader(form)
     body: dict[str, Any] = {
         "name": read.text("name", required=True),
-        "nace_codes": [c for c in re.split(r"[\s,;]+", read.text("nace_codes")) if c],
+        "nace_codes": split_codes(read.text("nace_codes")),
     }
-    address = {k: read.text(k) for k in ("street", "postcode", "city")}
-    if any(address.values()):
-        for name, value in address.items():
-            if not value:
-                read.errors[name] = _(_REQUIRED)
-        body["address"] = address
-    location = _location(read)
-    if location:
-        body["location"] = location
+    body.update(_address_and_place(read))
     read.raise_if_any()
     return body

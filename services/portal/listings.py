@@ -19,6 +19,7 @@ from services.portal.forms import (
     UNITS,
     kroner,
     listing_body,
+    machine_number,
 )
 from services.portal.i18n import N_, _
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
@@ -44,6 +45,8 @@ SEARCH_FILTERS = (
     "sort",
     "cursor",
 )
+# Typed as the page's language writes numbers (2,5 km), sent as the API reads them.
+NUMBER_FILTERS = ("min_quantity", "max_quantity", "within_km")
 _NO_SITE = N_("Your company's site has no position: place it on the company page first.")
 
 
@@ -210,6 +213,7 @@ class SearchController(Controller):
         """The park's open listings, filtered as the listings search API filters; with a
         distance, those within it of the company's site. Results are drawn on the map."""
         filters = {k: request.query_params.get(k, "") for k in SEARCH_FILTERS}
+        asked = {k: machine_number(v) if k in NUMBER_FILTERS else v for k, v in filters.items()}
         page: dict[str, Any] = {"items": [], "next_cursor": None}
         errors = None
         site = None
@@ -227,7 +231,7 @@ class SearchController(Controller):
         if errors is None:
             try:
                 page = await api.get(
-                    "listings", "/listings", status="open", limit=50, **filters, **near
+                    "listings", "/listings", status="open", limit=50, **asked, **near
                 )
             except ApiProblem as problem:
                 errors = explain(problem, {k: k for k in SEARCH_FILTERS} | {"lat": "within_km"})

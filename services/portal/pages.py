@@ -51,11 +51,13 @@ def render(
     **context: Any,
 ) -> Template:
     """A page (or, for an htmx request, a fragment) with what every template may use:
-    ``person``, ``errors`` (summary and fields), ``values`` (the form as sent), ``path``."""
+    ``person``, ``errors`` (summary and fields), ``values`` (the form as sent), ``path``,
+    and ``standing`` (the company's, when the park suspended it: every page says so)."""
     return Template(
         template_name=template,
         context={
             "person": person_of(request),
+            "standing": request.state.get("standing"),
             "errors": errors,
             "values": dict(values or {}),
             "path": request.url.path,

@@ -84,7 +84,8 @@ class CompanySettingsController(Controller):
         form = await form_of(request)
 
         async def send() -> None:
-            await api.patch("listings", "/companies/me", profile_body(form))
+            changed = await api.patch("listings", "/companies/me", profile_body(form))
+            api.services.names.forget(str(changed.get("id")))
 
         return await submit(
             send,

@@ -15,6 +15,7 @@ from services.portal.account import start_session
 from services.portal.client import Api, ApiProblem, Services
 from services.portal.forms import Form, signup_body
 from services.portal.i18n import N_, _, current_language
+from services.portal.nace import find_activities
 from services.portal.pages import DEPENDENCIES, form_of, render
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
@@ -83,6 +84,16 @@ class SignUpController(Controller):
         """The page the e-mailed link opens: one button confirms (a link alone changes
         nothing, so a mail program that opens links to check them confirms nothing)."""
         return render(request, "account/confirm.html", values={"token": token.strip()})
+
+    @get("/nace-codes", name="nace_codes")
+    async def nace_codes(self, request: Request[Any, Any, Any], q: str = "") -> Template:
+        """The NACE picker's choices for what has been typed so far (an htmx fragment)."""
+        return render(
+            request,
+            "account/nace_codes.html",
+            activities=find_activities(q, current_language()),
+            query=q.strip(),
+        )
 
     @post("/confirm")
     async def confirm(

@@ -4,6 +4,7 @@ expects them."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar.contrib.jinja import JinjaTemplateEngine
 
 from services.portal import plan
+from services.portal.forms import number as number_typed
 from services.portal.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -23,6 +25,7 @@ from services.portal.i18n import (
     current_language,
     translations,
 )
+from services.portal.nace import chosen_activities, split_codes
 from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, word
 from shared.ewc import description, spaced
@@ -116,6 +119,36 @@ def date_input(value: Any) -> str:
     return format_date(parsed, format=DATE_FORMATS[current_language()], locale=_locale())
 
 
+_MACHINE_DECIMAL = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def decimal_input(value: Any) -> str:
+    """A number as the page's language types it in a field, without grouping (``59,2134``
+    on a bokmål page, ``59.2134`` on an English one); what the person typed (anything
+    that is not a number as the services write it) as it is."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    text = str(value).strip()
+    if not isinstance(value, int | float | Decimal) and not _MACHINE_DECIMAL.match(text):
+        return str(value)
+    amount = _as_decimal(text)
+    if amount is None or not amount.is_finite():
+        return str(value)
+    shown = format_decimal(amount, format="0.##########", locale=_locale())
+    return shown.replace("\u2212", "-")  # a minus sign people can type back
+
+
+def coordinate(value: Any) -> float | None:
+    """A latitude or longitude as the services write it or as a person typed it (``59,2134``
+    or ``59.2134``); None when it is none."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(number_typed(str(value)))
+    except ValueError:
+        return None
+
+
 def date_example() -> str:
     return date_input(date(2026, 12, 31).isoformat())
 
@@ -163,6 +196,8 @@ def environment() -> Environment:
         word=word,
         per=per_unit,
         date_input=date_input,
+        decimal_input=decimal_input,
+        coordinate=coordinate,
         reason=in_words,
     )
     env.globals.update(
@@ -173,6 +208,9 @@ def environment() -> Environment:
         date_example=date_example,
         park_map=park_map,
         place=plan.marker,
+        nace_chosen=lambda text: chosen_activities(
+            split_codes(str(text or "")), current_language()
+        ),
     )
     return env
 

@@ -69,13 +69,17 @@ async def listing_titles(api: Api, ids: set[str | None]) -> dict[str, dict[str, 
 
 async def company_names(api: Api, ids: set[str]) -> dict[str, str]:
     """The names of these companies (every member may know another's name), asked for all
-    at once: a search page may name fifty."""
+    at once (a search page may name fifty) and remembered for a minute."""
 
     async def name(company_id: str) -> str:
+        known = api.services.names.get(company_id)
+        if known is not None:
+            return str(known)
         try:
             card = await api.get("listings", f"/companies/{company_id}/card")
         except ApiProblem:
             return ""
+        api.services.names.put(company_id, str(card["name"]))
         return str(card["name"])
 
     ordered = sorted(ids)

@@ -1,6 +1,8 @@
 """The company's own settings in a real browser on the running services, in both languages:
-its administrator edits the public profile (name, NACE codes, address, a click on the map
-for its site) and is refused at the field for what is wrong, with nothing changed; chooses
+its administrator edits the public profile (name, NACE codes picked from the list by words,
+address, a click on the map for its site, coordinates written with the page's decimal sign
+and read in either form) and is refused at the field for what is wrong, with nothing
+changed; chooses
 what it shares with the park's partners; and withdraws an open invitation, after which the
 e-mailed link no longer works. Every page is checked by axe-core and for words of the other
 language, and photographed into screenshots/."""
@@ -19,11 +21,19 @@ from services.portal.i18n import _, speaking
 from tests.conftest import MailDrop
 from tests.e2e.portal_checks import check_page
 from tests.e2e.test_portal_browser import PASSWORD, browser, context, sign_in
-from tests.e2e.test_portal_map import company_on_the_map
+from tests.e2e.test_portal_map import SITE, company_on_the_map
 from tests.support import Stack, eventually
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]
+
+
+# A coordinate as each language writes it in a field: 59,2134 or 59.2134.
+NUMBER = {"nb": re.compile(r"^\d+,\d+$"), "en": re.compile(r"^\d+\.\d+$")}
+
+
+def decimal(language: str, value: float) -> str:
+    return str(value).replace(".", ",") if language == "nb" else str(value)
 
 
 def said(language: str, message: str, **variables: Any) -> str:
@@ -63,6 +73,10 @@ async def test_an_administrator_edits_the_company_profile_refused_at_the_field(
         await expect(page.locator("#name")).to_have_value(company["name"])
         await expect(page.locator("#nace_codes")).to_have_value("16.11")
         await expect(page.locator("#plot")).to_have_value("B2")
+        # Coordinates are written as the page's language writes numbers.
+        await expect(page.locator("#latitude")).to_have_value(decimal(language, SITE[0]))
+        await expect(page.locator("#longitude")).to_have_value(decimal(language, SITE[1]))
+        await expect(page.locator("#nace-chosen")).to_contain_text("16.11")
         await expect(page.locator("[data-map] figcaption")).to_have_text(
             said(
                 language,
@@ -96,14 +110,32 @@ async def test_an_administrator_edits_the_company_profile_refused_at_the_field(
         )
         assert await the_company(stack, company) == before
 
-        # Right this time: a new name and code, and a click on the map moves the site.
+        # Right this time: a new name, a code picked from the NACE list by words of its
+        # name, and a click on the map moves the site.
         renamed = f"Profilteglverk {language.upper()} {uuid.uuid4().hex[:4]} AS"
         await page.locator("#name").fill(renamed)
-        await page.locator("#nace_codes").fill("23.32, 16.11")
+        await page.locator("#nace_codes").fill("16.11")
+        picker = page.locator("#nace-picker")
+        await expect(picker).to_be_visible()
+        await picker.get_by_label(said(language, "Find an activity in the NACE list")).fill(
+            "bricks baked clay"
+        )
+        choice = page.locator('#nace-results button[data-nace="23.32"]')
+        await expect(choice).to_contain_text("Manufacture of bricks, tiles")
+        await check_page(page, f"settings-profile-nace-picker-{language}")
+        await choice.click()
+        await expect(page.locator("#nace_codes")).to_have_value("16.11, 23.32")
+        await expect(page.locator("#nace-chosen")).to_contain_text("23.32")
+        await expect(page.locator("#nace-results button")).to_have_count(0)
         await page.locator("#plot").fill("C3")
         await expect(page.locator("[data-map]")).to_have_attribute("data-ready", "1")
         await page.locator(".map-canvas").click(position={"x": 320, "y": 320})
-        await expect(page.locator("#latitude")).not_to_have_value("nord")
+        await expect(page.locator("#latitude")).to_have_value(NUMBER[language])
+        await expect(page.locator("#longitude")).to_have_value(NUMBER[language])
+        # The other decimal sign is read too.
+        clicked = await page.locator("#longitude").input_value()
+        other = clicked.replace(",", ".") if language == "nb" else clicked.replace(".", ",")
+        await page.locator("#longitude").fill(other)
         await page.get_by_role("button", name=said(language, "Save the profile")).click()
         await expect(page).to_have_url(re.compile(r"/settings/profile\?saved=1$"))
         await expect(page.get_by_role("status")).to_have_text(
@@ -117,6 +149,8 @@ async def test_an_administrator_edits_the_company_profile_refused_at_the_field(
         assert after["location"]["plot"] == "C3"
         moved = (after["location"]["latitude"], after["location"]["longitude"])
         assert moved != (before["location"]["latitude"], before["location"]["longitude"])
+        assert after["location"]["longitude"] == float(clicked.replace(",", "."))
+        await expect(page.locator("#longitude")).to_have_value(clicked)
         assert after["address"] == before["address"]
     finally:
         await made.close()

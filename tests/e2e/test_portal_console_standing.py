@@ -1,6 +1,8 @@
 """The park office's console in a real browser on the running services: an administrator
 verifies a company, suspends it with a reason (the company's user, posting a listing, is
-told in bokmål why it is refused), and reinstates it (posting works again); the park's
+told in their language why it is refused, and every page they open says that the park
+suspended the company, why, and what still works), and reinstates it (the banner goes,
+posting works again); the park's
 people page lists a person the test made, sorted and paged. Every page is checked by
 axe-core and for words of the other language, in both languages."""
 
@@ -31,6 +33,11 @@ pytestmark = pytest.mark.e2e
 __all__ = ["browser"]
 
 REASON = "Ubetalt leie siden mars"
+STILL_WORKS = (
+    "Until the park reinstates the company, it cannot post, publish or change listings, and "
+    "other companies do not see them. The contracts already agreed go on: deliveries, "
+    "invoices and payments work as before, and you can still read everything here."
+)
 
 
 async def post_an_offer(page: Page, title: str) -> None:
@@ -46,7 +53,7 @@ async def post_an_offer(page: Page, title: str) -> None:
 async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
     browser: Browser, stack: Stack, language: str
 ) -> None:
-    company = await company_with_admin(stack, f"Konsoll Status {language.upper()} AS", "nb")
+    company = await company_with_admin(stack, f"Konsoll Status {language.upper()} AS", language)
     company_id = company["company"]["id"]
     # Colleagues invited, so that the people page has more than one page of five.
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
@@ -63,7 +70,7 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
     assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
     office = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
-    member = await context(browser, stack, locale="nb-NO")
+    member = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
     try:
         page = await office.new_page()
         await page.goto("/sign-in")
@@ -110,17 +117,29 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
         await check_page(page, f"audit-company-suspended-{language}")
         await page.get_by_role("link", name=said(language, "Companies"), exact=True).click()
 
-        # The company's user tries to post and is told why, in bokmål.
+        # The company's user tries to post and is told why, in their language.
         user = await member.new_page()
         await sign_in(user, company)
-        await expect(user.locator("html")).to_have_attribute("lang", "nb")
+        await expect(user.locator("html")).to_have_attribute("lang", language)
         await post_an_offer(user, "Plantevev til kompost")
         problem = user.locator("#problem")
         await expect(problem).to_contain_text(
-            said("nb", SUMMARIES["company.suspended"], reason=REASON)
+            said(language, SUMMARIES["company.suspended"], reason=REASON)
         )
         await expect(user).not_to_have_url(re.compile(r"/listings/[0-9a-f-]{36}$"))
-        await check_page(user, "listing-refused-company-suspended-nb")
+        await check_page(user, f"listing-refused-company-suspended-{language}")
+
+        # Every page the company's people open says the park suspended it, why, and that
+        # what is agreed goes on.
+        for where in ("/listings", "/contracts", "/invoices", "/settings/profile", "/inbox"):
+            await user.goto(where)
+            banner = user.locator("#suspended")
+            await expect(banner).to_contain_text(
+                said(language, "The park office has suspended your company")
+            )
+            await expect(banner.locator("q")).to_have_text(REASON)
+            await expect(banner).to_contain_text(said(language, STILL_WORKS))
+        await check_page(user, f"settings-profile-company-suspended-{language}")
 
         reinstate = row.get_by_role("button", name=re.compile(f"^{said(language, 'Reinstate')}"))
         await reinstate.click()
@@ -130,6 +149,7 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
 
         await post_an_offer(user, "Plantevev til kompost")
         await expect(user).to_have_url(re.compile(r"/listings/[0-9a-f-]{36}$"))
+        await expect(user.locator("#suspended")).to_have_count(0)
 
         # The park's people page lists the company's user, who has just signed in.
         await page.get_by_role("link", name=said(language, "People"), exact=True).click()

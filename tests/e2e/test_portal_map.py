@@ -115,6 +115,11 @@ async def test_a_listing_is_placed_moved_and_found_by_distance_on_the_map(
         await expect(page.locator("[data-map] path.result")).to_have_count(1)
         await expect(page.locator("[data-map] path.home")).to_have_count(1)
         await check_page(page, "map-search-near")
+        # The distance typed with a decimal comma, as a bokmål reader writes it, is read too.
+        comma = f"{away + 0.05:.2f}".replace(".", ",")
+        await page.goto(f"/search?q={title.split()[-1]}&within_km={comma}")
+        await expect(page.locator("table.listings")).to_contain_text(title)
+        await expect(page.locator("#within_km")).to_have_value(comma)
         if away > 0.1:
             await page.goto(f"/search?q={title.split()[-1]}&within_km={away - 0.05:.2f}")
             await expect(page.locator("table.listings")).not_to_contain_text(title)

@@ -142,14 +142,18 @@ async def test_a_company_signs_itself_up_and_reaches_its_first_proposal(
 async def fill_sign_up(page: Page, email: str, org: str) -> None:
     await page.locator("#name").fill("Selvbetjent Sag AS")
     await page.locator("#org_number").fill(org)
-    await page.locator("#nace_codes").fill("16.11")
+    # The activity picked from the NACE list by its code's beginning.
+    await page.locator("#nace-search").fill("16.1")
+    await page.locator('#nace-results button[data-nace="16.11"]').click()
+    await expect(page.locator("#nace_codes")).to_have_value("16.11")
+    await expect(page.locator("#nace-chosen")).to_contain_text("16.11")
     await page.locator("#street").fill("Toftebergveien 3")
     await page.locator("#postcode").fill("1617")
     await page.locator("#city").fill("Fredrikstad")
     # A click on the map places the company.
     await expect(page.locator("[data-map]")).to_have_attribute("data-ready", "1")
     await page.locator(".map-canvas").click(position={"x": 300, "y": 300})
-    await expect(page.locator("#latitude")).not_to_have_value("")
+    await expect(page.locator("#latitude")).to_have_value(re.compile(r"^\d+,\d+$"))  # bokmål
     await page.locator("#plot").fill("C3")
     await page.locator("#admin_name").fill("Kari Sagbruk")
     await page.locator("#email").fill(email)

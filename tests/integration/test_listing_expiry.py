@@ -101,3 +101,25 @@ async def test_ending_listings_are_announced_once_per_end_date(pool: Pool) -> No
     again = await announced(pool, ours)
     assert len(again) == 3
     assert again[-1].listing_id == soon and again[-1].days_left == 5
+
+
+async def test_a_suspended_companys_listings_are_not_announced_until_it_is_reinstated(
+    pool: Pool,
+) -> None:
+    """Suspending a company withdraws its open listings from the exchange (reason
+    ``company_suspended``): it is not told that they are about to expire while it cannot
+    change them; reinstated, it is told about those still ending soon."""
+    settings = ListingsSettings(listing_expiry_notice_days=7)
+    owner = await company(pool)
+    soon = await listing(pool, owner, date.today() + timedelta(days=2))
+    async with pool.acquire() as conn:
+        await storage.set_company_status(conn, owner, "suspended", "Ubetalt leie", uuid.uuid4())
+
+    await announce_expiring(pool, settings)
+    assert await announced(pool, {soon}) == []
+
+    async with pool.acquire() as conn:
+        await storage.set_company_status(conn, owner, "registered", None, uuid.uuid4())
+    await announce_expiring(pool, settings)
+    told = await announced(pool, {soon})
+    assert [(e.listing_id, e.days_left) for e in told] == [(soon, 2)]

@@ -5,6 +5,7 @@ writes them."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from services.portal.app import PAGES, create_app
 from services.portal.forms import day
 from services.portal.i18n import _, speaking
 from services.portal.settings import KINDS, change_from, kinds_in_order
-from services.portal.templating import date_input
+from services.portal.templating import TEMPLATES, date_input
 from services.portal.trades import PAGE_SIZE, SORTS, page_of, sort_trades
 from services.portal.webhooks import endpoint_body
 
@@ -143,3 +144,19 @@ def test_a_webhook_form_says_what_is_missing_and_keeps_the_events_in_order() -> 
         "description": None,
         "event_types": ["trade.proposed", "invoice.paid"],
     }
+
+
+def test_a_companys_address_and_place_are_one_partial_on_sign_up_and_profile() -> None:
+    """The sign-up and the profile forms include the same fields, written once."""
+    templates = Path(TEMPLATES)
+    for marker in ("autocomplete=street-address", '_("Where the company is in the park")'):
+        holding = sorted(
+            str(p.relative_to(templates))
+            for p in templates.rglob("*.html")
+            if marker in p.read_text()
+        )
+        assert len(holding) == 1 and holding[0].startswith("partials/"), (marker, holding)
+    for form in ("account/sign_up.html", "account/profile.html"):
+        text = (templates / form).read_text()
+        assert '{% include "partials/address.html" %}' in text
+        assert '{% include "partials/company_place.html" %}' in text

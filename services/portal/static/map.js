@@ -8,6 +8,12 @@
 
   function round(value) { return Math.round(value * 100000) / 100000; }
 
+  // A coordinate written as the page's language writes numbers (59,2134 on a bokmål page).
+  function typed(value) {
+    var text = String(value);
+    return document.documentElement.lang === "nb" ? text.replace(".", ",") : text;
+  }
+
   function number(id) {
     var input = document.getElementById(id);
     return input ? parseFloat(input.value.replace(",", ".")) : NaN;
@@ -96,8 +102,8 @@
       if (!isNaN(lat0) && !isNaN(lon0)) place(lat0, lon0);
       map.on("click", function (event) {
         var lat = round(event.latlng.lat), lon = round(event.latlng.lng);
-        document.getElementById("latitude").value = String(lat);
-        document.getElementById("longitude").value = String(lon);
+        document.getElementById("latitude").value = typed(lat);
+        document.getElementById("longitude").value = typed(lon);
         place(lat, lon);
       });
       document.addEventListener("input", function (event) {

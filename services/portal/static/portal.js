@@ -1,4 +1,4 @@
-// The portal's own script: the waste-code picker and the park plan. Everything else is
+// The portal's own script: the waste-code and NACE pickers and the park plan. Everything else is
 // htmx (static/vendor/). The pages work without it: codes and positions can be typed.
 (function () {
   "use strict";
@@ -37,6 +37,66 @@
     }
   });
 
+  // NACE picker (the sign-up and profile forms): shown only with script; choosing an
+  // activity adds its code to the field of codes (typed codes keep working without it).
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-needs-script]"), function (el) {
+      el.hidden = false;
+    });
+  });
+
+  function naceCodes(field) {
+    return field.value.split(/[\s,;]+/).filter(function (code) { return code; });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.nace-choice");
+    if (!button) return;
+    var field = document.getElementById("nace_codes");
+    var chosen = document.getElementById("nace-chosen");
+    var search = document.getElementById("nace-search");
+    var codes = naceCodes(field);
+    if (codes.indexOf(button.dataset.nace) === -1) {
+      codes.push(button.dataset.nace);
+      field.value = codes.join(", ");
+      if (chosen) {
+        var item = document.createElement("li");
+        var code = document.createElement("span");
+        code.className = "code";
+        code.textContent = button.dataset.nace;
+        item.appendChild(code);
+        item.appendChild(document.createTextNode(" " + button.dataset.label));
+        chosen.appendChild(item);
+      }
+    }
+    document.getElementById("nace-results").innerHTML = "";
+    search.value = "";
+    search.focus();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var results = document.getElementById("nace-results");
+    if (!results) return;
+    if (event.target.id === "nace-search" && event.key === "ArrowDown") {
+      var first = results.querySelector("button");
+      if (first) { first.focus(); event.preventDefault(); }
+    } else if (event.target.id === "nace-search" && event.key === "Enter") {
+      event.preventDefault(); // choosing, not sending the form
+    } else if (event.target.closest && event.target.closest("#nace-results")) {
+      var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
+      var at = buttons.indexOf(event.target);
+      if (event.key === "ArrowDown" && at < buttons.length - 1) { buttons[at + 1].focus(); event.preventDefault(); }
+      if (event.key === "ArrowUp") { (at > 0 ? buttons[at - 1] : document.getElementById("nace-search")).focus(); event.preventDefault(); }
+      if (event.key === "Escape") { results.innerHTML = ""; document.getElementById("nace-search").focus(); }
+    }
+  });
+
+  // A coordinate written as the page's language writes numbers (59,2134 on a bokmål page).
+  function typed(value) {
+    var text = String(value);
+    return document.documentElement.lang === "nb" ? text.replace(".", ",") : text;
+  }
+
   // The park plan: a click places the marker and fills latitude and longitude
   // (services/portal/plan.py does the same sums).
   function round(value) { return Math.round(value * 100000) / 100000; }
@@ -53,8 +113,8 @@
     var west = parseFloat(svg.dataset.west), east = parseFloat(svg.dataset.east);
     var longitude = west + local.x / box.width * (east - west);
     var latitude = north - local.y / box.height * (north - south);
-    document.getElementById("latitude").value = round(latitude);
-    document.getElementById("longitude").value = round(longitude);
+    document.getElementById("latitude").value = typed(round(latitude));
+    document.getElementById("longitude").value = typed(round(longitude));
     var marker = svg.querySelector("[data-marker]");
     marker.setAttribute("cx", local.x);
     marker.setAttribute("cy", local.y);
