@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -69,13 +69,33 @@ _SESSION_SQL = re.compile(
 )
 
 
+# What a pool's release may raise when the connection it resets is broken (asyncpg has
+# terminated it by then): ``RequestPool`` lets it go, the request's answer is on its way.
+_LEAVES_CONNECTION_IN_DOUBT: tuple[type[Exception], ...] = (
+    *DATABASE_LOST,
+    asyncpg.InternalClientError,
+)
+
+
 class PooledConnection(_BaseConnection):
     """A pooled connection that notes whether it took state that outlives a transaction
     (``_SESSION_SQL``), so that the pool runs asyncpg's reset query (``pg_advisory_unlock_all();
     CLOSE ALL; UNLISTEN *; RESET ALL``) only for such a connection when it comes back, not
     after every checkout. Every statement passes through ``execute`` (text without
     arguments) or ``_get_statement`` (everything prepared: fetch*, execute with arguments,
-    executemany, cursors)."""
+    executemany, cursors).
+
+    Two failures of the connection itself are handled here (``_watched``):
+    - a statement that fails because the connection was lost (``DATABASE_LOST``) marks it,
+      so that the reset query runs when it comes back, and asyncpg terminates it when that
+      fails, rather than lend it again;
+    - asyncpg's protocol out of step with the server (``InternalClientError``, "cannot switch
+      to state ...; another operation (2) is in progress"). A dying server's backend sends
+      its FATAL error to an idle connection; asyncpg, expecting nothing, waits for a sync
+      that never comes, and the next statement on the connection fails so. The connection
+      can never be used again: it is terminated, and the statement fails as a lost
+      connection (a 503, retried by consumers), not as a server error. asyncpg raises
+      InterfaceError, not this, for two statements at once on one connection."""
 
     session_state = False
 
@@ -83,13 +103,37 @@ class PooledConnection(_BaseConnection):
         if not self.session_state and _SESSION_SQL.search(query):
             self.session_state = True
 
+    @contextlib.contextmanager
+    def _watched(self) -> Iterator[None]:
+        try:
+            yield
+        except asyncpg.InternalClientError as exc:
+            self.terminate()
+            raise asyncpg.ConnectionDoesNotExistError(
+                "the connection was out of step with its server (an error came while it was "
+                "idle) and was terminated"
+            ) from exc
+        except DATABASE_LOST:
+            self.session_state = True
+            raise
+
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:  # noqa: ASYNC109  (asyncpg's signature)
         self._note(query)
-        return await super().execute(query, *args, timeout=timeout)
+        with self._watched():
+            return await super().execute(query, *args, timeout=timeout)
 
     async def _get_statement(self, query: str, timeout: float | None, **options: Any) -> Any:  # noqa: ASYNC109
         self._note(query)
-        return await super()._get_statement(query, timeout, **options)  # type: ignore[misc]
+        with self._watched():
+            return await super()._get_statement(query, timeout, **options)  # type: ignore[misc]
+
+    async def _do_execute(self, *args: Any, **kwargs: Any) -> Any:
+        with self._watched():
+            return await super()._do_execute(*args, **kwargs)  # type: ignore[misc]
+
+    async def _executemany(self, *args: Any, **kwargs: Any) -> Any:
+        with self._watched():
+            return await super()._executemany(*args, **kwargs)  # type: ignore[misc]
 
 
 async def reset_connection(conn: asyncpg.Connection[Any]) -> None:
@@ -221,7 +265,11 @@ class RequestPool(asyncpg.Pool):  # asyncpg's Pool to the handlers' type checks
 
     async def _give_back(self) -> None:
         conn, self._held = self._held, None
-        if conn is not None:
+        if conn is None:
+            return
+        # a reset that fails has had asyncpg terminate the connection, and the request's
+        # answer (a 503 when its own statement failed) is already on its way
+        with contextlib.suppress(*_LEAVES_CONNECTION_IN_DOUBT):
             await self._pool_of_request.release(conn)
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
