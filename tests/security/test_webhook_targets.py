@@ -301,4 +301,6 @@ async def test_a_redirect_is_not_followed(pool: Pool, settings: Settings) -> Non
                 return error
 
             assert "redirects are not followed" in await eventually(logged)
-        assert [r.path for r in receiver.requests] == ["/moved"]
+        # the refused delivery may be tried again (with backoff) before the worker stops;
+        # only ever to the endpoint itself
+        assert {r.path for r in receiver.requests} == {"/moved"}
