@@ -21,21 +21,29 @@
     input.focus();
   });
 
-  // Arrow down from the code field moves into the results; Escape closes them.
-  document.addEventListener("keydown", function (event) {
-    var results = document.getElementById("ewc-results");
-    if (!results) return;
-    if (event.target.id === "ewc_code" && event.key === "ArrowDown") {
-      var first = results.querySelector("button");
-      if (first) { first.focus(); event.preventDefault(); }
-    } else if (event.target.closest && event.target.closest("#ewc-results")) {
-      var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
-      var at = buttons.indexOf(event.target);
-      if (event.key === "ArrowDown" && at < buttons.length - 1) { buttons[at + 1].focus(); event.preventDefault(); }
-      if (event.key === "ArrowUp") { (at > 0 ? buttons[at - 1] : document.getElementById("ewc_code")).focus(); event.preventDefault(); }
-      if (event.key === "Escape") { results.innerHTML = ""; document.getElementById("ewc_code").focus(); }
-    }
-  });
+  // A picker's keys: arrow down from its field moves into its results, arrows move between
+  // them and back to the field, Escape closes them; Enter in a search box (``enterStays``)
+  // does not send the form. The waste-code picker and the NACE picker share it.
+  function pickerKeys(fieldId, resultsId, enterStays) {
+    document.addEventListener("keydown", function (event) {
+      var results = document.getElementById(resultsId);
+      if (!results) return;
+      var field = document.getElementById(fieldId);
+      if (event.target.id === fieldId && event.key === "ArrowDown") {
+        var first = results.querySelector("button");
+        if (first) { first.focus(); event.preventDefault(); }
+      } else if (enterStays && event.target.id === fieldId && event.key === "Enter") {
+        event.preventDefault(); // choosing, not sending the form
+      } else if (event.target.closest && event.target.closest("#" + resultsId)) {
+        var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
+        var at = buttons.indexOf(event.target);
+        if (event.key === "ArrowDown" && at < buttons.length - 1) { buttons[at + 1].focus(); event.preventDefault(); }
+        if (event.key === "ArrowUp") { (at > 0 ? buttons[at - 1] : field).focus(); event.preventDefault(); }
+        if (event.key === "Escape") { results.innerHTML = ""; field.focus(); }
+      }
+    });
+  }
+  pickerKeys("ewc_code", "ewc-results", false);
 
   // NACE picker (the sign-up and profile forms): shown only with script; choosing an
   // activity adds its code to the field of codes (typed codes keep working without it).
@@ -74,22 +82,7 @@
     search.focus();
   });
 
-  document.addEventListener("keydown", function (event) {
-    var results = document.getElementById("nace-results");
-    if (!results) return;
-    if (event.target.id === "nace-search" && event.key === "ArrowDown") {
-      var first = results.querySelector("button");
-      if (first) { first.focus(); event.preventDefault(); }
-    } else if (event.target.id === "nace-search" && event.key === "Enter") {
-      event.preventDefault(); // choosing, not sending the form
-    } else if (event.target.closest && event.target.closest("#nace-results")) {
-      var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
-      var at = buttons.indexOf(event.target);
-      if (event.key === "ArrowDown" && at < buttons.length - 1) { buttons[at + 1].focus(); event.preventDefault(); }
-      if (event.key === "ArrowUp") { (at > 0 ? buttons[at - 1] : document.getElementById("nace-search")).focus(); event.preventDefault(); }
-      if (event.key === "Escape") { results.innerHTML = ""; document.getElementById("nace-search").focus(); }
-    }
-  });
+  pickerKeys("nace-search", "nace-results", true);
 
   // A coordinate written as the page's language writes numbers (59,2134 on a bokmål page).
   function typed(value) {
