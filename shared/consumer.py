@@ -15,7 +15,7 @@ from typing import Any
 
 from asyncpg.transaction import Transaction
 
-from shared.db import Connection, Pool
+from shared.db import CommitRolledBack, Connection, Pool
 from shared.events import Envelope
 
 Effect = Callable[[Connection], Awaitable[None]]
@@ -58,13 +58,12 @@ class Batch:
             return
         # PostgreSQL answers COMMIT of a transaction in which a statement failed with a
         # rollback, not an error: a failure an effect caught would lose the whole batch with
-        # its offsets committed. A statement first says whether the transaction still stands.
+        # its offsets committed. The pool's connections raise CommitRolledBack for it.
+        tx, self._tx = self._tx, None
         try:
-            await self.conn.execute("SELECT 1")
-        except Exception as exc:
-            raise BatchAborted(f"the batch's transaction failed: {exc!r}") from exc
-        await self._tx.commit()
-        self._tx = None
+            await tx.commit()
+        except CommitRolledBack as exc:
+            raise BatchAborted(f"the batch's transaction failed: {exc}") from exc
 
     async def close(self) -> None:
         conn, self.conn = self.conn, None
@@ -116,8 +115,7 @@ async def apply_once(
         if not await conn.fetchval(_RECORD, consumer, envelope.id, topic):
             return False
         await effect(conn)
-        # As a batch's commit does: an effect that caught a failed statement left the
-        # transaction aborted, whose COMMIT PostgreSQL would answer with a silent rollback.
-        # This statement fails instead, so nothing is committed as applied.
-        await conn.execute("SELECT 1")
+        # An effect that caught a failed statement left the transaction aborted: its COMMIT
+        # raises CommitRolledBack (``shared.db.PooledConnection``), as a batch's does, so
+        # nothing is taken for applied.
         return True
