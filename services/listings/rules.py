@@ -35,13 +35,15 @@ REQUIRED = (
 )
 
 
-def facts(row: ListingRow) -> dict[str, Any]:
+def facts(row: ListingRow, share_terms_with_partners: bool) -> dict[str, Any]:
     """The fields of the listing's events, from its row: each by its name (the row's ``id``
-    is the event's ``listing_id``)."""
+    is the event's ``listing_id``); and whether its company shares its terms with partners,
+    as the caller's transaction read it (``storage.shares_terms``)."""
     return {
         name: getattr(row, "id" if name == "listing_id" else name)
         for name in ListingFacts.model_fields
-    }
+        if name != "share_terms_with_partners"
+    } | {"share_terms_with_partners": share_terms_with_partners}
 
 
 def shares_of(
