@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from shared import knowledge
 from shared.ewc import catalogue, spaced
-from shared.resources import RESOURCE_CLASSES
+from shared.resources import RESOURCE_CLASSES, known_properties
 
 Language = Literal["nb", "en"]
 Params = Mapping[str, Any]
@@ -156,6 +156,16 @@ def _use(name: str = "use") -> Callable[[Params, Language], str]:
 
 def _qty(value: str, unit: str) -> Callable[[Params, Language], str]:
     return lambda p, lang: quantity(p.get(value), str(p.get(unit)), lang)
+
+
+def _property(p: Params, lang: Language) -> str:
+    """A quality property in words (``temperature_c`` is "supply temperature"); one the
+    exchange does not know (a listing's own from before properties were chosen) as it is."""
+    name = str(p.get("property"))
+    found = known_properties().get(name)
+    if found is None:
+        return name
+    return found.label_nb if lang == "nb" else found.label
 
 
 def _bounds(p: Params, lang: Language) -> str:
@@ -360,17 +370,20 @@ CATALOGUE: dict[str, Render] = {
         "{property} {stated} {unit} holder seg innenfor behovets grense på {bounds} {unit}",
         "{property} {stated} {unit} meets the need's limit of {bounds} {unit}",
         stated=_stated,
+        property=_property,
         bounds=_bounds,
     ),
     "quality.outside_limit": _t(
         "{property} {stated} {unit} holder ikke behovets grense på {bounds} {unit}",
         "{property} {stated} {unit} fails the need's limit of {bounds} {unit}",
         stated=_stated,
+        property=_property,
         bounds=_bounds,
     ),
     "quality.unstated": _t(
         "tilbudet oppgir ikke {property} i {unit}; behovet krever {bounds} {unit}",
         "the offer states no {property} in {unit}; the need wants {bounds} {unit}",
+        property=_property,
         bounds=_bounds,
     ),
     # distance and transport
