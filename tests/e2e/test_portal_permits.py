@@ -1,9 +1,10 @@
-"""A park administrator verifies a company's permit in a real browser on the running
-services, in bokmål: the permit the company stated waits on /permits with its number,
-authority and waste codes; once verified it leaves the list, and the company may ask for
-the hazardous waste it covers, which it could not before. No page of the park office asks
-for a company's live inbox stream (it has none to follow). Each page is checked by axe-core
-and for English words, and photographed into screenshots/."""
+"""A company states its permit for hazardous waste and a park administrator verifies it, in
+a real browser on the running services, in bokmål: the permit stated on the company page
+waits on /permits with its number, authority and waste codes; once verified it leaves the
+list, the company page says the park verified it, and the company may ask for the
+hazardous waste it covers, which it could not before. No page of the park office asks for
+a company's live inbox stream (it has none to follow). Each page is checked by axe-core and
+for English words, and photographed into screenshots/."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from playwright.async_api import Browser, expect
 from services.portal.i18n import _, speaking
 from tests.e2e.portal_checks import check_page
 from tests.e2e.test_accounts import create_park_admin
-from tests.e2e.test_portal_browser import PASSWORD, browser, context, submit_sign_in
+from tests.e2e.test_portal_browser import PASSWORD, browser, context, sign_in, submit_sign_in
 from tests.e2e.test_portal_map import company_on_the_map
 from tests.support import Stack
 
@@ -27,7 +28,6 @@ __all__ = ["browser"]
 PERMIT = {
     "number": "2026.0418.T",
     "authority": "Statsforvalteren i Østfold, Buskerud, Oslo og Akershus",
-    "valid_until": "2036-12-31",
     "waste_codes": ["16 06 01"],
 }
 BATTERIES = {
@@ -51,9 +51,25 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
     company = await company_on_the_map(stack, "Tillatelse Gjenvinning AS", "nb")
     company_id = company["company"]["id"]
     headers = {"Authorization": f"Bearer {company['api_key']}"}
+    # The company's administrator states its permit on the company page, in bokmål.
+    member = await context(browser, stack, locale="nb-NO")
+    try:
+        page = await member.new_page()
+        await sign_in(page, company)
+        await page.goto("/company")
+        await page.get_by_label(bokmål("Permit number")).fill(PERMIT["number"])
+        await page.get_by_label(bokmål("Issued by")).fill(PERMIT["authority"])
+        await page.get_by_label(bokmål("Valid until")).fill("31.12.2036")
+        await page.get_by_label(bokmål("Hazardous waste codes it covers")).fill("16 06 01")
+        await page.get_by_role("button", name=bokmål("State the permit")).click()
+        await expect(page).to_have_url(re.compile(r"/company$"))
+        await expect(page.locator("#permit")).to_contain_text(
+            bokmål("waiting for the park to verify it")
+        )
+        await check_page(page, "company-permit-stated-nb")
+    finally:
+        await member.close()
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
-        stated = await client.put("/api/listings/companies/me/permit", headers=headers, json=PERMIT)
-        assert stated.status_code == 200, stated.text
         early = await client.post("/api/listings/listings/", headers=headers, json=BATTERIES)
         assert early.status_code == 400, early.text  # stated, not verified yet
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
@@ -86,7 +102,14 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
     finally:
         await office.close()
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
-        permit = await client.get(f"/api/listings/companies/{company_id}/permit", headers=headers)
-        assert permit.json()["status"] == "verified", permit.text
         need = await client.post("/api/listings/listings/", headers=headers, json=BATTERIES)
         assert need.status_code == 201, need.text
+    member = await context(browser, stack, locale="nb-NO")
+    try:
+        page = await member.new_page()
+        await sign_in(page, company)
+        await page.goto("/company")
+        await expect(page.locator("#permit")).to_contain_text(bokmål("verified by the park"))
+        await check_page(page, "company-permit-verified-nb")
+    finally:
+        await member.close()
