@@ -168,6 +168,20 @@ def _property(p: Params, lang: Language) -> str:
     return found.label_nb if lang == "nb" else found.label
 
 
+# A property's unit where the languages write it differently (shared/resources.py units).
+_PROPERTY_UNITS: dict[str, Bilingual] = {
+    "h": Bilingual("timer", "hours"),
+    "months": Bilingual("måneder", "months"),
+    "MJ/m3": Bilingual("MJ/m³", "MJ/m³"),
+    "mg/m3": Bilingual("mg/m³", "mg/m³"),
+}
+
+
+def _property_unit(p: Params, lang: Language) -> str:
+    unit = str(p.get("unit"))
+    return _PROPERTY_UNITS[unit].in_(lang) if unit in _PROPERTY_UNITS else unit
+
+
 def _bounds(p: Params, lang: Language) -> str:
     return bounds(p.get("min"), p.get("max"), lang)
 
@@ -371,6 +385,7 @@ CATALOGUE: dict[str, Render] = {
         "{property} {stated} {unit} meets the need's limit of {bounds} {unit}",
         stated=_stated,
         property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     "quality.outside_limit": _t(
@@ -378,12 +393,14 @@ CATALOGUE: dict[str, Render] = {
         "{property} {stated} {unit} fails the need's limit of {bounds} {unit}",
         stated=_stated,
         property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     "quality.unstated": _t(
         "tilbudet oppgir ikke {property} i {unit}; behovet krever {bounds} {unit}",
         "the offer states no {property} in {unit}; the need wants {bounds} {unit}",
         property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     # distance and transport
