@@ -83,7 +83,9 @@ class QualitySpec(BaseModel):
 
     property: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,39}$",
-        description="Snake-case name: `moisture`, `purity`, `temperature_c`, `cadmium`, ...",
+        description="Snake-case name of a property the exchange knows for the listing's "
+        "resource (`moisture`, `purity`, `temperature_c`, `cadmium`, ...; a new one is refused "
+        "as `listing.quality_unknown`, naming those it knows), in that property's unit.",
         examples=["moisture"],
     )
     unit: str = Field(min_length=1, max_length=20, description="`%`, `mg/kg`, `°C`, ...")
