@@ -83,7 +83,9 @@ class QualitySpec(BaseModel):
 
     property: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,39}$",
-        description="Snake-case name: `moisture`, `purity`, `temperature_c`, `cadmium`, ...",
+        description="Snake-case name of a property the exchange knows for the listing's "
+        "resource (`moisture`, `purity`, `temperature_c`, `cadmium`, ...; a new one is refused "
+        "as `listing.quality_unknown`, naming those it knows), in that property's unit.",
         examples=["moisture"],
     )
     unit: str = Field(min_length=1, max_length=20, description="`%`, `mg/kg`, `°C`, ...")
@@ -193,6 +195,13 @@ class ListingFacts(Payload, ListingTerms):
     price_per_unit_ore: int | None = Field(
         default=None,
         description="NOK øre per unit, excluding MVA; negative: a gate fee the supplier pays.",
+    )
+    share_terms_with_partners: bool | None = Field(
+        default=None,
+        description="Whether the company shared its prices and terms with partners when "
+        "this event was made (its `share_terms_with_partners`, read with the listing): "
+        "partners see `price_per_unit_ore` only when true. None in events from before the "
+        "field existed: then the company's last `company.changed` decides.",
     )
 
 
@@ -307,6 +316,31 @@ class Terms(BaseModel):
         return self
 
 
+class PartnerSharing(BaseModel):
+    """Whether a company shares its prices and terms with partners, as one of its
+    `company.changed` events said."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    share_terms_with_partners: bool = Field(
+        description="Partners may see the prices and terms of its listings and contracts."
+    )
+    changed_at: datetime = Field(
+        description="The `changed_at` of that `company.changed`: a later one overrides it."
+    )
+
+
+# What a contract's sharing fields say, in both of them.
+_AGREED_SHARING = (
+    "as the contracts service knew it when the contract was agreed. It learns it from "
+    "`company.changed` like any reader, so a change made moments before the agreement may "
+    "not have reached it yet: `changed_at` names the change it knew, and a reader that "
+    "knows a later one goes by that. Partners see `price_per_unit_ore` and `terms` only "
+    "when both companies share. None: it had heard of no change (or the event is from "
+    "before the field existed)."
+)
+
+
 class ContractAgreed(Payload):
     """Supplier and receiver accepted the same terms: the exchange is agreed."""
 
@@ -325,6 +359,14 @@ class ContractAgreed(Payload):
     agreed_at: datetime
     title: str | None = None
     terms: Terms | None = Field(default=None, description="Everything agreed.")
+    supplier_sharing: PartnerSharing | None = Field(
+        default=None,
+        description="Whether the supplier shares its terms with partners, " + _AGREED_SHARING,
+    )
+    receiver_sharing: PartnerSharing | None = Field(
+        default=None,
+        description="Whether the receiver shares its terms with partners, " + _AGREED_SHARING,
+    )
 
 
 class NegotiationFacts(Payload):

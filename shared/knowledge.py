@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shared.ewc import catalogue
-from shared.resources import RESOURCE_CLASSES, stated
+from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES, Property, stated
 from shared.units import convert, is_unit
 
 DATA = Path(__file__).parent / "data"
@@ -167,6 +167,42 @@ def classes_of_code() -> dict[str, tuple[str, ...]]:
         for member in found:
             table[member.code].append(f"class:{name}")
     return {code: tuple(sorted(found)) for code, found in table.items()}
+
+
+@cache
+def properties_of(resource: str) -> tuple[Property, ...]:
+    """The quality properties a listing of ``resource`` may state: a class's own; for a
+    List of Waste code (or a sub-chapter ``0201*``) what any material states, then the
+    properties of the classes the code belongs to."""
+    if resource.startswith("class:"):
+        kind = RESOURCE_CLASSES.get(resource.removeprefix("class:"))
+        return kind.properties if kind else ()
+    found = {p.name: p for p in MATERIAL_PROPERTIES}
+    for name in classes_of_code().get(resource, ()):
+        for p in RESOURCE_CLASSES[name.removeprefix("class:")].properties:
+            found.setdefault(p.name, p)
+    return tuple(found.values())
+
+
+def properties_for(resources: Iterable[str]) -> tuple[Property, ...]:
+    """The properties known for any of ``resources`` (a need's resource and those it also
+    accepts, or every resource that serves its use), each name once."""
+    found: dict[str, Property] = {}
+    for resource in resources:
+        for p in properties_of(resource):
+            found.setdefault(p.name, p)
+    return tuple(found.values())
+
+
+def listing_resources(
+    ewc_code: str | None, resource_class: str | None, use: str | None, accepts: Iterable[str]
+) -> tuple[str, ...]:
+    """What a listing is about, as resources: its code or class and what a need also
+    accepts; a need that names only a use, every resource that serves it."""
+    named = [r for r in (ewc_code, f"class:{resource_class}" if resource_class else None) if r]
+    if not named and use:
+        named = sorted(serving(use))
+    return (*named, *accepts)
 
 
 def _levels(resource: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from shared import knowledge
 from shared.ewc import catalogue, spaced
-from shared.resources import RESOURCE_CLASSES
+from shared.resources import RESOURCE_CLASSES, known_properties
 
 Language = Literal["nb", "en"]
 Params = Mapping[str, Any]
@@ -156,6 +156,30 @@ def _use(name: str = "use") -> Callable[[Params, Language], str]:
 
 def _qty(value: str, unit: str) -> Callable[[Params, Language], str]:
     return lambda p, lang: quantity(p.get(value), str(p.get(unit)), lang)
+
+
+def _property(p: Params, lang: Language) -> str:
+    """A quality property in words (``temperature_c`` is "supply temperature"); one the
+    exchange does not know (a listing's own from before properties were chosen) as it is."""
+    name = str(p.get("property"))
+    found = known_properties().get(name)
+    if found is None:
+        return name
+    return found.label_nb if lang == "nb" else found.label
+
+
+# A property's unit where the languages write it differently (shared/resources.py units).
+_PROPERTY_UNITS: dict[str, Bilingual] = {
+    "h": Bilingual("timer", "hours"),
+    "months": Bilingual("måneder", "months"),
+    "MJ/m3": Bilingual("MJ/m³", "MJ/m³"),
+    "mg/m3": Bilingual("mg/m³", "mg/m³"),
+}
+
+
+def _property_unit(p: Params, lang: Language) -> str:
+    unit = str(p.get("unit"))
+    return _PROPERTY_UNITS[unit].in_(lang) if unit in _PROPERTY_UNITS else unit
 
 
 def _bounds(p: Params, lang: Language) -> str:
@@ -360,17 +384,23 @@ CATALOGUE: dict[str, Render] = {
         "{property} {stated} {unit} holder seg innenfor behovets grense på {bounds} {unit}",
         "{property} {stated} {unit} meets the need's limit of {bounds} {unit}",
         stated=_stated,
+        property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     "quality.outside_limit": _t(
         "{property} {stated} {unit} holder ikke behovets grense på {bounds} {unit}",
         "{property} {stated} {unit} fails the need's limit of {bounds} {unit}",
         stated=_stated,
+        property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     "quality.unstated": _t(
         "tilbudet oppgir ikke {property} i {unit}; behovet krever {bounds} {unit}",
         "the offer states no {property} in {unit}; the need wants {bounds} {unit}",
+        property=_property,
+        unit=_property_unit,
         bounds=_bounds,
     ),
     # distance and transport

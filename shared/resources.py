@@ -88,6 +88,24 @@ DRY_MATTER = _p("dry_matter", "%", "dry matter", "tørrstoff")
 CONCENTRATION = _p("concentration", "%", "concentration", "konsentrasjon")
 WATER_QUALITY = (TEMPERATURE, SALINITY, COD)
 MATERIAL: tuple[Unit, ...] = ("t", "kg", "m3")
+ASH = _p("ash", "%", "ash content", "askeinnhold")
+LOSS_ON_IGNITION = _p("loss_on_ignition", "%", "loss on ignition", "glødetap")
+PROTEIN = _p("protein", "%", "protein", "protein")
+# What any List of Waste material may state besides its classes' own properties: water,
+# energy, what burns off, nutrients and the heavy metals that limit its use (of dry matter).
+MATERIAL_PROPERTIES: tuple[Property, ...] = (
+    MOISTURE,
+    DRY_MATTER,
+    LHV_MASS,
+    ASH,
+    LOSS_ON_IGNITION,
+    PURITY,
+    NITROGEN,
+    PHOSPHORUS,
+    _p("cadmium", "mg/kg", "cadmium (of dry matter)", "kadmium (av tørrstoff)"),
+    _p("lead", "mg/kg", "lead (of dry matter)", "bly (av tørrstoff)"),
+    _p("mercury", "mg/kg", "mercury (of dry matter)", "kvikksølv (av tørrstoff)"),
+)
 
 RESOURCE_CLASSES: dict[str, ResourceClass] = {
     c.name: c
@@ -177,7 +195,7 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
             "solid_biofuel",
             "Solid biofuel (wood chips, pellets, bagasse)",
             ("t", "m3", "MWh"),
-            (MOISTURE, LHV_MASS, _p("ash", "%", "ash content", "askeinnhold")),
+            (MOISTURE, LHV_MASS, ASH),
             label_nb="Fast biobrensel (flis, pellets, bagasse)",
         ),
         ResourceClass(
@@ -191,7 +209,7 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
             "animal_feed",
             "Animal feed (not waste)",
             MATERIAL,
-            (DRY_MATTER, _p("protein", "%", "protein", "protein")),
+            (DRY_MATTER, PROTEIN),
             label_nb="Dyrefôr (ikke avfall)",
         ),
         ResourceClass(
@@ -205,7 +223,7 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
             "food_residue",
             "Food and drink by-products (molasses, whey, spent grain, peel)",
             MATERIAL,
-            (DRY_MATTER, _p("protein", "%", "protein", "protein")),
+            (DRY_MATTER, PROTEIN),
             label_nb="Biprodukter fra mat og drikke (melasse, myse, mask, skall)",
         ),
         ResourceClass(
@@ -233,7 +251,7 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
             "ash",
             "Ash (fly ash, bottom ash)",
             MATERIAL,
-            (_p("loss_on_ignition", "%", "loss on ignition", "glødetap"),),
+            (LOSS_ON_IGNITION,),
             label_nb="Aske (flyveaske, bunnaske)",
         ),
         ResourceClass(
@@ -301,6 +319,15 @@ MATERIAL_UNITS: tuple[Unit, ...] = ("t", "kg", "m3", "pieces")
 UNBLENDABLE = frozenset(
     p.name for c in RESOURCE_CLASSES.values() for p in c.properties if not p.blendable
 )
+
+
+def known_properties() -> dict[str, Property]:
+    """Every property the exchange knows, by name (the first definition of a name: a
+    name has one unit wherever it is used)."""
+    found: dict[str, Property] = {}
+    for p in (*MATERIAL_PROPERTIES, *(p for c in RESOURCE_CLASSES.values() for p in c.properties)):
+        found.setdefault(p.name, p)
+    return found
 
 
 def open_classes() -> list[str]:

@@ -297,6 +297,8 @@ async def agree(
             agreed_at=contract.agreed_at,
             title=contract.title,
             terms=terms.as_event(),
+            supplier_sharing=await storage.sharing(conn, contract.supplier_company_id),
+            receiver_sharing=await storage.sharing(conn, contract.receiver_company_id),
         ),
         contract.id,
         correlation_id,
@@ -431,6 +433,11 @@ async def company_details_changed(
     await storage.keep_company(conn, company)
     for waiting in await invoice_store.waiting_invoices_of(conn, company.company_id):
         await _issue(conn, waiting, settings)
+
+
+async def company_changed(conn: Connection, company: events.CompanyChanged) -> None:
+    """Remember whether the company shares its terms with partners, for ``contract.agreed``."""
+    await storage.keep_sharing(conn, company)
 
 
 async def reservation_refused(

@@ -10,6 +10,7 @@ from services.contracts.config import ContractsSettings
 from shared.consumer import apply_once
 from shared.db import Connection, Pool
 from shared.events import (
+    CompanyChanged,
     CompanyDetailsChanged,
     Envelope,
     ListingPublished,
@@ -49,6 +50,8 @@ def register(broker: KafkaBroker, pool: Pool, settings: ContractsSettings) -> No
                 await application.reservation_refused(conn, payload, envelope.correlationid)
             elif isinstance(payload, CompanyDetailsChanged):
                 await application.company_details_changed(conn, payload, settings)
+            elif isinstance(payload, CompanyChanged):
+                await application.company_changed(conn, payload)
             else:
                 await application.listing_changed(conn, payload, envelope.time)
 
@@ -67,6 +70,7 @@ def register(broker: KafkaBroker, pool: Pool, settings: ContractsSettings) -> No
                 ListingWithdrawn,
                 ListingReservationRefused,
                 CompanyDetailsChanged,
+                CompanyChanged,
             )
         },
     )

@@ -991,7 +991,8 @@ async def _change_standing(
                     conn,
                     request,
                     ListingPublished(
-                        **facts(listing), published_at=listing.published_at or row.updated_at
+                        **facts(listing, row.share_terms_with_partners),
+                        published_at=listing.published_at or row.updated_at,
                     ),
                     listing.id,
                 )

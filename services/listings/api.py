@@ -386,7 +386,10 @@ class ListingController(Controller):
                 await publish_event(
                     conn,
                     request,
-                    ListingPublished(**facts(row), published_at=row.published_at),
+                    ListingPublished(
+                        **facts(row, await storage.shares_terms(conn, company_id)),
+                        published_at=row.published_at,
+                    ),
                     row.id,
                 )
         return Listing.of(row, company_id)
@@ -537,7 +540,7 @@ class ListingController(Controller):
                     conn,
                     request,
                     ListingUpdated(
-                        **facts(updated),
+                        **facts(updated, await storage.shares_terms(conn, company_id)),
                         updated_at=updated.updated_at,
                         changed=tuple(sorted(data.model_fields_set)),
                     ),
@@ -577,7 +580,10 @@ class ListingController(Controller):
             await publish_event(
                 conn,
                 request,
-                ListingPublished(**facts(opened), published_at=opened.published_at),
+                ListingPublished(
+                    **facts(opened, await storage.shares_terms(conn, company_id)),
+                    published_at=opened.published_at,
+                ),
                 opened.id,
             )
         return Listing.of(opened, company_id)

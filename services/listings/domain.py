@@ -11,7 +11,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import kontonr, orgnr
 
 from shared.ewc import WasteCode, lookup
-from shared.knowledge import nace, use_names
+from shared.knowledge import listing_resources, nace, properties_for, use_names
 from shared.refusals import Refusal
 from shared.resources import MATERIAL_UNITS, RESOURCE_CLASSES, open_classes
 
@@ -182,6 +182,36 @@ def check_required_quality(resource_class: str, quality: list[dict[str, Any]]) -
             )
 
 
+def check_known_quality(
+    resources: tuple[str, ...], quality: list[dict[str, Any]], kept: tuple[str, ...] = ()
+) -> None:
+    """Each property stated is one the exchange knows for the listing's resources
+    (``shared.knowledge.properties_of``), in its unit; ``kept``: properties the listing
+    already has, which a change may keep whatever they are."""
+    known = {p.name: p for p in properties_for(resources)}
+    for i, q in enumerate(quality):
+        name = q["property"]
+        defined = known.get(name)
+        if defined is None and name not in kept:
+            raise Refusal(
+                "listing.quality_unknown",
+                f"{name} is not a quality property of this resource; one of "
+                f"{', '.join(known) or 'none: state no quality'}",
+                field=f"quality.{i}.property",
+                property=name,
+                properties=list(known),
+            )
+        if defined is not None and q.get("unit") != defined.unit:
+            raise Refusal(
+                "listing.quality_unit",
+                f"{name} is given in {defined.unit}, not {q.get('unit')}",
+                field=f"quality.{i}.unit",
+                property=name,
+                unit=defined.unit,
+                given=q.get("unit"),
+            )
+
+
 def accepted_resource(text: str) -> str:
     """One of the resources a need accepts: a List of Waste code or ``class:<name>``."""
     name = text.strip()
@@ -244,6 +274,7 @@ def check_resource(
     if ewc_code is None and resource_class is None:
         if hazardous:
             raise _only_codes_hazardous()
+        check_known_quality(listing_resources(None, None, use, accepts), quality)
         return
     if resource_class is not None:
         known = RESOURCE_CLASSES.get(resource_class)
@@ -269,6 +300,7 @@ def check_resource(
             )
         if hazardous:
             raise _only_codes_hazardous()
+        check_known_quality(listing_resources(None, resource_class, use, accepts), quality)
         check_required_quality(resource_class, quality)
         return
     entry = waste_code(ewc_code or "")
@@ -295,6 +327,7 @@ def check_resource(
             field="hazardous",
             waste_code=entry.display,
         )
+    check_known_quality(listing_resources(entry.code, None, use, accepts), quality)
 
 
 def _only_codes_hazardous() -> Refusal:

@@ -99,7 +99,9 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
                 conn,
                 None,
                 ListingUpdated(
-                    **facts(updated), updated_at=updated.updated_at, changed=("remaining_quantity",)
+                    **facts(updated, await storage.shares_terms(conn, updated.company_id)),
+                    updated_at=updated.updated_at,
+                    changed=("remaining_quantity",),
                 ),
                 listing_id,
                 correlation_id=envelope.correlationid,
@@ -138,7 +140,9 @@ async def release_for(conn: Connection, envelope: Envelope, cancelled: ContractC
                 conn,
                 None,
                 ListingUpdated(
-                    **facts(updated), updated_at=updated.updated_at, changed=("remaining_quantity",)
+                    **facts(updated, await storage.shares_terms(conn, updated.company_id)),
+                    updated_at=updated.updated_at,
+                    changed=("remaining_quantity",),
                 ),
                 listing_id,
                 correlation_id=envelope.correlationid,

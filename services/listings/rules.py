@@ -18,6 +18,7 @@ from services.listings import domain
 from services.listings.storage import ListingRow
 from shared import periods
 from shared.events import ContractAgreed, ListingFacts
+from shared.knowledge import listing_resources
 from shared.refusals import GENERIC, Refusal
 from shared.resources import convert_listing
 from shared.units import to_base
@@ -35,13 +36,15 @@ REQUIRED = (
 )
 
 
-def facts(row: ListingRow) -> dict[str, Any]:
+def facts(row: ListingRow, share_terms_with_partners: bool) -> dict[str, Any]:
     """The fields of the listing's events, from its row: each by its name (the row's ``id``
-    is the event's ``listing_id``)."""
+    is the event's ``listing_id``); and whether its company shares its terms with partners,
+    as the caller's transaction read it (``storage.shares_terms``)."""
     return {
         name: getattr(row, "id" if name == "listing_id" else name)
         for name in ListingFacts.model_fields
-    }
+        if name != "share_terms_with_partners"
+    } | {"share_terms_with_partners": share_terms_with_partners}
 
 
 def shares_of(
@@ -133,9 +136,16 @@ def changes_to(
     for name in REQUIRED:
         if name in changes and changes[name] is None:
             raise Refusal("value.missing", "cannot be null", field=name)
-    if "quality" in changes and listing.resource_class:
+    if "quality" in changes:
+        accepts = changes.get("accepts", listing.accepts) or []
+        resources = listing_resources(
+            listing.ewc_code, listing.resource_class, listing.use, accepts
+        )
+        kept = tuple(q["property"] for q in listing.quality)
         try:
-            domain.check_required_quality(listing.resource_class, changes["quality"])
+            domain.check_known_quality(resources, changes["quality"], kept)
+            if listing.resource_class:
+                domain.check_required_quality(listing.resource_class, changes["quality"])
         except ValueError as exc:
             raise _at("quality", exc) from None
     if "location" in changes:

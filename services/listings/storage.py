@@ -390,6 +390,16 @@ async def company_status(conn: Connection, company_id: uuid.UUID) -> tuple[str, 
     return (row["status"], row["status_reason"]) if row else ("registered", None)
 
 
+async def shares_terms(conn: Connection, company_id: uuid.UUID) -> bool:
+    """Whether the company shares its prices and terms with partners, for a listing event
+    the caller's transaction writes: the row is locked against a change of it until then,
+    so the event says what was true when it was committed."""
+    shares = await conn.fetchval(
+        "SELECT share_terms_with_partners FROM companies WHERE id = $1 FOR SHARE", company_id
+    )
+    return bool(shares)
+
+
 async def open_listings_of(conn: Connection, company_id: uuid.UUID) -> list[ListingRow]:
     rows = await conn.fetch(
         f"SELECT {_LISTING_COLUMNS} FROM listings WHERE company_id = $1 AND status = 'open' "

@@ -33,30 +33,35 @@ from shared.outbox import enqueue
 GROUP = "notifications"
 
 
+async def apply_event(
+    conn: Connection, envelope: Envelope, payload: Payload, settings: NotificationsSettings
+) -> None:
+    """What one event does here, in the transaction that marks it applied."""
+    if isinstance(payload, CompanyChanged):
+        await companies_store.remember(conn, payload)
+    if type(payload) in PARTNER_FEED:
+        known = await companies_store.sharing(conn, companies_of(payload))
+        view = partner_view(payload, known)
+        if view is not None:
+            await enqueue(conn, Topic.PARTNERS, partner_envelope(envelope, view))
+    if isinstance(payload, PersonChanged):
+        await people_store.remember(conn, payload)
+        return
+    if isinstance(payload, PersonLinkIssued):
+        await enqueue_link(conn, envelope, payload, settings)
+        return
+    if type(payload) in ROUTES:
+        notes = notes_for(envelope.id, payload)
+        for note in notes:
+            await inbox_store.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
+        await enqueue_emails(conn, envelope, notes, settings)
+    await enqueue_webhooks(conn, envelope, payload)
+
+
 def register(broker: KafkaBroker, pool: Pool, settings: NotificationsSettings) -> None:
     async def on_event(envelope: Envelope, payload: Payload) -> None:
         async def effect(conn: Connection) -> None:
-            if isinstance(payload, CompanyChanged):
-                await companies_store.remember(conn, payload)
-            if type(payload) in PARTNER_FEED:
-                sharing = await companies_store.sharing(conn, companies_of(payload))
-                view = partner_view(payload, sharing)
-                if view is not None:
-                    await enqueue(conn, Topic.PARTNERS, partner_envelope(envelope, view))
-            if isinstance(payload, PersonChanged):
-                await people_store.remember(conn, payload)
-                return
-            if isinstance(payload, PersonLinkIssued):
-                await enqueue_link(conn, envelope, payload, settings)
-                return
-            if type(payload) in ROUTES:
-                notes = notes_for(envelope.id, payload)
-                for note in notes:
-                    await inbox_store.add_note(
-                        conn, note, envelope.id, envelope.type, envelope.subject
-                    )
-                await enqueue_emails(conn, envelope, notes, settings)
-            await enqueue_webhooks(conn, envelope, payload)
+            await apply_event(conn, envelope, payload, settings)
 
         await apply_once(pool, GROUP, payload.topic, envelope, effect)
 

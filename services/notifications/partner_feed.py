@@ -6,12 +6,19 @@ and deliveries; never people, proposals, negotiations or invoices. Prices and te
 where the companies concerned share them (``share_terms_with_partners``): a listing's when
 its company shares, a contract's when both do. Free-text notes on deliveries (weighbridge
 notes, dispute reasons written by people) are left out.
+
+Whether a company shares is known here from ``company.changed``, read on another partition
+than the listing or contract it decides: an event made just after a change may be read
+before it. So an event's own word comes first: a listing's event says what its company
+shared when it was made; ``contract.agreed`` says what the contracts service knew, with the
+change it knew, and the later of that and ours decides. Events from before those fields
+existed go by what is known here.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Set
+from collections.abc import Mapping
 
 from shared.events import (
     PARTNER_FEED,
@@ -19,6 +26,7 @@ from shared.events import (
     DeliveryFacts,
     Envelope,
     ListingFacts,
+    PartnerSharing,
     Payload,
 )
 
@@ -35,17 +43,44 @@ def companies_of(payload: Payload) -> set[uuid.UUID]:
     return set()
 
 
-def partner_view(payload: Payload, sharing: Set[uuid.UUID]) -> Payload | None:
-    """What partners see of ``payload`` (None: nothing), given the companies that share."""
+def partner_view(payload: Payload, known: Mapping[uuid.UUID, PartnerSharing]) -> Payload | None:
+    """What partners see of ``payload`` (None: nothing), given what is known here of its
+    companies' sharing (from ``company.changed``)."""
     if type(payload) not in PARTNER_FEED:
         return None
-    if isinstance(payload, ListingFacts) and payload.company_id not in sharing:
+    if isinstance(payload, ListingFacts) and not _listing_shared(payload, known):
         return payload.model_copy(update={"price_per_unit_ore": None})
-    if isinstance(payload, ContractAgreed) and not companies_of(payload) <= sharing:
+    if isinstance(payload, ContractAgreed) and not _contract_shared(payload, known):
         return payload.model_copy(update={"price_per_unit_ore": None, "terms": None})
     if isinstance(payload, DeliveryFacts):
         return payload.model_copy(update={"note": None})
     return payload
+
+
+def _listing_shared(listing: ListingFacts, known: Mapping[uuid.UUID, PartnerSharing]) -> bool:
+    """The listing's own word (its company's sharing when it was made), else ours."""
+    if listing.share_terms_with_partners is not None:
+        return listing.share_terms_with_partners
+    ours = known.get(listing.company_id)
+    return ours is not None and ours.share_terms_with_partners
+
+
+def _contract_shared(contract: ContractAgreed, known: Mapping[uuid.UUID, PartnerSharing]) -> bool:
+    """Both companies share, each by the later change of the event's and ours."""
+    parties = (
+        (contract.supplier_company_id, contract.supplier_sharing),
+        (contract.receiver_company_id, contract.receiver_sharing),
+    )
+    for company_id, theirs in parties:
+        ours = known.get(company_id)
+        latest = max(
+            (s for s in (theirs, ours) if s is not None),
+            key=lambda s: s.changed_at,
+            default=None,
+        )
+        if latest is None or not latest.share_terms_with_partners:
+            return False
+    return True
 
 
 def partner_envelope(original: Envelope, view: Payload) -> Envelope:

@@ -12,7 +12,7 @@ from typing import Any
 from services.portal.i18n import N_, _
 from services.portal.nace import split_codes
 from services.portal.problems import FormErrors
-from shared.resources import TRANSPORT_MODES
+from shared.resources import TRANSPORT_MODES, known_properties
 
 Form = Mapping[str, str]
 
@@ -253,13 +253,30 @@ def listing_body(form: Form, *, new: bool) -> dict[str, Any]:
     return body
 
 
+def listing_fields(form: Form) -> dict[str, str]:
+    """``LISTING_FIELDS`` with the API's quality entries mapped to the form's rows: the
+    API numbers the properties sent, which skip the rows left empty (a refused unit is
+    the property's, chosen with it)."""
+    filled = [i for i in range(QUALITY_ROWS) if (form.get(f"quality_{i}_property") or "").strip()]
+    rows = {
+        f"quality.{sent}.{key}": f"quality_{row}_{'property' if key == 'unit' else key}"
+        for sent, row in enumerate(filled)
+        for key in ("property", "unit", "min", "max", "value")
+    }
+    return LISTING_FIELDS | rows
+
+
 def _quality(read: _Reader) -> list[dict[str, Any]]:
     rows = []
     for i in range(QUALITY_ROWS):
         prop = read.text(f"quality_{i}_property")
         if not prop:
             continue
-        row: dict[str, Any] = {"property": prop, "unit": read.text(f"quality_{i}_unit")}
+        # The unit is the property's; one the exchange does not know (a listing's own from
+        # before properties were chosen) keeps the unit it was stored with.
+        known = known_properties().get(prop)
+        unit = known.unit if known else read.text(f"quality_{i}_unit")
+        row: dict[str, Any] = {"property": prop, "unit": unit}
         for bound in ("min", "max", "value"):
             value = read.decimal(f"quality_{i}_{bound}")
             if value is not None:

@@ -4,6 +4,8 @@ the search-as-you-type picker over the European List of Waste."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -13,12 +15,12 @@ from services.portal.client import Api, ApiProblem
 from services.portal.forms import (
     FREQUENCIES,
     KINDS,
-    LISTING_FIELDS,
     QUALITY_ROWS,
     TRANSPORTS,
     UNITS,
     kroner,
     listing_body,
+    listing_fields,
     machine_number,
 )
 from services.portal.i18n import N_, _
@@ -27,8 +29,10 @@ from services.portal.plan import marker as place
 from services.portal.problems import FormErrors, explain
 from services.portal.session import SignedIn, signed_in
 from services.portal.trades import company_names
-from shared.knowledge import use_names
-from shared.resources import TRANSPORT_MODES, open_classes
+from services.portal.vocabulary import PropertyChoice, property_choice, property_choices
+from shared.ewc import catalogue, normalise
+from shared.knowledge import listing_resources, use_names
+from shared.resources import RESOURCE_CLASSES, TRANSPORT_MODES, open_classes
 from shared.vocabulary import Hit, find
 
 PICKER_LIMIT = 15
@@ -82,6 +86,67 @@ def _form_values(listing: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class QualityRow:
+    """A quality row of the listing form: the properties it offers, the one chosen, and
+    the unit shown beside its value (``kept_unit``: the stored unit of a property the
+    exchange does not know, which an older listing may have)."""
+
+    index: int
+    choices: list[PropertyChoice]
+    current: str
+    unit_words: str
+    kept_unit: str = ""
+
+
+def resources_of(
+    values: Mapping[str, Any], listing: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
+    """What the listing is about (an existing one's resources; on the new-listing form, the
+    code, class or use chosen so far), as ``shared.knowledge`` names resources."""
+    if listing is not None:
+        return listing_resources(
+            listing.get("ewc_code"),
+            listing.get("resource_class"),
+            listing.get("use"),
+            listing.get("accepts") or [],
+        )
+    kind = str(values.get("resource_class") or "")
+    code = normalise(str(values.get("ewc_code") or ""))
+    use = str(values.get("use") or "")
+    return listing_resources(
+        code if code in catalogue() and not kind else None,
+        kind if kind in RESOURCE_CLASSES else None,
+        use if use in use_names() else None,
+        (),
+    )
+
+
+def quality_rows(
+    values: Mapping[str, Any], listing: Mapping[str, Any] | None = None
+) -> list[QualityRow]:
+    """The form's quality rows, each offering the properties known for the resource (every
+    property the exchange knows while none is chosen), and keeping the one a row has."""
+    resources = resources_of(values, listing)
+    choices = property_choices(resources)
+    rows = []
+    for i in range(QUALITY_ROWS):
+        current = str(values.get(f"quality_{i}_property") or "")
+        offered = list(choices)
+        unit_words, kept_unit = "", ""
+        if current:
+            found = next((c for c in choices if c.name == current), None)
+            found = found or property_choice(current, resources)
+            if found is None:
+                kept_unit = str(values.get(f"quality_{i}_unit") or "")
+                found = PropertyChoice(current, current.replace("_", " "), kept_unit, kept_unit)
+            if found not in offered:
+                offered.insert(0, found)
+            unit_words = found.unit_words
+        rows.append(QualityRow(i, offered, current, unit_words, kept_unit))
+    return rows
+
+
 class ListingsController(Controller):
     path = "/listings"
     guards = [signed_in]
@@ -115,7 +180,19 @@ class ListingsController(Controller):
             resource_classes=open_classes(),
             uses=list(use_names().values()),
             transport_modes=TRANSPORT_MODES,
-            quality_rows=range(QUALITY_ROWS),
+            quality_rows=quality_rows(values or {}, listing),
+        )
+
+    @get("/properties", name="listing_properties")
+    async def properties(self, request: Request[Any, Any, Any]) -> Template:
+        """The quality rows' property fields for the resource chosen so far (an htmx
+        fragment swapped into the new-listing form when the resource changes)."""
+        values = dict(request.query_params.items())
+        return render(
+            request,
+            "listings/quality_properties.html",
+            errors=None,
+            quality_rows=quality_rows(values),
         )
 
     @get("/new", name="new_listing")
@@ -131,7 +208,7 @@ class ListingsController(Controller):
         except FormErrors as refused:
             return self._form(request, values=form, errors=refused, status_code=400)
         except ApiProblem as problem:
-            errors = explain(problem, LISTING_FIELDS, default_field="title")
+            errors = explain(problem, listing_fields(form), default_field="title")
             return self._form(request, values=form, errors=errors, status_code=problem.status)
         return see_other(f"/listings/{created['id']}")
 
@@ -163,7 +240,7 @@ class ListingsController(Controller):
                 request, listing=listing, values=form, errors=refused, status_code=400
             )
         except ApiProblem as problem:
-            errors = explain(problem, LISTING_FIELDS, default_field="title")
+            errors = explain(problem, listing_fields(form), default_field="title")
             return self._form(
                 request, listing=listing, values=form, errors=errors, status_code=problem.status
             )

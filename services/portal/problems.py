@@ -16,7 +16,7 @@ from typing import Any
 
 from services.portal.client import UNREACHABLE, ApiProblem
 from services.portal.i18n import N_, _
-from services.portal.vocabulary import per_unit, quantity, word
+from services.portal.vocabulary import property_unit, property_words, quantity, word
 from shared.resources import RESOURCE_CLASSES
 
 
@@ -118,6 +118,10 @@ FIELD_MESSAGES: dict[str, str] = {
     "listing.quality_required": N_("State the %(property)s in %(unit)s for this resource."),
     "listing.quality_unit": N_("The %(property)s is given in %(unit)s."),
     "listing.quality_repeated": N_("Give each property once."),
+    "listing.quality_unknown": N_(
+        "The exchange knows no %(property)s for this resource: choose one of the properties "
+        "in the list."
+    ),
     "listing.window_reversed": N_("The end date is before the start date."),
     "listing.permit_missing": N_(
         "%(waste_code)s is hazardous waste: a need for it requires your company's permit "
@@ -206,10 +210,10 @@ def _params(params: Mapping[str, Any]) -> dict[str, str]:
             out[name] = quantity(value, unit, number)
         elif name == "units":
             out[name] = _unit_words(value)
+        elif name in ("unit", "given") and "property" in params:
+            out[name] = property_unit(value)
         elif name in ("unit", "given", "contract_unit", "proposal_unit"):
-            out[name] = (
-                per_unit(str(value)) if name == "unit" and "property" in params else word(value)
-            )
+            out[name] = word(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = number(value)
         else:
@@ -220,16 +224,10 @@ def _params(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 def property_name(name: str, params: Mapping[str, Any]) -> str:
-    """A quality property in words (``temperature_c`` is "temperature")."""
-    from services.portal.i18n import current_language
-
-    kind = RESOURCE_CLASSES.get(str(params.get("resource_class") or ""))
-    candidates = [kind] if kind else list(RESOURCE_CLASSES.values())
-    for candidate in candidates:
-        found = candidate.property(name)
-        if found is not None:
-            return found.label_nb if current_language() == "nb" else found.label
-    return name.replace("_", " ")
+    """A quality property in words (``temperature_c`` is "temperature"), from the
+    catalogues."""
+    kind = str(params.get("resource_class") or "")
+    return property_words(name, (f"class:{kind}",) if kind in RESOURCE_CLASSES else ())
 
 
 def message_for(code: str, params: Mapping[str, Any], fallback: str) -> str:

@@ -86,6 +86,7 @@ class CompanySettingsController(Controller):
         async def send() -> None:
             changed = await api.patch("listings", "/companies/me", profile_body(form))
             api.services.names.forget(str(changed.get("id")))
+            request.app.state.standings.forget(str(changed.get("id")))  # the header's name
 
         return await submit(
             send,

@@ -5,6 +5,7 @@ expects them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +28,9 @@ from services.portal.i18n import (
 )
 from services.portal.nace import chosen_activities, split_codes
 from services.portal.reasons import in_words
-from services.portal.vocabulary import per_unit, word
+from services.portal.vocabulary import per_unit, property_unit, property_words, word
 from shared.ewc import description, spaced
-from shared.knowledge import activity_name, prose
+from shared.knowledge import activity_name, listing_resources, prose
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -199,6 +200,8 @@ def environment() -> Environment:
         decimal_input=decimal_input,
         coordinate=coordinate,
         reason=in_words,
+        quality_name=quality_name,
+        property_unit=property_unit,
     )
     env.globals.update(
         language=current_language,
@@ -213,6 +216,17 @@ def environment() -> Environment:
         ),
     )
     return env
+
+
+def quality_name(name: Any, listing: Mapping[str, Any]) -> str:
+    """A listing's quality property in words, as its resource names it."""
+    resources = listing_resources(
+        listing.get("ewc_code"),
+        listing.get("resource_class"),
+        listing.get("use"),
+        listing.get("accepts") or [],
+    )
+    return property_words(name, resources)
 
 
 def park_map(**what: Any) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from services.portal.i18n import N_, _
+from shared.knowledge import properties_for
+from shared.resources import Property, known_properties
 
 WORDS: dict[str, str] = {
     # roles and people
@@ -140,3 +143,88 @@ def per_unit(value: object) -> str:
 def quantity(value: Any, unit: str, number: Callable[[Any], str]) -> str:
     """``279.5`` ``t`` as "279,5 tonn" (nb) or "279.5 tonnes" (en)."""
     return f"{number(value)} {word(unit)}"
+
+
+# Quality properties by their label in shared/resources.py (tests/unit/test_portal_forms.py
+# fails for a property without words here).
+PROPERTY_WORDS: dict[str, str] = {
+    "supply temperature": N_("supply temperature"),
+    "temperature": N_("temperature"),
+    "return temperature": N_("return temperature"),
+    "capacity": N_("capacity"),
+    "hours available a year": N_("hours available a year"),
+    "months available a year": N_("months available a year"),
+    "pressure": N_("pressure"),
+    "moisture": N_("moisture"),
+    "net calorific value": N_("net calorific value"),
+    "purity": N_("purity"),
+    "salinity": N_("salinity"),
+    "chemical oxygen demand": N_("chemical oxygen demand (COD)"),
+    "nitrogen (of fresh mass)": N_("nitrogen (of fresh mass)"),
+    "phosphorus (of fresh mass)": N_("phosphorus (of fresh mass)"),
+    "dry matter": N_("dry matter"),
+    "concentration": N_("concentration"),
+    "methane": N_("methane"),
+    "sulphur": N_("sulphur"),
+    "ash content": N_("ash content"),
+    "water content": N_("water content"),
+    "protein": N_("protein"),
+    "loss on ignition": N_("loss on ignition"),
+    "cadmium (of dry matter)": N_("cadmium (of dry matter)"),
+    "lead (of dry matter)": N_("lead (of dry matter)"),
+    "mercury (of dry matter)": N_("mercury (of dry matter)"),
+}
+# A property's unit as it is written; the rest (%, °C, bar, MJ/kg) are the same in both.
+PROPERTY_UNITS: dict[str, str] = {
+    "h": N_("hours"),
+    "months": N_("months"),
+    "MJ/m3": N_("MJ/m³"),
+    "mg/m3": N_("mg/m³"),
+}
+
+
+@dataclass(frozen=True)
+class PropertyChoice:
+    """A quality property as the listing form offers it: its name, words and unit."""
+
+    name: str
+    label: str
+    unit: str
+    unit_words: str
+
+
+def property_unit(unit: object) -> str:
+    text = str(unit or "")
+    return _(PROPERTY_UNITS[text]) if text in PROPERTY_UNITS else text
+
+
+def _choice(found: Property) -> PropertyChoice:
+    label = _(PROPERTY_WORDS[found.label]) if found.label in PROPERTY_WORDS else found.label
+    return PropertyChoice(found.name, label, found.unit, property_unit(found.unit))
+
+
+def property_choices(resources: Iterable[str]) -> list[PropertyChoice]:
+    """The properties known for the resources, in their order (a class's own first: supply
+    temperature before capacity); for no resource yet, every property the exchange knows,
+    in the reader's alphabetical order."""
+    wanted = tuple(resources)
+    if wanted:
+        return [_choice(p) for p in properties_for(wanted)]
+    return sorted((_choice(p) for p in known_properties().values()), key=lambda c: c.label)
+
+
+def property_choice(name: str, resources: Iterable[str] = ()) -> PropertyChoice | None:
+    """The words for one property, as the resources name it (heat's temperature is its
+    supply temperature), else as the exchange does; None for a name it does not know."""
+    for found in properties_for(tuple(resources)):
+        if found.name == name:
+            return _choice(found)
+    known = known_properties().get(name)
+    return _choice(known) if known else None
+
+
+def property_words(name: object, resources: Iterable[str] = ()) -> str:
+    """A property in words (``temperature_c`` is "temperature"); an unknown one as it is
+    stored, underscores as spaces."""
+    found = property_choice(str(name), resources)
+    return found.label if found else str(name).replace("_", " ")

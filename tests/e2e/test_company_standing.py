@@ -17,14 +17,15 @@ from tests.support import Infra, Stack, eventually, read_topic, register_company
 
 pytestmark = pytest.mark.e2e
 
-# A property of this test's own name, so that only this test's listings meet each other.
+# A property no other test's listings state, so that only this test's listings meet each
+# other.
 OFFER = {
     "kind": "offer",
     "ewc_code": "150103",
     "title": "Pallets from a company the park suspends",
     "quantity": "30",
     "unit": "t",
-    "quality": [{"property": "moisture_standing", "unit": "%", "value": 15}],
+    "quality": [{"property": "dry_matter", "unit": "%", "value": 85}],
 }
 NEED = {
     "kind": "need",
@@ -32,7 +33,7 @@ NEED = {
     "title": "Chips for the standing boiler",
     "quantity": "20",
     "unit": "t",
-    "quality": [{"property": "moisture_standing", "unit": "%", "max": 45}],
+    "quality": [{"property": "dry_matter", "unit": "%", "min": 55}],
 }
 
 

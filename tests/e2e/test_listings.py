@@ -252,6 +252,25 @@ async def test_a_listings_location_changes_later_and_is_told_to_the_park(
         ),
         ({**WOOD_NEED, "quality": [{"property": "moisture", "unit": "%"}]}, "give a value"),
         ({**WOOD_NEED, "hazardous": True}, "not hazardous"),
+        # quality properties are those the exchange knows for the resource, in their units
+        (
+            {**WOOD_NEED, "quality": [{"property": "moisture_typed", "unit": "%", "max": 40}]},
+            '"code":"listing.quality_unknown"',
+        ),
+        (
+            {
+                **HEAT_OFFER,
+                "quality": [
+                    {"property": "temperature_c", "unit": "°C", "value": 40},
+                    {"property": "moisture", "unit": "%", "max": 45},
+                ],
+            },
+            '"field":"quality.1.property"',
+        ),
+        (
+            {**WOOD_NEED, "quality": [{"property": "moisture", "unit": "°C", "max": 40}]},
+            '"code":"listing.quality_unit"',
+        ),
     ],
 )
 async def test_listings_that_make_no_sense_are_refused(

@@ -15,9 +15,9 @@ from tests.support import Stack, eventually, register_company
 pytestmark = pytest.mark.e2e
 
 # Paper packaging (15 01 01) is this test's own: no other test trades it. A need that
-# takes 20 t with at most 25 % of a property no other listing states can only be met by
-# blending the dry and the wet offer, which pairwise matching cannot do.
-PROPERTY = "moisture_opt_test"
+# takes 20 t with at most 25 mg/kg of lead (a property no other test's listing states) can
+# only be met by blending the clean and the inked offer, which pairwise matching cannot do.
+PROPERTY = "lead"
 
 
 def paper(kind: str, tonnes: int, level: int, price_nok: int, title: str) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def paper(kind: str, tonnes: int, level: int, price_nok: int, title: str) -> dic
         "title": title,
         "quantity": str(tonnes),
         "unit": "t",
-        "quality": [{"property": PROPERTY, "unit": "%", **spec}],
+        "quality": [{"property": PROPERTY, "unit": "mg/kg", **spec}],
         "price_per_unit_ore": price_nok * 100,
     }
 

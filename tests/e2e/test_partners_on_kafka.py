@@ -10,6 +10,9 @@ import json
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,9 +20,27 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from shared.events import Topic
+from shared.events import (
+    CompanyChanged,
+    ContractAgreed,
+    Envelope,
+    ListingPublished,
+    PartnerSharing,
+    Payload,
+    Terms,
+    Topic,
+)
 from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
-from tests.support import REPO, Stack, eventually, register_company
+from tests.support import (
+    REPO,
+    Infra,
+    Stack,
+    eventually,
+    org_number,
+    produce,
+    read_topic,
+    register_company,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +48,8 @@ CLIENT = REPO / "examples" / "partner_client.py"
 # Far from every other test's listings on the shared stack, and of resources no other test
 # trades, so that none is proposed to them.
 FAR_AWAY = {"latitude": -46.4, "longitude": 168.35}
+# Far from those too: the racing test's listings, written straight to the broker.
+RACING = {"latitude": -54.8, "longitude": -68.3}
 
 
 async def park_admin(client: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
@@ -102,26 +125,9 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
     mine = [c for c in listed if c["id"] == credential["id"]]
     assert mine and "password" not in mine[0]
 
-    # The partner feed decides a listing's price from the company's sharing as the
-    # notifications service knows it from company.changed, which travels on another
-    # partition than the listing's events, so a listing posted at once may be read first and
-    # shown without its price (a race of the product, found in CI on 2026-12-02; the fix is
-    # to carry the company's sharing in the listing's event). The listings are posted once
-    # the feed has published the sharing.
-    async def sharing_known() -> bool:
-        code, out, err = await asyncio.to_thread(
-            run_client, credential, "--from-beginning", "--idle-seconds", "3", "--group", "sharing"
-        )
-        assert code == 0, err
-        return any(
-            e["type"] == "company.changed"
-            and e["subject"] == sharing["company"]["id"]
-            and e["data"]["share_terms_with_partners"]
-            for e in map(json.loads, out.splitlines())
-        )
-
-    await eventually(sharing_known, timeout=60, interval=1)
-
+    # At once: the partner feed reads company.changed and the listings' events on different
+    # partitions, and a listing read before the change still shows its price (its event
+    # carries its company's sharing).
     offer = await client.post(
         "/api/listings/listings/",
         json={
@@ -174,7 +180,38 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
     seen = await eventually(both_listings_seen, timeout=60, interval=1)
     # prices only where the company shares them
     assert seen[offer.json()["id"]]["data"]["price_per_unit_ore"] == 9000
+    assert seen[offer.json()["id"]]["data"]["share_terms_with_partners"] is True
     assert seen[need.json()["id"]]["data"]["price_per_unit_ore"] is None
+    assert seen[need.json()["id"]]["data"]["share_terms_with_partners"] is False
+
+    # The company stops sharing and changes its price at once: partners never see the new one.
+    stopped = await client.patch(
+        "/api/listings/companies/me",
+        json={"share_terms_with_partners": False},
+        headers=sharing["headers"],
+    )
+    assert stopped.status_code == 200, stopped.text
+    repriced = await client.patch(
+        f"/api/listings/listings/{offer.json()['id']}",
+        json={"price_per_unit_ore": 9500},
+        headers=sharing["headers"],
+    )
+    assert repriced.status_code == 200, repriced.text
+
+    async def repriced_seen() -> list[dict[str, Any]]:
+        code, out, err = await asyncio.to_thread(
+            run_client, credential, "--from-beginning", "--idle-seconds", "3", "--group", "reprice"
+        )
+        assert code == 0, err
+        return [
+            e
+            for e in map(json.loads, out.splitlines())
+            if e["type"] == "listing.updated" and e["subject"] == offer.json()["id"]
+        ]
+
+    (update,) = await eventually(repriced_seen, timeout=60, interval=1)
+    assert update["data"]["price_per_unit_ore"] is None
+    assert update["data"]["share_terms_with_partners"] is False
     # never people, proposals, negotiations or invoices
     kinds = {e["type"] for e in seen["_all"]["events"]}
     assert kinds <= {
@@ -246,6 +283,96 @@ async def test_a_partner_reads_what_partners_may_see_until_it_is_revoked(
         f"/api/listings/partner-credentials/{credential['id']}", headers=admin
     )
     assert again.status_code == 200  # harmless
+
+
+async def test_the_partner_stream_goes_by_each_events_own_sharing_in_the_racing_order(
+    infra: Infra, stack: Stack
+) -> None:
+    """The orders that raced, written straight to the real broker for the stack's partner
+    feed: a listing made after its company began sharing, read before that change; one made
+    after its company stopped, read before that change; a contract agreed after both
+    companies began sharing, read before either change. The feed reads each event while it
+    knows only the companies' earlier state (the changes are never sent)."""
+    listings, contracts = stack.namespace + Topic.LISTINGS, stack.namespace + Topic.CONTRACTS
+    partners = stack.namespace + Topic.PARTNERS
+    now = datetime.now(UTC)
+    earlier = now - timedelta(minutes=5)
+    began, stopped, supplier, receiver = (uuid.uuid4() for _ in range(4))
+
+    async def send(topic: str, payload: Payload, subject: uuid.UUID) -> Envelope:
+        event = Envelope.wrap(payload, source="/tests", subject=subject)
+        await produce(infra, topic, event.to_bytes(), str(subject).encode())
+        return event
+
+    def company(company_id: uuid.UUID, shares: bool, at: datetime) -> CompanyChanged:
+        return CompanyChanged(
+            company_id=company_id,
+            name="Racing Sagbruk AS",
+            org_number=org_number(),
+            share_terms_with_partners=shares,
+            changed_at=at,
+        )
+
+    def offer(company_id: uuid.UUID, shares: bool) -> ListingPublished:
+        return ListingPublished(
+            listing_id=uuid.uuid4(),
+            company_id=company_id,
+            kind="offer",
+            ewc_code="090107",
+            title="Racing photographic film",
+            quantity=Decimal(30),
+            unit="t",
+            hazardous=False,
+            price_per_unit_ore=9000,
+            latitude=RACING["latitude"],
+            longitude=RACING["longitude"],
+            published_at=now,
+            share_terms_with_partners=shares,
+        )
+
+    async def partner_events(*subjects: uuid.UUID) -> dict[str, dict[str, Any]] | None:
+        records = await read_topic(infra, partners, timeout=10)
+        events = {event["subject"]: event for event in (json.loads(r.value) for r in records)}
+        found = {str(s): events[str(s)] for s in subjects if str(s) in events}
+        return found if len(found) == len(subjects) else None
+
+    # Every company as the feed knew it before: the one that stops shares; the others do not.
+    for company_id, shares in (
+        (began, False),
+        (stopped, True),
+        (supplier, False),
+        (receiver, False),
+    ):
+        await send(listings, company(company_id, shares, earlier), company_id)
+    await eventually(lambda: partner_events(began, stopped, supplier, receiver), timeout=60)
+
+    shown = offer(began, True)
+    hidden = offer(stopped, False)
+    for listing in (shown, hidden):
+        await send(listings, listing, listing.listing_id)
+    agreed = ContractAgreed(
+        contract_id=uuid.uuid4(),
+        offer_id=uuid.uuid4(),
+        need_id=uuid.uuid4(),
+        supplier_company_id=supplier,
+        receiver_company_id=receiver,
+        quantity=Decimal(5),
+        unit="t",
+        price_per_unit_ore=12000,
+        agreed_at=now,
+        terms=Terms(quantity=Decimal(5), unit="t", price_per_unit_ore=12000),
+        supplier_sharing=PartnerSharing(share_terms_with_partners=True, changed_at=now),
+        receiver_sharing=PartnerSharing(share_terms_with_partners=True, changed_at=now),
+    )
+    await send(contracts, agreed, agreed.contract_id)
+    seen = await eventually(
+        lambda: partner_events(shown.listing_id, hidden.listing_id, agreed.contract_id),
+        timeout=60,
+    )
+    assert seen[str(shown.listing_id)]["data"]["price_per_unit_ore"] == 9000
+    assert seen[str(hidden.listing_id)]["data"]["price_per_unit_ore"] is None
+    contract = seen[str(agreed.contract_id)]["data"]
+    assert contract["price_per_unit_ore"] == 12000 and contract["terms"] is not None
 
 
 async def test_a_client_without_credentials_or_with_a_wrong_password_is_refused(

@@ -172,9 +172,11 @@ async def create_listing(
     await page.get_by_label("Quantity").fill(quantity)
     await page.get_by_label("Unit", exact=True).select_option("t")
     await page.get_by_label("Price per unit in NOK, excluding MVA").fill(price)
-    await page.get_by_label("Property 1").fill("moisture")
+    # the quality rows offer the waste code's properties once it is chosen
+    await expect(page.locator('#quality_0_property option[value="temperature_c"]')).to_have_count(0)
+    await page.get_by_label("Property 1").select_option("moisture")
     await page.get_by_label("At most 1").fill("45")
-    await page.get_by_label("Unit of measure 1").fill("%")
+    await expect(page.locator("#quality_0_unit-shown")).to_have_text("%")
     # A click on the map fills latitude and longitude.
     await expect(page.locator("[data-map]")).to_have_attribute("data-ready", "1")
     await page.locator(".map-canvas").click(position={"x": point[0], "y": point[1]})

@@ -2,7 +2,7 @@
 its administrator edits the public profile (name, NACE codes picked from the list by words,
 address, a click on the map for its site, coordinates written with the page's decimal sign
 and read in either form) and is refused at the field for what is wrong, with nothing
-changed; chooses
+changed, and the page header names the company by its new name at once; chooses
 what it shares with the park's partners; and withdraws an open invitation, after which the
 e-mailed link no longer works. Every page is checked by axe-core and for words of the other
 language, and photographed into screenshots/."""
@@ -144,6 +144,9 @@ async def test_an_administrator_edits_the_company_profile_refused_at_the_field(
             said(language, "The company profile is saved.")
         )
         await expect(page.locator("#name")).to_have_value(renamed)
+        # the header names the company by its new name at once, on every page, without
+        # signing in again
+        await expect(page.locator("header .who")).to_contain_text(renamed)
         await check_page(page, f"settings-profile-saved-{language}")
         after = await the_company(stack, company)
         assert after["name"] == renamed
@@ -154,6 +157,8 @@ async def test_an_administrator_edits_the_company_profile_refused_at_the_field(
         assert after["location"]["longitude"] == float(clicked.replace(",", "."))
         await expect(page.locator("#longitude")).to_have_value(clicked)
         assert after["address"] == before["address"]
+        await page.get_by_role("link", name=said(language, "Our listings")).click()
+        await expect(page.locator("header .who")).to_contain_text(renamed)
     finally:
         await made.close()
 

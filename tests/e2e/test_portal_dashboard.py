@@ -1,7 +1,8 @@
 """The park administrators' dashboard in a real browser (Debian's chromium, Playwright):
-its figures change when a delivery is confirmed, its charts are drawn, the plan shows the
-exchange, each table downloads as CSV, the optimiser runs from it, a bad period is
-explained with the field marked, and a company's person is told it is not for them.
+its figures change when a delivery is confirmed, its charts are drawn, the map draws the
+exchange as a line between the two companies, each table downloads as CSV, the optimiser
+runs from it, a bad period is explained with the field marked, and a company's person is
+told it is not for them.
 
 Screenshots go to screenshots/ (git-ignored), in English and in bokmål.
 """
@@ -102,6 +103,15 @@ async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: St
     receiver = await company_with_admin(stack, "Plateverket AS")
     for company in (supplier, receiver):
         company["headers"] = {"Authorization": f"Bearer {company['api_key']}"}
+    # both on the map, so that their exchange is drawn as a line between them
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        for company, (lat, lon) in ((supplier, (59.2480, 11.0310)), (receiver, (59.2500, 11.0350))):
+            placed = await client.patch(
+                "/api/listings/companies/me",
+                json={"location": {"latitude": lat, "longitude": lon}},
+                headers=company["headers"],
+            )
+            assert placed.status_code == 200, placed.text
 
     made = await context(browser, stack)
     page = await made.new_page()
@@ -127,6 +137,14 @@ async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: St
         assert any(link["flow"] == 12 for link in links)
         flows = page.locator("#flows-title + p + div + details table")
         await expect(flows).to_contain_text("Gipsverket AS")
+        # the map draws the exchange as a line from the supplier to the receiver
+        drawn_lines = await page.evaluate(
+            "JSON.parse(document.querySelector('[data-map] .map-data').textContent).lines"
+        )
+        assert any(
+            line["label"].startswith("Gipsverket AS → Plateverket AS") for line in drawn_lines
+        ), drawn_lines
+        await expect(page.locator("[data-map] path.exchange").first).to_be_attached()
         await shoot(page, "dashboard-en")
 
         # each table downloads as CSV for the period shown

@@ -50,6 +50,8 @@ NOT_PAGES: dict[str, str] = {
     "/static/{file_path:path}": "the portal's scripts, styles and vendored libraries",
     "/inbox/stream": "the inbox's server-sent events, followed by the inbox page",
     "/waste-codes": "the waste-code picker's htmx fragment, checked inside /listings/new",
+    "/listings/properties": "the quality rows' htmx fragment, checked inside /listings/new "
+    "(test_portal_quality)",
     "/nace-codes": "the NACE picker's htmx fragment, checked inside /settings/profile "
     "(test_portal_company_settings) and /sign-up",
     "/deliveries/{delivery_id:uuid}/declaration.pdf": "a PDF (its words: test_trade_papers)",

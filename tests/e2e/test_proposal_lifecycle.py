@@ -19,17 +19,18 @@ PALLETS = {
     "title": "Broken pallets, dry",
     "quantity": "30",
     "unit": "t",
-    "quality": [{"property": "moisture_lc", "unit": "%", "value": 15}],
+    "quality": [{"property": "ash", "unit": "%", "value": 15}],
 }
-# The need limits a property of this test's own name, so that only this test's pallets
-# can meet it (in a full run the need found a second counterpart among other tests').
+# The need limits a property no other test's listings state (the ash content), so that
+# only this test's pallets can meet it (in a full run the need found a second counterpart
+# among other tests').
 CHIPS = {
     "kind": "need",
     "ewc_code": "030105",
     "title": "Chips for the lifecycle boiler",
     "quantity": "20",
     "unit": "t",
-    "quality": [{"property": "moisture_lc", "unit": "%", "max": 45}],
+    "quality": [{"property": "ash", "unit": "%", "max": 45}],
 }
 
 
@@ -65,14 +66,14 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     ).json()["need_id"]
     reasons = (await client.get("/api/matching/proposals/", headers=receiver["headers"])).json()
     assert any("ISO 17225-1" in r for r in reasons[0]["reasons"])
-    assert "moisture_lc 15 % meets the need's limit of at most 45 %" in reasons[0]["reasons"]
+    assert "ash content 15 % meets the need's limit of at most 45 %" in reasons[0]["reasons"]
 
-    # The pallets got wet: the moisture limit no longer holds.
+    # The pallets got charred in a fire: the ash limit no longer holds.
     path = f"/api/listings/listings/{offer['id']}"
     wet = await client.patch(
         path,
         headers=supplier["headers"],
-        json={"quality": [{"property": "moisture_lc", "unit": "%", "value": 60}]},
+        json={"quality": [{"property": "ash", "unit": "%", "value": 60}]},
     )
     assert wet.status_code == 200
 
@@ -98,12 +99,12 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
     failing = [c for c in explained.json()["checks"] if not c["holds"]]
     assert failing == [
         {
-            "rule": "quality:moisture_lc",
+            "rule": "quality:ash",
             "holds": False,
-            "detail": "moisture_lc 60 % fails the need's limit of at most 45 %",
+            "detail": "ash content 60 % fails the need's limit of at most 45 %",
             "code": "quality.outside_limit",
             "params": {
-                "property": "moisture_lc",
+                "property": "ash",
                 "unit": "%",
                 "min": None,
                 "max": 45.0,
@@ -129,11 +130,11 @@ async def test_a_proposal_is_retracted_proposed_again_and_retracted_on_withdrawa
 
     await eventually(contracts_retracted)  # each service consumes at its own pace
 
-    # Dried again: the same pair is proposed again, under the same id.
+    # Sorted again: the same pair is proposed again, under the same id.
     await client.patch(
         path,
         headers=supplier["headers"],
-        json={"quality": [{"property": "moisture_lc", "unit": "%", "value": 18}]},
+        json={"quality": [{"property": "ash", "unit": "%", "value": 18}]},
     )
 
     async def again() -> bool:

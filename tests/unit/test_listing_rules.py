@@ -163,3 +163,49 @@ def test_a_change_is_refused_at_its_field() -> None:
     with pytest.raises(Refusal) as below:
         changes_to(offer, {"quantity": Decimal(10)}, {date.min: Decimal(60)})
     assert below.value.params == {"reserved": "60", "unit": "t"}
+
+
+def test_a_change_states_only_properties_the_exchange_knows_for_the_resource() -> None:
+    """Fly ash (10 01 02, of the class ash) states what any material does and what ash
+    does, each in its unit; a property of no resource's is refused at its row, and one the
+    listing already had from before properties were chosen may be kept."""
+    ash = listing(quality=[{"property": "cadmium_old", "unit": "ppm", "value": 2}])
+    known = [
+        {"property": "loss_on_ignition", "unit": "%", "max": 5},
+        {"property": "moisture", "unit": "%", "value": 12},
+    ]
+    assert changes_to(ash, {"quality": known}, {}, TODAY)["quality"] == known
+    kept = [*known, {"property": "cadmium_old", "unit": "ppm", "value": 1}]
+    assert changes_to(ash, {"quality": kept}, {}, TODAY)["quality"] == kept
+    cases = [
+        ({"property": "temperature_c", "unit": "°C", "value": 40}, "quality.1.property"),
+        ({"property": "moisture", "unit": "°C", "value": 12}, "quality.1.unit"),
+    ]
+    for wrong, field in cases:
+        with pytest.raises(Refusal) as refused:
+            changes_to(ash, {"quality": [known[0], wrong]}, {}, TODAY)
+        assert refused.value.field == field
+        assert refused.value.code == (
+            "listing.quality_unknown" if field.endswith("property") else "listing.quality_unit"
+        )
+    with pytest.raises(Refusal) as unknown:
+        changes_to(ash, {"quality": [{"property": "dust", "unit": "%", "value": 1}]}, {}, TODAY)
+    assert unknown.value.params["property"] == "dust"
+    assert "loss_on_ignition" in unknown.value.params["properties"]
+    heat = listing(ewc_code=None, resource_class="heat", unit="MWh")
+    with pytest.raises(Refusal) as not_heat:
+        changes_to(
+            heat,
+            {
+                "quality": [
+                    {"property": "temperature_c", "unit": "°C", "value": 40},
+                    {"property": "moisture", "unit": "%", "value": 5},
+                ]
+            },
+            {},
+            TODAY,
+        )
+    assert (not_heat.value.code, not_heat.value.field) == (
+        "listing.quality_unknown",
+        "quality.1.property",
+    )

@@ -56,7 +56,7 @@ def test_every_model_of_a_listing_has_every_term() -> None:
 
 def test_a_term_goes_from_the_row_to_the_event_the_answer_and_the_matcher() -> None:
     listing = row(**GIVEN)
-    event = ListingPublished(**facts(listing), published_at=listing.published_at)
+    event = ListingPublished(**facts(listing, False), published_at=listing.published_at)
     answer = api.Listing.of(listing, viewer=None)
     opened = OpenListing.of(event)
     for name, value in GIVEN.items():

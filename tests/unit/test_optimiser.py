@@ -2,7 +2,9 @@
 properties on random parks (every limit kept, never worse than greedy)."""
 
 import json
+import math
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import numpy as np
@@ -306,10 +308,16 @@ def test_heat_is_never_averaged() -> None:
 def reference_optimum(park: Park) -> float:
     """The optimum of the whole model, every feasible link in it and nothing split or
     removed, solved by scipy's HiGHS: what pruning and splitting must reproduce."""
+    return reference_plan(park)[0]
+
+
+def reference_plan(park: Park) -> tuple[float, list[float]]:
+    """The optimum of the whole model (as ``reference_optimum``) and an optimal plan: the
+    flow on each link of ``links()``, in its order."""
     goal = park.goal()
     found = links(park.open_listings(), goal)
     if not found:
-        return 0.0
+        return 0.0, []
     n = len(found)
     opening = [i for i, k in enumerate(found) if k.fixed_cost_nok > 0]
     rows: list[list[float]] = []
@@ -348,7 +356,7 @@ def reference_optimum(park: Park) -> float:
         options={"mip_rel_gap": 1e-9},
     )
     assert result.status == 0
-    return -float(result.fun)
+    return -float(result.fun), [float(q) for q in result.x[:n]]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -674,3 +682,118 @@ def test_a_plan_has_a_bound_when_no_milp_ends_in_time(park: Park) -> None:
         best = reference_optimum(park)
         assert plan.bound >= best - 1e-4 - 1e-5 * abs(best)
     assert plan.best.objective == pytest.approx(plan.greedy.objective)
+
+
+@st.composite
+def dense_parks(draw: st.DrawFn) -> Park:
+    """Wood chips from a few sawmills to a few boilers, every company its own, every link
+    with a fixed cost: one part where most offers reach most needs, as at park scale, and
+    where a plan's quantities rarely pack into full links."""
+    offers = draw(st.integers(2, 7))
+    needs = draw(st.integers(2, 6))
+    listings = [
+        chips(
+            f"o{k}",
+            f"s{k}",
+            "offer",
+            draw(st.integers(1, 40)),
+            draw(st.integers(5, 50)),
+            draw(st.integers(0, 150)),
+        )
+        for k in range(offers)
+    ] + [
+        chips(
+            f"n{k}",
+            f"r{k}",
+            "need",
+            draw(st.integers(1, 40)),
+            draw(st.integers(15, 60)),
+            draw(st.integers(50, 300)),
+        )
+        for k in range(needs)
+    ]
+    return Park(listings=listings, link_fixed_cost_nok=draw(st.sampled_from([50, 300, 1000])))
+
+
+def check_fixing_keeps_every_optimal_plan(park: Park) -> None:
+    """Reduced-cost fixing (``_fix``) against greedy's share of each part and against the
+    optimiser's own plan (the tightest incumbent: every link not in it that loses anything
+    is a candidate) keeps every link of an optimal plan found by scipy, and each piece's
+    bound is at least that plan's worth in the piece."""
+    goal = park.goal()
+    found = links(park.open_listings(), goal)
+    best, optimum = reference_plan(park)
+    pruned = prune(found)
+    in_greedy = {
+        (f.offer.listing_id, f.need.listing_id): f.quantity
+        for f in optimiser.greedy(found, goal).flows
+    }
+    ours = {(f.offer.listing_id, f.need.listing_id): f.quantity for f in park.optimise().best.flows}
+    tolerance = 1e-4 + 1e-6 * abs(best)
+
+    def worth(i: int) -> float:
+        q = optimum[i]
+        return found[i].coefficient * q - found[i].fixed_cost_nok if q > 1e-7 else 0.0
+
+    for part in split(found, pruned.kept):
+        relaxed = optimiser._relax(found, part, pruned.caps, 10)
+        assert relaxed.duals is not None and relaxed.bound is not None
+        assert relaxed.bound >= math.fsum(worth(i) for i in part) - tolerance
+        for incumbent in (in_greedy, ours):
+            plan = [
+                incumbent.get((found[i].offer.listing_id, found[i].need.listing_id), 0.0)
+                for i in part
+            ]
+            pieces, bounds = optimiser._fix(found, part, relaxed.duals, plan)
+            kept = {part[p] for piece in pieces for p in piece}
+            lost = [i for i in part if optimum[i] > 1e-6 and i not in kept]
+            assert lost == [], f"an optimal plan's links left out: {lost}"
+            for piece, bound in zip(pieces, bounds, strict=True):
+                assert bound >= math.fsum(worth(part[p]) for p in piece) - tolerance
+            assert math.fsum(bounds) <= relaxed.bound + tolerance
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dense_parks())
+def test_reduced_cost_fixing_keeps_every_optimal_plan(park: Park) -> None:
+    check_fixing_keeps_every_optimal_plan(park)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parks())
+def test_reduced_cost_fixing_keeps_every_optimal_plan_with_blends_and_units(park: Park) -> None:
+    check_fixing_keeps_every_optimal_plan(park)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dense_parks(), st.randoms(use_true_random=False))
+def test_every_plan_is_worth_its_links_losses_less_than_the_bound(park: Park, rng: Random) -> None:
+    """What reduced-cost fixing rests on: every plan of a part is worth at most the bound
+    less the losses (``_Duals.losses``) of the links it opens. Checked on random plans
+    (links taken in a random order, each with a random share of what supply and demand
+    leave) whose links carry any flow, full or not."""
+    goal = park.goal()
+    found = links(park.open_listings(), goal)
+    pruned = prune(found)
+    for part in split(found, pruned.kept):
+        relaxed = optimiser._relax(found, part, pruned.caps, 10)
+        assert relaxed.duals is not None and relaxed.bound is not None
+        for _ in range(5):
+            supply = {k.offer.listing_id: float(k.offer.quantity) for k in found}
+            demand = {k.need.listing_id: float(k.need.quantity) for k in found}
+            plan = [0.0] * len(part)
+            for p in rng.sample(range(len(part)), len(part)):
+                link = found[part[p]]
+                if not link.pairwise_quality or rng.random() < 0.3:
+                    continue
+                most = min(
+                    supply[link.offer.listing_id] / link.offer_units_per_unit,
+                    demand[link.need.listing_id],
+                    pruned.caps[part[p]],
+                )
+                plan[p] = most * rng.choice([1.0, rng.random()])
+                supply[link.offer.listing_id] -= plan[p] * link.offer_units_per_unit
+                demand[link.need.listing_id] -= plan[p]
+            lost = math.fsum(float(relaxed.duals.losses[p]) for p, q in enumerate(plan) if q > 1e-9)
+            worth = optimiser._worth(found, part, plan)
+            assert worth <= relaxed.bound - lost + 1e-6 * max(1.0, abs(relaxed.bound))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from confluent_kafka.admin import AclOperation, ResourceType
@@ -15,6 +15,7 @@ from shared.events import (
     DeliveryConfirmed,
     Envelope,
     ListingPublished,
+    PartnerSharing,
     PersonChanged,
     Terms,
     TradeProposed,
@@ -24,8 +25,17 @@ A, B = uuid.uuid4(), uuid.uuid4()
 NOW = datetime.now(UTC)
 
 
-def listing(company: uuid.UUID) -> ListingPublished:
+def known(*sharing: uuid.UUID, at: datetime = NOW) -> dict[uuid.UUID, PartnerSharing]:
+    """What notifications knows from company.changed: ``sharing`` share, the others not."""
+    return {
+        company: PartnerSharing(share_terms_with_partners=company in sharing, changed_at=at)
+        for company in (A, B)
+    }
+
+
+def listing(company: uuid.UUID, shares: bool | None = None) -> ListingPublished:
     return ListingPublished(
+        share_terms_with_partners=shares,
         listing_id=uuid.uuid4(),
         company_id=company,
         kind="offer",
@@ -39,9 +49,13 @@ def listing(company: uuid.UUID) -> ListingPublished:
     )
 
 
-def agreed() -> ContractAgreed:
+def agreed(
+    supplier: PartnerSharing | None = None, receiver: PartnerSharing | None = None
+) -> ContractAgreed:
     terms = Terms(quantity=Decimal(5), unit="t", price_per_unit_ore=12000)
     return ContractAgreed(
+        supplier_sharing=supplier,
+        receiver_sharing=receiver,
         contract_id=uuid.uuid4(),
         offer_id=uuid.uuid4(),
         need_id=uuid.uuid4(),
@@ -56,18 +70,55 @@ def agreed() -> ContractAgreed:
 
 
 def test_a_listing_shows_its_price_only_when_its_company_shares() -> None:
-    shown = partner_view(listing(A), {A})
-    hidden = partner_view(listing(B), {A})
+    shown = partner_view(listing(A), known(A))
+    hidden = partner_view(listing(B), known(A))
     assert isinstance(shown, ListingPublished) and shown.price_per_unit_ore == 9000
     assert isinstance(hidden, ListingPublished) and hidden.price_per_unit_ore is None
     assert hidden.title == "Sawdust"
 
 
 def test_a_contract_shows_its_terms_only_when_both_companies_share() -> None:
-    both = partner_view(agreed(), {A, B})
-    one = partner_view(agreed(), {A})
+    both = partner_view(agreed(), known(A, B))
+    one = partner_view(agreed(), known(A))
     assert isinstance(both, ContractAgreed) and both.terms is not None
     assert isinstance(one, ContractAgreed) and one.terms is None and one.price_per_unit_ore is None
+
+
+def test_a_listing_event_made_while_its_company_shared_shows_its_price_whatever_is_known() -> None:
+    # Read before the company.changed that turned sharing on (or of a company not yet known).
+    for before in (known(), {}):
+        shown = partner_view(listing(A, shares=True), before)
+        assert isinstance(shown, ListingPublished) and shown.price_per_unit_ore == 9000
+
+
+def test_a_listing_event_made_after_its_company_stopped_sharing_hides_its_price() -> None:
+    # Read before the company.changed that turned sharing off.
+    hidden = partner_view(listing(A, shares=False), known(A))
+    assert isinstance(hidden, ListingPublished) and hidden.price_per_unit_ore is None
+    assert hidden.title == "Sawdust"
+
+
+def test_a_contract_goes_by_the_later_of_its_own_sharing_and_what_is_known() -> None:
+    on = PartnerSharing(share_terms_with_partners=True, changed_at=NOW)
+    off = PartnerSharing(share_terms_with_partners=False, changed_at=NOW)
+    earlier = NOW - timedelta(minutes=5)
+    # Contracts knew both share; the feed had not heard yet, or heard an older change.
+    for before in ({}, known(at=earlier)):
+        both = partner_view(agreed(on, on), before)
+        assert isinstance(both, ContractAgreed) and both.terms is not None
+        assert both.price_per_unit_ore == 12000
+    # Contracts knew the receiver stopped sharing; the feed still has it sharing.
+    stopped = partner_view(agreed(on, off), known(A, B, at=earlier))
+    assert isinstance(stopped, ContractAgreed) and stopped.terms is None
+    assert stopped.price_per_unit_ore is None
+    # The feed heard of a later change than contracts knew: the later one decides.
+    later = NOW + timedelta(minutes=5)
+    for event, feed, shown in (
+        (agreed(on, on), known(A, at=later), False),
+        (agreed(off, on), known(A, B, at=later), True),
+    ):
+        view = partner_view(event, feed)
+        assert isinstance(view, ContractAgreed) and (view.terms is not None) is shown
 
 
 def test_people_proposals_and_notes_never_reach_partners() -> None:
@@ -92,8 +143,8 @@ def test_people_proposals_and_notes_never_reach_partners() -> None:
         unit="t",
         reasons=("same code",),
     )
-    assert partner_view(person, {A, B}) is None
-    assert partner_view(proposal, {A, B}) is None
+    assert partner_view(person, known(A, B)) is None
+    assert partner_view(proposal, known(A, B)) is None
     delivery = DeliveryConfirmed(
         delivery_id=uuid.uuid4(),
         contract_id=uuid.uuid4(),
@@ -106,13 +157,13 @@ def test_people_proposals_and_notes_never_reach_partners() -> None:
         note="weighed by Per Hansen",
         at=NOW,
     )
-    seen = partner_view(delivery, {A, B})
+    seen = partner_view(delivery, known(A, B))
     assert isinstance(seen, DeliveryConfirmed) and seen.note is None
 
 
 def test_a_partner_event_has_an_id_of_its_own_the_same_each_time() -> None:
     original = Envelope.wrap(listing(A), source="/services/listings", subject=uuid.uuid4())
-    view = partner_view(original.payload(), set())
+    view = partner_view(original.payload(), {})
     assert view is not None
     first, again = partner_envelope(original, view), partner_envelope(original, view)
     assert first.id == again.id != original.id

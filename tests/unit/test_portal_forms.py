@@ -12,6 +12,7 @@ from services.portal.forms import (
     LISTING_FIELDS,
     PROFILE_FIELDS,
     listing_body,
+    listing_fields,
     number,
     ore,
     profile_body,
@@ -19,11 +20,13 @@ from services.portal.forms import (
 )
 from services.portal.i18n import speaking
 from services.portal.inbox import parse_events
-from services.portal.listings import find_waste_codes
+from services.portal.listings import find_waste_codes, quality_rows
 from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
 from services.portal.profile import profile_values
+from services.portal.vocabulary import PROPERTY_WORDS
+from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
 from tests.support import REPO
 
 
@@ -48,7 +51,6 @@ def test_a_listing_form_becomes_a_draft_with_a_gate_fee_and_a_place() -> None:
             "gate_fee": "1",
             "quality_0_property": "moisture",
             "quality_0_max": "45",
-            "quality_0_unit": "%",
             "latitude": "59.25",
             "longitude": "11.03",
             "publish": "1",
@@ -116,6 +118,81 @@ def test_a_service_refusal_becomes_words_at_the_field() -> None:
         assert explain(price, LISTING_FIELDS).fields == {"price": "Enter 100,000,000,000 or less."}
         assert explain(ApiProblem(503, "Service unavailable")).summary.startswith("The exchange")
         assert explain(ApiProblem(500, "Internal error")).fields == {}
+
+
+def test_quality_properties_are_chosen_from_the_resources_with_their_units() -> None:
+    """A quality row offers the properties the exchange knows for the resource chosen, in
+    the reader's words with their units; a listing's property from before is kept."""
+    labels = {p.label for c in RESOURCE_CLASSES.values() for p in c.properties}
+    assert labels | {p.label for p in MATERIAL_PROPERTIES} <= set(PROPERTY_WORDS)
+    with speaking("nb"):
+        heat = quality_rows({"resource_class": "heat", "quality_0_property": "capacity_mw"})
+        offered = [(c.name, c.label, c.unit_words) for c in heat[0].choices]
+        assert offered[:3] == [
+            ("temperature_c", "turtemperatur", "°C"),
+            ("return_temperature_c", "returtemperatur", "°C"),
+            ("capacity_mw", "effekt", "MW"),
+        ]
+        assert ("months_available", "måneder tilgjengelig i året", "måneder") in offered
+        assert (heat[0].current, heat[0].unit_words, heat[1].current) == ("capacity_mw", "MW", "")
+        sawdust = quality_rows({"ewc_code": "03 01 05"})[0].choices
+        assert ("moisture", "fuktighet") in [(c.name, c.label) for c in sawdust]
+        assert "temperature_c" not in [c.name for c in sawdust]
+        older = {"ewc_code": "030105", "resource_class": None, "accepts": []}
+        kept = quality_rows(
+            {"quality_0_property": "moisture_lc", "quality_0_unit": "%"}, listing=older
+        )[0]
+        assert (kept.choices[0].name, kept.kept_unit, kept.unit_words) == ("moisture_lc", "%", "%")
+    body = listing_body(
+        {
+            "title": "Chips",
+            "quantity": "3",
+            "quality_0_property": "lhv_mj_per_kg",
+            "quality_0_value": "18,5",
+            "quality_0_unit": "%",
+        },
+        new=False,
+    )
+    assert body["quality"] == [{"property": "lhv_mj_per_kg", "unit": "MJ/kg", "value": 18.5}]
+
+
+def test_an_unknown_quality_property_is_said_at_its_row() -> None:
+    problem = ApiProblem(
+        400,
+        "The request is not valid",
+        "quality.1.property: dust is not a quality property of this resource",
+        [
+            {
+                "field": "quality.1.property",
+                "message": "dust is not a quality property of this resource; one of moisture",
+                "code": "listing.quality_unknown",
+                "params": {"property": "dust", "properties": ["moisture"]},
+            },
+        ],
+    )
+    # the rows sent were the form's first and third: the second sent is the third row
+    form = {"quality_0_property": "moisture", "quality_2_property": "dust"}
+    with speaking("nb"):
+        said = explain(problem, listing_fields(form), default_field="title")
+    assert said.fields == {
+        "quality_2_property": "Børsen kjenner ikke dust for denne ressursen: velg en av "
+        "egenskapene i listen."
+    }
+    unit = ApiProblem(
+        400,
+        "Bad",
+        "",
+        [
+            {
+                "field": "quality.0.unit",
+                "code": "listing.quality_unit",
+                "params": {"property": "months_available", "unit": "months", "given": "h"},
+            },
+        ],
+    )
+    with speaking("nb"):
+        said = explain(unit, listing_fields({"quality_0_property": "months_available"}))
+    assert said.fields == {"quality_0_property": "måneder tilgjengelig i året oppgis i måneder."}
 
 
 def test_no_sentence_of_a_service_is_read() -> None:

@@ -222,6 +222,22 @@ def test_codes_and_classes_read_as_people_write_them() -> None:
     )
 
 
+def test_quality_properties_and_their_units_read_in_words() -> None:
+    limit = {"property": "moisture", "unit": "%", "stated_min": 12, "stated_max": 12, "max": 45}
+    assert in_words("quality.within_limit", limit) == Bilingual(
+        "fuktighet 12 % holder seg innenfor behovets grense på høyst 45 %",
+        "moisture 12 % meets the need's limit of at most 45 %",
+    )
+    months = {"property": "months_available", "unit": "months", "min": 6}
+    assert in_words("quality.unstated", months) == Bilingual(
+        "tilbudet oppgir ikke måneder i året i måneder; behovet krever minst 6 måneder",
+        "the offer states no months available a year in months; the need wants at least 6 months",
+    )
+    # a listing's own property from before properties were chosen reads as it is stored
+    older = {**limit, "property": "moisture_lc"}
+    assert in_words("quality.within_limit", older).nb.startswith("moisture_lc 12 %")
+
+
 def test_an_unknown_code_reads_as_its_code() -> None:
     assert in_words("a.new.code", {}) == Bilingual("a.new.code", "a.new.code")
 

@@ -18,7 +18,13 @@ from services.contracts.domain.contract import Contract, Delivery
 from services.contracts.domain.invoice import Party
 from services.contracts.domain.negotiation import Negotiation, Proposal, Step, Terms
 from shared.db import Connection, Row, record_as, records_as
-from shared.events import CompanyDetailsChanged, ListingFacts, TradeProposed
+from shared.events import (
+    CompanyChanged,
+    CompanyDetailsChanged,
+    ListingFacts,
+    PartnerSharing,
+    TradeProposed,
+)
 
 
 def row(cls: type[Row], record: asyncpg.Record | None) -> Row | None:
@@ -504,6 +510,33 @@ async def keep_company(conn: Connection, company: CompanyDetailsChanged) -> None
         list(company.permits),
         company.changed_at,
     )
+
+
+async def keep_sharing(conn: Connection, company: CompanyChanged) -> None:
+    """Remember whether the company shares its terms with partners (an older change never
+    overwrites a newer)."""
+    await conn.execute(
+        """
+        INSERT INTO partner_sharing (company_id, share_terms_with_partners, changed_at)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (company_id) DO UPDATE SET
+            share_terms_with_partners = excluded.share_terms_with_partners,
+            changed_at = excluded.changed_at
+        WHERE partner_sharing.changed_at <= excluded.changed_at
+        """,
+        company.company_id,
+        company.share_terms_with_partners,
+        company.changed_at,
+    )
+
+
+async def sharing(conn: Connection, company_id: uuid.UUID) -> PartnerSharing | None:
+    """Whether the company shares its terms with partners, as last heard; None: never."""
+    record = await conn.fetchrow(
+        "SELECT share_terms_with_partners, changed_at FROM partner_sharing WHERE company_id = $1",
+        company_id,
+    )
+    return PartnerSharing(**dict(record)) if record else None
 
 
 async def company(conn: Connection, company_id: uuid.UUID) -> Party | None:

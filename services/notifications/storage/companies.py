@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 from shared.db import Connection
-from shared.events import CompanyChanged
+from shared.events import CompanyChanged, PartnerSharing
 
 
 async def remember(conn: Connection, company: CompanyChanged) -> None:
@@ -30,11 +30,20 @@ async def remember(conn: Connection, company: CompanyChanged) -> None:
     )
 
 
-async def sharing(conn: Connection, company_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of ``company_ids`` that share their prices and terms with partners."""
+async def sharing(
+    conn: Connection, company_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, PartnerSharing]:
+    """Whether each of ``company_ids`` known here shares its prices and terms with partners,
+    and the change that said so."""
     rows = await conn.fetch(
-        "SELECT company_id FROM companies WHERE company_id = ANY($1::uuid[]) "
-        "AND share_terms_with_partners",
+        "SELECT company_id, share_terms_with_partners, changed_at FROM companies "
+        "WHERE company_id = ANY($1::uuid[])",
         list(company_ids),
     )
-    return {row["company_id"] for row in rows}
+    return {
+        row["company_id"]: PartnerSharing(
+            share_terms_with_partners=row["share_terms_with_partners"],
+            changed_at=row["changed_at"],
+        )
+        for row in rows
+    }

@@ -1,5 +1,6 @@
-// The portal's own script: the waste-code and NACE pickers and the park plan. Everything else is
-// htmx (static/vendor/). The pages work without it: codes and positions can be typed.
+// The portal's own script: the waste-code and NACE pickers, the quality rows' units and the
+// park plan. Everything else is htmx (static/vendor/). The pages work without it: codes and
+// positions can be typed, and a quality row's property names its unit.
 (function () {
   "use strict";
 
@@ -19,6 +20,18 @@
     if (chosen) chosen.textContent = (button.dataset.code || "") + " " + button.dataset.label;
     if (results) results.innerHTML = "";
     input.focus();
+    // The quality rows follow the resource chosen (listings/form.html asks for their
+    // properties again).
+    input.dispatchEvent(new CustomEvent("ewc-chosen", { bubbles: true }));
+  });
+
+  // A quality row shows the unit of the property chosen beside its value.
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.classList || !select.classList.contains("quality-property")) return;
+    var shown = document.getElementById(select.dataset.unitShown);
+    var option = select.options[select.selectedIndex];
+    if (shown && option) shown.textContent = option.dataset.unit || "";
   });
 
   // A picker's keys: arrow down from its field moves into its results, arrows move between
