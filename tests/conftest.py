@@ -48,20 +48,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write(path.read_text())
 
 
-# The folders in the order their files are handed to the test processes (`make test` runs
-# two): the slowest first, so that the unit tests, a second a file, fill in at the end and
-# both processes finish together. A fault-suite or `up` file takes minutes.
-FOLDER_ORDER = ("faults", "e2e", "security", "integration", "unit")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def folder(item: pytest.Item) -> int:
-        name = item.path.parent.name
-        return FOLDER_ORDER.index(name) if name in FOLDER_ORDER else len(FOLDER_ORDER)
-
-    items.sort(key=folder)  # stable: a folder's tests keep their order
-
-
 STRIPE_MOCK_VERSION = "v0.203.0"  # as the Makefile's `stripe-mock` target
 STRIPE_API_KEY = "sk_test_vikenpark"  # stripe-mock wants sk_test_ and letters or digits
 
