@@ -52,14 +52,10 @@ chromium:
 peppol: setup
 	$(BIN)/python -c "from tests.peppol import artefacts; print(*artefacts().values(), sep=chr(10))"
 
-# Every test, with the coverage of the code the test processes run (the services started as
-# processes by the end-to-end tests are not measured); the 25 slowest are printed. The tests
-# run on TEST_WORKERS processes (pytest-xdist), a file's tests on one of them; each process
-# starts its own PostgreSQL, and its own Apache Kafka unless CI gives one, and the end-to-end
-# stack for the files that use it.
-TEST_WORKERS ?= 2
+# Every test, with the coverage of the code the test process runs (the services started as
+# processes by the end-to-end tests are not measured); the 25 slowest are printed.
 test: setup chromium peppol
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 --junitxml=test-artifacts/junit.xml --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
+	$(BIN)/pytest --durations=25 --junitxml=test-artifacts/junit.xml --cov --cov-report=term:skip-covered --cov-report=xml:test-artifacts/coverage.xml
 
 # The unit tests alone: no database, no broker, no browser; well under a minute.
 test-fast: setup
