@@ -289,7 +289,10 @@ async def test_contract_agreed_says_what_contracts_knew_of_each_companys_sharing
             receiver,
         )
         proposal = await contracts_storage.proposal(conn, proposal_id)
-        await contracts_storage.open_negotiation(conn, proposal, 5000, LATER)
+        # open for a week from now: LATER is five minutes after the module was imported,
+        # which a long run passes before this test
+        expires = datetime.now(UTC) + timedelta(days=7)
+        await contracts_storage.open_negotiation(conn, proposal, 5000, expires)
     for company_id in (supplier, receiver):
         async with contracts.acquire() as conn, conn.transaction():
             terms = await contracts_storage.terms_on_table(conn, proposal_id)
