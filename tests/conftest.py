@@ -34,6 +34,9 @@ from symbiosis.embedded import EmbeddedPostgres, stripe_mock_binary
 from symbiosis.processes import stop_all
 from tests.support import REPO, Infra, Stack, free_port, free_port_block, running_stack
 
+# Which test was running and what it waited on, when a run is stopped over a test's time.
+pytest_plugins = ["tests.watchdog"]
+
 # What the suites that measure write to test-artifacts/, printed at the end of the run (a
 # test's own output is captured).
 REPORTED_ARTIFACTS = ("fault-suite.txt",)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from litestar import Litestar
 from litestar.datastructures import State
@@ -302,7 +303,17 @@ async def migrated_pool(database_url: str, service: str) -> AsyncIterator[Pool]:
             await migrate(conn, service, Path(package.__file__).parent / "migrations")
         yield pool
     finally:
-        await pool.close()
+        await close_pool(pool)
+
+
+async def close_pool(pool: Pool, within: float = 30.0) -> None:
+    """Close ``pool``, failing (not hanging) when a connection is never given back: asyncpg's
+    ``close`` waits for every checked-out connection, for ever."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=within)
+    except TimeoutError:
+        pool.terminate()
+        pytest.fail(f"a connection of the pool was not given back within {within:g} s")
 
 
 async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
