@@ -21,7 +21,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shared.events import (
-    CompanyChanged,
     ContractAgreed,
     Envelope,
     ListingPublished,
@@ -31,12 +30,12 @@ from shared.events import (
     Topic,
 )
 from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.events import company_changed, listing_published
 from tests.support import (
     REPO,
     Infra,
     Stack,
     eventually,
-    org_number,
     produce,
     read_topic,
     register_company,
@@ -304,26 +303,12 @@ async def test_the_partner_stream_goes_by_each_events_own_sharing_in_the_racing_
         await produce(infra, topic, event.to_bytes(), str(subject).encode())
         return event
 
-    def company(company_id: uuid.UUID, shares: bool, at: datetime) -> CompanyChanged:
-        return CompanyChanged(
-            company_id=company_id,
-            name="Racing Sagbruk AS",
-            org_number=org_number(),
-            share_terms_with_partners=shares,
-            changed_at=at,
-        )
-
     def offer(company_id: uuid.UUID, shares: bool) -> ListingPublished:
-        return ListingPublished(
-            listing_id=uuid.uuid4(),
-            company_id=company_id,
-            kind="offer",
+        return listing_published(
+            company_id,
             ewc_code="090107",
             title="Racing photographic film",
             quantity=Decimal(30),
-            unit="t",
-            hazardous=False,
-            price_per_unit_ore=9000,
             latitude=RACING["latitude"],
             longitude=RACING["longitude"],
             published_at=now,
@@ -343,7 +328,8 @@ async def test_the_partner_stream_goes_by_each_events_own_sharing_in_the_racing_
         (supplier, False),
         (receiver, False),
     ):
-        await send(listings, company(company_id, shares, earlier), company_id)
+        changed = company_changed(company_id, shares, earlier, name="Racing Sagbruk AS")
+        await send(listings, changed, company_id)
     await eventually(lambda: partner_events(began, stopped, supplier, receiver), timeout=60)
 
     shown = offer(began, True)

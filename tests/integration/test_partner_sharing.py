@@ -25,7 +25,6 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.handlers import apply_event
 from shared.db import Pool
 from shared.events import (
-    CompanyChanged,
     ContractAgreed,
     Envelope,
     ListingPublished,
@@ -34,6 +33,7 @@ from shared.events import (
     Terms,
     Topic,
 )
+from tests.events import company_changed, listing_published, wrapped
 from tests.support import migrated_pool, org_number
 
 pytestmark = pytest.mark.integration
@@ -60,34 +60,10 @@ async def contracts(database_url: str) -> AsyncIterator[Pool]:
         yield pool
 
 
-def company_changed(company_id: uuid.UUID, shares: bool, at: datetime) -> CompanyChanged:
-    return CompanyChanged(
-        company_id=company_id,
-        name="Sagbruk AS",
-        org_number=org_number(),
-        share_terms_with_partners=shares,
-        changed_at=at,
-    )
-
-
 def published(company_id: uuid.UUID, shares: bool | None) -> ListingPublished:
-    return ListingPublished(
-        listing_id=uuid.uuid4(),
-        company_id=company_id,
-        kind="offer",
-        ewc_code="030105",
-        title="Sawdust",
-        quantity=Decimal(100),
-        unit="t",
-        hazardous=False,
-        price_per_unit_ore=9000,
-        published_at=NOW,
-        share_terms_with_partners=shares,
+    return listing_published(
+        company_id, quantity=Decimal(100), published_at=NOW, share_terms_with_partners=shares
     )
-
-
-def envelope(payload: Payload, subject: uuid.UUID) -> Envelope:
-    return Envelope.wrap(payload, source="/tests", subject=subject)
 
 
 async def feed(pool: Pool, *payloads: Payload) -> None:
@@ -101,7 +77,7 @@ async def feed(pool: Pool, *payloads: Payload) -> None:
             if hasattr(payload, name)
         )
         async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, envelope(payload, subject), payload, settings)
+            await apply_event(conn, wrapped(payload, subject), payload, settings)
 
 
 async def partner_events(pool: Pool, event_type: str) -> list[dict[str, Any]]:
@@ -253,7 +229,7 @@ async def test_a_listings_events_carry_its_companys_sharing_as_it_is_then(listin
                 unit="t",
                 agreed_at=datetime.now(UTC),
             )
-            await reserve_for(conn, envelope(contract, contract.contract_id), contract)
+            await reserve_for(conn, wrapped(contract, contract.contract_id), contract)
     rows = await listings.fetch("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", str(offer))
     events = [json.loads(bytes(r["payload"])) for r in rows]
     updates = [e["data"] for e in events if e["type"] == "listing.updated"]

@@ -20,6 +20,7 @@ from shared.events import (
     Terms,
     TradeProposed,
 )
+from tests.events import listing_published
 
 A, B = uuid.uuid4(), uuid.uuid4()
 NOW = datetime.now(UTC)
@@ -34,19 +35,7 @@ def known(*sharing: uuid.UUID, at: datetime = NOW) -> dict[uuid.UUID, PartnerSha
 
 
 def listing(company: uuid.UUID, shares: bool | None = None) -> ListingPublished:
-    return ListingPublished(
-        share_terms_with_partners=shares,
-        listing_id=uuid.uuid4(),
-        company_id=company,
-        kind="offer",
-        ewc_code="030105",
-        title="Sawdust",
-        quantity=Decimal(10),
-        unit="t",
-        hazardous=False,
-        price_per_unit_ore=9000,
-        published_at=NOW,
-    )
+    return listing_published(company, published_at=NOW, share_terms_with_partners=shares)
 
 
 def agreed(
