@@ -193,14 +193,23 @@ async def test_one_trace_and_one_correlation_id_follow_a_listing_to_both_inboxes
         "symbiosis-notifications",
     }
 
+    def spans_of() -> list[Span]:
+        return collector.of_trace(correlation)
+
     async def whole() -> bool:
-        spans = collector.of_trace(correlation)
+        spans = spans_of()
         consumed = {(s.service, s.attributes.get("symbiosis.event_type")) for s in spans}
         return wanted <= {s.service for s in spans} and (
             ("symbiosis-notifications", "trade.proposed") in consumed
         )
 
-    await eventually(whole, timeout=90)  # spans are exported in batches, every few seconds
+    try:
+        await eventually(whole, timeout=90)  # spans are exported in batches, every few seconds
+    except AssertionError:
+        seen = sorted(
+            {(s.service, s.name, s.attributes.get("symbiosis.event_type")) for s in spans_of()}
+        )
+        pytest.fail(f"the trace {correlation} never showed every hop; its spans: {seen}")
     spans = collector.of_trace(correlation)
     ids = {s.span_id for s in spans}
     roots = [s for s in spans if not s.parent_id or s.parent_id == "0" * 16]
