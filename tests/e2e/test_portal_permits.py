@@ -77,7 +77,8 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
     office = await context(browser, stack, locale="nb-NO")
     try:
         page = await office.new_page()
-        # a park administrator has no inbox: no page of theirs asks for its live stream
+        # a park administrator has no inbox: neither the sign-in page nor any page of
+        # theirs asks for its live stream (tests/e2e/test_portal_live_stream.py: a company's)
         streams: list[str] = []
         page.on(
             "request",
