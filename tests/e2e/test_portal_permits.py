@@ -4,8 +4,9 @@ waits on /permits with its number, authority and waste codes; once verified it l
 list, the company page says the park verified it, and the company may ask for the
 hazardous waste it covers, which it could not before. No page of the park office asks for
 a company's live inbox stream (it has none to follow). On the uncovering page in English the
-company's bokmål name and its need's title stand as written, marked so. Each page is checked by axe-core and
-for English words, and photographed into screenshots/."""
+company's bokmål name and its need's title stand as written, marked so. Each page is
+checked by axe-core and for words of the other language, and photographed into
+screenshots/."""
 
 from __future__ import annotations
 
