@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -42,6 +43,27 @@ READ_SECONDS = 10.0
 DLQ_HEADERS = ("dlq-reason", "dlq-origin-topic", "dlq-origin-partition", "dlq-origin-offset")
 T = TypeVar("T")
 
+Cause = Literal["unreadable", "unknown_type", "invalid_payload", "handler_failed", "other"]
+_HANDLER_FAILED = re.compile(r"handler failed (\d+) times: ")
+
+
+def cause_of(reason: str) -> tuple[Cause, int | None]:
+    """What kind of failure a ``dlq-reason`` records, and how many times the handler was
+    tried (for a failing handler), read off the way ``shared/kafka.py`` words it: a
+    ``poison:`` message (no event envelope, an unknown type, or a payload its type does
+    not allow) or ``handler failed <n> times:``; anything else is ``other``."""
+    if reason.startswith("poison: "):
+        detail = reason.removeprefix("poison: ")
+        if detail.startswith("unknown event type "):
+            return "unknown_type", None
+        if " payload invalid: " in detail:
+            return "invalid_payload", None
+        return "unreadable", None
+    failed = _HANDLER_FAILED.match(reason)
+    if failed:
+        return "handler_failed", int(failed.group(1))
+    return "other", None
+
 
 class DeadLetter(BaseModel):
     """A message a consumer could not use, and why."""
@@ -53,7 +75,18 @@ class DeadLetter(BaseModel):
     origin_partition: int | None
     origin_offset: int | None
     consumer_group: str | None = Field(description="The consumer group that gave up on it.")
-    reason: str = Field(description="Why it was dead-lettered (`dlq-reason`).")
+    reason: str = Field(
+        description="Why it was dead-lettered (`dlq-reason`), verbatim: technical, in English."
+    )
+    cause: Cause = Field(
+        description="The kind of failure: `unreadable` (no event envelope: not JSON, or "
+        "fields missing), `unknown_type` (an event type the exchange does not know), "
+        "`invalid_payload` (a known type whose payload breaks its schema), `handler_failed` "
+        "(the consumer's handler failed again and again), `other`."
+    )
+    attempts: int | None = Field(
+        description="How many times the handler was tried (for `handler_failed`)."
+    )
     failed_at: datetime | None
     event_type: str | None = Field(description="The event's type, when it is one we can read.")
     event_id: str | None
@@ -96,6 +129,8 @@ def _dead_letter(settings: Settings, record: Any) -> DeadLetter:
     failed_at = None
     with contextlib.suppress(ValueError):
         failed_at = datetime.fromisoformat(headers.get("dlq-failed-at", ""))
+    reason = headers.get("dlq-reason", "")
+    cause, attempts = cause_of(reason)
     return DeadLetter(
         topic=_bare(settings, record.topic),
         partition=record.partition,
@@ -106,7 +141,9 @@ def _dead_letter(settings: Settings, record: Any) -> DeadLetter:
         consumer_group=_bare(settings, headers["dlq-consumer-group"])
         if "dlq-consumer-group" in headers
         else None,
-        reason=headers.get("dlq-reason", ""),
+        reason=reason,
+        cause=cause,
+        attempts=attempts,
         failed_at=failed_at,
         event_type=str(event["type"]) if "type" in event else None,
         event_id=str(event["id"]) if "id" in event else None,

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from prometheus_client import Gauge
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.storage import inbox as inbox_store
@@ -21,6 +22,11 @@ from shared.db import Pool
 
 log = structlog.get_logger(__name__)
 QUEUE_SIZE = 100
+OPEN_STREAMS = Gauge(
+    "symbiosis_inbox_streams_open",
+    "Inbox streams (Server-Sent Events) this process is serving now: one per open portal "
+    "page or API client following its inbox.",
+)
 
 
 class Revoked:
@@ -47,9 +53,11 @@ class InboxHub:
         self._queues[company_id].add(queue)
         for credential in credential_ids:
             self._by_credential[credential].add(queue)
+        OPEN_STREAMS.inc()
         try:
             yield queue
         finally:
+            OPEN_STREAMS.dec()
             self._queues[company_id].discard(queue)
             if not self._queues[company_id]:
                 del self._queues[company_id]

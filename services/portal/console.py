@@ -24,7 +24,7 @@ from services.portal.dashboard import (
     park_admins_only,
     placed,
 )
-from services.portal.i18n import N_, _
+from services.portal.i18n import N_, _, ngettext
 from services.portal.pages import DEPENDENCIES, form_of, render, see_other
 from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
@@ -39,6 +39,27 @@ CHECKS: dict[str, str] = {
     "outbox": N_("Outbox"),
     "workers": N_("Background work"),
 }
+
+# Why a consumer gave up on a message (shared/operations.py's ``cause``), for the park
+# office; the service's own reason stays beside it as the technical detail, in English.
+CAUSES: dict[str, str] = {
+    "unreadable": N_("Not an event the exchange can read: not JSON, or without an event's fields"),
+    "unknown_type": N_("An event type the exchange does not know"),
+    "invalid_payload": N_("The event's content does not fit its type"),
+    "handler_failed": N_("Processing it failed again and again"),
+    "other": N_("Another failure: see the technical detail"),
+}
+
+
+def cause_words(letter: dict[str, Any]) -> str:
+    """A dead letter's cause in the reader's language (with the tries, when counted)."""
+    cause = str(letter.get("cause") or "other")
+    attempts = letter.get("attempts")
+    if cause == "handler_failed" and isinstance(attempts, int):
+        return ngettext(
+            "Processing it failed %(num)d time", "Processing it failed %(num)d times", attempts
+        )
+    return _(CAUSES.get(cause, CAUSES["other"]))
 
 
 # A company's standing with the park office (services/listings/standing.py), in words.
@@ -115,6 +136,7 @@ class ConsoleController(Controller):
             lags=dict(zip(SERVICES, lags, strict=True)),
             letters=dict(zip(PRODUCERS, letters, strict=True)),
             replayed=replayed,
+            cause_words=cause_words,
         )
 
     async def _companies(

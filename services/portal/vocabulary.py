@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from services.portal.i18n import N_, _
+from services.portal.i18n import N_, _, current_language
 from shared.knowledge import properties_for
 from shared.resources import Property, known_properties
 
@@ -145,35 +145,6 @@ def quantity(value: Any, unit: str, number: Callable[[Any], str]) -> str:
     return f"{number(value)} {word(unit)}"
 
 
-# Quality properties by their label in shared/resources.py (tests/unit/test_portal_forms.py
-# fails for a property without words here).
-PROPERTY_WORDS: dict[str, str] = {
-    "supply temperature": N_("supply temperature"),
-    "temperature": N_("temperature"),
-    "return temperature": N_("return temperature"),
-    "capacity": N_("capacity"),
-    "hours available a year": N_("hours available a year"),
-    "months available a year": N_("months available a year"),
-    "pressure": N_("pressure"),
-    "moisture": N_("moisture"),
-    "net calorific value": N_("net calorific value"),
-    "purity": N_("purity"),
-    "salinity": N_("salinity"),
-    "chemical oxygen demand": N_("chemical oxygen demand (COD)"),
-    "nitrogen (of fresh mass)": N_("nitrogen (of fresh mass)"),
-    "phosphorus (of fresh mass)": N_("phosphorus (of fresh mass)"),
-    "dry matter": N_("dry matter"),
-    "concentration": N_("concentration"),
-    "methane": N_("methane"),
-    "sulphur": N_("sulphur"),
-    "ash content": N_("ash content"),
-    "water content": N_("water content"),
-    "protein": N_("protein"),
-    "loss on ignition": N_("loss on ignition"),
-    "cadmium (of dry matter)": N_("cadmium (of dry matter)"),
-    "lead (of dry matter)": N_("lead (of dry matter)"),
-    "mercury (of dry matter)": N_("mercury (of dry matter)"),
-}
 # A property's unit as it is written; the rest (%, °C, bar, MJ/kg) are the same in both.
 PROPERTY_UNITS: dict[str, str] = {
     "h": N_("hours"),
@@ -199,7 +170,9 @@ def property_unit(unit: object) -> str:
 
 
 def _choice(found: Property) -> PropertyChoice:
-    label = _(PROPERTY_WORDS[found.label]) if found.label in PROPERTY_WORDS else found.label
+    """The property in the reader's words: shared/resources.py names every property in
+    both languages, for the services' reasons and documents and for these pages alike."""
+    label = found.label_nb if current_language() == "nb" else found.label
     return PropertyChoice(found.name, label, found.unit, property_unit(found.unit))
 
 

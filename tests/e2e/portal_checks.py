@@ -1,6 +1,7 @@
 """What the browser tests check on every portal page they show: axe-core finds no serious
 or critical accessibility violation, and no string of the other language's catalogue is on
-the page (no English on a bokmål page, no bokmål on an English one).
+the page (no English on a bokmål page, no bokmål on an English one): the catalogue's
+strings and the quality properties' names.
 
 axe-core comes from the npm registry at the version pinned in
 services/portal/package-lock.json (`make vendor` copies it to tests/e2e/vendor/).
@@ -16,6 +17,7 @@ from typing import Any
 from babel.messages.pofile import read_po
 from playwright.async_api import Page
 
+from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
 from tests.support import REPO
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -27,6 +29,8 @@ _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
 
 @cache
 def _strings(language: str) -> frozenset[str]:
+    """The language's words of the portal: its catalogue, and the quality properties'
+    names, which the portal shows from shared/resources.py (not from its catalogue)."""
     with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale=language)
     found: set[str] = set()
@@ -35,6 +39,11 @@ def _strings(language: str) -> frozenset[str]:
             continue
         texts = message.string if isinstance(message.string, tuple) else (message.string,)
         found.update(str(t) for t in texts if t)
+    for known in (
+        *MATERIAL_PROPERTIES,
+        *(p for c in RESOURCE_CLASSES.values() for p in c.properties),
+    ):
+        found.add(known.label_nb if language == "nb" else known.label)
     return frozenset(found)
 
 

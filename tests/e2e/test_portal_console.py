@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from playwright.async_api import Browser, expect
 
-from services.portal.i18n import _, speaking
+from services.portal.i18n import _, ngettext, speaking
 from shared.events import Envelope, ListingExpiring, Topic
 from tests.e2e.portal_checks import check_page
 from tests.e2e.test_accounts import create_park_admin
@@ -119,7 +119,15 @@ async def test_a_park_administrator_replays_a_dead_lettered_message(
             await expect(page).to_have_url(re.compile(r"/console/system$"))
             row = page.locator(f'#dead-letters tr[data-event="{missed.id}"]')
             await expect(row).to_contain_text("listing.expiring")
-            await expect(row).to_contain_text("ConnectionRefusedError")
+            # why, in the page's language; the service's own words kept, marked as English
+            with speaking("nb" if language == "nb" else "en"):
+                cause = ngettext(
+                    "Processing it failed %(num)d time", "Processing it failed %(num)d times", 5
+                )
+            await expect(row.locator(".cause")).to_have_text(cause)
+            await expect(row.locator('code.reason[lang="en"]')).to_have_text(
+                "handler failed 5 times: ConnectionRefusedError('smtp')"
+            )
             await expect(row).to_contain_text("notifications")
             for service in ("listings", "matching", "contracts", "notifications"):
                 await expect(page.locator(f'tr[data-service="{service}"]')).to_contain_text(

@@ -3,8 +3,10 @@ a real browser on the running services, in bokmål: the permit stated on the com
 waits on /permits with its number, authority and waste codes; once verified it leaves the
 list, the company page says the park verified it, and the company may ask for the
 hazardous waste it covers, which it could not before. No page of the park office asks for
-a company's live inbox stream (it has none to follow). Each page is checked by axe-core and
-for English words, and photographed into screenshots/."""
+a company's live inbox stream (it has none to follow). On the uncovering page in English the
+company's bokmål name and its need's title stand as written, marked so. Each page is
+checked by axe-core and for words of the other language, and photographed into
+screenshots/."""
 
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
     office = await context(browser, stack, locale="nb-NO")
     try:
         page = await office.new_page()
-        # a park administrator has no inbox: no page of theirs asks for its live stream
+        # a park administrator has no inbox: neither the sign-in page nor any page of
+        # theirs asks for its live stream (tests/e2e/test_portal_live_stream.py: a company's)
         streams: list[str] = []
         page.on(
             "request",
@@ -113,3 +116,16 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
         await check_page(page, "company-permit-verified-nb")
     finally:
         await member.close()
+    # The park office reading in English sees the company's bokmål name and its need's
+    # title among the open loops as they were written, marked as such (translate="no").
+    office = await context(browser, stack, locale="en-GB")
+    try:
+        page = await office.new_page()
+        await page.goto("/sign-in")
+        await submit_sign_in(page, admin_email)
+        await expect(page).to_have_url(re.compile(r"/dashboard"))
+        await page.goto("/uncovering")
+        await expect(page.locator("#open-loops + p + table")).to_contain_text(company["name"])
+        await check_page(page, "uncovering-bokmal-names-en")
+    finally:
+        await office.close()

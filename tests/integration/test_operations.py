@@ -77,6 +77,7 @@ async def test_dead_letters_are_listed_and_replayed_by_the_topics_owner(
         "listing.published",
         "e-1",
     )
+    assert (letter.cause, letter.attempts) == ("unreadable", None)
     # Other services own no part of it.
     assert await contracts.dead_letters() == []
     await contracts.close()

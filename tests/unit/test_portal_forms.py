@@ -25,7 +25,7 @@ from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
 from services.portal.profile import profile_values
-from services.portal.vocabulary import PROPERTY_WORDS
+from services.portal.vocabulary import property_choices
 from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
 from tests.support import REPO
 
@@ -123,8 +123,25 @@ def test_a_service_refusal_becomes_words_at_the_field() -> None:
 def test_quality_properties_are_chosen_from_the_resources_with_their_units() -> None:
     """A quality row offers the properties the exchange knows for the resource chosen, in
     the reader's words with their units; a listing's property from before is kept."""
-    labels = {p.label for c in RESOURCE_CLASSES.values() for p in c.properties}
-    assert labels | {p.label for p in MATERIAL_PROPERTIES} <= set(PROPERTY_WORDS)
+    # every property has its words in both languages, in shared/resources.py alone
+    for known in (
+        *MATERIAL_PROPERTIES,
+        *(p for c in RESOURCE_CLASSES.values() for p in c.properties),
+    ):
+        assert known.label and known.label_nb and "_" not in known.label + known.label_nb, known
+    # and the portal shows those words, as each resource names its properties
+    for language in ("nb", "en"):
+        with speaking(language):
+            for c in RESOURCE_CLASSES.values():
+                shown = {x.name: x.label for x in property_choices((f"class:{c.name}",))}
+                for known in c.properties:
+                    said = known.label_nb if language == "nb" else known.label
+                    assert shown[known.name] == said, (c.name, known.name, language)
+    with speaking("en"):
+        water = quality_rows({"resource_class": "treated_wastewater"})[0].choices
+        assert ("cod", "chemical oxygen demand (COD)", "mg/l") in [
+            (c.name, c.label, c.unit_words) for c in water
+        ]
     with speaking("nb"):
         heat = quality_rows({"resource_class": "heat", "quality_0_property": "capacity_mw"})
         offered = [(c.name, c.label, c.unit_words) for c in heat[0].choices]

@@ -230,7 +230,8 @@ def test_quality_properties_and_their_units_read_in_words() -> None:
     )
     months = {"property": "months_available", "unit": "months", "min": 6}
     assert in_words("quality.unstated", months) == Bilingual(
-        "tilbudet oppgir ikke måneder i året i måneder; behovet krever minst 6 måneder",
+        "tilbudet oppgir ikke måneder tilgjengelig i året i måneder; "
+        "behovet krever minst 6 måneder",
         "the offer states no months available a year in months; the need wants at least 6 months",
     )
     # a listing's own property from before properties were chosen reads as it is stored

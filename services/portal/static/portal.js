@@ -1,5 +1,5 @@
-// The portal's own script: the waste-code and NACE pickers, the quality rows' units and the
-// park plan. Everything else is htmx (static/vendor/). The pages work without it: codes and
+// The portal's own script: the waste-code and NACE pickers, the quality rows' units, the
+// park plan and the live stream's pause in the back/forward cache. Everything else is htmx (static/vendor/). The pages work without it: codes and
 // positions can be typed, and a quality row's property names its unit.
 (function () {
   "use strict";
@@ -140,6 +140,32 @@
     var marker = svg.querySelector("[data-marker]");
     marker.setAttribute("cx", (longitude - west) / (east - west) * box.width);
     marker.setAttribute("cy", (north - latitude) / (north - south) * box.height);
+  });
+
+  // The live stream (htmx's SSE extension, on the body of a company's pages): a page the
+  // browser keeps in its back/forward cache would keep its stream open on the services
+  // while another page has its own; it closes it as it goes and, shown again, reconnects
+  // the way the extension does after a lost connection (an error on a closed source).
+  var streams = [];
+  if (window.htmx && htmx.createEventSource) {
+    var createEventSource = htmx.createEventSource;
+    htmx.createEventSource = function (url) {
+      var source = createEventSource(url);
+      streams = streams.filter(function (s) { return s.readyState !== EventSource.CLOSED; });
+      streams.push(source);
+      return source;
+    };
+  }
+  var paused = [];
+  window.addEventListener("pagehide", function () {
+    paused = streams.filter(function (s) { return s.readyState !== EventSource.CLOSED; });
+    paused.forEach(function (s) { s.close(); });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    var resumed = paused;
+    paused = [];
+    resumed.forEach(function (s) { s.dispatchEvent(new Event("error")); });
   });
 
   // A page that was refused shows its problem first.
