@@ -388,7 +388,7 @@ def subscribe(
         if len(events) > 1:
             done: list[tuple[_Event, float]] = []
             try:
-                async with batch():
+                async with batch([event.envelope.id for event in events]):
                     for event in events:
                         seconds = await handle(event, batched=True)
                         assert seconds is not None

@@ -6,6 +6,7 @@ tests/e2e/test_delivery_guarantees.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -163,3 +164,34 @@ async def test_a_batch_that_applies_nothing_opens_no_transaction(pool: Pool) -> 
     async with batch() as current:
         pass
     assert current.conn is None and current.applied == 0
+
+
+async def test_a_batch_records_its_events_as_applied_in_one_statement(
+    pool: Pool, database_url: str
+) -> None:
+    """The batch's ids are recorded for its consumer at once; an id recorded before is a
+    redelivery, skipped; another consumer applying an event of the batch records its own."""
+    schema = await pool.fetchval("SELECT current_schema()")
+    one = await create_pool(database_url, schema, min_size=1, max_size=1)
+    try:
+        first, second, third = proposed(), proposed(), proposed()
+        assert await apply_once(one, "batcher", TOPIC, first, lambda c: record(c, first))
+        async with one.acquire() as conn:
+            raw = conn._con  # type: ignore[attr-defined]  # the pool's one connection
+        seen: list[str] = []
+        raw.add_query_logger(lambda logged: seen.append(logged.query))
+        applied = []
+        async with batch([first.id, second.id, third.id]):
+            for event in (first, second, third):
+                applied.append(
+                    await apply_once(one, "batcher", TOPIC, event, lambda c, e=event: record(c, e))
+                )
+            assert await apply_once(one, "auditor", TOPIC, second, lambda c: record(c, second))
+        await asyncio.sleep(0.05)  # query loggers are called soon after, not at once
+        assert applied == [False, True, True]
+        assert len([q for q in seen if "processed_events" in q]) == 2, seen  # batcher, auditor
+        rows = await effects(pool)
+        assert [r["event_id"] for r in rows] == [first.id, second.id, third.id, second.id]
+        assert await pool.fetchval("SELECT count(*) FROM processed_events") == 4
+    finally:
+        await one.close()
