@@ -399,7 +399,8 @@ def subscribe(
         attempts.pop((record.partition, record.offset), None)
 
     async def on_batch(records: Any) -> None:
-        # The records of one poll: a tuple (a list on the test broker), offset order.
+        # The records of one poll: a tuple (a list on the test broker), one partition's after
+        # another's, each in offset order.
         events = in_the_order_made(
             [
                 event
