@@ -4,18 +4,25 @@ A consumer handles the records of one poll as a batch (``shared.kafka.subscribe`
 ``batch()`` every ``apply_once`` of that pool shares one connection and one transaction,
 committed once at the end, before the batch's offsets are. Outside a batch each event has a
 transaction of its own.
+
+A batch that knows its events' ids records them as applied for the first consumer that
+applies one, all in one statement, and each ``apply_once`` of that consumer then takes its
+event's claim from what that statement inserted (an id it found there already was applied
+before: a redelivery). Events of the batch that consumer's handlers do not apply (one they
+skip by its content) are recorded with them: their redelivery would be skipped as well.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
 from asyncpg.transaction import Transaction
 
-from shared.db import Connection, Pool
+from shared.db import CommitRolledBack, Connection, Pool
 from shared.events import Envelope
 
 Effect = Callable[[Connection], Awaitable[None]]
@@ -23,6 +30,11 @@ Effect = Callable[[Connection], Awaitable[None]]
 _RECORD = """
     INSERT INTO processed_events (consumer, event_id, topic) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING RETURNING true
+"""
+_RECORD_ALL = """
+    INSERT INTO processed_events (consumer, event_id, topic)
+    SELECT $1, event_id, $3 FROM unnest($2::uuid[]) AS event_id
+    ON CONFLICT DO NOTHING RETURNING event_id
 """
 
 
@@ -35,11 +47,14 @@ class Batch:
     """One transaction for the events of one consumer batch, opened on the first
     ``apply_once`` (a batch of skipped records never touches the database)."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_ids: Sequence[uuid.UUID] = ()) -> None:
         self.pool: Pool | None = None
         self.conn: Any = None
         self._tx: Transaction | None = None
         self.applied = 0
+        self._ids = frozenset(event_ids)
+        self._claimer: str | None = None  # the consumer the batch's ids were recorded for
+        self._claimed: set[uuid.UUID] = set()  # recorded by that statement, not yet applied
 
     def joins(self, pool: Pool) -> bool:
         return self.pool is None or self.pool is pool
@@ -53,18 +68,30 @@ class Batch:
         conn: Connection = self.conn
         return conn
 
+    async def claim(self, conn: Connection, consumer: str, topic: str, event_id: uuid.UUID) -> bool:
+        """Record ``event_id`` as applied by ``consumer``; False when it was already."""
+        if len(self._ids) > 1 and event_id in self._ids and self._claimer in (None, consumer):
+            if self._claimer is None:
+                self._claimer = consumer
+                rows = await conn.fetch(_RECORD_ALL, consumer, list(self._ids), topic)
+                self._claimed = {row["event_id"] for row in rows}
+            if event_id not in self._claimed:
+                return False
+            self._claimed.discard(event_id)
+            return True
+        return bool(await conn.fetchval(_RECORD, consumer, event_id, topic))
+
     async def commit(self) -> None:
         if self._tx is None:
             return
         # PostgreSQL answers COMMIT of a transaction in which a statement failed with a
         # rollback, not an error: a failure an effect caught would lose the whole batch with
-        # its offsets committed. A statement first says whether the transaction still stands.
+        # its offsets committed. The pool's connections raise CommitRolledBack for it.
+        tx, self._tx = self._tx, None
         try:
-            await self.conn.execute("SELECT 1")
-        except Exception as exc:
-            raise BatchAborted(f"the batch's transaction failed: {exc!r}") from exc
-        await self._tx.commit()
-        self._tx = None
+            await tx.commit()
+        except CommitRolledBack as exc:
+            raise BatchAborted(f"the batch's transaction failed: {exc}") from exc
 
     async def close(self) -> None:
         conn, self.conn = self.conn, None
@@ -83,10 +110,11 @@ _BATCH: ContextVar[Batch | None] = ContextVar("consumer_batch", default=None)
 
 
 @contextlib.asynccontextmanager
-async def batch() -> AsyncIterator[Batch]:
+async def batch(event_ids: Sequence[uuid.UUID] = ()) -> AsyncIterator[Batch]:
     """Every ``apply_once`` inside (of one pool) shares one transaction, committed when the
-    block ends without an error and rolled back (all of it) when it raises."""
-    current = Batch()
+    block ends without an error and rolled back (all of it) when it raises. ``event_ids``:
+    the batch's events, recorded as applied in one statement (the module says how)."""
+    current = Batch(event_ids)
     token = _BATCH.set(current)
     try:
         yield current
@@ -107,7 +135,7 @@ async def apply_once(
     current = _BATCH.get()
     if current is not None and current.joins(pool):
         conn = await current.connection(pool)
-        if not await conn.fetchval(_RECORD, consumer, envelope.id, topic):
+        if not await current.claim(conn, consumer, topic, envelope.id):
             return False
         await effect(conn)
         current.applied += 1
@@ -116,8 +144,7 @@ async def apply_once(
         if not await conn.fetchval(_RECORD, consumer, envelope.id, topic):
             return False
         await effect(conn)
-        # As a batch's commit does: an effect that caught a failed statement left the
-        # transaction aborted, whose COMMIT PostgreSQL would answer with a silent rollback.
-        # This statement fails instead, so nothing is committed as applied.
-        await conn.execute("SELECT 1")
+        # An effect that caught a failed statement left the transaction aborted: its COMMIT
+        # raises CommitRolledBack (``shared.db.PooledConnection``), as a batch's does, so
+        # nothing is taken for applied.
         return True

@@ -14,10 +14,11 @@ Delivery rules, set explicitly rather than left to library defaults:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,24 @@ class _Event:
     envelope: Envelope
     payload: Payload
     handler: EventHandler
+
+
+def in_the_order_made(events: Sequence[_Event]) -> list[_Event]:
+    """The events of one poll in the order they were made: each partition's in the order of
+    its offsets (Kafka's order, kept whatever their times say), and between partitions the
+    one made first (its envelope's time) first, as a merge. A poll hands its partitions'
+    records over one partition after the other, in an order of the client's, not the order
+    they were published in: a need published just after its offer, on another partition,
+    could come first in the poll, be matched against nothing, and the offer then proposed
+    the trade under its own correlation id and trace, not under the need's that completed
+    the pair."""
+    partitions: dict[int, list[_Event]] = {}
+    for event in events:
+        partitions.setdefault(event.record.partition, []).append(event)
+    if len(partitions) < 2:
+        return list(events)
+    # heapq.merge only ever takes the head of an input: each partition stays in its order.
+    return list(heapq.merge(*partitions.values(), key=lambda event: event.envelope.time))
 
 
 # Handlers that ride along on a service's own subscription of a topic (``also_handle``).
@@ -247,7 +266,8 @@ def subscribe(
     """Consume ``topic`` in ``group_id``: each event to the handler of its payload class.
 
     Records come in batches (up to ``BATCH_RECORDS``; the broker gathers them for up to
-    ``FETCH_MAX_WAIT_MS``), handled one after the other in offset order, all in one
+    ``FETCH_MAX_WAIT_MS``), handled one after the other in offset order within a partition
+    and in the order they were made across partitions (``in_the_order_made``), all in one
     transaction (``shared.consumer.batch``: every ``apply_once`` of the batch joins it); the
     transaction commits after the last, and then the batch's offsets are committed, once.
     When a handler fails, the batch's transaction is rolled back (nothing of it was kept)
@@ -379,16 +399,19 @@ def subscribe(
         attempts.pop((record.partition, record.offset), None)
 
     async def on_batch(records: Any) -> None:
-        # The records of one poll: a tuple (a list on the test broker), offset order.
-        events = [
-            event
-            for record in (records if isinstance(records, tuple | list) else (records,))
-            if (event := await prepare(record)) is not None
-        ]
+        # The records of one poll: a tuple (a list on the test broker), one partition's after
+        # another's, each in offset order.
+        events = in_the_order_made(
+            [
+                event
+                for record in (records if isinstance(records, tuple | list) else (records,))
+                if (event := await prepare(record)) is not None
+            ]
+        )
         if len(events) > 1:
             done: list[tuple[_Event, float]] = []
             try:
-                async with batch():
+                async with batch([event.envelope.id for event in events]):
                     for event in events:
                         seconds = await handle(event, batched=True)
                         assert seconds is not None

@@ -56,12 +56,13 @@ def today() -> date:
 async def open_negotiation(
     conn: Connection, proposed: events.TradeProposed, at: datetime, settings: ContractsSettings
 ) -> None:
-    if not await storage.record_proposal(conn, proposed, at):
+    proposal = await storage.record_proposal(conn, proposed, at)
+    if proposal is None:
         return
     value = proposed.value
     await storage.open_negotiation(
         conn,
-        await storage.proposal(conn, proposed.proposal_id),
+        proposal,
         None if value is None else value.suggested_price_ore_per_unit,
         at + timedelta(hours=settings.negotiation_expiry_hours),
     )

@@ -1015,7 +1015,11 @@ async def _change_standing(
 async def refuse_if_suspended(conn: Connection, company_id: uuid.UUID) -> None:
     """A 403 (``company.suspended``, with the reason) when the park has suspended the
     company: it may not post, publish or change listings."""
-    status, reason = await storage.company_status(conn, company_id)
+    refuse_unless_trading(*await storage.company_status(conn, company_id))
+
+
+def refuse_unless_trading(status: str, reason: str | None) -> None:
+    """``refuse_if_suspended`` for a company whose standing the caller has read (and locked)."""
     if not standing.may_trade(status):
         raise Problem(
             403,

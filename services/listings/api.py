@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.listings import domain, rules, storage
-from services.listings.accounts import Location, refuse_if_suspended
+from services.listings.accounts import Location, refuse_if_suspended, refuse_unless_trading
 from services.listings.outbox import publish_event
 from services.listings.rules import facts
 from shared.db import Connection, Pool
@@ -344,10 +344,10 @@ class ListingController(Controller):
         `publish` is false, which keeps it as a draft only your company sees."""
         company_id = company_of(request, "listings:write")
         async with pool.acquire() as conn, conn.transaction():
-            company = await storage.get_company(conn, company_id)
+            company = await storage.get_company(conn, company_id, lock=True)
             if company is None:
                 raise Problem(404, "Not found", "the company of this credential no longer exists")
-            await refuse_if_suspended(conn, company_id)
+            refuse_unless_trading(company.status, company.status_reason)
             if data.kind == "need" and data.hazardous:
                 await _check_permit(conn, company_id, data.ewc_code or "")
             location = data.location

@@ -597,8 +597,14 @@ async def permits_with_status(conn: Connection, status: str | None, limit: int) 
     return [PermitRow(**dict(r)) for r in rows]
 
 
-async def get_company(conn: Connection, company_id: uuid.UUID) -> CompanyRow | None:
-    row = await conn.fetchrow("SELECT * FROM companies WHERE id = $1", company_id)
+async def get_company(
+    conn: Connection, company_id: uuid.UUID, *, lock: bool = False
+) -> CompanyRow | None:
+    """The company; with ``lock``, its standing is kept from changing until the caller's
+    transaction ends (as ``company_status`` does)."""
+    row = await conn.fetchrow(
+        "SELECT * FROM companies WHERE id = $1" + (" FOR SHARE" if lock else ""), company_id
+    )
     return _company(row) if row else None
 
 

@@ -99,10 +99,20 @@ async def lock_resources(conn: Connection, resources: list[str]) -> None:
     two instances) would each look for the other before either committed, and the
     trade would never be proposed.
     """
-    for resource in resources:
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('matching.resource.' || $1))", resource
-        )
+    if not resources:
+        return
+    # One statement for all of them (one round trip, not one per key): the subquery hands
+    # the keys to the lock in the list's order, so every matcher takes them in that order.
+    await conn.execute(
+        """
+        SELECT count(pg_advisory_xact_lock(hashtext('matching.resource.' || resource)))
+        FROM (
+            SELECT resource FROM unnest($1::text[]) WITH ORDINALITY AS k(resource, n)
+            ORDER BY n
+        ) AS ordered
+        """,
+        resources,
+    )
 
 
 async def index_listing(conn: Connection, listing: OpenListing, keys_version: str) -> None:

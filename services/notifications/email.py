@@ -92,9 +92,17 @@ class Schedule:
 async def enqueue_emails(
     conn: Connection, envelope: Envelope, notes: list[Note], settings: NotificationsSettings
 ) -> None:
-    """In the consumer's transaction: one e-mail per notified person, never two."""
+    """In the consumer's transaction: one e-mail per notified person, never two; the
+    sender is woken (at commit) when there is one."""
+    if not notes:
+        return
+    recipients = await people_store.email_recipients(
+        conn, [note.company_id for note in notes], envelope.type
+    )
+    if not recipients:
+        return
     for note in notes:
-        for person in await people_store.email_recipients(conn, note.company_id, envelope.type):
+        for person in recipients.get(note.company_id, []):
             language = person.language
             url = settings.gateway_url + note.link
             footer = FOOTER[language].format(url=url, settings=settings.gateway_url + SETTINGS_PATH)

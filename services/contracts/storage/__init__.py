@@ -42,9 +42,12 @@ def one(cls: type[Row], record: asyncpg.Record | None) -> Row:
     return record_as(cls, record)
 
 
-async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at: datetime) -> bool:
-    """Record a proposal, or a retracted one proposed again; False if nothing changed."""
-    recorded = await conn.fetchval(
+async def record_proposal(
+    conn: Connection, proposal: TradeProposed, proposed_at: datetime
+) -> Proposal | None:
+    """Record a proposal, or a retracted one proposed again: its row as recorded; None if
+    nothing changed."""
+    recorded = await conn.fetchrow(
         """
         INSERT INTO proposals (id, offer_id, need_id, supplier_company_id, receiver_company_id,
                                ewc_code, resource_class, title, quantity, unit, reasons,
@@ -54,7 +57,7 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
             status = 'proposed', quantity = excluded.quantity, reasons = excluded.reasons,
             value = excluded.value
         WHERE proposals.status = 'retracted'
-        RETURNING true
+        RETURNING *
         """,
         proposal.proposal_id,
         proposal.offer_id,
@@ -71,7 +74,7 @@ async def record_proposal(conn: Connection, proposal: TradeProposed, proposed_at
         None if proposal.value is None else proposal.value.model_dump(mode="json"),
         proposal.origin,
     )
-    return bool(recorded)
+    return row(Proposal, recorded)
 
 
 async def retract_proposal(conn: Connection, proposal_id: uuid.UUID) -> None:

@@ -35,13 +35,18 @@ async def add_note(
     conn: Connection, note: Note, event_id: uuid.UUID, event_type: str, subject: str
 ) -> bool:
     """Store a note once per event and company; True when it is new (and announced live)."""
+    # One statement: the note, and (when it is new) the NOTIFY, delivered at commit, that
+    # announces it to the live streams.
     added = await conn.fetchval(
         """
-        INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body,
-                           title_nb, body_nb, link)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (event_id, company_id) DO NOTHING
-        RETURNING true
+        WITH added AS (
+            INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body,
+                               title_nb, body_nb, link)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (event_id, company_id) DO NOTHING
+            RETURNING company_id, id
+        )
+        SELECT true FROM added, pg_notify($11, added.company_id || ' ' || added.id)
         """,
         note.id,
         note.company_id,
@@ -53,9 +58,8 @@ async def add_note(
         note.title.nb,
         note.body.nb,
         note.link,
+        CHANNEL,
     )
-    if added:
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{note.company_id} {note.id}")
     return bool(added)
 
 

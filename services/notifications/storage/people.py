@@ -4,11 +4,11 @@ own e-mail choices, their company's defaults and their daily digests."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.db import Connection, records_as
+from shared.db import Connection, record_as
 from shared.events import PersonChanged
 
 
@@ -44,27 +44,30 @@ async def remember(conn: Connection, person: PersonChanged) -> None:
 
 
 async def email_recipients(
-    conn: Connection, company_id: uuid.UUID, event_type: str
-) -> list[EmailRecipient]:
-    """The active people of the company who want this event type by e-mail (their own
-    choice, else the company's default, else yes)."""
+    conn: Connection, company_ids: Sequence[uuid.UUID], event_type: str
+) -> dict[uuid.UUID, list[EmailRecipient]]:
+    """The active people of each company who want this event type by e-mail (their own
+    choice, else the company's default, else yes), by company; one statement for all."""
     rows = await conn.fetch(
         """
-        SELECT p.person_id, p.email, p.language, coalesce(d.daily, false) AS daily
+        SELECT p.company_id, p.person_id, p.email, p.language, coalesce(d.daily, false) AS daily
         FROM people p
         LEFT JOIN person_email_preferences pp
                ON pp.person_id = p.person_id AND pp.event_type = $2
         LEFT JOIN company_email_preferences cp
                ON cp.company_id = p.company_id AND cp.event_type = $2
         LEFT JOIN email_digests d ON d.person_id = p.person_id
-        WHERE p.company_id = $1 AND p.status = 'active'
+        WHERE p.company_id = ANY($1::uuid[]) AND p.status = 'active'
           AND coalesce(pp.enabled, cp.enabled, true)
-        ORDER BY p.person_id
+        ORDER BY p.company_id, p.person_id
         """,
-        company_id,
+        list(company_ids),
         event_type,
     )
-    return records_as(EmailRecipient, rows)
+    found: dict[uuid.UUID, list[EmailRecipient]] = {}
+    for row in rows:
+        found.setdefault(row["company_id"], []).append(record_as(EmailRecipient, row))
+    return found
 
 
 async def active_address(conn: Connection, person_id: uuid.UUID | None) -> tuple[str, str] | None:
