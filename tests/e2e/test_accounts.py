@@ -3,14 +3,19 @@ and a partner would use them."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from symbiosis.admins import create_park_admin as add_park_admin
+from symbiosis.config import StackSettings
 from tests.support import REPO, Stack, eventually, org_number, register_company
 
 pytestmark = pytest.mark.e2e
@@ -269,6 +274,18 @@ def create_park_admin(stack: Stack, email: str, password: str) -> subprocess.Com
         text=True,
         timeout=60,
     )
+
+
+def make_park_admin(stack: Stack, email: str, password: str) -> str:
+    """A park administrator on ``stack``'s database, made by the function that
+    `symbiosis create-park-admin` calls, in this process: the command itself (its checks and
+    messages) is tested in test_park_administrators_and_partners; a new Python process for
+    every other test that needs a park administrator cost each of them seconds of imports."""
+    settings = StackSettings(database_url=SecretStr(stack.env["SYMBIOSIS_DATABASE_URL"]))
+    made = add_park_admin(settings, email, "Park Admin", password)
+    # A thread of its own: the callers are sync and async tests alike.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, made).result(timeout=60)
 
 
 async def test_park_administrators_and_partners(client: httpx.AsyncClient, stack: Stack) -> None:

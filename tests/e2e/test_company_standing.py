@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.support import Infra, Stack, eventually, read_topic, register_company
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ async def proposals(client: httpx.AsyncClient, company: dict[str, Any]) -> dict[
 
 async def park_admin(client: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
     email = unique_email("park")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     return bearer(await sign_in(client, email))
 
 

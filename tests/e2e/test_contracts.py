@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import WEBHOOK_SECRET
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.support import (
     Stack,
     eventually,
@@ -220,7 +220,7 @@ async def test_counter_agree_deliver_twice_and_complete(
 
     # the park administrator's statistics count both deliveries once, with their impact
     email = unique_email("stats")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     admin = bearer(await sign_in(client, email))
     assert (await client.get(f"{API}/statistics/", headers=supplier["headers"])).status_code == 403
     figures = (await client.get(f"{API}/statistics/", headers=admin)).json()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.support import Stack, eventually, register_company
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ async def test_a_park_admin_optimises_compares_and_accepts_a_plan(
     client: httpx.AsyncClient, stack: Stack
 ) -> None:
     email = unique_email("optimiser")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     admin = bearer(await sign_in(client, email))
     dry_mill = await register_company(client, "Dry Paper Mill AS")
     wet_mill = await register_company(client, "Wet Paper Mill AS")

@@ -29,7 +29,7 @@ from shared.events import (
     Terms,
     Topic,
 )
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.events import company_changed, listing_published
 from tests.support import (
     REPO,
@@ -53,7 +53,7 @@ RACING = {"latitude": -54.8, "longitude": -68.3}
 
 async def park_admin(client: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
     email = unique_email("partners-admin")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     return bearer(await sign_in(client, email, PASSWORD))
 
 

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, expect
 from services.portal.i18n import _, ngettext, speaking
 from shared.events import Envelope, ListingExpiring, Topic
 from tests.e2e.portal_checks import check_page
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import (
     PASSWORD,
     browser,
@@ -108,7 +108,7 @@ async def test_a_park_administrator_replays_a_dead_lettered_message(
         assert not await noted()
 
         admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
-        assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+        make_park_admin(stack, admin_email, PASSWORD)
         made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
         try:
             page = await made.new_page()
@@ -150,7 +150,7 @@ async def test_a_park_administrator_issues_a_partner_credentials_that_read_kafka
     browser: Browser, stack: Stack, language: str
 ) -> None:
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     partner = f"Østfold Transport {language.upper()} {uuid.uuid4().hex[:4]}"
     made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
     try:
@@ -216,7 +216,7 @@ async def test_the_console_shows_the_parks_companies_on_the_map_and_the_optimise
 ) -> None:
     company = await company_on_the_map(stack, f"Konsollsag {language.upper()} AS", language)
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     made = await context(browser, stack, locale="nb-NO" if language == "nb" else "en-GB")
     try:
         page = await made.new_page()

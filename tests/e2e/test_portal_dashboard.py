@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import (
     PASSWORD,
     browser,
@@ -98,7 +98,7 @@ async def sign_in_as(page: Page, email: str) -> None:
 
 async def test_the_dashboard_shows_the_park_changing(browser: Browser, stack: Stack) -> None:
     admin_email = f"park.{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     supplier = await company_with_admin(stack, "Gipsverket AS", language="nb")
     receiver = await company_with_admin(stack, "Plateverket AS")
     for company in (supplier, receiver):

@@ -32,7 +32,7 @@ from services.portal.config import PortalSettings
 from services.portal.dashboard import park_admins_only
 from services.portal.session import signed_in
 from tests.e2e.portal_checks import SCREENSHOTS, axe_violations, other_language_on
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import PASSWORD, browser, submit_sign_in
 from tests.integration.test_webhooks import Receiver
 from tests.support import Stack, bank_account, eventually, org_number
@@ -326,7 +326,7 @@ async def test_every_page_in_both_languages_is_accessible_and_speaks_one_languag
     assert {r.audience for r in routes} == {"public", "company", "park"}, routes
     SCREENSHOTS.mkdir(exist_ok=True)
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     async with Receiver() as receiver, httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
         company, objects = await made_for_the_pages(client, receiver.url("/hook"))
     prepared = time.monotonic()

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, expect
 
 from services.portal.i18n import _, speaking
 from tests.e2e.portal_checks import check_page
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import PASSWORD, browser, context, sign_in, submit_sign_in
 from tests.e2e.test_portal_map import company_on_the_map
 from tests.support import Stack
@@ -75,7 +75,7 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
         early = await client.post("/api/listings/listings/", headers=headers, json=BATTERIES)
         assert early.status_code == 400, early.text  # stated, not verified yet
     admin_email = f"park-{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     office = await context(browser, stack, locale="nb-NO")
     try:
         page = await office.new_page()

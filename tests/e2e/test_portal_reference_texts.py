@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import PASSWORD, browser, shoot, submit_sign_in
 from tests.e2e.test_portal_every_page import new_context
 from tests.e2e.test_portal_uncovering import company
@@ -127,7 +127,7 @@ async def test_bokmal_pages_show_the_list_of_waste_and_the_activities_in_bokmal(
 
     # the park office's recruitment list: the kinds of company that would take the bed sand
     admin_email = f"park.{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     for language in ("nb", "en"):
         made = await new_context(browser, stack, language)
         page = await made.new_page()

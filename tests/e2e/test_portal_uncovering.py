@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.e2e.test_accounts import create_park_admin
+from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import (
     PASSWORD,
     browser,
@@ -94,7 +94,7 @@ async def test_a_suggestion_becomes_a_draft_and_the_park_sees_what_it_lacks(
         )
     assert sand.status_code == 201, sand.text
     admin_email = f"park.{uuid.uuid4().hex[:8]}@vikenpark.example"
-    assert create_park_admin(stack, admin_email, PASSWORD).returncode == 0
+    make_park_admin(stack, admin_email, PASSWORD)
     made = await context(browser, stack)
     page = await made.new_page()
     try:

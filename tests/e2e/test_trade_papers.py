@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from stdnum import luhn
 
 from tests import peppol
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.security.probes import park_admin_token
 from tests.support import Stack, eventually, register_company
 
@@ -492,7 +492,7 @@ async def test_each_company_downloads_its_own_report(
     # the park administrator has the same for the whole park; companies may not
     assert (await client.get(f"{API}/reports/park", headers=supplier["headers"])).status_code == 403
     email = unique_email("report")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     admin = bearer(await sign_in(client, email))
     park = (await client.get(f"{API}/reports/park", headers=admin)).json()
     assert park["company_id"] is None and park["deliveries"] >= 2

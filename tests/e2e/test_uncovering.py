@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_accounts import PASSWORD, bearer, create_park_admin, sign_in, unique_email
+from tests.e2e.test_accounts import PASSWORD, bearer, make_park_admin, sign_in, unique_email
 from tests.support import Stack, eventually, org_number, register_company
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +183,7 @@ async def test_the_park_administrator_sees_latent_synergies_and_open_loops(
     client: httpx.AsyncClient, stack: Stack
 ) -> None:
     email = unique_email("uncover")
-    assert create_park_admin(stack, email, PASSWORD).returncode == 0
+    make_park_admin(stack, email, PASSWORD)
     admin = bearer(await sign_in(client, email))
     sawmill = await register(client, "Latent Sag AS", nace_codes=["16.11"], location=NARVIK)
     boiler = await register(client, "Latent Varme AS", nace_codes=["35.30"], location=NARVIK)

@@ -153,12 +153,11 @@ _park_admins: dict[str, str] = {}
 
 def park_admin_token(stack: Stack) -> str:
     """A fresh access token of a park administrator (one administrator per stack)."""
-    from tests.e2e.test_accounts import create_park_admin
+    from tests.e2e.test_accounts import make_park_admin
 
     if stack.url not in _park_admins:
         email = unique_email("park")
-        created = create_park_admin(stack, email, PASSWORD)
-        assert created.returncode == 0, created.stderr
+        make_park_admin(stack, email, PASSWORD)
         _park_admins[stack.url] = email
     response = httpx.post(
         f"{stack.url}/api/listings/auth/token",
