@@ -129,6 +129,16 @@ _COMPANY_FIELDS = (
 )
 
 
+async def org_number_taken(conn: Connection, org_number: str) -> bool:
+    """Whether a company with this organisation number is registered (``insert_company``
+    still refuses a duplicate that comes in between)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM companies WHERE org_number = $1)", org_number
+        )
+    )
+
+
 async def insert_company(
     conn: Connection, company_id: uuid.UUID, org_number: str, fields: dict[str, Any]
 ) -> CompanyRow:

@@ -1,6 +1,8 @@
-"""Accepting an invitation over HTTP, on a real PostgreSQL: an unknown, used or expired
-token is refused before the password is hashed (argon2 costs a core a third of a second,
-which nobody may make the exchange spend with made-up tokens)."""
+"""A password is hashed only for a request that can keep it, over HTTP on a real
+PostgreSQL: argon2 costs a core a third of a second, which nobody may make the exchange
+spend on public endpoints with made-up tokens or numbers already taken. Accepting an
+invitation refuses an unknown, used or expired token first; registering a company refuses
+an organisation number already registered first."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
 from services.listings import accounts, storage
-from services.listings.accounts import PeopleController
+from services.listings.accounts import CompanyController, PeopleController
 from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys, load_private_key
 from shared.db import Pool
@@ -42,10 +44,15 @@ async def client(
     own = ListingsSettings(**settings.model_dump())
     signing_key = load_private_key(keys.private_key_path)
 
-    class People(PeopleController):  # the key the service's app provides to its handlers
-        dependencies = {"signing_key": Provide(lambda: signing_key, sync_to_thread=False)}
+    signing = {"signing_key": Provide(lambda: signing_key, sync_to_thread=False)}
 
-    async with service_client([People], own, keys) as running:
+    class People(PeopleController):  # the key the service's app provides to its handlers
+        dependencies = signing
+
+    class Companies(CompanyController):
+        dependencies = signing
+
+    async with service_client([People, Companies], own, keys) as running:
         yield running
 
 
@@ -119,3 +126,30 @@ async def test_an_invitation_is_accepted_once_and_then_refused_without_hashing(
     again = await client.post(ACCEPT, json={"token": token, "password": "another passphrase"})
     assert refused(again), again.text
     assert hashed == [PASSWORD]
+
+
+async def test_a_company_already_registered_is_refused_without_hashing_the_password(
+    client: AsyncTestClient[Litestar], pool: Pool, hashed: list[str]
+) -> None:
+    number = org_number()
+    registration = {
+        "name": "Dobbel AS",
+        "org_number": number,
+        "admin": {
+            "email": f"first-{uuid.uuid4().hex[:8]}@example.no",
+            "name": "Kari",
+            "password": PASSWORD,
+        },
+    }
+    first = await client.post("/companies/", json=registration)
+    assert first.status_code == 201, first.text
+    assert hashed == [PASSWORD]
+    again = {**registration, "admin": {**registration["admin"], "password": "another one!!"}}
+    answer = await client.post("/companies/", json=again)
+    assert answer.status_code == 409, answer.text
+    assert [e["code"] for e in answer.json()["errors"]] == ["company.org_number_taken"]
+    assert hashed == [PASSWORD]
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM companies WHERE org_number = $1", number) == 1
+        )
