@@ -82,11 +82,21 @@ async def settles_at(stack: Stack, expected: int, within: float = LET_GO) -> Non
         await asyncio.sleep(0.2)
 
 
+SVALBARD = {"latitude": 78.2232, "longitude": 15.6267}
+
+
 async def trade(stack: Stack, company: dict[str, Any]) -> None:
     """The company offers sulphur and another company needs it: the matcher proposes the
     trade, and the company gets a note."""
     buyer = await company_with_admin(stack, "Svovel Kjøper AS", "nb")
-    listing = {"resource_class": "sulphur", "title": "Svovel fra gassrensing", "unit": "t"}
+    listing = {
+        "resource_class": "sulphur",
+        "title": "Svovel fra gassrensing",
+        "unit": "t",
+        # a place of the test's own: a listing without one would reach other tests' needs
+        # (tests/e2e/test_uncovering.py asks for sulphur at Narvik)
+        "location": SVALBARD,
+    }
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
         for who, kind, quantity in ((company, "offer", "40"), (buyer, "need", "30")):
             answer = await client.post(

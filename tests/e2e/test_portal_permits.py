@@ -4,7 +4,7 @@ waits on /permits with its number, authority and waste codes; once verified it l
 list, the company page says the park verified it, and the company may ask for the
 hazardous waste it covers, which it could not before. No page of the park office asks for
 a company's live inbox stream (it has none to follow). On the uncovering page in English the
-company's bokmål name and its need's title stand as written, marked so. Each page is
+company's bokmål name and its offer's title stand as written, marked so. Each page is
 checked by axe-core and for words of the other language, and photographed into
 screenshots/."""
 
@@ -38,6 +38,14 @@ BATTERIES = {
     "hazardous": True,
     "title": "Brukte blybatterier til gjenvinning",
     "quantity": "2",
+    "unit": "t",
+}
+
+SWEEPINGS = {
+    "kind": "offer",
+    "ewc_code": "20 01 41",
+    "title": "Sot fra feiing av skorsteiner",
+    "quantity": "1",
     "unit": "t",
 }
 
@@ -107,6 +115,10 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
         need = await client.post("/api/listings/listings/", headers=headers, json=BATTERIES)
         assert need.status_code == 201, need.text
+        # an open loop whatever other tests on the stack list: a waste no other test trades
+        # and no use takes (other tests' battery offers may answer the need above)
+        sweepings = await client.post("/api/listings/listings/", headers=headers, json=SWEEPINGS)
+        assert sweepings.status_code == 201, sweepings.text
     member = await context(browser, stack, locale="nb-NO")
     try:
         page = await member.new_page()
@@ -125,7 +137,9 @@ async def test_a_park_administrator_verifies_a_permit_and_the_company_may_ask_fo
         await submit_sign_in(page, admin_email)
         await expect(page).to_have_url(re.compile(r"/dashboard"))
         await page.goto("/uncovering")
-        await expect(page.locator("#open-loops + p + table")).to_contain_text(company["name"])
+        loops = page.locator("#open-loops + p + table")
+        await expect(loops).to_contain_text(company["name"])
+        await expect(loops).to_contain_text(SWEEPINGS["title"])
         await check_page(page, "uncovering-bokmal-names-en")
     finally:
         await office.close()
