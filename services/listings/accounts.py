@@ -1387,13 +1387,19 @@ class ParkPeoplePage(BaseModel):
 PeopleSort = Literal["name", "email", "company", "role", "last_sign_in"]
 
 
+def _link_open(person: storage.PersonRow | None) -> bool:
+    """Whether the person's e-mailed link (an invitation or an e-mail confirmation) is
+    known, unused and unexpired."""
+    return (
+        person is not None
+        and person.invitation_expires_at is not None
+        and person.invitation_expires_at >= datetime.now(UTC)
+    )
+
+
 def _valid_invitation(person: storage.PersonRow | None) -> storage.PersonRow:
     """The invited person, if the invitation may still be accepted; else a 400."""
-    if (
-        person is None
-        or person.invitation_expires_at is None
-        or person.invitation_expires_at < datetime.now(UTC)
-    ):
+    if person is None or not _link_open(person):
         raise Problem(
             400,
             "Invitation not valid",
@@ -1548,12 +1554,7 @@ class PeopleController(Controller):
         exchange e-mailed): the admin can sign in from now on, and is signed in."""
         async with pool.acquire() as conn, conn.transaction():
             person = await storage.person_by_invitation(conn, _digest(data.token))
-            if (
-                person is None
-                or person.password_hash is None
-                or person.invitation_expires_at is None
-                or person.invitation_expires_at < datetime.now(UTC)
-            ):
+            if person is None or person.password_hash is None or not _link_open(person):
                 raise Problem(
                     400,
                     "Link not valid",
