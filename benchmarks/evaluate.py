@@ -13,7 +13,9 @@ holds the two to the same answer) and through uncovering, and prints:
 - judged precision: as precision, but also counting the undocumented proposals the park's
   file judges plausible, each with its reason (printed), as correct;
 - uncovering: documented exchanges whose real receiver's NACE class is among the five
-  activities suggested for the supplier's by-product.
+  activities suggested for the supplier's by-product. The knowledge base's precedents
+  (``shared/data/precedents.csv``) hold these parks' documented exchanges; a park's own
+  (those with its sources) are left out when its uncovering is measured.
 
 ``--rules`` also prints what candidate rules for proposing fewer pairs per listing would
 do to recall and precision (a listing's cover: its counterparts, best first by the
@@ -151,7 +153,8 @@ def evaluate(path: Path) -> Result:
     for offer_name, need_name in sorted(documented):
         offer = listings[offer_name]
         receiver = companies[items[need_name]["company"]]
-        suggested = {a.nace for a in uncovering.receivers(offer.resource)}
+        own = set(case["sources"].values())  # this park's precedents are not evidence here
+        suggested = {a.nace for a in uncovering.receivers(offer.resource, leave_out=own)}
         if suggested & set(receiver["nace"]):
             result.uncovered += 1
         else:

@@ -482,6 +482,48 @@ def nace_flows() -> tuple[Flow, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True)
+class Precedent:
+    """A documented exchange somewhere: a company of the activity ``receiver_nace`` took
+    ``resource`` (for ``use``, when its need named one) at ``place``, as ``source``
+    describes. Uncovering ranks first the kinds of company that have taken a resource
+    before."""
+
+    resource: str
+    receiver_nace: str
+    use: str | None
+    place: str
+    place_nb: str
+    source: str
+
+
+@cache
+def precedents() -> tuple[Precedent, ...]:
+    found = []
+    activities = nace()
+    for where, row in _rows("precedents.csv"):
+        _check_resource(row["resource"], where)
+        if row["receiver_nace"] not in activities:
+            raise KnowledgeError(f"{where}: {row['receiver_nace']!r} is not in the NACE list")
+        if row["use"] and row["use"] not in use_names():
+            raise KnowledgeError(f"{where}: unknown use {row['use']!r}")
+        if not row["source"]:
+            raise KnowledgeError(f"{where}: every precedent needs its source")
+        if not row["place"] or not row["place_nb"]:
+            raise KnowledgeError(f"{where}: every precedent needs its place, in both languages")
+        found.append(
+            Precedent(
+                row["resource"],
+                row["receiver_nace"],
+                row["use"] or None,
+                row["place"],
+                row["place_nb"],
+                row["source"],
+            )
+        )
+    return tuple(found)
+
+
 def flows_of(code: str) -> list[Flow]:
     """The typical outputs and inputs of an activity: its own rows, or else its parent's
     (a company registered under ``16.1`` or ``16.110`` gets those of ``16.11``)."""

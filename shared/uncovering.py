@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shared import knowledge
 
 TOP = 5
+# What one documented precedent counts for against the uses that connect an activity (at
+# most a few tenths together): a kind of company that has taken the resource somewhere
+# comes before one that only could.
+PRECEDENT = 1.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Activity:
     uses: tuple[str, ...]  # the uses that connect it
     score: float
     basis: tuple[str, ...]
+    precedents: tuple[str, ...] = ()  # places where one took the resource, documented
 
 
 def _name(code: str) -> str:
@@ -32,12 +37,21 @@ def _name(code: str) -> str:
     return found.name if found else code
 
 
-def receivers(resource: str, top: int = TOP) -> list[Activity]:
-    """The kinds of company most likely to take ``resource``: the activities that need a
-    use the knowledge base allows for it. Each connecting use counts more the fewer kinds
-    of company need it (a use every farm has tells less about who takes a by-product than
-    one only cement works have), and a little more where the use rests on documented
-    exchanges."""
+def _family(resource: str) -> set[str]:
+    """A resource and the classes its List of Waste code belongs to."""
+    return {resource, *knowledge.classes_of_code().get(resource, ())}
+
+
+def receivers(resource: str, top: int = TOP, leave_out: Collection[str] = ()) -> list[Activity]:
+    """The kinds of company most likely to take ``resource``.
+
+    First those that have taken it, or a resource of its class, in documented exchanges
+    elsewhere (``precedents.csv``), by how many places; then, and after them, the
+    activities that need a use the knowledge base allows for it. Each connecting use counts
+    more the fewer kinds of company need it (a use every farm has tells less about who takes
+    a by-product than one only cement works have), and a little more where the use rests on
+    documented exchanges. Precedents whose source is in ``leave_out`` are not counted (the
+    evaluation leaves out a park's own)."""
     allowed = {rule.use: rule for rule in knowledge.uses_of(resource)}
     needing: dict[str, set[str]] = defaultdict(set)
     for flow in knowledge.nace_flows():
@@ -50,15 +64,28 @@ def receivers(resource: str, top: int = TOP) -> list[Activity]:
             weight = 1.0 / len(needing[flow.resource])
             weight *= 1.25 if rule.basis == "documented case" else 1.0
             found[flow.nace].append((flow.resource, f"{rule.source}; {flow.basis}", weight))
+    family = _family(resource)
+    places: dict[str, dict[str, str]] = defaultdict(dict)
+    for precedent in knowledge.precedents():
+        if precedent.source not in leave_out and family & _family(precedent.resource):
+            places[precedent.receiver_nace].setdefault(precedent.place, precedent.source)
     ranked = [
         Activity(
             nace=code,
             name=_name(code),
-            uses=tuple(dict.fromkeys(u for u, _, _ in links)),
-            score=round(sum(w for _, _, w in links), 4),
-            basis=tuple(dict.fromkeys(b for _, b, _ in links)),
+            uses=tuple(dict.fromkeys(u for u, _, _ in found.get(code, ()))),
+            score=round(
+                PRECEDENT * len(places.get(code, ())) + sum(w for _, _, w in found.get(code, ())),
+                4,
+            ),
+            basis=tuple(
+                dict.fromkeys(
+                    [*places.get(code, {}).values(), *(b for _, b, _ in found.get(code, ()))]
+                )
+            ),
+            precedents=tuple(sorted(places.get(code, ()))),
         )
-        for code, links in found.items()
+        for code in {*found, *places}
     ]
     ranked.sort(key=lambda a: (-a.score, a.nace))
     return ranked[:top]

@@ -89,6 +89,13 @@ class ActivityView(BaseModel):
     name: str
     uses: list[str] = Field(description="The uses (or resources) that connect it.")
     score: float
+    precedents: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Places where a company of this kind took the resource, or one of its class, in a "
+            "documented exchange; such kinds of company are ranked first."
+        ),
+    )
 
 
 class CompanyRef(BaseModel):
@@ -136,7 +143,16 @@ def _ref(row: storage.CompanyRow) -> CompanyRef:
 
 
 def _activities(found: list[uncovering.Activity]) -> list[ActivityView]:
-    return [ActivityView(nace=a.nace, name=a.name, uses=list(a.uses), score=a.score) for a in found]
+    return [
+        ActivityView(
+            nace=a.nace,
+            name=a.name,
+            uses=list(a.uses),
+            score=a.score,
+            precedents=list(a.precedents),
+        )
+        for a in found
+    ]
 
 
 def _draft_unit(resource: str | None, use: str | None) -> Unit:

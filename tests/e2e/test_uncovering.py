@@ -219,3 +219,22 @@ async def test_the_park_administrator_sees_latent_synergies_and_open_loops(
     recruit = {a["nace"] for a in loop["recruit"]}
     assert "23.51" in recruit  # a cement works would take it (CLM BREF)
     assert loop["company"]["name"] == "Latent Sag AS"
+    # flue-gas gypsum: plasterboard makers took it at Kalundborg and in Styria, so the
+    # recruitment list names them first, with the places
+    gypsum = await client.post(
+        "/api/listings/listings/",
+        json={
+            "kind": "offer",
+            "ewc_code": "10 01 05",
+            "title": "Gypsum from the flue-gas desulphurisation",
+            "quantity": "800",
+            "unit": "t",
+        },
+        headers=sawmill["headers"],
+    )
+    assert gypsum.status_code == 201, gypsum.text
+    loops = await client.get("/api/listings/park/open-loops", headers=admin)
+    (loop,) = [x for x in loops.json() if x["listing_id"] == gypsum.json()["id"]]
+    first = loop["recruit"][0]
+    assert first["nace"] == "23.62", loop["recruit"]
+    assert {"Kalundborg, Denmark", "Styria, Austria"} <= set(first["precedents"])
