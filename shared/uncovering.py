@@ -188,18 +188,31 @@ class Synergy:
     links: tuple[Link, ...]
     distance_km: float | None
     score: float = field(default=0.0)
+    # documented exchanges elsewhere in which a company of the receiver's activity took
+    # one of the supplier's likely by-products (or one of its class)
+    precedents: tuple[knowledge.Precedent, ...] = ()
 
 
 def latent_synergies(companies: Sequence[Company], limit: int = 50) -> list[Synergy]:
     """Pairs of companies where one's typical output serves a use the other typically has,
-    ranked by how many such links they share and how near they are."""
+    or where a company of the receiver's activity has taken one of the supplier's typical
+    outputs in a documented exchange elsewhere; ranked by the precedents' places, how many
+    links they share and how near they are."""
     outputs = {c.id: [s for s in suggestions(c.nace) if s.kind == "offer"] for c in companies}
     inputs = {c.id: [s for s in suggestions(c.nace) if s.kind == "need"] for c in companies}
     found = []
     for supplier in companies:
+        families = [_family(offer.resource) for offer in outputs[supplier.id] if offer.resource]
+        taken: dict[str, list[knowledge.Precedent]] = defaultdict(list)
+        for precedent in knowledge.precedents():
+            if any(family & _family(precedent.resource) for family in families):
+                taken[precedent.receiver_nace].append(precedent)
         for receiver in companies:
             if supplier.id == receiver.id:
                 continue
+            took = tuple(
+                dict.fromkeys(p for code in dict.fromkeys(receiver.nace) for p in taken[code])
+            )
             links: dict[tuple[str, str], Link] = {}
             for offer in outputs[supplier.id]:
                 assert offer.resource is not None
@@ -210,17 +223,19 @@ def latent_synergies(companies: Sequence[Company], limit: int = 50) -> list[Syne
                         links[(offer.resource, need.use)] = Link(
                             offer.resource, need.use, rule.source, rule.permit, rule.treatment
                         )
-            if not links:
+            if not links and not took:
                 continue
             distance = _km(supplier, receiver)
             nearness = 1.0 if distance is None else 1.0 / (1.0 + distance / 5.0)
+            places = len({p.place for p in took})
             found.append(
                 Synergy(
                     supplier,
                     receiver,
                     tuple(links.values()),
                     None if distance is None else round(distance, 2),
-                    round(len(links) + nearness, 4),
+                    round(PRECEDENT * places + len(links) + nearness, 4),
+                    took,
                 )
             )
     found.sort(key=lambda s: (-s.score, s.supplier.name, s.receiver.name))

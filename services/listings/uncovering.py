@@ -113,12 +113,28 @@ class LinkView(BaseModel):
     treatment: str
 
 
+class PrecedentView(BaseModel):
+    """A documented exchange elsewhere: a company of the receiver's activity took this
+    resource at this place."""
+
+    resource: str
+    place: str
+    source: str
+
+
 class SynergyView(BaseModel):
     supplier: CompanyRef
     receiver: CompanyRef
     links: list[LinkView]
     distance_km: float | None
     score: float
+    precedents: list[PrecedentView] = Field(
+        default_factory=list,
+        description=(
+            "Documented exchanges elsewhere in which a company of the receiver's activity "
+            "took one of the supplier's likely by-products (or one of its class)."
+        ),
+    )
 
 
 class OpenLoop(BaseModel):
@@ -345,6 +361,10 @@ class ParkController(Controller):
                 links=[LinkView(**vars(link)) for link in s.links],
                 distance_km=s.distance_km,
                 score=s.score,
+                precedents=[
+                    PrecedentView(resource=p.resource, place=p.place, source=p.source)
+                    for p in s.precedents
+                ],
             )
             for s in found
         ]

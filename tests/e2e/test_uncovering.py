@@ -197,6 +197,19 @@ async def test_the_park_administrator_sees_latent_synergies_and_open_loops(
     ]
     assert ours and {"030105", "030101"} <= {link["resource"] for link in ours[0]["links"]}
     assert ours[0]["distance_km"] == 0
+    # a refinery beside a waste incinerator: refineries took steam at three documented places
+    burner = await register(client, "Latent Forbrenning AS", nace_codes=["38.22"], location=NARVIK)
+    refinery = await register(client, "Latent Raffineri AS", nace_codes=["19.20"], location=NARVIK)
+    synergies = await client.get("/api/listings/park/latent-synergies?limit=200", headers=admin)
+    (steam,) = [
+        s
+        for s in synergies.json()
+        if s["supplier"]["id"] == burner["company"]["id"]
+        and s["receiver"]["id"] == refinery["company"]["id"]
+    ]
+    places = {p["place"] for p in steam["precedents"] if p["resource"] == "class:steam"}
+    assert {"Kalundborg, Denmark", "Kwinana, Australia"} <= places
+    assert all(p["source"] for p in steam["precedents"])
     # a company is not told the park's synergies
     assert (
         await client.get("/api/listings/park/latent-synergies", headers=sawmill["headers"])

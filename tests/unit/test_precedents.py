@@ -81,3 +81,30 @@ def test_the_loader_refuses_a_precedent_it_cannot_stand_on(
         handle.write(row)
     with pytest.raises(knowledge.KnowledgeError, match=rf"precedents.csv:\d+: .*{refusal}"):
         knowledge.precedents()
+
+
+def _synergy(supplier_nace: str, receiver_nace: str) -> uncovering.Synergy | None:
+    supplier = uncovering.Company("s", "Supplier", (supplier_nace,), 59.2, 10.9)
+    receiver = uncovering.Company("r", "Receiver", (receiver_nace,), 59.2, 10.9)
+    found = uncovering.latent_synergies([supplier, receiver], limit=10)
+    return next((s for s in found if s.supplier.id == "s"), None)
+
+
+def test_a_latent_synergy_names_its_precedents_and_ranks_by_them() -> None:
+    """A waste incinerator (38.22: steam) and a refinery: refineries took steam at three
+    documented places, which the synergy names and counts."""
+    found = _synergy("38.22", REFINERY)
+    assert found is not None and found.links
+    assert {p.place for p in found.precedents} >= {"Kalundborg, Denmark", "Kwinana, Australia"}
+    without = len(found.links) + 1.0  # the links and the nearness of two neighbours
+    assert found.score == pytest.approx(without + uncovering.PRECEDENT * 3, abs=1e-4)
+
+
+def test_a_precedent_alone_makes_a_latent_synergy() -> None:
+    """Nothing in the use graph says a hospital takes heat, but the Mo i Rana hospital takes
+    the district heat made from Elkem's furnace gas: a power plant's heat (35.11) and a
+    hospital are a latent synergy, on that precedent alone."""
+    found = _synergy("35.11", "86.10")
+    assert found is not None and found.links == ()
+    assert [p.place for p in found.precedents] == ["Mo i Rana, Norway"]
+    assert _synergy("35.11", "47.11") is None  # a supermarket: neither a link nor a precedent
