@@ -29,7 +29,11 @@ plausibility judgements, after that and before their first run
 (``eval/fresh-first-run.txt``); that run has since been read. The ``blind`` parks were
 written, with their plausibility judgements, after the fresh parks' run was read, by someone
 who read neither the knowledge base nor the matcher's rules, and before their own first run
-(``eval/blind-first-run.txt``); they are not to be tuned on. All four are reported.
+(``eval/blind-first-run.txt``); they are not to be tuned on. The ``blind2`` parks were
+written the same way, with their plausibility judgements, after the blind parks' first run
+had been read, by someone who read neither the knowledge base nor the matcher's rules nor
+any evaluation output, and before their own first run (``eval/blind2-first-run.txt``); they
+are not to be tuned on either. All five are reported.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from shared.resources import RESOURCE_CLASSES
 
 CASES = Path(__file__).parent / "eval"
 # The sets, in the order they were written (the module docstring says what each one is).
-SPLITS = ("dev", "held_out", "fresh", "blind")
+SPLITS = ("dev", "held_out", "fresh", "blind", "blind2")
 NAMESPACE = uuid.UUID("5c1a3f0e-3b8e-4d51-9a55-1b7a0c2d9e42")
 
 
