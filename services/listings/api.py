@@ -387,7 +387,8 @@ class ListingController(Controller):
                     conn,
                     request,
                     ListingPublished(
-                        **facts(row, await storage.shares_terms(conn, company_id)),
+                        # the company's row is locked since it was read: its sharing too
+                        **facts(row, company.share_terms_with_partners),
                         published_at=row.published_at,
                     ),
                     row.id,
