@@ -37,7 +37,12 @@ def _open_listing(row: Any) -> OpenListing:
 
 # What index_listing writes: the model's fields, then what the index derives from them.
 _INDEXED = (*_FIELDS, "resource", "keys", "keys_version")
+# The listing's old key rows go in the same statement (one round trip less); its new ones
+# are written by the next statement, which sees them gone.
 _INDEX_LISTING = f"""
+    WITH stale AS (
+        DELETE FROM open_listing_keys WHERE listing_id = ${_INDEXED.index("listing_id") + 1}
+    )
     INSERT INTO open_listings ({", ".join(_INDEXED)})
     VALUES ({", ".join(f"${i}" for i in range(1, len(_INDEXED) + 1))})
     ON CONFLICT (listing_id) DO UPDATE SET
@@ -131,8 +136,7 @@ async def index_listing(conn: Connection, listing: OpenListing, keys_version: st
 async def _key_rows(conn: Connection, listing: OpenListing, keys: list[str]) -> None:
     """The listing's rows of the key index: one per key, with its kind, company, site,
     window, resource and use, and the terms a lookup bounds a pair's worth by
-    (``domain.terms_of``)."""
-    await conn.execute("DELETE FROM open_listing_keys WHERE listing_id = $1", listing.listing_id)
+    (``domain.terms_of``). The statement before has removed its old ones."""
     await conn.execute(
         _INSERT_KEY_ROWS, listing.listing_id, keys, *key_terms(listing, terms_of(listing))
     )
@@ -219,7 +223,10 @@ async def set_keys(
     conn: Connection, listing: OpenListing, keys: list[str], keys_version: str
 ) -> None:
     await conn.execute(
-        "UPDATE open_listings SET keys = $2, keys_version = $3 WHERE listing_id = $1",
+        """
+        WITH stale AS (DELETE FROM open_listing_keys WHERE listing_id = $1)
+        UPDATE open_listings SET keys = $2, keys_version = $3 WHERE listing_id = $1
+        """,
         listing.listing_id,
         keys,
         keys_version,

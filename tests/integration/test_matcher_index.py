@@ -318,3 +318,27 @@ async def test_a_need_without_a_distance_reads_the_offers_of_road_reach_near_it_
         rows = _index_rows_read((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
         assert rows.get("open_listing_keys_far") == 10
         assert rows.get("open_listing_keys_lookup") == 40
+
+
+async def test_a_listing_indexed_again_keeps_only_its_new_keys(pool: Pool) -> None:
+    """Indexing a listing again (a change of resource) or re-keying it removes its old key
+    rows in the statement that writes the listing, so no lookup finds it under what it was."""
+    listing_id = uuid.uuid4()
+    ash = OpenListing(listing_id, COMPANIES[0], "offer", "100102", None, "Ash", Decimal(9), "t")
+    sawdust = OpenListing(
+        listing_id, COMPANIES[0], "offer", "030105", None, "Sawdust", Decimal(9), "t"
+    )
+
+    async def keys() -> set[str]:
+        rows = await conn.fetch(
+            "SELECT key FROM open_listing_keys WHERE listing_id = $1", listing_id
+        )
+        return {r["key"] for r in rows}
+
+    async with pool.acquire() as conn:
+        await storage.index_listing(conn, ash, index_version())
+        assert "100102" in await keys()
+        await storage.index_listing(conn, sawdust, index_version())
+        assert await keys() == set(sawdust.keys)
+        await storage.set_keys(conn, sawdust, ["030105"], "a later knowledge base")
+        assert await keys() == {"030105"}

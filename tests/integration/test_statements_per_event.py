@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 
 from services.matching import storage as matching_store
+from services.matching.domain import OpenListing
 from services.notifications import email
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import notes_for
@@ -129,6 +131,19 @@ async def test_the_matcher_takes_all_of_a_listings_locks_in_one_statement(plain:
             "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
         )
         assert {r["h"] for r in wanted} == {r["h"] for r in mine}
+
+
+async def test_indexing_a_listing_is_two_statements(database_url: str) -> None:
+    """The listing with its old key rows gone, then its new key rows (three before: the
+    old rows went in a statement of their own)."""
+    listing = OpenListing(
+        uuid.uuid4(), uuid.uuid4(), "offer", "030105", None, "Sagflis", Decimal(5), "t"
+    )
+    async with migrated_pool(database_url, "matching") as pool, pool.acquire() as conn:
+        await matching_store.index_listing(conn, listing, "v1")  # asyncpg learns the types
+        sent = await statements(conn, lambda: matching_store.index_listing(conn, listing, "v1"))
+        assert len(sent) == 2, sent
+        assert sent[0].startswith("WITH stale AS ( DELETE FROM open_listing_keys"), sent
 
 
 async def test_a_note_and_its_announcement_are_one_statement(notifications: Pool) -> None:
