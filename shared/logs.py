@@ -13,6 +13,7 @@ the path (without its query), the status and the duration.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -118,11 +119,14 @@ def redact_value(value: Any, depth: int = 0) -> Any:
 
 
 def _is_secret_key(key: object) -> bool:
-    return (
-        isinstance(key, str)
-        and _SECRET_KEY.search(key) is not None
-        and _HARMLESS_KEY.match(key) is None
-    )
+    return isinstance(key, str) and _secret_key_name(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key_name(key: str) -> bool:
+    """Whether a key names a secret: a log line's keys are a few dozen names, asked about on
+    every line, so each is searched once (and the bound keeps made-up keys from growing it)."""
+    return _SECRET_KEY.search(key) is not None and _HARMLESS_KEY.match(key) is None
 
 
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
