@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -189,10 +190,18 @@ def issue_access_token(
 
 
 class TokenVerifier:
-    """Checks bearer credentials against the public key, offline."""
+    """Checks bearer credentials against the public key, offline.
 
-    def __init__(self, public_key: Ed25519PublicKey) -> None:
+    A credential found valid is remembered (the last ``remembered`` of them): the same bytes
+    carry the same signature and claims, so its next request is not checked against the key
+    again (an Ed25519 verification for every request of a busy API key), only against the
+    clock: an access token is refused once it expires, whether remembered or not. Revocation
+    is not this class's to know: the services check it on every request."""
+
+    def __init__(self, public_key: Ed25519PublicKey, remembered: int = 4096) -> None:
         self._public_key = public_key
+        self._remembered = remembered
+        self._valid: OrderedDict[str, Principal] = OrderedDict()
 
     def verify(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -203,6 +212,20 @@ class TokenVerifier:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise InvalidCredentials("the Authorization header must be 'Bearer <credential>'")
+        known = self._valid.get(credential)
+        if known is not None:
+            if known.expires_at is not None and known.expires_at <= time.time():
+                del self._valid[credential]
+                raise InvalidCredentials("the access token has expired; sign in again")
+            self._valid.move_to_end(credential)
+            return known
+        principal = self._checked(credential)
+        self._valid[credential] = principal
+        if len(self._valid) > self._remembered:
+            self._valid.popitem(last=False)
+        return principal
+
+    def _checked(self, credential: str) -> Principal:
         expected = "api_key" if credential.startswith(API_KEY_PREFIX) else "access"
         try:
             claims = jwt.decode(
