@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from babel.messages.pofile import read_po
 
 from services.portal.client import ApiProblem
 from services.portal.forms import (
@@ -18,14 +19,15 @@ from services.portal.forms import (
     profile_body,
     terms_body,
 )
-from services.portal.i18n import speaking
+from services.portal.i18n import catalogue_path, speaking
 from services.portal.inbox import parse_events
 from services.portal.listings import find_waste_codes, quality_rows
 from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
 from services.portal.profile import profile_values
-from services.portal.vocabulary import property_choices
+from services.portal.vocabulary import property_choices, word
+from shared.reasons import resource
 from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
 from tests.support import REPO
 
@@ -171,6 +173,24 @@ def test_quality_properties_are_chosen_from_the_resources_with_their_units() -> 
         new=False,
     )
     assert body["quality"] == [{"property": "lhv_mj_per_kg", "unit": "MJ/kg", "value": 18.5}]
+
+
+def test_resource_classes_are_named_as_shared_names_them() -> None:
+    """The portal names a resource class with the words of shared/resources.py, as the
+    services' reasons and documents do, and keeps no copy of them in its catalogues (the
+    copy had drifted: 'Karbondioksid' on the pages, 'Karbondioksid (CO2)' in reasons)."""
+    for language in ("nb", "en"):
+        with catalogue_path(language).open("rb") as handle:
+            ids = {str(m.id) for m in read_po(handle, locale=language) if m.id}
+        with speaking(language):
+            for name, kind in RESOURCE_CLASSES.items():
+                said = kind.label_nb if language == "nb" else kind.label
+                assert word(name) == said == resource(f"class:{name}", language), name
+                assert kind.label not in ids, (language, kind.label)
+    with speaking("nb"):
+        assert word("co2") == "Karbondioksid (CO2)"
+    with speaking("en"):
+        assert word("by_product") == "Non-waste by-product (retired)"
 
 
 def test_an_unknown_quality_property_is_said_at_its_row() -> None:
