@@ -29,6 +29,7 @@ class InboxNoteRow:
     link: str
     created_at: datetime
     read_at: datetime | None
+    typed: tuple[str, ...] = ()  # what people wrote that the note quotes (Note.typed)
 
 
 async def add_note(
@@ -41,8 +42,8 @@ async def add_note(
         """
         WITH added AS (
             INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body,
-                               title_nb, body_nb, link)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                               title_nb, body_nb, link, typed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12)
             ON CONFLICT (event_id, company_id) DO NOTHING
             RETURNING company_id, id
         )
@@ -59,6 +60,7 @@ async def add_note(
         note.body.nb,
         note.link,
         CHANNEL,
+        list(note.typed),
     )
     return bool(added)
 
