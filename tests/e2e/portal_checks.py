@@ -102,6 +102,37 @@ async def page_text(page: Page) -> str:
     return text
 
 
+async def people_text_on(page: Page, written: str) -> tuple[int, list[str]]:
+    """Where the page shows ``written`` (a piece of what people wrote: company names, titles,
+    notes): how many times inside ``translate="no"`` (which a browser's translator leaves as
+    it is, and ``page_text`` leaves out), and the texts and attributes that show it outside
+    one."""
+    found: dict[str, Any] = await page.evaluate(
+        """(written) => {
+          const found = {marked: 0, unmarked: []};
+          const skip = 'script,style,template,code,kbd,samp,pre';
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const parent = node.parentElement;
+            if (!parent || !node.textContent.includes(written) || parent.closest(skip)) continue;
+            if (parent.closest('[translate="no"]')) found.marked += 1;
+            else found.unmarked.push(node.textContent.trim());
+          }
+          for (const el of document.body.querySelectorAll('[aria-label],[title],[alt]')) {
+            for (const name of ['aria-label', 'title', 'alt']) {
+              const value = el.getAttribute(name) || '';
+              if (!value.includes(written)) continue;
+              if (el.closest('[translate="no"]')) found.marked += 1;
+              else found.unmarked.push(`${name}="${value}"`);
+            }
+          }
+          return found;
+        }""",
+        written,
+    )
+    return int(found["marked"]), [str(text) for text in found["unmarked"]]
+
+
 async def other_language_on(page: Page) -> list[str]:
     """The other language's catalogue strings found on the page (the page's ``lang``)."""
     language = await page.locator("html").get_attribute("lang") or "nb"

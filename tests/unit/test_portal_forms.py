@@ -26,6 +26,7 @@ from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
 from services.portal.profile import profile_values
+from services.portal.templating import quoting, typed_text
 from services.portal.vocabulary import property_choices, word
 from shared.reasons import resource
 from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
@@ -430,3 +431,20 @@ def test_a_profile_without_a_name_or_with_half_an_address_is_refused_at_the_fiel
         profile_body({"name": "", "street": "Tofteberg 7", "latitude": "nord", "longitude": "11"})
     assert set(refused.value.fields) == {"name", "postcode", "city", "latitude"}
     assert refused.value.fields["name"] == "Dette feltet må fylles ut."
+
+
+def test_what_people_wrote_is_marked_not_to_be_translated_and_escaped() -> None:
+    """A name or title (``typed``), and the parts of an inbox note that quote what people
+    wrote (``quoting``), stand in ``translate="no"``, escaped like any other text."""
+    assert typed_text("Ås & <Sønner> AS") == (
+        '<span translate="no">Ås &amp; &lt;Sønner&gt; AS</span>'
+    )
+    assert typed_text(None) == "" and typed_text("") == ""
+    note = "Levering bestridt: Sand <2> fra Ås: våt & full av stein."
+    assert quoting(note, ["Sand <2> fra Ås", "våt & full av stein", "Sand"]) == (
+        'Levering bestridt: <span translate="no">Sand &lt;2&gt; fra Ås</span>: '
+        '<span translate="no">våt &amp; full av stein</span>.'
+    )
+    # a quoted word inside another word is not marked; a note from before marks nothing
+    assert quoting("Sandvika <3>", ["Sand"]) == "Sandvika &lt;3&gt;"
+    assert quoting("Faktura sendt", []) == "Faktura sendt"
