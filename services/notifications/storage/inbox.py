@@ -4,7 +4,7 @@ announces a new one to the live streams (``live``)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.notifications.domain import Note
@@ -29,7 +29,7 @@ class InboxNoteRow:
     link: str
     created_at: datetime
     read_at: datetime | None
-    typed: tuple[str, ...] = ()  # what people wrote that the note quotes (Note.typed)
+    typed: list[str] = field(default_factory=list)  # what people wrote that it quotes
 
 
 async def add_note(
