@@ -902,8 +902,17 @@ class UnknownEventType(LookupError):
     """An event type this code base does not know (a newer producer, or a stray)."""
 
 
+# Why a message can never be processed: no event envelope (not JSON, or fields missing), an
+# event type the exchange does not know, or a payload its type does not allow.
+PoisonCause = Literal["unreadable", "unknown_type", "invalid_payload"]
+
+
 class PoisonMessage(ValueError):
     """A message that can never be processed: not JSON, not an envelope, bad payload."""
+
+    def __init__(self, reason: str, cause: PoisonCause = "unreadable") -> None:
+        super().__init__(reason)
+        self.cause: PoisonCause = cause
 
 
 def decode(raw: bytes) -> Envelope:
@@ -911,7 +920,7 @@ def decode(raw: bytes) -> Envelope:
     try:
         return Envelope.model_validate_json(raw)
     except ValidationError as exc:
-        raise PoisonMessage(_summary(exc)) from exc
+        raise PoisonMessage(_summary(exc), "unreadable") from exc
 
 
 def _summary(exc: ValidationError) -> str:
@@ -927,4 +936,6 @@ def payload_of(envelope: Envelope) -> Payload:
     try:
         return envelope.payload()
     except ValidationError as exc:
-        raise PoisonMessage(f"{envelope.type} payload invalid: {_summary(exc)}") from exc
+        raise PoisonMessage(
+            f"{envelope.type} payload invalid: {_summary(exc)}", "invalid_payload"
+        ) from exc

@@ -8,7 +8,7 @@ Delivery rules, set explicitly rather than left to library defaults:
   returned, i.e. after the batch's database transaction committed
   (``AckPolicy.NACK_ON_ERROR``); a handler that raises is redelivered;
 - a message that cannot be decoded or validated goes to ``<topic>.dlq`` with the
-  reason and origin in headers, and the partition moves on.
+  reason, its cause and origin in headers, and the partition moves on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import structlog
@@ -40,6 +40,7 @@ from shared.events import (
     PAYLOAD_TYPES,
     Envelope,
     Payload,
+    PoisonCause,
     PoisonMessage,
     dead_letter_topic,
     decode,
@@ -136,6 +137,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 # Any other failure of one message is tried this many times, then dead-lettered.
 MAX_ATTEMPTS = 5
+# Why a message was dead-lettered, as its ``dlq-cause`` header says: a poison message's
+# cause, or its handler failing ``MAX_ATTEMPTS`` times (the count in ``dlq-attempts``).
+DeadLetterCause = Literal[PoisonCause, "handler_failed"]
+DEAD_LETTER_CAUSES: tuple[DeadLetterCause, ...] = (
+    "unreadable",
+    "unknown_type",
+    "invalid_payload",
+    "handler_failed",
+)
 # A consumer that stops heartbeating is out of its group after this long (its partitions go
 # to the others); a restarted static member takes them back before that.
 SESSION_TIMEOUT_MS = 10_000
@@ -295,10 +305,15 @@ def subscribe(
     wanted = {name.encode() for name in by_type}
     known = {name.encode() for name in PAYLOAD_TYPES}
 
-    async def poison(record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    async def poison(
+        record: ConsumerRecord[bytes, bytes],
+        reason: str,
+        cause: DeadLetterCause,
+        attempts: int | None = None,
+    ) -> None:
         position = (record.partition, record.offset, hash(record.value))
         if position not in dead:
-            await dead_letter(broker, record, group_id, reason)
+            await dead_letter(broker, record, group_id, reason, cause, attempts)
             dead.add(position)
             if len(dead) > 10_000:
                 dead.clear()
@@ -311,10 +326,12 @@ def subscribe(
             return None  # a type of this topic that this consumer does not act on
         try:
             if declared is not None and declared not in known:
-                raise PoisonMessage(f"unknown event type {declared.decode(errors='replace')!r}")
+                raise PoisonMessage(
+                    f"unknown event type {declared.decode(errors='replace')!r}", "unknown_type"
+                )
             envelope = decode(record.value or b"")
             if envelope.type not in PAYLOAD_TYPES:
-                raise PoisonMessage(f"unknown event type {envelope.type!r}")
+                raise PoisonMessage(f"unknown event type {envelope.type!r}", "unknown_type")
             handler = by_type.get(envelope.type)
             if handler is None:
                 CONSUMED.labels(topic, envelope.type, "skipped").inc()
@@ -322,7 +339,7 @@ def subscribe(
             payload = payload_of(envelope)
         except PoisonMessage as exc:
             CONSUMED.labels(topic, "unknown", "dead_lettered").inc()
-            await poison(record, f"poison: {exc}")
+            await poison(record, f"poison: {exc}", exc.cause)
             return None
         return _Event(record, envelope, payload, handler)
 
@@ -365,7 +382,9 @@ def subscribe(
                     attempts.pop(position, None)
                     CONSUMED.labels(topic, envelope.type, "dead_lettered").inc()
                     log.error("handler failed, dead-lettering", topic=topic, error=repr(exc))
-                    await poison(record, f"handler failed {tries} times: {exc!r}")
+                    await poison(
+                        record, f"handler failed {tries} times: {exc!r}", "handler_failed", tries
+                    )
                     return None
                 attempts[position] = tries
                 CONSUMED.labels(topic, envelope.type, "retried").inc()
@@ -451,14 +470,21 @@ def subscribe(
     )(on_batch)
 
 
-async def dead_letter(
-    broker: KafkaBroker, record: ConsumerRecord[bytes, bytes], group_id: str, reason: str
-) -> None:
-    """Copy ``record`` to its topic's dead-letter topic with the reason and origin."""
+def dead_letter_headers(
+    record: ConsumerRecord[bytes, bytes],
+    group_id: str,
+    reason: str,
+    cause: DeadLetterCause,
+    attempts: int | None = None,
+) -> dict[str, str]:
+    """The headers of ``record``'s copy in its dead-letter topic: its own, and the reason,
+    its cause (and the handler's tries) and origin, so that a reader of the cause needs no
+    parsing of the reason's words."""
     headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
     headers.update(
         {
             "dlq-reason": reason[:1000],
+            "dlq-cause": cause,
             "dlq-origin-topic": record.topic,
             "dlq-origin-partition": str(record.partition),
             "dlq-origin-offset": str(record.offset),
@@ -466,6 +492,21 @@ async def dead_letter(
             "dlq-failed-at": datetime.now(UTC).isoformat(),
         }
     )
+    if attempts is not None:
+        headers["dlq-attempts"] = str(attempts)
+    return headers
+
+
+async def dead_letter(
+    broker: KafkaBroker,
+    record: ConsumerRecord[bytes, bytes],
+    group_id: str,
+    reason: str,
+    cause: DeadLetterCause,
+    attempts: int | None = None,
+) -> None:
+    """Copy ``record`` to its topic's dead-letter topic (``dead_letter_headers``)."""
+    headers = dead_letter_headers(record, group_id, reason, cause, attempts)
     log.warning("dead-lettered", topic=record.topic, offset=record.offset, reason=reason)
     DEAD_LETTERED.labels(record.topic).inc()
     await broker.publish(

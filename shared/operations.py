@@ -1,6 +1,7 @@
 """What the park office's console asks of every service (park administrators only): the
 lag of the service's consumer groups, the messages its topic's consumers dead-lettered
-(`<topic>.dlq`, with the reason `shared/kafka.py` gave), and replaying one after a fix.
+(`<topic>.dlq`, with the reason and cause `shared/kafka.py` gave), and replaying one after
+a fix.
 
 Each service answers for its own topic with its own Kafka principal: it reads its topic's
 dead-letter topic and writes a replayed message back to its own topic, nothing else
@@ -32,7 +33,7 @@ from litestar import Controller, Litestar, Request, get, post
 from pydantic import BaseModel, Field
 
 from shared.http import Problem, principal_of
-from shared.kafka import client_options
+from shared.kafka import DEAD_LETTER_CAUSES, DeadLetterCause, client_options
 from shared.settings import Settings
 from shared.topology import TOPOLOGY, dead_lettered_topics
 
@@ -43,15 +44,31 @@ READ_SECONDS = 10.0
 DLQ_HEADERS = ("dlq-reason", "dlq-origin-topic", "dlq-origin-partition", "dlq-origin-offset")
 T = TypeVar("T")
 
-Cause = Literal["unreadable", "unknown_type", "invalid_payload", "handler_failed", "other"]
+Cause = Literal[DeadLetterCause, "other"]
 _HANDLER_FAILED = re.compile(r"handler failed (\d+) times: ")
+
+
+def cause_in(headers: dict[str, str]) -> tuple[Cause, int | None]:
+    """What kind of failure a dead letter records, and how many times the handler was tried
+    (for a failing handler): its ``dlq-cause`` and ``dlq-attempts`` headers, as
+    ``shared/kafka.py`` writes them; for a message dead-lettered before it wrote them, read
+    off its ``dlq-reason`` (``cause_of``). A cause this code does not know is ``other``."""
+    recorded = headers.get("dlq-cause")
+    if recorded is None:
+        return cause_of(headers.get("dlq-reason", ""))
+    cause = next((c for c in DEAD_LETTER_CAUSES if c == recorded), None)
+    if cause is None:
+        return "other", None
+    tries = headers.get("dlq-attempts", "")
+    return cause, int(tries) if cause == "handler_failed" and tries.isdigit() else None
 
 
 def cause_of(reason: str) -> tuple[Cause, int | None]:
     """What kind of failure a ``dlq-reason`` records, and how many times the handler was
-    tried (for a failing handler), read off the way ``shared/kafka.py`` words it: a
-    ``poison:`` message (no event envelope, an unknown type, or a payload its type does
-    not allow) or ``handler failed <n> times:``; anything else is ``other``."""
+    tried (for a failing handler), read off the way ``shared/kafka.py`` worded it before it
+    recorded the cause in headers of its own: a ``poison:`` message (no event envelope, an
+    unknown type, or a payload its type does not allow) or ``handler failed <n> times:``;
+    anything else is ``other``."""
     if reason.startswith("poison: "):
         detail = reason.removeprefix("poison: ")
         if detail.startswith("unknown event type "):
@@ -79,13 +96,15 @@ class DeadLetter(BaseModel):
         description="Why it was dead-lettered (`dlq-reason`), verbatim: technical, in English."
     )
     cause: Cause = Field(
-        description="The kind of failure: `unreadable` (no event envelope: not JSON, or "
-        "fields missing), `unknown_type` (an event type the exchange does not know), "
+        description="The kind of failure (`dlq-cause`): `unreadable` (no event envelope: not "
+        "JSON, or fields missing), `unknown_type` (an event type the exchange does not know), "
         "`invalid_payload` (a known type whose payload breaks its schema), `handler_failed` "
-        "(the consumer's handler failed again and again), `other`."
+        "(the consumer's handler failed again and again), `other`. For a message "
+        "dead-lettered without `dlq-cause` (before the header was written), read off the "
+        "reason."
     )
     attempts: int | None = Field(
-        description="How many times the handler was tried (for `handler_failed`)."
+        description="How many times the handler was tried (`dlq-attempts`, for `handler_failed`)."
     )
     failed_at: datetime | None
     event_type: str | None = Field(description="The event's type, when it is one we can read.")
@@ -130,7 +149,7 @@ def _dead_letter(settings: Settings, record: Any) -> DeadLetter:
     with contextlib.suppress(ValueError):
         failed_at = datetime.fromisoformat(headers.get("dlq-failed-at", ""))
     reason = headers.get("dlq-reason", "")
-    cause, attempts = cause_of(reason)
+    cause, attempts = cause_in(headers)
     return DeadLetter(
         topic=_bare(settings, record.topic),
         partition=record.partition,

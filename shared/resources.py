@@ -166,7 +166,7 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
         ),
         ResourceClass(
             "co2",
-            "Carbon dioxide",
+            "Carbon dioxide (CO2)",
             ("t", "kg"),
             (_p("purity", "%", "purity", "renhet", required=True),),
             label_nb="Karbondioksid (CO2)",
@@ -298,9 +298,9 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
         ),
         ResourceClass(
             "by_product",
-            "Non-waste by-product (retired: choose a class that says what it is)",
+            "Non-waste by-product (retired)",
             ("t", "kg", "m3", "pieces"),
-            label_nb="Biprodukt som ikke er avfall (utgått: velg en klasse som sier hva det er)",
+            label_nb="Biprodukt som ikke er avfall (utgått)",
             retired=True,
         ),
         ResourceClass(

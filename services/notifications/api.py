@@ -37,6 +37,12 @@ class InboxEntry(BaseModel):
     title: str
     body: str
     link: str = Field(description="Where the thing is in the portal, e.g. `/contracts/<id>`.")
+    typed: list[str] = Field(
+        default_factory=list,
+        description="What people wrote that `title` and `body` quote as written (a listing's "
+        "or trade's title, a receiver's note): not the exchange's words, so not translated "
+        '(for example marked `translate="no"` in HTML). Empty for notes from before.',
+    )
     created_at: datetime
     read_at: datetime | None
 
@@ -71,6 +77,7 @@ def entry(row: InboxNoteRow, language: Language) -> InboxEntry:
         language=language,
         title=row.title_nb if language == "nb" else row.title,
         body=row.body_nb if language == "nb" else row.body,
+        typed=list(row.typed),
         created_at=row.created_at,
         read_at=row.read_at,
     )

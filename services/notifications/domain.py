@@ -60,6 +60,9 @@ class Note:
     title: Text
     body: Text
     link: str
+    # What people wrote that the title and body quote as written (a listing's or trade's
+    # title, a receiver's note), for a reader to mark as not to be translated.
+    typed: tuple[str, ...] = ()
 
 
 def note_id(event_id: uuid.UUID, company_id: uuid.UUID) -> uuid.UUID:
@@ -84,8 +87,12 @@ def _notes(
     title: Text,
     body: Text,
     link: str,
+    typed: tuple[str | None, ...] = (),
 ) -> list[Note]:
-    return [Note(note_id(event_id, c), c, title, body, link) for c in dict.fromkeys(companies)]
+    quoted = tuple(dict.fromkeys(t for t in typed if t))
+    return [
+        Note(note_id(event_id, c), c, title, body, link, quoted) for c in dict.fromkeys(companies)
+    ]
 
 
 def _other(supplier: uuid.UUID, receiver: uuid.UUID, by: uuid.UUID | None) -> list[uuid.UUID]:
@@ -113,6 +120,7 @@ def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
                 f"{origin.en}The exchange proposes that you supply {amount}. Why: {why.en}.",
             ),
             link,
+            (p.title,),
         ),
         Note(
             note_id(event_id, p.receiver_company_id),
@@ -126,6 +134,7 @@ def _proposed(event_id: uuid.UUID, p: TradeProposed) -> list[Note]:
                 f"{origin.en}The exchange proposes that you receive {amount}. Why: {why.en}.",
             ),
             link,
+            (p.title,),
         ),
     ]
 
@@ -154,6 +163,7 @@ def _retracted(event_id: uuid.UUID, r: TradeRetracted) -> list[Note]:
             f"The exchange no longer proposes this trade: {why.en}.",
         ),
         f"/negotiations/{r.proposal_id}",
+        (r.title,),
     )
 
 
@@ -173,6 +183,7 @@ def _countered(event_id: uuid.UUID, n: NegotiationCountered) -> list[Note]:
             "Accept, decline or counter.",
         ),
         f"/negotiations/{n.negotiation_id}",
+        (n.title,),
     )
 
 
@@ -186,6 +197,7 @@ def _declined(event_id: uuid.UUID, n: NegotiationDeclined) -> list[Note]:
             "The other side declined. The negotiation is over.",
         ),
         f"/negotiations/{n.negotiation_id}",
+        (n.title,),
     )
 
 
@@ -199,6 +211,7 @@ def _expired(event_id: uuid.UUID, n: NegotiationExpired) -> list[Note]:
             "Nobody answered in time, so the negotiation is over.",
         ),
         f"/negotiations/{n.negotiation_id}",
+        (n.title,),
     )
 
 
@@ -217,6 +230,7 @@ def _reduced(event_id: uuid.UUID, n: NegotiationReduced) -> list[Note]:
             f"cut the terms from {asked} to {now}; both sides answer again.",
         ),
         f"/negotiations/{n.negotiation_id}",
+        (n.title,),
     )
 
 
@@ -235,6 +249,7 @@ def _withdrawn(event_id: uuid.UUID, n: NegotiationWithdrawn) -> list[Note]:
             + ", so the exchange ended the negotiation.",
         ),
         f"/negotiations/{n.negotiation_id}",
+        (n.title,),
     )
 
 
@@ -249,6 +264,7 @@ def _completed(event_id: uuid.UUID, c: ContractCompleted) -> list[Note]:
             f"Every delivery is confirmed: {amount} in {c.deliveries} delivery(ies).",
         ),
         f"/contracts/{c.contract_id}",
+        (c.title,),
     )
 
 
@@ -296,6 +312,7 @@ def _agreed(event_id: uuid.UUID, c: ContractAgreed) -> list[Note]:
             f"Both sides accepted {amount} at {price.en} per {c.unit}.",
         ),
         f"/contracts/{c.contract_id}",
+        (c.title,),
     )
 
 
@@ -320,6 +337,7 @@ def _recorded(event_id: uuid.UUID, d: DeliveryRecorded) -> list[Note]:
             f"The supplier recorded {amount} delivered on {d.delivered_on}. Confirm or dispute.",
         ),
         f"/contracts/{d.contract_id}",
+        (d.title,),
     )
 
 
@@ -334,6 +352,7 @@ def _confirmed(event_id: uuid.UUID, d: DeliveryConfirmed) -> list[Note]:
             f"The receiver confirmed {amount} delivered on {d.delivered_on}.",
         ),
         f"/contracts/{d.contract_id}",
+        (d.title,),
     )
 
 
@@ -348,6 +367,7 @@ def _disputed(event_id: uuid.UUID, d: DeliveryDisputed) -> list[Note]:
             f"The receiver disputes {amount} delivered on {d.delivered_on}: {d.note}.",
         ),
         f"/contracts/{d.contract_id}",
+        (d.title, d.note),
     )
 
 
@@ -411,6 +431,7 @@ def _expiring(event_id: uuid.UUID, e: ListingExpiring) -> list[Note]:
             "Extend it if it still stands.",
         ),
         f"/listings/{e.listing_id}",
+        (e.title,),
     )
 
 

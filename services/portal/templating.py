@@ -16,6 +16,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar.contrib.jinja import JinjaTemplateEngine
+from markupsafe import Markup
 
 from services.portal import plan
 from services.portal.forms import number as number_typed
@@ -176,6 +177,31 @@ def knowledge_text(text: Any) -> str:
     return prose(str(text or ""), current_language())
 
 
+def typed_text(text: Any) -> Markup:
+    """What people wrote themselves (a company's or person's name, a title, a note, a reason
+    they typed) where it stands among the page's own words: marked ``translate="no"``, so
+    that a browser's translator leaves it as written and the browser tests' one-language
+    check does not take a company's English title on a bokmål page for the portal's."""
+    if text is None or text == "":
+        return Markup("")
+    return Markup('<span translate="no">{}</span>').format(text)
+
+
+def quoting(text: Any, typed: Any) -> Markup:
+    """A text of the exchange's that quotes what people wrote (``typed``: an inbox note's
+    listing title, a receiver's note), each quoted part marked as ``typed`` marks it."""
+    written = "" if text is None else str(text)
+    quoted = sorted({str(t) for t in (typed or ()) if t}, key=len, reverse=True)
+    if not quoted:
+        return Markup.escape(written)
+    alternatives = "|".join(re.escape(t) for t in quoted)
+    pieces = re.split(rf"((?<!\w)(?:{alternatives})(?!\w))", written)
+    # re.split with one group: the text between matches at even places, matches at odd ones
+    return Markup("").join(
+        typed_text(piece) if i % 2 else Markup.escape(piece) for i, piece in enumerate(pieces)
+    )
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -195,6 +221,8 @@ def environment() -> Environment:
         activity=activity,
         knowledge=knowledge_text,
         word=word,
+        typed=typed_text,
+        quoting=quoting,
         per=per_unit,
         date_input=date_input,
         decimal_input=decimal_input,

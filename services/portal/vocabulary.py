@@ -8,7 +8,7 @@ from typing import Any
 
 from services.portal.i18n import N_, _, current_language
 from shared.knowledge import properties_for
-from shared.resources import Property, known_properties
+from shared.resources import RESOURCE_CLASSES, Property, known_properties
 
 WORDS: dict[str, str] = {
     # roles and people
@@ -40,38 +40,11 @@ WORDS: dict[str, str] = {
     "receiver": N_("receiver"),
     "either": N_("either party"),
     "exchange": N_("the exchange"),
-    # resources that are not waste (shared/resources.py)
-    "heat": N_("Heat (hot water or air)"),
-    "steam": N_("Steam"),
-    "cold": N_("Cooling"),
-    "process_water": N_("Process water (fresh water)"),
-    "treated_wastewater": N_("Treated wastewater"),
-    "seawater": N_("Seawater (cooling water, fish farming)"),
-    "co2": N_("Carbon dioxide"),
-    "fuel_gas": N_("Fuel gas (refinery gas, biogas, off-gas)"),
-    "hydrogen": N_("Hydrogen"),
-    "solid_biofuel": N_("Solid biofuel (wood chips, pellets, bagasse)"),
-    "liquid_biofuel": N_("Liquid biofuel and bio-oils"),
-    "animal_feed": N_("Animal feed (not waste)"),
-    "fertiliser": N_("Fertiliser and soil improver"),
-    "food_residue": N_("Food and drink by-products (molasses, whey, spent grain, peel)"),
-    "fermentation_residue": N_("Fermentation residues (spent biomass, yeast, vinasse)"),
-    "fibre": N_("Fibre (pulp, bagasse)"),
-    "gypsum": N_("Gypsum (flue-gas, phospho- or recycled gypsum)"),
-    "ash": N_("Ash (fly ash, bottom ash)"),
-    "slag": N_("Slag (blast-furnace, steel, ferro-alloy)"),
-    "aggregate": N_("Aggregate (crushed stone, sand, recycled aggregate)"),
-    "solvent": N_("Solvents"),
-    "acid": N_("Acids (spent or surplus)"),
-    "alkali": N_("Alkalis and lime (spent or surplus)"),
-    "sulphur": N_("Sulphur"),
-    "by_product": N_("Non-waste by-product (retired)"),
     # how a resource moves
     "road": N_("by road"),
     "pipe": N_("by pipe"),
     "ship": N_("by ship"),
     "rail": N_("by rail"),
-    "capacity": N_("Spare capacity (storage, equipment, logistics)"),
     # units
     "t": N_("tonnes"),
     "kg": N_("kg"),
@@ -118,9 +91,15 @@ WORDS: dict[str, str] = {
 
 
 def word(value: object) -> str:
-    """A code word in the person's language; an unknown one as it is."""
+    """A code word in the person's language (a resource class by its name in
+    shared/resources.py); an unknown one as it is."""
     text = str(value)
-    return _(WORDS[text]) if text in WORDS else text
+    if text in WORDS:
+        return _(WORDS[text])
+    kind = RESOURCE_CLASSES.get(text)
+    if kind is not None:
+        return kind.label_nb if current_language() == "nb" else kind.label
+    return text
 
 
 # A unit after "per" (one of it): "NOK 100 per tonne", not "per tonnes".

@@ -1,7 +1,7 @@
 """What the browser tests check on every portal page they show: axe-core finds no serious
 or critical accessibility violation, and no string of the other language's catalogue is on
 the page (no English on a bokmål page, no bokmål on an English one): the catalogue's
-strings and the quality properties' names.
+strings and the names of the resource classes and quality properties.
 
 axe-core comes from the npm registry at the version pinned in
 services/portal/package-lock.json (`make vendor` copies it to tests/e2e/vendor/).
@@ -29,8 +29,9 @@ _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
 
 @cache
 def _strings(language: str) -> frozenset[str]:
-    """The language's words of the portal: its catalogue, and the quality properties'
-    names, which the portal shows from shared/resources.py (not from its catalogue)."""
+    """The language's words of the portal: its catalogue, and the names of the resource
+    classes and quality properties, which the portal shows from shared/resources.py (not
+    from its catalogue)."""
     with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale=language)
     found: set[str] = set()
@@ -44,6 +45,8 @@ def _strings(language: str) -> frozenset[str]:
         *(p for c in RESOURCE_CLASSES.values() for p in c.properties),
     ):
         found.add(known.label_nb if language == "nb" else known.label)
+    for kind in RESOURCE_CLASSES.values():
+        found.add(kind.label_nb if language == "nb" else kind.label)
     return frozenset(found)
 
 
@@ -97,6 +100,37 @@ async def page_text(page: Page) -> str:
         }"""
     )
     return text
+
+
+async def people_text_on(page: Page, written: str) -> tuple[int, list[str]]:
+    """Where the page shows ``written`` (a piece of what people wrote: company names, titles,
+    notes): how many times inside ``translate="no"`` (which a browser's translator leaves as
+    it is, and ``page_text`` leaves out), and the texts and attributes that show it outside
+    one."""
+    found: dict[str, Any] = await page.evaluate(
+        """(written) => {
+          const found = {marked: 0, unmarked: []};
+          const skip = 'script,style,template,code,kbd,samp,pre';
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const parent = node.parentElement;
+            if (!parent || !node.textContent.includes(written) || parent.closest(skip)) continue;
+            if (parent.closest('[translate="no"]')) found.marked += 1;
+            else found.unmarked.push(node.textContent.trim());
+          }
+          for (const el of document.body.querySelectorAll('[aria-label],[title],[alt]')) {
+            for (const name of ['aria-label', 'title', 'alt']) {
+              const value = el.getAttribute(name) || '';
+              if (!value.includes(written)) continue;
+              if (el.closest('[translate="no"]')) found.marked += 1;
+              else found.unmarked.push(`${name}="${value}"`);
+            }
+          }
+          return found;
+        }""",
+        written,
+    )
+    return int(found["marked"]), [str(text) for text in found["unmarked"]]
 
 
 async def other_language_on(page: Page) -> list[str]:

@@ -79,12 +79,14 @@ async def test_poison_on_listings_topic_is_dead_lettered_and_the_partition_moves
 
     dead = await read_topic(infra, topic + ".dlq")
     by_group: dict[str, list[bytes]] = {}
+    causes = dict(zip(poisons, ("unreadable", "unreadable", "invalid_payload"), strict=True))
     for record in dead:
         if record.value not in poisons:
             continue
         headers = {k: v.decode() for k, v in record.headers}
         assert headers["dlq-origin-topic"] == topic
         assert headers["dlq-reason"].startswith("poison:")
+        assert headers["dlq-cause"] == causes[record.value], headers
         assert int(headers["dlq-origin-offset"]) >= 0
         assert record.key == key
         by_group.setdefault(headers["dlq-consumer-group"], []).append(record.value)
@@ -205,3 +207,9 @@ async def test_an_event_of_an_unknown_type_is_dead_lettered_with_its_reason(
         [stack.namespace + "contracts", stack.namespace + "notifications"]
     )
     assert all("unknown event type 'trade.teleported'" in r for r in reasons.values()), reasons
+    causes = [
+        dict(r.headers).get("dlq-cause")
+        for r in await read_topic(infra, topic + ".dlq")
+        if r.value == stray
+    ]
+    assert causes and set(causes) == {b"unknown_type"}, causes

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 from playwright.async_api import Browser, expect
 
 from services.portal.i18n import _, ngettext, speaking
 from shared.events import Envelope, ListingExpiring, Topic
+from shared.kafka import dead_letter_headers
 from tests.e2e.portal_checks import check_page
 from tests.e2e.test_accounts import make_park_admin
 from tests.e2e.test_portal_browser import (
@@ -39,28 +41,41 @@ def said(language: str, message: str, **variables: Any) -> str:
         return _(message, **variables)
 
 
-async def dead_letter(infra: Infra, stack: Stack, envelope: Envelope, reason: str) -> None:
-    """What shared/kafka.py's dead_letter writes when the notifications consumer gives up on
-    a message of listings.events.v1 (here written as Kafka's admin)."""
+async def dead_letter(infra: Infra, stack: Stack, envelope: Envelope, tries: int) -> str:
+    """What shared/kafka.py writes when the notifications consumer's handler fails ``tries``
+    times on a message of listings.events.v1, with its headers (``dead_letter_headers``:
+    the cause and tries among them), written here as Kafka's admin; the reason."""
     origin = stack.namespace + Topic.LISTINGS.value
+    record = ConsumerRecord(
+        topic=origin,
+        partition=0,
+        offset=4242,
+        timestamp=0,
+        timestamp_type=0,
+        key=envelope.subject.encode(),
+        value=envelope.to_bytes(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=(("ce_type", envelope.type.encode()),),
+    )
+    reason = f"handler failed {tries} times: ConnectionRefusedError('smtp')"
+    headers = dead_letter_headers(
+        record, stack.namespace + "notifications", reason, "handler_failed", tries
+    )
+    assert (headers["dlq-cause"], headers["dlq-attempts"]) == ("handler_failed", str(tries))
     producer = AIOKafkaProducer(acks="all", **infra.admin_client_options())
     await producer.start()
     try:
         await producer.send_and_wait(
             origin + ".dlq",
-            envelope.to_bytes(),
-            key=envelope.subject.encode(),
-            headers=[
-                ("dlq-reason", reason.encode()),
-                ("dlq-origin-topic", origin.encode()),
-                ("dlq-origin-partition", b"0"),
-                ("dlq-origin-offset", b"4242"),
-                ("dlq-consumer-group", (stack.namespace + "notifications").encode()),
-                ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
-            ],
+            record.value,
+            key=record.key,
+            headers=[(k, v.encode()) for k, v in headers.items()],
         )
     finally:
         await producer.stop()
+    return reason
 
 
 @pytest.mark.parametrize("language", ["nb", "en"])
@@ -97,9 +112,7 @@ async def test_a_park_administrator_replays_a_dead_lettered_message(
             source="/services/listings",
             subject=listing["id"],
         )
-        await dead_letter(
-            infra, stack, missed, "handler failed 5 times: ConnectionRefusedError('smtp')"
-        )
+        reason = await dead_letter(infra, stack, missed, 5)
 
         async def noted() -> bool:
             inbox = (await client.get("/api/notifications/inbox/", headers=headers)).json()
@@ -125,9 +138,7 @@ async def test_a_park_administrator_replays_a_dead_lettered_message(
                     "Processing it failed %(num)d time", "Processing it failed %(num)d times", 5
                 )
             await expect(row.locator(".cause")).to_have_text(cause)
-            await expect(row.locator('code.reason[lang="en"]')).to_have_text(
-                "handler failed 5 times: ConnectionRefusedError('smtp')"
-            )
+            await expect(row.locator('code.reason[lang="en"]')).to_have_text(reason)
             await expect(row).to_contain_text("notifications")
             for service in ("listings", "matching", "contracts", "notifications"):
                 await expect(page.locator(f'tr[data-service="{service}"]')).to_contain_text(

@@ -237,3 +237,21 @@ def test_a_proposals_reasons_read_in_each_language() -> None:
     for note in notes_for(uuid.uuid4(), proposed):
         assert "Hvorfor: samme kode i avfallslisten: 03 01 05." in note.body.nb
         assert "Why: same List of Waste code 03 01 05." in note.body.en
+
+
+@pytest.mark.parametrize(("event", "told"), CASES, ids=[e.event_type for e, _ in CASES])
+def test_a_note_names_what_people_wrote_that_it_quotes(
+    event: Payload, told: set[uuid.UUID]
+) -> None:
+    """A listing's or trade's title and a receiver's note stand in the note as written, and
+    the note says which they are (for the portal to mark them as not to be translated);
+    the exchange's own words are not among them."""
+    wanted = {getattr(event, "title", None)} - {None}
+    if isinstance(event, DeliveryDisputed):
+        wanted.add(event.note)
+    for note in notes_for(uuid.uuid4(), event):
+        assert set(note.typed) == wanted, (event.event_type, note.typed)
+        for quoted in note.typed:
+            for language in ("nb", "en"):
+                said = note.title.in_(language) + note.body.in_(language)
+                assert quoted in said, (event.event_type, quoted, language)

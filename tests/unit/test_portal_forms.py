@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from babel.messages.pofile import read_po
 
 from services.portal.client import ApiProblem
 from services.portal.forms import (
@@ -18,14 +19,16 @@ from services.portal.forms import (
     profile_body,
     terms_body,
 )
-from services.portal.i18n import speaking
+from services.portal.i18n import catalogue_path, speaking
 from services.portal.inbox import parse_events
 from services.portal.listings import find_waste_codes, quality_rows
 from services.portal.pages import local_path
 from services.portal.plan import on_plan, to_point, to_position, zone_of
 from services.portal.problems import FormErrors, explain
 from services.portal.profile import profile_values
-from services.portal.vocabulary import property_choices
+from services.portal.templating import quoting, typed_text
+from services.portal.vocabulary import property_choices, word
+from shared.reasons import resource
 from shared.resources import MATERIAL_PROPERTIES, RESOURCE_CLASSES
 from tests.support import REPO
 
@@ -171,6 +174,24 @@ def test_quality_properties_are_chosen_from_the_resources_with_their_units() -> 
         new=False,
     )
     assert body["quality"] == [{"property": "lhv_mj_per_kg", "unit": "MJ/kg", "value": 18.5}]
+
+
+def test_resource_classes_are_named_as_shared_names_them() -> None:
+    """The portal names a resource class with the words of shared/resources.py, as the
+    services' reasons and documents do, and keeps no copy of them in its catalogues (the
+    copy had drifted: 'Karbondioksid' on the pages, 'Karbondioksid (CO2)' in reasons)."""
+    for language in ("nb", "en"):
+        with catalogue_path(language).open("rb") as handle:
+            ids = {str(m.id) for m in read_po(handle, locale=language) if m.id}
+        with speaking(language):
+            for name, kind in RESOURCE_CLASSES.items():
+                said = kind.label_nb if language == "nb" else kind.label
+                assert word(name) == said == resource(f"class:{name}", language), name
+                assert kind.label not in ids, (language, kind.label)
+    with speaking("nb"):
+        assert word("co2") == "Karbondioksid (CO2)"
+    with speaking("en"):
+        assert word("by_product") == "Non-waste by-product (retired)"
 
 
 def test_an_unknown_quality_property_is_said_at_its_row() -> None:
@@ -410,3 +431,20 @@ def test_a_profile_without_a_name_or_with_half_an_address_is_refused_at_the_fiel
         profile_body({"name": "", "street": "Tofteberg 7", "latitude": "nord", "longitude": "11"})
     assert set(refused.value.fields) == {"name", "postcode", "city", "latitude"}
     assert refused.value.fields["name"] == "Dette feltet må fylles ut."
+
+
+def test_what_people_wrote_is_marked_not_to_be_translated_and_escaped() -> None:
+    """A name or title (``typed``), and the parts of an inbox note that quote what people
+    wrote (``quoting``), stand in ``translate="no"``, escaped like any other text."""
+    assert typed_text("Ås & <Sønner> AS") == (
+        '<span translate="no">Ås &amp; &lt;Sønner&gt; AS</span>'
+    )
+    assert typed_text(None) == "" and typed_text("") == ""
+    note = "Levering bestridt: Sand <2> fra Ås: våt & full av stein."
+    assert quoting(note, ["Sand <2> fra Ås", "våt & full av stein", "Sand"]) == (
+        'Levering bestridt: <span translate="no">Sand &lt;2&gt; fra Ås</span>: '
+        '<span translate="no">våt &amp; full av stein</span>.'
+    )
+    # a quoted word inside another word is not marked; a note from before marks nothing
+    assert quoting("Sandvika <3>", ["Sand"]) == "Sandvika &lt;3&gt;"
+    assert quoting("Faktura sendt", []) == "Faktura sendt"

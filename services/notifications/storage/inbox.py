@@ -4,7 +4,7 @@ announces a new one to the live streams (``live``)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.notifications.domain import Note
@@ -29,6 +29,7 @@ class InboxNoteRow:
     link: str
     created_at: datetime
     read_at: datetime | None
+    typed: list[str] = field(default_factory=list)  # what people wrote that it quotes
 
 
 async def add_note(
@@ -41,8 +42,8 @@ async def add_note(
         """
         WITH added AS (
             INSERT INTO inbox (id, company_id, event_id, event_type, subject_id, title, body,
-                               title_nb, body_nb, link)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                               title_nb, body_nb, link, typed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12)
             ON CONFLICT (event_id, company_id) DO NOTHING
             RETURNING company_id, id
         )
@@ -59,6 +60,7 @@ async def add_note(
         note.body.nb,
         note.link,
         CHANNEL,
+        list(note.typed),
     )
     return bool(added)
 
