@@ -4,6 +4,7 @@ expects them."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -31,7 +32,7 @@ from services.portal.nace import chosen_activities, split_codes
 from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, property_unit, property_words, word
 from shared.ewc import description, spaced
-from shared.knowledge import activity_name, listing_resources, prose
+from shared.knowledge import activity_name, listing_resources, precedents, prose
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -202,6 +203,19 @@ def quoting(text: Any, typed: Any) -> Markup:
     )
 
 
+def precedent_place(place: Any) -> str:
+    """Where a documented exchange took place (the API says it in English), in the page's
+    language."""
+    if current_language() == "nb":
+        return _places_nb().get(str(place), str(place))
+    return str(place)
+
+
+@functools.cache
+def _places_nb() -> dict[str, str]:
+    return {p.place: p.place_nb for p in precedents()}
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -230,6 +244,7 @@ def environment() -> Environment:
         reason=in_words,
         quality_name=quality_name,
         property_unit=property_unit,
+        precedent_place=precedent_place,
     )
     env.globals.update(
         language=current_language,

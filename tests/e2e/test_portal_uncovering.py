@@ -93,6 +93,19 @@ async def test_a_suggestion_becomes_a_draft_and_the_park_sees_what_it_lacks(
             headers={"Authorization": f"Bearer {sawmill['api_key']}"},
         )
     assert sand.status_code == 201, sand.text
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        gypsum = await client.post(
+            "/api/listings/listings/",
+            json={
+                "kind": "offer",
+                "ewc_code": "10 01 05",
+                "title": "Gypsum from Svalbard's flue gas",
+                "quantity": "300",
+                "unit": "t",
+            },
+            headers={"Authorization": f"Bearer {sawmill['api_key']}"},
+        )
+    assert gypsum.status_code == 201, gypsum.text
     admin_email = f"park.{uuid.uuid4().hex[:8]}@vikenpark.example"
     make_park_admin(stack, admin_email, PASSWORD)
     made = await context(browser, stack)
@@ -107,6 +120,18 @@ async def test_a_suggestion_becomes_a_draft_and_the_park_sees_what_it_lacks(
         loop = page.locator("tr", has_text="Bed sand from Svalbard")
         await expect(loop).to_contain_text("23.51 Manufacture of cement")
         await expect(loop).to_contain_text("E1")  # where a cement works would best sit
+        # plasterboard makers took flue-gas gypsum at Kalundborg and in Styria: named first
+        gypsum_loop = page.locator("tr", has_text="Gypsum from Svalbard's flue gas")
+        first = gypsum_loop.locator("li").first
+        await expect(first).to_contain_text("23.62")
+        await expect(first).to_contain_text("documented at")
+        await expect(first).to_contain_text("Kalundborg, Denmark")
         await shoot(page, "uncovering-admin")
+        await page.get_by_role("button", name="Norsk bokmål").click()
+        first = page.locator("tr", has_text="Gypsum from Svalbard's flue gas").locator("li").first
+        await expect(first).to_contain_text("dokumentert i")
+        await expect(first).to_contain_text("Kalundborg, Danmark")
+        await expect(first).to_contain_text("Steiermark, Østerrike")
+        await shoot(page, "uncovering-admin-nb")
     finally:
         await made.close()
