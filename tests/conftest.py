@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from playwright.async_api import Browser
 
 from services.listings.config import ListingsSettings
 from shared.auth import ensure_signing_keys
@@ -133,6 +134,16 @@ def stripe_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """One chromium for the session's browser tests (the ``browser`` fixture of
+    tests/e2e/test_portal_browser.py hands it to each module)."""
+    from tests.e2e.test_portal_browser import launched_browser
+
+    async with launched_browser() as browser:
+        yield browser
 
 
 class MailDrop:

@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,9 @@ LOOPBACK = ip_network("127.0.0.0/8")
 LIVE = 60_000  # ms: how long a live notification may take (matcher, contracts, notifications)
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def launched_browser() -> AsyncIterator[Browser]:
+    """Debian's chromium, each of its contexts kept to the loopback (``keep_local``)."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"the browser tests need Debian's chromium at {CHROMIUM}: run `make test` "
@@ -76,6 +78,14 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+@pytest.fixture(scope="module")
+def browser(chromium: Browser) -> Browser:
+    """The browser of the session (tests/conftest.py): one chromium for every browser test's
+    module, each test in contexts of its own (own cookies and storage); starting one per
+    module cost a second or two each."""
+    return chromium
+
+
 BLOCKED: dict[int, list[str]] = {}  # context id -> the requests refused, in order
 
 
@@ -83,7 +93,8 @@ async def keep_local(made: BrowserContext) -> None:
     """Refuse every request of the context that does not go to 127.0.0.0/8 (the map's
     tiles among them): the tests never reach the internet, and see the offline fallback.
     The refused addresses are kept in BLOCKED, for a test to see what was asked."""
-    refused = BLOCKED.setdefault(id(made), [])
+    # a new list: a context of an earlier test, gone, may have had the same id
+    refused = BLOCKED[id(made)] = []
 
     async def route(request: Route) -> None:
         host = urlsplit(request.request.url).hostname or ""

@@ -102,6 +102,28 @@ class Flow:
             company = await register_company(self.client, body.pop("name"), **body)
             setattr(self, side, company)
 
+    async def people_known(self, database_url: str, timeout: float = 60) -> None:
+        """Until the notifications service's directory holds both sides' administrators
+        (from listings.events.v1), so that the first proposal finds whom to e-mail."""
+        wanted = {
+            (self.email_of(side), getattr(self, side)["company"]["id"])
+            for side in ("supplier", "receiver")
+        }
+
+        async def known() -> bool:
+            db = await asyncpg.connect(database_url)
+            try:
+                rows = await db.fetch(
+                    "SELECT email, company_id::text FROM notifications.people "
+                    "WHERE email = ANY($1::text[])",
+                    [email for email, _ in wanted],
+                )
+            finally:
+                await db.close()
+            return {(r["email"], r["company_id"]) for r in rows} == wanted
+
+        await eventually(known, timeout=timeout)
+
     def email_of(self, side: str) -> str:
         return f"{side}.{self.tag.lower().replace(' ', '-')}@faults.example"
 

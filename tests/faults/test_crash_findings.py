@@ -105,7 +105,7 @@ async def test_a_crash_after_the_mail_server_took_an_email_sends_only_that_one_a
         async with httpx.AsyncClient(base_url=fault_stack.url, timeout=20) as client:
             flow = Flow(client, f"Mail Crash {uuid.uuid4().hex[:6]}")
             await flow.start(people=True)
-            await asyncio.sleep(2)  # the directory knows the two people
+            await flow.people_known(fault_stack.env["SYMBIOSIS_DATABASE_URL"])
             await flow.run(3, rate=10)  # three proposals: six e-mails
             crashing = fault_stack.processes["notifications-crashing"]
             await asyncio.to_thread(crashing.wait, 60)

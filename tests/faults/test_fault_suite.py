@@ -224,7 +224,7 @@ async def _run_suite(
         await flow.hook("supplier", f"{hooks}/supplier")
         await flow.hook("receiver", f"{hooks}/receiver")
         # the notifications service knows the two people before the first proposal
-        await asyncio.sleep(2)
+        await flow.people_known(url)
         kills = {
             20: kill_service("listings"),
             45: kill_service("matching"),
