@@ -30,6 +30,31 @@ from services.portal.problems import FormErrors, explain
 from services.portal.session import signed_in
 
 SERVICES = ("listings", "matching", "contracts", "notifications")
+# The companies page: this many a page, those the office has to act on first.
+COMPANIES_PAGE = 50
+_STANDING_ORDER = {"registered": 0, "suspended": 1, "verified": 2}
+
+
+def in_console_order(companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Waiting to be verified, then suspended, then verified; newest first in each (then by
+    name, for companies registered in the same instant)."""
+    by_name = sorted(companies, key=lambda c: str(c["name"]).casefold())
+    newest = sorted(by_name, key=lambda c: str(c.get("created_at") or ""), reverse=True)
+    return sorted(newest, key=lambda c: _STANDING_ORDER.get(c.get("status") or "registered", 3))
+
+
+def matches(company: dict[str, Any], q: str) -> bool:
+    """Whether a company is found by ``q``: a part of its name or of its organisation
+    number (spaces ignored); everything when ``q`` is empty."""
+    if not q:
+        return True
+    wanted = q.casefold()
+    digits = wanted.replace(" ", "")
+    return wanted in str(company["name"]).casefold() or (
+        digits.isdigit() and digits in str(company.get("org_number") or "")
+    )
+
+
 # The services whose topic others consume, so that may hold dead letters.
 PRODUCERS = ("listings", "matching", "contracts")
 CHECKS: dict[str, str] = {
@@ -144,26 +169,49 @@ class ConsoleController(Controller):
         request: Request[Any, Any, Any],
         api: Api,
         *,
+        page: int = 1,
+        q: str = "",
+        showing: str | None = None,
         errors: FormErrors | None = None,
         values: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
-        companies = sorted(await all_companies(api), key=lambda c: str(c["name"]).casefold())
+        everyone = in_console_order(await all_companies(api))
+        found = [c for c in everyone if matches(c, q)]
+        if showing is not None:  # the page that holds this company
+            at = next((i for i, c in enumerate(found) if str(c["id"]) == showing), 0)
+            page = at // COMPANIES_PAGE + 1
+        pages = max(1, -(-len(found) // COMPANIES_PAGE))
+        page = min(page, pages)
+        shown = found[(page - 1) * COMPANIES_PAGE : page * COMPANIES_PAGE]
         return render(
             request,
             "console/companies.html",
             status_code=status_code,
             errors=errors,
             values=values,
-            companies=companies,
+            companies=shown,
+            total=len(everyone),
+            found=len(found),
+            page=page,
+            pages=pages,
+            q=q,
             standings={k: _(v) for k, v in STANDINGS.items()},
-            markers=company_markers(placed(companies)),
+            markers=company_markers(placed(shown)),
         )
 
     @get("/companies", name="console_companies")
-    async def companies(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        """Every company of the park, where it is, its standing and its permit's state."""
-        return await self._companies(request, api)
+    async def companies(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        q: Annotated[str, Parameter(max_length=200)] = "",
+    ) -> Template:
+        """The park's companies, those waiting to be verified first, then the suspended, then
+        the verified, newest first in each, a page at a time; found by name or organisation
+        number; where they are, their standing and their permit's state."""
+        return await self._companies(request, api, page=page, q=q.strip())
 
     @post("/companies/{company_id:uuid}/{action:str}")
     async def change_standing(
@@ -184,7 +232,12 @@ class ConsoleController(Controller):
                     {field: _(N_("This field is required."))},
                 )
                 return await self._companies(
-                    request, api, errors=errors, values=values, status_code=400
+                    request,
+                    api,
+                    showing=str(company_id),
+                    errors=errors,
+                    values=values,
+                    status_code=400,
                 )
             body = {"reason": reason}
         try:
@@ -197,11 +250,15 @@ class ConsoleController(Controller):
             return await self._companies(
                 request,
                 api,
+                showing=str(company_id),
                 errors=errors,
                 values={field: form.get("reason", "")},
                 status_code=problem.status,
             )
-        return see_other(f"/console/companies#company-{company_id}")
+        # back to the page that holds the company now, in the order the page lists them
+        listed = in_console_order(await all_companies(api))
+        at = next((i for i, c in enumerate(listed) if str(c["id"]) == str(company_id)), 0)
+        return see_other(f"/console/companies?page={at // COMPANIES_PAGE + 1}#company-{company_id}")
 
     @get("/people", name="console_people")
     async def people(

@@ -82,8 +82,22 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
         await expect(row).to_have_attribute("data-status", "registered")
         await expect(row.locator("td.standing")).to_contain_text(said(language, "registered"))
 
+        # a new company waits at the top of the first page; a search finds it too
+        first = page.locator("#companies tbody tr").first
+        await expect(first).to_have_attribute("data-company", company_id)
+        await page.get_by_label(
+            said(language, "Find a company by name or organisation number")
+        ).fill(company["company"]["org_number"])
+        await page.get_by_role("button", name=said(language, "Search"), exact=True).click()
+        await expect(page.locator("#companies tbody tr")).to_have_count(1)
+        await expect(row).to_have_attribute("data-status", "registered")
+
         verify = re.compile(f"^{said(language, 'Verify the company')}")
         await row.get_by_role("button", name=verify).click()
+        # back on the page that now holds it, among the verified
+        await expect(page).to_have_url(
+            re.compile(rf"/console/companies\?page=\d+#company-{company_id}$")
+        )
         await expect(row).to_have_attribute("data-status", "verified")
         await expect(row.locator("td.standing")).to_contain_text(said(language, "verified"))
         await check_page(page, f"console-company-verified-{language}")
