@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
@@ -328,9 +329,14 @@ class SearchController(Controller):
             markers.append(
                 place(site.get("latitude"), site.get("longitude"), _("Our site"), kind="home")
             )
+        # the same search from where this page ends (the API's cursor), for the next page
+        following = {k: v for k, v in filters.items() if v and k != "cursor"}
+        if page.get("next_cursor"):
+            following["cursor"] = page["next_cursor"]
         return render(
             request,
             "listings/results.html" if fragment else "listings/search.html",
+            next_query=urlencode(following),
             names=names,
             fragment=fragment,
             status_code=200 if errors is None else 400,
