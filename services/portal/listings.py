@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from services.portal.client import Api, ApiProblem
@@ -50,6 +51,8 @@ SEARCH_FILTERS = (
     "sort",
     "cursor",
 )
+# The company's own listings, a page at a time.
+MINE_PAGE = 50
 # Typed as the page's language writes numbers (2,5 km), sent as the API reads them.
 NUMBER_FILTERS = ("min_quantity", "max_quantity", "within_km")
 _NO_SITE = N_("Your company's site has no position: place it on the company page first.")
@@ -154,9 +157,28 @@ class ListingsController(Controller):
     dependencies = DEPENDENCIES
 
     @get("/", name="listings")
-    async def mine(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        page = await api.get("listings", "/listings", mine="true", limit=100)
-        return render(request, "listings/mine.html", listings=page["items"])
+    async def mine(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        cursor: Annotated[str | None, Parameter(max_length=500)] = None,
+    ) -> Template | Redirect:
+        """The company's listings, a page at a time (newest first, as the API lists them)."""
+        try:
+            page = await api.get(
+                "listings",
+                "/listings",
+                mine="true",
+                limit=MINE_PAGE,
+                **({"cursor": cursor} if cursor else {}),
+            )
+        except ApiProblem as problem:
+            if problem.status == 400 and cursor:  # a cursor from an old or altered address
+                return see_other("/listings")
+            raise
+        return render(
+            request, "listings/mine.html", listings=page["items"], next_cursor=page["next_cursor"]
+        )
 
     def _form(
         self,

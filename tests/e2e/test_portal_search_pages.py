@@ -1,5 +1,6 @@
-"""A search that finds more than a page of listings says so and leads to the next page
-(issue 18: long lists page), in a real browser on the real stack."""
+"""A search that finds more than a page of listings, and a company's own listings page, say
+so and lead to the next page (issue 18: long lists page), in a real browser on the real
+stack."""
 
 from __future__ import annotations
 
@@ -57,5 +58,16 @@ async def test_a_search_with_more_than_a_page_leads_to_the_next(
             page.get_by_role("link", name="More listings found: the next page")
         ).to_have_count(0)
         await expect(page.get_by_label(re.compile("Words"))).to_have_value(word)
+        # the company's own listings page the same way, newest first
+        await page.goto("/listings")
+        await expect(page.locator("tbody tr", has_text=word)).to_have_count(PAGE)
+        await expect(page.locator("tbody tr").first).to_contain_text(f"{word} papir {PAGE}")
+        older = page.get_by_role("link", name="Older listings: the next page")
+        await older.click()
+        await expect(page.locator("tbody tr", has_text=word)).to_have_count(1)
+        await expect(page.locator("tbody tr", has_text=word)).to_contain_text(f"{word} papir 0")
+        await expect(older).to_have_count(0)
+        await page.goto("/listings?cursor=not-a-cursor")  # an altered address: the first page
+        await expect(page).to_have_url(re.compile(r"/listings$"))
     finally:
         await made.close()
