@@ -188,6 +188,19 @@ def typed_text(text: Any) -> Markup:
     return Markup('<span translate="no">{}</span>').format(text)
 
 
+def stated_reason(text: Any, detail: Any, typed: Any = None) -> Markup:
+    """Why a contract ended or an invoice was credited, as the contracts API gives it: the
+    exchange's part from its code in the page's language, then what a person wrote marked
+    as ``typed`` marks it; a row made before reasons had codes has only its English text,
+    marked ``lang="en"`` so that a reader (and a screen reader) knows it for English."""
+    if isinstance(detail, Mapping) and detail.get("code"):
+        said = Markup.escape(in_words(detail))
+        return said + Markup(": ") + typed_text(typed) if typed else said
+    if text is None or text == "":
+        return Markup("")
+    return Markup('<span lang="en">{}</span>').format(text)
+
+
 def quoting(text: Any, typed: Any) -> Markup:
     """A text of the exchange's that quotes what people wrote (``typed``: an inbox note's
     listing title, a receiver's note), each quoted part marked as ``typed`` marks it."""
@@ -242,6 +255,7 @@ def environment() -> Environment:
         decimal_input=decimal_input,
         coordinate=coordinate,
         reason=in_words,
+        stated_reason=stated_reason,
         quality_name=quality_name,
         property_unit=property_unit,
         precedent_place=precedent_place,
