@@ -36,7 +36,7 @@ from shared.events import (
     TradeProposed,
     TradeRetracted,
 )
-from shared.reasons import in_words
+from shared.reasons import in_words, known
 from shared.units import format_quantity
 
 NOTE_NAMESPACE = uuid.UUID("0b7f5b56-2d55-4f0c-8a43-52f3b9d3c7a2")
@@ -152,8 +152,8 @@ def _why(p: TradeProposed) -> Text:
 def _stated(reason: str, detail: ReasonDetail | None, typed: str | None) -> Text:
     """Why a contract ended or an invoice was credited, in both languages from its code,
     with what a person wrote as written; an event from before reasons had codes gives its
-    English text, in both."""
-    if detail is None:
+    English text, in both (so does one with a code this service does not know yet)."""
+    if detail is None or not known(detail.code):
         return Text(reason, reason)
     said = in_words(detail.code, detail.params)
     if not typed:

@@ -33,6 +33,7 @@ from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, property_unit, property_words, word
 from shared.ewc import description, spaced
 from shared.knowledge import activity_name, listing_resources, precedents, prose
+from shared.reasons import known as known_reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -191,9 +192,10 @@ def typed_text(text: Any) -> Markup:
 def stated_reason(text: Any, detail: Any, typed: Any = None) -> Markup:
     """Why a contract ended or an invoice was credited, as the contracts API gives it: the
     exchange's part from its code in the page's language, then what a person wrote marked
-    as ``typed`` marks it; a row made before reasons had codes has only its English text,
-    marked ``lang="en"`` so that a reader (and a screen reader) knows it for English."""
-    if isinstance(detail, Mapping) and detail.get("code"):
+    as ``typed`` marks it; a row made before reasons had codes (or with a code this portal
+    does not know yet) shows its English text, marked ``lang="en"`` so that a reader (and a
+    screen reader) knows it for English."""
+    if isinstance(detail, Mapping) and known_reason(str(detail.get("code"))):
         said = Markup.escape(in_words(detail))
         return said + Markup(": ") + typed_text(typed) if typed else said
     if text is None or text == "":

@@ -315,3 +315,6 @@ def test_a_contracts_and_a_credit_notes_reasons_read_in_each_language() -> None:
     before = refused.model_copy(update={"reason_detail": None})
     for note in notes_for(uuid.uuid4(), before):
         assert note.body.nb == f"Avtalen er kansellert: {before.reason}."
+    newer = refused.model_copy(update={"reason_detail": ReasonDetail(code="contract.unheard_of")})
+    for note in notes_for(uuid.uuid4(), newer):
+        assert note.body.nb == f"Avtalen er kansellert: {newer.reason}."

@@ -136,6 +136,14 @@ def test_a_contract_that_ended_before_the_codes_shows_its_english_marked_as_engl
     assert shown["status_reason_detail"] is None
     said = _reason(page("contracts/contract.html", "nb", contract=shown))
     assert said == '<span lang="en">every delivery confirmed</span>'
+    # a code this portal does not know yet: the sentence, not the code
+    newer = contract(
+        "cancelled",
+        "the park closed the line",
+        status_reason_detail={"code": "contract.closed_by_park", "params": {}},
+    )
+    said = _reason(page("contracts/contract.html", "nb", contract=newer))
+    assert said == '<span lang="en">the park closed the line</span>'
 
 
 def invoice(**note: Any) -> dict[str, Any]:

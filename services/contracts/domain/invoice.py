@@ -240,7 +240,7 @@ class CreditNote:
     def reason_in(self, language: str) -> str:
         """The reason in ``language`` (``nb`` or ``en``) from its code, with what a person
         wrote as written; a credit note from before reasons had codes has its English."""
-        if not self.reason_detail or not self.reason_detail.get("code"):
+        if not self.reason_detail or not reasons.known(str(self.reason_detail.get("code"))):
             return self.reason
         said = reasons.render(
             str(self.reason_detail["code"]),
