@@ -282,7 +282,14 @@ class ListingReservationRefused(Payload):
     requested_quantity: Decimal
     requested_unit: Unit
     remaining_quantity: Decimal | None
-    reason: str
+    reason: str = Field(description="Why, in English.")
+    reason_detail: ReasonDetail | None = Field(
+        default=None,
+        description="The same reason as a code and its parameters (`listing.missing`, "
+        "`listing.not_open`, `listing.unit_mismatch`, `listing.too_little`, "
+        "`listing.too_little_in_period`: docs/reasons.md); absent from a listings service "
+        "older than the codes.",
+    )
 
 
 class Terms(BaseModel):
@@ -443,7 +450,15 @@ class ContractCancelled(Payload):
     undelivered_quantity: Decimal = Field(ge=0, description="Released, in `unit`.")
     unit: Unit
     by_company_id: uuid.UUID | None = Field(description="None when the exchange cancelled it.")
-    reason: str
+    reason: str = Field(description="Why, in English (with what a person wrote).")
+    reason_detail: ReasonDetail | None = Field(
+        default=None,
+        description="The exchange's part of the reason as a code and its parameters "
+        "(docs/reasons.md); absent from events made before reasons had codes.",
+    )
+    reason_typed: str | None = Field(
+        default=None, description="What a person wrote as the reason, apart from the code."
+    )
     cancelled_at: datetime
 
 
@@ -561,7 +576,15 @@ class CreditNoteIssued(Payload):
     invoice_number: int
     amount_ore: int = Field(ge=0, description="Credited, including MVA.")
     currency: Literal["nok"] = "nok"
-    reason: str
+    reason: str = Field(description="Why, in English (with what a person wrote).")
+    reason_detail: ReasonDetail | None = Field(
+        default=None,
+        description="The exchange's part of the reason as a code and its parameters "
+        "(docs/reasons.md); absent from events made before reasons had codes.",
+    )
+    reason_typed: str | None = Field(
+        default=None, description="What a person wrote as the reason, apart from the code."
+    )
     at: datetime
 
 

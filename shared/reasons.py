@@ -11,6 +11,7 @@ tests/unit/test_reasons.py fails for a code without words in both languages.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any, Literal, NamedTuple
 
 from shared import knowledge
@@ -487,7 +488,94 @@ CATALOGUE: dict[str, Render] = {
         "erstattet av en nyere plan for hele parken",
         "superseded by a newer park-wide plan",
     ),
+    # why the listings could not reserve a contract's quantity (listing.reservation_refused)
+    "listing.missing": _t("oppføringen finnes ikke", "no such listing"),
+    "listing.not_open": _t(
+        "oppføringen er {status}",
+        "the listing is {status}",
+        status=lambda p, lang: _status(p, lang),
+    ),
+    "listing.unit_mismatch": _t(
+        "{unit} kan ikke regnes om til oppføringens enhet {listing_unit}",
+        "{unit} cannot be converted to the listing's unit {listing_unit}",
+        unit=lambda p, lang: _unit(str(p.get("unit")), lang),
+        listing_unit=lambda p, lang: _unit(str(p.get("listing_unit")), lang),
+    ),
+    "listing.too_little": _t(
+        "kontrakten trenger {needed}, men bare {free} er igjen",
+        "the contract needs {needed}, but only {free} remain",
+        needed=_qty("needed", "unit"),
+        free=_qty("free", "unit"),
+    ),
+    "listing.too_little_in_period": _t(
+        "kontrakten trenger mer enn oppføringen har i perioden fra {period}: bare {free} er igjen",
+        "the contract needs more than the listing has in the period from {period}: only "
+        "{free} remain",
+        period=lambda p, lang: _day(p.get("period"), lang),
+        free=_qty("free", "unit"),
+    ),
+    # why a contract ended or runs again, and why an invoice was credited; what a person
+    # wrote (a cancellation's or a dispute's reason) travels beside the code, never in it
+    "contract.completed": _t("alle leveransene er bekreftet", "every delivery confirmed"),
+    "contract.reservation_refused": _t(
+        "oppføringene kunne ikke reservere den{refusal}",
+        "the listings could not reserve it{refusal}",
+        refusal=lambda p, lang: _refusal(p, lang),
+    ),
+    "contract.cancelled_by_party": _t(
+        "kansellert av en av partene", "cancelled by one of the parties"
+    ),
+    "contract.reopened_by_dispute": _t(
+        "en bekreftet leveranse ble bestridt", "a confirmed delivery was disputed"
+    ),
+    "credit_note.delivery_disputed": _t(
+        "leveransen ble bestridt etter fakturering", "delivery disputed after invoicing"
+    ),
+    "credit_note.voided_at_stripe": _t("annullert hos Stripe", "voided at Stripe"),
 }
+
+_LISTING_STATUS = {
+    "draft": Bilingual("et utkast", "a draft"),
+    "open": Bilingual("åpen", "open"),
+    "reserved": Bilingual("reservert", "reserved"),
+    "closed": Bilingual("lukket", "closed"),
+    "withdrawn": Bilingual("trukket tilbake", "withdrawn"),
+}
+
+
+def _status(p: Params, lang: Language) -> str:
+    status = str(p.get("status"))
+    found = _LISTING_STATUS.get(status)
+    return found.in_(lang) if found is not None else status
+
+
+def _unit(unit: str, lang: Language) -> str:
+    found = _PROPERTY_UNITS.get(unit)
+    return found.in_(lang) if found is not None else unit
+
+
+def _day(value: Any, lang: Language) -> str:
+    """An ISO date as each language writes it: 1. mars 2027, 1 March 2027."""
+    try:
+        when = date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if lang == "nb":
+        return f"{when.day}. {_MONTHS_NB.split()[when.month - 1]} {when.year}"
+    return f"{when.day} {_MONTHS_EN.split()[when.month - 1]} {when.year}"
+
+
+_MONTHS_NB = "januar februar mars april mai juni juli august september oktober november desember"
+_MONTHS_EN = "January February March April May June July August September October November December"
+
+
+def _refusal(p: Params, lang: Language) -> str:
+    """The listings' own refusal (``{"code": ..., "params": ...}``) after a colon; none from
+    a listings service older than the codes."""
+    refusal = p.get("refusal")
+    if not isinstance(refusal, Mapping) or not refusal.get("code"):
+        return ""
+    return ": " + render(str(refusal["code"]), refusal.get("params") or {}, lang)
 
 
 def render(code: str, params: Params, language: Language) -> str:

@@ -446,8 +446,17 @@ async def reservation_refused(
     contract = await storage.contract(conn, refused.contract_id, None, lock=True)
     if contract is None or contract.status != "active":
         return
+    own = refused.reason_detail
     await cancel(
-        conn, contract, None, f"the listings could not reserve it: {refused.reason}", correlation_id
+        conn,
+        contract,
+        None,
+        f"the listings could not reserve it: {refused.reason}",
+        correlation_id,
+        detail=events.ReasonDetail(
+            code="contract.reservation_refused",
+            params={} if own is None else {"refusal": own.model_dump(mode="json")},
+        ),
     )
 
 
@@ -565,7 +574,11 @@ async def confirm_delivery(
     deliveries = await storage.deliveries_of(conn, contract.id)
     if contract.completed_by(deliveries):
         ended = await storage.end_contract(
-            conn, contract.id, "completed", "every delivery confirmed"
+            conn,
+            contract.id,
+            "completed",
+            "every delivery confirmed",
+            detail=events.ReasonDetail(code="contract.completed"),
         )
         assert ended.ended_at is not None
         await publish(
@@ -594,10 +607,19 @@ async def dispute_delivery(
         invoice = await invoice_store.invoice_of_delivery(conn, delivery.id)
         if invoice is not None:
             await credit(
-                conn, invoice, f"delivery disputed after invoicing: {reason}", correlation_id
+                conn,
+                invoice,
+                f"delivery disputed after invoicing: {reason}",
+                correlation_id,
+                detail=events.ReasonDetail(code="credit_note.delivery_disputed"),
+                typed=reason,
             )
         await storage.reopen_contract(
-            conn, contract.id, f"a confirmed delivery was disputed: {reason}"
+            conn,
+            contract.id,
+            f"a confirmed delivery was disputed: {reason}",
+            events.ReasonDetail(code="contract.reopened_by_dispute"),
+            reason,
         )
     await publish(
         conn,
@@ -617,7 +639,15 @@ async def cancel_contract(
 ) -> Contract:
     contract = await _contract(conn, contract_id, actor.company_id)
     contract.cancel(actor.company_id)
-    return await cancel(conn, contract, actor.company_id, reason, correlation_id)
+    return await cancel(
+        conn,
+        contract,
+        actor.company_id,
+        reason,
+        correlation_id,
+        detail=events.ReasonDetail(code="contract.cancelled_by_party"),
+        typed=reason,
+    )
 
 
 async def cancel(
@@ -626,16 +656,22 @@ async def cancel(
     by: uuid.UUID | None,
     reason: str,
     correlation_id: str | None,
+    *,
+    detail: events.ReasonDetail,
+    typed: str | None = None,
 ) -> Contract:
     """Cancel an active contract: what was delivered or awaits an answer stays held, the
-    rest goes back to both listings (``contract.cancelled``)."""
+    rest goes back to both listings (``contract.cancelled``). ``reason`` is the English
+    text, ``detail`` the exchange's part of it as a code, ``typed`` what a person wrote."""
     deliveries = await storage.deliveries_of(conn, contract.id)
     kept = contract.quantity - contract.undelivered(deliveries)
-    ended = await storage.end_contract(conn, contract.id, "cancelled", reason, kept)
+    ended = await storage.end_contract(
+        conn, contract.id, "cancelled", reason, kept, detail=detail, typed=typed
+    )
     assert ended.ended_at is not None
     await publish(
         conn,
-        contract.cancelled_event(deliveries, by, reason, ended.ended_at),
+        contract.cancelled_event(deliveries, by, reason, ended.ended_at, detail, typed),
         contract.id,
         correlation_id,
     )
@@ -734,6 +770,8 @@ async def credit(
     reason: str,
     correlation_id: str | None,
     *,
+    detail: events.ReasonDetail,
+    typed: str | None = None,
     voided_at_stripe: bool = False,
 ) -> None:
     """Annul an invoice in full: a credit note in the seller's series (made at Stripe too
@@ -751,7 +789,14 @@ async def credit(
         )
         number = await invoice_store.next_number(conn, invoice.payee_company_id)
         note = await invoice_store.insert_credit_note(
-            conn, invoice, number, today(), reason, "queued" if at_stripe else "not_needed"
+            conn,
+            invoice,
+            number,
+            today(),
+            reason,
+            "queued" if at_stripe else "not_needed",
+            detail,
+            typed,
         )
         assert invoice.number is not None
         await publish(
@@ -767,6 +812,8 @@ async def credit(
                 invoice_number=invoice.number,
                 amount_ore=note.total_ore,
                 reason=reason,
+                reason_detail=detail,
+                reason_typed=typed,
                 at=at,
             ),
             invoice.id,

@@ -164,7 +164,7 @@ class Invoicer:
             {
                 "invoice": invoice.stripe_invoice_id,
                 "amount": note.total_ore,
-                "memo": f"Kreditnota {note.number}: {note.reason}"[:500],
+                "memo": f"Kreditnota {note.number}: {note.reason_in('nb')}"[:500],
                 "metadata": {
                     "invoice_id": str(invoice.id),
                     "credit_note_id": str(note.id),

@@ -32,6 +32,7 @@ from services.contracts.domain.invoice import Party
 from services.contracts.problems import REFUSALS, company
 from shared.auth import Principal
 from shared.db import Connection, Pool
+from shared.events import ReasonDetail
 from shared.http import Problem, example_body, principal_of
 from shared.refusals import Refusal
 from shared.units import Quantity, Unit
@@ -122,7 +123,19 @@ class ContractView(BaseModel):
     transport: str
     schedule: str
     status: str = Field(description="`active`, `completed` or `cancelled`.")
-    status_reason: str | None
+    status_reason: str | None = Field(description="Why it ended or runs again, in English.")
+    status_reason_detail: ReasonDetail | None = Field(
+        default=None,
+        description="The exchange's part of `status_reason` as a code and its parameters "
+        "(`contract.completed`, `contract.reservation_refused`, `contract.cancelled_by_party`, "
+        "`contract.reopened_by_dispute`: docs/reasons.md), to say in the reader's language; "
+        "null on contracts that ended before reasons had codes.",
+    )
+    status_reason_typed: str | None = Field(
+        default=None,
+        description="What a person wrote as the reason (a cancellation's, a dispute's), as "
+        "written.",
+    )
     agreed_at: datetime
     ended_at: datetime | None
     delivered: Quantity = Field(description="Confirmed so far, in `unit`.")

@@ -19,6 +19,7 @@ from services.contracts import documents
 from services.contracts.domain.invoice import CreditNote, Invoice
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Pool
+from shared.events import ReasonDetail
 from shared.http import Problem, principal_of
 from shared.units import Quantity
 
@@ -40,7 +41,16 @@ class CreditNoteView(BaseModel):
     id: uuid.UUID
     number: int = Field(description="In the seller's series, shared with its invoices.")
     issue_date: date
-    reason: str
+    reason: str = Field(description="Why, in English.")
+    reason_detail: ReasonDetail | None = Field(
+        default=None,
+        description="The exchange's part of `reason` as a code and its parameters "
+        "(`credit_note.delivery_disputed`, `credit_note.voided_at_stripe`: docs/reasons.md); "
+        "null on credit notes made before reasons had codes.",
+    )
+    reason_typed: str | None = Field(
+        default=None, description="What a person wrote as the reason (a dispute's), as written."
+    )
     net_ore: int
     mva_ore: int
     total_ore: int

@@ -34,7 +34,13 @@ from services.contracts.domain.invoice import Invoice
 from services.contracts.outbox import publish
 from services.contracts.storage import invoices as invoice_store
 from shared.db import Connection, Pool
-from shared.events import InvoiceFacts, InvoiceIssued, InvoicePaid, InvoicePaymentFailed
+from shared.events import (
+    InvoiceFacts,
+    InvoiceIssued,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    ReasonDetail,
+)
 from shared.http import PUBLIC, Problem
 
 log = structlog.get_logger(__name__)
@@ -133,7 +139,14 @@ async def apply_event(
         return "unchanged"
     status, event_class = change
     if status == "void":  # annulled at Stripe: our credit note, invoice.voided
-        await application.credit(conn, row, "voided at Stripe", event_id, voided_at_stripe=True)
+        await application.credit(
+            conn,
+            row,
+            "voided at Stripe",
+            event_id,
+            detail=ReasonDetail(code="credit_note.voided_at_stripe"),
+            voided_at_stripe=True,
+        )
         log.info("invoice voided at Stripe", invoice_id=str(row.id), event_id=event_id)
         return "applied"
     transitions = invoice.get("status_transitions")

@@ -26,6 +26,7 @@ from shared.events import (
     ListingReserved,
     ListingUpdated,
     Payload,
+    ReasonDetail,
     Topic,
 )
 from shared.kafka import subscribe
@@ -60,7 +61,8 @@ async def reserve_for(conn: Connection, envelope: Envelope, contract: ContractAg
                     requested_quantity=contract.quantity,
                     requested_unit=contract.unit,
                     remaining_quantity=listing.remaining_quantity if listing else None,
-                    reason=reason,
+                    reason=reason.message,
+                    reason_detail=ReasonDetail(code=reason.code, params=reason.params),
                 ),
                 listing_id,
                 correlation_id=envelope.correlationid,

@@ -74,25 +74,41 @@ def refusal(
     listing: ListingRow | None,
     wanted: Decimal | None,
     taken: dict[date, Decimal],
-) -> str | None:
-    """Why this listing cannot give the contract its quantity, or None when it can."""
+) -> Refusal | None:
+    """Why this listing cannot give the contract its quantity (a code with its parameters,
+    and the English sentence), or None when it can."""
     if listing is None:
-        return "no such listing"
+        return Refusal("listing.missing", "no such listing")
     if listing.status not in ("open", "reserved"):
-        return f"the listing is {listing.status}"
+        return Refusal(
+            "listing.not_open", f"the listing is {listing.status}", status=listing.status
+        )
     if wanted is None:
-        return f"{contract.unit} cannot be converted to the listing's unit {listing.unit}"
+        return Refusal(
+            "listing.unit_mismatch",
+            f"{contract.unit} cannot be converted to the listing's unit {listing.unit}",
+            unit=contract.unit,
+            listing_unit=listing.unit,
+        )
     over = periods.overbooked(listing.quantity, taken, shares_of(contract, listing, wanted))
     if over:
         period, free = min(over.items())
         if period == periods.ONCE:
-            return (
+            return Refusal(
+                "listing.too_little",
                 f"the contract needs {wanted.normalize():f} {listing.unit}, but only "
-                f"{free.normalize():f} remain"
+                f"{free.normalize():f} remain",
+                needed=wanted,
+                free=free,
+                unit=listing.unit,
             )
-        return (
+        return Refusal(
+            "listing.too_little_in_period",
             f"the contract needs more than the listing has in the period from "
-            f"{period.isoformat()}: only {free.normalize():f} remain ({listing.unit})"
+            f"{period.isoformat()}: only {free.normalize():f} remain ({listing.unit})",
+            period=period,
+            free=free,
+            unit=listing.unit,
         )
     return None
 

@@ -32,10 +32,11 @@ from shared.events import (
     NegotiationReduced,
     NegotiationWithdrawn,
     Payload,
+    ReasonDetail,
     TradeProposed,
     TradeRetracted,
 )
-from shared.reasons import in_words
+from shared.reasons import in_words, known
 from shared.units import format_quantity
 
 NOTE_NAMESPACE = uuid.UUID("0b7f5b56-2d55-4f0c-8a43-52f3b9d3c7a2")
@@ -146,6 +147,18 @@ def _why(p: TradeProposed) -> Text:
         return Text("; ".join(p.reasons), "; ".join(p.reasons))
     said = [in_words(d.code, d.params) for d in p.reason_details]
     return Text("; ".join(r.nb for r in said), "; ".join(r.en for r in said))
+
+
+def _stated(reason: str, detail: ReasonDetail | None, typed: str | None) -> Text:
+    """Why a contract ended or an invoice was credited, in both languages from its code,
+    with what a person wrote as written; an event from before reasons had codes gives its
+    English text, in both (so does one with a code this service does not know yet)."""
+    if detail is None or not known(detail.code):
+        return Text(reason, reason)
+    said = in_words(detail.code, detail.params)
+    if not typed:
+        return Text(said.nb, said.en)
+    return Text(f"{said.nb}: {typed}", f"{said.en}: {typed}")
 
 
 def _retracted(event_id: uuid.UUID, r: TradeRetracted) -> list[Note]:
@@ -285,17 +298,19 @@ def _voided(event_id: uuid.UUID, i: InvoiceVoided) -> list[Note]:
 
 def _credit_note(event_id: uuid.UUID, c: CreditNoteIssued) -> list[Note]:
     total = _nok(c.amount_ore)
+    why = _stated(c.reason, c.reason_detail, c.reason_typed)
     return _notes(
         event_id,
         [c.payer_company_id, c.payee_company_id],
         Text(f"Kreditnota {c.number}", f"Credit note {c.number}"),
         Text(
             f"Kreditnota {c.number} krediterer faktura {c.invoice_number} med {total.nb} "
-            f"inkl. mva.: {c.reason}.",
+            f"inkl. mva.: {why.nb}.",
             f"Credit note {c.number} credits invoice {c.invoice_number} by {total.en} "
-            f"incl. VAT: {c.reason}.",
+            f"incl. VAT: {why.en}.",
         ),
         f"/invoices/{c.invoice_id}",
+        (c.reason_typed,),
     )
 
 
@@ -317,12 +332,14 @@ def _agreed(event_id: uuid.UUID, c: ContractAgreed) -> list[Note]:
 
 
 def _cancelled(event_id: uuid.UUID, c: ContractCancelled) -> list[Note]:
+    why = _stated(c.reason, c.reason_detail, c.reason_typed)
     return _notes(
         event_id,
         _other(c.supplier_company_id, c.receiver_company_id, c.by_company_id),
         Text("Avtale kansellert", "Contract cancelled"),
-        Text(f"Avtalen er kansellert: {c.reason}.", f"The contract is cancelled: {c.reason}."),
+        Text(f"Avtalen er kansellert: {why.nb}.", f"The contract is cancelled: {why.en}."),
         f"/contracts/{c.contract_id}",
+        (c.reason_typed,),
     )
 
 

@@ -33,6 +33,7 @@ from services.portal.reasons import in_words
 from services.portal.vocabulary import per_unit, property_unit, property_words, word
 from shared.ewc import description, spaced
 from shared.knowledge import activity_name, listing_resources, precedents, prose
+from shared.reasons import known as known_reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -188,6 +189,20 @@ def typed_text(text: Any) -> Markup:
     return Markup('<span translate="no">{}</span>').format(text)
 
 
+def stated_reason(text: Any, detail: Any, typed: Any = None) -> Markup:
+    """Why a contract ended or an invoice was credited, as the contracts API gives it: the
+    exchange's part from its code in the page's language, then what a person wrote marked
+    as ``typed`` marks it; a row made before reasons had codes (or with a code this portal
+    does not know yet) shows its English text, marked ``lang="en"`` so that a reader (and a
+    screen reader) knows it for English."""
+    if isinstance(detail, Mapping) and known_reason(str(detail.get("code"))):
+        said = Markup.escape(in_words(detail))
+        return said + Markup(": ") + typed_text(typed) if typed else said
+    if text is None or text == "":
+        return Markup("")
+    return Markup('<span lang="en">{}</span>').format(text)
+
+
 def quoting(text: Any, typed: Any) -> Markup:
     """A text of the exchange's that quotes what people wrote (``typed``: an inbox note's
     listing title, a receiver's note), each quoted part marked as ``typed`` marks it."""
@@ -242,6 +257,7 @@ def environment() -> Environment:
         decimal_input=decimal_input,
         coordinate=coordinate,
         reason=in_words,
+        stated_reason=stated_reason,
         quality_name=quality_name,
         property_unit=property_unit,
         precedent_place=precedent_place,

@@ -176,6 +176,10 @@ async def test_counter_agree_deliver_twice_and_complete(
     ).status_code == 200
     done = (await client.get(f"{API}/contracts/{contract_id}", headers=supplier["headers"])).json()
     assert done["status"] == "completed" and float(done["delivered"]) == 15
+    # why, as a code for the reader's language beside the English
+    assert done["status_reason"] == "every delivery confirmed"
+    assert done["status_reason_detail"] == {"code": "contract.completed", "params": {}}
+    assert done["status_reason_typed"] is None
     assert [d["status"] for d in done["deliveries"]] == ["confirmed", "confirmed"]
     cancel = await post(
         client, f"/contracts/{contract_id}/cancel", supplier, {"reason": "too late"}
@@ -294,6 +298,13 @@ async def test_a_declined_negotiation_and_a_cancelled_contract_give_everything_b
         client, f"/contracts/{contract_id}/cancel", receiver, {"reason": "Plant shut for rebuild"}
     )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    # the exchange's part of the reason as a code, the receiver's words apart, as written
+    assert cancelled.json()["status_reason"] == "Plant shut for rebuild"
+    assert cancelled.json()["status_reason_detail"] == {
+        "code": "contract.cancelled_by_party",
+        "params": {},
+    }
+    assert cancelled.json()["status_reason_typed"] == "Plant shut for rebuild"
     await eventually(lambda: remaining(26))  # the 16 t not delivered are given back
     late = await post(
         client,

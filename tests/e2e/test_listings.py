@@ -390,6 +390,10 @@ async def test_an_agreed_contract_reserves_quantity_once_and_never_too_much(
     refused = await eventually(refusals)
     assert [e.subject for e in refused] == [offer["id"]]  # the need had enough left
     assert "only 150 remain" in refused[0].data["reason"]
+    # the same reason as a code with its numbers, for the contract to say in any language
+    detail = refused[0].data["reason_detail"]
+    assert detail["code"] in ("listing.too_little", "listing.too_little_in_period")
+    assert detail["params"]["free"] == "150"
     assert await remaining() == ("150", "open")  # nothing reserved by the refused contract
 
     rest = agreed("150")

@@ -353,6 +353,10 @@ async def test_two_companies_trade_from_listing_to_invoice(browser: Browser, sta
         await expect(b.locator("main table")).to_contain_text("disputed")
         await b.goto(invoice_path)
         await expect(b.locator("main")).to_contain_text("Credit note 2")
+        # why, from its code, with the receiver's own words marked as theirs
+        credited_because = b.locator("main p", has_text="Credits this invoice in full")
+        await expect(credited_because).to_contain_text("delivery disputed after invoicing")
+        await expect(credited_because.locator('[translate="no"]')).to_have_text("Too wet to digest")
         await expect(b.locator(".lead .status")).to_have_text("credited")
         await shoot(b, "invoice-credited")
         credit = await b.request.get(f"{invoice_path}/credit-note.xml")

@@ -234,6 +234,22 @@ async def test_an_invoice_to_book_and_pay_its_papers_and_its_credit_note(
     assert credited["status"] == "credited"
     note_view = credited["credit_note"]
     assert note_view["number"] == invoice["number"] + 1 and note_view["total_ore"] == 312000
+    assert (
+        note_view["reason"]
+        == "delivery disputed after invoicing: Wet wood, our weighbridge shows 9 t"
+    )
+    assert note_view["reason_detail"] == {"code": "credit_note.delivery_disputed", "params": {}}
+    assert note_view["reason_typed"] == "Wet wood, our weighbridge shows 9 t"
+    bokmal = text_of(
+        (
+            await client.get(
+                f"{API}/invoices/{invoice['id']}/credit-note/pdf?lang=nb",
+                headers=buyer["headers"],
+            )
+        ).content
+    )
+    assert "leveransen ble bestridt etter fakturering" in bokmal
+    assert "delivery disputed" not in bokmal
     credit_pdf = text_of(
         (
             await client.get(

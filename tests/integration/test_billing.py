@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,16 +40,20 @@ from pypdf import PdfReader
 from structlog.testing import capture_logs
 
 import services.contracts as contracts_package
-from services.contracts import documents
+from services.contracts import application, documents
+from services.contracts import storage as contract_store
+from services.contracts.application import Actor
 from services.contracts.billing import OSLO, Invoicer, Schedule, invoice_periodically, stripe_client
 from services.contracts.config import ContractsSettings
+from services.contracts.deliveries import contract_view
 from services.contracts.domain.invoice import Party, kid
+from services.contracts.invoices import CreditNoteView
 from services.contracts.storage import invoices as invoice_store
 from services.contracts.webhooks import StripeWebhookController
 from services.listings.config import ListingsSettings
 from shared.auth import TokenVerifier, ensure_signing_keys, load_public_key
 from shared.db import Pool, create_pool
-from shared.events import Envelope
+from shared.events import Envelope, ListingReservationRefused, ReasonDetail
 from shared.http import EXCEPTION_HANDLERS, BearerAuthentication
 from shared.migrations import migrate
 from shared.service import provide_pool, provide_settings
@@ -836,6 +841,13 @@ async def test_a_voided_invoice(pool: Pool, webhook: AsyncTestClient[Litestar]) 
     note = await invoice_store.credit_note_of_invoice(pool, queued.id)
     assert note is not None and (note.status, note.total_ore) == ("not_needed", 625000)
     assert published[1].data["invoice_number"] + 1 == published[1].data["number"]
+    # why, as a code beside the English, for the reader's language
+    assert (note.reason, note.reason_detail) == (
+        "voided at Stripe",
+        {"code": "credit_note.voided_at_stripe", "params": {}},
+    )
+    assert published[1].data["reason_detail"] == note.reason_detail
+    assert note.reason_in("nb") == "annullert hos Stripe"
 
 
 async def test_matching_by_stripe_id_and_events_that_are_not_ours(
@@ -903,3 +915,89 @@ async def test_the_webhook_needs_no_bearer_token(
         response = await deliver(client, stripe_invoice_event("invoice.finalized", queued.id))
     assert response.status_code == 200, response.text
     assert (await invoice_row(pool, queued.id))["status"] == "issued"
+
+
+async def test_why_a_contract_ended_and_an_invoice_was_credited_are_codes_in_the_api(
+    pool: Pool,
+) -> None:
+    """A delivery disputed after invoicing: the credit note's reason is a code beside the
+    English, the receiver's words apart, in the API, the event and the PDF in bokmål; a
+    contract the listings could not reserve is cancelled with the listings' own reason as a
+    code inside the contract's."""
+    queued = await queue_invoice(pool)
+    receiver = Actor(queued.payer, uuid.uuid4(), "person")
+    async with pool.acquire() as conn, conn.transaction():
+        # as if its deliveries had all been confirmed: a dispute makes it run again
+        await conn.execute(
+            "UPDATE contracts SET status = 'completed', status_reason = 'every delivery "
+            "confirmed', ended_at = now() WHERE id = $1",
+            queued.contract_id,
+        )
+        await application.dispute_delivery(conn, queued.delivery_id, receiver, "Våt flis", None)
+        contract = await contract_store.contract(conn, queued.contract_id, None)
+        assert contract is not None
+        again = (await contract_view(conn, contract)).model_dump(mode="json")
+    assert again["status"] == "active"
+    assert again["status_reason"] == "a confirmed delivery was disputed: Våt flis"
+    assert again["status_reason_detail"] == {"code": "contract.reopened_by_dispute", "params": {}}
+    assert again["status_reason_typed"] == "Våt flis"
+    note = await invoice_store.credit_note_of_invoice(pool, queued.id)
+    assert note is not None
+    view = CreditNoteView.of(note).model_dump(mode="json")
+    assert view["reason"] == "delivery disputed after invoicing: Våt flis"
+    assert view["reason_detail"] == {"code": "credit_note.delivery_disputed", "params": {}}
+    assert view["reason_typed"] == "Våt flis"
+    issued = [
+        e
+        for e in await outbox(pool)
+        if e.type == "credit_note.issued" and e.data["invoice_id"] == str(queued.id)
+    ]
+    assert [(e.data["reason_detail"], e.data["reason_typed"]) for e in issued] == [
+        ({"code": "credit_note.delivery_disputed", "params": {}}, "Våt flis")
+    ]
+    async with pool.acquire() as conn:
+        invoice = await invoice_store.invoice_of_delivery(conn, queued.delivery_id)
+    assert invoice is not None
+    words = "".join(
+        page.extract_text()
+        for page in PdfReader(io.BytesIO(documents.credit_note_pdf(invoice, note, "nb"))).pages
+    )
+    assert "leveransen ble bestridt etter fakturering: Våt flis" in words
+    assert "delivery disputed" not in words
+
+    refused = ListingReservationRefused(
+        listing_id=uuid.uuid4(),
+        contract_id=queued.contract_id,
+        requested_quantity=Decimal(50),
+        requested_unit="t",
+        remaining_quantity=Decimal(3),
+        reason="the contract needs 50 t, but only 3 remain",
+        reason_detail=ReasonDetail(
+            code="listing.too_little", params={"needed": "50", "free": "3", "unit": "t"}
+        ),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await application.reservation_refused(conn, refused, None)
+        contract = await contract_store.contract(conn, queued.contract_id, None)
+        assert contract is not None
+        shown = (await contract_view(conn, contract)).model_dump(mode="json")
+    assert shown["status"] == "cancelled"
+    assert shown["status_reason"] == (
+        "the listings could not reserve it: the contract needs 50 t, but only 3 remain"
+    )
+    assert shown["status_reason_detail"] == {
+        "code": "contract.reservation_refused",
+        "params": {
+            "refusal": {
+                "code": "listing.too_little",
+                "params": {"needed": "50", "free": "3", "unit": "t"},
+            }
+        },
+    }
+    assert shown["status_reason_typed"] is None
+    cancelled = [
+        e
+        for e in await outbox(pool)
+        if e.type == "contract.cancelled" and e.data["contract_id"] == str(queued.contract_id)
+    ]
+    assert [e.data["reason_detail"]["code"] for e in cancelled] == ["contract.reservation_refused"]

@@ -85,15 +85,23 @@ def test_a_contract_for_more_than_remains_is_refused_with_what_remains() -> None
     offer = listing()
     taken = {date.min: Decimal(70)}
     why = refusal(contract("40"), offer, Decimal(40), taken)
-    assert why == "the contract needs 40 t, but only 30 remain"
+    assert why is not None and why.message == "the contract needs 40 t, but only 30 remain"
+    assert (why.code, why.params) == (
+        "listing.too_little",
+        {"needed": "40", "free": "30", "unit": "t"},
+    )
 
 
 def test_a_closed_listing_and_a_unit_that_does_not_convert_are_refused() -> None:
-    assert refusal(contract("1"), listing(status="withdrawn"), Decimal(1), {}) == (
-        "the listing is withdrawn"
-    )
-    assert refusal(contract("1", "MWh"), listing(), None, {}) == (
-        "MWh cannot be converted to the listing's unit t"
+    closed = refusal(contract("1"), listing(status="withdrawn"), Decimal(1), {})
+    assert closed is not None and closed.message == "the listing is withdrawn"
+    assert (closed.code, closed.params) == ("listing.not_open", {"status": "withdrawn"})
+    unconvertible = refusal(contract("1", "MWh"), listing(), None, {})
+    assert unconvertible is not None
+    assert unconvertible.message == "MWh cannot be converted to the listing's unit t"
+    assert (unconvertible.code, unconvertible.params) == (
+        "listing.unit_mismatch",
+        {"unit": "MWh", "listing_unit": "t"},
     )
     assert in_listing_unit(listing(), Decimal(3), "MWh") is None
     assert in_listing_unit(listing(), Decimal(2000), "kg") == Decimal(2)
@@ -112,7 +120,9 @@ def test_a_stream_is_reserved_per_period() -> None:
     assert refusal(contract("8", terms=monthly), stream, Decimal(8), {}) is None
     first_month = {date(2027, 1, 1): Decimal(9)}
     why = refusal(contract("8", terms=monthly), stream, Decimal(8), first_month)
-    assert why is not None and "in the period from 2027-01-01: only 1 remain" in why
+    assert why is not None and "in the period from 2027-01-01: only 1 remain" in why.message
+    assert why.code == "listing.too_little_in_period"
+    assert why.params == {"period": "2027-01-01", "free": "1", "unit": "t"}
 
 
 def test_what_remains_and_the_status_it_leaves() -> None:

@@ -246,7 +246,7 @@ def test_a_note_names_what_people_wrote_that_it_quotes(
     """A listing's or trade's title and a receiver's note stand in the note as written, and
     the note says which they are (for the portal to mark them as not to be translated);
     the exchange's own words are not among them."""
-    wanted = {getattr(event, "title", None)} - {None}
+    wanted = {getattr(event, "title", None), getattr(event, "reason_typed", None)} - {None}
     if isinstance(event, DeliveryDisputed):
         wanted.add(event.note)
     for note in notes_for(uuid.uuid4(), event):
@@ -255,3 +255,66 @@ def test_a_note_names_what_people_wrote_that_it_quotes(
             for language in ("nb", "en"):
                 said = note.title.in_(language) + note.body.in_(language)
                 assert quoted in said, (event.event_type, quoted, language)
+
+
+def test_a_contracts_and_a_credit_notes_reasons_read_in_each_language() -> None:
+    """The exchange's part of the reason from its code in each language, what a person wrote
+    as written and quoted; an event from before the codes keeps its English."""
+    refused = ContractCancelled(
+        **CONTRACT,
+        undelivered_quantity=Decimal(12),
+        unit="t",
+        by_company_id=None,
+        reason="the listings could not reserve it: the contract needs 12 t, but only 3 remain",
+        reason_detail=ReasonDetail(
+            code="contract.reservation_refused",
+            params={
+                "refusal": {
+                    "code": "listing.too_little",
+                    "params": {"needed": "12.5", "free": "3", "unit": "t"},
+                }
+            },
+        ),
+        cancelled_at=NOW,
+    )
+    for note in notes_for(uuid.uuid4(), refused):
+        assert note.body.nb == (
+            "Avtalen er kansellert: oppføringene kunne ikke reservere den: kontrakten trenger "
+            "12,5 t, men bare 3 t er igjen."
+        )
+        assert note.body.en == (
+            "The contract is cancelled: the listings could not reserve it: the contract needs "
+            "12.5 t, but only 3 t remain."
+        )
+        assert note.typed == ()
+    by_party = refused.model_copy(
+        update={
+            "by_company_id": RECEIVER,
+            "reason": "Kjelen er stengt",
+            "reason_detail": ReasonDetail(code="contract.cancelled_by_party"),
+            "reason_typed": "Kjelen er stengt",
+        }
+    )
+    (note,) = notes_for(uuid.uuid4(), by_party)
+    assert note.body.nb == "Avtalen er kansellert: kansellert av en av partene: Kjelen er stengt."
+    assert note.typed == ("Kjelen er stengt",)
+    credited = CreditNoteIssued(
+        **{k: v for k, v in INVOICE.items() if k != "amount_ore"},
+        credit_note_id=uuid.uuid4(),
+        number=8,
+        invoice_number=7,
+        amount_ore=100000,
+        reason="delivery disputed after invoicing: For vått",
+        reason_detail=ReasonDetail(code="credit_note.delivery_disputed"),
+        reason_typed="For vått",
+    )
+    for note in notes_for(uuid.uuid4(), credited):
+        assert note.body.nb.endswith("leveransen ble bestridt etter fakturering: For vått.")
+        assert note.body.en.endswith("delivery disputed after invoicing: For vått.")
+        assert note.typed == ("For vått",)
+    before = refused.model_copy(update={"reason_detail": None})
+    for note in notes_for(uuid.uuid4(), before):
+        assert note.body.nb == f"Avtalen er kansellert: {before.reason}."
+    newer = refused.model_copy(update={"reason_detail": ReasonDetail(code="contract.unheard_of")})
+    for note in notes_for(uuid.uuid4(), newer):
+        assert note.body.nb == f"Avtalen er kansellert: {newer.reason}."

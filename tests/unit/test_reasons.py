@@ -8,16 +8,19 @@ from __future__ import annotations
 import ast
 import uuid
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from services.listings.rules import refusal
 from services.matching.domain import OpenListing, Proposal, checks, planned, propose
 from services.portal.i18n import speaking
 from services.portal.reasons import in_words as on_the_page
-from shared.events import ReasonDetail
+from shared.events import ReasonDetail, Terms
 from shared.reasons import CATALOGUE, Bilingual, in_words, known, render
+from tests.unit.test_listing_rules import contract, listing
 
 SAWMILL, BOILER = uuid.uuid4(), uuid.uuid4()
 REPO = Path(__file__).resolve().parents[2]
@@ -174,7 +177,67 @@ def details() -> list[ReasonDetail]:
             ReasonDetail(code="retract.expired", params={"days": 30}),
             ReasonDetail(code="retract.superseded", params={"plan": str(uuid.uuid4())}),
         ]
+        + listing_refusals()
+        + [
+            ReasonDetail(code="contract.completed"),
+            ReasonDetail(
+                code="contract.reservation_refused",
+                params={"refusal": listing_refusals()[-1].model_dump()},
+            ),
+            ReasonDetail(code="contract.cancelled_by_party"),
+            ReasonDetail(code="contract.reopened_by_dispute"),
+            ReasonDetail(code="credit_note.delivery_disputed"),
+            ReasonDetail(code="credit_note.voided_at_stripe"),
+        ]
     )
+
+
+def listing_refusals() -> list[ReasonDetail]:
+    """Why the listings could not reserve a contract, as the listings service says it."""
+    found = [
+        refusal(contract("1"), None, None, {}),
+        refusal(contract("1"), listing(status="withdrawn"), Decimal(1), {}),
+        refusal(contract("1", "MWh"), listing(), None, {}),
+        refusal(
+            contract("8", terms=MONTHLY),
+            listing(frequency="monthly", quantity=Decimal(10)),
+            Decimal(8),
+            {date(2027, 1, 1): Decimal(9)},
+        ),
+        refusal(contract("40"), listing(), Decimal("40.5"), {date.min: Decimal(70)}),
+    ]
+    return [ReasonDetail(code=r.code, params=r.params) for r in found if r is not None]
+
+
+MONTHLY = Terms(
+    quantity=Decimal(8),
+    unit="t",
+    price_per_unit_ore=0,
+    delivery_from=date(2027, 1, 4),
+    delivery_until=date(2027, 3, 31),
+    schedule="monthly",
+)
+
+
+def test_a_contracts_reason_names_the_listings_own_refusal() -> None:
+    too_little = ReasonDetail(
+        code="contract.reservation_refused",
+        params={"refusal": listing_refusals()[-1].model_dump()},
+    )
+    said = in_words(too_little.code, too_little.params)
+    assert said.nb == (
+        "oppføringene kunne ikke reservere den: kontrakten trenger 40,5 t, men bare 30 t er igjen"
+    )
+    assert (
+        said.en
+        == "the listings could not reserve it: the contract needs 40.5 t, but only 30 t remain"
+    )
+    # from a listings service older than the codes: the exchange's part alone
+    assert render("contract.reservation_refused", {}, "nb") == (
+        "oppføringene kunne ikke reservere den"
+    )
+    in_a_period = in_words(listing_refusals()[3].code, listing_refusals()[3].params)
+    assert in_a_period.nb.endswith("i perioden fra 1. januar 2027: bare 1 t er igjen")
 
 
 DETAILS = details()

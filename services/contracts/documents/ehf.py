@@ -191,7 +191,7 @@ def credit_note(invoice: Invoice, note: CreditNote) -> bytes:
     root = _document("CreditNote")
     _head(root, note.number, note.issue_date.isoformat())
     _cbc(root, "CreditNoteTypeCode", "381")
-    _cbc(root, "Note", f"Kreditering av faktura {invoice.number}: {note.reason}"[:1000])
+    _cbc(root, "Note", f"Kreditering av faktura {invoice.number}: {note.reason_in('nb')}"[:1000])
     _cbc(root, "DocumentCurrencyCode", "NOK")
     _cbc(root, "BuyerReference", f"Kontrakt {str(invoice.contract_id)[:8]}")
     reference = _cac(_cac(root, "BillingReference"), "InvoiceDocumentReference")

@@ -237,7 +237,7 @@ def credit_note(invoice: Invoice, note: CreditNote, language: str) -> bytes:
                 T("Credits invoice", language),
                 f"{invoice.number} ({day(invoice.issue_date, language)})",
             ),
-            (T("Reason", language), note.reason),
+            (T("Reason", language), note.reason_in(language)),
         ]
     )
     paper.section(T("Credited", language))

@@ -45,6 +45,10 @@ class Contract:
     agreed_at: datetime
     ended_at: datetime | None
     kept_quantity: Decimal | None = None  # what a cancelled contract kept of its listings
+    # status_reason as a code with its parameters ({"code", "params"}: shared/reasons.py)
+    # and what a person typed with it; None on rows made before reasons had codes
+    status_reason_detail: dict[str, Any] | None = None
+    status_reason_typed: str | None = None
 
     @property
     def hazardous(self) -> bool:
@@ -152,7 +156,13 @@ class Contract:
         return max(Decimal(0), self.quantity - confirmed - pending)
 
     def cancelled_event(
-        self, deliveries: list[Delivery], by: uuid.UUID | None, reason: str, at: datetime
+        self,
+        deliveries: list[Delivery],
+        by: uuid.UUID | None,
+        reason: str,
+        at: datetime,
+        detail: events.ReasonDetail | None = None,
+        typed: str | None = None,
     ) -> events.ContractCancelled:
         return events.ContractCancelled(
             contract_id=self.id,
@@ -164,6 +174,8 @@ class Contract:
             unit=self.unit,
             by_company_id=by,
             reason=reason,
+            reason_detail=detail,
+            reason_typed=typed,
             cancelled_at=at,
         )
 

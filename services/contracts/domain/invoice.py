@@ -20,6 +20,8 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import kontonr, orgnr
 
+from shared import reasons
+
 MVA_RATE = Decimal("0.25")  # Norwegian VAT, general rate (merverdiavgiftsloven § 5-1)
 DAYS_UNTIL_DUE = 14
 
@@ -230,3 +232,19 @@ class CreditNote:
     next_attempt_at: datetime
     last_error: str | None
     created_at: datetime
+    # reason as a code with its parameters (shared/reasons.py) and what a person typed with
+    # it; None on credit notes made before reasons had codes
+    reason_detail: dict[str, Any] | None = None
+    reason_typed: str | None = None
+
+    def reason_in(self, language: str) -> str:
+        """The reason in ``language`` (``nb`` or ``en``) from its code, with what a person
+        wrote as written; a credit note from before reasons had codes has its English."""
+        if not self.reason_detail or not reasons.known(str(self.reason_detail.get("code"))):
+            return self.reason
+        said = reasons.render(
+            str(self.reason_detail["code"]),
+            self.reason_detail.get("params") or {},
+            "nb" if language == "nb" else "en",
+        )
+        return f"{said}: {self.reason_typed}" if self.reason_typed else said

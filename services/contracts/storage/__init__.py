@@ -23,6 +23,7 @@ from shared.events import (
     CompanyDetailsChanged,
     ListingFacts,
     PartnerSharing,
+    ReasonDetail,
     TradeProposed,
 )
 
@@ -634,32 +635,43 @@ async def end_contract(
     status: str,
     reason: str | None,
     kept: Decimal | None = None,
+    detail: ReasonDetail | None = None,
+    typed: str | None = None,
 ) -> Contract:
+    """End the contract; ``reason`` is the English text, ``detail`` the same as a code and
+    ``typed`` what a person wrote with it."""
     return one(
         Contract,
         await conn.fetchrow(
             """
             UPDATE contracts SET status = $2, status_reason = $3, ended_at = now(),
-                kept_quantity = $4
+                kept_quantity = $4, status_reason_detail = $5, status_reason_typed = $6
             WHERE id = $1 RETURNING *
             """,
             contract_id,
             status,
             reason,
             kept,
+            None if detail is None else detail.model_dump(mode="json"),
+            typed,
         ),
     )
 
 
-async def reopen_contract(conn: Connection, contract_id: uuid.UUID, reason: str) -> None:
+async def reopen_contract(
+    conn: Connection, contract_id: uuid.UUID, reason: str, detail: ReasonDetail, typed: str
+) -> None:
     """A completed contract runs again (a confirmed delivery was disputed)."""
     await conn.execute(
         """
-        UPDATE contracts SET status = 'active', status_reason = $2, ended_at = NULL
+        UPDATE contracts SET status = 'active', status_reason = $2, ended_at = NULL,
+            status_reason_detail = $3, status_reason_typed = $4
         WHERE id = $1 AND status = 'completed'
         """,
         contract_id,
         reason,
+        detail.model_dump(mode="json"),
+        typed,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from services.contracts.domain.invoice import CreditNote, Invoice
 from services.contracts.storage import one, row, rows
 from shared.db import Connection, Pool
+from shared.events import ReasonDetail
 
 Db = Connection | Pool
 
@@ -165,6 +166,8 @@ async def insert_credit_note(
     issue_date: date,
     reason: str,
     status: str,
+    detail: ReasonDetail | None = None,
+    typed: str | None = None,
 ) -> CreditNote:
     await conn.execute("NOTIFY invoices_queued")
     return one(
@@ -172,8 +175,9 @@ async def insert_credit_note(
         await conn.fetchrow(
             """
             INSERT INTO credit_notes (id, invoice_id, payee_company_id, number, issue_date,
-                                      reason, net_ore, mva_ore, total_ore, status)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *
+                                      reason, net_ore, mva_ore, total_ore, status,
+                                      reason_detail, reason_typed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *
             """,
             uuid.uuid4(),
             invoice.id,
@@ -185,6 +189,8 @@ async def insert_credit_note(
             invoice.mva_ore,
             invoice.total_ore,
             status,
+            None if detail is None else detail.model_dump(mode="json"),
+            typed,
         ),
     )
 
