@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
 
 from services.portal.client import Api, ApiProblem
@@ -54,15 +55,41 @@ def parse_events(lines: list[str]) -> tuple[list[Event], list[str]]:
     return events, pending
 
 
+# Notes a page.
+INBOX_PAGE = 50
+
+
 class InboxController(Controller):
     path = "/inbox"
     guards = [signed_in]
     dependencies = DEPENDENCIES
 
     @get("/", name="inbox")
-    async def inbox(self, request: Request[Any, Any, Any], api: Api) -> Template:
-        notes = await api.get("notifications", "/inbox", lang=current_language(), limit=100)
-        return render(request, "inbox/inbox.html", notes=notes)
+    async def inbox(
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        cursor: Annotated[str | None, Parameter(max_length=500)] = None,
+    ) -> Template | Redirect:
+        """The company's notes, unread first, newest first, a page at a time."""
+        try:
+            answer = await api.respond(
+                "GET",
+                "notifications",
+                "/inbox",
+                params={"lang": current_language(), "limit": INBOX_PAGE, "cursor": cursor},
+            )
+        except ApiProblem as problem:
+            if problem.status == 400 and cursor:  # a cursor from an old or altered address
+                return see_other("/inbox")
+            raise
+        return render(
+            request,
+            "inbox/inbox.html",
+            notes=answer.json(),
+            next_cursor=answer.headers.get("X-Next-Cursor"),
+            paged=cursor is not None,
+        )
 
     @post("/{entry_id:uuid}/read")
     async def read(

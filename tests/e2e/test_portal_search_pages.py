@@ -11,8 +11,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
+from services.notifications.domain import Note, Text
+from services.notifications.storage import inbox as inbox_store
+from shared.db import create_pool
 from tests.e2e.test_portal_browser import browser, company_with_admin, context, sign_in
-from tests.support import Stack
+from tests.support import Stack, close_pool
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]
@@ -69,5 +72,44 @@ async def test_a_search_with_more_than_a_page_leads_to_the_next(
         await expect(older).to_have_count(0)
         await page.goto("/listings?cursor=not-a-cursor")  # an altered address: the first page
         await expect(page).to_have_url(re.compile(r"/listings$"))
+    finally:
+        await made.close()
+
+
+async def test_the_inbox_shows_a_page_of_notifications_and_leads_to_the_older(
+    browser: Browser, stack: Stack
+) -> None:
+    company = await company_with_admin(stack, f"Innboks {uuid.uuid4().hex[:4]} AS")
+    word = f"Varsel{uuid.uuid4().hex[:6]}"
+    pool = await create_pool(stack.env["SYMBIOSIS_DATABASE_URL"], "notifications")
+    try:
+        async with pool.acquire() as conn:
+            for n in range(PAGE + 1):  # oldest first, as they would have come
+                note = Note(
+                    id=uuid.uuid4(),
+                    company_id=uuid.UUID(company["company"]["id"]),
+                    title=Text(nb=f"{word} {n}", en=f"{word} {n}"),
+                    body=Text(nb="Tekst", en="Text"),
+                    link="/contracts",
+                )
+                await inbox_store.add_note(conn, note, uuid.uuid4(), "contract.agreed", "s")
+    finally:
+        await close_pool(pool)
+    made = await context(browser, stack)
+    page = await made.new_page()
+    try:
+        await sign_in(page, company)
+        await page.goto("/inbox")
+        notes = page.locator("#inbox-notes li", has_text=word)
+        await expect(notes).to_have_count(PAGE)
+        await expect(notes.first).to_contain_text(f"{word} {PAGE}")
+        await page.get_by_role("link", name="Older notifications: the next page").click()
+        await expect(notes).to_have_count(1)
+        await expect(notes).to_contain_text(f"{word} 0")
+        await expect(
+            page.get_by_role("link", name="Older notifications: the next page")
+        ).to_have_count(0)
+        await page.get_by_role("link", name="Back to the newest notifications").click()
+        await expect(notes).to_have_count(PAGE)
     finally:
         await made.close()
