@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, Parameter
 from pydantic import BaseModel, Field, field_validator
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import orgnr
@@ -222,12 +222,17 @@ class ContractController(Controller):
 
     @get("/", operation_id="list_contracts")
     async def mine(
-        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 500,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[ContractView]:
-        """Your contracts (every contract, for a park administrator), newest first."""
+        """Your contracts (every contract, for a park administrator), newest first, ``limit``
+        of them from ``offset``."""
         principal = principal_of(request, "trades:read")
         async with pool.acquire() as conn:
-            found = await storage.contracts_of(conn, _scope(principal))
+            found = await storage.contracts_of(conn, _scope(principal), limit, offset)
             return [await contract_view(conn, c) for c in found]
 
     @get("/{contract_id:uuid}", operation_id="get_contract")

@@ -8,11 +8,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, Parameter
 from pydantic import BaseModel, Field
 
 from services.contracts import documents
@@ -157,13 +157,18 @@ class InvoiceController(Controller):
 
     @get("/", operation_id="list_invoices")
     async def mine(
-        self, request: Request[Any, Any, Any], pool: NamedDependency[Pool]
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[Pool],
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 500,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[InvoiceView]:
         """Invoices your company pays or is paid (all, for a park administrator), newest
-        first."""
+        first, ``limit`` of them from ``offset``."""
         principal = principal_of(request, "trades:read")
         company = None if principal.is_park_admin else principal.company_id
-        return [InvoiceView.of(i) for i in await invoice_store.invoices_of(pool, company)]
+        found = await invoice_store.invoices_of(pool, company, limit, offset)
+        return [InvoiceView.of(i) for i in found]
 
     @get("/{invoice_id:uuid}", operation_id="get_invoice")
     async def one(

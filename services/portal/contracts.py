@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from services.portal.client import Api
@@ -23,6 +24,15 @@ from services.portal.problems import FormErrors
 from services.portal.session import SignedIn, signed_in
 from services.portal.trades import company_names
 
+# Contracts and invoices a page.
+TRADES_PAGE = 50
+
+
+async def _a_page(api: Api, path: str, page: int) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the contracts service's list at ``path``, and whether more follow."""
+    found = await api.get("contracts", path, limit=TRADES_PAGE + 1, offset=(page - 1) * TRADES_PAGE)
+    return found[:TRADES_PAGE], len(found) > TRADES_PAGE
+
 
 class ContractsController(Controller):
     guards = [signed_in]
@@ -30,9 +40,14 @@ class ContractsController(Controller):
 
     @get("/contracts", name="contracts")
     async def contracts(
-        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
     ) -> Template:
-        contracts = await api.get("contracts", "/contracts")
+        """The company's contracts, newest first, a page at a time."""
+        contracts, more = await _a_page(api, "/contracts", page)
         names = await company_names(
             api,
             {c["supplier_company_id"] for c in contracts}
@@ -44,6 +59,8 @@ class ContractsController(Controller):
             contracts=contracts,
             names=names,
             sides={c["id"]: my_side(person, c) for c in contracts},
+            page=page,
+            more=more,
         )
 
     async def _page(
@@ -260,16 +277,27 @@ class InvoicesController(Controller):
 
     @get("/invoices", name="invoices")
     async def invoices(
-        self, request: Request[Any, Any, Any], api: Api, person: SignedIn
+        self,
+        request: Request[Any, Any, Any],
+        api: Api,
+        person: SignedIn,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
     ) -> Template:
-        invoices = await api.get("contracts", "/invoices")
+        """The invoices the company pays or is paid, newest first, a page at a time."""
+        invoices, more = await _a_page(api, "/invoices", page)
         names = await company_names(
             api,
             {i["payer_company_id"] for i in invoices} | {i["payee_company_id"] for i in invoices},
         )
         titles = {c["id"]: c["title"] for c in await api.get("contracts", "/contracts")}
         return render(
-            request, "contracts/invoices.html", invoices=invoices, names=names, titles=titles
+            request,
+            "contracts/invoices.html",
+            invoices=invoices,
+            names=names,
+            titles=titles,
+            page=page,
+            more=more,
         )
 
     @get("/invoices/{invoice_id:uuid}", name="invoice")

@@ -1001,3 +1001,20 @@ async def test_why_a_contract_ended_and_an_invoice_was_credited_are_codes_in_the
         if e.type == "contract.cancelled" and e.data["contract_id"] == str(queued.contract_id)
     ]
     assert [e.data["reason_detail"]["code"] for e in cancelled] == ["contract.reservation_refused"]
+
+
+async def test_contracts_and_invoices_are_listed_a_page_at_a_time_newest_first(
+    pool: Pool,
+) -> None:
+    """The lists the portal pages through (``limit`` and ``offset``): newest first, each
+    page where the last ended; before, every list stopped at 500 without saying so."""
+    supplier = uuid.uuid4()
+    made = [await queue_invoice(pool, supplier=supplier) for _ in range(3)]
+    async with pool.acquire() as conn:
+        first = await contract_store.contracts_of(conn, supplier, limit=2, offset=0)
+        rest = await contract_store.contracts_of(conn, supplier, limit=2, offset=2)
+    assert len(first) == 2 and len(rest) == 1
+    assert [c.id for c in first + rest] == [q.contract_id for q in reversed(made)]
+    invoices = await invoice_store.invoices_of(pool, supplier, limit=2, offset=0)
+    older = await invoice_store.invoices_of(pool, supplier, limit=2, offset=2)
+    assert [i.id for i in invoices + older] == [q.id for q in reversed(made)]

@@ -615,16 +615,20 @@ async def contract(
     )
 
 
-async def contracts_of(conn: Connection, company_id: uuid.UUID | None) -> list[Contract]:
+async def contracts_of(
+    conn: Connection, company_id: uuid.UUID | None, limit: int = 500, offset: int = 0
+) -> list[Contract]:
     return rows(
         Contract,
         await conn.fetch(
             """
             SELECT * FROM contracts
             WHERE $1::uuid IS NULL OR $1 IN (supplier_company_id, receiver_company_id)
-            ORDER BY agreed_at DESC, id LIMIT 500
+            ORDER BY agreed_at DESC, id LIMIT $2 OFFSET $3
             """,
             company_id,
+            limit,
+            offset,
         ),
     )
 

@@ -445,7 +445,9 @@ async def set_stripe_state(
 # --- What the parties see (invoices.py) --------------------------------------------------
 
 
-async def invoices_of(db: Db, company_id: uuid.UUID | None) -> list[Invoice]:
+async def invoices_of(
+    db: Db, company_id: uuid.UUID | None, limit: int = 500, offset: int = 0
+) -> list[Invoice]:
     """The company's invoices, paid or received (all, for None), newest first."""
     return rows(
         Invoice,
@@ -453,9 +455,11 @@ async def invoices_of(db: Db, company_id: uuid.UUID | None) -> list[Invoice]:
             """
             SELECT * FROM invoices
             WHERE $1::uuid IS NULL OR $1 IN (payer_company_id, payee_company_id)
-            ORDER BY created_at DESC, id LIMIT 500
+            ORDER BY created_at DESC, id LIMIT $2 OFFSET $3
             """,
             company_id,
+            limit,
+            offset,
         ),
     )
 
