@@ -155,6 +155,13 @@ async def test_a_park_administrator_verifies_suspends_and_reinstates_a_company(
             await expect(banner).to_contain_text(said(language, STILL_WORKS))
         await check_page(user, f"settings-profile-company-suspended-{language}")
 
+        # The office finds the suspended company again (the list pages: on a park of many
+        # companies it is not on the first) and reinstates it.
+        await page.get_by_label(
+            said(language, "Find a company by name or organisation number")
+        ).fill(company["company"]["org_number"])
+        await page.get_by_role("button", name=said(language, "Search"), exact=True).click()
+        await expect(page.locator("#companies tbody tr")).to_have_count(1)
         reinstate = row.get_by_role("button", name=re.compile(f"^{said(language, 'Reinstate')}"))
         await reinstate.click()
         await expect(row).to_have_attribute("data-status", "verified")
