@@ -126,6 +126,20 @@ class ReasonDetail(BaseModel):
     )
 
 
+# A reason made of the exchange's words and a person's (a cancelled contract, a credit note):
+# the exchange's part as a code, the person's apart.
+CodedReason = Annotated[
+    ReasonDetail | None,
+    Field(
+        description="The exchange's part of the reason as a code and its parameters "
+        "(docs/reasons.md); absent from events made before reasons had codes."
+    ),
+]
+TypedReason = Annotated[
+    str | None, Field(description="What a person wrote as the reason, apart from the code.")
+]
+
+
 class ListingTerms(BaseModel):
     """The terms of a listing that the matcher respects beyond what, how much, when and
     where: declared once, here. The API's draft and answer, the listing's event and the
@@ -451,14 +465,8 @@ class ContractCancelled(Payload):
     unit: Unit
     by_company_id: uuid.UUID | None = Field(description="None when the exchange cancelled it.")
     reason: str = Field(description="Why, in English (with what a person wrote).")
-    reason_detail: ReasonDetail | None = Field(
-        default=None,
-        description="The exchange's part of the reason as a code and its parameters "
-        "(docs/reasons.md); absent from events made before reasons had codes.",
-    )
-    reason_typed: str | None = Field(
-        default=None, description="What a person wrote as the reason, apart from the code."
-    )
+    reason_detail: CodedReason = None
+    reason_typed: TypedReason = None
     cancelled_at: datetime
 
 
@@ -577,14 +585,8 @@ class CreditNoteIssued(Payload):
     amount_ore: int = Field(ge=0, description="Credited, including MVA.")
     currency: Literal["nok"] = "nok"
     reason: str = Field(description="Why, in English (with what a person wrote).")
-    reason_detail: ReasonDetail | None = Field(
-        default=None,
-        description="The exchange's part of the reason as a code and its parameters "
-        "(docs/reasons.md); absent from events made before reasons had codes.",
-    )
-    reason_typed: str | None = Field(
-        default=None, description="What a person wrote as the reason, apart from the code."
-    )
+    reason_detail: CodedReason = None
+    reason_typed: TypedReason = None
     at: datetime
 
 

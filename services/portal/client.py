@@ -34,6 +34,11 @@ class ApiProblem(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
 
+    def refused_cursor(self, cursor: str | None) -> bool:
+        """Whether a list refused the cursor a page was asked with (one from an old or
+        altered address): the page then shows the list from its start."""
+        return self.status == 400 and bool(cursor)
+
     @classmethod
     def of(cls, response: httpx.Response) -> ApiProblem:
         try:

@@ -43,6 +43,13 @@ def in_console_order(companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(newest, key=lambda c: _STANDING_ORDER.get(c.get("status") or "registered", 3))
 
 
+def page_holding(listed: list[dict[str, Any]], company_id: str) -> int:
+    """The page of ``listed`` (50 a page) that holds the company; the first when it is not
+    there."""
+    at = next((i for i, c in enumerate(listed) if str(c["id"]) == company_id), 0)
+    return at // COMPANIES_PAGE + 1
+
+
 def matches(company: dict[str, Any], q: str) -> bool:
     """Whether a company is found by ``q``: a part of its name or of its organisation
     number (spaces ignored); everything when ``q`` is empty."""
@@ -179,8 +186,7 @@ class ConsoleController(Controller):
         everyone = in_console_order(await all_companies(api))
         found = [c for c in everyone if matches(c, q)]
         if showing is not None:  # the page that holds this company
-            at = next((i for i, c in enumerate(found) if str(c["id"]) == showing), 0)
-            page = at // COMPANIES_PAGE + 1
+            page = page_holding(found, showing)
         pages = max(1, -(-len(found) // COMPANIES_PAGE))
         page = min(page, pages)
         shown = found[(page - 1) * COMPANIES_PAGE : page * COMPANIES_PAGE]
@@ -257,8 +263,8 @@ class ConsoleController(Controller):
             )
         # back to the page that holds the company now, in the order the page lists them
         listed = in_console_order(await all_companies(api))
-        at = next((i for i, c in enumerate(listed) if str(c["id"]) == str(company_id)), 0)
-        return see_other(f"/console/companies?page={at // COMPANIES_PAGE + 1}#company-{company_id}")
+        page = page_holding(listed, str(company_id))
+        return see_other(f"/console/companies?page={page}#company-{company_id}")
 
     @get("/people", name="console_people")
     async def people(

@@ -80,7 +80,7 @@ class InboxController(Controller):
                 params={"lang": current_language(), "limit": INBOX_PAGE, "cursor": cursor},
             )
         except ApiProblem as problem:
-            if problem.status == 400 and cursor:  # a cursor from an old or altered address
+            if problem.refused_cursor(cursor):
                 return see_other("/inbox")
             raise
         return render(

@@ -173,7 +173,7 @@ class ListingsController(Controller):
                 **({"cursor": cursor} if cursor else {}),
             )
         except ApiProblem as problem:
-            if problem.status == 400 and cursor:  # a cursor from an old or altered address
+            if problem.refused_cursor(cursor):
                 return see_other("/listings")
             raise
         return render(
