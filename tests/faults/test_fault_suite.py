@@ -72,10 +72,12 @@ async def all_healthy(client: httpx.AsyncClient, timeout: float = 120) -> float:
     return time.monotonic() - started
 
 
-def logged_errors(stack: Stack, last: int = 6) -> str:
-    """The last error lines and tracebacks of the gateway's and listings' logs."""
+def logged_errors(
+    stack: Stack, last: int = 6, names: tuple[str, ...] = ("gateway", "listings")
+) -> str:
+    """The last error lines and tracebacks of the named processes' logs."""
     found = []
-    for name in ("gateway", "listings"):
+    for name in names:
         lines = [
             line[:1500]
             for line in stack.log(name).splitlines()
@@ -267,6 +269,26 @@ async def _run_suite(
             await asyncio.sleep(1)
         reached(f"e-mails and webhooks delivered: {delivered()}")
         await asyncio.sleep(3)  # late copies, if any
+        # For a failure below: which pairs lacked what, every service's readiness (its
+        # consumer groups, partitions and outbox) and the errors its log holds.
+        missing = {
+            what: sorted(i for i in range(PAIRS) if counts[i] != 1)[:12]
+            for what, counts in tally.counts.items()
+            if any(counts[i] != 1 for i in range(PAIRS))
+        }
+        health = {}
+        for service in SERVICES:
+            try:
+                health[service] = (await client.get(f"/api/{service}/health")).text[:4000]
+            except httpx.HTTPError as exc:
+                health[service] = repr(exc)
+        diagnosis = "\n".join(
+            [
+                f"pairs without exactly one (first 12): {missing}",
+                *(f"--- {service} health: {body}" for service, body in health.items()),
+                logged_errors(fault_stack, names=(*SERVICES, "gateway")),
+            ]
+        )
     receiver.shutdown()
 
     report = Tally(PAIRS, {**tally.counts, **emails(drop, flow), **deliveries(flow)})
@@ -286,9 +308,11 @@ async def _run_suite(
 
     for what, pairs, lost, doubled in report.rows():
         if what.startswith(("webhooks", "e-mail copies")):
-            assert lost == 0, f"{what}: {lost} of {pairs} lost"
+            assert lost == 0, f"{what}: {lost} of {pairs} lost\n{diagnosis}"
             continue  # at-least-once, or the same message again: counted above
-        assert (lost, doubled) == (0, 0), f"{what}: {lost} lost, {doubled} doubled of {pairs}"
+        assert (lost, doubled) == (0, 0), (
+            f"{what}: {lost} lost, {doubled} doubled of {pairs}\n{diagnosis}"
+        )
     assert 500 not in flow.answers, flow.answers
     assert flow.retry_after_missing == 0
     assert [(status, bool(retry)) for status, retry, _ in answered_503] == [(503, True)], (
