@@ -39,11 +39,13 @@ async def apply_event(
     """What one event does here, in the transaction that marks it applied."""
     if isinstance(payload, CompanyChanged):
         await companies_store.remember(conn, payload)
+    partner: Envelope | None = None  # what partners see of it, on the stream and by webhook
     if type(payload) in PARTNER_FEED:
         known = await companies_store.sharing(conn, companies_of(payload))
         view = partner_view(payload, known)
         if view is not None:
-            await enqueue(conn, Topic.PARTNERS, partner_envelope(envelope, view))
+            partner = partner_envelope(envelope, view)
+            await enqueue(conn, Topic.PARTNERS, partner)
     if isinstance(payload, PersonChanged):
         await people_store.remember(conn, payload)
         return
@@ -55,7 +57,7 @@ async def apply_event(
         for note in notes:
             await inbox_store.add_note(conn, note, envelope.id, envelope.type, envelope.subject)
         await enqueue_emails(conn, envelope, notes, settings)
-    await enqueue_webhooks(conn, envelope, payload)
+    await enqueue_webhooks(conn, envelope, payload, partner)
 
 
 def register(broker: KafkaBroker, pool: Pool, settings: NotificationsSettings) -> None:

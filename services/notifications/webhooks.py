@@ -12,8 +12,9 @@ recipient may not see"):
   (``domain.notes_for``), of the types it subscribed to.
 - A **partner** endpoint belongs to the partner API key that registered it (a partner key
   has no company). It receives only the public listing events (``listing.published``,
-  ``listing.updated``, ``listing.withdrawn``), never trades, contracts or invoices. Once
-  the key is revoked, its endpoints receive nothing more.
+  ``listing.updated``, ``listing.withdrawn``) as partners see them on the partner stream
+  (the partner event, without a price its company does not share), never trades,
+  contracts or invoices. Once the key is revoked, its endpoints receive nothing more.
 
 Only the owner sees or changes an endpoint; anyone else gets 404.
 """
@@ -162,17 +163,24 @@ async def rotate_secret(
     )
 
 
-async def enqueue_webhooks(conn: Connection, envelope: Envelope, payload: Payload) -> None:
+async def enqueue_webhooks(
+    conn: Connection, envelope: Envelope, payload: Payload, partner: Envelope | None
+) -> None:
     """Make the event's deliveries, once per endpoint, in the consumer's transaction: for
     the endpoints of the companies it concerns (as the inbox does) that subscribed to its
-    type, or, for a public listing event, for the partners' endpoints that did. Paused
-    endpoints get theirs too; they wait until the endpoint is resumed."""
+    type, or, for a public listing event, for the partners' endpoints that did. A partner's
+    endpoint gets ``partner``, the event as partners see it on their stream (no price a
+    company did not share), never the event itself. Paused endpoints get theirs too; they
+    wait until the endpoint is resumed."""
     if type(payload) in ROUTES:
         companies = list(dict.fromkeys(n.company_id for n in notes_for(envelope.id, payload)))
         if not companies:
             return
         endpoint_ids = await webhook_store.company_endpoints_for(conn, companies, envelope.type)
     elif envelope.type in PARTNER_EVENT_TYPES:
+        if partner is None:
+            return
+        envelope = partner
         endpoint_ids = await webhook_store.partner_endpoints_for(conn, envelope.type)
     else:
         return

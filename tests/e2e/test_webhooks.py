@@ -290,9 +290,13 @@ async def test_a_partner_endpoint_gets_public_listing_events_only(
             created["id"]
         ]
 
+        # priced, by a company that does not share its terms with partners (the default)
         posted = await client.post(
-            "/api/listings/listings/", json=listing("offer", "191204"), headers=company["headers"]
+            "/api/listings/listings/",
+            json={**listing("offer", "191204"), "price_per_unit_ore": 45000},
+            headers=company["headers"],
         )
+        assert posted.status_code == 201, posted.text
         listing_id = posted.json()["id"]
         withdrawn = await client.post(
             f"/api/listings/listings/{listing_id}/withdraw", headers=company["headers"]
@@ -317,6 +321,10 @@ async def test_a_partner_endpoint_gets_public_listing_events_only(
         for request in receiver.on("/partner"):
             check_signed(request, created["secret"])
             assert envelope_of(request)["type"] in ("listing.published", "listing.withdrawn")
+        # A partner's endpoint gets what partners get on the partner stream: no price the
+        # company did not share.
+        for request in about_it():
+            assert envelope_of(request)["data"].get("price_per_unit_ore") is None, request.body
         logged = await log_of(client, partner, created["id"])
         assert {d["event_type"] for d in logged} <= {"listing.published", "listing.withdrawn"}
         for hook, who in ((created, partner), (company_hook, company["headers"])):

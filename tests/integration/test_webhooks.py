@@ -20,6 +20,7 @@ import structlog.testing
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.domain import Owner
+from services.notifications.partner_feed import partner_envelope, partner_view
 from services.notifications.storage import webhooks as webhook_store
 from services.notifications.storage.webhooks import DeliveryRow, EndpointRow
 from services.notifications.webhook_delivery import (
@@ -242,10 +243,13 @@ def published(company: uuid.UUID) -> Envelope:
 
 
 async def consume(pool: Pool, envelope: Envelope) -> None:
-    """What the Kafka handler does for webhooks, in a transaction of its own."""
+    """What the Kafka handler does for webhooks, in a transaction of its own: a partner's
+    endpoint gets the event as partners see it (here from the listing's own sharing)."""
     payload: Payload = envelope.payload()
+    view = partner_view(payload, {})
+    partner = partner_envelope(envelope, view) if view is not None else None
     async with pool.acquire() as conn, conn.transaction():
-        await enqueue_webhooks(conn, envelope, payload)
+        await enqueue_webhooks(conn, envelope, payload, partner)
 
 
 async def endpoint(
@@ -329,7 +333,8 @@ async def test_an_event_reaches_exactly_the_endpoints_that_may_receive_it(pool: 
     assert await deliveries(pool) == {
         (trade.id, to_supplier.id),
         (trade.id, paused.id),  # made, and waits for the endpoint to be resumed
-        (listing.id, partner.id),
+        # a partner's endpoint gets the partner event (its own id), as on the partner stream
+        (partner_envelope(listing, listing.payload()).id, partner.id),
     }
     assert {other_type.id, counters.id, other_company.id, revoked.id}.isdisjoint(
         {e for _, e in await deliveries(pool)}

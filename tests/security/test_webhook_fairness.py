@@ -95,7 +95,7 @@ async def test_one_companys_slow_endpoints_delay_only_that_company(
                 )
             for _ in range(3):  # three events for each slow endpoint
                 envelope = proposed(slow_company, uuid.uuid4())
-                await enqueue_webhooks(conn, envelope, envelope.payload())
+                await enqueue_webhooks(conn, envelope, envelope.payload(), None)
         task = asyncio.create_task(deliver_periodically(pool, allowed, schedule))
         try:
             await eventually(lambda: _open(receiver, "/slow/", 3), timeout=10)
@@ -108,7 +108,7 @@ async def test_one_companys_slow_endpoints_delay_only_that_company(
                     None,
                 )
                 envelope = proposed(fast_company, uuid.uuid4())
-                await enqueue_webhooks(conn, envelope, envelope.payload())
+                await enqueue_webhooks(conn, envelope, envelope.payload(), None)
             asked = time.monotonic()
             await eventually(lambda: _open(receiver, "/fast", 1), timeout=10)
             assert time.monotonic() - asked < 3

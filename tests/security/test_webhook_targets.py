@@ -226,7 +226,7 @@ async def _endpoint_for(pool: Pool, url: str) -> tuple[uuid.UUID, uuid.UUID]:
     async with pool.acquire() as conn, conn.transaction():
         row = await create_endpoint(conn, Owner(company_id=company), url, ["trade.proposed"], None)
         envelope = proposed(company, uuid.uuid4())
-        await enqueue_webhooks(conn, envelope, envelope.payload())
+        await enqueue_webhooks(conn, envelope, envelope.payload(), None)
     return row.id, delivery_id(envelope.id, row.id)
 
 
